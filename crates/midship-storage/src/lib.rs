@@ -1,0 +1,168 @@
+//! Storage traits, one per area, implemented by each backend crate (`midship-storage-sqlite`,
+//! `midship-storage-postgres`). Services hold an `Arc<dyn Storage>` and never know which backend
+//! is behind it. Every method that changes data takes the audit entry describing the change and
+//! writes both in one transaction, so the log can never disagree with the data.
+//!
+//! With feature `testsuite`, [`storage_test_suite!`] expands to the one body of tests that every
+//! backend must pass.
+
+use async_trait::async_trait;
+use midship_core::access::TokenRecord;
+use midship_core::clock::UnixMillis;
+use midship_core::{
+    App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Tenant, Workspace,
+};
+
+#[cfg(feature = "testsuite")]
+pub mod test_suite;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A unique name or id is taken.
+    #[error("{entity} already exists")]
+    Conflict { entity: &'static str },
+    /// The row the change applies to does not exist.
+    #[error("{entity} not found")]
+    NotFound { entity: &'static str },
+    /// The database could not be reached or refused the statement.
+    #[error("database error: {0}")]
+    Database(String),
+    /// The schema could not be brought up to date.
+    #[error("migration failed: {0}")]
+    Migration(String),
+    /// A stored value could not be read back (a bug or a hand-edited row).
+    #[error("corrupt row in {table}: {detail}")]
+    Corrupt { table: &'static str, detail: String },
+}
+
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// What first start creates: the installation tenant and its first admin token.
+#[derive(Debug, Clone)]
+pub struct Bootstrap {
+    pub tenant: Tenant,
+    pub admin_token: TokenRecord,
+    pub audit: NewAuditEntry,
+}
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    /// Creates the installation tenant and admin token unless a tenant exists already.
+    /// Returns whether it did, so only one node of a cluster prints a token.
+    async fn bootstrap(&self, bootstrap: &Bootstrap) -> StorageResult<bool>;
+    async fn create_tenant(&self, tenant: &Tenant, audit: &NewAuditEntry) -> StorageResult<()>;
+    async fn get_tenant(&self, tenant_id: &str) -> StorageResult<Option<Tenant>>;
+    async fn list_tenants(&self, page: &PageRequest) -> StorageResult<Page<Tenant>>;
+}
+
+/// Which apps a list may show: those of one tenant, optionally narrowed to a token's apps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppScope {
+    pub tenant_id: String,
+    pub only_app_ids: Option<Vec<String>>,
+}
+
+#[async_trait]
+pub trait AppStore: Send + Sync {
+    /// Creates the app, its workspaces and its first key together.
+    async fn create_app(
+        &self,
+        app: &App,
+        workspaces: &[Workspace],
+        first_key: &AppKey,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+    async fn get_app(&self, app_id: &str) -> StorageResult<Option<App>>;
+    async fn list_apps(&self, scope: &AppScope, page: &PageRequest) -> StorageResult<Page<App>>;
+
+    async fn create_workspace(
+        &self,
+        workspace: &Workspace,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+    async fn list_workspaces(&self, app_id: &str) -> StorageResult<Vec<Workspace>>;
+
+    /// Adds `new_key` and makes every key of the app without an expiry (or with a later one)
+    /// expire at `previous_expire_at`.
+    async fn rotate_app_key(
+        &self,
+        new_key: &AppKey,
+        previous_expire_at: UnixMillis,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+    /// All keys of the app with their secrets, newest first (the gateway verifies signatures with them).
+    async fn list_app_keys(&self, app_id: &str) -> StorageResult<Vec<AppKey>>;
+}
+
+#[async_trait]
+pub trait TokenStore: Send + Sync {
+    async fn create_token(&self, token: &TokenRecord, audit: &NewAuditEntry) -> StorageResult<()>;
+    async fn find_token_by_hash(&self, token_hash: &str) -> StorageResult<Option<TokenRecord>>;
+    async fn get_token(&self, token_id: &str) -> StorageResult<Option<TokenRecord>>;
+    async fn list_tokens(
+        &self,
+        tenant_id: &str,
+        page: &PageRequest,
+    ) -> StorageResult<Page<TokenRecord>>;
+    /// Marks the token revoked; revoking twice keeps the first time.
+    async fn revoke_token(
+        &self,
+        token_id: &str,
+        revoked_at: UnixMillis,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Newest first; the cursor is the `seq` of the last entry seen.
+    async fn list_audit(
+        &self,
+        tenant_id: &str,
+        filter: &AuditFilter,
+        page: &PageRequest,
+    ) -> StorageResult<Page<AuditEntry>>;
+}
+
+/// Everything a Midship server stores, behind one object.
+#[async_trait]
+pub trait Storage: TenantStore + AppStore + TokenStore + AuditStore + std::fmt::Debug {
+    /// `sqlite` or `postgres`, for logs and `/readyz`.
+    fn backend_name(&self) -> &'static str;
+    /// Cheap round trip used by readiness checks.
+    async fn ping(&self) -> StorageResult<()>;
+    /// Waits for in-flight statements and closes the connections.
+    async fn close(&self);
+}
+
+/// Parses the `app_ids` column, a JSON array or NULL, shared by both backends.
+pub fn decode_app_ids(raw: Option<&str>) -> StorageResult<Option<Vec<String>>> {
+    raw.map(serde_json::from_str)
+        .transpose()
+        .map_err(|error| StorageError::Corrupt {
+            table: "api_tokens",
+            detail: error.to_string(),
+        })
+}
+
+pub fn encode_app_ids(app_ids: Option<&[String]>) -> Option<String> {
+    app_ids.map(|apps| serde_json::Value::from(apps.to_vec()).to_string())
+}
+
+/// Parses a JSON summary column of the audit log.
+pub fn decode_json_column(raw: Option<&str>) -> StorageResult<Option<serde_json::Value>> {
+    raw.map(serde_json::from_str)
+        .transpose()
+        .map_err(|error| StorageError::Corrupt {
+            table: "audit_log",
+            detail: error.to_string(),
+        })
+}
+
+/// Parses an audit cursor; anything unparsable starts from the newest entry.
+pub fn audit_cursor(page: &PageRequest) -> i64 {
+    page.after
+        .as_deref()
+        .and_then(|cursor| cursor.parse().ok())
+        .unwrap_or(i64::MAX)
+}

@@ -1,0 +1,602 @@
+//! The storage test suite: one body of tests every backend runs, through [`storage_test_suite!`].
+//! A backend's test module calls the macro with an async factory that returns a fresh, empty,
+//! migrated store, so each test starts from nothing.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use midship_core::access::{Role, TokenRecord};
+use midship_core::tenancy::DEFAULT_TENANT_ID;
+use midship_core::{
+    App, AppKey, AuditFilter, NewAuditEntry, PageRequest, Platform, Tenant, Workspace,
+};
+use serde_json::json;
+
+use crate::{AppScope, Bootstrap, Storage, StorageError};
+
+/// A fresh store plus whatever must live as long as it (a temporary directory, say).
+pub struct Harness {
+    pub storage: Arc<dyn Storage>,
+    pub keep_alive: Box<dyn Any + Send>,
+}
+
+impl std::fmt::Debug for Harness {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Harness")
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Expands to one `#[tokio::test]` per test of the suite, each given a store made by `$factory`,
+/// an `async fn() -> Harness`.
+#[macro_export]
+macro_rules! storage_test_suite {
+    ($factory:path) => {
+        $crate::storage_test_suite!(@each $factory;
+            bootstrap_happens_once,
+            tenants_are_unique_by_name,
+            app_is_created_with_workspaces_and_key,
+            conflicting_app_writes_nothing,
+            apps_are_listed_by_page_and_scope,
+            workspace_names_are_unique_per_app,
+            rotation_keeps_previous_key_until_grace_ends,
+            tokens_are_found_by_hash_and_revoked,
+            revoking_an_unknown_token_is_not_found,
+            audit_log_is_filtered_and_paged_newest_first
+        );
+    };
+    (@each $factory:path; $($test:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                let harness = $factory().await;
+                $crate::test_suite::$test(harness.storage.clone()).await;
+                harness.storage.close().await;
+                drop(harness);
+            }
+        )*
+    };
+}
+
+const T0: i64 = 1_795_313_234_000;
+
+fn audit(action: &str, target_id: &str, at: i64) -> NewAuditEntry {
+    NewAuditEntry {
+        tenant_id: DEFAULT_TENANT_ID.into(),
+        at,
+        actor_token_id: Some("ADMINTOKEN000000".into()),
+        actor_name: "suite".into(),
+        action: action.into(),
+        target_kind: action.split('.').next().unwrap_or("thing").into(),
+        target_id: target_id.into(),
+        app_id: None,
+        before: None,
+        after: Some(json!({ "id": target_id })),
+    }
+}
+
+fn admin_token(token_id: &str, hash: &str) -> TokenRecord {
+    TokenRecord {
+        token_id: token_id.into(),
+        tenant_id: DEFAULT_TENANT_ID.into(),
+        name: format!("token {token_id}"),
+        role: Role::Admin,
+        app_ids: None,
+        token_hash: hash.into(),
+        hint: "msp_abcd…".into(),
+        created_at: T0,
+        created_by: None,
+        expires_at: None,
+        revoked_at: None,
+    }
+}
+
+async fn bootstrapped(storage: &Arc<dyn Storage>) {
+    let bootstrap = Bootstrap {
+        tenant: Tenant {
+            tenant_id: DEFAULT_TENANT_ID.into(),
+            name: "Default".into(),
+            created_at: T0,
+        },
+        admin_token: admin_token("ADMINTOKEN000000", "hash-admin"),
+        audit: audit("tenant.bootstrap", DEFAULT_TENANT_ID, T0),
+    };
+    storage.bootstrap(&bootstrap).await.expect("bootstrap");
+}
+
+fn app(app_id: &str, name: &str, created_at: i64) -> App {
+    App {
+        app_id: app_id.into(),
+        tenant_id: DEFAULT_TENANT_ID.into(),
+        name: name.into(),
+        platforms: vec![Platform::Android, Platform::Ios],
+        created_at,
+    }
+}
+
+fn workspace(app_id: &str, workspace_id: &str, name: &str) -> Workspace {
+    Workspace {
+        workspace_id: workspace_id.into(),
+        app_id: app_id.into(),
+        name: name.into(),
+        created_at: T0,
+    }
+}
+
+fn key(app_id: &str, key_id: &str, created_at: i64) -> AppKey {
+    AppKey {
+        key_id: key_id.into(),
+        app_id: app_id.into(),
+        secret: format!("secret-{key_id}"),
+        created_at,
+        expires_at: None,
+    }
+}
+
+async fn create_app(storage: &Arc<dyn Storage>, app_id: &str, name: &str, created_at: i64) {
+    let workspaces = [
+        workspace(app_id, &format!("{app_id}W1"), "dev"),
+        workspace(app_id, &format!("{app_id}W2"), "prod"),
+    ];
+    storage
+        .create_app(
+            &app(app_id, name, created_at),
+            &workspaces,
+            &key(app_id, &format!("{app_id}K1"), created_at),
+            &audit("app.create", app_id, created_at),
+        )
+        .await
+        .expect("create app");
+}
+
+async fn audit_actions(storage: &Arc<dyn Storage>) -> Vec<String> {
+    let page = storage
+        .list_audit(
+            DEFAULT_TENANT_ID,
+            &AuditFilter::default(),
+            &PageRequest::first(200),
+        )
+        .await
+        .expect("list audit");
+    page.items
+        .into_iter()
+        .map(|entry| entry.entry.action)
+        .collect()
+}
+
+pub async fn bootstrap_happens_once(storage: Arc<dyn Storage>) {
+    let first = Bootstrap {
+        tenant: Tenant {
+            tenant_id: DEFAULT_TENANT_ID.into(),
+            name: "Default".into(),
+            created_at: T0,
+        },
+        admin_token: admin_token("ADMINTOKEN000000", "hash-admin"),
+        audit: audit("tenant.bootstrap", DEFAULT_TENANT_ID, T0),
+    };
+    assert!(
+        storage.bootstrap(&first).await.unwrap(),
+        "first bootstrap creates"
+    );
+    let second = Bootstrap {
+        admin_token: admin_token("ADMINTOKEN000001", "hash-other"),
+        ..first
+    };
+    assert!(
+        !storage.bootstrap(&second).await.unwrap(),
+        "second bootstrap is a no-op"
+    );
+    assert!(
+        storage
+            .find_token_by_hash("hash-other")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let found = storage
+        .find_token_by_hash("hash-admin")
+        .await
+        .unwrap()
+        .expect("admin token");
+    assert_eq!(found.role, Role::Admin);
+    assert_eq!(audit_actions(&storage).await, vec!["tenant.bootstrap"]);
+}
+
+pub async fn tenants_are_unique_by_name(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    let tenant = Tenant {
+        tenant_id: "TENANT0000000002".into(),
+        name: "Transit".into(),
+        created_at: T0 + 1,
+    };
+    storage
+        .create_tenant(&tenant, &audit("tenant.create", &tenant.tenant_id, T0 + 1))
+        .await
+        .unwrap();
+    let duplicate = Tenant {
+        tenant_id: "TENANT0000000003".into(),
+        ..tenant.clone()
+    };
+    let error = storage
+        .create_tenant(
+            &duplicate,
+            &audit("tenant.create", "TENANT0000000003", T0 + 2),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StorageError::Conflict { .. }), "{error:?}");
+    assert_eq!(
+        storage.get_tenant("TENANT0000000002").await.unwrap(),
+        Some(tenant)
+    );
+    assert_eq!(storage.get_tenant("NOPE").await.unwrap(), None);
+    let tenants = storage.list_tenants(&PageRequest::first(1)).await.unwrap();
+    assert_eq!(tenants.items.len(), 1);
+    let rest = storage
+        .list_tenants(&PageRequest::new(Some(1), tenants.next_cursor))
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.next_cursor, None);
+}
+
+pub async fn app_is_created_with_workspaces_and_key(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "Mobile Bank", T0).await;
+    assert_eq!(
+        storage.get_app("APP0000000000001").await.unwrap(),
+        Some(app("APP0000000000001", "Mobile Bank", T0))
+    );
+    let names: Vec<_> = storage
+        .list_workspaces("APP0000000000001")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|ws| ws.name)
+        .collect();
+    assert_eq!(names, vec!["dev", "prod"]);
+    let keys = storage.list_app_keys("APP0000000000001").await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].secret, "secret-APP0000000000001K1");
+    assert_eq!(
+        audit_actions(&storage).await,
+        vec!["app.create", "tenant.bootstrap"]
+    );
+    assert_eq!(storage.get_app("APP0000000000404").await.unwrap(), None);
+}
+
+pub async fn conflicting_app_writes_nothing(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "Mobile Bank", T0).await;
+    let clash = app("APP0000000000002", "Mobile Bank", T0 + 5);
+    let workspaces = [workspace("APP0000000000002", "APP0000000000002W", "dev")];
+    let error = storage
+        .create_app(
+            &clash,
+            &workspaces,
+            &key("APP0000000000002", "KEY2", T0),
+            &audit("app.create", "APP0000000000002", T0 + 5),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StorageError::Conflict { .. }), "{error:?}");
+    assert_eq!(storage.get_app("APP0000000000002").await.unwrap(), None);
+    assert!(
+        storage
+            .list_workspaces("APP0000000000002")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        storage
+            .list_app_keys("APP0000000000002")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        audit_actions(&storage).await,
+        vec!["app.create", "tenant.bootstrap"],
+        "no audit entry for a failed change"
+    );
+
+    // A clash in the second statement (a workspace id taken) rolls back the first (the app row).
+    let reused_workspace = [workspace("APP0000000000003", "APP0000000000001W1", "dev")];
+    let error = storage
+        .create_app(
+            &app("APP0000000000003", "Other", T0),
+            &reused_workspace,
+            &key("APP0000000000003", "KEY3", T0),
+            &audit("app.create", "APP0000000000003", T0),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StorageError::Conflict { .. }), "{error:?}");
+    assert_eq!(storage.get_app("APP0000000000003").await.unwrap(), None);
+}
+
+pub async fn apps_are_listed_by_page_and_scope(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    for (index, app_id) in ["APP0000000000001", "APP0000000000002", "APP0000000000003"]
+        .iter()
+        .enumerate()
+    {
+        create_app(&storage, app_id, &format!("App {index}"), T0 + index as i64).await;
+    }
+    let scope = AppScope {
+        tenant_id: DEFAULT_TENANT_ID.into(),
+        only_app_ids: None,
+    };
+    let first = storage
+        .list_apps(&scope, &PageRequest::first(2))
+        .await
+        .unwrap();
+    let first_ids: Vec<_> = first.items.iter().map(|app| app.app_id.as_str()).collect();
+    assert_eq!(first_ids, vec!["APP0000000000001", "APP0000000000002"]);
+    let second = storage
+        .list_apps(
+            &scope,
+            &PageRequest::new(Some(2), first.next_cursor.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.items.len(), 1);
+    assert_eq!(second.items[0].app_id, "APP0000000000003");
+    assert_eq!(second.next_cursor, None);
+
+    let narrowed = AppScope {
+        tenant_id: DEFAULT_TENANT_ID.into(),
+        only_app_ids: Some(vec!["APP0000000000002".into()]),
+    };
+    let scoped = storage
+        .list_apps(&narrowed, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(scoped.items.len(), 1);
+    assert_eq!(scoped.items[0].app_id, "APP0000000000002");
+
+    let other_tenant = AppScope {
+        tenant_id: "OTHER".into(),
+        only_app_ids: None,
+    };
+    assert!(
+        storage
+            .list_apps(&other_tenant, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+pub async fn workspace_names_are_unique_per_app(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "Mobile Bank", T0).await;
+    let staging = workspace("APP0000000000001", "WS00000000000009", "staging");
+    storage
+        .create_workspace(&staging, &audit("workspace.create", "WS00000000000009", T0))
+        .await
+        .unwrap();
+    let again = workspace("APP0000000000001", "WS00000000000010", "staging");
+    let error = storage
+        .create_workspace(&again, &audit("workspace.create", "WS00000000000010", T0))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StorageError::Conflict { .. }), "{error:?}");
+    assert_eq!(
+        storage
+            .list_workspaces("APP0000000000001")
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+pub async fn rotation_keeps_previous_key_until_grace_ends(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "Mobile Bank", T0).await;
+    let grace_end = T0 + 86_400_000;
+    storage
+        .rotate_app_key(
+            &key("APP0000000000001", "KEY0000000000002", T0 + 10),
+            grace_end,
+            &audit("app.key.rotate", "APP0000000000001", T0 + 10),
+        )
+        .await
+        .unwrap();
+    let keys = storage.list_app_keys("APP0000000000001").await.unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0].key_id, "KEY0000000000002", "newest first");
+    assert_eq!(keys[0].expires_at, None);
+    assert_eq!(keys[1].expires_at, Some(grace_end));
+
+    // A second rotation shortens the grace of older keys but never extends it.
+    storage
+        .rotate_app_key(
+            &key("APP0000000000001", "KEY0000000000003", T0 + 20),
+            grace_end + 5_000,
+            &audit("app.key.rotate", "APP0000000000001", T0 + 20),
+        )
+        .await
+        .unwrap();
+    let keys = storage.list_app_keys("APP0000000000001").await.unwrap();
+    assert_eq!(keys.len(), 3);
+    assert_eq!(keys[1].expires_at, Some(grace_end + 5_000));
+    assert_eq!(keys[2].expires_at, Some(grace_end));
+}
+
+pub async fn tokens_are_found_by_hash_and_revoked(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    let scoped = TokenRecord {
+        role: Role::Viewer,
+        app_ids: Some(vec!["APP0000000000001".into()]),
+        created_by: Some("ADMINTOKEN000000".into()),
+        expires_at: Some(T0 + 1_000),
+        ..admin_token("VIEWERTOKEN00001", "hash-viewer")
+    };
+    storage
+        .create_token(&scoped, &audit("token.create", "VIEWERTOKEN00001", T0))
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.find_token_by_hash("hash-viewer").await.unwrap(),
+        Some(scoped.clone())
+    );
+    assert_eq!(
+        storage.get_token("VIEWERTOKEN00001").await.unwrap(),
+        Some(scoped.clone())
+    );
+
+    let clash = admin_token("VIEWERTOKEN00002", "hash-viewer");
+    assert!(matches!(
+        storage
+            .create_token(&clash, &audit("token.create", "VIEWERTOKEN00002", T0))
+            .await
+            .unwrap_err(),
+        StorageError::Conflict { .. }
+    ));
+
+    storage
+        .revoke_token(
+            "VIEWERTOKEN00001",
+            T0 + 50,
+            &audit("token.revoke", "VIEWERTOKEN00001", T0 + 50),
+        )
+        .await
+        .unwrap();
+    storage
+        .revoke_token(
+            "VIEWERTOKEN00001",
+            T0 + 90,
+            &audit("token.revoke", "VIEWERTOKEN00001", T0 + 90),
+        )
+        .await
+        .unwrap();
+    let revoked = storage
+        .get_token("VIEWERTOKEN00001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        revoked.revoked_at,
+        Some(T0 + 50),
+        "the first revocation time stays"
+    );
+
+    let tokens = storage
+        .list_tokens(DEFAULT_TENANT_ID, &PageRequest::default())
+        .await
+        .unwrap();
+    let ids: Vec<_> = tokens
+        .items
+        .iter()
+        .map(|token| token.token_id.as_str())
+        .collect();
+    assert_eq!(ids, vec!["ADMINTOKEN000000", "VIEWERTOKEN00001"]);
+}
+
+pub async fn revoking_an_unknown_token_is_not_found(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    let error = storage
+        .revoke_token(
+            "NOSUCHTOKEN00000",
+            T0,
+            &audit("token.revoke", "NOSUCHTOKEN00000", T0),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StorageError::NotFound { .. }), "{error:?}");
+    assert_eq!(audit_actions(&storage).await, vec!["tenant.bootstrap"]);
+}
+
+pub async fn audit_log_is_filtered_and_paged_newest_first(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0 + 1).await;
+    create_app(&storage, "APP0000000000002", "Two", T0 + 2).await;
+    let in_app = audit("workspace.create", "WS00000000000009", T0 + 3).in_app("APP0000000000001");
+    storage
+        .create_workspace(
+            &workspace("APP0000000000001", "WS00000000000009", "qa"),
+            &in_app,
+        )
+        .await
+        .unwrap();
+
+    let first = storage
+        .list_audit(
+            DEFAULT_TENANT_ID,
+            &AuditFilter::default(),
+            &PageRequest::first(2),
+        )
+        .await
+        .unwrap();
+    let actions: Vec<_> = first
+        .items
+        .iter()
+        .map(|entry| entry.entry.action.as_str())
+        .collect();
+    assert_eq!(actions, vec!["workspace.create", "app.create"]);
+    assert_eq!(first.items[0].entry, in_app, "entries read back as written");
+    assert!(first.items[0].seq > first.items[1].seq);
+    let rest = storage
+        .list_audit(
+            DEFAULT_TENANT_ID,
+            &AuditFilter::default(),
+            &PageRequest::new(Some(10), first.next_cursor),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 2);
+    assert_eq!(rest.next_cursor, None);
+
+    let by_app = AuditFilter {
+        app_id: Some("APP0000000000001".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        storage
+            .list_audit(DEFAULT_TENANT_ID, &by_app, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    let by_action = AuditFilter {
+        action: Some("app.create".into()),
+        ..AuditFilter::default()
+    };
+    assert_eq!(
+        storage
+            .list_audit(DEFAULT_TENANT_ID, &by_action, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        2
+    );
+    let visible = AuditFilter {
+        visible_apps: Some(vec!["APP0000000000002".into()]),
+        ..AuditFilter::default()
+    };
+    assert!(
+        storage
+            .list_audit(DEFAULT_TENANT_ID, &visible, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert!(
+        storage
+            .list_audit("OTHER", &AuditFilter::default(), &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
