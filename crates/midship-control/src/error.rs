@@ -1,0 +1,43 @@
+use midship_core::ValidationError;
+use midship_core::access::AccessDenied;
+use midship_storage::StorageError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// No token, an unknown one, or a revoked or expired one.
+    #[error("missing, unknown, revoked or expired token")]
+    Unauthenticated,
+    #[error(transparent)]
+    Forbidden(#[from] AccessDenied),
+    #[error("{kind} {id} not found")]
+    NotFound { kind: &'static str, id: String },
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Storage(StorageError),
+}
+
+impl ControlError {
+    pub fn not_found(kind: &'static str, id: &str) -> Self {
+        // Echo back only a bounded, printable part of what the caller sent.
+        let shown: String = id.chars().filter(|c| !c.is_control()).take(64).collect();
+        Self::NotFound { kind, id: shown }
+    }
+}
+
+impl From<StorageError> for ControlError {
+    fn from(error: StorageError) -> Self {
+        match error {
+            StorageError::Conflict { entity } => {
+                ControlError::Conflict(format!("{entity} already exists"))
+            }
+            StorageError::NotFound { entity } => ControlError::NotFound {
+                kind: entity,
+                id: String::new(),
+            },
+            other => ControlError::Storage(other),
+        }
+    }
+}
