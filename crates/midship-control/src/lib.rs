@@ -59,7 +59,8 @@ impl ControlPlane {
         &self.storage
     }
 
-    fn now_ms(&self) -> i64 {
+    /// The injected clock's time, for callers that show whether something is still valid.
+    pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 

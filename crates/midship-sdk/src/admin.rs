@@ -1,0 +1,226 @@
+//! Typed client of the admin REST API (`/api/v1`).
+
+use std::time::Duration;
+
+use midship_api::{
+    AppDetails, AppKeyView, AppView, AuditEntryView, CreateAppRequest, CreateTenantRequest,
+    CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, ErrorBody, IssuedToken, List,
+    RotateKeyRequest, RotatedKey, TenantView, TokenView, WhoAmI, WorkspaceView,
+};
+use reqwest::{Method, RequestBuilder, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SdkError {
+    /// The server answered with an error body; `code` is one of `midship_api::codes`.
+    #[error("{status}: {code}: {message}")]
+    Api {
+        status: StatusCode,
+        code: String,
+        message: String,
+    },
+    #[error("cannot reach the server: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("invalid server url: {0}")]
+    InvalidUrl(String),
+}
+
+impl SdkError {
+    /// The admin API error code, when the server answered with one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            SdkError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Pagination of list calls.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PageParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AuditParams {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    #[serde(flatten)]
+    pub page: PageParams,
+}
+
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    base_url: url::Url,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl AdminClient {
+    /// `server` is the base URL (`http://127.0.0.1:7070`); `token` an admin API token.
+    pub fn new(server: &str, token: impl Into<String>) -> Result<Self, SdkError> {
+        let base_url = url::Url::parse(server)
+            .map_err(|error| SdkError::InvalidUrl(format!("{server}: {error}")))?;
+        if !matches!(base_url.scheme(), "http" | "https") {
+            return Err(SdkError::InvalidUrl(format!(
+                "{server}: expected http or https"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("midship-sdk/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self {
+            base_url,
+            token: token.into(),
+            http,
+        })
+    }
+
+    fn request(&self, method: Method, path: &str) -> Result<RequestBuilder, SdkError> {
+        let url = self
+            .base_url
+            .join(path)
+            .map_err(|error| SdkError::InvalidUrl(error.to_string()))?;
+        Ok(self.http.request(method, url).bearer_auth(&self.token))
+    }
+
+    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, SdkError> {
+        let response = request.send().await?;
+        let status = response.status();
+        if status.is_success() {
+            return Ok(response.json().await?);
+        }
+        let body = response.text().await.unwrap_or_default();
+        let error = serde_json::from_str::<ErrorBody>(&body).unwrap_or_else(|_| ErrorBody {
+            code: "unexpected_response".to_owned(),
+            message: body.chars().take(200).collect(),
+        });
+        Err(SdkError::Api {
+            status,
+            code: error.code,
+            message: error.message,
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &impl Serialize,
+    ) -> Result<T, SdkError> {
+        self.send(self.request(Method::GET, path)?.query(query))
+            .await
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, SdkError> {
+        self.send(self.request(Method::POST, path)?.json(body))
+            .await
+    }
+
+    /// Path segments that come from callers are percent-encoded.
+    fn segment(value: &str) -> String {
+        url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+    }
+
+    pub async fn whoami(&self) -> Result<WhoAmI, SdkError> {
+        self.get("/api/v1/whoami", &()).await
+    }
+
+    pub async fn current_tenant(&self) -> Result<TenantView, SdkError> {
+        self.get("/api/v1/tenant", &()).await
+    }
+
+    pub async fn list_tenants(&self, page: &PageParams) -> Result<List<TenantView>, SdkError> {
+        self.get("/api/v1/tenants", page).await
+    }
+
+    pub async fn create_tenant(
+        &self,
+        request: &CreateTenantRequest,
+    ) -> Result<TenantView, SdkError> {
+        self.post("/api/v1/tenants", request).await
+    }
+
+    pub async fn create_app(&self, request: &CreateAppRequest) -> Result<CreatedApp, SdkError> {
+        self.post("/api/v1/apps", request).await
+    }
+
+    pub async fn list_apps(&self, page: &PageParams) -> Result<List<AppView>, SdkError> {
+        self.get("/api/v1/apps", page).await
+    }
+
+    pub async fn show_app(&self, app_id: &str) -> Result<AppDetails, SdkError> {
+        self.get(&format!("/api/v1/apps/{}", Self::segment(app_id)), &())
+            .await
+    }
+
+    pub async fn list_workspaces(&self, app_id: &str) -> Result<List<WorkspaceView>, SdkError> {
+        self.get(
+            &format!("/api/v1/apps/{}/workspaces", Self::segment(app_id)),
+            &(),
+        )
+        .await
+    }
+
+    pub async fn create_workspace(
+        &self,
+        app_id: &str,
+        request: &CreateWorkspaceRequest,
+    ) -> Result<WorkspaceView, SdkError> {
+        self.post(
+            &format!("/api/v1/apps/{}/workspaces", Self::segment(app_id)),
+            request,
+        )
+        .await
+    }
+
+    pub async fn list_keys(&self, app_id: &str) -> Result<List<AppKeyView>, SdkError> {
+        self.get(&format!("/api/v1/apps/{}/keys", Self::segment(app_id)), &())
+            .await
+    }
+
+    pub async fn rotate_key(
+        &self,
+        app_id: &str,
+        request: &RotateKeyRequest,
+    ) -> Result<RotatedKey, SdkError> {
+        self.post(
+            &format!("/api/v1/apps/{}/keys/rotate", Self::segment(app_id)),
+            request,
+        )
+        .await
+    }
+
+    pub async fn create_token(
+        &self,
+        request: &CreateTokenRequest,
+    ) -> Result<IssuedToken, SdkError> {
+        self.post("/api/v1/tokens", request).await
+    }
+
+    pub async fn list_tokens(&self, page: &PageParams) -> Result<List<TokenView>, SdkError> {
+        self.get("/api/v1/tokens", page).await
+    }
+
+    pub async fn revoke_token(&self, token_id: &str) -> Result<TokenView, SdkError> {
+        self.send(self.request(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{}", Self::segment(token_id)),
+        )?)
+        .await
+    }
+
+    pub async fn list_audit(&self, params: &AuditParams) -> Result<List<AuditEntryView>, SdkError> {
+        self.get("/api/v1/audit", params).await
+    }
+}

@@ -1,0 +1,170 @@
+//! `/api/v1/apps`: apps, their workspaces and their signing keys.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use midship_api::{
+    AppDetails, AppKeyView, AppView, CreateAppRequest, CreateWorkspaceRequest, CreatedApp,
+    ErrorBody, List, RotateKeyRequest, RotatedKey, WorkspaceView,
+};
+use midship_control::NewApp;
+use midship_core::clock::format_rfc3339;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiJsonOrDefault, ApiQuery, Caller, PageQuery};
+use crate::views;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_apps, create_app))
+        .routes(routes!(show_app))
+        .routes(routes!(list_workspaces, create_workspace))
+        .routes(routes!(list_keys))
+        .routes(routes!(rotate_key))
+}
+
+/// Apps of the caller's tenant (only the token's apps for an app-scoped token).
+#[utoipa::path(get, path = "/api/v1/apps", tag = "apps", params(PageQuery),
+    responses((status = 200, body = List<AppView>), (status = 401, body = ErrorBody)))]
+async fn list_apps(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<List<AppView>>, ApiError> {
+    let page = state.control.list_apps(&who, &query.page()).await?;
+    Ok(Json(List {
+        items: page.items.into_iter().map(views::app).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// Creates an app with its workspaces (`dev`, `test`, `prod` unless named) and its first
+/// signing secret, which is returned only in this response.
+#[utoipa::path(post, path = "/api/v1/apps", tag = "apps", request_body = CreateAppRequest,
+    responses((status = 201, body = CreatedApp), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 413, body = ErrorBody)))]
+async fn create_app(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    ApiJson(request): ApiJson<CreateAppRequest>,
+) -> Result<(StatusCode, Json<CreatedApp>), ApiError> {
+    let new_app = NewApp {
+        name: request.name,
+        platforms: request.platforms,
+        workspaces: request.workspaces,
+    };
+    let created = state.control.create_app(&who, new_app).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedApp {
+            app: views::app(created.app),
+            workspaces: created
+                .workspaces
+                .into_iter()
+                .map(views::workspace)
+                .collect(),
+            key_id: created.key.key_id,
+            secret: created.key.secret,
+        }),
+    ))
+}
+
+/// One app with its workspaces and keys (without secrets).
+#[utoipa::path(get, path = "/api/v1/apps/{app_id}", tag = "apps", params(("app_id" = String, Path)),
+    responses((status = 200, body = AppDetails), (status = 404, body = ErrorBody)))]
+async fn show_app(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(app_id): Path<String>,
+) -> Result<Json<AppDetails>, ApiError> {
+    let details = state.control.app_details(&who, &app_id).await?;
+    let now = state.control.now_ms();
+    Ok(Json(AppDetails {
+        app: views::app(details.app),
+        workspaces: details
+            .workspaces
+            .into_iter()
+            .map(views::workspace)
+            .collect(),
+        keys: details
+            .keys
+            .into_iter()
+            .map(|key| views::key(key, now))
+            .collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/apps/{app_id}/workspaces", tag = "apps", params(("app_id" = String, Path)),
+    responses((status = 200, body = List<WorkspaceView>), (status = 404, body = ErrorBody)))]
+async fn list_workspaces(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(app_id): Path<String>,
+) -> Result<Json<List<WorkspaceView>>, ApiError> {
+    let workspaces = state.control.list_workspaces(&who, &app_id).await?;
+    Ok(Json(List {
+        items: workspaces.into_iter().map(views::workspace).collect(),
+        next_cursor: None,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/apps/{app_id}/workspaces", tag = "apps", params(("app_id" = String, Path)),
+    request_body = CreateWorkspaceRequest,
+    responses((status = 201, body = WorkspaceView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn create_workspace(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(app_id): Path<String>,
+    ApiJson(request): ApiJson<CreateWorkspaceRequest>,
+) -> Result<(StatusCode, Json<WorkspaceView>), ApiError> {
+    let workspace = state
+        .control
+        .create_workspace(&who, &app_id, &request.name)
+        .await?;
+    Ok((StatusCode::CREATED, Json(views::workspace(workspace))))
+}
+
+/// The app's signing keys, without secrets.
+#[utoipa::path(get, path = "/api/v1/apps/{app_id}/keys", tag = "apps", params(("app_id" = String, Path)),
+    responses((status = 200, body = List<AppKeyView>), (status = 404, body = ErrorBody)))]
+async fn list_keys(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(app_id): Path<String>,
+) -> Result<Json<List<AppKeyView>>, ApiError> {
+    let keys = state.control.list_keys(&who, &app_id).await?;
+    let now = state.control.now_ms();
+    Ok(Json(List {
+        items: keys.into_iter().map(|key| views::key(key, now)).collect(),
+        next_cursor: None,
+    }))
+}
+
+/// Issues a new signing secret (returned only here); earlier keys stay valid for the grace period.
+#[utoipa::path(post, path = "/api/v1/apps/{app_id}/keys/rotate", tag = "apps", params(("app_id" = String, Path)),
+    request_body(content = Option<RotateKeyRequest>, description = "optional; `{}` uses the configured grace period"),
+    responses((status = 201, body = RotatedKey), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn rotate_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(app_id): Path<String>,
+    ApiJsonOrDefault(request): ApiJsonOrDefault<RotateKeyRequest>,
+) -> Result<(StatusCode, Json<RotatedKey>), ApiError> {
+    let rotated = state
+        .control
+        .rotate_key(&who, &app_id, request.grace_seconds)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(RotatedKey {
+            app_id: rotated.key.app_id,
+            key_id: rotated.key.key_id,
+            secret: rotated.key.secret,
+            previous_keys_expire_at: format_rfc3339(rotated.previous_keys_expire_at),
+        }),
+    ))
+}

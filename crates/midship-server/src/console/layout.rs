@@ -1,0 +1,109 @@
+//! The page shell: header with the app and workspace switcher, navigation, and error pages.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::session::ConsoleSession;
+
+/// Navigation entries: (path, label). Later issues append their pages.
+pub const NAV: &[(&str, &str)] = &[
+    ("/console/apps", "Apps"),
+    ("/console/tokens", "Tokens"),
+    ("/console/audit", "Audit log"),
+];
+
+const STYLE: &str = r#"
+:root { --ink:#1d2733; --muted:#5b6b7c; --line:#d9e0e7; --accent:#0b63c5; --bad:#b42318; --bg:#f6f8fa; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--ink); background:var(--bg); }
+header { display:flex; gap:1.5rem; align-items:center; padding:.6rem 1.5rem; background:#102a43; color:#fff; flex-wrap:wrap; }
+header a { color:#fff; text-decoration:none; } header .brand { font-weight:700; letter-spacing:.02em; }
+header nav a { margin-right:1rem; opacity:.85; } header nav a.current { opacity:1; border-bottom:2px solid #fff; }
+header form { display:inline-flex; gap:.3rem; align-items:center; margin:0; }
+header .who { margin-left:auto; font-size:.85rem; opacity:.85; }
+main { max-width:1100px; margin:1.5rem auto; padding:0 1.5rem; }
+h1 { font-size:1.4rem; margin:.2rem 0 1rem; } h2 { font-size:1.1rem; margin-top:2rem; }
+table { width:100%; border-collapse:collapse; background:#fff; border:1px solid var(--line); }
+th, td { text-align:left; padding:.45rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
+th { font-size:.8rem; text-transform:uppercase; color:var(--muted); background:#fbfcfd; }
+code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size:.9em; }
+form.card, .card { background:#fff; border:1px solid var(--line); padding:1rem; margin:1rem 0; }
+label { display:block; margin:.4rem 0; } input, select { font:inherit; padding:.3rem .4rem; }
+button { font:inherit; padding:.35rem .8rem; background:var(--accent); color:#fff; border:0; border-radius:3px; cursor:pointer; }
+button.danger { background:var(--bad); }
+.secret { background:#fff8e1; border:1px solid #f0c36d; padding:1rem; margin:1rem 0; }
+.error { color:var(--bad); } .muted { color:var(--muted); }
+"#;
+
+fn document(title: &str, header: Markup, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Midship" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (header)
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// A signed-in page: header with navigation, app/workspace switcher and the caller.
+pub fn page(session: &ConsoleSession, current_path: &str, title: &str, body: Markup) -> Response {
+    let header = html! {
+        header {
+            a.brand href="/console" { "Midship" }
+            nav {
+                @for (path, label) in NAV {
+                    a.current[current_path.starts_with(path)] href=(path) { (label) }
+                }
+            }
+            form method="get" action="/console/switch" {
+                select name="app_id" aria-label="app" {
+                    @if session.apps.is_empty() { option value="" { "no apps yet" } }
+                    @for app in &session.apps {
+                        option value=(app.app_id) selected[session.context.app_id() == Some(app.app_id.as_str())] { (app.name) }
+                    }
+                }
+                @if !session.workspaces.is_empty() {
+                    select name="workspace_id" aria-label="workspace" {
+                        @for workspace in &session.workspaces {
+                            option value=(workspace.workspace_id)
+                                selected[session.context.workspace_id() == Some(workspace.workspace_id.as_str())] { (workspace.name) }
+                        }
+                    }
+                }
+                button type="submit" { "Switch" }
+            }
+            span.who {
+                (session.principal.token_name) " · " (session.principal.role.as_str())
+                form method="post" action="/console/logout" style="margin-left:.6rem" { button type="submit" { "Sign out" } }
+            }
+        }
+    };
+    Html(document(title, header, body).into_string()).into_response()
+}
+
+/// A page outside the signed-in shell (sign-in, errors).
+pub fn bare_page(status: StatusCode, title: &str, body: Markup) -> Response {
+    let header = html! { header { a.brand href="/console" { "Midship" } } };
+    (status, Html(document(title, header, body).into_string())).into_response()
+}
+
+pub fn error_page(status: StatusCode, message: &str) -> Response {
+    bare_page(
+        status,
+        "Error",
+        html! {
+            h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("error")) }
+            p.error { (message) }
+            p { a href="/console" { "Back to the console" } }
+        },
+    )
+}

@@ -1,0 +1,93 @@
+//! The one place that turns service errors into HTTP statuses and admin API error codes.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use midship_api::{ErrorBody, codes};
+use midship_control::ControlError;
+use midship_storage::StorageError;
+
+/// An admin API error: a status, a stable code (see `docs/api.md`) and a message for people.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, codes::INVALID_REQUEST, message)
+    }
+}
+
+impl From<ControlError> for ApiError {
+    fn from(error: ControlError) -> Self {
+        let message = error.to_string();
+        match error {
+            ControlError::Unauthenticated => {
+                Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
+            }
+            ControlError::Forbidden(_) => {
+                Self::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
+            }
+            ControlError::NotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+            }
+            ControlError::Invalid(_) => Self::invalid(message),
+            ControlError::Conflict(_) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, message),
+            ControlError::Storage(StorageError::Database(detail)) => {
+                tracing::error!(error = %detail, "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::UNAVAILABLE,
+                    "storage is unavailable, try again",
+                )
+            }
+            ControlError::Storage(storage_error) => {
+                tracing::error!(error = %storage_error, "storage failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    codes::INTERNAL,
+                    "internal error, see the server log",
+                )
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            code: self.code.to_owned(),
+            message: self.message,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+pub async fn not_found_fallback() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such endpoint")
+}
+
+pub async fn method_not_allowed_fallback() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        codes::METHOD_NOT_ALLOWED,
+        "method not allowed on this endpoint",
+    )
+}

@@ -1,0 +1,207 @@
+use reqwest::StatusCode;
+
+use crate::TestServer;
+
+async fn sign_in(server: &TestServer, token: &str) -> reqwest::Response {
+    server
+        .http
+        .post(server.url("/console/login"))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_cookie(response: &reqwest::Response) -> String {
+    let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
+        "{set_cookie}"
+    );
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn pages_need_a_signed_in_session() {
+    let server = TestServer::start().await;
+    let response = server
+        .http
+        .get(server.url("/console/apps"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/console/login");
+    let refused = sign_in(&server, "msp_wrong").await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("unknown, revoked or expired")
+    );
+}
+
+#[tokio::test]
+async fn sign_in_create_an_app_switch_and_read_the_audit_log() {
+    let server = TestServer::start().await;
+    let signed_in = sign_in(&server, &server.admin_token).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let cookie = session_cookie(&signed_in);
+
+    let created = server
+        .http
+        .post(server.url("/console/apps"))
+        .header("cookie", &cookie)
+        .form(&[
+            ("name", "Metro"),
+            ("platforms", "android"),
+            ("platforms", "ios"),
+            ("workspaces", "dev, prod"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let page = created.text().await.unwrap();
+    assert!(page.contains("Signing secret"), "the secret is shown once");
+
+    let apps = server.admin().list_apps(&Default::default()).await.unwrap();
+    let app = &apps.items[0];
+    assert_eq!(app.platforms, vec!["android", "ios"]);
+    let workspaces = server
+        .admin()
+        .list_workspaces(&app.app_id)
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(
+        workspaces
+            .iter()
+            .map(|ws| ws.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["dev", "prod"]
+    );
+
+    let switched = server
+        .http
+        .get(server.url(&format!(
+            "/console/switch?app_id={}&workspace_id={}",
+            app.app_id, workspaces[1].workspace_id
+        )))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(switched.status(), StatusCode::SEE_OTHER);
+    let context = switched.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let detail = server
+        .http
+        .get(server.url(&format!("/console/apps/{}", app.app_id)))
+        .header("cookie", format!("{cookie}; {context}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(detail.contains("Signing keys") && detail.contains(&workspaces[1].workspace_id));
+    assert!(
+        detail.contains(&format!(
+            r#"<option value="{}" selected>prod</option>"#,
+            workspaces[1].workspace_id
+        )),
+        "{detail}"
+    );
+
+    let audit = server
+        .http
+        .get(server.url("/console/audit"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(audit.contains("app.create"));
+    let tokens = server
+        .http
+        .get(server.url("/console/tokens"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(tokens.contains("bootstrap admin"));
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused() {
+    let server = TestServer::start().await;
+    let cookie = session_cookie(&sign_in(&server, &server.admin_token).await);
+    let response = server
+        .http
+        .post(server.url("/console/apps"))
+        .header("cookie", &cookie)
+        .header("origin", "https://evil.example")
+        .form(&[("name", "Phish")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(
+        server
+            .admin()
+            .list_apps(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn viewers_see_no_create_forms_and_cannot_post() {
+    let server = TestServer::start().await;
+    let viewer = server
+        .admin()
+        .create_token(&midship_api::CreateTokenRequest {
+            name: "auditor".into(),
+            role: "viewer".into(),
+            app_ids: None,
+            expires_in_seconds: None,
+        })
+        .await
+        .unwrap();
+    let cookie = session_cookie(&sign_in(&server, &viewer.token).await);
+    let page = server
+        .http
+        .get(server.url("/console/apps"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!page.contains("Create an app"));
+    let response = server
+        .http
+        .post(server.url("/console/apps"))
+        .header("cookie", &cookie)
+        .form(&[("name", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
