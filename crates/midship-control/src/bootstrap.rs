@@ -19,10 +19,10 @@ pub struct BootstrapToken {
 impl ControlPlane {
     /// Creates the installation tenant and an admin token if the database has no tenant yet.
     /// `persist` runs before the token is committed, so a token that could not be handed to the
-    /// operator never becomes valid; it returns whether the change may go ahead.
+    /// operator never becomes valid.
     pub async fn bootstrap<F>(&self, persist: F) -> Result<Option<BootstrapToken>, ControlError>
     where
-        F: FnOnce(&BootstrapToken) -> Result<(), ControlError>,
+        F: FnOnce(&BootstrapToken) -> std::io::Result<()>,
     {
         let now = self.now_ms();
         let token = BootstrapToken {
@@ -62,7 +62,7 @@ impl ControlPlane {
         if self.storage.get_tenant(DEFAULT_TENANT_ID).await?.is_some() {
             return Ok(None);
         }
-        persist(&token)?;
+        persist(&token).map_err(ControlError::SaveToken)?;
         let created = self
             .storage
             .bootstrap(&Bootstrap {

@@ -17,6 +17,9 @@ pub enum ControlError {
     Conflict(String),
     #[error(transparent)]
     Storage(StorageError),
+    /// The first admin token could not be handed to the operator, so it was not created.
+    #[error("cannot save the admin token: {0}")]
+    SaveToken(std::io::Error),
 }
 
 impl ControlError {

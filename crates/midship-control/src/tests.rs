@@ -324,9 +324,21 @@ async fn rotation_gives_a_new_secret_and_a_grace_period() {
         keys.iter().all(|key| key.is_valid_at(now)),
         "both keys verify during the grace period"
     );
+    let old_key = keys
+        .iter()
+        .find(|key| key.key_id == created.key.key_id)
+        .unwrap();
+    let new_key = keys
+        .iter()
+        .find(|key| key.key_id == rotated.key.key_id)
+        .unwrap();
     assert!(
-        !keys[1].is_valid_at(now + 3_600_000),
+        !old_key.is_valid_at(now + 3_600_000),
         "the old key stops after it"
+    );
+    assert!(
+        new_key.is_valid_at(now + 3_600_000),
+        "the new key has no expiry"
     );
     assert!(matches!(
         fixture

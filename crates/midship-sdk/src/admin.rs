@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, thiserror::Error)]
 pub enum SdkError {
     /// The server answered with an error body; `code` is one of `midship_api::codes`.
-    #[error("{status}: {code}: {message}")]
+    #[error("{message} ({code}, HTTP {status})")]
     Api {
         status: StatusCode,
         code: String,

@@ -52,6 +52,14 @@ impl From<ControlError> for ApiError {
                     "storage is unavailable, try again",
                 )
             }
+            ControlError::SaveToken(_) => {
+                tracing::error!(error = %message, "bootstrap failure");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    codes::INTERNAL,
+                    "internal error, see the server log",
+                )
+            }
             ControlError::Storage(storage_error) => {
                 tracing::error!(error = %storage_error, "storage failure");
                 Self::new(

@@ -578,7 +578,7 @@ impl AuditStore for PostgresStorage {
 #[async_trait]
 impl Storage for PostgresStorage {
     fn backend_name(&self) -> &'static str {
-        "sqlite"
+        "postgres"
     }
 
     async fn ping(&self) -> StorageResult<()> {

@@ -1,1 +1,84 @@
-fn main() {}
+//! `midship`: the server (`midship serve`) and the command-line tool for the admin API, in one
+//! binary.
+
+mod cli;
+mod commands;
+mod config;
+mod output;
+mod serve;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::{Config, FlagOverrides, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("midship: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("midship: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let flags = FlagOverrides {
+                listen: args.listen,
+                data_dir: args.data_dir,
+                database_url: args.database_url,
+            };
+            let config = Config::load(args.config.as_deref(), &flags)?;
+            init_logging(&config);
+            serve::serve(config).await
+        }
+        Command::Config {
+            command: ConfigCommand::Default,
+        } => {
+            print!("{}", config::DEFAULT_FILE);
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Show { config: file },
+        } => {
+            let config = Config::load(file.as_deref(), &FlagOverrides::default())?;
+            let mut shown = config.clone();
+            shown.database.url = midship_server::storage::redact_database_url(&config.database.url);
+            if config.database.url.is_empty() {
+                shown.database.url = String::new();
+            }
+            print!("{}", toml::to_string_pretty(&shown)?);
+            Ok(())
+        }
+        Command::Admin(command) => commands::run(&cli.global, command).await,
+    }
+}
+
+fn init_logging(config: &Config) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,217 @@
+//! Command-line grammar.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "midship",
+    version,
+    about = "Self-hosted mobile app platform: server and command-line tool"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Base URL of the Midship server the CLI talks to.
+    #[arg(
+        long,
+        global = true,
+        env = "MIDSHIP_SERVER",
+        default_value = "http://127.0.0.1:7070"
+    )]
+    pub server: String,
+    /// Admin API token; defaults to ./midship-data/admin-token when that file exists.
+    #[arg(long, global = true, env = "MIDSHIP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a Midship server with every service.
+    Serve(ServeArgs),
+    /// Configuration files.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    #[command(flatten)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Data directory (embedded database, lock file, first admin token) [default: ./midship-data]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:7070]
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// sqlite://FILE or postgres://… [default: SQLite in the data directory]
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// Config file (TOML); see `midship config default`.
+    #[arg(long, env = "MIDSHIP_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print a commented config file with every default.
+    Default,
+    /// Print the effective configuration (defaults, file and environment merged; secrets redacted).
+    Show {
+        #[arg(long, env = "MIDSHIP_CONFIG")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Apps of your tenant.
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
+    /// Workspaces (dev, test, prod, …) of an app.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// An app's signing keys.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Admin API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Tenants of the installation.
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Show the token in use: tenant, role and app scope.
+    Whoami,
+}
+
+#[derive(Debug, Args)]
+pub struct PageArgs {
+    /// Items to show; every item when absent.
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Start after this cursor (from a previous `--json` listing).
+    #[arg(long)]
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create an app with its workspaces and first signing secret.
+    Create {
+        name: String,
+        /// android, ios, harmony, h5 or miniprogram; repeat or separate with commas.
+        #[arg(long = "platform", value_delimiter = ',')]
+        platforms: Vec<String>,
+        /// Workspace to create instead of dev, test and prod; repeat or separate with commas.
+        #[arg(long = "workspace", value_delimiter = ',')]
+        workspaces: Vec<String>,
+    },
+    List(PageArgs),
+    Show {
+        app_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    Create {
+        #[arg(long = "app")]
+        app_id: String,
+        name: String,
+    },
+    List {
+        #[arg(long = "app")]
+        app_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Issue a new signing secret; earlier keys keep working for the grace period.
+    Rotate {
+        #[arg(long = "app")]
+        app_id: String,
+        /// Grace period of the earlier keys in seconds [default: the server's, 86400].
+        #[arg(long)]
+        grace_seconds: Option<u64>,
+    },
+    List {
+        #[arg(long = "app")]
+        app_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once.
+    Create {
+        /// admin, developer, operator or viewer.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "cli token")]
+        name: String,
+        /// Limit the token to this app; repeat for several.
+        #[arg(long = "app", value_delimiter = ',')]
+        app_ids: Vec<String>,
+        #[arg(long)]
+        expires_in_days: Option<u64>,
+    },
+    List(PageArgs),
+    Revoke {
+        token_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    List {
+        #[arg(long = "app")]
+        app_id: Option<String>,
+        /// Only this action, such as app.create.
+        #[arg(long)]
+        action: Option<String>,
+        /// Entries to show [default: 50].
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    Create {
+        name: String,
+    },
+    List(PageArgs),
+    /// The tenant of the token in use.
+    Show,
+}

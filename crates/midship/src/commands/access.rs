@@ -1,0 +1,151 @@
+//! `token`, `audit` and `whoami` commands.
+
+use midship_api::CreateTokenRequest;
+use midship_sdk::AdminClient;
+use midship_sdk::admin::{AuditParams, PageParams};
+
+use super::list_pages;
+use crate::cli::{AuditCommand, TokenCommand};
+use crate::output::{self, optional};
+
+pub async fn token(client: &AdminClient, command: TokenCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create {
+            role,
+            name,
+            app_ids,
+            expires_in_days,
+        } => {
+            let request = CreateTokenRequest {
+                name,
+                role,
+                app_ids: if app_ids.is_empty() {
+                    None
+                } else {
+                    Some(app_ids)
+                },
+                expires_in_seconds: expires_in_days.map(|days| days.saturating_mul(86_400)),
+            };
+            let issued = client.create_token(&request).await?;
+            if json {
+                return output::json(&issued);
+            }
+            println!(
+                "created {} token {} ({}); it is shown only now:",
+                issued.view.role, issued.view.token_id, issued.view.name
+            );
+            println!("{}", issued.token);
+            Ok(())
+        }
+        TokenCommand::List(page) => {
+            let tokens = list_pages(
+                page,
+                |params| async move { client.list_tokens(&params).await },
+            )
+            .await?;
+            if json {
+                return output::json(&tokens);
+            }
+            let rows = tokens
+                .items
+                .iter()
+                .map(|token| {
+                    vec![
+                        token.token_id.clone(),
+                        token.name.clone(),
+                        token.role.clone(),
+                        token
+                            .app_ids
+                            .as_ref()
+                            .map(|apps| apps.join(","))
+                            .unwrap_or_else(|| "all".to_owned()),
+                        token.hint.clone(),
+                        if token.active {
+                            "active".to_owned()
+                        } else {
+                            "inactive".to_owned()
+                        },
+                    ]
+                })
+                .collect::<Vec<_>>();
+            output::table(
+                &["token id", "name", "role", "apps", "token", "state"],
+                &rows,
+            );
+            Ok(())
+        }
+        TokenCommand::Revoke { token_id } => {
+            let revoked = client.revoke_token(&token_id).await?;
+            if json {
+                return output::json(&revoked);
+            }
+            println!(
+                "revoked token {} ({}) at {}",
+                revoked.token_id,
+                revoked.name,
+                optional(revoked.revoked_at.as_deref())
+            );
+            Ok(())
+        }
+    }
+}
+
+pub async fn audit(client: &AdminClient, command: AuditCommand, json: bool) -> anyhow::Result<()> {
+    let AuditCommand::List {
+        app_id,
+        action,
+        limit,
+        cursor,
+    } = command;
+    let params = AuditParams {
+        app_id,
+        action,
+        page: PageParams {
+            limit: Some(limit),
+            cursor,
+        },
+    };
+    let entries = client.list_audit(&params).await?;
+    if json {
+        return output::json(&entries);
+    }
+    let rows = entries
+        .items
+        .iter()
+        .map(|entry| {
+            vec![
+                entry.at.clone(),
+                entry.actor_name.clone(),
+                entry.action.clone(),
+                format!("{} {}", entry.target_kind, entry.target_id),
+                entry
+                    .after
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["when", "who", "action", "target", "after"], &rows);
+    if let Some(cursor) = entries.next_cursor {
+        println!("more: --cursor {cursor}");
+    }
+    Ok(())
+}
+
+pub async fn whoami(client: &AdminClient, json: bool) -> anyhow::Result<()> {
+    let who = client.whoami().await?;
+    if json {
+        return output::json(&who);
+    }
+    let apps = who
+        .app_ids
+        .as_ref()
+        .map(|apps| apps.join(","))
+        .unwrap_or_else(|| "all".to_owned());
+    println!(
+        "token {} ({}) · tenant {} · role {} · apps {}",
+        who.token_id, who.token_name, who.tenant_id, who.role, apps
+    );
+    Ok(())
+}

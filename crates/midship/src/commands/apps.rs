@@ -1,0 +1,227 @@
+//! `app`, `workspace`, `key` and `tenant` commands.
+
+use midship_api::{
+    CreateAppRequest, CreateTenantRequest, CreateWorkspaceRequest, RotateKeyRequest, WorkspaceView,
+};
+use midship_sdk::AdminClient;
+
+use super::list_pages;
+use crate::cli::{AppCommand, KeyCommand, TenantCommand, WorkspaceCommand};
+use crate::output::{self, optional};
+
+fn workspace_rows(workspaces: &[WorkspaceView]) -> Vec<Vec<String>> {
+    workspaces
+        .iter()
+        .map(|ws| {
+            vec![
+                ws.workspace_id.clone(),
+                ws.name.clone(),
+                ws.created_at.clone(),
+            ]
+        })
+        .collect()
+}
+
+pub async fn app(client: &AdminClient, command: AppCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        AppCommand::Create {
+            name,
+            platforms,
+            workspaces,
+        } => {
+            let request = CreateAppRequest {
+                name,
+                platforms,
+                workspaces: if workspaces.is_empty() {
+                    None
+                } else {
+                    Some(workspaces)
+                },
+            };
+            let created = client.create_app(&request).await?;
+            if json {
+                return output::json(&created);
+            }
+            println!("created app {} ({})", created.app.name, created.app.app_id);
+            output::table(
+                &["workspace id", "name", "created"],
+                &workspace_rows(&created.workspaces),
+            );
+            println!(
+                "signing key {}; its secret is shown only now:",
+                created.key_id
+            );
+            println!("{}", created.secret);
+            Ok(())
+        }
+        AppCommand::List(page) => {
+            let apps = list_pages(
+                page,
+                |params| async move { client.list_apps(&params).await },
+            )
+            .await?;
+            if json {
+                return output::json(&apps);
+            }
+            let rows = apps
+                .items
+                .iter()
+                .map(|app| {
+                    vec![
+                        app.app_id.clone(),
+                        app.name.clone(),
+                        app.platforms.join(","),
+                        app.created_at.clone(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            output::table(&["app id", "name", "platforms", "created"], &rows);
+            Ok(())
+        }
+        AppCommand::Show { app_id } => {
+            let details = client.show_app(&app_id).await?;
+            if json {
+                return output::json(&details);
+            }
+            println!(
+                "{} ({})  platforms: {}  created {}",
+                details.app.name,
+                details.app.app_id,
+                details.app.platforms.join(","),
+                details.app.created_at
+            );
+            println!();
+            output::table(
+                &["workspace id", "name", "created"],
+                &workspace_rows(&details.workspaces),
+            );
+            println!();
+            let keys = details
+                .keys
+                .iter()
+                .map(|key| {
+                    vec![
+                        key.key_id.clone(),
+                        key.created_at.clone(),
+                        optional(key.expires_at.as_deref()),
+                        key.active.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            output::table(&["key id", "created", "expires", "active"], &keys);
+            Ok(())
+        }
+    }
+}
+
+pub async fn workspace(
+    client: &AdminClient,
+    command: WorkspaceCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    let workspaces = match command {
+        WorkspaceCommand::Create { app_id, name } => {
+            let created = client
+                .create_workspace(&app_id, &CreateWorkspaceRequest { name })
+                .await?;
+            if json {
+                return output::json(&created);
+            }
+            vec![created]
+        }
+        WorkspaceCommand::List { app_id } => {
+            let listed = client.list_workspaces(&app_id).await?;
+            if json {
+                return output::json(&listed);
+            }
+            listed.items
+        }
+    };
+    output::table(
+        &["workspace id", "name", "created"],
+        &workspace_rows(&workspaces),
+    );
+    Ok(())
+}
+
+pub async fn key(client: &AdminClient, command: KeyCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        KeyCommand::Rotate {
+            app_id,
+            grace_seconds,
+        } => {
+            let rotated = client
+                .rotate_key(&app_id, &RotateKeyRequest { grace_seconds })
+                .await?;
+            if json {
+                return output::json(&rotated);
+            }
+            println!(
+                "new signing key {} for app {}; earlier keys expire at {}",
+                rotated.key_id, rotated.app_id, rotated.previous_keys_expire_at
+            );
+            println!("its secret is shown only now:");
+            println!("{}", rotated.secret);
+            Ok(())
+        }
+        KeyCommand::List { app_id } => {
+            let keys = client.list_keys(&app_id).await?;
+            if json {
+                return output::json(&keys);
+            }
+            let rows = keys
+                .items
+                .iter()
+                .map(|key| {
+                    vec![
+                        key.key_id.clone(),
+                        key.created_at.clone(),
+                        optional(key.expires_at.as_deref()),
+                        key.active.to_string(),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            output::table(&["key id", "created", "expires", "active"], &rows);
+            Ok(())
+        }
+    }
+}
+
+pub async fn tenant(
+    client: &AdminClient,
+    command: TenantCommand,
+    json: bool,
+) -> anyhow::Result<()> {
+    let tenants = match command {
+        TenantCommand::Create { name } => {
+            vec![client.create_tenant(&CreateTenantRequest { name }).await?]
+        }
+        TenantCommand::Show => vec![client.current_tenant().await?],
+        TenantCommand::List(page) => {
+            let listed = list_pages(
+                page,
+                |params| async move { client.list_tenants(&params).await },
+            )
+            .await?;
+            if json {
+                return output::json(&listed);
+            }
+            listed.items
+        }
+    };
+    if json {
+        return output::json(&tenants[0]);
+    }
+    let rows = tenants
+        .iter()
+        .map(|tenant| {
+            vec![
+                tenant.tenant_id.clone(),
+                tenant.name.clone(),
+                tenant.created_at.clone(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["tenant id", "name", "created"], &rows);
+    Ok(())
+}

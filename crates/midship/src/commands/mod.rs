@@ -1,0 +1,80 @@
+//! CLI commands that drive a running server through the admin API (via the SDK's client).
+
+mod access;
+mod apps;
+
+use std::future::Future;
+use std::path::Path;
+
+use anyhow::Context;
+use midship_api::List;
+use midship_sdk::AdminClient;
+use midship_sdk::admin::PageParams;
+
+use crate::cli::{AdminCommand, GlobalArgs, PageArgs};
+
+pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<()> {
+    let client = client(global)?;
+    let json = global.json;
+    match command {
+        AdminCommand::App { command } => apps::app(&client, command, json).await,
+        AdminCommand::Workspace { command } => apps::workspace(&client, command, json).await,
+        AdminCommand::Key { command } => apps::key(&client, command, json).await,
+        AdminCommand::Tenant { command } => apps::tenant(&client, command, json).await,
+        AdminCommand::Token { command } => access::token(&client, command, json).await,
+        AdminCommand::Audit { command } => access::audit(&client, command, json).await,
+        AdminCommand::Whoami => access::whoami(&client, json).await,
+    }
+}
+
+fn client(global: &GlobalArgs) -> anyhow::Result<AdminClient> {
+    let token = match &global.token {
+        Some(token) => token.clone(),
+        None => {
+            let local = Path::new("./midship-data").join(crate::serve::ADMIN_TOKEN_FILE);
+            std::fs::read_to_string(&local)
+                .map(|text| text.trim().to_owned())
+                .with_context(|| {
+                    format!(
+                        "no token: pass --token, set MIDSHIP_TOKEN, or run next to {}",
+                        local.display()
+                    )
+                })?
+        }
+    };
+    AdminClient::new(&global.server, token).context("invalid --server")
+}
+
+/// One page when `--limit` is given, otherwise every page, followed through the cursors.
+async fn list_pages<T, F, Fut>(page: PageArgs, mut fetch: F) -> anyhow::Result<List<T>>
+where
+    F: FnMut(PageParams) -> Fut,
+    Fut: Future<Output = Result<List<T>, midship_sdk::SdkError>>,
+{
+    if page.limit.is_some() {
+        return Ok(fetch(PageParams {
+            limit: page.limit,
+            cursor: page.cursor,
+        })
+        .await?);
+    }
+    let mut items = Vec::new();
+    let mut cursor = page.cursor;
+    loop {
+        let next = fetch(PageParams {
+            limit: Some(200),
+            cursor: cursor.take(),
+        })
+        .await?;
+        items.extend(next.items);
+        match next.next_cursor {
+            Some(next_cursor) => cursor = Some(next_cursor),
+            None => {
+                return Ok(List {
+                    items,
+                    next_cursor: None,
+                });
+            }
+        }
+    }
+}

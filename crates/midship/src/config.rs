@@ -1,0 +1,291 @@
+//! Server configuration: built-in defaults < config file < environment (`MIDSHIP_SECTION__KEY`)
+//! < command-line flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerSection,
+    pub database: DatabaseSection,
+    pub admin: AdminSection,
+    pub log: LogSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub max_body_bytes: usize,
+    pub secure_cookies: bool,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// Empty: SQLite in the data directory.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl std::fmt::Debug for DatabaseSection {
+    /// The URL may carry a password: show it redacted.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("DatabaseSection")
+            .field(
+                "url",
+                &midship_server::storage::redact_database_url(&self.url),
+            )
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSection {
+    pub key_grace_seconds: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    pub level: String,
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
+            data_dir: PathBuf::from("./midship-data"),
+            max_body_bytes: 1024 * 1024,
+            secure_cookies: false,
+        }
+    }
+}
+
+impl Default for DatabaseSection {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            max_connections: 16,
+        }
+    }
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        Self {
+            key_grace_seconds: 24 * 60 * 60,
+        }
+    }
+}
+
+impl Default for LogSection {
+    fn default() -> Self {
+        Self {
+            level: "info".to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerSection::default(),
+            database: DatabaseSection::default(),
+            admin: AdminSection::default(),
+            log: LogSection::default(),
+        }
+    }
+}
+
+/// Values given on the command line; only those present override.
+#[derive(Debug, Default, Serialize)]
+pub struct FlagOverrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Merges every source. A named file must exist; `MIDSHIP_CONFIG` names one too.
+    pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            anyhow::ensure!(
+                file.is_file(),
+                "config file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // Only MIDSHIP_SECTION__KEY variables: MIDSHIP_SERVER and MIDSHIP_TOKEN belong to the CLI.
+        figment = figment.merge(
+            Env::prefixed("MIDSHIP_")
+                .filter(|key| key.as_str().contains("__"))
+                .split("__"),
+        );
+        let mut overrides = serde_json::Map::new();
+        let mut server = serde_json::Map::new();
+        if let Some(listen) = flags.listen {
+            server.insert("listen".into(), listen.to_string().into());
+        }
+        if let Some(data_dir) = &flags.data_dir {
+            server.insert("data_dir".into(), data_dir.display().to_string().into());
+        }
+        if !server.is_empty() {
+            overrides.insert("server".into(), server.into());
+        }
+        if let Some(url) = &flags.database_url {
+            overrides.insert("database".into(), serde_json::json!({ "url": url }));
+        }
+        figment = figment.merge(Serialized::defaults(serde_json::Value::Object(overrides)));
+        figment.extract().context("invalid configuration")
+    }
+
+    /// The database URL, defaulting to the SQLite file in the data directory.
+    pub fn database_url(&self) -> String {
+        if self.database.url.trim().is_empty() {
+            format!(
+                "sqlite://{}",
+                self.server.data_dir.join("midship.db").display()
+            )
+        } else {
+            self.database.url.clone()
+        }
+    }
+}
+
+/// The commented default file printed by `midship config default`.
+pub const DEFAULT_FILE: &str = r#"# Midship configuration.
+# Precedence: built-in defaults < this file < environment < command-line flags.
+# Every key can be set from the environment as MIDSHIP_<SECTION>__<KEY>,
+# for example MIDSHIP_SERVER__LISTEN=0.0.0.0:7070 or MIDSHIP_DATABASE__URL=postgres://...
+
+[server]
+# Address and port to listen on. 0.0.0.0:7070 accepts connections from other machines.
+listen = "127.0.0.1:7070"
+# Where Midship keeps its embedded database, the lock file and the first admin token.
+data_dir = "./midship-data"
+# Largest accepted request body in bytes; larger ones get 413.
+max_body_bytes = 1048576
+# Mark console cookies Secure. Set this when people reach Midship over HTTPS.
+secure_cookies = false
+
+[database]
+# Empty: a SQLite file in data_dir (midship.db), nothing else to install.
+# For a cluster: postgres://user:password@host:5432/midship
+url = ""
+# Connections kept open to the database.
+max_connections = 16
+
+[admin]
+# How long an app's previous signing key keeps working after a rotation, in seconds.
+key_grace_seconds = 86400
+
+[log]
+# Filter in tracing's syntax, e.g. "info" or "info,midship_server=debug". RUST_LOG overrides it.
+level = "info"
+# "text" for people, "json" for log collectors.
+format = "text"
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_file_matches_the_defaults() {
+        let parsed: Config = Figment::from(Toml::string(DEFAULT_FILE)).extract().unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn precedence_is_defaults_file_env_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("midship.toml", "[server]\nlisten = \"127.0.0.1:1111\"\ndata_dir = \"/from-file\"\n[admin]\nkey_grace_seconds = 60\n")?;
+            jail.set_env("MIDSHIP_SERVER__LISTEN", "127.0.0.1:2222");
+            jail.set_env("MIDSHIP_SERVER", "http://cli-only:1");
+            jail.set_env("MIDSHIP_TOKEN", "msp_cli_only");
+            let flags = FlagOverrides {
+                data_dir: Some("/from-flag".into()),
+                ..FlagOverrides::default()
+            };
+            let config = Config::load(Some(Path::new("midship.toml")), &flags)
+                .map_err(|error| error.to_string())?;
+            assert_eq!(
+                config.server.listen.to_string(),
+                "127.0.0.1:2222",
+                "env beats file"
+            );
+            assert_eq!(
+                config.server.data_dir,
+                PathBuf::from("/from-flag"),
+                "flag beats file"
+            );
+            assert_eq!(config.admin.key_grace_seconds, 60, "file beats default");
+            assert_eq!(config.log, LogSection::default());
+            let flags = FlagOverrides {
+                listen: Some("127.0.0.1:3333".parse().unwrap()),
+                ..FlagOverrides::default()
+            };
+            let config = Config::load(Some(Path::new("midship.toml")), &flags)
+                .map_err(|error| error.to_string())?;
+            assert_eq!(
+                config.server.listen.to_string(),
+                "127.0.0.1:3333",
+                "flag beats env"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_files_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "[server]\nlisen = \"127.0.0.1:1\"\n")?;
+            let error =
+                Config::load(Some(Path::new("typo.toml")), &FlagOverrides::default()).unwrap_err();
+            assert!(format!("{error:#}").contains("lisen"), "{error:#}");
+            assert!(
+                Config::load(Some(Path::new("absent.toml")), &FlagOverrides::default()).is_err()
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_defaults_to_sqlite_in_the_data_dir() {
+        let config = Config::default();
+        assert_eq!(config.database_url(), "sqlite://./midship-data/midship.db");
+        let debug = format!(
+            "{:?}",
+            DatabaseSection {
+                url: "postgres://u:hunter2@h/db".into(),
+                max_connections: 1
+            }
+        );
+        assert!(!debug.contains("hunter2"), "{debug}");
+    }
+}

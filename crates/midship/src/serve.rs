@@ -1,0 +1,160 @@
+//! `midship serve`: one node with every service.
+
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use midship_control::{ControlPlane, ControlSettings};
+use midship_core::SystemClock;
+use midship_server::storage::redact_database_url;
+use midship_server::{ServerSettings, open_storage, router, run};
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+const LOCK_FILE: &str = "midship.lock";
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let data_dir = config.server.data_dir.clone();
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    let _lock = lock_data_dir(&data_dir)?;
+
+    let database_url = config.database_url();
+    tracing::info!(database = %redact_database_url(&database_url), data_dir = %data_dir.display(), "opening storage");
+    let storage = open_storage(&database_url, config.database.max_connections)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                redact_database_url(&database_url)
+            )
+        })?;
+
+    let control_settings = ControlSettings {
+        key_grace_ms: (config.admin.key_grace_seconds as i64).saturating_mul(1000),
+    };
+    let control = ControlPlane::new(storage.clone(), Arc::new(SystemClock), control_settings);
+    bootstrap(&control, &data_dir).await?;
+
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.server.listen))?;
+    let address = listener
+        .local_addr()
+        .context("listener has no local address")?;
+    let settings = ServerSettings {
+        max_body_bytes: config.server.max_body_bytes,
+        secure_cookies: config.server.secure_cookies,
+    };
+    // Scripts and tests read this line to learn the port when listening on port 0.
+    println!("midship listening on http://{address}");
+    tracing::info!(%address, storage = storage.backend_name(), "midship started");
+    run(listener, router(control, settings), shutdown_signal())
+        .await
+        .context("server failed")?;
+    storage.close().await;
+    tracing::info!("midship stopped");
+    Ok(())
+}
+
+/// Holds an exclusive lock on `DATA_DIR/midship.lock` for the life of the server, so two servers
+/// never share one embedded database. The OS releases it if the process dies.
+fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
+    let path = data_dir.join(LOCK_FILE);
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => bail!(
+            "another midship server is already running on data directory {} (it holds {}); \
+             stop it first or pass a different --data-dir",
+            data_dir.display(),
+            path.display()
+        ),
+        Err(TryLockError::Error(error)) => {
+            return Err(error).with_context(|| format!("cannot lock {}", path.display()));
+        }
+    }
+    file.set_len(0).ok();
+    writeln!(file, "{}", std::process::id()).ok();
+    Ok(file)
+}
+
+/// On the very first start: the installation tenant and an admin token, saved to
+/// `DATA_DIR/admin-token` (mode 0600) before it becomes valid, and printed once.
+async fn bootstrap(control: &ControlPlane, data_dir: &Path) -> anyhow::Result<()> {
+    let token_path = data_dir.join(ADMIN_TOKEN_FILE);
+    let mut written: Option<PathBuf> = None;
+    let created = control
+        .bootstrap(|token| {
+            write_secret_file(&token_path, &token.token)?;
+            written = Some(token_path.clone());
+            Ok(())
+        })
+        .await
+        .context("cannot create the first admin token")?;
+    match created {
+        Some(token) => {
+            println!("midship: first start: created the default tenant and an admin token.");
+            println!(
+                "midship: admin token (shown once, also saved to {}):",
+                token_path.display()
+            );
+            println!("{}", token.token);
+        }
+        None => {
+            // Another node sharing the database bootstrapped first; our token never became valid.
+            if let Some(path) = written {
+                fs::remove_file(path).ok();
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
+    let temporary = path.with_extension("tmp");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&temporary)?;
+    file.write_all(secret.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    fs::rename(&temporary, path)
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        tokio::signal::ctrl_c().await.ok();
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
