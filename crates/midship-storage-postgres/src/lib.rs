@@ -13,10 +13,12 @@ use midship_core::{
 };
 use midship_storage::{
     AppScope, AppStore, AuditStore, Bootstrap, Storage, StorageError, StorageResult, TenantStore,
-    TokenStore, audit_cursor, decode_app_ids, decode_json_column, encode_app_ids,
+    TokenStore, decode_app_ids, decode_json_column, descending_cursor, encode_app_ids,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
+
+mod switches;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -61,12 +63,12 @@ impl PostgresStorage {
     }
 }
 
-fn database_error(error: sqlx::Error) -> StorageError {
+pub(crate) fn database_error(error: sqlx::Error) -> StorageError {
     StorageError::Database(error.to_string())
 }
 
 /// Maps a unique-key violation to a conflict on `entity`, anything else to a database error.
-fn write_error(entity: &'static str) -> impl Fn(sqlx::Error) -> StorageError {
+pub(crate) fn write_error(entity: &'static str) -> impl Fn(sqlx::Error) -> StorageError {
     move |error| match &error {
         sqlx::Error::Database(db_error) if db_error.is_unique_violation() => {
             StorageError::Conflict { entity }
@@ -75,14 +77,14 @@ fn write_error(entity: &'static str) -> impl Fn(sqlx::Error) -> StorageError {
     }
 }
 
-fn corrupt(table: &'static str) -> impl Fn(sqlx::Error) -> StorageError {
+pub(crate) fn corrupt(table: &'static str) -> impl Fn(sqlx::Error) -> StorageError {
     move |error| StorageError::Corrupt {
         table,
         detail: error.to_string(),
     }
 }
 
-async fn insert_audit(
+pub(crate) async fn insert_audit(
     transaction: &mut Transaction<'_, Postgres>,
     entry: &NewAuditEntry,
 ) -> StorageResult<()> {
@@ -405,6 +407,20 @@ impl AppStore for PostgresStorage {
         transaction.commit().await.map_err(database_error)
     }
 
+    async fn get_workspace(&self, workspace_id: &str) -> StorageResult<Option<Workspace>> {
+        let row = sqlx::query(
+            "SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE workspace_id = $1",
+        )
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database_error)?;
+        row.as_ref()
+            .map(workspace_from_row)
+            .transpose()
+            .map_err(corrupt("workspaces"))
+    }
+
     async fn list_workspaces(&self, app_id: &str) -> StorageResult<Vec<Workspace>> {
         let rows = sqlx::query("SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE app_id = $1 ORDER BY created_at, name")
             .bind(app_id)
@@ -544,7 +560,7 @@ impl AuditStore for PostgresStorage {
         query
             .push_bind(tenant_id)
             .push(" AND seq < ")
-            .push_bind(audit_cursor(page));
+            .push_bind(descending_cursor(page));
         if let Some(app_id) = &filter.app_id {
             query.push(" AND app_id = ").push_bind(app_id);
         }

@@ -80,6 +80,7 @@ pub trait AppStore: Send + Sync {
         workspace: &Workspace,
         audit: &NewAuditEntry,
     ) -> StorageResult<()>;
+    async fn get_workspace(&self, workspace_id: &str) -> StorageResult<Option<Workspace>>;
     async fn list_workspaces(&self, app_id: &str) -> StorageResult<Vec<Workspace>>;
 
     /// Adds `new_key` and makes every key of the app without an expiry (or with a later one)
@@ -124,9 +125,92 @@ pub trait AuditStore: Send + Sync {
     ) -> StorageResult<Page<AuditEntry>>;
 }
 
+/// A switch of a workspace's draft configuration, stored as the JSON of its definition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DraftSwitchRecord {
+    pub key: String,
+    pub definition: String,
+    pub updated_at: UnixMillis,
+}
+
+/// A published version of a workspace's configuration: the complete document, never changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchVersionRecord {
+    pub workspace_id: String,
+    pub version: i64,
+    /// JSON document of every switch at publication.
+    pub document: String,
+    pub published_at: UnixMillis,
+    pub published_by: String,
+    pub note: String,
+}
+
+/// What publishing does to the draft.
+#[derive(Debug, Clone, Copy)]
+pub enum DraftAfterPublish<'a> {
+    /// The draft was what got published; leave it.
+    Keep,
+    /// A rollback: the draft becomes the restored version's switches.
+    Replace(&'a [DraftSwitchRecord]),
+}
+
+#[async_trait]
+pub trait SwitchStore: Send + Sync {
+    /// Creates or replaces one switch of the draft.
+    async fn put_draft_switch(
+        &self,
+        workspace_id: &str,
+        switch: &DraftSwitchRecord,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+    /// Removes one switch from the draft; `NotFound` when there is none.
+    async fn delete_draft_switch(
+        &self,
+        workspace_id: &str,
+        key: &str,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+    /// The draft, ordered by key.
+    async fn list_draft_switches(
+        &self,
+        workspace_id: &str,
+    ) -> StorageResult<Vec<DraftSwitchRecord>>;
+    /// Replaces the whole draft (imports).
+    async fn replace_draft(
+        &self,
+        workspace_id: &str,
+        switches: &[DraftSwitchRecord],
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+    /// Stores a new version; `Conflict` when that version number exists (a concurrent publish).
+    async fn publish_switch_version(
+        &self,
+        version: &SwitchVersionRecord,
+        draft: DraftAfterPublish<'_>,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+    /// One version, or the latest when `version` is `None`.
+    async fn get_switch_version(
+        &self,
+        workspace_id: &str,
+        version: Option<i64>,
+    ) -> StorageResult<Option<SwitchVersionRecord>>;
+    /// Versions newest first, documents included; the cursor is the last version seen.
+    async fn list_switch_versions(
+        &self,
+        workspace_id: &str,
+        page: &PageRequest,
+    ) -> StorageResult<Page<SwitchVersionRecord>>;
+    /// The latest version number of every workspace that has one, so nodes can spot publications
+    /// made elsewhere in the cluster.
+    async fn latest_switch_versions(&self) -> StorageResult<Vec<(String, i64)>>;
+}
+
 /// Everything a Midship server stores, behind one object.
 #[async_trait]
-pub trait Storage: TenantStore + AppStore + TokenStore + AuditStore + std::fmt::Debug {
+pub trait Storage:
+    TenantStore + AppStore + TokenStore + AuditStore + SwitchStore + std::fmt::Debug
+{
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend_name(&self) -> &'static str;
     /// Cheap round trip used by readiness checks.
@@ -159,8 +243,9 @@ pub fn decode_json_column(raw: Option<&str>) -> StorageResult<Option<serde_json:
         })
 }
 
-/// Parses an audit cursor; anything unparsable starts from the newest entry.
-pub fn audit_cursor(page: &PageRequest) -> i64 {
+/// Parses a cursor of a newest-first list keyed by a number (audit `seq`, switch `version`);
+/// anything unparsable starts from the newest entry (services refuse such cursors first).
+pub fn descending_cursor(page: &PageRequest) -> i64 {
     page.after
         .as_deref()
         .and_then(|cursor| cursor.parse().ok())

@@ -12,7 +12,10 @@ use midship_core::{
 };
 use serde_json::json;
 
-use crate::{AppScope, Bootstrap, Storage, StorageError};
+use crate::{
+    AppScope, Bootstrap, DraftAfterPublish, DraftSwitchRecord, Storage, StorageError,
+    SwitchVersionRecord,
+};
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, say).
 pub struct Harness {
@@ -44,7 +47,11 @@ macro_rules! storage_test_suite {
             rotation_keeps_previous_key_until_grace_ends,
             tokens_are_found_by_hash_and_revoked,
             revoking_an_unknown_token_is_not_found,
-            audit_log_is_filtered_and_paged_newest_first
+            audit_log_is_filtered_and_paged_newest_first,
+            workspaces_are_found_by_id,
+            draft_switches_are_upserted_listed_and_deleted,
+            publishing_numbers_versions_and_refuses_duplicates,
+            rollback_replaces_the_draft_with_the_published_version
         );
     };
     (@each $factory:path; $($test:ident),* $(,)?) => {
@@ -598,5 +605,276 @@ pub async fn audit_log_is_filtered_and_paged_newest_first(storage: Arc<dyn Stora
             .unwrap()
             .items
             .is_empty()
+    );
+}
+
+pub async fn workspaces_are_found_by_id(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let found = storage
+        .get_workspace("APP0000000000001W2")
+        .await
+        .unwrap()
+        .expect("workspace");
+    assert_eq!(found.name, "prod");
+    assert_eq!(found.app_id, "APP0000000000001");
+    assert_eq!(
+        storage.get_workspace("NOSUCHWORKSPACE0").await.unwrap(),
+        None
+    );
+}
+
+fn draft(key: &str, definition: &str, updated_at: i64) -> DraftSwitchRecord {
+    DraftSwitchRecord {
+        key: key.into(),
+        definition: definition.into(),
+        updated_at,
+    }
+}
+
+fn version(workspace_id: &str, number: i64, document: &str) -> SwitchVersionRecord {
+    SwitchVersionRecord {
+        workspace_id: workspace_id.into(),
+        version: number,
+        document: document.into(),
+        published_at: T0 + number,
+        published_by: "suite".into(),
+        note: format!("release {number}"),
+    }
+}
+
+pub async fn draft_switches_are_upserted_listed_and_deleted(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let workspace = "APP0000000000001W1";
+    storage
+        .put_draft_switch(
+            workspace,
+            &draft("search.enabled", r#"{"v":1}"#, T0),
+            &audit("switch.set", "search.enabled", T0),
+        )
+        .await
+        .unwrap();
+    storage
+        .put_draft_switch(
+            workspace,
+            &draft("banner.text", r#"{"v":2}"#, T0),
+            &audit("switch.set", "banner.text", T0),
+        )
+        .await
+        .unwrap();
+    storage
+        .put_draft_switch(
+            workspace,
+            &draft("search.enabled", r#"{"v":3}"#, T0 + 1),
+            &audit("switch.set", "search.enabled", T0 + 1),
+        )
+        .await
+        .unwrap();
+    let listed = storage.list_draft_switches(workspace).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            draft("banner.text", r#"{"v":2}"#, T0),
+            draft("search.enabled", r#"{"v":3}"#, T0 + 1)
+        ]
+    );
+    assert!(
+        storage
+            .list_draft_switches("APP0000000000001W2")
+            .await
+            .unwrap()
+            .is_empty(),
+        "drafts are per workspace"
+    );
+
+    storage
+        .delete_draft_switch(
+            workspace,
+            "banner.text",
+            &audit("switch.delete", "banner.text", T0 + 2),
+        )
+        .await
+        .unwrap();
+    let error = storage
+        .delete_draft_switch(
+            workspace,
+            "banner.text",
+            &audit("switch.delete", "banner.text", T0 + 3),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StorageError::NotFound { .. }), "{error:?}");
+    assert_eq!(
+        storage.list_draft_switches(workspace).await.unwrap().len(),
+        1
+    );
+    let actions = audit_actions(&storage).await;
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|action| action.starts_with("switch."))
+            .count(),
+        4,
+        "{actions:?}"
+    );
+
+    storage
+        .replace_draft(
+            workspace,
+            &[draft("imported", "{}", T0 + 4)],
+            &audit("switch.import", workspace, T0 + 4),
+        )
+        .await
+        .unwrap();
+    let keys: Vec<_> = storage
+        .list_draft_switches(workspace)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|record| record.key)
+        .collect();
+    assert_eq!(keys, vec!["imported"]);
+}
+
+pub async fn publishing_numbers_versions_and_refuses_duplicates(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let workspace = "APP0000000000001W1";
+    assert_eq!(
+        storage.get_switch_version(workspace, None).await.unwrap(),
+        None
+    );
+    for number in 1..=3 {
+        let record = version(workspace, number, &format!(r#"{{"n":{number}}}"#));
+        storage
+            .publish_switch_version(
+                &record,
+                DraftAfterPublish::Keep,
+                &audit("switch.publish", workspace, T0),
+            )
+            .await
+            .unwrap();
+    }
+    let duplicate = version(workspace, 3, "{}");
+    let error = storage
+        .publish_switch_version(
+            &duplicate,
+            DraftAfterPublish::Keep,
+            &audit("switch.publish", workspace, T0),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(error, StorageError::Conflict { .. }), "{error:?}");
+
+    assert_eq!(
+        storage
+            .get_switch_version(workspace, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        3
+    );
+    assert_eq!(
+        storage
+            .get_switch_version(workspace, Some(2))
+            .await
+            .unwrap(),
+        Some(version(workspace, 2, r#"{"n":2}"#))
+    );
+    assert_eq!(
+        storage
+            .get_switch_version(workspace, Some(9))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let first = storage
+        .list_switch_versions(workspace, &PageRequest::first(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        first
+            .items
+            .iter()
+            .map(|record| record.version)
+            .collect::<Vec<_>>(),
+        vec![3, 2]
+    );
+    let rest = storage
+        .list_switch_versions(workspace, &PageRequest::new(Some(2), first.next_cursor))
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.items
+            .iter()
+            .map(|record| record.version)
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
+    assert_eq!(rest.next_cursor, None);
+
+    storage
+        .publish_switch_version(
+            &version("APP0000000000001W2", 1, "{}"),
+            DraftAfterPublish::Keep,
+            &audit("switch.publish", "W2", T0),
+        )
+        .await
+        .unwrap();
+    let mut latest = storage.latest_switch_versions().await.unwrap();
+    latest.sort();
+    assert_eq!(
+        latest,
+        vec![
+            (workspace.to_owned(), 3),
+            ("APP0000000000001W2".to_owned(), 1)
+        ]
+    );
+}
+
+pub async fn rollback_replaces_the_draft_with_the_published_version(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let workspace = "APP0000000000001W1";
+    storage
+        .put_draft_switch(
+            workspace,
+            &draft("edited", "{}", T0),
+            &audit("switch.set", "edited", T0),
+        )
+        .await
+        .unwrap();
+    let restored = [draft("restored", r#"{"v":1}"#, T0 + 9)];
+    storage
+        .publish_switch_version(
+            &version(workspace, 1, "{}"),
+            DraftAfterPublish::Replace(&restored),
+            &audit("switch.rollback", workspace, T0 + 9),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        storage.list_draft_switches(workspace).await.unwrap(),
+        restored.to_vec()
+    );
+
+    // A failed publication (duplicate version) leaves the draft untouched.
+    let other = [draft("lost", "{}", T0 + 10)];
+    assert!(
+        storage
+            .publish_switch_version(
+                &version(workspace, 1, "{}"),
+                DraftAfterPublish::Replace(&other),
+                &audit("switch.rollback", workspace, T0 + 10)
+            )
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        storage.list_draft_switches(workspace).await.unwrap(),
+        restored.to_vec()
     );
 }
