@@ -185,11 +185,7 @@ impl ControlPlane {
 
     /// The app, if it exists in the caller's tenant and scope; "not found" otherwise, so a token
     /// cannot probe for other tenants' apps.
-    pub(crate) async fn visible_app(
-        &self,
-        who: &Principal,
-        app_id: &str,
-    ) -> Result<App, ControlError> {
+    pub async fn visible_app(&self, who: &Principal, app_id: &str) -> Result<App, ControlError> {
         if !midship_core::ids::looks_like_id(app_id) || !who.can_see_app(app_id) {
             return Err(ControlError::not_found("app", app_id));
         }
@@ -198,6 +194,28 @@ impl ControlPlane {
             .await?
             .filter(|app| app.tenant_id == who.tenant_id)
             .ok_or_else(|| ControlError::not_found("app", app_id))
+    }
+
+    /// The workspace and its app, if both are inside the caller's tenant and scope.
+    pub async fn visible_workspace(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+    ) -> Result<(App, Workspace), ControlError> {
+        let workspace = if midship_core::ids::looks_like_id(workspace_id) {
+            self.storage.get_workspace(workspace_id).await?
+        } else {
+            None
+        };
+        let workspace =
+            workspace.ok_or_else(|| ControlError::not_found("workspace", workspace_id))?;
+        let app = match self.visible_app(who, &workspace.app_id).await {
+            Err(ControlError::NotFound { .. }) => {
+                return Err(ControlError::not_found("workspace", workspace_id));
+            }
+            other => other?,
+        };
+        Ok((app, workspace))
     }
 
     pub async fn app_details(

@@ -3,9 +3,10 @@
 use std::time::Duration;
 
 use midship_api::{
-    AppDetails, AppKeyView, AppView, AuditEntryView, CreateAppRequest, CreateTenantRequest,
-    CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, ErrorBody, IssuedToken, List,
-    RotateKeyRequest, RotatedKey, TenantView, TokenView, WhoAmI, WorkspaceView,
+    AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView, CreateAppRequest,
+    CreateTenantRequest, CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, ErrorBody,
+    ImportResult, IssuedToken, List, PublishRequest, RollbackRequest, RotateKeyRequest, RotatedKey,
+    SwitchStatusView, TenantView, TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -24,6 +25,8 @@ pub enum SdkError {
     Transport(#[from] reqwest::Error),
     #[error("invalid server url: {0}")]
     InvalidUrl(String),
+    #[error("cannot write the local cache: {0}")]
+    Cache(std::io::Error),
 }
 
 impl SdkError {
@@ -222,5 +225,122 @@ impl AdminClient {
 
     pub async fn list_audit(&self, params: &AuditParams) -> Result<List<AuditEntryView>, SdkError> {
         self.get("/api/v1/audit", params).await
+    }
+
+    fn switches_path(workspace_id: &str, rest: &str) -> String {
+        format!("/api/v1/workspaces/{}/{rest}", Self::segment(workspace_id))
+    }
+
+    /// Every switch with its draft, its published definition and its state.
+    pub async fn list_switches(
+        &self,
+        workspace_id: &str,
+    ) -> Result<List<SwitchStatusView>, SdkError> {
+        self.get(&Self::switches_path(workspace_id, "switches"), &())
+            .await
+    }
+
+    /// Creates or replaces a switch in the draft; `definition` is a switch definition (docs/switches.md).
+    pub async fn set_switch(
+        &self,
+        workspace_id: &str,
+        definition: &serde_json::Value,
+    ) -> Result<SwitchStatusView, SdkError> {
+        self.post(&Self::switches_path(workspace_id, "switches"), definition)
+            .await
+    }
+
+    pub async fn get_switch(
+        &self,
+        workspace_id: &str,
+        key: &str,
+    ) -> Result<SwitchStatusView, SdkError> {
+        self.get(
+            &Self::switches_path(workspace_id, &format!("switches/{}", Self::segment(key))),
+            &(),
+        )
+        .await
+    }
+
+    pub async fn delete_switch(&self, workspace_id: &str, key: &str) -> Result<(), SdkError> {
+        let path = Self::switches_path(workspace_id, &format!("switches/{}", Self::segment(key)));
+        let response = self.request(Method::DELETE, &path)?.send().await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let status = response.status();
+        let body: ErrorBody = response.json().await?;
+        Err(SdkError::Api {
+            status,
+            code: body.code,
+            message: body.message,
+        })
+    }
+
+    pub async fn publish_config(
+        &self,
+        workspace_id: &str,
+        note: &str,
+    ) -> Result<ConfigVersionView, SdkError> {
+        self.post(
+            &Self::switches_path(workspace_id, "config/publish"),
+            &PublishRequest {
+                note: note.to_owned(),
+            },
+        )
+        .await
+    }
+
+    pub async fn config_versions(
+        &self,
+        workspace_id: &str,
+        page: &PageParams,
+    ) -> Result<List<ConfigVersionView>, SdkError> {
+        self.get(&Self::switches_path(workspace_id, "config/versions"), page)
+            .await
+    }
+
+    pub async fn rollback_config(
+        &self,
+        workspace_id: &str,
+        version: i64,
+    ) -> Result<ConfigVersionView, SdkError> {
+        self.post(
+            &Self::switches_path(workspace_id, "config/rollback"),
+            &RollbackRequest { version },
+        )
+        .await
+    }
+
+    /// `draft`: the draft; otherwise a published version (the latest when `version` is `None`).
+    pub async fn export_config(
+        &self,
+        workspace_id: &str,
+        draft: bool,
+        version: Option<i64>,
+    ) -> Result<serde_json::Value, SdkError> {
+        let mut query: Vec<(&str, String)> = vec![(
+            "source",
+            if draft { "draft" } else { "published" }.to_owned(),
+        )];
+        if let Some(version) = version {
+            query.push(("version", version.to_string()));
+        }
+        self.get(&Self::switches_path(workspace_id, "config/export"), &query)
+            .await
+    }
+
+    pub async fn import_config(
+        &self,
+        workspace_id: &str,
+        document: &serde_json::Value,
+        merge: bool,
+    ) -> Result<ImportResult, SdkError> {
+        let path = Self::switches_path(workspace_id, "config/import");
+        let request = self
+            .request(Method::POST, &path)?
+            .query(&[("mode", if merge { "merge" } else { "replace" })])
+            .json(document);
+        self.send(request).await
     }
 }

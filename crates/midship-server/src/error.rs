@@ -99,3 +99,20 @@ pub async fn method_not_allowed_fallback() -> ApiError {
         "method not allowed on this endpoint",
     )
 }
+
+impl From<midship_switches::SwitchError> for ApiError {
+    fn from(error: midship_switches::SwitchError) -> Self {
+        use midship_switches::SwitchError;
+        let message = error.to_string();
+        match error {
+            SwitchError::Control(control) => control.into(),
+            SwitchError::Invalid(_) => Self::invalid(message),
+            SwitchError::UnknownSwitch(_) | SwitchError::UnknownVersion(_) => {
+                Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+            }
+            SwitchError::ConcurrentPublish | SwitchError::NothingToPublish(_) => {
+                Self::new(StatusCode::CONFLICT, codes::CONFLICT, message)
+            }
+        }
+    }
+}

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use midship_control::ControlPlane;
+use midship_switches::SwitchService;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -46,23 +47,32 @@ impl Default for ServerSettings {
     }
 }
 
-/// What every handler can reach.
+/// What every handler can reach: the services of this node.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub control: ControlPlane,
+    pub switches: SwitchService,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: Arc<ServerSettings>,
 }
 
+impl AppState {
+    /// Composes every service over one control plane (and so one storage).
+    pub fn new(control: ControlPlane, settings: ServerSettings) -> Self {
+        let metrics = Arc::new(metrics::Metrics::new(control.storage().backend_name()));
+        let switches = SwitchService::new(control.clone());
+        Self {
+            control,
+            switches,
+            metrics,
+            settings: Arc::new(settings),
+        }
+    }
+}
+
 /// The whole HTTP surface of a node.
-pub fn router(control: ControlPlane, settings: ServerSettings) -> Router {
-    let metrics = Arc::new(metrics::Metrics::new(control.storage().backend_name()));
-    let max_body_bytes = settings.max_body_bytes;
-    let state = AppState {
-        control,
-        metrics: metrics.clone(),
-        settings: Arc::new(settings),
-    };
+pub fn router(state: AppState) -> Router {
+    let max_body_bytes = state.settings.max_body_bytes;
     Router::new()
         .merge(api::router())
         .merge(console::router())
@@ -70,12 +80,38 @@ pub fn router(control: ControlPlane, settings: ServerSettings) -> Router {
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(axum::middleware::from_fn_with_state(
-            metrics,
+            state.metrics.clone(),
             metrics::record_request,
         ))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Keeps this node's in-memory snapshots in step with publications made by other nodes of a
+/// cluster, checking every `interval`, until the returned task is aborted.
+pub fn spawn_snapshot_refresh(
+    state: &AppState,
+    interval: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    let switches = state.switches.clone();
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match switches.refresh_changed().await {
+                Ok(0) => {}
+                Ok(refreshed) => tracing::info!(
+                    refreshed,
+                    "reloaded configuration published by another node"
+                ),
+                Err(error) => {
+                    tracing::warn!(%error, "cannot check for newer configuration versions")
+                }
+            }
+        }
+    })
 }
 
 /// Serves `router` on `listener` (HTTP/1.1 and cleartext HTTP/2) until `shutdown` completes,

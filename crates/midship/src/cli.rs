@@ -45,8 +45,24 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Check targeting rules by hand, without a server.
+    Targeting {
+        #[command(subcommand)]
+        command: TargetingCommand,
+    },
     #[command(flatten)]
     Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetingCommand {
+    /// Print `true` or `false`: does the condition (GrowthBook syntax) match the attributes?
+    EvalCondition {
+        /// The condition as JSON, e.g. '{"city": {"$in": ["Hangzhou"]}}'.
+        condition: String,
+        /// The attributes as JSON, e.g. '{"city": "Hangzhou"}'.
+        attributes: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -108,8 +124,95 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: TenantCommand,
     },
+    /// Remote configuration (switches) of a workspace.
+    Switch {
+        #[command(subcommand)]
+        command: SwitchCommand,
+    },
     /// Show the token in use: tenant, role and app scope.
     Whoami,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SwitchCommand {
+    /// Create or replace a switch in the draft (devices get it after `switch publish`).
+    Set {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        key: String,
+        /// bool, number, string or json.
+        #[arg(long = "type")]
+        value_type: String,
+        /// The value devices get when no target matches, typed as `--type` says (`true`, `42`, `text`, `{"a":1}`).
+        #[arg(long = "default")]
+        default_value: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Only these platforms receive the key; repeat or separate with commas.
+        #[arg(long = "platform", value_delimiter = ',')]
+        platforms: Vec<String>,
+        /// A targeted value as JSON, `{"value": …, "rule": {…}}` (docs/switches.md); repeat, first match wins.
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// A JSON file holding the whole definition instead of the flags above (its key must match).
+        #[arg(long, conflicts_with_all = ["targets"])]
+        file: Option<PathBuf>,
+    },
+    /// One switch: its draft, what devices get, and its state.
+    Get {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        key: String,
+    },
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    /// Remove a switch from the draft.
+    Delete {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        key: String,
+    },
+    /// Publish the draft as the next version.
+    Publish {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Published versions, newest first.
+    History {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Make an earlier version current again (published as a new version).
+    Rollback {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long = "to")]
+        version: i64,
+    },
+    /// Print the configuration as a JSON document (the latest published version by default).
+    Export {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long, conflicts_with = "draft")]
+        version: Option<i64>,
+        #[arg(long)]
+        draft: bool,
+    },
+    /// Load a JSON document (from `switch export`) into the draft.
+    Import {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        file: PathBuf,
+        /// Keep draft switches the document does not name.
+        #[arg(long)]
+        merge: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use anyhow::Context;
+
+use crate::cli::{Cli, Command, ConfigCommand, TargetingCommand};
 use crate::config::{Config, FlagOverrides, LogFormat};
 
 fn main() -> ExitCode {
@@ -64,6 +66,24 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 shown.database.url = String::new();
             }
             print!("{}", toml::to_string_pretty(&shown)?);
+            Ok(())
+        }
+        Command::Targeting {
+            command:
+                TargetingCommand::EvalCondition {
+                    condition,
+                    attributes,
+                },
+        } => {
+            let condition: serde_json::Value =
+                serde_json::from_str(&condition).context("the condition is not JSON")?;
+            let attributes: serde_json::Value =
+                serde_json::from_str(&attributes).context("the attributes are not JSON")?;
+            let compiled =
+                midship_targeting::condition::Condition::compile(&condition).map_err(|error| {
+                    anyhow::anyhow!("invalid condition at {}: {}", error.path, error.message)
+                })?;
+            println!("{}", compiled.matches(&attributes));
             Ok(())
         }
         Command::Admin(command) => commands::run(&cli.global, command).await,

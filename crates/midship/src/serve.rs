@@ -10,13 +10,15 @@ use anyhow::{Context, bail};
 use midship_control::{ControlPlane, ControlSettings};
 use midship_core::SystemClock;
 use midship_server::storage::redact_database_url;
-use midship_server::{ServerSettings, open_storage, router, run};
+use midship_server::{AppState, ServerSettings, open_storage, router, run, spawn_snapshot_refresh};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
 
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 const LOCK_FILE: &str = "midship.lock";
+/// How soon a node serves configuration published on another node of the cluster.
+const SNAPSHOT_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.server.data_dir.clone();
@@ -57,9 +59,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Scripts and tests read this line to learn the port when listening on port 0.
     println!("midship listening on http://{address}");
     tracing::info!(%address, storage = storage.backend_name(), "midship started");
-    run(listener, router(control, settings), shutdown_signal())
+    let state = AppState::new(control, settings);
+    let refresh = spawn_snapshot_refresh(&state, SNAPSHOT_REFRESH_INTERVAL);
+    run(listener, router(state), shutdown_signal())
         .await
         .context("server failed")?;
+    refresh.abort();
     storage.close().await;
     tracing::info!("midship stopped");
     Ok(())

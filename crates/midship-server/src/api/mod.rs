@@ -3,6 +3,8 @@
 
 mod apps;
 mod audit;
+pub mod client;
+pub mod switches;
 mod tenants;
 mod tokens;
 
@@ -24,7 +26,7 @@ use crate::AppState;
     ),
     security(("bearer" = [])),
     tags(
-        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit")
+        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches")
     )
 )]
 struct ApiDoc;
@@ -37,6 +39,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
             .merge(apps::routes())
             .merge(tokens::routes())
             .merge(audit::routes())
+            .merge(switches::routes())
             .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = document.components.get_or_insert_with(Default::default);
@@ -55,8 +58,10 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
 pub fn router() -> Router<AppState> {
     let (router, document) = routes();
     let document = serde_json::to_value(&document).expect("the OpenAPI document serializes");
-    router.route(
-        "/api/v1/openapi.json",
-        get(move || async move { Json(document) }),
-    )
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || async move { Json(document) }),
+        )
+        .merge(client::router())
 }

@@ -9,6 +9,7 @@ use super::session::ConsoleSession;
 /// Navigation entries: (path, label). Later issues append their pages.
 pub const NAV: &[(&str, &str)] = &[
     ("/console/apps", "Apps"),
+    ("/console/switches", "Switches"),
     ("/console/tokens", "Tokens"),
     ("/console/audit", "Audit log"),
 ];

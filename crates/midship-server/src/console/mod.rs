@@ -8,6 +8,7 @@ mod access;
 mod apps;
 mod layout;
 mod session;
+mod switches;
 
 use axum::Router;
 use axum::extract::Request;
@@ -43,6 +44,9 @@ pub fn router() -> Router<AppState> {
             post(access::revoke_token),
         )
         .route("/console/audit", get(access::audit))
+        .route("/console/switches", get(switches::page).post(switches::set))
+        .route("/console/switches/publish", post(switches::publish))
+        .route("/console/switches/rollback", post(switches::rollback))
         .layer(axum::middleware::from_fn(refuse_cross_site_posts))
 }
 

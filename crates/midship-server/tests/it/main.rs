@@ -4,13 +4,14 @@
 mod admin_api;
 mod console;
 mod ops;
+mod switches;
 
 use std::sync::Arc;
 
 use midship_control::{ControlPlane, ControlSettings};
 use midship_core::SystemClock;
 use midship_sdk::AdminClient;
-use midship_server::{ServerSettings, open_storage, router, run};
+use midship_server::{AppState, ServerSettings, open_storage, router, run};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -41,9 +42,13 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(run(listener, router(control, settings), async move {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(run(
+            listener,
+            router(AppState::new(control, settings)),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

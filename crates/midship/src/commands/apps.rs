@@ -1,13 +1,29 @@
 //! `app`, `workspace`, `key` and `tenant` commands.
 
 use midship_api::{
-    CreateAppRequest, CreateTenantRequest, CreateWorkspaceRequest, RotateKeyRequest, WorkspaceView,
+    AppKeyView, CreateAppRequest, CreateTenantRequest, CreateWorkspaceRequest, RotateKeyRequest,
+    WorkspaceView,
 };
 use midship_sdk::AdminClient;
 
 use super::list_pages;
 use crate::cli::{AppCommand, KeyCommand, TenantCommand, WorkspaceCommand};
 use crate::output::{self, optional};
+
+fn print_keys(keys: &[AppKeyView]) {
+    let rows = keys
+        .iter()
+        .map(|key| {
+            vec![
+                key.key_id.clone(),
+                key.created_at.clone(),
+                optional(key.expires_at.as_deref()),
+                key.active.to_string(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["key id", "created", "expires", "active"], &rows);
+}
 
 fn workspace_rows(workspaces: &[WorkspaceView]) -> Vec<Vec<String>> {
     workspaces
@@ -96,19 +112,7 @@ pub async fn app(client: &AdminClient, command: AppCommand, json: bool) -> anyho
                 &workspace_rows(&details.workspaces),
             );
             println!();
-            let keys = details
-                .keys
-                .iter()
-                .map(|key| {
-                    vec![
-                        key.key_id.clone(),
-                        key.created_at.clone(),
-                        optional(key.expires_at.as_deref()),
-                        key.active.to_string(),
-                    ]
-                })
-                .collect::<Vec<_>>();
-            output::table(&["key id", "created", "expires", "active"], &keys);
+            print_keys(&details.keys);
             Ok(())
         }
     }
@@ -169,19 +173,7 @@ pub async fn key(client: &AdminClient, command: KeyCommand, json: bool) -> anyho
             if json {
                 return output::json(&keys);
             }
-            let rows = keys
-                .items
-                .iter()
-                .map(|key| {
-                    vec![
-                        key.key_id.clone(),
-                        key.created_at.clone(),
-                        optional(key.expires_at.as_deref()),
-                        key.active.to_string(),
-                    ]
-                })
-                .collect::<Vec<_>>();
-            output::table(&["key id", "created", "expires", "active"], &rows);
+            print_keys(&keys.items);
             Ok(())
         }
     }

@@ -2,6 +2,7 @@
 
 mod access;
 mod apps;
+mod switches;
 
 use std::future::Future;
 use std::path::Path;
@@ -23,6 +24,7 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Tenant { command } => apps::tenant(&client, command, json).await,
         AdminCommand::Token { command } => access::token(&client, command, json).await,
         AdminCommand::Audit { command } => access::audit(&client, command, json).await,
+        AdminCommand::Switch { command } => switches::switch(&client, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }
 }

@@ -154,3 +154,164 @@ fn end_to_end_on_postgres() {
     assert_eq!(ready["storage"], "postgres");
     end_to_end_flow(&server);
 }
+
+fn pull(server: &ServerProcess, app_id: &str, workspace: &str, user_id: &str) -> Value {
+    reqwest::blocking::Client::new()
+        .post(format!("{}/api/client/v1/config/pull", server.base_url))
+        .json(&serde_json::json!({ "app_id": app_id, "workspace_id": workspace, "user_id": user_id, "device_id": format!("D-{user_id}") }))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+#[test]
+fn switches_through_the_cli() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data_dir.path(), &[]);
+    let admin = server.admin_token();
+    let created = server.cli_json(&admin, &["app", "create", "wallet"]);
+    let app_id = created["app_id"].as_str().unwrap();
+    let workspace = created["workspaces"][2]["workspace_id"].as_str().unwrap();
+
+    let whitelist = r#"{"value": true, "rule": {"whitelist": {"user_ids": ["alice"]}}}"#;
+    server.cli_json(
+        &admin,
+        &[
+            "switch",
+            "set",
+            "--workspace",
+            workspace,
+            "wallet.nfc",
+            "--type",
+            "bool",
+            "--default",
+            "false",
+            "--target",
+            whitelist,
+        ],
+    );
+    server.cli_json(
+        &admin,
+        &[
+            "switch",
+            "set",
+            "--workspace",
+            workspace,
+            "wallet.limit",
+            "--type",
+            "number",
+            "--default",
+            "500",
+        ],
+    );
+    let listed = server.cli_json(&admin, &["switch", "list", "--workspace", workspace]);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2);
+    let published = server.cli_json(
+        &admin,
+        &[
+            "switch",
+            "publish",
+            "--workspace",
+            workspace,
+            "--note",
+            "first",
+        ],
+    );
+    assert_eq!(published["version"], 1);
+
+    assert_eq!(
+        pull(&server, app_id, workspace, "alice")["values"],
+        serde_json::json!({ "wallet.nfc": true, "wallet.limit": 500 })
+    );
+    assert_eq!(
+        pull(&server, app_id, workspace, "bob")["values"],
+        serde_json::json!({ "wallet.nfc": false, "wallet.limit": 500 })
+    );
+
+    server.cli_json(
+        &admin,
+        &[
+            "switch",
+            "set",
+            "--workspace",
+            workspace,
+            "wallet.limit",
+            "--type",
+            "number",
+            "--default",
+            "1000",
+        ],
+    );
+    server.cli_json(&admin, &["switch", "publish", "--workspace", workspace]);
+    assert_eq!(
+        pull(&server, app_id, workspace, "bob")["values"]["wallet.limit"],
+        1000
+    );
+    let rolled_back = server.cli_json(
+        &admin,
+        &["switch", "rollback", "--workspace", workspace, "--to", "1"],
+    );
+    assert_eq!(rolled_back["version"], 3);
+    assert_eq!(
+        pull(&server, app_id, workspace, "bob")["values"]["wallet.limit"],
+        500,
+        "rollback restores version 1"
+    );
+    let history = server.cli_json(&admin, &["switch", "history", "--workspace", workspace]);
+    assert_eq!(history["items"].as_array().unwrap().len(), 3);
+
+    let exported = server.cli(&admin, &["switch", "export", "--workspace", workspace]);
+    assert!(exported.status.success());
+    let file = data_dir.path().join("export.json");
+    std::fs::write(&file, &exported.stdout).unwrap();
+    let other = created["workspaces"][0]["workspace_id"].as_str().unwrap();
+    let imported = server.cli_json(
+        &admin,
+        &[
+            "switch",
+            "import",
+            "--workspace",
+            other,
+            file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(imported["imported"], 2);
+
+    let bad = server.cli(
+        &admin,
+        &[
+            "switch",
+            "set",
+            "--workspace",
+            workspace,
+            "wallet.nfc",
+            "--type",
+            "bool",
+            "--default",
+            "maybe",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("maybe"));
+}
+
+#[test]
+fn targeting_eval_condition_needs_no_server() {
+    let run = |condition: &str, attributes: &str| {
+        std::process::Command::new(crate::MIDSHIP)
+            .args(["targeting", "eval-condition", condition, attributes])
+            .output()
+            .unwrap()
+    };
+    let matched = run(
+        r#"{"city": {"$in": ["Hangzhou", "Ningbo"]}, "appVersion": {"$vgte": "2.10.0"}}"#,
+        r#"{"city": "Hangzhou", "appVersion": "2.10.1"}"#,
+    );
+    assert_eq!(String::from_utf8_lossy(&matched.stdout).trim(), "true");
+    let missed = run(r#"{"city": "Hangzhou"}"#, r#"{"city": "Beijing"}"#);
+    assert_eq!(String::from_utf8_lossy(&missed.stdout).trim(), "false");
+    let invalid = run(r#"{"name": {"$regex": "("}}"#, "{}");
+    assert!(!invalid.status.success());
+    assert!(String::from_utf8_lossy(&invalid.stderr).contains("invalid condition"));
+}

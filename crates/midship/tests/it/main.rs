@@ -2,6 +2,7 @@
 //! and the CLI and plain HTTP drive it, on SQLite and on a real PostgreSQL.
 
 mod cli_flow;
+mod growthbook;
 mod serve;
 
 use std::io::{BufRead, BufReader};

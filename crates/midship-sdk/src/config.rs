@@ -1,0 +1,293 @@
+//! Device-side remote configuration: typed getters over local defaults and the last pulled values,
+//! a disk cache that survives restarts, pulls at cold start and after 30 minutes in the
+//! background, and change listeners.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use midship_api::{ConfigPullRequest, ConfigPullResponse, ErrorBody};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::SdkError;
+
+/// Background time after which coming back to the foreground pulls again.
+pub const BACKGROUND_REFRESH_AFTER_MS: i64 = 30 * 60 * 1000;
+
+/// Who the device is; sent with every pull so targeted values reach the right devices.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceProfile {
+    pub device_id: Option<String>,
+    pub user_id: Option<String>,
+    pub platform: Option<String>,
+    pub app_version: Option<String>,
+    pub os_version: Option<String>,
+    pub model: Option<String>,
+    pub city: Option<String>,
+    pub network: Option<String>,
+    pub attributes: Map<String, Value>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigSettings {
+    pub server_url: String,
+    pub app_id: String,
+    pub workspace_id: String,
+    /// Where the last pulled values are kept between runs.
+    pub cache_dir: PathBuf,
+    /// Values used until a pull delivers the server's, and for keys the server does not send.
+    pub defaults: Map<String, Value>,
+    pub timeout: Duration,
+}
+
+/// What a pull changed, handed to listeners.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigChange {
+    pub version: i64,
+    /// Keys whose value differs from before (added, changed or removed).
+    pub changed_keys: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+struct CachedConfig {
+    version: i64,
+    etag: Option<String>,
+    values: BTreeMap<String, Value>,
+}
+
+type Listener = Box<dyn Fn(&ConfigChange) + Send + Sync>;
+
+/// The remote configuration of one app workspace on one device.
+pub struct ConfigClient {
+    settings: ConfigSettings,
+    profile: RwLock<DeviceProfile>,
+    cache: RwLock<CachedConfig>,
+    listeners: Mutex<Vec<Listener>>,
+    background_since: Mutex<Option<i64>>,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for ConfigClient {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ConfigClient")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConfigClient {
+    /// Loads the cached values of an earlier run, if any; no network until [`Self::pull`].
+    pub fn new(settings: ConfigSettings, profile: DeviceProfile) -> Result<Arc<Self>, SdkError> {
+        let http = reqwest::Client::builder()
+            .timeout(settings.timeout)
+            .build()?;
+        let client = Self {
+            cache: RwLock::new(Self::read_cache(&settings)),
+            settings,
+            profile: RwLock::new(profile),
+            listeners: Mutex::new(Vec::new()),
+            background_since: Mutex::new(None),
+            http,
+        };
+        Ok(Arc::new(client))
+    }
+
+    fn cache_path(settings: &ConfigSettings) -> PathBuf {
+        settings
+            .cache_dir
+            .join(format!("midship-config-{}.json", settings.workspace_id))
+    }
+
+    /// A missing or unreadable cache is the same as none: defaults apply until the next pull.
+    fn read_cache(settings: &ConfigSettings) -> CachedConfig {
+        std::fs::read(Self::cache_path(settings))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    fn write_cache(&self, cache: &CachedConfig) -> Result<(), SdkError> {
+        let path = Self::cache_path(&self.settings);
+        let temporary = path.with_extension("tmp");
+        std::fs::create_dir_all(&self.settings.cache_dir).map_err(SdkError::Cache)?;
+        std::fs::write(
+            &temporary,
+            serde_json::to_vec(cache).expect("cache serializes"),
+        )
+        .map_err(SdkError::Cache)?;
+        std::fs::rename(&temporary, &path).map_err(SdkError::Cache)
+    }
+
+    /// The server's value, else the local default.
+    pub fn get(&self, key: &str) -> Option<Value> {
+        let cache = self
+            .cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .values
+            .get(key)
+            .or_else(|| self.settings.defaults.get(key))
+            .cloned()
+    }
+
+    pub fn get_bool(&self, key: &str, fallback: bool) -> bool {
+        self.get(key)
+            .and_then(|value| value.as_bool())
+            .unwrap_or(fallback)
+    }
+
+    pub fn get_f64(&self, key: &str, fallback: f64) -> f64 {
+        self.get(key)
+            .and_then(|value| value.as_f64())
+            .unwrap_or(fallback)
+    }
+
+    pub fn get_str(&self, key: &str, fallback: &str) -> String {
+        self.get(key)
+            .and_then(|value| value.as_str().map(str::to_owned))
+            .unwrap_or_else(|| fallback.to_owned())
+    }
+
+    pub fn get_json(&self, key: &str) -> Option<Value> {
+        self.get(key)
+    }
+
+    /// The published version the values come from (0: none pulled yet).
+    pub fn version(&self) -> i64 {
+        self.cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .version
+    }
+
+    pub fn on_change(&self, listener: impl Fn(&ConfigChange) + Send + Sync + 'static) {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(Box::new(listener));
+    }
+
+    /// Updates who the device is (a user signed in, say); the next pull uses it.
+    pub fn set_profile(&self, profile: DeviceProfile) {
+        *self
+            .profile
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = profile;
+    }
+
+    /// Cold start: pull once.
+    pub async fn app_started(&self) -> Result<Option<ConfigChange>, SdkError> {
+        self.pull().await
+    }
+
+    pub fn entered_background(&self, now_ms: i64) {
+        *self
+            .background_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(now_ms);
+    }
+
+    /// Back in the foreground: pulls when the app spent 30 minutes or more in the background.
+    pub async fn entered_foreground(&self, now_ms: i64) -> Result<Option<ConfigChange>, SdkError> {
+        let since = self
+            .background_since
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        match since {
+            Some(since) if now_ms - since >= BACKGROUND_REFRESH_AFTER_MS => self.pull().await,
+            _ => Ok(None),
+        }
+    }
+
+    /// Asks the server for this device's values; returns what changed (`None`: nothing did).
+    pub async fn pull(&self) -> Result<Option<ConfigChange>, SdkError> {
+        let profile = self
+            .profile
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        let known_etag = self
+            .cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .etag
+            .clone();
+        let request = ConfigPullRequest {
+            app_id: self.settings.app_id.clone(),
+            workspace_id: self.settings.workspace_id.clone(),
+            device_id: profile.device_id,
+            user_id: profile.user_id,
+            platform: profile.platform,
+            app_version: profile.app_version,
+            os_version: profile.os_version,
+            model: profile.model,
+            city: profile.city,
+            network: profile.network,
+            attributes: profile.attributes,
+            etag: known_etag,
+        };
+        let url = format!(
+            "{}/api/client/v1/config/pull",
+            self.settings.server_url.trim_end_matches('/')
+        );
+        let response = self.http.post(url).json(&request).send().await?;
+        let status = response.status();
+        if !status.is_success() {
+            let body: ErrorBody = response.json().await.unwrap_or(ErrorBody {
+                code: "unexpected_response".into(),
+                message: String::new(),
+            });
+            return Err(SdkError::Api {
+                status,
+                code: body.code,
+                message: body.message,
+            });
+        }
+        let pulled: ConfigPullResponse = response.json().await?;
+        let Some(values) = pulled.values.filter(|_| !pulled.not_modified) else {
+            return Ok(None);
+        };
+        let fresh = CachedConfig {
+            version: pulled.version,
+            etag: Some(pulled.etag),
+            values: values.into_iter().collect(),
+        };
+        let changed_keys = {
+            let mut cache = self
+                .cache
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let keys: std::collections::BTreeSet<&String> =
+                cache.values.keys().chain(fresh.values.keys()).collect();
+            let changed: Vec<String> = keys
+                .into_iter()
+                .filter(|key| cache.values.get(*key) != fresh.values.get(*key))
+                .cloned()
+                .collect();
+            *cache = fresh.clone();
+            changed
+        };
+        self.write_cache(&fresh)?;
+        if changed_keys.is_empty() {
+            return Ok(None);
+        }
+        let change = ConfigChange {
+            version: fresh.version,
+            changed_keys,
+        };
+        for listener in self
+            .listeners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+        {
+            listener(&change);
+        }
+        Ok(Some(change))
+    }
+}

@@ -1,0 +1,98 @@
+//! Endpoints devices and outside SDKs call: config pull (until the gateway serves it as
+//! `midship.config.pull`) and the GrowthBook-compatible features payload.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use midship_api::{ConfigPullRequest, ConfigPullResponse};
+use midship_core::Platform;
+use midship_core::clock::format_rfc3339;
+use midship_switches::{DeviceContext, PullOutcome};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/client/v1/config/pull", post(config_pull))
+        .route("/api/features/{client_key}", get(growthbook_features))
+}
+
+/// Evaluates every switch of the workspace for the device, from the in-memory snapshot.
+async fn config_pull(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<ConfigPullRequest>,
+) -> Result<Json<ConfigPullResponse>, ApiError> {
+    let context = DeviceContext {
+        device_id: request.device_id,
+        user_id: request.user_id,
+        platform: request.platform,
+        app_version: request.app_version,
+        os_version: request.os_version,
+        model: request.model,
+        city: request.city,
+        network: request.network,
+        attributes: request.attributes,
+    };
+    let outcome = state
+        .switches
+        .pull(
+            &request.app_id,
+            &request.workspace_id,
+            &context,
+            request.etag.as_deref(),
+        )
+        .await?;
+    Ok(Json(match outcome {
+        PullOutcome::NotModified { version, etag } => ConfigPullResponse {
+            version,
+            etag,
+            not_modified: true,
+            values: None,
+        },
+        PullOutcome::Values {
+            version,
+            etag,
+            values,
+        } => ConfigPullResponse {
+            version,
+            etag,
+            not_modified: false,
+            values: Some(values.into_iter().collect()),
+        },
+    }))
+}
+
+/// GrowthBook's SDK payload (`GET /api/features/{client_key}`), so GrowthBook's own SDKs evaluate
+/// Midship switches. The client key is the workspace id, or `WORKSPACE_ID-PLATFORM` for an app of
+/// one platform (switches limited to other platforms are left out), as `docs/switches.md` explains.
+async fn growthbook_features(
+    State(state): State<AppState>,
+    Path(client_key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (workspace_id, platform) = match client_key.split_once('-') {
+        Some((workspace_id, platform)) => {
+            let platform = platform.parse::<Platform>().map_err(|_| {
+                ApiError::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    midship_api::codes::NOT_FOUND,
+                    format!("unknown client key {client_key}"),
+                )
+            })?;
+            (workspace_id, Some(platform))
+        }
+        None => (client_key.as_str(), None),
+    };
+    let snapshot = state.switches.snapshot(workspace_id).await?;
+    let features = match platform {
+        Some(platform) => snapshot.features_for_platform(platform.as_str()),
+        None => snapshot.features.clone(),
+    };
+    let date_updated = snapshot.published_at.map(format_rfc3339);
+    Ok(Json(
+        json!({ "status": 200, "features": features, "dateUpdated": date_updated }),
+    ))
+}

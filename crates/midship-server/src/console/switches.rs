@@ -1,0 +1,229 @@
+//! Remote configuration pages for the current workspace: switches, publish, history, rollback.
+
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+use midship_core::PageRequest;
+use midship_core::clock::format_rfc3339;
+use midship_switches::{SwitchDefinition, SwitchError, ValueType};
+use serde::Deserialize;
+
+use super::layout;
+use super::session::ConsoleSession;
+use crate::AppState;
+use crate::error::ApiError;
+
+fn failure(error: SwitchError) -> Response {
+    let api_error = ApiError::from(error);
+    layout::error_page(api_error.status, &api_error.message)
+}
+
+fn no_workspace(session: &ConsoleSession) -> Response {
+    let body = html! { h1 { "Switches" } p.muted { "Create an app first, then pick it and a workspace above." } };
+    layout::page(session, "/console/switches", "Switches", body)
+}
+
+pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return no_workspace(&session);
+    };
+    let switches = match state
+        .switches
+        .list_switches(&session.principal, &workspace_id)
+        .await
+    {
+        Ok(switches) => switches,
+        Err(error) => return failure(error),
+    };
+    let versions = match state
+        .switches
+        .history(&session.principal, &workspace_id, &PageRequest::first(20))
+        .await
+    {
+        Ok(page) => page.items,
+        Err(error) => return failure(error),
+    };
+    let workspace_name = session
+        .workspaces
+        .iter()
+        .find(|ws| ws.workspace_id == workspace_id)
+        .map(|ws| ws.name.clone())
+        .unwrap_or_default();
+    let may_change = session
+        .principal
+        .role
+        .allows(midship_core::access::Action::Operate);
+    let body = html! {
+        h1 { "Switches · " (workspace_name) }
+        table {
+            thead { tr { th { "Key" } th { "Type" } th { "Default" } th { "Targets" } th { "State" } } }
+            tbody {
+                @for status in &switches {
+                    @let current = status.draft.as_ref().or(status.published.as_ref());
+                    tr {
+                        td.mono { (status.key) }
+                        td { (current.map(|switch| switch.value_type.as_str()).unwrap_or("-")) }
+                        td.mono { (current.map(|switch| switch.default_value.to_string()).unwrap_or_default()) }
+                        td { (current.map(|switch| switch.targets.len()).unwrap_or(0)) }
+                        td { (status.state.as_str()) }
+                    }
+                }
+            }
+        }
+        @if may_change {
+            form.card method="post" action="/console/switches/publish" {
+                label { "Note " input name="note" size="50"; }
+                button type="submit" { "Publish the draft" }
+            }
+            form.card method="post" action="/console/switches" {
+                h2 { "Set a switch" }
+                label { "Key " input name="key" required pattern="[A-Za-z][A-Za-z0-9_.\\-]{0,127}"; }
+                label { "Type "
+                    select name="value_type" { @for kind in ["bool", "number", "string", "json"] { option value=(kind) { (kind) } } }
+                }
+                label { "Default value " input name="default_value" required; }
+                label { "Description " input name="description" size="60"; }
+                label { "Targets (JSON array of {\"value\": …, \"rule\": {…}}, first match wins) "
+                    br; textarea name="targets" rows="6" cols="90" { "[]" }
+                }
+                button type="submit" { "Save to draft" }
+            }
+        }
+        h2 { "History" }
+        table {
+            thead { tr { th { "Version" } th { "Published" } th { "By" } th { "Switches" } th { "Note" } th {} } }
+            tbody {
+                @for (index, version) in versions.iter().enumerate() {
+                    tr {
+                        td { (version.version) }
+                        td { (format_rfc3339(version.published_at)) }
+                        td { (version.published_by) }
+                        td { (version.switch_count) }
+                        td { (version.note) }
+                        td {
+                            @if may_change && index > 0 {
+                                form method="post" action="/console/switches/rollback" {
+                                    input type="hidden" name="version" value=(version.version);
+                                    button.danger type="submit" { "Roll back to this" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        p.muted { "Devices pull with " code { "midship.config.pull" } "; GrowthBook SDKs read " code { "/api/features/" (workspace_id) } "." }
+    };
+    layout::page(&session, "/console/switches", "Switches", body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SwitchForm {
+    key: String,
+    value_type: String,
+    default_value: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    targets: String,
+}
+
+pub async fn set(
+    State(state): State<AppState>,
+    session: ConsoleSession,
+    Form(form): Form<SwitchForm>,
+) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return no_workspace(&session);
+    };
+    let Some(value_type) = ValueType::parse(&form.value_type) else {
+        return layout::error_page(
+            StatusCode::BAD_REQUEST,
+            "type must be bool, number, string or json",
+        );
+    };
+    let default_value = match value_type.parse_value(&form.default_value) {
+        Ok(value) => value,
+        Err(message) => {
+            return layout::error_page(
+                StatusCode::BAD_REQUEST,
+                &format!("default value: {message}"),
+            );
+        }
+    };
+    let targets_text = if form.targets.trim().is_empty() {
+        "[]"
+    } else {
+        form.targets.trim()
+    };
+    let targets = match serde_json::from_str(targets_text) {
+        Ok(targets) => targets,
+        Err(error) => {
+            return layout::error_page(StatusCode::BAD_REQUEST, &format!("targets: {error}"));
+        }
+    };
+    let definition = SwitchDefinition {
+        key: form.key.trim().to_owned(),
+        value_type,
+        default_value,
+        description: form.description.trim().to_owned(),
+        platforms: Vec::new(),
+        targets,
+    };
+    match state
+        .switches
+        .set_switch(&session.principal, &workspace_id, definition)
+        .await
+    {
+        Ok(_) => Redirect::to("/console/switches").into_response(),
+        Err(error) => failure(error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PublishForm {
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn publish(
+    State(state): State<AppState>,
+    session: ConsoleSession,
+    Form(form): Form<PublishForm>,
+) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return no_workspace(&session);
+    };
+    match state
+        .switches
+        .publish(&session.principal, &workspace_id, form.note.trim())
+        .await
+    {
+        Ok(_) => Redirect::to("/console/switches").into_response(),
+        Err(error) => failure(error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RollbackForm {
+    version: i64,
+}
+
+pub async fn rollback(
+    State(state): State<AppState>,
+    session: ConsoleSession,
+    Form(form): Form<RollbackForm>,
+) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return no_workspace(&session);
+    };
+    match state
+        .switches
+        .rollback(&session.principal, &workspace_id, form.version)
+        .await
+    {
+        Ok(_) => Redirect::to("/console/switches").into_response(),
+        Err(error) => failure(error),
+    }
+}

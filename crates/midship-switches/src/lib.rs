@@ -1,0 +1,26 @@
+//! Remote configuration ("switches"): typed keys with defaults and targeted values, edited as a
+//! draft, published as immutable versions (with history and rollback), and served to devices from
+//! an in-memory snapshot rebuilt on publish — no database access per pull.
+//!
+//! Targeting is the shared engine (`midship-targeting`, GrowthBook-conformant): switches compile
+//! into GrowthBook feature definitions, which is also what GrowthBook's own SDKs read.
+
+pub mod compile;
+pub mod definition;
+mod document;
+mod service;
+mod snapshot;
+
+pub use definition::{
+    DefinitionError, Membership, Rule, SwitchDefinition, TargetedValue, ValueType, VersionRule,
+    Whitelist,
+};
+pub use document::{ConfigDocument, DOCUMENT_FORMAT};
+pub use service::{
+    ExportSource, ImportMode, PublishedVersion, PullOutcome, SwitchError, SwitchService,
+    SwitchState, SwitchStatus, VersionSummary,
+};
+pub use snapshot::{ConfigSnapshot, DeviceContext};
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+//! Integration tests of the targeting engine: GrowthBook spec conformance and properties.
+
+mod conformance;
+mod properties;

@@ -1,0 +1,205 @@
+//! `switch` commands: remote configuration.
+
+use anyhow::{Context, bail};
+use midship_api::{ConfigVersionView, SwitchStatusView};
+use midship_sdk::AdminClient;
+use serde_json::{Value, json};
+
+use super::list_pages;
+use crate::cli::SwitchCommand;
+use crate::output::{self};
+
+fn read_json(path: &std::path::Path) -> anyhow::Result<Value> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+}
+
+/// Reads a value typed on the command line as the switch's type says.
+fn typed_value(value_type: &str, text: &str) -> anyhow::Result<Value> {
+    Ok(match value_type {
+        "bool" => Value::Bool(
+            text.parse()
+                .with_context(|| format!("`{text}` is not true or false"))?,
+        ),
+        "number" => Value::Number(
+            text.parse()
+                .with_context(|| format!("`{text}` is not a number"))?,
+        ),
+        "string" => Value::String(text.to_owned()),
+        "json" => serde_json::from_str(text).with_context(|| format!("`{text}` is not JSON"))?,
+        other => bail!("unknown type `{other}` (expected bool, number, string or json)"),
+    })
+}
+
+fn print_statuses(statuses: &[SwitchStatusView]) {
+    let rows = statuses
+        .iter()
+        .map(|status| {
+            let current = status.draft.as_ref().or(status.published.as_ref());
+            let field = |name: &str| {
+                current
+                    .and_then(|definition| definition.get(name))
+                    .cloned()
+                    .unwrap_or(Value::Null)
+            };
+            let targets = field("targets").as_array().map_or(0, Vec::len);
+            vec![
+                status.key.clone(),
+                field("type").as_str().unwrap_or("-").to_owned(),
+                field("default_value").to_string(),
+                targets.to_string(),
+                status.state.clone(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["key", "type", "default", "targets", "state"], &rows);
+}
+
+fn print_versions(versions: &[ConfigVersionView]) {
+    let rows = versions
+        .iter()
+        .map(|version| {
+            vec![
+                version.version.to_string(),
+                version.published_at.clone(),
+                version.published_by.clone(),
+                version.switch_count.to_string(),
+                version.note.clone(),
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["version", "published", "by", "switches", "note"], &rows);
+}
+
+pub async fn switch(
+    client: &AdminClient,
+    command: SwitchCommand,
+    json_output: bool,
+) -> anyhow::Result<()> {
+    match command {
+        SwitchCommand::Set {
+            workspace_id,
+            key,
+            value_type,
+            default_value,
+            description,
+            platforms,
+            targets,
+            file,
+        } => {
+            let definition = match file {
+                Some(path) => {
+                    let definition = read_json(&path)?;
+                    if definition.get("key").and_then(Value::as_str) != Some(key.as_str()) {
+                        bail!("{} defines a different key than `{key}`", path.display());
+                    }
+                    definition
+                }
+                None => {
+                    let targets = targets
+                        .iter()
+                        .map(|target| {
+                            serde_json::from_str::<Value>(target)
+                                .with_context(|| format!("--target `{target}` is not JSON"))
+                        })
+                        .collect::<anyhow::Result<Vec<_>>>()?;
+                    json!({
+                        "key": key,
+                        "type": value_type,
+                        "default_value": typed_value(&value_type, &default_value)?,
+                        "description": description,
+                        "platforms": platforms,
+                        "targets": targets,
+                    })
+                }
+            };
+            let status = client.set_switch(&workspace_id, &definition).await?;
+            if json_output {
+                return output::json(&status);
+            }
+            print_statuses(&[status]);
+            Ok(())
+        }
+        SwitchCommand::Get { workspace_id, key } => {
+            let status = client.get_switch(&workspace_id, &key).await?;
+            output::json(&status)
+        }
+        SwitchCommand::List { workspace_id } => {
+            let statuses = client.list_switches(&workspace_id).await?;
+            if json_output {
+                return output::json(&statuses);
+            }
+            print_statuses(&statuses.items);
+            Ok(())
+        }
+        SwitchCommand::Delete { workspace_id, key } => {
+            client.delete_switch(&workspace_id, &key).await?;
+            if json_output {
+                return output::json(&json!({ "deleted": key }));
+            }
+            println!("deleted `{key}` from the draft; devices keep it until the next publish");
+            Ok(())
+        }
+        SwitchCommand::Publish { workspace_id, note } => {
+            let version = client.publish_config(&workspace_id, &note).await?;
+            if json_output {
+                return output::json(&version);
+            }
+            println!(
+                "published version {} ({} switches)",
+                version.version, version.switch_count
+            );
+            Ok(())
+        }
+        SwitchCommand::History { workspace_id, page } => {
+            let versions = list_pages(page, |params| {
+                let workspace_id = workspace_id.clone();
+                async move { client.config_versions(&workspace_id, &params).await }
+            })
+            .await?;
+            if json_output {
+                return output::json(&versions);
+            }
+            print_versions(&versions.items);
+            Ok(())
+        }
+        SwitchCommand::Rollback {
+            workspace_id,
+            version,
+        } => {
+            let published = client.rollback_config(&workspace_id, version).await?;
+            if json_output {
+                return output::json(&published);
+            }
+            println!(
+                "version {version} is current again, published as version {}",
+                published.version
+            );
+            Ok(())
+        }
+        SwitchCommand::Export {
+            workspace_id,
+            version,
+            draft,
+        } => output::json(&client.export_config(&workspace_id, draft, version).await?),
+        SwitchCommand::Import {
+            workspace_id,
+            file,
+            merge,
+        } => {
+            let document = read_json(&file)?;
+            let result = client
+                .import_config(&workspace_id, &document, merge)
+                .await?;
+            if json_output {
+                return output::json(&result);
+            }
+            println!(
+                "imported {} switches into the draft; publish to send them to devices",
+                result.imported
+            );
+            Ok(())
+        }
+    }
+}

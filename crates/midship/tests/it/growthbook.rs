@@ -1,0 +1,160 @@
+//! GrowthBook's own Python SDK, reading Midship's features endpoint, must give every user the same
+//! values as Midship's server-side evaluation.
+
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::ServerProcess;
+
+const USERS: usize = 1000;
+
+fn definitions() -> Vec<Value> {
+    vec![
+        json!({ "key": "pay.new_checkout", "type": "bool", "default_value": false, "targets": [
+            { "value": true, "rule": { "whitelist": { "user_ids": ["user-7", "user-42", "user-500"], "patterns": ["^qa-"] } } },
+            { "value": true, "rule": { "percentage": 30 } }
+        ] }),
+        json!({ "key": "home.banner", "type": "string", "default_value": "Welcome", "targets": [
+            { "value": "Hello Hangzhou", "rule": { "cities": { "include": ["Hangzhou"] } } },
+            { "value": "Upgrade soon", "rule": { "app_version": { "out_of_range": { "min": "3.0.0" } } } }
+        ] }),
+        json!({ "key": "feed.page_size", "type": "number", "default_value": 20, "targets": [
+            { "value": 50, "rule": { "platforms": ["ios"], "os_version": { "in_range": { "min": "16.0", "max": "17.9" } } } },
+            { "value": 10, "rule": { "networks": { "exclude": ["wifi", "5g"] }, "percentage": 50 } }
+        ] }),
+        json!({ "key": "theme", "type": "json", "default_value": { "dark": false }, "platforms": ["android", "ios"], "targets": [
+            { "value": { "dark": true }, "rule": { "models": { "include": ["Pixel 8", "iPhone15,2"] } } }
+        ] }),
+    ]
+}
+
+fn synthetic_user(index: usize) -> Value {
+    let platforms = ["android", "ios", "harmony", "h5"];
+    let cities = ["Hangzhou", "Shanghai", "Beijing", "Shenzhen"];
+    let networks = ["wifi", "4g", "5g", "3g"];
+    let models = ["Pixel 8", "iPhone15,2", "Mate 60", "SM-S918B"];
+    let user_id = if index.is_multiple_of(97) {
+        format!("qa-{index}")
+    } else {
+        format!("user-{index}")
+    };
+    let device_id = format!("DEV{:06}", index * 7919 % 1_000_003);
+    json!({
+        "id": device_id,
+        "deviceId": device_id,
+        "userId": user_id,
+        "platform": platforms[index % 4],
+        "city": cities[index / 4 % 4],
+        "network": networks[index / 16 % 4],
+        "model": models[index / 3 % 4],
+        "appVersion": format!("{}.{}.{}", 2 + index % 3, index % 12, index % 5),
+        "osVersion": format!("{}.{}", 14 + index % 5, index % 10),
+    })
+}
+
+#[test]
+fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data_dir.path(), &[]);
+    let token = server.admin_token();
+    let created = server.cli_json(&token, &["app", "create", "agreement"]);
+    let app_id = created["app_id"].as_str().unwrap().to_owned();
+    let workspace = created["workspaces"][2]["workspace_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let http = reqwest::blocking::Client::new();
+    for definition in definitions() {
+        let response = http
+            .post(format!(
+                "{}/api/v1/workspaces/{workspace}/switches",
+                server.base_url
+            ))
+            .bearer_auth(&token)
+            .json(&definition)
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{}",
+            response.text().unwrap()
+        );
+    }
+    server.cli_json(
+        &token,
+        &[
+            "switch",
+            "publish",
+            "--workspace",
+            &workspace,
+            "--note",
+            "agreement",
+        ],
+    );
+
+    let users: Vec<Value> = (0..USERS).map(synthetic_user).collect();
+    let users_file = data_dir.path().join("users.json");
+    std::fs::write(&users_file, serde_json::to_vec(&users).unwrap()).unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/growthbook_eval.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(&server.base_url)
+        .arg(&workspace)
+        .arg(&users_file)
+        .output()
+        .expect(
+            "python3 runs (CI installs it with the growthbook package: pip install growthbook)",
+        );
+    assert!(
+        output.status.success(),
+        "GrowthBook SDK failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sdk_values: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(sdk_values.len(), USERS);
+
+    let mut disagreements = Vec::new();
+    let mut whitelisted = 0;
+    for (user, sdk) in users.iter().zip(&sdk_values) {
+        let request = json!({
+            "app_id": app_id,
+            "workspace_id": workspace,
+            "device_id": user["deviceId"],
+            "user_id": user["userId"],
+            "platform": user["platform"],
+            "city": user["city"],
+            "network": user["network"],
+            "model": user["model"],
+            "app_version": user["appVersion"],
+            "os_version": user["osVersion"],
+        });
+        let pulled: Value = http
+            .post(format!("{}/api/client/v1/config/pull", server.base_url))
+            .json(&request)
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if pulled["values"] != *sdk {
+            disagreements.push(format!(
+                "{user}: midship {} vs growthbook {sdk}",
+                pulled["values"]
+            ));
+        }
+        if pulled["values"]["pay.new_checkout"] == true {
+            whitelisted += 1;
+        }
+    }
+    assert!(
+        disagreements.is_empty(),
+        "{} of {USERS} users differ, first: {:?}",
+        disagreements.len(),
+        disagreements.first()
+    );
+    // The percentage rule really splits users (about 30% plus the whitelist), not all or nothing.
+    assert!(
+        (200..450).contains(&whitelisted),
+        "{whitelisted} users got the new checkout"
+    );
+}
