@@ -205,3 +205,109 @@ async fn viewers_see_no_create_forms_and_cannot_post() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn switches_page_sets_publishes_and_rolls_back() {
+    let server = TestServer::start().await;
+    let cookie = session_cookie(&sign_in(&server, &server.admin_token).await);
+    let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        let request = server
+            .http
+            .post(server.url(path))
+            .header("cookie", cookie.clone())
+            .form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    let empty = server
+        .http
+        .get(server.url("/console/switches"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(empty.contains("Create an app first"));
+    post(
+        "/console/apps",
+        vec![("name", "Clinic"), ("workspaces", "prod")],
+    )
+    .await;
+
+    let saved = post(
+        "/console/switches",
+        vec![
+            ("key", "booking.open"),
+            ("value_type", "bool"),
+            ("default_value", "true"),
+            ("targets", "[]"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        saved.status(),
+        StatusCode::SEE_OTHER,
+        "{}",
+        saved.text().await.unwrap()
+    );
+    let page = server
+        .http
+        .get(server.url("/console/switches"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("booking.open") && page.contains(">new<"),
+        "{page}"
+    );
+
+    assert_eq!(
+        post("/console/switches/publish", vec![("note", "open")])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    post(
+        "/console/switches",
+        vec![
+            ("key", "booking.open"),
+            ("value_type", "bool"),
+            ("default_value", "false"),
+        ],
+    )
+    .await;
+    post("/console/switches/publish", vec![("note", "close")]).await;
+    assert_eq!(
+        post("/console/switches/rollback", vec![("version", "1")])
+            .await
+            .status(),
+        StatusCode::SEE_OTHER
+    );
+    let page = server
+        .http
+        .get(server.url("/console/switches"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("rollback to version 1"), "{page}");
+
+    let bad = post(
+        "/console/switches",
+        vec![
+            ("key", "x"),
+            ("value_type", "bool"),
+            ("default_value", "perhaps"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
