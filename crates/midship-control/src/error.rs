@@ -9,7 +9,7 @@ pub enum ControlError {
     Unauthenticated,
     #[error(transparent)]
     Forbidden(#[from] AccessDenied),
-    #[error("{kind} {id} not found")]
+    #[error("{}", describe_not_found(kind, id))]
     NotFound { kind: &'static str, id: String },
     #[error(transparent)]
     Invalid(#[from] ValidationError),
@@ -42,5 +42,14 @@ impl From<StorageError> for ControlError {
             },
             other => ControlError::Storage(other),
         }
+    }
+}
+
+/// `app 06H0… not found`, or `token not found` when the id is unknown to the layer that noticed.
+fn describe_not_found(kind: &str, id: &str) -> String {
+    if id.is_empty() {
+        format!("{kind} not found")
+    } else {
+        format!("{kind} {id} not found")
     }
 }

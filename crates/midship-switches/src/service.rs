@@ -587,6 +587,10 @@ impl SwitchService {
         if let Some(snapshot) = self.cached(workspace_id) {
             return Ok(snapshot);
         }
+        // Garbage ids are answered without a database round trip.
+        if !midship_core::ids::looks_like_id(workspace_id) {
+            return Err(ControlError::not_found("workspace", workspace_id).into());
+        }
         let workspace = self
             .control
             .storage()
