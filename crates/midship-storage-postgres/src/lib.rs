@@ -18,6 +18,7 @@ use midship_storage::{
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 
+mod gateway;
 mod switches;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

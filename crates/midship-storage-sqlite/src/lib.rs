@@ -20,6 +20,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
+mod gateway;
 mod switches;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

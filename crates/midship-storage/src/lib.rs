@@ -206,10 +206,73 @@ pub trait SwitchStore: Send + Sync {
     async fn latest_switch_versions(&self) -> StorageResult<Vec<(String, i64)>>;
 }
 
+/// A backend group of the gateway: its definition (base URL, timeouts, proxy secret) as JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiGroupRecord {
+    pub group_id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub definition: String,
+    pub updated_at: UnixMillis,
+}
+
+/// A client-callable API of the gateway, by operation type; its definition as JSON, so options
+/// can grow without migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRecord {
+    pub api_id: String,
+    pub workspace_id: String,
+    pub operation_type: String,
+    pub group_id: String,
+    pub definition: String,
+    pub updated_at: UnixMillis,
+}
+
+/// A device, recorded when the gateway issues its utdid at first contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    pub utdid: String,
+    pub app_id: String,
+    pub workspace_id: String,
+    pub platform: String,
+    pub model: Option<String>,
+    pub os_version: Option<String>,
+    pub app_version: Option<String>,
+    pub first_seen_at: UnixMillis,
+}
+
+#[async_trait]
+pub trait GatewayStore: Send + Sync {
+    /// `Conflict` when the workspace has a group of that name.
+    async fn create_api_group(
+        &self,
+        group: &ApiGroupRecord,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+    /// `NotFound` when there is no such group.
+    async fn update_api_group(
+        &self,
+        group: &ApiGroupRecord,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
+    async fn list_api_groups(&self, workspace_id: &str) -> StorageResult<Vec<ApiGroupRecord>>;
+    /// `Conflict` when the workspace has an API of that operation type.
+    async fn create_api(&self, api: &ApiRecord, audit: &NewAuditEntry) -> StorageResult<()>;
+    /// `NotFound` when there is no such API.
+    async fn update_api(&self, api: &ApiRecord, audit: &NewAuditEntry) -> StorageResult<()>;
+    /// Ordered by operation type.
+    async fn list_apis(&self, workspace_id: &str) -> StorageResult<Vec<ApiRecord>>;
+    /// A number that grows with every gateway change anywhere in the cluster, so nodes know when
+    /// to rebuild their route tables.
+    async fn gateway_revision(&self) -> StorageResult<i64>;
+    /// Records a newly issued device; `Conflict` if the utdid exists.
+    async fn register_device(&self, device: &DeviceRecord) -> StorageResult<()>;
+}
+
 /// Everything a Midship server stores, behind one object.
 #[async_trait]
 pub trait Storage:
-    TenantStore + AppStore + TokenStore + AuditStore + SwitchStore + std::fmt::Debug
+    TenantStore + AppStore + TokenStore + AuditStore + SwitchStore + GatewayStore + std::fmt::Debug
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend_name(&self) -> &'static str;

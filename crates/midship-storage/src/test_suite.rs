@@ -13,8 +13,8 @@ use midship_core::{
 use serde_json::json;
 
 use crate::{
-    AppScope, Bootstrap, DraftAfterPublish, DraftSwitchRecord, Storage, StorageError,
-    SwitchVersionRecord,
+    ApiGroupRecord, ApiRecord, AppScope, Bootstrap, DeviceRecord, DraftAfterPublish,
+    DraftSwitchRecord, Storage, StorageError, SwitchVersionRecord,
 };
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, say).
@@ -51,7 +51,9 @@ macro_rules! storage_test_suite {
             workspaces_are_found_by_id,
             draft_switches_are_upserted_listed_and_deleted,
             publishing_numbers_versions_and_refuses_duplicates,
-            rollback_replaces_the_draft_with_the_published_version
+            rollback_replaces_the_draft_with_the_published_version,
+            api_groups_and_apis_are_unique_and_bump_the_revision,
+            devices_are_registered_once
         );
     };
     (@each $factory:path; $($test:ident),* $(,)?) => {
@@ -877,4 +879,149 @@ pub async fn rollback_replaces_the_draft_with_the_published_version(storage: Arc
         storage.list_draft_switches(workspace).await.unwrap(),
         restored.to_vec()
     );
+}
+
+fn api_group(group_id: &str, name: &str) -> ApiGroupRecord {
+    ApiGroupRecord {
+        group_id: group_id.into(),
+        workspace_id: "APP0000000000001W1".into(),
+        name: name.into(),
+        definition: format!(r#"{{"base_url":"http://{name}.internal"}}"#),
+        updated_at: T0,
+    }
+}
+
+fn api(api_id: &str, operation_type: &str, group_id: &str) -> ApiRecord {
+    ApiRecord {
+        api_id: api_id.into(),
+        workspace_id: "APP0000000000001W1".into(),
+        operation_type: operation_type.into(),
+        group_id: group_id.into(),
+        definition: r#"{"method":"POST"}"#.into(),
+        updated_at: T0,
+    }
+}
+
+pub async fn api_groups_and_apis_are_unique_and_bump_the_revision(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let start = storage.gateway_revision().await.unwrap();
+    storage
+        .create_api_group(
+            &api_group("GROUP00000000001", "accounts"),
+            &audit("api_group.create", "G1", T0),
+        )
+        .await
+        .unwrap();
+    let clash = storage
+        .create_api_group(
+            &api_group("GROUP00000000002", "accounts"),
+            &audit("api_group.create", "G2", T0),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(clash, StorageError::Conflict { .. }), "{clash:?}");
+    let renamed = ApiGroupRecord {
+        definition: r#"{"base_url":"http://new"}"#.into(),
+        updated_at: T0 + 1,
+        ..api_group("GROUP00000000001", "accounts")
+    };
+    storage
+        .update_api_group(&renamed, &audit("api_group.update", "G1", T0 + 1))
+        .await
+        .unwrap();
+    let missing = storage
+        .update_api_group(
+            &api_group("GROUP00000000404", "x"),
+            &audit("api_group.update", "G404", T0),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, StorageError::NotFound { .. }),
+        "{missing:?}"
+    );
+    assert_eq!(
+        storage.list_api_groups("APP0000000000001W1").await.unwrap(),
+        vec![renamed]
+    );
+
+    storage
+        .create_api(
+            &api("API0000000000002", "com.bank.transfer", "GROUP00000000001"),
+            &audit("api.create", "A2", T0),
+        )
+        .await
+        .unwrap();
+    storage
+        .create_api(
+            &api("API0000000000001", "com.bank.balance", "GROUP00000000001"),
+            &audit("api.create", "A1", T0),
+        )
+        .await
+        .unwrap();
+    let clash = storage
+        .create_api(
+            &api("API0000000000003", "com.bank.balance", "GROUP00000000001"),
+            &audit("api.create", "A3", T0),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(clash, StorageError::Conflict { .. }), "{clash:?}");
+    let unknown_group = storage
+        .create_api(
+            &api("API0000000000004", "com.bank.other", "NOSUCHGROUP00000"),
+            &audit("api.create", "A4", T0),
+        )
+        .await;
+    assert!(unknown_group.is_err(), "an API needs an existing group");
+    let closed = ApiRecord {
+        definition: r#"{"method":"POST","status":"closed"}"#.into(),
+        updated_at: T0 + 2,
+        ..api("API0000000000001", "com.bank.balance", "GROUP00000000001")
+    };
+    storage
+        .update_api(&closed, &audit("api.close", "A1", T0 + 2))
+        .await
+        .unwrap();
+    let apis = storage.list_apis("APP0000000000001W1").await.unwrap();
+    assert_eq!(
+        apis.iter()
+            .map(|api| api.operation_type.as_str())
+            .collect::<Vec<_>>(),
+        vec!["com.bank.balance", "com.bank.transfer"]
+    );
+    assert_eq!(apis[0], closed);
+    assert!(
+        storage
+            .list_apis("APP0000000000001W2")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        storage.gateway_revision().await.unwrap(),
+        start + 5,
+        "one bump per successful change"
+    );
+}
+
+pub async fn devices_are_registered_once(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let device = DeviceRecord {
+        utdid: "UTDID00000000001".into(),
+        app_id: "APP0000000000001".into(),
+        workspace_id: "APP0000000000001W1".into(),
+        platform: "android".into(),
+        model: Some("Pixel 8".into()),
+        os_version: None,
+        app_version: Some("1.0.0".into()),
+        first_seen_at: T0,
+    };
+    storage.register_device(&device).await.unwrap();
+    assert!(matches!(
+        storage.register_device(&device).await.unwrap_err(),
+        StorageError::Conflict { .. }
+    ));
 }

@@ -1,0 +1,188 @@
+//! The gateway's groups, APIs and revision counter, and device registration.
+
+use async_trait::async_trait;
+use midship_core::NewAuditEntry;
+use midship_storage::{
+    ApiGroupRecord, ApiRecord, DeviceRecord, GatewayStore, StorageError, StorageResult,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::{SqliteStorage, corrupt, database_error, insert_audit, write_error};
+
+fn group_from_row(row: &SqliteRow) -> Result<ApiGroupRecord, sqlx::Error> {
+    Ok(ApiGroupRecord {
+        group_id: row.try_get("group_id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        name: row.try_get("name")?,
+        definition: row.try_get("definition")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn api_from_row(row: &SqliteRow) -> Result<ApiRecord, sqlx::Error> {
+    Ok(ApiRecord {
+        api_id: row.try_get("api_id")?,
+        workspace_id: row.try_get("workspace_id")?,
+        operation_type: row.try_get("operation_type")?,
+        group_id: row.try_get("group_id")?,
+        definition: row.try_get("definition")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+/// Every gateway change bumps the revision in its own transaction, so other nodes notice it.
+async fn bump_revision(transaction: &mut Transaction<'_, Sqlite>) -> StorageResult<()> {
+    sqlx::query("UPDATE gateway_revision SET revision = revision + 1 WHERE singleton = 1")
+        .execute(&mut **transaction)
+        .await
+        .map_err(database_error)?;
+    Ok(())
+}
+
+#[async_trait]
+impl GatewayStore for SqliteStorage {
+    async fn create_api_group(
+        &self,
+        group: &ApiGroupRecord,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        sqlx::query("INSERT INTO api_groups (group_id, workspace_id, name, definition, updated_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(&group.group_id)
+            .bind(&group.workspace_id)
+            .bind(&group.name)
+            .bind(&group.definition)
+            .bind(group.updated_at)
+            .execute(&mut *transaction)
+            .await
+            .map_err(write_error("api group"))?;
+        bump_revision(&mut transaction).await?;
+        insert_audit(&mut transaction, audit).await?;
+        transaction.commit().await.map_err(database_error)
+    }
+
+    async fn update_api_group(
+        &self,
+        group: &ApiGroupRecord,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        let updated = sqlx::query(
+            "UPDATE api_groups SET name = ?, definition = ?, updated_at = ? WHERE group_id = ?",
+        )
+        .bind(&group.name)
+        .bind(&group.definition)
+        .bind(group.updated_at)
+        .bind(&group.group_id)
+        .execute(&mut *transaction)
+        .await
+        .map_err(write_error("api group"))?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StorageError::NotFound {
+                entity: "api group",
+            });
+        }
+        bump_revision(&mut transaction).await?;
+        insert_audit(&mut transaction, audit).await?;
+        transaction.commit().await.map_err(database_error)
+    }
+
+    async fn list_api_groups(&self, workspace_id: &str) -> StorageResult<Vec<ApiGroupRecord>> {
+        let rows = sqlx::query(
+            "SELECT group_id, workspace_id, name, definition, updated_at FROM api_groups WHERE workspace_id = ? ORDER BY name",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        rows.iter()
+            .map(group_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(corrupt("api_groups"))
+    }
+
+    async fn create_api(&self, api: &ApiRecord, audit: &NewAuditEntry) -> StorageResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        sqlx::query(
+            "INSERT INTO apis (api_id, workspace_id, operation_type, group_id, definition, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&api.api_id)
+        .bind(&api.workspace_id)
+        .bind(&api.operation_type)
+        .bind(&api.group_id)
+        .bind(&api.definition)
+        .bind(api.updated_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(write_error("api"))?;
+        bump_revision(&mut transaction).await?;
+        insert_audit(&mut transaction, audit).await?;
+        transaction.commit().await.map_err(database_error)
+    }
+
+    async fn update_api(&self, api: &ApiRecord, audit: &NewAuditEntry) -> StorageResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        let updated = sqlx::query(
+            "UPDATE apis SET group_id = ?, definition = ?, updated_at = ? WHERE api_id = ?",
+        )
+        .bind(&api.group_id)
+        .bind(&api.definition)
+        .bind(api.updated_at)
+        .bind(&api.api_id)
+        .execute(&mut *transaction)
+        .await
+        .map_err(write_error("api"))?
+        .rows_affected();
+        if updated == 0 {
+            return Err(StorageError::NotFound { entity: "api" });
+        }
+        bump_revision(&mut transaction).await?;
+        insert_audit(&mut transaction, audit).await?;
+        transaction.commit().await.map_err(database_error)
+    }
+
+    async fn list_apis(&self, workspace_id: &str) -> StorageResult<Vec<ApiRecord>> {
+        let rows = sqlx::query(
+            "SELECT api_id, workspace_id, operation_type, group_id, definition, updated_at FROM apis
+             WHERE workspace_id = ? ORDER BY operation_type",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        rows.iter()
+            .map(api_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(corrupt("apis"))
+    }
+
+    async fn gateway_revision(&self) -> StorageResult<i64> {
+        let row = sqlx::query("SELECT revision FROM gateway_revision WHERE singleton = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(database_error)?;
+        row.try_get("revision").map_err(corrupt("gateway_revision"))
+    }
+
+    async fn register_device(&self, device: &DeviceRecord) -> StorageResult<()> {
+        sqlx::query(
+            "INSERT INTO devices (utdid, app_id, workspace_id, platform, model, os_version, app_version, first_seen_at, last_seen_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&device.utdid)
+        .bind(&device.app_id)
+        .bind(&device.workspace_id)
+        .bind(&device.platform)
+        .bind(&device.model)
+        .bind(&device.os_version)
+        .bind(&device.app_version)
+        .bind(device.first_seen_at)
+        .bind(device.first_seen_at)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error("device"))?;
+        Ok(())
+    }
+}
