@@ -292,3 +292,80 @@ pub struct ConfigPullResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<serde_json::Map<String, Value>>,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiGroupRequest {
+    /// Lower-case name, unique in the workspace (`accounts`).
+    pub name: String,
+    /// The backend's base URL; API paths are appended to it.
+    pub base_url: String,
+    /// Default timeout of the group's APIs (3000 ms when absent).
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiGroupView {
+    pub group_id: String,
+    pub workspace_id: String,
+    pub name: String,
+    pub base_url: String,
+    pub timeout_ms: u64,
+    /// The secret of `X-Midship-Proxy-Signature`, shown only when the group is created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_secret: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiRequest {
+    /// Unique in the workspace, dotted words (`com.bank.account.balance`).
+    pub operation_type: String,
+    /// Group id or name.
+    pub group: String,
+    /// GET, POST, PUT, PATCH or DELETE.
+    pub method: String,
+    /// Appended to the group's base URL; `{name}` segments come from the body's fields.
+    pub path: String,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub charset: Option<String>,
+    /// Require a client signature (default true).
+    #[serde(default)]
+    pub need_sign: Option<bool>,
+    #[serde(default)]
+    pub need_encrypt: Option<bool>,
+    #[serde(default)]
+    pub rate_limit_per_second: Option<u32>,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiView {
+    pub api_id: String,
+    pub workspace_id: String,
+    pub operation_type: String,
+    pub group_id: String,
+    pub method: String,
+    pub path: String,
+    pub timeout_ms: Option<u64>,
+    pub content_type: String,
+    pub charset: String,
+    pub need_sign: bool,
+    pub need_encrypt: bool,
+    /// `open` or `closed`.
+    pub status: String,
+    pub rate_limit_per_second: Option<u32>,
+    pub description: String,
+    pub updated_at: String,
+}

@@ -44,30 +44,21 @@ impl ControlPlane {
         if !bearer.starts_with(TOKEN_PREFIX) || bearer.len() > 128 {
             return Err(ControlError::Unauthenticated);
         }
-        let record = self
-            .storage
-            .find_token_by_hash(&hash_api_token(bearer))
-            .await?;
+        let record = self.storage.find_token_by_hash(&hash_api_token(bearer)).await?;
         match record {
             Some(record) if record.is_active_at(self.now_ms()) => Ok(record.principal()),
             _ => Err(ControlError::Unauthenticated),
         }
     }
 
-    pub async fn create_token(
-        &self,
-        who: &Principal,
-        request: NewToken,
-    ) -> Result<IssuedToken, ControlError> {
+    pub async fn create_token(&self, who: &Principal, request: NewToken) -> Result<IssuedToken, ControlError> {
         let name = validation::display_name("name", &request.name)?;
         let role = Role::from_str(&request.role)?;
         let app_ids = match request.app_ids {
             Some(app_ids) if app_ids.is_empty() => {
-                return Err(ValidationError::new(
-                    "app_ids",
-                    "must name at least one app, or be absent for every app",
-                )
-                .into());
+                return Err(
+                    ValidationError::new("app_ids", "must name at least one app, or be absent for every app").into()
+                );
             }
             Some(mut app_ids) => {
                 app_ids.sort();
@@ -86,11 +77,7 @@ impl ControlPlane {
                 return Err(ValidationError::new("expires_in_seconds", "must be positive").into());
             }
             Some(seconds) if seconds > MAX_TOKEN_LIFETIME_SECONDS => {
-                return Err(ValidationError::new(
-                    "expires_in_seconds",
-                    "must be at most ten years",
-                )
-                .into());
+                return Err(ValidationError::new("expires_in_seconds", "must be at most ten years").into());
             }
             Some(seconds) => Some(now + (seconds as i64) * 1000),
             None => None,
@@ -109,17 +96,13 @@ impl ControlPlane {
             expires_at,
             revoked_at: None,
         };
-        let audit = NewAuditEntry::by(who, now, "token.create", "token", &record.token_id)
-            .after(token_summary(&record));
+        let audit =
+            NewAuditEntry::by(who, now, "token.create", "token", &record.token_id).after(token_summary(&record));
         self.storage.create_token(&record, &audit).await?;
         Ok(IssuedToken { record, token })
     }
 
-    pub async fn list_tokens(
-        &self,
-        who: &Principal,
-        page: &PageRequest,
-    ) -> Result<Page<TokenRecord>, ControlError> {
+    pub async fn list_tokens(&self, who: &Principal, page: &PageRequest) -> Result<Page<TokenRecord>, ControlError> {
         // App-scoped admins manage tokens too, but only see the ones inside their scope.
         who.authorize(Action::ManageAccess)?;
         let mut tokens = self.storage.list_tokens(&who.tenant_id, page).await?;
@@ -127,11 +110,7 @@ impl ControlPlane {
         Ok(tokens)
     }
 
-    pub async fn revoke_token(
-        &self,
-        who: &Principal,
-        token_id: &str,
-    ) -> Result<TokenRecord, ControlError> {
+    pub async fn revoke_token(&self, who: &Principal, token_id: &str) -> Result<TokenRecord, ControlError> {
         let record = self
             .storage
             .get_token(token_id)
@@ -140,17 +119,12 @@ impl ControlPlane {
             .ok_or_else(|| ControlError::not_found("token", token_id))?;
         who.authorize_token_grant(record.app_ids.as_deref())?;
         let now = self.now_ms();
-        let audit = NewAuditEntry::by(who, now, "token.revoke", "token", token_id)
-            .before(token_summary(&record))
-            .after(token_summary(&TokenRecord {
-                revoked_at: Some(record.revoked_at.unwrap_or(now)),
-                ..record.clone()
-            }));
+        let audit =
+            NewAuditEntry::by(who, now, "token.revoke", "token", token_id).before(token_summary(&record)).after(
+                token_summary(&TokenRecord { revoked_at: Some(record.revoked_at.unwrap_or(now)), ..record.clone() }),
+            );
         self.storage.revoke_token(token_id, now, &audit).await?;
-        self.storage
-            .get_token(token_id)
-            .await?
-            .ok_or_else(|| ControlError::not_found("token", token_id))
+        self.storage.get_token(token_id).await?.ok_or_else(|| ControlError::not_found("token", token_id))
     }
 }
 

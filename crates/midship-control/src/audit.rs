@@ -20,26 +20,13 @@ impl ControlPlane {
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, ControlError> {
         who.authorize(Action::Read)?;
-        if page
-            .after
-            .as_deref()
-            .is_some_and(|cursor| cursor.parse::<i64>().is_err())
-        {
-            return Err(
-                ValidationError::new("cursor", "is not a cursor this list returned").into(),
-            );
+        if page.after.as_deref().is_some_and(|cursor| cursor.parse::<i64>().is_err()) {
+            return Err(ValidationError::new("cursor", "is not a cursor this list returned").into());
         }
         if let Some(app_id) = &query.app_id {
             self.visible_app(who, app_id).await?;
         }
-        let filter = AuditFilter {
-            app_id: query.app_id,
-            action: query.action,
-            visible_apps: who.app_ids.clone(),
-        };
-        Ok(self
-            .storage
-            .list_audit(&who.tenant_id, &filter, page)
-            .await?)
+        let filter = AuditFilter { app_id: query.app_id, action: query.action, visible_apps: who.app_ids.clone() };
+        Ok(self.storage.list_audit(&who.tenant_id, &filter, page).await?)
     }
 }

@@ -25,15 +25,8 @@ impl ControlPlane {
         F: FnOnce(&BootstrapToken) -> std::io::Result<()>,
     {
         let now = self.now_ms();
-        let token = BootstrapToken {
-            token_id: self.new_id(),
-            token: new_api_token(&mut rand::rng()),
-        };
-        let tenant = Tenant {
-            tenant_id: DEFAULT_TENANT_ID.to_owned(),
-            name: "Default".to_owned(),
-            created_at: now,
-        };
+        let token = BootstrapToken { token_id: self.new_id(), token: new_api_token(&mut rand::rng()) };
+        let tenant = Tenant { tenant_id: DEFAULT_TENANT_ID.to_owned(), name: "Default".to_owned(), created_at: now };
         let admin_token = TokenRecord {
             token_id: token.token_id.clone(),
             tenant_id: tenant.tenant_id.clone(),
@@ -63,14 +56,7 @@ impl ControlPlane {
             return Ok(None);
         }
         persist(&token).map_err(ControlError::SaveToken)?;
-        let created = self
-            .storage
-            .bootstrap(&Bootstrap {
-                tenant,
-                admin_token,
-                audit,
-            })
-            .await?;
+        let created = self.storage.bootstrap(&Bootstrap { tenant, admin_token, audit }).await?;
         Ok(created.then_some(token))
     }
 }

@@ -33,13 +33,8 @@ impl ControlError {
 impl From<StorageError> for ControlError {
     fn from(error: StorageError) -> Self {
         match error {
-            StorageError::Conflict { entity } => {
-                ControlError::Conflict(format!("{entity} already exists"))
-            }
-            StorageError::NotFound { entity } => ControlError::NotFound {
-                kind: entity,
-                id: String::new(),
-            },
+            StorageError::Conflict { entity } => ControlError::Conflict(format!("{entity} already exists")),
+            StorageError::NotFound { entity } => ControlError::NotFound { kind: entity, id: String::new() },
             other => ControlError::Storage(other),
         }
     }
@@ -47,9 +42,5 @@ impl From<StorageError> for ControlError {
 
 /// `app 06H0… not found`, or `token not found` when the id is unknown to the layer that noticed.
 fn describe_not_found(kind: &str, id: &str) -> String {
-    if id.is_empty() {
-        format!("{kind} not found")
-    } else {
-        format!("{kind} {id} not found")
-    }
+    if id.is_empty() { format!("{kind} not found") } else { format!("{kind} {id} not found") }
 }

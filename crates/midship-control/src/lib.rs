@@ -29,9 +29,7 @@ pub struct ControlSettings {
 
 impl Default for ControlSettings {
     fn default() -> Self {
-        Self {
-            key_grace_ms: 24 * 60 * 60 * 1000,
-        }
+        Self { key_grace_ms: 24 * 60 * 60 * 1000 }
     }
 }
 
@@ -43,16 +41,8 @@ pub struct ControlPlane {
 }
 
 impl ControlPlane {
-    pub fn new(
-        storage: Arc<dyn Storage>,
-        clock: Arc<dyn Clock>,
-        settings: ControlSettings,
-    ) -> Self {
-        Self {
-            storage,
-            clock,
-            settings,
-        }
+    pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, settings: ControlSettings) -> Self {
+        Self { storage, clock, settings }
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {

@@ -55,17 +55,12 @@ impl FromStr for Role {
     type Err = ValidationError;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Role::ALL
-            .into_iter()
-            .find(|role| role.as_str() == text)
-            .ok_or_else(|| {
-                ValidationError::new(
-                    "role",
-                    format!(
-                        "unknown role `{text}` (expected admin, developer, operator or viewer)"
-                    ),
-                )
-            })
+        Role::ALL.into_iter().find(|role| role.as_str() == text).ok_or_else(|| {
+            ValidationError::new(
+                "role",
+                format!("unknown role `{text}` (expected admin, developer, operator or viewer)"),
+            )
+        })
     }
 }
 
@@ -152,9 +147,7 @@ pub struct Principal {
 impl Principal {
     /// Whether the token's scope covers this app (a tenant-wide token sees all of its apps).
     pub fn can_see_app(&self, app_id: &str) -> bool {
-        self.app_ids
-            .as_ref()
-            .is_none_or(|apps| apps.iter().any(|scoped| scoped == app_id))
+        self.app_ids.as_ref().is_none_or(|apps| apps.iter().any(|scoped| scoped == app_id))
     }
 
     pub fn is_tenant_wide(&self) -> bool {
@@ -186,40 +179,24 @@ impl Principal {
     }
 
     /// A token may only hand out access it holds itself: same or narrower app scope.
-    pub fn authorize_token_grant(
-        &self,
-        requested_apps: Option<&[String]>,
-    ) -> Result<(), AccessDenied> {
+    pub fn authorize_token_grant(&self, requested_apps: Option<&[String]>) -> Result<(), AccessDenied> {
         self.authorize_any_scope(Action::ManageAccess)?;
         match (&self.app_ids, requested_apps) {
             (None, _) => Ok(()),
-            (Some(_), None) => {
-                Err(self.denied(Action::ManageAccess, " for every app of the tenant"))
-            }
-            (Some(_), Some(requested)) => match requested.iter().find(|app| !self.can_see_app(app))
-            {
-                Some(outside) => {
-                    Err(self.denied(Action::ManageAccess, &format!(" on app {outside}")))
-                }
+            (Some(_), None) => Err(self.denied(Action::ManageAccess, " for every app of the tenant")),
+            (Some(_), Some(requested)) => match requested.iter().find(|app| !self.can_see_app(app)) {
+                Some(outside) => Err(self.denied(Action::ManageAccess, &format!(" on app {outside}"))),
                 None => Ok(()),
             },
         }
     }
 
     fn authorize_any_scope(&self, action: Action) -> Result<(), AccessDenied> {
-        if self.role.allows(action) {
-            Ok(())
-        } else {
-            Err(self.denied(action, ""))
-        }
+        if self.role.allows(action) { Ok(()) } else { Err(self.denied(action, "")) }
     }
 
     fn denied(&self, action: Action, scope: &str) -> AccessDenied {
-        AccessDenied {
-            role: self.role,
-            action: action.describe(),
-            scope: scope.to_owned(),
-        }
+        AccessDenied { role: self.role, action: action.describe(), scope: scope.to_owned() }
     }
 }
 
@@ -241,46 +218,18 @@ mod tests {
     fn viewers_change_nothing() {
         let viewer = principal(Role::Viewer, None);
         assert!(viewer.authorize(Action::Read).is_ok());
-        for action in [
-            Action::ManageApps,
-            Action::Operate,
-            Action::ManageAccess,
-            Action::ManageTenants,
-        ] {
-            assert!(
-                viewer.authorize(action).is_err(),
-                "viewer allowed to {action:?}"
-            );
+        for action in [Action::ManageApps, Action::Operate, Action::ManageAccess, Action::ManageTenants] {
+            assert!(viewer.authorize(action).is_err(), "viewer allowed to {action:?}");
         }
     }
 
     #[test]
     fn role_matrix() {
-        assert!(
-            principal(Role::Developer, None)
-                .authorize(Action::ManageApps)
-                .is_ok()
-        );
-        assert!(
-            principal(Role::Operator, None)
-                .authorize(Action::ManageApps)
-                .is_err()
-        );
-        assert!(
-            principal(Role::Operator, None)
-                .authorize(Action::Operate)
-                .is_ok()
-        );
-        assert!(
-            principal(Role::Developer, None)
-                .authorize(Action::ManageAccess)
-                .is_err()
-        );
-        assert!(
-            principal(Role::Admin, None)
-                .authorize(Action::ManageTenants)
-                .is_ok()
-        );
+        assert!(principal(Role::Developer, None).authorize(Action::ManageApps).is_ok());
+        assert!(principal(Role::Operator, None).authorize(Action::ManageApps).is_err());
+        assert!(principal(Role::Operator, None).authorize(Action::Operate).is_ok());
+        assert!(principal(Role::Developer, None).authorize(Action::ManageAccess).is_err());
+        assert!(principal(Role::Admin, None).authorize(Action::ManageTenants).is_ok());
     }
 
     #[test]
@@ -288,21 +237,10 @@ mod tests {
         let scoped = principal(Role::Admin, Some(vec!["A"]));
         assert!(scoped.can_see_app("A"));
         assert!(!scoped.can_see_app("B"));
-        assert!(
-            scoped.authorize(Action::ManageApps).is_err(),
-            "scoped tokens create no apps"
-        );
+        assert!(scoped.authorize(Action::ManageApps).is_err(), "scoped tokens create no apps");
         assert!(scoped.authorize_app(Action::ManageApps, "A").is_ok());
-        assert!(
-            scoped
-                .authorize_token_grant(Some(&["A".to_owned()]))
-                .is_ok()
-        );
-        assert!(
-            scoped
-                .authorize_token_grant(Some(&["B".to_owned()]))
-                .is_err()
-        );
+        assert!(scoped.authorize_token_grant(Some(&["A".to_owned()])).is_ok());
+        assert!(scoped.authorize_token_grant(Some(&["B".to_owned()])).is_err());
         assert!(scoped.authorize_token_grant(None).is_err());
     }
 

@@ -25,13 +25,7 @@ pub struct NewAuditEntry {
 }
 
 impl NewAuditEntry {
-    pub fn by(
-        principal: &Principal,
-        at: UnixMillis,
-        action: &str,
-        target_kind: &str,
-        target_id: &str,
-    ) -> Self {
+    pub fn by(principal: &Principal, at: UnixMillis, action: &str, target_kind: &str, target_id: &str) -> Self {
         Self {
             tenant_id: principal.tenant_id.clone(),
             at,
@@ -47,24 +41,15 @@ impl NewAuditEntry {
     }
 
     pub fn in_app(self, app_id: &str) -> Self {
-        Self {
-            app_id: Some(app_id.to_owned()),
-            ..self
-        }
+        Self { app_id: Some(app_id.to_owned()), ..self }
     }
 
     pub fn before(self, summary: Value) -> Self {
-        Self {
-            before: Some(summary),
-            ..self
-        }
+        Self { before: Some(summary), ..self }
     }
 
     pub fn after(self, summary: Value) -> Self {
-        Self {
-            after: Some(summary),
-            ..self
-        }
+        Self { after: Some(summary), ..self }
     }
 }
 

@@ -12,10 +12,7 @@ const CROCKFORD: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub fn new_id(now_ms: UnixMillis, rng: &mut impl RngCore) -> String {
     let time_bits = (now_ms.max(0) as u128) & ((1u128 << 48) - 1);
     let value = (time_bits << 32) | u128::from(rng.next_u32());
-    (0..16)
-        .rev()
-        .map(|digit| CROCKFORD[((value >> (digit * 5)) & 31) as usize] as char)
-        .collect()
+    (0..16).rev().map(|digit| CROCKFORD[((value >> (digit * 5)) & 31) as usize] as char).collect()
 }
 
 /// Whether `text` has the shape of an identifier made by [`new_id`]; lets callers answer

@@ -17,10 +17,7 @@ impl PageRequest {
     /// Clamps the limit into `1..=MAX_PAGE_LIMIT` so a client cannot ask for everything at once.
     pub fn new(limit: Option<u32>, after: Option<String>) -> Self {
         let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT).clamp(1, MAX_PAGE_LIMIT);
-        Self {
-            limit,
-            after: after.filter(|cursor| !cursor.is_empty()),
-        }
+        Self { limit, after: after.filter(|cursor| !cursor.is_empty()) }
     }
 
     pub fn first(limit: u32) -> Self {
@@ -47,11 +44,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Builds a page from up to `limit + 1` fetched rows; `cursor_of` gives the key of a row.
-    pub fn from_rows(
-        mut rows: Vec<T>,
-        request: &PageRequest,
-        cursor_of: impl Fn(&T) -> String,
-    ) -> Self {
+    pub fn from_rows(mut rows: Vec<T>, request: &PageRequest, cursor_of: impl Fn(&T) -> String) -> Self {
         let limit = request.limit as usize;
         let next_cursor = if rows.len() > limit {
             rows.truncate(limit);
@@ -59,17 +52,11 @@ impl<T> Page<T> {
         } else {
             None
         };
-        Self {
-            items: rows,
-            next_cursor,
-        }
+        Self { items: rows, next_cursor }
     }
 
     pub fn map<U>(self, convert: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(convert).collect(),
-            next_cursor: self.next_cursor,
-        }
+        Page { items: self.items.into_iter().map(convert).collect(), next_cursor: self.next_cursor }
     }
 }
 

@@ -39,13 +39,8 @@ pub enum Platform {
 }
 
 impl Platform {
-    pub const ALL: [Platform; 5] = [
-        Platform::Android,
-        Platform::Ios,
-        Platform::Harmony,
-        Platform::H5,
-        Platform::Miniprogram,
-    ];
+    pub const ALL: [Platform; 5] =
+        [Platform::Android, Platform::Ios, Platform::Harmony, Platform::H5, Platform::Miniprogram];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -71,11 +66,7 @@ impl Platform {
     }
 
     pub fn join(platforms: &[Platform]) -> String {
-        platforms
-            .iter()
-            .map(|platform| platform.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
+        platforms.iter().map(|platform| platform.as_str()).collect::<Vec<_>>().join(",")
     }
 }
 
@@ -160,13 +151,8 @@ mod tests {
 
     #[test]
     fn rotated_key_expires_after_grace() {
-        let key = AppKey {
-            key_id: "k".into(),
-            app_id: "a".into(),
-            secret: "s".into(),
-            created_at: 0,
-            expires_at: Some(100),
-        };
+        let key =
+            AppKey { key_id: "k".into(), app_id: "a".into(), secret: "s".into(), created_at: 0, expires_at: Some(100) };
         assert!(key.is_valid_at(99));
         assert!(!key.is_valid_at(100));
         assert!(!format!("{key:?}").contains("\"s\""));

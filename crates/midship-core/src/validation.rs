@@ -9,10 +9,7 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            message: message.into(),
-        }
+        Self { field, message: message.into() }
     }
 }
 
@@ -26,10 +23,7 @@ pub fn display_name(field: &'static str, name: &str) -> Result<String, Validatio
         return Err(ValidationError::new(field, "must be at most 64 characters"));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ValidationError::new(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(ValidationError::new(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())
 }
@@ -37,13 +31,8 @@ pub fn display_name(field: &'static str, name: &str) -> Result<String, Validatio
 /// Machine names (workspaces): what clients and scripts type, so lower-case letters, digits, `-`
 /// and `_`, starting with a letter, at most 32 characters.
 pub fn slug(field: &'static str, name: &str) -> Result<String, ValidationError> {
-    let valid_start = name
-        .chars()
-        .next()
-        .is_some_and(|first| first.is_ascii_lowercase());
-    let valid_chars = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+    let valid_start = name.chars().next().is_some_and(|first| first.is_ascii_lowercase());
+    let valid_chars = name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
     if !valid_start || !valid_chars || name.len() > 32 {
         return Err(ValidationError::new(
             field,

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use midship_api::{
-    AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView, CreateAppRequest,
-    CreateTenantRequest, CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, ErrorBody,
-    ImportResult, IssuedToken, List, PublishRequest, RollbackRequest, RotateKeyRequest, RotatedKey,
+    ApiGroupView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView, CreateApiGroupRequest,
+    CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest, CreateWorkspaceRequest, CreatedApp,
+    ErrorBody, ImportResult, IssuedToken, List, PublishRequest, RollbackRequest, RotateKeyRequest, RotatedKey,
     SwitchStatusView, TenantView, TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -16,11 +16,7 @@ use serde::de::DeserializeOwned;
 pub enum SdkError {
     /// The server answered with an error body; `code` is one of `midship_api::codes`.
     #[error("{message} ({code}, HTTP {status})")]
-    Api {
-        status: StatusCode,
-        code: String,
-        message: String,
-    },
+    Api { status: StatusCode, code: String, message: String },
     #[error("cannot reach the server: {0}")]
     Transport(#[from] reqwest::Error),
     #[error("invalid server url: {0}")]
@@ -68,29 +64,19 @@ pub struct AdminClient {
 impl AdminClient {
     /// `server` is the base URL (`http://127.0.0.1:7070`); `token` an admin API token.
     pub fn new(server: &str, token: impl Into<String>) -> Result<Self, SdkError> {
-        let base_url = url::Url::parse(server)
-            .map_err(|error| SdkError::InvalidUrl(format!("{server}: {error}")))?;
+        let base_url = url::Url::parse(server).map_err(|error| SdkError::InvalidUrl(format!("{server}: {error}")))?;
         if !matches!(base_url.scheme(), "http" | "https") {
-            return Err(SdkError::InvalidUrl(format!(
-                "{server}: expected http or https"
-            )));
+            return Err(SdkError::InvalidUrl(format!("{server}: expected http or https")));
         }
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("midship-sdk/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(Self {
-            base_url,
-            token: token.into(),
-            http,
-        })
+        Ok(Self { base_url, token: token.into(), http })
     }
 
     fn request(&self, method: Method, path: &str) -> Result<RequestBuilder, SdkError> {
-        let url = self
-            .base_url
-            .join(path)
-            .map_err(|error| SdkError::InvalidUrl(error.to_string()))?;
+        let url = self.base_url.join(path).map_err(|error| SdkError::InvalidUrl(error.to_string()))?;
         Ok(self.http.request(method, url).bearer_auth(&self.token))
     }
 
@@ -105,29 +91,15 @@ impl AdminClient {
             code: "unexpected_response".to_owned(),
             message: body.chars().take(200).collect(),
         });
-        Err(SdkError::Api {
-            status,
-            code: error.code,
-            message: error.message,
-        })
+        Err(SdkError::Api { status, code: error.code, message: error.message })
     }
 
-    async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &impl Serialize,
-    ) -> Result<T, SdkError> {
-        self.send(self.request(Method::GET, path)?.query(query))
-            .await
+    async fn get<T: DeserializeOwned>(&self, path: &str, query: &impl Serialize) -> Result<T, SdkError> {
+        self.send(self.request(Method::GET, path)?.query(query)).await
     }
 
-    async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &impl Serialize,
-    ) -> Result<T, SdkError> {
-        self.send(self.request(Method::POST, path)?.json(body))
-            .await
+    async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, SdkError> {
+        self.send(self.request(Method::POST, path)?.json(body)).await
     }
 
     /// Path segments that come from callers are percent-encoded.
@@ -147,10 +119,7 @@ impl AdminClient {
         self.get("/api/v1/tenants", page).await
     }
 
-    pub async fn create_tenant(
-        &self,
-        request: &CreateTenantRequest,
-    ) -> Result<TenantView, SdkError> {
+    pub async fn create_tenant(&self, request: &CreateTenantRequest) -> Result<TenantView, SdkError> {
         self.post("/api/v1/tenants", request).await
     }
 
@@ -163,16 +132,11 @@ impl AdminClient {
     }
 
     pub async fn show_app(&self, app_id: &str) -> Result<AppDetails, SdkError> {
-        self.get(&format!("/api/v1/apps/{}", Self::segment(app_id)), &())
-            .await
+        self.get(&format!("/api/v1/apps/{}", Self::segment(app_id)), &()).await
     }
 
     pub async fn list_workspaces(&self, app_id: &str) -> Result<List<WorkspaceView>, SdkError> {
-        self.get(
-            &format!("/api/v1/apps/{}/workspaces", Self::segment(app_id)),
-            &(),
-        )
-        .await
+        self.get(&format!("/api/v1/apps/{}/workspaces", Self::segment(app_id)), &()).await
     }
 
     pub async fn create_workspace(
@@ -180,34 +144,18 @@ impl AdminClient {
         app_id: &str,
         request: &CreateWorkspaceRequest,
     ) -> Result<WorkspaceView, SdkError> {
-        self.post(
-            &format!("/api/v1/apps/{}/workspaces", Self::segment(app_id)),
-            request,
-        )
-        .await
+        self.post(&format!("/api/v1/apps/{}/workspaces", Self::segment(app_id)), request).await
     }
 
     pub async fn list_keys(&self, app_id: &str) -> Result<List<AppKeyView>, SdkError> {
-        self.get(&format!("/api/v1/apps/{}/keys", Self::segment(app_id)), &())
-            .await
+        self.get(&format!("/api/v1/apps/{}/keys", Self::segment(app_id)), &()).await
     }
 
-    pub async fn rotate_key(
-        &self,
-        app_id: &str,
-        request: &RotateKeyRequest,
-    ) -> Result<RotatedKey, SdkError> {
-        self.post(
-            &format!("/api/v1/apps/{}/keys/rotate", Self::segment(app_id)),
-            request,
-        )
-        .await
+    pub async fn rotate_key(&self, app_id: &str, request: &RotateKeyRequest) -> Result<RotatedKey, SdkError> {
+        self.post(&format!("/api/v1/apps/{}/keys/rotate", Self::segment(app_id)), request).await
     }
 
-    pub async fn create_token(
-        &self,
-        request: &CreateTokenRequest,
-    ) -> Result<IssuedToken, SdkError> {
+    pub async fn create_token(&self, request: &CreateTokenRequest) -> Result<IssuedToken, SdkError> {
         self.post("/api/v1/tokens", request).await
     }
 
@@ -216,28 +164,20 @@ impl AdminClient {
     }
 
     pub async fn revoke_token(&self, token_id: &str) -> Result<TokenView, SdkError> {
-        self.send(self.request(
-            Method::DELETE,
-            &format!("/api/v1/tokens/{}", Self::segment(token_id)),
-        )?)
-        .await
+        self.send(self.request(Method::DELETE, &format!("/api/v1/tokens/{}", Self::segment(token_id)))?).await
     }
 
     pub async fn list_audit(&self, params: &AuditParams) -> Result<List<AuditEntryView>, SdkError> {
         self.get("/api/v1/audit", params).await
     }
 
-    fn switches_path(workspace_id: &str, rest: &str) -> String {
+    fn workspace_path(workspace_id: &str, rest: &str) -> String {
         format!("/api/v1/workspaces/{}/{rest}", Self::segment(workspace_id))
     }
 
     /// Every switch with its draft, its published definition and its state.
-    pub async fn list_switches(
-        &self,
-        workspace_id: &str,
-    ) -> Result<List<SwitchStatusView>, SdkError> {
-        self.get(&Self::switches_path(workspace_id, "switches"), &())
-            .await
+    pub async fn list_switches(&self, workspace_id: &str) -> Result<List<SwitchStatusView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "switches"), &()).await
     }
 
     /// Creates or replaces a switch in the draft; `definition` is a switch definition (docs/switches.md).
@@ -246,49 +186,27 @@ impl AdminClient {
         workspace_id: &str,
         definition: &serde_json::Value,
     ) -> Result<SwitchStatusView, SdkError> {
-        self.post(&Self::switches_path(workspace_id, "switches"), definition)
-            .await
+        self.post(&Self::workspace_path(workspace_id, "switches"), definition).await
     }
 
-    pub async fn get_switch(
-        &self,
-        workspace_id: &str,
-        key: &str,
-    ) -> Result<SwitchStatusView, SdkError> {
-        self.get(
-            &Self::switches_path(workspace_id, &format!("switches/{}", Self::segment(key))),
-            &(),
-        )
-        .await
+    pub async fn get_switch(&self, workspace_id: &str, key: &str) -> Result<SwitchStatusView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, &format!("switches/{}", Self::segment(key))), &()).await
     }
 
     pub async fn delete_switch(&self, workspace_id: &str, key: &str) -> Result<(), SdkError> {
-        let path = Self::switches_path(workspace_id, &format!("switches/{}", Self::segment(key)));
+        let path = Self::workspace_path(workspace_id, &format!("switches/{}", Self::segment(key)));
         let response = self.request(Method::DELETE, &path)?.send().await?;
         if response.status().is_success() {
             return Ok(());
         }
         let status = response.status();
         let body: ErrorBody = response.json().await?;
-        Err(SdkError::Api {
-            status,
-            code: body.code,
-            message: body.message,
-        })
+        Err(SdkError::Api { status, code: body.code, message: body.message })
     }
 
-    pub async fn publish_config(
-        &self,
-        workspace_id: &str,
-        note: &str,
-    ) -> Result<ConfigVersionView, SdkError> {
-        self.post(
-            &Self::switches_path(workspace_id, "config/publish"),
-            &PublishRequest {
-                note: note.to_owned(),
-            },
-        )
-        .await
+    pub async fn publish_config(&self, workspace_id: &str, note: &str) -> Result<ConfigVersionView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "config/publish"), &PublishRequest { note: note.to_owned() })
+            .await
     }
 
     pub async fn config_versions(
@@ -296,20 +214,11 @@ impl AdminClient {
         workspace_id: &str,
         page: &PageParams,
     ) -> Result<List<ConfigVersionView>, SdkError> {
-        self.get(&Self::switches_path(workspace_id, "config/versions"), page)
-            .await
+        self.get(&Self::workspace_path(workspace_id, "config/versions"), page).await
     }
 
-    pub async fn rollback_config(
-        &self,
-        workspace_id: &str,
-        version: i64,
-    ) -> Result<ConfigVersionView, SdkError> {
-        self.post(
-            &Self::switches_path(workspace_id, "config/rollback"),
-            &RollbackRequest { version },
-        )
-        .await
+    pub async fn rollback_config(&self, workspace_id: &str, version: i64) -> Result<ConfigVersionView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "config/rollback"), &RollbackRequest { version }).await
     }
 
     /// `draft`: the draft; otherwise a published version (the latest when `version` is `None`).
@@ -319,15 +228,11 @@ impl AdminClient {
         draft: bool,
         version: Option<i64>,
     ) -> Result<serde_json::Value, SdkError> {
-        let mut query: Vec<(&str, String)> = vec![(
-            "source",
-            if draft { "draft" } else { "published" }.to_owned(),
-        )];
+        let mut query: Vec<(&str, String)> = vec![("source", if draft { "draft" } else { "published" }.to_owned())];
         if let Some(version) = version {
             query.push(("version", version.to_string()));
         }
-        self.get(&Self::switches_path(workspace_id, "config/export"), &query)
-            .await
+        self.get(&Self::workspace_path(workspace_id, "config/export"), &query).await
     }
 
     pub async fn import_config(
@@ -336,11 +241,47 @@ impl AdminClient {
         document: &serde_json::Value,
         merge: bool,
     ) -> Result<ImportResult, SdkError> {
-        let path = Self::switches_path(workspace_id, "config/import");
+        let path = Self::workspace_path(workspace_id, "config/import");
         let request = self
             .request(Method::POST, &path)?
             .query(&[("mode", if merge { "merge" } else { "replace" })])
             .json(document);
         self.send(request).await
+    }
+
+    pub async fn create_api_group(
+        &self,
+        workspace_id: &str,
+        request: &CreateApiGroupRequest,
+    ) -> Result<ApiGroupView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "api-groups"), request).await
+    }
+
+    pub async fn list_api_groups(&self, workspace_id: &str) -> Result<List<ApiGroupView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "api-groups"), &()).await
+    }
+
+    pub async fn create_api(&self, workspace_id: &str, request: &CreateApiRequest) -> Result<ApiView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "apis"), request).await
+    }
+
+    pub async fn list_apis(&self, workspace_id: &str) -> Result<List<ApiView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "apis"), &()).await
+    }
+
+    pub async fn show_api(&self, workspace_id: &str, operation_type: &str) -> Result<ApiView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, &format!("apis/{}", Self::segment(operation_type))), &()).await
+    }
+
+    /// Opens (`open = true`) or closes an API.
+    pub async fn set_api_open(
+        &self,
+        workspace_id: &str,
+        operation_type: &str,
+        open: bool,
+    ) -> Result<ApiView, SdkError> {
+        let action = if open { "open" } else { "close" };
+        self.post(&Self::workspace_path(workspace_id, &format!("apis/{}/{action}", Self::segment(operation_type))), &())
+            .await
     }
 }

@@ -71,19 +71,14 @@ pub struct ConfigClient {
 
 impl std::fmt::Debug for ConfigClient {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("ConfigClient")
-            .field("settings", &self.settings)
-            .finish_non_exhaustive()
+        formatter.debug_struct("ConfigClient").field("settings", &self.settings).finish_non_exhaustive()
     }
 }
 
 impl ConfigClient {
     /// Loads the cached values of an earlier run, if any; no network until [`Self::pull`].
     pub fn new(settings: ConfigSettings, profile: DeviceProfile) -> Result<Arc<Self>, SdkError> {
-        let http = reqwest::Client::builder()
-            .timeout(settings.timeout)
-            .build()?;
+        let http = reqwest::Client::builder().timeout(settings.timeout).build()?;
         let client = Self {
             cache: RwLock::new(Self::read_cache(&settings)),
             settings,
@@ -96,9 +91,7 @@ impl ConfigClient {
     }
 
     fn cache_path(settings: &ConfigSettings) -> PathBuf {
-        settings
-            .cache_dir
-            .join(format!("midship-config-{}.json", settings.workspace_id))
+        settings.cache_dir.join(format!("midship-config-{}.json", settings.workspace_id))
     }
 
     /// A missing or unreadable cache is the same as none: defaults apply until the next pull.
@@ -113,43 +106,26 @@ impl ConfigClient {
         let path = Self::cache_path(&self.settings);
         let temporary = path.with_extension("tmp");
         std::fs::create_dir_all(&self.settings.cache_dir).map_err(SdkError::Cache)?;
-        std::fs::write(
-            &temporary,
-            serde_json::to_vec(cache).expect("cache serializes"),
-        )
-        .map_err(SdkError::Cache)?;
+        std::fs::write(&temporary, serde_json::to_vec(cache).expect("cache serializes")).map_err(SdkError::Cache)?;
         std::fs::rename(&temporary, &path).map_err(SdkError::Cache)
     }
 
     /// The server's value, else the local default.
     pub fn get(&self, key: &str) -> Option<Value> {
-        let cache = self
-            .cache
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache
-            .values
-            .get(key)
-            .or_else(|| self.settings.defaults.get(key))
-            .cloned()
+        let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.values.get(key).or_else(|| self.settings.defaults.get(key)).cloned()
     }
 
     pub fn get_bool(&self, key: &str, fallback: bool) -> bool {
-        self.get(key)
-            .and_then(|value| value.as_bool())
-            .unwrap_or(fallback)
+        self.get(key).and_then(|value| value.as_bool()).unwrap_or(fallback)
     }
 
     pub fn get_f64(&self, key: &str, fallback: f64) -> f64 {
-        self.get(key)
-            .and_then(|value| value.as_f64())
-            .unwrap_or(fallback)
+        self.get(key).and_then(|value| value.as_f64()).unwrap_or(fallback)
     }
 
     pub fn get_str(&self, key: &str, fallback: &str) -> String {
-        self.get(key)
-            .and_then(|value| value.as_str().map(str::to_owned))
-            .unwrap_or_else(|| fallback.to_owned())
+        self.get(key).and_then(|value| value.as_str().map(str::to_owned)).unwrap_or_else(|| fallback.to_owned())
     }
 
     pub fn get_json(&self, key: &str) -> Option<Value> {
@@ -158,25 +134,16 @@ impl ConfigClient {
 
     /// The published version the values come from (0: none pulled yet).
     pub fn version(&self) -> i64 {
-        self.cache
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .version
+        self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).version
     }
 
     pub fn on_change(&self, listener: impl Fn(&ConfigChange) + Send + Sync + 'static) {
-        self.listeners
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(Box::new(listener));
+        self.listeners.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(Box::new(listener));
     }
 
     /// Updates who the device is (a user signed in, say); the next pull uses it.
     pub fn set_profile(&self, profile: DeviceProfile) {
-        *self
-            .profile
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = profile;
+        *self.profile.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = profile;
     }
 
     /// Cold start: pull once.
@@ -185,19 +152,12 @@ impl ConfigClient {
     }
 
     pub fn entered_background(&self, now_ms: i64) {
-        *self
-            .background_since
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(now_ms);
+        *self.background_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(now_ms);
     }
 
     /// Back in the foreground: pulls when the app spent 30 minutes or more in the background.
     pub async fn entered_foreground(&self, now_ms: i64) -> Result<Option<ConfigChange>, SdkError> {
-        let since = self
-            .background_since
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take();
+        let since = self.background_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         match since {
             Some(since) if now_ms - since >= BACKGROUND_REFRESH_AFTER_MS => self.pull().await,
             _ => Ok(None),
@@ -206,17 +166,8 @@ impl ConfigClient {
 
     /// Asks the server for this device's values; returns what changed (`None`: nothing did).
     pub async fn pull(&self) -> Result<Option<ConfigChange>, SdkError> {
-        let profile = self
-            .profile
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        let known_etag = self
-            .cache
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .etag
-            .clone();
+        let profile = self.profile.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let known_etag = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).etag.clone();
         let request = ConfigPullRequest {
             app_id: self.settings.app_id.clone(),
             workspace_id: self.settings.workspace_id.clone(),
@@ -231,44 +182,27 @@ impl ConfigClient {
             attributes: profile.attributes,
             etag: known_etag,
         };
-        let url = format!(
-            "{}/api/client/v1/config/pull",
-            self.settings.server_url.trim_end_matches('/')
-        );
+        let url = format!("{}/api/client/v1/config/pull", self.settings.server_url.trim_end_matches('/'));
         let response = self.http.post(url).json(&request).send().await?;
         let status = response.status();
         if !status.is_success() {
-            let body: ErrorBody = response.json().await.unwrap_or(ErrorBody {
-                code: "unexpected_response".into(),
-                message: String::new(),
-            });
-            return Err(SdkError::Api {
-                status,
-                code: body.code,
-                message: body.message,
-            });
+            let body: ErrorBody = response
+                .json()
+                .await
+                .unwrap_or(ErrorBody { code: "unexpected_response".into(), message: String::new() });
+            return Err(SdkError::Api { status, code: body.code, message: body.message });
         }
         let pulled: ConfigPullResponse = response.json().await?;
         let Some(values) = pulled.values.filter(|_| !pulled.not_modified) else {
             return Ok(None);
         };
-        let fresh = CachedConfig {
-            version: pulled.version,
-            etag: Some(pulled.etag),
-            values: values.into_iter().collect(),
-        };
+        let fresh =
+            CachedConfig { version: pulled.version, etag: Some(pulled.etag), values: values.into_iter().collect() };
         let changed_keys = {
-            let mut cache = self
-                .cache
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let keys: std::collections::BTreeSet<&String> =
-                cache.values.keys().chain(fresh.values.keys()).collect();
-            let changed: Vec<String> = keys
-                .into_iter()
-                .filter(|key| cache.values.get(*key) != fresh.values.get(*key))
-                .cloned()
-                .collect();
+            let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let keys: std::collections::BTreeSet<&String> = cache.values.keys().chain(fresh.values.keys()).collect();
+            let changed: Vec<String> =
+                keys.into_iter().filter(|key| cache.values.get(*key) != fresh.values.get(*key)).cloned().collect();
             *cache = fresh.clone();
             changed
         };
@@ -276,16 +210,8 @@ impl ConfigClient {
         if changed_keys.is_empty() {
             return Ok(None);
         }
-        let change = ConfigChange {
-            version: fresh.version,
-            changed_keys,
-        };
-        for listener in self
-            .listeners
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .iter()
-        {
+        let change = ConfigChange { version: fresh.version, changed_keys };
+        for listener in self.listeners.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).iter() {
             listener(&change);
         }
         Ok(Some(change))

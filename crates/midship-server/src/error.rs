@@ -17,11 +17,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-        }
+        Self { status, code, message: message.into() }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -33,40 +29,22 @@ impl From<ControlError> for ApiError {
     fn from(error: ControlError) -> Self {
         let message = error.to_string();
         match error {
-            ControlError::Unauthenticated => {
-                Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message)
-            }
-            ControlError::Forbidden(_) => {
-                Self::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message)
-            }
-            ControlError::NotFound { .. } => {
-                Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
-            }
+            ControlError::Unauthenticated => Self::new(StatusCode::UNAUTHORIZED, codes::UNAUTHORIZED, message),
+            ControlError::Forbidden(_) => Self::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message),
+            ControlError::NotFound { .. } => Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message),
             ControlError::Invalid(_) => Self::invalid(message),
             ControlError::Conflict(_) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, message),
             ControlError::Storage(StorageError::Database(detail)) => {
                 tracing::error!(error = %detail, "database unavailable");
-                Self::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    codes::UNAVAILABLE,
-                    "storage is unavailable, try again",
-                )
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE, "storage is unavailable, try again")
             }
             ControlError::SaveToken(_) => {
                 tracing::error!(error = %message, "bootstrap failure");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    codes::INTERNAL,
-                    "internal error, see the server log",
-                )
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "internal error, see the server log")
             }
             ControlError::Storage(storage_error) => {
                 tracing::error!(error = %storage_error, "storage failure");
-                Self::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    codes::INTERNAL,
-                    "internal error, see the server log",
-                )
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, codes::INTERNAL, "internal error, see the server log")
             }
         }
     }
@@ -74,15 +52,10 @@ impl From<ControlError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            code: self.code.to_owned(),
-            message: self.message,
-        };
+        let body = ErrorBody { code: self.code.to_owned(), message: self.message };
         let mut response = (self.status, Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -93,11 +66,7 @@ pub async fn not_found_fallback() -> ApiError {
 }
 
 pub async fn method_not_allowed_fallback() -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        codes::METHOD_NOT_ALLOWED,
-        "method not allowed on this endpoint",
-    )
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, codes::METHOD_NOT_ALLOWED, "method not allowed on this endpoint")
 }
 
 impl From<midship_switches::SwitchError> for ApiError {
@@ -112,6 +81,21 @@ impl From<midship_switches::SwitchError> for ApiError {
             }
             SwitchError::ConcurrentPublish | SwitchError::NothingToPublish(_) => {
                 Self::new(StatusCode::CONFLICT, codes::CONFLICT, message)
+            }
+        }
+    }
+}
+
+impl From<midship_gateway::GatewayError> for ApiError {
+    fn from(error: midship_gateway::GatewayError) -> Self {
+        use midship_gateway::GatewayError;
+        let message = error.to_string();
+        match error {
+            GatewayError::Control(control) => control.into(),
+            GatewayError::Invalid(_) => Self::invalid(message),
+            GatewayError::Conflict(_) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, message),
+            GatewayError::UnknownGroup(_) | GatewayError::UnknownApi(_) => {
+                Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
             }
         }
     }

@@ -36,25 +36,18 @@ where
 }
 
 fn json_rejection(rejection: JsonRejection) -> ApiError {
-    let detail = rejection
-        .source()
-        .map(ToString::to_string)
-        .unwrap_or_else(|| rejection.body_text());
+    let detail = rejection.source().map(ToString::to_string).unwrap_or_else(|| rejection.body_text());
     match rejection {
-        JsonRejection::JsonDataError(_) => {
-            ApiError::invalid(format!("invalid request body: {detail}"))
-        }
+        JsonRejection::JsonDataError(_) => ApiError::invalid(format!("invalid request body: {detail}")),
         JsonRejection::JsonSyntaxError(_) => ApiError::invalid(format!("malformed JSON: {detail}")),
         JsonRejection::MissingJsonContentType(_) => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             codes::UNSUPPORTED_MEDIA_TYPE,
             "expected `Content-Type: application/json`",
         ),
-        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            codes::PAYLOAD_TOO_LARGE,
-            "request body is too large",
-        ),
+        other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, codes::PAYLOAD_TOO_LARGE, "request body is too large")
+        }
         other => ApiError::new(other.status(), codes::INVALID_REQUEST, other.body_text()),
     }
 }
@@ -74,10 +67,7 @@ where
         match Query::<T>::from_request_parts(parts, state).await {
             Ok(Query(value)) => Ok(Self(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(error)) => {
-                let detail = error
-                    .source()
-                    .map(ToString::to_string)
-                    .unwrap_or_else(|| error.body_text());
+                let detail = error.source().map(ToString::to_string).unwrap_or_else(|| error.body_text());
                 Err(ApiError::invalid(format!("invalid query string: {detail}")))
             }
             Err(other) => Err(ApiError::invalid(other.body_text())),
@@ -109,19 +99,12 @@ pub struct Caller(pub Principal);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|value| value.to_str().ok())
-            .and_then(|value| {
-                value
-                    .strip_prefix("Bearer ")
-                    .or_else(|| value.strip_prefix("bearer "))
-            })
+            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
             .map(str::trim)
             .ok_or_else(|| {
                 ApiError::new(
@@ -147,9 +130,7 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let headers = request.headers();
-        let declared_length = headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok());
+        let declared_length = headers.get(header::CONTENT_LENGTH).and_then(|value| value.to_str().ok());
         let has_no_body = !headers.contains_key(header::CONTENT_TYPE)
             && !headers.contains_key(header::TRANSFER_ENCODING)
             && declared_length.is_none_or(|length| length.trim() == "0");

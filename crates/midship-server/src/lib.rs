@@ -9,10 +9,12 @@
 //! ([`error`]). Start it with [`run`] on any listener, so tests bind port 0.
 
 pub mod api;
+mod builtins;
 pub mod console;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+mod mgw;
 pub mod ops;
 pub mod storage;
 mod views;
@@ -23,6 +25,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use midship_control::ControlPlane;
+use midship_gateway::{Gateway, GatewaySettings};
 use midship_switches::SwitchService;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -40,10 +43,7 @@ pub struct ServerSettings {
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self {
-            max_body_bytes: 1024 * 1024,
-            secure_cookies: false,
-        }
+        Self { max_body_bytes: 1024 * 1024, secure_cookies: false }
     }
 }
 
@@ -52,21 +52,18 @@ impl Default for ServerSettings {
 pub struct AppState {
     pub control: ControlPlane,
     pub switches: SwitchService,
+    pub gateway: Arc<Gateway>,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: Arc<ServerSettings>,
 }
 
 impl AppState {
     /// Composes every service over one control plane (and so one storage).
-    pub fn new(control: ControlPlane, settings: ServerSettings) -> Self {
+    pub fn new(control: ControlPlane, settings: ServerSettings, gateway_settings: GatewaySettings) -> Self {
         let metrics = Arc::new(metrics::Metrics::new(control.storage().backend_name()));
         let switches = SwitchService::new(control.clone());
-        Self {
-            control,
-            switches,
-            metrics,
-            settings: Arc::new(settings),
-        }
+        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins::registry(&switches)));
+        Self { control, switches, gateway, metrics, settings: Arc::new(settings) }
     }
 }
 
@@ -77,12 +74,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router())
         .merge(console::router())
         .merge(ops::router())
+        .merge(mgw::router())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            metrics::record_request,
-        ))
+        .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::record_request))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -90,11 +85,9 @@ pub fn router(state: AppState) -> Router {
 
 /// Keeps this node's in-memory snapshots in step with publications made by other nodes of a
 /// cluster, checking every `interval`, until the returned task is aborted.
-pub fn spawn_snapshot_refresh(
-    state: &AppState,
-    interval: std::time::Duration,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn_snapshot_refresh(state: &AppState, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
     let switches = state.switches.clone();
+    let gateway = state.gateway.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -102,13 +95,15 @@ pub fn spawn_snapshot_refresh(
             ticker.tick().await;
             match switches.refresh_changed().await {
                 Ok(0) => {}
-                Ok(refreshed) => tracing::info!(
-                    refreshed,
-                    "reloaded configuration published by another node"
-                ),
+                Ok(refreshed) => tracing::info!(refreshed, "reloaded configuration published by another node"),
                 Err(error) => {
                     tracing::warn!(%error, "cannot check for newer configuration versions")
                 }
+            }
+            match gateway.refresh_changed().await {
+                Ok(false) => {}
+                Ok(true) => tracing::info!("reloading gateway routes changed by another node"),
+                Err(error) => tracing::warn!(%error, "cannot check the gateway revision"),
             }
         }
     })
@@ -120,7 +115,5 @@ pub async fn run<F>(listener: TcpListener, router: Router, shutdown: F) -> std::
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

@@ -34,30 +34,35 @@ struct BuildLabels {
     storage: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GatewayCallLabels {
+    operation_type: String,
+    result: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation_type: String,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Mutex<Registry>,
     requests: Family<RequestLabels, Counter>,
     durations: Family<RouteLabels, Histogram>,
+    gateway_calls: Family<GatewayCallLabels, Counter>,
+    gateway_durations: Family<OperationLabels, Histogram>,
 }
 
 impl Metrics {
     pub fn new(storage_backend: &str) -> Self {
         let mut registry = Registry::with_prefix("midship");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by route and status",
-            requests.clone(),
-        );
+        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
         let durations = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0001, 2.5, 14))
         });
-        registry.register(
-            "http_request_duration_seconds",
-            "HTTP request latency by route",
-            durations.clone(),
-        );
+        registry.register("http_request_duration_seconds", "HTTP request latency by route", durations.clone());
         let build_info = Family::<BuildLabels, Gauge>::default();
         build_info
             .get_or_create(&BuildLabels {
@@ -65,37 +70,39 @@ impl Metrics {
                 storage: storage_backend.to_owned(),
             })
             .set(1);
+        registry.register("build_info", "Version and storage backend of this node", build_info);
+        let gateway_calls = Family::<GatewayCallLabels, Counter>::default();
+        registry.register("gateway_calls", "Client RPCs by operation type and result code", gateway_calls.clone());
+        let gateway_durations = Family::<OperationLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.00005, 2.0, 18))
+        });
         registry.register(
-            "build_info",
-            "Version and storage backend of this node",
-            build_info,
+            "gateway_call_duration_seconds",
+            "Client RPC latency through the gateway by operation type",
+            gateway_durations.clone(),
         );
-        Self {
-            registry: Mutex::new(registry),
-            requests,
-            durations,
-        }
+        Self { registry: Mutex::new(registry), requests, durations, gateway_calls, gateway_durations }
+    }
+
+    /// One client RPC. `operation_type` must be a routed one (or `unknown`), never raw client
+    /// input, so the label set stays bounded.
+    pub fn record_gateway_call(&self, operation_type: &str, result: u16, seconds: f64) {
+        let operation_type = operation_type.to_owned();
+        self.gateway_calls.get_or_create(&GatewayCallLabels { operation_type: operation_type.clone(), result }).inc();
+        self.gateway_durations.get_or_create(&OperationLabels { operation_type }).observe(seconds);
     }
 
     pub fn render(&self) -> String {
         let mut text = String::new();
-        let registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        prometheus_client::encoding::text::encode(&mut text, &registry)
-            .expect("writing to a String cannot fail");
+        let registry = self.registry.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        prometheus_client::encoding::text::encode(&mut text, &registry).expect("writing to a String cannot fail");
         text
     }
 }
 
 /// Counts every request and its latency under its route template (never the raw path, whose ids
 /// would make the label set unbounded).
-pub async fn record_request(
-    State(metrics): State<Arc<Metrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn record_request(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().as_str().to_owned();
     let route = request
@@ -105,17 +112,7 @@ pub async fn record_request(
         .unwrap_or_else(|| "unmatched".to_owned());
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    metrics
-        .requests
-        .get_or_create(&RequestLabels {
-            method: method.clone(),
-            route: route.clone(),
-            status,
-        })
-        .inc();
-    metrics
-        .durations
-        .get_or_create(&RouteLabels { method, route })
-        .observe(started.elapsed().as_secs_f64());
+    metrics.requests.get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status }).inc();
+    metrics.durations.get_or_create(&RouteLabels { method, route }).observe(started.elapsed().as_secs_f64());
     response
 }

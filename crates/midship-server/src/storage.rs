@@ -15,27 +15,16 @@ pub enum StorageOpenError {
 }
 
 /// `sqlite:…` opens the embedded backend, `postgres:…`/`postgresql:…` the cluster backend.
-pub async fn open_storage(
-    database_url: &str,
-    max_connections: u32,
-) -> Result<Arc<dyn Storage>, StorageOpenError> {
+pub async fn open_storage(database_url: &str, max_connections: u32) -> Result<Arc<dyn Storage>, StorageOpenError> {
     let scheme = database_url.split(':').next().unwrap_or_default();
     match scheme {
         "sqlite" => {
-            let settings = SqliteSettings {
-                max_connections,
-                ..SqliteSettings::default()
-            };
+            let settings = SqliteSettings { max_connections, ..SqliteSettings::default() };
             Ok(Arc::new(SqliteStorage::open(database_url, settings).await?))
         }
         "postgres" | "postgresql" => {
-            let settings = PostgresSettings {
-                max_connections,
-                ..PostgresSettings::default()
-            };
-            Ok(Arc::new(
-                PostgresStorage::open(database_url, settings).await?,
-            ))
+            let settings = PostgresSettings { max_connections, ..PostgresSettings::default() };
+            Ok(Arc::new(PostgresStorage::open(database_url, settings).await?))
         }
         other => Err(StorageOpenError::UnsupportedScheme(other.to_owned())),
     }
@@ -62,10 +51,7 @@ mod tests {
         let redacted = redact_database_url("postgres://midship:hunter2@db:5432/midship");
         assert!(!redacted.contains("hunter2"), "{redacted}");
         assert!(redacted.contains("****"));
-        assert_eq!(
-            redact_database_url("sqlite:///var/lib/midship/midship.db"),
-            "sqlite:///var/lib/midship/midship.db"
-        );
+        assert_eq!(redact_database_url("sqlite:///var/lib/midship/midship.db"), "sqlite:///var/lib/midship/midship.db");
     }
 
     #[tokio::test]

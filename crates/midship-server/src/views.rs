@@ -6,11 +6,7 @@ use midship_core::clock::format_rfc3339;
 use midship_core::{App, AppKey, AuditEntry, Platform, Tenant, Workspace};
 
 pub fn tenant(tenant: Tenant) -> TenantView {
-    TenantView {
-        tenant_id: tenant.tenant_id,
-        name: tenant.name,
-        created_at: format_rfc3339(tenant.created_at),
-    }
+    TenantView { tenant_id: tenant.tenant_id, name: tenant.name, created_at: format_rfc3339(tenant.created_at) }
 }
 
 pub fn app(app: App) -> AppView {
@@ -18,11 +14,7 @@ pub fn app(app: App) -> AppView {
         app_id: app.app_id,
         tenant_id: app.tenant_id,
         name: app.name,
-        platforms: app
-            .platforms
-            .iter()
-            .map(|platform| platform.as_str().to_owned())
-            .collect(),
+        platforms: app.platforms.iter().map(|platform| platform.as_str().to_owned()).collect(),
         created_at: format_rfc3339(app.created_at),
     }
 }

@@ -2,9 +2,7 @@
 
 use async_trait::async_trait;
 use midship_core::NewAuditEntry;
-use midship_storage::{
-    ApiGroupRecord, ApiRecord, DeviceRecord, GatewayStore, StorageError, StorageResult,
-};
+use midship_storage::{ApiGroupRecord, ApiRecord, DeviceRecord, GatewayStore, StorageError, StorageResult};
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
@@ -42,47 +40,38 @@ async fn bump_revision(transaction: &mut Transaction<'_, Postgres>) -> StorageRe
 
 #[async_trait]
 impl GatewayStore for PostgresStorage {
-    async fn create_api_group(
-        &self,
-        group: &ApiGroupRecord,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()> {
+    async fn create_api_group(&self, group: &ApiGroupRecord, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        sqlx::query("INSERT INTO api_groups (group_id, workspace_id, name, definition, updated_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&group.group_id)
-            .bind(&group.workspace_id)
-            .bind(&group.name)
-            .bind(&group.definition)
-            .bind(group.updated_at)
-            .execute(&mut *transaction)
-            .await
-            .map_err(write_error("api group"))?;
+        sqlx::query(
+            "INSERT INTO api_groups (group_id, workspace_id, name, definition, updated_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&group.group_id)
+        .bind(&group.workspace_id)
+        .bind(&group.name)
+        .bind(&group.definition)
+        .bind(group.updated_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(write_error("api group"))?;
         bump_revision(&mut transaction).await?;
         insert_audit(&mut transaction, audit).await?;
         transaction.commit().await.map_err(database_error)
     }
 
-    async fn update_api_group(
-        &self,
-        group: &ApiGroupRecord,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()> {
+    async fn update_api_group(&self, group: &ApiGroupRecord, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let updated = sqlx::query(
-            "UPDATE api_groups SET name = $1, definition = $2, updated_at = $3 WHERE group_id = $4",
-        )
-        .bind(&group.name)
-        .bind(&group.definition)
-        .bind(group.updated_at)
-        .bind(&group.group_id)
-        .execute(&mut *transaction)
-        .await
-        .map_err(write_error("api group"))?
-        .rows_affected();
+        let updated =
+            sqlx::query("UPDATE api_groups SET name = $1, definition = $2, updated_at = $3 WHERE group_id = $4")
+                .bind(&group.name)
+                .bind(&group.definition)
+                .bind(group.updated_at)
+                .bind(&group.group_id)
+                .execute(&mut *transaction)
+                .await
+                .map_err(write_error("api group"))?
+                .rows_affected();
         if updated == 0 {
-            return Err(StorageError::NotFound {
-                entity: "api group",
-            });
+            return Err(StorageError::NotFound { entity: "api group" });
         }
         bump_revision(&mut transaction).await?;
         insert_audit(&mut transaction, audit).await?;
@@ -97,10 +86,7 @@ impl GatewayStore for PostgresStorage {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        rows.iter()
-            .map(group_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(corrupt("api_groups"))
+        rows.iter().map(group_from_row).collect::<Result<_, _>>().map_err(corrupt("api_groups"))
     }
 
     async fn create_api(&self, api: &ApiRecord, audit: &NewAuditEntry) -> StorageResult<()> {
@@ -124,17 +110,15 @@ impl GatewayStore for PostgresStorage {
 
     async fn update_api(&self, api: &ApiRecord, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let updated = sqlx::query(
-            "UPDATE apis SET group_id = $1, definition = $2, updated_at = $3 WHERE api_id = $4",
-        )
-        .bind(&api.group_id)
-        .bind(&api.definition)
-        .bind(api.updated_at)
-        .bind(&api.api_id)
-        .execute(&mut *transaction)
-        .await
-        .map_err(write_error("api"))?
-        .rows_affected();
+        let updated = sqlx::query("UPDATE apis SET group_id = $1, definition = $2, updated_at = $3 WHERE api_id = $4")
+            .bind(&api.group_id)
+            .bind(&api.definition)
+            .bind(api.updated_at)
+            .bind(&api.api_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(write_error("api"))?
+            .rows_affected();
         if updated == 0 {
             return Err(StorageError::NotFound { entity: "api" });
         }
@@ -152,10 +136,7 @@ impl GatewayStore for PostgresStorage {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        rows.iter()
-            .map(api_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(corrupt("apis"))
+        rows.iter().map(api_from_row).collect::<Result<_, _>>().map_err(corrupt("apis"))
     }
 
     async fn gateway_revision(&self) -> StorageResult<i64> {

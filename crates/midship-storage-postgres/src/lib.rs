@@ -8,12 +8,11 @@ use async_trait::async_trait;
 use midship_core::access::{Role, TokenRecord};
 use midship_core::clock::UnixMillis;
 use midship_core::{
-    App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Platform, Tenant,
-    Workspace,
+    App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Platform, Tenant, Workspace,
 };
 use midship_storage::{
-    AppScope, AppStore, AuditStore, Bootstrap, Storage, StorageError, StorageResult, TenantStore,
-    TokenStore, decode_app_ids, decode_json_column, descending_cursor, encode_app_ids,
+    AppScope, AppStore, AuditStore, Bootstrap, Storage, StorageError, StorageResult, TenantStore, TokenStore,
+    decode_app_ids, decode_json_column, descending_cursor, encode_app_ids,
 };
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
@@ -37,29 +36,21 @@ pub struct PostgresSettings {
 
 impl Default for PostgresSettings {
     fn default() -> Self {
-        Self {
-            max_connections: 16,
-            acquire_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(5) }
     }
 }
 
 impl PostgresStorage {
     /// Connects to `url` (`postgres://user:password@host:port/db`) and migrates the schema.
     pub async fn open(url: &str, settings: PostgresSettings) -> StorageResult<Self> {
-        let options = PgConnectOptions::from_str(url)
-            .map_err(database_error)?
-            .application_name("midship");
+        let options = PgConnectOptions::from_str(url).map_err(database_error)?.application_name("midship");
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
             .connect_with(options)
             .await
             .map_err(database_error)?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|error| StorageError::Migration(error.to_string()))?;
+        MIGRATOR.run(&pool).await.map_err(|error| StorageError::Migration(error.to_string()))?;
         Ok(Self { pool })
     }
 }
@@ -71,18 +62,13 @@ pub(crate) fn database_error(error: sqlx::Error) -> StorageError {
 /// Maps a unique-key violation to a conflict on `entity`, anything else to a database error.
 pub(crate) fn write_error(entity: &'static str) -> impl Fn(sqlx::Error) -> StorageError {
     move |error| match &error {
-        sqlx::Error::Database(db_error) if db_error.is_unique_violation() => {
-            StorageError::Conflict { entity }
-        }
+        sqlx::Error::Database(db_error) if db_error.is_unique_violation() => StorageError::Conflict { entity },
         _ => database_error(error),
     }
 }
 
 pub(crate) fn corrupt(table: &'static str) -> impl Fn(sqlx::Error) -> StorageError {
-    move |error| StorageError::Corrupt {
-        table,
-        detail: error.to_string(),
-    }
+    move |error| StorageError::Corrupt { table, detail: error.to_string() }
 }
 
 pub(crate) async fn insert_audit(
@@ -109,10 +95,7 @@ pub(crate) async fn insert_audit(
     Ok(())
 }
 
-async fn insert_tenant(
-    transaction: &mut Transaction<'_, Postgres>,
-    tenant: &Tenant,
-) -> StorageResult<()> {
+async fn insert_tenant(transaction: &mut Transaction<'_, Postgres>, tenant: &Tenant) -> StorageResult<()> {
     sqlx::query("INSERT INTO tenants (tenant_id, name, created_at) VALUES ($1, $2, $3)")
         .bind(&tenant.tenant_id)
         .bind(&tenant.name)
@@ -123,10 +106,7 @@ async fn insert_tenant(
     Ok(())
 }
 
-async fn insert_token(
-    transaction: &mut Transaction<'_, Postgres>,
-    token: &TokenRecord,
-) -> StorageResult<()> {
+async fn insert_token(transaction: &mut Transaction<'_, Postgres>, token: &TokenRecord) -> StorageResult<()> {
     sqlx::query(
         "INSERT INTO api_tokens (token_id, tenant_id, name, role, app_ids, token_hash, hint, created_at, created_by, expires_at, revoked_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
@@ -148,27 +128,19 @@ async fn insert_token(
     Ok(())
 }
 
-async fn insert_workspace(
-    transaction: &mut Transaction<'_, Postgres>,
-    workspace: &Workspace,
-) -> StorageResult<()> {
-    sqlx::query(
-        "INSERT INTO workspaces (workspace_id, app_id, name, created_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&workspace.workspace_id)
-    .bind(&workspace.app_id)
-    .bind(&workspace.name)
-    .bind(workspace.created_at)
-    .execute(&mut **transaction)
-    .await
-    .map_err(write_error("workspace"))?;
+async fn insert_workspace(transaction: &mut Transaction<'_, Postgres>, workspace: &Workspace) -> StorageResult<()> {
+    sqlx::query("INSERT INTO workspaces (workspace_id, app_id, name, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(&workspace.workspace_id)
+        .bind(&workspace.app_id)
+        .bind(&workspace.name)
+        .bind(workspace.created_at)
+        .execute(&mut **transaction)
+        .await
+        .map_err(write_error("workspace"))?;
     Ok(())
 }
 
-async fn insert_key(
-    transaction: &mut Transaction<'_, Postgres>,
-    key: &AppKey,
-) -> StorageResult<()> {
+async fn insert_key(transaction: &mut Transaction<'_, Postgres>, key: &AppKey) -> StorageResult<()> {
     sqlx::query("INSERT INTO app_keys (key_id, app_id, secret, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&key.key_id)
         .bind(&key.app_id)
@@ -195,10 +167,8 @@ fn app_from_row(row: &PgRow) -> StorageResult<App> {
         app_id: row.try_get("app_id").map_err(corrupt("apps"))?,
         tenant_id: row.try_get("tenant_id").map_err(corrupt("apps"))?,
         name: row.try_get("name").map_err(corrupt("apps"))?,
-        platforms: Platform::parse_list(&platforms).map_err(|error| StorageError::Corrupt {
-            table: "apps",
-            detail: error.to_string(),
-        })?,
+        platforms: Platform::parse_list(&platforms)
+            .map_err(|error| StorageError::Corrupt { table: "apps", detail: error.to_string() })?,
         created_at: row.try_get("created_at").map_err(corrupt("apps"))?,
     })
 }
@@ -229,10 +199,8 @@ fn token_from_row(row: &PgRow) -> StorageResult<TokenRecord> {
         token_id: row.try_get("token_id").map_err(corrupt("api_tokens"))?,
         tenant_id: row.try_get("tenant_id").map_err(corrupt("api_tokens"))?,
         name: row.try_get("name").map_err(corrupt("api_tokens"))?,
-        role: Role::from_str(&role).map_err(|error| StorageError::Corrupt {
-            table: "api_tokens",
-            detail: error.to_string(),
-        })?,
+        role: Role::from_str(&role)
+            .map_err(|error| StorageError::Corrupt { table: "api_tokens", detail: error.to_string() })?,
         app_ids: decode_app_ids(app_ids.as_deref())?,
         token_hash: row.try_get("token_hash").map_err(corrupt("api_tokens"))?,
         hint: row.try_get("hint").map_err(corrupt("api_tokens"))?,
@@ -264,7 +232,8 @@ fn audit_from_row(row: &PgRow) -> StorageResult<AuditEntry> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "token_id, tenant_id, name, role, app_ids, token_hash, hint, created_at, created_by, expires_at, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "token_id, tenant_id, name, role, app_ids, token_hash, hint, created_at, created_by, expires_at, revoked_at";
 
 #[async_trait]
 impl TenantStore for PostgresStorage {
@@ -300,33 +269,25 @@ impl TenantStore for PostgresStorage {
     }
 
     async fn get_tenant(&self, tenant_id: &str) -> StorageResult<Option<Tenant>> {
-        let row =
-            sqlx::query("SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = $1")
-                .bind(tenant_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(database_error)?;
-        row.as_ref()
-            .map(tenant_from_row)
-            .transpose()
-            .map_err(corrupt("tenants"))
+        let row = sqlx::query("SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = $1")
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
+        row.as_ref().map(tenant_from_row).transpose().map_err(corrupt("tenants"))
     }
 
     async fn list_tenants(&self, page: &PageRequest) -> StorageResult<Page<Tenant>> {
-        let rows = sqlx::query("SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id > $1 ORDER BY tenant_id LIMIT $2")
-            .bind(page.after.as_deref().unwrap_or(""))
-            .bind(page.fetch_limit())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
-        let tenants = rows
-            .iter()
-            .map(tenant_from_row)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(corrupt("tenants"))?;
-        Ok(Page::from_rows(tenants, page, |tenant| {
-            tenant.tenant_id.clone()
-        }))
+        let rows = sqlx::query(
+            "SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id > $1 ORDER BY tenant_id LIMIT $2",
+        )
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(page.fetch_limit())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        let tenants = rows.iter().map(tenant_from_row).collect::<Result<Vec<_>, _>>().map_err(corrupt("tenants"))?;
+        Ok(Page::from_rows(tenants, page, |tenant| tenant.tenant_id.clone()))
     }
 }
 
@@ -358,13 +319,11 @@ impl AppStore for PostgresStorage {
     }
 
     async fn get_app(&self, app_id: &str) -> StorageResult<Option<App>> {
-        let row = sqlx::query(
-            "SELECT app_id, tenant_id, name, platforms, created_at FROM apps WHERE app_id = $1",
-        )
-        .bind(app_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database_error)?;
+        let row = sqlx::query("SELECT app_id, tenant_id, name, platforms, created_at FROM apps WHERE app_id = $1")
+            .bind(app_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
         row.as_ref().map(app_from_row).transpose()
     }
 
@@ -372,36 +331,17 @@ impl AppStore for PostgresStorage {
         let mut query = QueryBuilder::<Postgres>::new(
             "SELECT app_id, tenant_id, name, platforms, created_at FROM apps WHERE tenant_id = ",
         );
-        query
-            .push_bind(&scope.tenant_id)
-            .push(" AND app_id > ")
-            .push_bind(page.after.as_deref().unwrap_or(""));
+        query.push_bind(&scope.tenant_id).push(" AND app_id > ").push_bind(page.after.as_deref().unwrap_or(""));
         if let Some(app_ids) = &scope.only_app_ids {
-            query
-                .push(" AND app_id = ANY(")
-                .push_bind(app_ids.clone())
-                .push(")");
+            query.push(" AND app_id = ANY(").push_bind(app_ids.clone()).push(")");
         }
-        query
-            .push(" ORDER BY app_id LIMIT ")
-            .push_bind(page.fetch_limit());
-        let rows = query
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
-        let apps = rows
-            .iter()
-            .map(app_from_row)
-            .collect::<StorageResult<Vec<_>>>()?;
+        query.push(" ORDER BY app_id LIMIT ").push_bind(page.fetch_limit());
+        let rows = query.build().fetch_all(&self.pool).await.map_err(database_error)?;
+        let apps = rows.iter().map(app_from_row).collect::<StorageResult<Vec<_>>>()?;
         Ok(Page::from_rows(apps, page, |app| app.app_id.clone()))
     }
 
-    async fn create_workspace(
-        &self,
-        workspace: &Workspace,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()> {
+    async fn create_workspace(&self, workspace: &Workspace, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
         insert_workspace(&mut transaction, workspace).await?;
         insert_audit(&mut transaction, audit).await?;
@@ -409,29 +349,23 @@ impl AppStore for PostgresStorage {
     }
 
     async fn get_workspace(&self, workspace_id: &str) -> StorageResult<Option<Workspace>> {
-        let row = sqlx::query(
-            "SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE workspace_id = $1",
-        )
-        .bind(workspace_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database_error)?;
-        row.as_ref()
-            .map(workspace_from_row)
-            .transpose()
-            .map_err(corrupt("workspaces"))
+        let row = sqlx::query("SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE workspace_id = $1")
+            .bind(workspace_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
+        row.as_ref().map(workspace_from_row).transpose().map_err(corrupt("workspaces"))
     }
 
     async fn list_workspaces(&self, app_id: &str) -> StorageResult<Vec<Workspace>> {
-        let rows = sqlx::query("SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE app_id = $1 ORDER BY created_at, name")
-            .bind(app_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
-        rows.iter()
-            .map(workspace_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(corrupt("workspaces"))
+        let rows = sqlx::query(
+            "SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE app_id = $1 ORDER BY created_at, name",
+        )
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        rows.iter().map(workspace_from_row).collect::<Result<_, _>>().map_err(corrupt("workspaces"))
     }
 
     async fn rotate_app_key(
@@ -441,13 +375,15 @@ impl AppStore for PostgresStorage {
         audit: &NewAuditEntry,
     ) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        sqlx::query("UPDATE app_keys SET expires_at = $1 WHERE app_id = $2 AND (expires_at IS NULL OR expires_at > $3)")
-            .bind(previous_expire_at)
-            .bind(&new_key.app_id)
-            .bind(previous_expire_at)
-            .execute(&mut *transaction)
-            .await
-            .map_err(database_error)?;
+        sqlx::query(
+            "UPDATE app_keys SET expires_at = $1 WHERE app_id = $2 AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(previous_expire_at)
+        .bind(&new_key.app_id)
+        .bind(previous_expire_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(database_error)?;
         insert_key(&mut transaction, new_key).await?;
         insert_audit(&mut transaction, audit).await?;
         transaction.commit().await.map_err(database_error)
@@ -461,10 +397,7 @@ impl AppStore for PostgresStorage {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        rows.iter()
-            .map(key_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(corrupt("app_keys"))
+        rows.iter().map(key_from_row).collect::<Result<_, _>>().map_err(corrupt("app_keys"))
     }
 }
 
@@ -478,32 +411,24 @@ impl TokenStore for PostgresStorage {
     }
 
     async fn find_token_by_hash(&self, token_hash: &str) -> StorageResult<Option<TokenRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database_error)?;
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = $1"))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
         row.as_ref().map(token_from_row).transpose()
     }
 
     async fn get_token(&self, token_id: &str) -> StorageResult<Option<TokenRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_id = $1"
-        ))
-        .bind(token_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database_error)?;
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_id = $1"))
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
         row.as_ref().map(token_from_row).transpose()
     }
 
-    async fn list_tokens(
-        &self,
-        tenant_id: &str,
-        page: &PageRequest,
-    ) -> StorageResult<Page<TokenRecord>> {
+    async fn list_tokens(&self, tenant_id: &str, page: &PageRequest) -> StorageResult<Page<TokenRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE tenant_id = $1 AND token_id > $2 ORDER BY token_id LIMIT $3"
         ))
@@ -513,31 +438,19 @@ impl TokenStore for PostgresStorage {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        let tokens = rows
-            .iter()
-            .map(token_from_row)
-            .collect::<StorageResult<Vec<_>>>()?;
-        Ok(Page::from_rows(tokens, page, |token| {
-            token.token_id.clone()
-        }))
+        let tokens = rows.iter().map(token_from_row).collect::<StorageResult<Vec<_>>>()?;
+        Ok(Page::from_rows(tokens, page, |token| token.token_id.clone()))
     }
 
-    async fn revoke_token(
-        &self,
-        token_id: &str,
-        revoked_at: UnixMillis,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()> {
+    async fn revoke_token(&self, token_id: &str, revoked_at: UnixMillis, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let matched = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE token_id = $2",
-        )
-        .bind(revoked_at)
-        .bind(token_id)
-        .execute(&mut *transaction)
-        .await
-        .map_err(database_error)?
-        .rows_affected();
+        let matched = sqlx::query("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1) WHERE token_id = $2")
+            .bind(revoked_at)
+            .bind(token_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(database_error)?
+            .rows_affected();
         if matched == 0 {
             return Err(StorageError::NotFound { entity: "token" });
         }
@@ -558,10 +471,7 @@ impl AuditStore for PostgresStorage {
             "SELECT seq, tenant_id, at, actor_token_id, actor_name, action, target_kind, target_id, app_id, before_json, after_json
              FROM audit_log WHERE tenant_id = ",
         );
-        query
-            .push_bind(tenant_id)
-            .push(" AND seq < ")
-            .push_bind(descending_cursor(page));
+        query.push_bind(tenant_id).push(" AND seq < ").push_bind(descending_cursor(page));
         if let Some(app_id) = &filter.app_id {
             query.push(" AND app_id = ").push_bind(app_id);
         }
@@ -569,26 +479,12 @@ impl AuditStore for PostgresStorage {
             query.push(" AND action = ").push_bind(action);
         }
         if let Some(visible) = &filter.visible_apps {
-            query
-                .push(" AND app_id = ANY(")
-                .push_bind(visible.clone())
-                .push(")");
+            query.push(" AND app_id = ANY(").push_bind(visible.clone()).push(")");
         }
-        query
-            .push(" ORDER BY seq DESC LIMIT ")
-            .push_bind(page.fetch_limit());
-        let rows = query
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
-        let entries = rows
-            .iter()
-            .map(audit_from_row)
-            .collect::<StorageResult<Vec<_>>>()?;
-        Ok(Page::from_rows(entries, page, |entry| {
-            entry.seq.to_string()
-        }))
+        query.push(" ORDER BY seq DESC LIMIT ").push_bind(page.fetch_limit());
+        let rows = query.build().fetch_all(&self.pool).await.map_err(database_error)?;
+        let entries = rows.iter().map(audit_from_row).collect::<StorageResult<Vec<_>>>()?;
+        Ok(Page::from_rows(entries, page, |entry| entry.seq.to_string()))
     }
 }
 
@@ -599,10 +495,7 @@ impl Storage for PostgresStorage {
     }
 
     async fn ping(&self) -> StorageResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(database_error)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(database_error)?;
         Ok(())
     }
 

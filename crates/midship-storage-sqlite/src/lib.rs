@@ -8,16 +8,13 @@ use async_trait::async_trait;
 use midship_core::access::{Role, TokenRecord};
 use midship_core::clock::UnixMillis;
 use midship_core::{
-    App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Platform, Tenant,
-    Workspace,
+    App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Platform, Tenant, Workspace,
 };
 use midship_storage::{
-    AppScope, AppStore, AuditStore, Bootstrap, Storage, StorageError, StorageResult, TenantStore,
-    TokenStore, decode_app_ids, decode_json_column, descending_cursor, encode_app_ids,
+    AppScope, AppStore, AuditStore, Bootstrap, Storage, StorageError, StorageResult, TenantStore, TokenStore,
+    decode_app_ids, decode_json_column, descending_cursor, encode_app_ids,
 };
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
 mod gateway;
@@ -39,10 +36,7 @@ pub struct SqliteSettings {
 
 impl Default for SqliteSettings {
     fn default() -> Self {
-        Self {
-            max_connections: 8,
-            busy_timeout: Duration::from_secs(5),
-        }
+        Self { max_connections: 8, busy_timeout: Duration::from_secs(5) }
     }
 }
 
@@ -61,10 +55,7 @@ impl SqliteStorage {
             .connect_with(options)
             .await
             .map_err(database_error)?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|error| StorageError::Migration(error.to_string()))?;
+        MIGRATOR.run(&pool).await.map_err(|error| StorageError::Migration(error.to_string()))?;
         Ok(Self { pool })
     }
 }
@@ -76,18 +67,13 @@ pub(crate) fn database_error(error: sqlx::Error) -> StorageError {
 /// Maps a unique-key violation to a conflict on `entity`, anything else to a database error.
 pub(crate) fn write_error(entity: &'static str) -> impl Fn(sqlx::Error) -> StorageError {
     move |error| match &error {
-        sqlx::Error::Database(db_error) if db_error.is_unique_violation() => {
-            StorageError::Conflict { entity }
-        }
+        sqlx::Error::Database(db_error) if db_error.is_unique_violation() => StorageError::Conflict { entity },
         _ => database_error(error),
     }
 }
 
 pub(crate) fn corrupt(table: &'static str) -> impl Fn(sqlx::Error) -> StorageError {
-    move |error| StorageError::Corrupt {
-        table,
-        detail: error.to_string(),
-    }
+    move |error| StorageError::Corrupt { table, detail: error.to_string() }
 }
 
 pub(crate) async fn insert_audit(
@@ -114,10 +100,7 @@ pub(crate) async fn insert_audit(
     Ok(())
 }
 
-async fn insert_tenant(
-    transaction: &mut Transaction<'_, Sqlite>,
-    tenant: &Tenant,
-) -> StorageResult<()> {
+async fn insert_tenant(transaction: &mut Transaction<'_, Sqlite>, tenant: &Tenant) -> StorageResult<()> {
     sqlx::query("INSERT INTO tenants (tenant_id, name, created_at) VALUES (?, ?, ?)")
         .bind(&tenant.tenant_id)
         .bind(&tenant.name)
@@ -128,10 +111,7 @@ async fn insert_tenant(
     Ok(())
 }
 
-async fn insert_token(
-    transaction: &mut Transaction<'_, Sqlite>,
-    token: &TokenRecord,
-) -> StorageResult<()> {
+async fn insert_token(transaction: &mut Transaction<'_, Sqlite>, token: &TokenRecord) -> StorageResult<()> {
     sqlx::query(
         "INSERT INTO api_tokens (token_id, tenant_id, name, role, app_ids, token_hash, hint, created_at, created_by, expires_at, revoked_at)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -153,20 +133,15 @@ async fn insert_token(
     Ok(())
 }
 
-async fn insert_workspace(
-    transaction: &mut Transaction<'_, Sqlite>,
-    workspace: &Workspace,
-) -> StorageResult<()> {
-    sqlx::query(
-        "INSERT INTO workspaces (workspace_id, app_id, name, created_at) VALUES (?, ?, ?, ?)",
-    )
-    .bind(&workspace.workspace_id)
-    .bind(&workspace.app_id)
-    .bind(&workspace.name)
-    .bind(workspace.created_at)
-    .execute(&mut **transaction)
-    .await
-    .map_err(write_error("workspace"))?;
+async fn insert_workspace(transaction: &mut Transaction<'_, Sqlite>, workspace: &Workspace) -> StorageResult<()> {
+    sqlx::query("INSERT INTO workspaces (workspace_id, app_id, name, created_at) VALUES (?, ?, ?, ?)")
+        .bind(&workspace.workspace_id)
+        .bind(&workspace.app_id)
+        .bind(&workspace.name)
+        .bind(workspace.created_at)
+        .execute(&mut **transaction)
+        .await
+        .map_err(write_error("workspace"))?;
     Ok(())
 }
 
@@ -197,10 +172,8 @@ fn app_from_row(row: &SqliteRow) -> StorageResult<App> {
         app_id: row.try_get("app_id").map_err(corrupt("apps"))?,
         tenant_id: row.try_get("tenant_id").map_err(corrupt("apps"))?,
         name: row.try_get("name").map_err(corrupt("apps"))?,
-        platforms: Platform::parse_list(&platforms).map_err(|error| StorageError::Corrupt {
-            table: "apps",
-            detail: error.to_string(),
-        })?,
+        platforms: Platform::parse_list(&platforms)
+            .map_err(|error| StorageError::Corrupt { table: "apps", detail: error.to_string() })?,
         created_at: row.try_get("created_at").map_err(corrupt("apps"))?,
     })
 }
@@ -231,10 +204,8 @@ fn token_from_row(row: &SqliteRow) -> StorageResult<TokenRecord> {
         token_id: row.try_get("token_id").map_err(corrupt("api_tokens"))?,
         tenant_id: row.try_get("tenant_id").map_err(corrupt("api_tokens"))?,
         name: row.try_get("name").map_err(corrupt("api_tokens"))?,
-        role: Role::from_str(&role).map_err(|error| StorageError::Corrupt {
-            table: "api_tokens",
-            detail: error.to_string(),
-        })?,
+        role: Role::from_str(&role)
+            .map_err(|error| StorageError::Corrupt { table: "api_tokens", detail: error.to_string() })?,
         app_ids: decode_app_ids(app_ids.as_deref())?,
         token_hash: row.try_get("token_hash").map_err(corrupt("api_tokens"))?,
         hint: row.try_get("hint").map_err(corrupt("api_tokens"))?,
@@ -266,7 +237,8 @@ fn audit_from_row(row: &SqliteRow) -> StorageResult<AuditEntry> {
     })
 }
 
-const TOKEN_COLUMNS: &str = "token_id, tenant_id, name, role, app_ids, token_hash, hint, created_at, created_by, expires_at, revoked_at";
+const TOKEN_COLUMNS: &str =
+    "token_id, tenant_id, name, role, app_ids, token_hash, hint, created_at, created_by, expires_at, revoked_at";
 
 #[async_trait]
 impl TenantStore for SqliteStorage {
@@ -299,33 +271,25 @@ impl TenantStore for SqliteStorage {
     }
 
     async fn get_tenant(&self, tenant_id: &str) -> StorageResult<Option<Tenant>> {
-        let row =
-            sqlx::query("SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = ?")
-                .bind(tenant_id)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(database_error)?;
-        row.as_ref()
-            .map(tenant_from_row)
-            .transpose()
-            .map_err(corrupt("tenants"))
+        let row = sqlx::query("SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = ?")
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
+        row.as_ref().map(tenant_from_row).transpose().map_err(corrupt("tenants"))
     }
 
     async fn list_tenants(&self, page: &PageRequest) -> StorageResult<Page<Tenant>> {
-        let rows = sqlx::query("SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id > ? ORDER BY tenant_id LIMIT ?")
-            .bind(page.after.as_deref().unwrap_or(""))
-            .bind(page.fetch_limit())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
-        let tenants = rows
-            .iter()
-            .map(tenant_from_row)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(corrupt("tenants"))?;
-        Ok(Page::from_rows(tenants, page, |tenant| {
-            tenant.tenant_id.clone()
-        }))
+        let rows = sqlx::query(
+            "SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id > ? ORDER BY tenant_id LIMIT ?",
+        )
+        .bind(page.after.as_deref().unwrap_or(""))
+        .bind(page.fetch_limit())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        let tenants = rows.iter().map(tenant_from_row).collect::<Result<Vec<_>, _>>().map_err(corrupt("tenants"))?;
+        Ok(Page::from_rows(tenants, page, |tenant| tenant.tenant_id.clone()))
     }
 }
 
@@ -357,13 +321,11 @@ impl AppStore for SqliteStorage {
     }
 
     async fn get_app(&self, app_id: &str) -> StorageResult<Option<App>> {
-        let row = sqlx::query(
-            "SELECT app_id, tenant_id, name, platforms, created_at FROM apps WHERE app_id = ?",
-        )
-        .bind(app_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database_error)?;
+        let row = sqlx::query("SELECT app_id, tenant_id, name, platforms, created_at FROM apps WHERE app_id = ?")
+            .bind(app_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
         row.as_ref().map(app_from_row).transpose()
     }
 
@@ -371,36 +333,20 @@ impl AppStore for SqliteStorage {
         let mut query = QueryBuilder::<Sqlite>::new(
             "SELECT app_id, tenant_id, name, platforms, created_at FROM apps WHERE tenant_id = ",
         );
-        query
-            .push_bind(&scope.tenant_id)
-            .push(" AND app_id > ")
-            .push_bind(page.after.as_deref().unwrap_or(""));
+        query.push_bind(&scope.tenant_id).push(" AND app_id > ").push_bind(page.after.as_deref().unwrap_or(""));
         if let Some(app_ids) = &scope.only_app_ids {
             query
                 .push(" AND app_id IN (SELECT value FROM json_each(")
                 .push_bind(serde_json::Value::from(app_ids.clone()).to_string())
                 .push("))");
         }
-        query
-            .push(" ORDER BY app_id LIMIT ")
-            .push_bind(page.fetch_limit());
-        let rows = query
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
-        let apps = rows
-            .iter()
-            .map(app_from_row)
-            .collect::<StorageResult<Vec<_>>>()?;
+        query.push(" ORDER BY app_id LIMIT ").push_bind(page.fetch_limit());
+        let rows = query.build().fetch_all(&self.pool).await.map_err(database_error)?;
+        let apps = rows.iter().map(app_from_row).collect::<StorageResult<Vec<_>>>()?;
         Ok(Page::from_rows(apps, page, |app| app.app_id.clone()))
     }
 
-    async fn create_workspace(
-        &self,
-        workspace: &Workspace,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()> {
+    async fn create_workspace(&self, workspace: &Workspace, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
         insert_workspace(&mut transaction, workspace).await?;
         insert_audit(&mut transaction, audit).await?;
@@ -408,29 +354,23 @@ impl AppStore for SqliteStorage {
     }
 
     async fn get_workspace(&self, workspace_id: &str) -> StorageResult<Option<Workspace>> {
-        let row = sqlx::query(
-            "SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE workspace_id = ?",
-        )
-        .bind(workspace_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database_error)?;
-        row.as_ref()
-            .map(workspace_from_row)
-            .transpose()
-            .map_err(corrupt("workspaces"))
+        let row = sqlx::query("SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE workspace_id = ?")
+            .bind(workspace_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
+        row.as_ref().map(workspace_from_row).transpose().map_err(corrupt("workspaces"))
     }
 
     async fn list_workspaces(&self, app_id: &str) -> StorageResult<Vec<Workspace>> {
-        let rows = sqlx::query("SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE app_id = ? ORDER BY created_at, name")
-            .bind(app_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
-        rows.iter()
-            .map(workspace_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(corrupt("workspaces"))
+        let rows = sqlx::query(
+            "SELECT workspace_id, app_id, name, created_at FROM workspaces WHERE app_id = ? ORDER BY created_at, name",
+        )
+        .bind(app_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        rows.iter().map(workspace_from_row).collect::<Result<_, _>>().map_err(corrupt("workspaces"))
     }
 
     async fn rotate_app_key(
@@ -460,10 +400,7 @@ impl AppStore for SqliteStorage {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        rows.iter()
-            .map(key_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(corrupt("app_keys"))
+        rows.iter().map(key_from_row).collect::<Result<_, _>>().map_err(corrupt("app_keys"))
     }
 }
 
@@ -477,32 +414,24 @@ impl TokenStore for SqliteStorage {
     }
 
     async fn find_token_by_hash(&self, token_hash: &str) -> StorageResult<Option<TokenRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database_error)?;
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_hash = ?"))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
         row.as_ref().map(token_from_row).transpose()
     }
 
     async fn get_token(&self, token_id: &str) -> StorageResult<Option<TokenRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_id = ?"
-        ))
-        .bind(token_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database_error)?;
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE token_id = ?"))
+            .bind(token_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
         row.as_ref().map(token_from_row).transpose()
     }
 
-    async fn list_tokens(
-        &self,
-        tenant_id: &str,
-        page: &PageRequest,
-    ) -> StorageResult<Page<TokenRecord>> {
+    async fn list_tokens(&self, tenant_id: &str, page: &PageRequest) -> StorageResult<Page<TokenRecord>> {
         let rows = sqlx::query(&format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE tenant_id = ? AND token_id > ? ORDER BY token_id LIMIT ?"
         ))
@@ -512,31 +441,19 @@ impl TokenStore for SqliteStorage {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        let tokens = rows
-            .iter()
-            .map(token_from_row)
-            .collect::<StorageResult<Vec<_>>>()?;
-        Ok(Page::from_rows(tokens, page, |token| {
-            token.token_id.clone()
-        }))
+        let tokens = rows.iter().map(token_from_row).collect::<StorageResult<Vec<_>>>()?;
+        Ok(Page::from_rows(tokens, page, |token| token.token_id.clone()))
     }
 
-    async fn revoke_token(
-        &self,
-        token_id: &str,
-        revoked_at: UnixMillis,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()> {
+    async fn revoke_token(&self, token_id: &str, revoked_at: UnixMillis, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let matched = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_id = ?",
-        )
-        .bind(revoked_at)
-        .bind(token_id)
-        .execute(&mut *transaction)
-        .await
-        .map_err(database_error)?
-        .rows_affected();
+        let matched = sqlx::query("UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_id = ?")
+            .bind(revoked_at)
+            .bind(token_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(database_error)?
+            .rows_affected();
         if matched == 0 {
             return Err(StorageError::NotFound { entity: "token" });
         }
@@ -557,10 +474,7 @@ impl AuditStore for SqliteStorage {
             "SELECT seq, tenant_id, at, actor_token_id, actor_name, action, target_kind, target_id, app_id, before_json, after_json
              FROM audit_log WHERE tenant_id = ",
         );
-        query
-            .push_bind(tenant_id)
-            .push(" AND seq < ")
-            .push_bind(descending_cursor(page));
+        query.push_bind(tenant_id).push(" AND seq < ").push_bind(descending_cursor(page));
         if let Some(app_id) = &filter.app_id {
             query.push(" AND app_id = ").push_bind(app_id);
         }
@@ -573,21 +487,10 @@ impl AuditStore for SqliteStorage {
                 .push_bind(serde_json::Value::from(visible.clone()).to_string())
                 .push("))");
         }
-        query
-            .push(" ORDER BY seq DESC LIMIT ")
-            .push_bind(page.fetch_limit());
-        let rows = query
-            .build()
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
-        let entries = rows
-            .iter()
-            .map(audit_from_row)
-            .collect::<StorageResult<Vec<_>>>()?;
-        Ok(Page::from_rows(entries, page, |entry| {
-            entry.seq.to_string()
-        }))
+        query.push(" ORDER BY seq DESC LIMIT ").push_bind(page.fetch_limit());
+        let rows = query.build().fetch_all(&self.pool).await.map_err(database_error)?;
+        let entries = rows.iter().map(audit_from_row).collect::<StorageResult<Vec<_>>>()?;
+        Ok(Page::from_rows(entries, page, |entry| entry.seq.to_string()))
     }
 }
 
@@ -598,10 +501,7 @@ impl Storage for SqliteStorage {
     }
 
     async fn ping(&self) -> StorageResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(database_error)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(database_error)?;
         Ok(())
     }
 

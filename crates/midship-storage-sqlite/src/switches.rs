@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use midship_core::{NewAuditEntry, Page, PageRequest};
 use midship_storage::{
-    DraftAfterPublish, DraftSwitchRecord, StorageError, StorageResult, SwitchStore,
-    SwitchVersionRecord, descending_cursor,
+    DraftAfterPublish, DraftSwitchRecord, StorageError, StorageResult, SwitchStore, SwitchVersionRecord,
+    descending_cursor,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, Sqlite, Transaction};
@@ -81,12 +81,7 @@ impl SwitchStore for SqliteStorage {
         transaction.commit().await.map_err(database_error)
     }
 
-    async fn delete_draft_switch(
-        &self,
-        workspace_id: &str,
-        key: &str,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()> {
+    async fn delete_draft_switch(&self, workspace_id: &str, key: &str, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
         let deleted = sqlx::query("DELETE FROM switch_drafts WHERE workspace_id = ? AND key = ?")
             .bind(workspace_id)
@@ -102,19 +97,14 @@ impl SwitchStore for SqliteStorage {
         transaction.commit().await.map_err(database_error)
     }
 
-    async fn list_draft_switches(
-        &self,
-        workspace_id: &str,
-    ) -> StorageResult<Vec<DraftSwitchRecord>> {
-        let rows = sqlx::query("SELECT key, definition, updated_at FROM switch_drafts WHERE workspace_id = ? ORDER BY key")
-            .bind(workspace_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
-        rows.iter()
-            .map(draft_from_row)
-            .collect::<Result<_, _>>()
-            .map_err(corrupt("switch_drafts"))
+    async fn list_draft_switches(&self, workspace_id: &str) -> StorageResult<Vec<DraftSwitchRecord>> {
+        let rows =
+            sqlx::query("SELECT key, definition, updated_at FROM switch_drafts WHERE workspace_id = ? ORDER BY key")
+                .bind(workspace_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+        rows.iter().map(draft_from_row).collect::<Result<_, _>>().map_err(corrupt("switch_drafts"))
     }
 
     async fn replace_draft(
@@ -136,18 +126,16 @@ impl SwitchStore for SqliteStorage {
         audit: &NewAuditEntry,
     ) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        sqlx::query(&format!(
-            "INSERT INTO switch_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-        ))
-        .bind(&version.workspace_id)
-        .bind(version.version)
-        .bind(&version.document)
-        .bind(version.published_at)
-        .bind(&version.published_by)
-        .bind(&version.note)
-        .execute(&mut *transaction)
-        .await
-        .map_err(write_error("switch version"))?;
+        sqlx::query(&format!("INSERT INTO switch_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"))
+            .bind(&version.workspace_id)
+            .bind(version.version)
+            .bind(&version.document)
+            .bind(version.published_at)
+            .bind(&version.published_by)
+            .bind(&version.note)
+            .execute(&mut *transaction)
+            .await
+            .map_err(write_error("switch version"))?;
         if let DraftAfterPublish::Replace(switches) = draft {
             replace_all(&mut transaction, &version.workspace_id, switches).await?;
         }
@@ -168,11 +156,7 @@ impl SwitchStore for SqliteStorage {
         .fetch_optional(&self.pool)
         .await
         .map_err(database_error)?;
-        let found = row
-            .as_ref()
-            .map(version_from_row)
-            .transpose()
-            .map_err(corrupt("switch_versions"))?;
+        let found = row.as_ref().map(version_from_row).transpose().map_err(corrupt("switch_versions"))?;
         Ok(found.filter(|record| version.is_none_or(|wanted| record.version == wanted)))
     }
 
@@ -190,21 +174,17 @@ impl SwitchStore for SqliteStorage {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        let versions = rows
-            .iter()
-            .map(version_from_row)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(corrupt("switch_versions"))?;
-        Ok(Page::from_rows(versions, page, |record| {
-            record.version.to_string()
-        }))
+        let versions =
+            rows.iter().map(version_from_row).collect::<Result<Vec<_>, _>>().map_err(corrupt("switch_versions"))?;
+        Ok(Page::from_rows(versions, page, |record| record.version.to_string()))
     }
 
     async fn latest_switch_versions(&self) -> StorageResult<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT workspace_id, MAX(version) AS version FROM switch_versions GROUP BY workspace_id")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(database_error)?;
+        let rows =
+            sqlx::query("SELECT workspace_id, MAX(version) AS version FROM switch_versions GROUP BY workspace_id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
         rows.iter()
             .map(|row| Ok((row.try_get("workspace_id")?, row.try_get("version")?)))
             .collect::<Result<_, sqlx::Error>>()

@@ -9,9 +9,7 @@
 use async_trait::async_trait;
 use midship_core::access::TokenRecord;
 use midship_core::clock::UnixMillis;
-use midship_core::{
-    App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Tenant, Workspace,
-};
+use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Tenant, Workspace};
 
 #[cfg(feature = "testsuite")]
 pub mod test_suite;
@@ -75,11 +73,7 @@ pub trait AppStore: Send + Sync {
     async fn get_app(&self, app_id: &str) -> StorageResult<Option<App>>;
     async fn list_apps(&self, scope: &AppScope, page: &PageRequest) -> StorageResult<Page<App>>;
 
-    async fn create_workspace(
-        &self,
-        workspace: &Workspace,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()>;
+    async fn create_workspace(&self, workspace: &Workspace, audit: &NewAuditEntry) -> StorageResult<()>;
     async fn get_workspace(&self, workspace_id: &str) -> StorageResult<Option<Workspace>>;
     async fn list_workspaces(&self, app_id: &str) -> StorageResult<Vec<Workspace>>;
 
@@ -100,18 +94,9 @@ pub trait TokenStore: Send + Sync {
     async fn create_token(&self, token: &TokenRecord, audit: &NewAuditEntry) -> StorageResult<()>;
     async fn find_token_by_hash(&self, token_hash: &str) -> StorageResult<Option<TokenRecord>>;
     async fn get_token(&self, token_id: &str) -> StorageResult<Option<TokenRecord>>;
-    async fn list_tokens(
-        &self,
-        tenant_id: &str,
-        page: &PageRequest,
-    ) -> StorageResult<Page<TokenRecord>>;
+    async fn list_tokens(&self, tenant_id: &str, page: &PageRequest) -> StorageResult<Page<TokenRecord>>;
     /// Marks the token revoked; revoking twice keeps the first time.
-    async fn revoke_token(
-        &self,
-        token_id: &str,
-        revoked_at: UnixMillis,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()>;
+    async fn revoke_token(&self, token_id: &str, revoked_at: UnixMillis, audit: &NewAuditEntry) -> StorageResult<()>;
 }
 
 #[async_trait]
@@ -164,17 +149,9 @@ pub trait SwitchStore: Send + Sync {
         audit: &NewAuditEntry,
     ) -> StorageResult<()>;
     /// Removes one switch from the draft; `NotFound` when there is none.
-    async fn delete_draft_switch(
-        &self,
-        workspace_id: &str,
-        key: &str,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()>;
+    async fn delete_draft_switch(&self, workspace_id: &str, key: &str, audit: &NewAuditEntry) -> StorageResult<()>;
     /// The draft, ordered by key.
-    async fn list_draft_switches(
-        &self,
-        workspace_id: &str,
-    ) -> StorageResult<Vec<DraftSwitchRecord>>;
+    async fn list_draft_switches(&self, workspace_id: &str) -> StorageResult<Vec<DraftSwitchRecord>>;
     /// Replaces the whole draft (imports).
     async fn replace_draft(
         &self,
@@ -244,17 +221,9 @@ pub struct DeviceRecord {
 #[async_trait]
 pub trait GatewayStore: Send + Sync {
     /// `Conflict` when the workspace has a group of that name.
-    async fn create_api_group(
-        &self,
-        group: &ApiGroupRecord,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()>;
+    async fn create_api_group(&self, group: &ApiGroupRecord, audit: &NewAuditEntry) -> StorageResult<()>;
     /// `NotFound` when there is no such group.
-    async fn update_api_group(
-        &self,
-        group: &ApiGroupRecord,
-        audit: &NewAuditEntry,
-    ) -> StorageResult<()>;
+    async fn update_api_group(&self, group: &ApiGroupRecord, audit: &NewAuditEntry) -> StorageResult<()>;
     async fn list_api_groups(&self, workspace_id: &str) -> StorageResult<Vec<ApiGroupRecord>>;
     /// `Conflict` when the workspace has an API of that operation type.
     async fn create_api(&self, api: &ApiRecord, audit: &NewAuditEntry) -> StorageResult<()>;
@@ -286,10 +255,7 @@ pub trait Storage:
 pub fn decode_app_ids(raw: Option<&str>) -> StorageResult<Option<Vec<String>>> {
     raw.map(serde_json::from_str)
         .transpose()
-        .map_err(|error| StorageError::Corrupt {
-            table: "api_tokens",
-            detail: error.to_string(),
-        })
+        .map_err(|error| StorageError::Corrupt { table: "api_tokens", detail: error.to_string() })
 }
 
 pub fn encode_app_ids(app_ids: Option<&[String]>) -> Option<String> {
@@ -300,17 +266,11 @@ pub fn encode_app_ids(app_ids: Option<&[String]>) -> Option<String> {
 pub fn decode_json_column(raw: Option<&str>) -> StorageResult<Option<serde_json::Value>> {
     raw.map(serde_json::from_str)
         .transpose()
-        .map_err(|error| StorageError::Corrupt {
-            table: "audit_log",
-            detail: error.to_string(),
-        })
+        .map_err(|error| StorageError::Corrupt { table: "audit_log", detail: error.to_string() })
 }
 
 /// Parses a cursor of a newest-first list keyed by a number (audit `seq`, switch `version`);
 /// anything unparsable starts from the newest entry (services refuse such cursors first).
 pub fn descending_cursor(page: &PageRequest) -> i64 {
-    page.after
-        .as_deref()
-        .and_then(|cursor| cursor.parse().ok())
-        .unwrap_or(i64::MAX)
+    page.after.as_deref().and_then(|cursor| cursor.parse().ok()).unwrap_or(i64::MAX)
 }

@@ -13,9 +13,7 @@ const SWITCHES: usize = 50;
 const WHITELIST: usize = 100_000;
 
 fn configuration() -> ConfigDocument {
-    let whitelist: Vec<String> = (0..WHITELIST)
-        .map(|index| format!("user-{index}"))
-        .collect();
+    let whitelist: Vec<String> = (0..WHITELIST).map(|index| format!("user-{index}")).collect();
     let switches = (0..SWITCHES)
         .map(|index| {
             let definition = match index % 3 {
@@ -53,8 +51,7 @@ fn devices() -> Vec<DeviceContext> {
 }
 
 fn evaluate(criterion: &mut Criterion) {
-    let snapshot =
-        ConfigSnapshot::build("W", "A", 1, None, &configuration()).expect("configuration compiles");
+    let snapshot = ConfigSnapshot::build("W", "A", 1, None, &configuration()).expect("configuration compiles");
     let devices = devices();
     let mut group = criterion.benchmark_group("config");
     group.throughput(Throughput::Elements(SWITCHES as u64));

@@ -17,21 +17,14 @@ pub const PERCENTAGE_HASH_ATTRIBUTE: &str = "id";
 pub fn compile_switch(switch: &SwitchDefinition) -> Result<Value, DefinitionError> {
     let mut rules = Vec::new();
     if !switch.platforms.is_empty() {
-        let platforms: Vec<&str> = switch
-            .platforms
-            .iter()
-            .map(|platform| platform.as_str())
-            .collect();
+        let platforms: Vec<&str> = switch.platforms.iter().map(|platform| platform.as_str()).collect();
         rules.push(json!({ "condition": { "platform": { "$nin": platforms } }, "force": null }));
     }
     for (index, target) in switch.targets.iter().enumerate() {
         let mut rule = Map::new();
         if let Some(condition) = rule_condition(&target.rule) {
             Condition::compile(&condition).map_err(|error| DefinitionError {
-                path: format!(
-                    "$.targets[{index}].rule{}",
-                    error.path.trim_start_matches('$')
-                ),
+                path: format!("$.targets[{index}].rule{}", error.path.trim_start_matches('$')),
                 message: error.message,
             })?;
             rule.insert("condition".into(), condition);
@@ -54,13 +47,8 @@ pub fn compile_switch(switch: &SwitchDefinition) -> Result<Value, DefinitionErro
 }
 
 /// The features map of a whole configuration, keyed by switch key.
-pub fn compile_document(
-    switches: &[SwitchDefinition],
-) -> Result<Map<String, Value>, DefinitionError> {
-    switches
-        .iter()
-        .map(|switch| Ok((switch.key.clone(), compile_switch(switch)?)))
-        .collect()
+pub fn compile_document(switches: &[SwitchDefinition]) -> Result<Map<String, Value>, DefinitionError> {
+    switches.iter().map(|switch| Ok((switch.key.clone(), compile_switch(switch)?))).collect()
 }
 
 /// The rule's dimensions as one condition, or `None` when it matches everyone.
@@ -81,32 +69,17 @@ pub fn rule_condition(rule: &Rule) -> Option<Value> {
         parts.push(json!({ "$or": alternatives }));
     }
     if !rule.platforms.is_empty() {
-        let platforms: Vec<&str> = rule
-            .platforms
-            .iter()
-            .map(|platform| platform.as_str())
-            .collect();
+        let platforms: Vec<&str> = rule.platforms.iter().map(|platform| platform.as_str()).collect();
         parts.push(json!({ "platform": { "$in": platforms } }));
     }
-    for (attribute, membership) in [
-        ("city", &rule.cities),
-        ("model", &rule.models),
-        ("network", &rule.networks),
-    ] {
+    for (attribute, membership) in [("city", &rule.cities), ("model", &rule.models), ("network", &rule.networks)] {
         match membership {
-            Some(Membership::Include(values)) => {
-                parts.push(json!({ attribute: { "$in": values } }))
-            }
-            Some(Membership::Exclude(values)) => {
-                parts.push(json!({ attribute: { "$nin": values } }))
-            }
+            Some(Membership::Include(values)) => parts.push(json!({ attribute: { "$in": values } })),
+            Some(Membership::Exclude(values)) => parts.push(json!({ attribute: { "$nin": values } })),
             None => {}
         }
     }
-    for (attribute, version_rule) in [
-        ("osVersion", &rule.os_version),
-        ("appVersion", &rule.app_version),
-    ] {
+    for (attribute, version_rule) in [("osVersion", &rule.os_version), ("appVersion", &rule.app_version)] {
         if let Some(version_rule) = version_rule {
             parts.push(version_condition(attribute, version_rule));
         }
@@ -126,12 +99,7 @@ pub fn rule_condition(rule: &Rule) -> Option<Value> {
 fn version_condition(attribute: &str, rule: &VersionRule) -> Value {
     let present = json!({ attribute: { "$exists": true } });
     let equal_to_any = |versions: &[String]| {
-        Value::Array(
-            versions
-                .iter()
-                .map(|version| json!({ attribute: { "$veq": version } }))
-                .collect(),
-        )
+        Value::Array(versions.iter().map(|version| json!({ attribute: { "$veq": version } })).collect())
     };
     match rule {
         VersionRule::Include(versions) => {
@@ -173,12 +141,7 @@ mod tests {
     use crate::definition::{TargetedValue, ValueType, Whitelist};
 
     fn attributes(pairs: &[(&str, &str)]) -> Value {
-        Value::Object(
-            pairs
-                .iter()
-                .map(|(key, value)| ((*key).to_owned(), json!(value)))
-                .collect(),
-        )
+        Value::Object(pairs.iter().map(|(key, value)| ((*key).to_owned(), json!(value))).collect())
     }
 
     fn matches(rule: &Rule, pairs: &[(&str, &str)]) -> bool {
@@ -207,14 +170,8 @@ mod tests {
             platforms: vec![Platform::Android],
             cities: Some(Membership::Include(vec!["Hangzhou".into()])),
             networks: Some(Membership::Exclude(vec!["2g".into()])),
-            os_version: Some(VersionRule::InRange {
-                min: Some("10".into()),
-                max: Some("14.1".into()),
-            }),
-            app_version: Some(VersionRule::OutOfRange {
-                min: Some("2.0.0".into()),
-                max: Some("2.9.9".into()),
-            }),
+            os_version: Some(VersionRule::InRange { min: Some("10".into()), max: Some("14.1".into()) }),
+            app_version: Some(VersionRule::OutOfRange { min: Some("2.0.0".into()), max: Some("2.9.9".into()) }),
             ..Rule::default()
         };
         let device = [
@@ -236,30 +193,18 @@ mod tests {
         assert!(!matches(&rule, &old_os), "9.1 is below 10 as a version");
         let mut in_excluded_range = device;
         in_excluded_range[4] = ("appVersion", "2.5.0");
-        assert!(
-            !matches(&rule, &in_excluded_range),
-            "2.5.0 lies inside the excluded range"
-        );
+        assert!(!matches(&rule, &in_excluded_range), "2.5.0 lies inside the excluded range");
         let mut above_excluded_range = device;
         above_excluded_range[4] = ("appVersion", "2.10.0");
-        assert!(
-            matches(&rule, &above_excluded_range),
-            "2.10.0 is above 2.9.9 as a version"
-        );
+        assert!(matches(&rule, &above_excluded_range), "2.10.0 is above 2.9.9 as a version");
     }
 
     #[test]
     fn version_lists_compare_as_versions_and_need_a_version() {
-        let include = Rule {
-            os_version: Some(VersionRule::Include(vec!["10.0".into()])),
-            ..Rule::default()
-        };
+        let include = Rule { os_version: Some(VersionRule::Include(vec!["10.0".into()])), ..Rule::default() };
         assert!(matches(&include, &[("osVersion", "10.0")]));
         assert!(!matches(&include, &[]), "no version, no match");
-        let exclude = Rule {
-            os_version: Some(VersionRule::Exclude(vec!["10.0".into()])),
-            ..Rule::default()
-        };
+        let exclude = Rule { os_version: Some(VersionRule::Exclude(vec!["10.0".into()])), ..Rule::default() };
         assert!(!matches(&exclude, &[("osVersion", "10.0")]));
         assert!(matches(&exclude, &[("osVersion", "11")]));
     }
@@ -274,10 +219,7 @@ mod tests {
             platforms: vec![Platform::Ios],
             targets: vec![TargetedValue {
                 value: json!(true),
-                rule: Rule {
-                    percentage: Some(50.0),
-                    ..Rule::default()
-                },
+                rule: Rule { percentage: Some(50.0), ..Rule::default() },
             }],
         };
         let feature = compile_switch(&switch).unwrap();

@@ -20,10 +20,7 @@ pub struct DefinitionError {
 
 impl DefinitionError {
     fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            path: path.into(),
-            message: message.into(),
-        }
+        Self { path: path.into(), message: message.into() }
     }
 }
 
@@ -47,14 +44,9 @@ impl ValueType {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            ValueType::Bool,
-            ValueType::Number,
-            ValueType::String,
-            ValueType::Json,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == text)
+        [ValueType::Bool, ValueType::Number, ValueType::String, ValueType::Json]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
     }
 
     fn accepts(self, value: &Value) -> bool {
@@ -69,21 +61,16 @@ impl ValueType {
     /// Reads a value typed on a command line or in a form: `true`, `42`, `hello`, `{"a":1}`.
     pub fn parse_value(self, text: &str) -> Result<Value, String> {
         match self {
-            ValueType::Bool => text
-                .parse::<bool>()
-                .map(Value::Bool)
-                .map_err(|_| format!("`{text}` is not true or false")),
+            ValueType::Bool => {
+                text.parse::<bool>().map(Value::Bool).map_err(|_| format!("`{text}` is not true or false"))
+            }
             ValueType::Number => {
-                let number: serde_json::Number = text
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("`{text}` is not a number"))?;
+                let number: serde_json::Number =
+                    text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
                 Ok(Value::Number(number))
             }
             ValueType::String => Ok(Value::String(text.to_owned())),
-            ValueType::Json => {
-                serde_json::from_str(text).map_err(|error| format!("not JSON: {error}"))
-            }
+            ValueType::Json => serde_json::from_str(text).map_err(|error| format!("not JSON: {error}")),
         }
     }
 }
@@ -187,9 +174,8 @@ pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 static KEY_SHAPE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$").expect("valid regex"));
-static VERSION_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.\-]+)?$").expect("valid regex")
-});
+static VERSION_SHAPE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.\-]+)?$").expect("valid regex"));
 
 impl SwitchDefinition {
     /// Checks everything that can be checked before publishing, naming the path of the bad part.
@@ -197,24 +183,15 @@ impl SwitchDefinition {
         if !KEY_SHAPE.is_match(&self.key) {
             return Err(DefinitionError::new(
                 "$.key",
-                format!(
-                    "`{}` must be 1 to 128 of letters, digits, `_`, `.` and `-`, starting with a letter",
-                    self.key
-                ),
+                format!("`{}` must be 1 to 128 of letters, digits, `_`, `.` and `-`, starting with a letter", self.key),
             ));
         }
         check_value(self.value_type, &self.default_value, "$.default_value")?;
         if self.description.chars().count() > 1000 {
-            return Err(DefinitionError::new(
-                "$.description",
-                "must be at most 1000 characters",
-            ));
+            return Err(DefinitionError::new("$.description", "must be at most 1000 characters"));
         }
         if self.targets.len() > MAX_TARGETS {
-            return Err(DefinitionError::new(
-                "$.targets",
-                format!("at most {MAX_TARGETS} targeted values"),
-            ));
+            return Err(DefinitionError::new("$.targets", format!("at most {MAX_TARGETS} targeted values")));
         }
         for (index, target) in self.targets.iter().enumerate() {
             let path = format!("$.targets[{index}]");
@@ -228,16 +205,10 @@ impl SwitchDefinition {
 
 fn check_value(value_type: ValueType, value: &Value, path: &str) -> Result<(), DefinitionError> {
     if !value_type.accepts(value) {
-        return Err(DefinitionError::new(
-            path,
-            format!("expected a {} value, got {value}", value_type.as_str()),
-        ));
+        return Err(DefinitionError::new(path, format!("expected a {} value, got {value}", value_type.as_str())));
     }
     if value.to_string().len() > MAX_VALUE_BYTES {
-        return Err(DefinitionError::new(
-            path,
-            format!("value is larger than {MAX_VALUE_BYTES} bytes"),
-        ));
+        return Err(DefinitionError::new(path, format!("value is larger than {MAX_VALUE_BYTES} bytes")));
     }
     Ok(())
 }
@@ -267,30 +238,17 @@ impl Rule {
                 }
             }
             if entries == 0 && whitelist.patterns.is_empty() {
-                return Err(DefinitionError::new(
-                    format!("{path}.whitelist"),
-                    "names no user, device or pattern",
-                ));
+                return Err(DefinitionError::new(format!("{path}.whitelist"), "names no user, device or pattern"));
             }
         }
-        for (name, membership) in [
-            ("cities", &self.cities),
-            ("models", &self.models),
-            ("networks", &self.networks),
-        ] {
+        for (name, membership) in [("cities", &self.cities), ("models", &self.models), ("networks", &self.networks)] {
             if let Some(Membership::Include(values) | Membership::Exclude(values)) = membership
                 && values.is_empty()
             {
-                return Err(DefinitionError::new(
-                    format!("{path}.{name}"),
-                    "lists nothing",
-                ));
+                return Err(DefinitionError::new(format!("{path}.{name}"), "lists nothing"));
             }
         }
-        for (name, rule) in [
-            ("os_version", &self.os_version),
-            ("app_version", &self.app_version),
-        ] {
+        for (name, rule) in [("os_version", &self.os_version), ("app_version", &self.app_version)] {
             if let Some(rule) = rule {
                 validate_version_rule(rule, &format!("{path}.{name}"))?;
             }
@@ -298,17 +256,11 @@ impl Rule {
         if let Some(percentage) = self.percentage
             && !(0.0..=100.0).contains(&percentage)
         {
-            return Err(DefinitionError::new(
-                format!("{path}.percentage"),
-                "must be between 0 and 100",
-            ));
+            return Err(DefinitionError::new(format!("{path}.percentage"), "must be between 0 and 100"));
         }
         if let Some(condition) = &self.condition {
             midship_targeting::condition::Condition::compile(condition).map_err(|error| {
-                DefinitionError::new(
-                    format!("{path}.condition{}", error.path.trim_start_matches('$')),
-                    error.message,
-                )
+                DefinitionError::new(format!("{path}.condition{}", error.path.trim_start_matches('$')), error.message)
             })?;
         }
         Ok(())
@@ -320,10 +272,7 @@ fn validate_version_rule(rule: &VersionRule, path: &str) -> Result<(), Definitio
         if VERSION_SHAPE.is_match(version) {
             Ok(())
         } else {
-            Err(DefinitionError::new(
-                at,
-                format!("`{version}` is not a version such as 10.2.3"),
-            ))
+            Err(DefinitionError::new(at, format!("`{version}` is not a version such as 10.2.3")))
         }
     };
     match rule {

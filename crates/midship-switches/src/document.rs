@@ -22,10 +22,7 @@ fn default_format() -> String {
 impl ConfigDocument {
     pub fn new(mut switches: Vec<SwitchDefinition>) -> Self {
         switches.sort_by(|left, right| left.key.cmp(&right.key));
-        Self {
-            format: default_format(),
-            switches,
-        }
+        Self { format: default_format(), switches }
     }
 
     /// Checks the format marker, every switch, and that keys are unique.

@@ -12,13 +12,12 @@ mod service;
 mod snapshot;
 
 pub use definition::{
-    DefinitionError, Membership, Rule, SwitchDefinition, TargetedValue, ValueType, VersionRule,
-    Whitelist,
+    DefinitionError, Membership, Rule, SwitchDefinition, TargetedValue, ValueType, VersionRule, Whitelist,
 };
 pub use document::{ConfigDocument, DOCUMENT_FORMAT};
 pub use service::{
-    ExportSource, ImportMode, PublishedVersion, PullOutcome, SwitchError, SwitchService,
-    SwitchState, SwitchStatus, VersionSummary,
+    ExportSource, ImportMode, PublishedVersion, PullOutcome, SwitchError, SwitchService, SwitchState, SwitchStatus,
+    VersionSummary,
 };
 pub use snapshot::{ConfigSnapshot, DeviceContext};
 

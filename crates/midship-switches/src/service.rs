@@ -102,15 +102,8 @@ pub enum ImportMode {
 
 #[derive(Debug, Clone)]
 pub enum PullOutcome {
-    Values {
-        version: i64,
-        etag: String,
-        values: BTreeMap<String, Value>,
-    },
-    NotModified {
-        version: i64,
-        etag: String,
-    },
+    Values { version: i64, etag: String, values: BTreeMap<String, Value> },
+    NotModified { version: i64, etag: String },
 }
 
 #[derive(Debug, Clone)]
@@ -157,41 +150,21 @@ fn summary(record: &SwitchVersionRecord, document: &ConfigDocument) -> VersionSu
 
 impl SwitchService {
     pub fn new(control: ControlPlane) -> Self {
-        Self {
-            control,
-            snapshots: Arc::default(),
-        }
+        Self { control, snapshots: Arc::default() }
     }
 
-    async fn workspace(
-        &self,
-        who: &Principal,
-        workspace_id: &str,
-        action: Action,
-    ) -> Result<Workspace, SwitchError> {
+    async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, SwitchError> {
         let (app, workspace) = self.control.visible_workspace(who, workspace_id).await?;
-        who.authorize_app(action, &app.app_id)
-            .map_err(ControlError::from)?;
+        who.authorize_app(action, &app.app_id).map_err(ControlError::from)?;
         Ok(workspace)
     }
 
-    fn audit(
-        &self,
-        who: &Principal,
-        workspace: &Workspace,
-        action: &str,
-        target_id: &str,
-    ) -> NewAuditEntry {
-        NewAuditEntry::by(who, self.control.now_ms(), action, "switch", target_id)
-            .in_app(&workspace.app_id)
+    fn audit(&self, who: &Principal, workspace: &Workspace, action: &str, target_id: &str) -> NewAuditEntry {
+        NewAuditEntry::by(who, self.control.now_ms(), action, "switch", target_id).in_app(&workspace.app_id)
     }
 
     async fn draft(&self, workspace_id: &str) -> Result<Vec<SwitchDefinition>, SwitchError> {
-        let records = self
-            .control
-            .storage()
-            .list_draft_switches(workspace_id)
-            .await?;
+        let records = self.control.storage().list_draft_switches(workspace_id).await?;
         records.iter().map(parse_definition).collect()
     }
 
@@ -200,12 +173,7 @@ impl SwitchService {
         workspace_id: &str,
         version: Option<i64>,
     ) -> Result<Option<(SwitchVersionRecord, ConfigDocument)>, SwitchError> {
-        match self
-            .control
-            .storage()
-            .get_switch_version(workspace_id, version)
-            .await?
-        {
+        match self.control.storage().get_switch_version(workspace_id, version).await? {
             Some(record) => {
                 let document = parse_document(&record)?;
                 Ok(Some((record, document)))
@@ -224,71 +192,36 @@ impl SwitchService {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
         definition.validate()?;
         let storage = self.control.storage();
-        let before = storage
-            .list_draft_switches(workspace_id)
-            .await?
-            .into_iter()
-            .find(|record| record.key == definition.key);
+        let before =
+            storage.list_draft_switches(workspace_id).await?.into_iter().find(|record| record.key == definition.key);
         let before = before.as_ref().map(parse_definition).transpose()?;
-        let mut audit = self
-            .audit(who, &workspace, "switch.set", &definition.key)
-            .after(summarize(&definition));
+        let mut audit = self.audit(who, &workspace, "switch.set", &definition.key).after(summarize(&definition));
         if let Some(before) = &before {
             audit = audit.before(summarize(before));
         }
-        storage
-            .put_draft_switch(
-                workspace_id,
-                &draft_record(&definition, self.control.now_ms()),
-                &audit,
-            )
-            .await?;
+        storage.put_draft_switch(workspace_id, &draft_record(&definition, self.control.now_ms()), &audit).await?;
         Ok(definition)
     }
 
-    pub async fn delete_switch(
-        &self,
-        who: &Principal,
-        workspace_id: &str,
-        key: &str,
-    ) -> Result<(), SwitchError> {
+    pub async fn delete_switch(&self, who: &Principal, workspace_id: &str, key: &str) -> Result<(), SwitchError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
         let audit = self.audit(who, &workspace, "switch.delete", key);
-        match self
-            .control
-            .storage()
-            .delete_draft_switch(workspace_id, key, &audit)
-            .await
-        {
+        match self.control.storage().delete_draft_switch(workspace_id, key, &audit).await {
             Err(StorageError::NotFound { .. }) => Err(SwitchError::UnknownSwitch(key.to_owned())),
             other => Ok(other?),
         }
     }
 
     /// Every switch of the draft or of the latest version, with its state.
-    pub async fn list_switches(
-        &self,
-        who: &Principal,
-        workspace_id: &str,
-    ) -> Result<Vec<SwitchStatus>, SwitchError> {
+    pub async fn list_switches(&self, who: &Principal, workspace_id: &str) -> Result<Vec<SwitchStatus>, SwitchError> {
         self.workspace(who, workspace_id, Action::Read).await?;
-        let mut draft: BTreeMap<String, SwitchDefinition> = self
-            .draft(workspace_id)
-            .await?
-            .into_iter()
-            .map(|switch| (switch.key.clone(), switch))
-            .collect();
-        let mut published: BTreeMap<String, SwitchDefinition> =
-            match self.published(workspace_id, None).await? {
-                Some((_, document)) => document
-                    .switches
-                    .into_iter()
-                    .map(|switch| (switch.key.clone(), switch))
-                    .collect(),
-                None => BTreeMap::new(),
-            };
-        let keys: std::collections::BTreeSet<String> =
-            draft.keys().chain(published.keys()).cloned().collect();
+        let mut draft: BTreeMap<String, SwitchDefinition> =
+            self.draft(workspace_id).await?.into_iter().map(|switch| (switch.key.clone(), switch)).collect();
+        let mut published: BTreeMap<String, SwitchDefinition> = match self.published(workspace_id, None).await? {
+            Some((_, document)) => document.switches.into_iter().map(|switch| (switch.key.clone(), switch)).collect(),
+            None => BTreeMap::new(),
+        };
+        let keys: std::collections::BTreeSet<String> = draft.keys().chain(published.keys()).cloned().collect();
         Ok(keys
             .into_iter()
             .map(|key| {
@@ -300,12 +233,7 @@ impl SwitchService {
                     (Some(draft), Some(published)) if draft == published => SwitchState::Published,
                     (Some(_), Some(_)) => SwitchState::Changed,
                 };
-                SwitchStatus {
-                    key,
-                    draft,
-                    published,
-                    state,
-                }
+                SwitchStatus { key, draft, published, state }
             })
             .collect())
     }
@@ -342,19 +270,8 @@ impl SwitchService {
         let version = latest.map_or(1, |(record, _)| record.version + 1);
         let audit = self
             .audit(who, &workspace, "switch.publish", &workspace.workspace_id)
-            .after(
-                json!({ "version": version, "switches": document.switches.len(), "note": note }),
-            );
-        self.store_version(
-            who,
-            &workspace,
-            version,
-            &document,
-            note,
-            DraftAfterPublish::Keep,
-            &audit,
-        )
-        .await
+            .after(json!({ "version": version, "switches": document.switches.len(), "note": note }));
+        self.store_version(who, &workspace, version, &document, note, DraftAfterPublish::Keep, &audit).await
     }
 
     /// Publishes an earlier version's content again as a new version and makes it the draft.
@@ -365,36 +282,18 @@ impl SwitchService {
         to_version: i64,
     ) -> Result<PublishedVersion, SwitchError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
-        let (_, document) = self
-            .published(workspace_id, Some(to_version))
-            .await?
-            .ok_or(SwitchError::UnknownVersion(to_version))?;
-        let latest = self
-            .published(workspace_id, None)
-            .await?
-            .map_or(0, |(record, _)| record.version);
+        let (_, document) =
+            self.published(workspace_id, Some(to_version)).await?.ok_or(SwitchError::UnknownVersion(to_version))?;
+        let latest = self.published(workspace_id, None).await?.map_or(0, |(record, _)| record.version);
         let version = latest + 1;
         let now = self.control.now_ms();
-        let draft: Vec<DraftSwitchRecord> = document
-            .switches
-            .iter()
-            .map(|switch| draft_record(switch, now))
-            .collect();
+        let draft: Vec<DraftSwitchRecord> = document.switches.iter().map(|switch| draft_record(switch, now)).collect();
         let audit = self
             .audit(who, &workspace, "switch.rollback", &workspace.workspace_id)
             .before(json!({ "version": latest }))
             .after(json!({ "version": version, "restored": to_version }));
         let note = format!("rollback to version {to_version}");
-        self.store_version(
-            who,
-            &workspace,
-            version,
-            &document,
-            &note,
-            DraftAfterPublish::Replace(&draft),
-            &audit,
-        )
-        .await
+        self.store_version(who, &workspace, version, &document, &note, DraftAfterPublish::Replace(&draft), &audit).await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -418,28 +317,14 @@ impl SwitchService {
             note: note.chars().take(500).collect(),
         };
         // Compile before storing, so a version that cannot be served is never published.
-        let snapshot = ConfigSnapshot::build(
-            &workspace.workspace_id,
-            &workspace.app_id,
-            version,
-            Some(published_at),
-            document,
-        )?;
-        match self
-            .control
-            .storage()
-            .publish_switch_version(&record, draft, audit)
-            .await
-        {
+        let snapshot =
+            ConfigSnapshot::build(&workspace.workspace_id, &workspace.app_id, version, Some(published_at), document)?;
+        match self.control.storage().publish_switch_version(&record, draft, audit).await {
             Err(StorageError::Conflict { .. }) => return Err(SwitchError::ConcurrentPublish),
             other => other?,
         }
         self.install(Arc::new(snapshot));
-        Ok(PublishedVersion {
-            version,
-            published_at,
-            switch_count: document.switches.len(),
-        })
+        Ok(PublishedVersion { version, published_at, switch_count: document.switches.len() })
     }
 
     pub async fn history(
@@ -449,30 +334,19 @@ impl SwitchService {
         page: &PageRequest,
     ) -> Result<Page<VersionSummary>, SwitchError> {
         self.workspace(who, workspace_id, Action::Read).await?;
-        if page
-            .after
-            .as_deref()
-            .is_some_and(|cursor| cursor.parse::<i64>().is_err())
-        {
+        if page.after.as_deref().is_some_and(|cursor| cursor.parse::<i64>().is_err()) {
             return Err(ControlError::Invalid(midship_core::ValidationError::new(
                 "cursor",
                 "is not a cursor this list returned",
             ))
             .into());
         }
-        let records = self
-            .control
-            .storage()
-            .list_switch_versions(workspace_id, page)
-            .await?;
+        let records = self.control.storage().list_switch_versions(workspace_id, page).await?;
         let mut items = Vec::with_capacity(records.items.len());
         for record in &records.items {
             items.push(summary(record, &parse_document(record)?));
         }
-        Ok(Page {
-            items,
-            next_cursor: records.next_cursor,
-        })
+        Ok(Page { items, next_cursor: records.next_cursor })
     }
 
     pub async fn export(
@@ -484,15 +358,13 @@ impl SwitchService {
         self.workspace(who, workspace_id, Action::Read).await?;
         match source {
             ExportSource::Draft => Ok(ConfigDocument::new(self.draft(workspace_id).await?)),
-            ExportSource::Published(version) => {
-                match self.published(workspace_id, version).await? {
-                    Some((_, document)) => Ok(document),
-                    None => match version {
-                        Some(version) => Err(SwitchError::UnknownVersion(version)),
-                        None => Ok(ConfigDocument::new(Vec::new())),
-                    },
-                }
-            }
+            ExportSource::Published(version) => match self.published(workspace_id, version).await? {
+                Some((_, document)) => Ok(document),
+                None => match version {
+                    Some(version) => Err(SwitchError::UnknownVersion(version)),
+                    None => Ok(ConfigDocument::new(Vec::new())),
+                },
+            },
         }
     }
 
@@ -508,61 +380,32 @@ impl SwitchService {
         document.validate()?;
         let mut merged: BTreeMap<String, SwitchDefinition> = match mode {
             ImportMode::Replace => BTreeMap::new(),
-            ImportMode::Merge => self
-                .draft(workspace_id)
-                .await?
-                .into_iter()
-                .map(|switch| (switch.key.clone(), switch))
-                .collect(),
+            ImportMode::Merge => {
+                self.draft(workspace_id).await?.into_iter().map(|switch| (switch.key.clone(), switch)).collect()
+            }
         };
         let imported = document.switches.len();
-        merged.extend(
-            document
-                .switches
-                .into_iter()
-                .map(|switch| (switch.key.clone(), switch)),
-        );
+        merged.extend(document.switches.into_iter().map(|switch| (switch.key.clone(), switch)));
         let now = self.control.now_ms();
-        let records: Vec<DraftSwitchRecord> = merged
-            .values()
-            .map(|switch| draft_record(switch, now))
-            .collect();
-        let mode_name = if mode == ImportMode::Replace {
-            "replace"
-        } else {
-            "merge"
-        };
+        let records: Vec<DraftSwitchRecord> = merged.values().map(|switch| draft_record(switch, now)).collect();
+        let mode_name = if mode == ImportMode::Replace { "replace" } else { "merge" };
         let audit = self
             .audit(who, &workspace, "switch.import", &workspace.workspace_id)
-            .after(
-                json!({ "mode": mode_name, "imported": imported, "draft_switches": records.len() }),
-            );
-        self.control
-            .storage()
-            .replace_draft(workspace_id, &records, &audit)
-            .await?;
+            .after(json!({ "mode": mode_name, "imported": imported, "draft_switches": records.len() }));
+        self.control.storage().replace_draft(workspace_id, &records, &audit).await?;
         Ok(imported)
     }
 
     fn install(&self, snapshot: Arc<ConfigSnapshot>) {
-        let mut snapshots = self
-            .snapshots
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let newer = snapshots
-            .get(&snapshot.workspace_id)
-            .is_none_or(|current| current.version <= snapshot.version);
+        let mut snapshots = self.snapshots.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let newer = snapshots.get(&snapshot.workspace_id).is_none_or(|current| current.version <= snapshot.version);
         if newer {
             snapshots.insert(snapshot.workspace_id.clone(), snapshot);
         }
     }
 
     fn cached(&self, workspace_id: &str) -> Option<Arc<ConfigSnapshot>> {
-        self.snapshots
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(workspace_id)
-            .cloned()
+        self.snapshots.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(workspace_id).cloned()
     }
 
     async fn load(&self, workspace: &Workspace) -> Result<Arc<ConfigSnapshot>, SwitchError> {
@@ -605,12 +448,8 @@ impl SwitchService {
         let latest = self.control.storage().latest_switch_versions().await?;
         let mut refreshed = 0;
         for (workspace_id, version) in latest {
-            let stale = self
-                .cached(&workspace_id)
-                .is_some_and(|snapshot| snapshot.version < version);
-            if stale
-                && let Some(workspace) = self.control.storage().get_workspace(&workspace_id).await?
-            {
+            let stale = self.cached(&workspace_id).is_some_and(|snapshot| snapshot.version < version);
+            if stale && let Some(workspace) = self.control.storage().get_workspace(&workspace_id).await? {
                 self.load(&workspace).await?;
                 refreshed += 1;
             }
@@ -633,16 +472,9 @@ impl SwitchService {
         let values = snapshot.evaluate(context);
         let etag = snapshot.etag(&values);
         if known_etag == Some(etag.as_str()) {
-            return Ok(PullOutcome::NotModified {
-                version: snapshot.version,
-                etag,
-            });
+            return Ok(PullOutcome::NotModified { version: snapshot.version, etag });
         }
-        Ok(PullOutcome::Values {
-            version: snapshot.version,
-            etag,
-            values,
-        })
+        Ok(PullOutcome::Values { version: snapshot.version, etag, values })
     }
 }
 

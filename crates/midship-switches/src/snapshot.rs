@@ -75,11 +75,10 @@ impl ConfigSnapshot {
         let definitions: HashMap<String, FeatureDefinition> = features
             .iter()
             .map(|(key, feature)| {
-                let definition =
-                    serde_json::from_value(feature.clone()).map_err(|error| DefinitionError {
-                        path: format!("$.switches[\"{key}\"]"),
-                        message: format!("does not compile to a feature definition: {error}"),
-                    })?;
+                let definition = serde_json::from_value(feature.clone()).map_err(|error| DefinitionError {
+                    path: format!("$.switches[\"{key}\"]"),
+                    message: format!("does not compile to a feature definition: {error}"),
+                })?;
                 Ok((key.clone(), definition))
             })
             .collect::<Result<_, DefinitionError>>()?;
@@ -89,14 +88,7 @@ impl ConfigSnapshot {
             .iter()
             .filter(|switch| !switch.platforms.is_empty())
             .map(|switch| {
-                (
-                    switch.key.clone(),
-                    switch
-                        .platforms
-                        .iter()
-                        .map(|platform| platform.as_str().to_owned())
-                        .collect(),
-                )
+                (switch.key.clone(), switch.platforms.iter().map(|platform| platform.as_str().to_owned()).collect())
             })
             .collect();
         Ok(Self {
@@ -111,23 +103,14 @@ impl ConfigSnapshot {
     }
 
     pub fn empty(workspace_id: &str, app_id: &str) -> Self {
-        Self::build(
-            workspace_id,
-            app_id,
-            0,
-            None,
-            &ConfigDocument::new(Vec::new()),
-        )
-        .expect("an empty document compiles")
+        Self::build(workspace_id, app_id, 0, None, &ConfigDocument::new(Vec::new()))
+            .expect("an empty document compiles")
     }
 
     /// Every switch's value for this device; switches whose value is `null` (a platform the switch
     /// is not for) are left out.
     pub fn evaluate(&self, context: &DeviceContext) -> BTreeMap<String, Value> {
-        let user = UserContext {
-            attributes: context.attributes(),
-            ..UserContext::default()
-        };
+        let user = UserContext { attributes: context.attributes(), ..UserContext::default() };
         self.features
             .keys()
             .filter_map(|key| {

@@ -14,9 +14,7 @@ const WHITELIST_SIZE: usize = 100_000;
 const USERS: usize = 1_000;
 
 fn features() -> HashMap<String, FeatureDefinition> {
-    let whitelist: Vec<Value> = (0..WHITELIST_SIZE)
-        .map(|index| Value::String(format!("user-{}", index * 7)))
-        .collect();
+    let whitelist: Vec<Value> = (0..WHITELIST_SIZE).map(|index| Value::String(format!("user-{}", index * 7))).collect();
     (0..FEATURES)
         .map(|index| {
             let rule = match index % 3 {
@@ -33,17 +31,12 @@ fn features() -> HashMap<String, FeatureDefinition> {
                     ..FeatureRule::default()
                 },
                 _ => FeatureRule {
-                    condition: Some(
-                        json!({"appVersion": {"$vgte": format!("2.{}.0", index % 10)}}),
-                    ),
+                    condition: Some(json!({"appVersion": {"$vgte": format!("2.{}.0", index % 10)}})),
                     force: Some(json!({"layout": "new", "columns": 3})),
                     ..FeatureRule::default()
                 },
             };
-            let definition = FeatureDefinition {
-                default_value: json!(false),
-                rules: vec![rule],
-            };
+            let definition = FeatureDefinition { default_value: json!(false), rules: vec![rule] };
             (format!("feature-{index}"), definition)
         })
         .collect()

@@ -42,11 +42,7 @@ impl Condition {
     /// mixed with plain keys, non-object conditions and nesting over 64 levels.
     pub fn compile(condition: &Value) -> Result<Condition, ConditionError> {
         let (compiled, mut problems) = Self::compile_lenient(condition);
-        if problems.is_empty() {
-            Ok(compiled)
-        } else {
-            Err(problems.swap_remove(0))
-        }
+        if problems.is_empty() { Ok(compiled) } else { Err(problems.swap_remove(0)) }
     }
 
     /// Compiles `condition` the way GrowthBook evaluates it, even where it is malformed (an
@@ -95,16 +91,10 @@ mod tests {
         let Ok(condition) = condition else {
             panic!("{condition:?}");
         };
-        assert!(
-            condition.matches(&json!({"country": "US", "appVersion": "2.10.1", "plan": "pro"}))
-        );
+        assert!(condition.matches(&json!({"country": "US", "appVersion": "2.10.1", "plan": "pro"})));
         assert!(condition.matches(&json!({"country": "CA", "appVersion": "2.3.0", "beta": 1})));
-        assert!(
-            !condition.matches(&json!({"country": "US", "appVersion": "2.2.9", "plan": "pro"}))
-        );
-        assert!(
-            !condition.matches(&json!({"country": "FR", "appVersion": "3.0.0", "plan": "pro"}))
-        );
+        assert!(!condition.matches(&json!({"country": "US", "appVersion": "2.2.9", "plan": "pro"})));
+        assert!(!condition.matches(&json!({"country": "FR", "appVersion": "3.0.0", "plan": "pro"})));
         assert!(!condition.matches(&json!("not an object")));
     }
 
@@ -134,47 +124,15 @@ mod tests {
 
         let cases = [
             (json!({"n": {"$in": 1}}), "$.n.$in", "expected an array"),
-            (
-                json!({"n": {"$exists": "yes"}}),
-                "$.n.$exists",
-                "expected a boolean",
-            ),
-            (
-                json!({"$or": {"a": 1}}),
-                "$.$or",
-                "expected an array of conditions",
-            ),
-            (
-                json!({"$and": [1]}),
-                "$.$and[0]",
-                "condition must be an object",
-            ),
+            (json!({"n": {"$exists": "yes"}}), "$.n.$exists", "expected a boolean"),
+            (json!({"$or": {"a": 1}}), "$.$or", "expected an array of conditions"),
+            (json!({"$and": [1]}), "$.$and[0]", "condition must be an object"),
             (json!([{"a": 1}]), "$", "condition must be an object"),
-            (
-                json!({"v": {"$vgt": [1]}}),
-                "$.v.$vgt",
-                "expected a version string",
-            ),
-            (
-                json!({"t": {"$type": "str"}}),
-                "$.t.$type",
-                "expected one of",
-            ),
-            (
-                json!({"g": {"$inGroup": "beta"}}),
-                "$.g.$inGroup",
-                "saved groups",
-            ),
-            (
-                json!({"x": {"$eq": 1, "y": 2}}),
-                "$.x",
-                "operators cannot be mixed",
-            ),
-            (
-                json!({"x": {"$all": [{"$bad": 1}]}}),
-                "$.x.$all[0].$bad",
-                "unknown operator",
-            ),
+            (json!({"v": {"$vgt": [1]}}), "$.v.$vgt", "expected a version string"),
+            (json!({"t": {"$type": "str"}}), "$.t.$type", "expected one of"),
+            (json!({"g": {"$inGroup": "beta"}}), "$.g.$inGroup", "saved groups"),
+            (json!({"x": {"$eq": 1, "y": 2}}), "$.x", "operators cannot be mixed"),
+            (json!({"x": {"$all": [{"$bad": 1}]}}), "$.x.$all[0].$bad", "unknown operator"),
         ];
         for (condition, path, message) in cases {
             let error = error_of(condition);
@@ -189,36 +147,18 @@ mod tests {
         let (condition, problems) = Condition::compile_lenient(&invalid);
         assert_eq!(problems.len(), 1);
         assert!(condition.matches(&json!({"name": "anything"})));
-        assert!(!eval_condition(
-            &json!({"name": "x"}),
-            &json!({"name": {"$regex": "("}})
-        ));
-        assert!(eval_condition(
-            &json!({"g": 1}),
-            &json!({"g": {"$notInGroup": "beta"}})
-        ));
+        assert!(!eval_condition(&json!({"name": "x"}), &json!({"name": {"$regex": "("}})));
+        assert!(eval_condition(&json!({"g": 1}), &json!({"g": {"$notInGroup": "beta"}})));
     }
 
     #[test]
     fn thrown_errors_unwind_the_whole_condition() {
         // GrowthBook's evaluator throws on `$or: null`; `$not` does not turn that into a match.
         assert!(!eval_condition(&json!({}), &json!({"$not": {"$or": null}})));
-        assert!(!eval_condition(
-            &json!({"a": [1]}),
-            &json!({"a": {"$elemMatch": null}})
-        ));
-        assert!(!eval_condition(
-            &json!({"a": [1]}),
-            &json!({"a": {"$not": {"$elemMatch": null}}})
-        ));
-        assert!(eval_condition(
-            &json!({"a": 1}),
-            &json!({"a": {"$not": {"$elemMatch": null}}})
-        ));
-        assert!(eval_condition(
-            &json!({"a": 1}),
-            &json!({"$or": [{"a": 1}, {"$or": null}]})
-        ));
+        assert!(!eval_condition(&json!({"a": [1]}), &json!({"a": {"$elemMatch": null}})));
+        assert!(!eval_condition(&json!({"a": [1]}), &json!({"a": {"$not": {"$elemMatch": null}}})));
+        assert!(eval_condition(&json!({"a": 1}), &json!({"a": {"$not": {"$elemMatch": null}}})));
+        assert!(eval_condition(&json!({"a": 1}), &json!({"$or": [{"a": 1}, {"$or": null}]})));
     }
 
     #[test]
@@ -237,45 +177,18 @@ mod tests {
         assert!(eval_condition(&json!({}), &json!({"name": "null"})));
         assert!(eval_condition(&json!({}), &json!({"count": 0})));
         assert!(eval_condition(&json!({"n": "0x10"}), &json!({"n": 16})));
-        assert!(eval_condition(
-            &json!({"tags": ["a", "b"]}),
-            &json!({"tags": "a,b"})
-        ));
-        assert!(eval_condition(
-            &json!({"id": 42}),
-            &json!({"id": {"$regex": "^4"}})
-        ));
-        assert!(eval_condition(
-            &json!({"a": [0, "x"]}),
-            &json!({"a": {"$elemMatch": {"$exists": true}}})
-        ));
-        assert!(!eval_condition(
-            &json!({"a": [0, ""]}),
-            &json!({"a": {"$elemMatch": {"$exists": true}}})
-        ));
-        assert!(eval_condition(
-            &json!({"a": "b"}),
-            &json!({"a": {"$lt": "c", "$gt": "B"}})
-        ));
+        assert!(eval_condition(&json!({"tags": ["a", "b"]}), &json!({"tags": "a,b"})));
+        assert!(eval_condition(&json!({"id": 42}), &json!({"id": {"$regex": "^4"}})));
+        assert!(eval_condition(&json!({"a": [0, "x"]}), &json!({"a": {"$elemMatch": {"$exists": true}}})));
+        assert!(!eval_condition(&json!({"a": [0, ""]}), &json!({"a": {"$elemMatch": {"$exists": true}}})));
+        assert!(eval_condition(&json!({"a": "b"}), &json!({"a": {"$lt": "c", "$gt": "B"}})));
     }
 
     #[test]
     fn case_insensitive_operators() {
-        assert!(eval_condition(
-            &json!({"c": "us"}),
-            &json!({"c": {"$ini": ["US", "CA"]}})
-        ));
-        assert!(!eval_condition(
-            &json!({"c": "Us"}),
-            &json!({"c": {"$nini": ["uS"]}})
-        ));
-        assert!(eval_condition(
-            &json!({"t": ["A", "b"]}),
-            &json!({"t": {"$alli": ["a", "B"]}})
-        ));
-        assert!(eval_condition(
-            &json!({"u": "MOBILE"}),
-            &json!({"u": {"$regexi": "mobile"}})
-        ));
+        assert!(eval_condition(&json!({"c": "us"}), &json!({"c": {"$ini": ["US", "CA"]}})));
+        assert!(!eval_condition(&json!({"c": "Us"}), &json!({"c": {"$nini": ["uS"]}})));
+        assert!(eval_condition(&json!({"t": ["A", "b"]}), &json!({"t": {"$alli": ["a", "B"]}})));
+        assert!(eval_condition(&json!({"u": "MOBILE"}), &json!({"u": {"$regexi": "mobile"}})));
     }
 }

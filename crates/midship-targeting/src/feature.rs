@@ -47,11 +47,7 @@ pub struct FeatureRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_conditions: Option<Vec<ParentCondition>>,
     /// `Some(Value::Null)` forces `null`: GrowthBook tests whether the key is present.
-    #[serde(
-        default,
-        deserialize_with = "present",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
     pub force: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variations: Option<Vec<Value>>,
@@ -252,10 +248,7 @@ pub struct FeatureResult {
     /// The matching rule's `id`, empty for none.
     pub rule_id: String,
     /// The experiment that gave the value, shared with the compiled rule.
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_shared"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "serialize_shared")]
     pub experiment: Option<Arc<Experiment>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub experiment_result: Option<ExperimentResult>,
@@ -264,15 +257,7 @@ pub struct FeatureResult {
 impl FeatureResult {
     pub(crate) fn new(value: Value, source: FeatureSource, rule_id: &str) -> Self {
         let on = crate::js::truthy(&value);
-        Self {
-            value,
-            on,
-            off: !on,
-            source,
-            rule_id: rule_id.to_owned(),
-            experiment: None,
-            experiment_result: None,
-        }
+        Self { value, on, off: !on, source, rule_id: rule_id.to_owned(), experiment: None, experiment_result: None }
     }
 }
 
@@ -311,11 +296,7 @@ pub fn evaluate_feature(ctx: &Context, key: &str) -> FeatureResult {
 
 /// GrowthBook's `run`: the variation of `experiment` for `ctx.user`.
 pub fn run_experiment(ctx: &Context, experiment: &Experiment) -> ExperimentResult {
-    let parents = experiment
-        .parent_conditions
-        .iter()
-        .flatten()
-        .map(|parent| parent.id.as_str());
+    let parents = experiment.parent_conditions.iter().flatten().map(|parent| parent.id.as_str());
     CompiledFeatures::reachable_from(&ctx.features, parents).run_experiment(&ctx.user, experiment)
 }
 
@@ -324,10 +305,7 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, 
     Value::deserialize(deserializer).map(Some)
 }
 
-fn serialize_shared<S: Serializer>(
-    experiment: &Option<Arc<Experiment>>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+fn serialize_shared<S: Serializer>(experiment: &Option<Arc<Experiment>>, serializer: S) -> Result<S::Ok, S::Error> {
     experiment.as_deref().serialize(serializer)
 }
 
@@ -339,8 +317,7 @@ mod tests {
 
     #[test]
     fn force_null_is_kept_apart_from_no_force() {
-        let parsed: Result<Vec<FeatureRule>, _> =
-            serde_json::from_value(json!([{"force": null}, {}]));
+        let parsed: Result<Vec<FeatureRule>, _> = serde_json::from_value(json!([{"force": null}, {}]));
         let Ok(rules) = parsed else {
             panic!("{parsed:?}");
         };

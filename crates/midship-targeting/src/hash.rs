@@ -21,9 +21,7 @@ pub fn hash(seed: &str, value: &str, version: i64) -> Option<f64> {
 
 /// 32-bit FNV-1a over UTF-16 code units, as JavaScript's `charCodeAt` sees a string.
 fn fnv1a_32(units: impl Iterator<Item = u16>) -> u32 {
-    units.fold(0x811c_9dc5, |hash, unit| {
-        (hash ^ u32::from(unit)).wrapping_mul(0x0100_0193)
-    })
+    units.fold(0x811c_9dc5, |hash, unit| (hash ^ u32::from(unit)).wrapping_mul(0x0100_0193))
 }
 
 /// `n` equal weights summing to 1; none for `n <= 0`.
@@ -38,11 +36,7 @@ pub fn get_equal_weights(n: i64) -> Vec<f64> {
 /// to `coverage` of its weight so that lowering coverage never moves a user between variations.
 /// Coverage is clamped to `[0, 1]`; weights that are missing, of the wrong length or not
 /// summing to 1 (±0.01) fall back to equal weights.
-pub fn get_bucket_ranges(
-    num_variations: usize,
-    coverage: f64,
-    weights: Option<&[f64]>,
-) -> Vec<(f64, f64)> {
+pub fn get_bucket_ranges(num_variations: usize, coverage: f64, weights: Option<&[f64]>) -> Vec<(f64, f64)> {
     let coverage = coverage.clamp(0.0, 1.0);
     let equal;
     let weights = match weights {
@@ -75,11 +69,7 @@ pub fn in_range(n: f64, range: &(f64, f64)) -> bool {
 
 /// The index of the range `n` falls in, or -1 when it falls in none (not in the experiment).
 pub fn choose_variation(n: f64, ranges: &[(f64, f64)]) -> i64 {
-    ranges
-        .iter()
-        .position(|range| in_range(n, range))
-        .and_then(|index| i64::try_from(index).ok())
-        .unwrap_or(-1)
+    ranges.iter().position(|range| in_range(n, range)).and_then(|index| i64::try_from(index).ok()).unwrap_or(-1)
 }
 
 /// Whether a user belongs to a namespace's `[start, end)` slice. Experiments sharing a
@@ -109,10 +99,7 @@ mod tests {
 
     #[test]
     fn ranges_shrink_with_coverage() {
-        assert_eq!(
-            get_bucket_ranges(2, 0.5, None),
-            vec![(0.0, 0.25), (0.5, 0.75)]
-        );
+        assert_eq!(get_bucket_ranges(2, 0.5, None), vec![(0.0, 0.25), (0.5, 0.75)]);
         assert_eq!(choose_variation(0.4, &[(0.0, 0.25), (0.5, 0.75)]), -1);
         assert!(get_equal_weights(-3).is_empty());
     }

@@ -80,12 +80,7 @@ pub(crate) fn format_number(number: f64) -> String {
         return "0".to_owned();
     }
     if number.is_infinite() {
-        return if number > 0.0 {
-            "Infinity"
-        } else {
-            "-Infinity"
-        }
-        .to_owned();
+        return if number > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
     }
     if number < 0.0 {
         return format!("-{}", format_number(-number));
@@ -166,11 +161,7 @@ pub(crate) fn string_to_number(text: &str) -> f64 {
             return parse_radix_digits(&trimmed[2..], radix).unwrap_or(f64::NAN);
         }
     }
-    if is_decimal_literal(trimmed) {
-        trimmed.parse::<f64>().unwrap_or(f64::NAN)
-    } else {
-        f64::NAN
-    }
+    if is_decimal_literal(trimmed) { trimmed.parse::<f64>().unwrap_or(f64::NAN) } else { f64::NAN }
 }
 
 /// All of `digits` in `radix`, or `None` if any is not a digit.
@@ -178,10 +169,9 @@ fn parse_radix_digits(digits: &str, radix: u32) -> Option<f64> {
     if digits.is_empty() {
         return None;
     }
-    digits.chars().try_fold(0.0_f64, |total, c| {
-        c.to_digit(radix)
-            .map(|digit| total * f64::from(radix) + f64::from(digit))
-    })
+    digits
+        .chars()
+        .try_fold(0.0_f64, |total, c| c.to_digit(radix).map(|digit| total * f64::from(radix) + f64::from(digit)))
 }
 
 /// `StrDecimalLiteral`: `[+-] (digits [. [digits]] | . digits) [(e|E) [+-] digits]`.
@@ -239,9 +229,7 @@ pub(crate) fn parse_int(text: &str) -> Option<f64> {
         radix = 16;
         rest = after;
     }
-    let digits: &str = rest
-        .find(|c: char| !c.is_digit(radix))
-        .map_or(rest, |end| &rest[..end]);
+    let digits: &str = rest.find(|c: char| !c.is_digit(radix)).map_or(rest, |end| &rest[..end]);
     parse_radix_digits(digits, radix).map(|magnitude| sign * magnitude)
 }
 
@@ -269,17 +257,11 @@ fn json_equals_within(a: &Value, b: &Value, depth: usize) -> bool {
     }
     match (a, b) {
         (Value::Array(a), Value::Array(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|(a, b)| json_equals_within(a, b, depth + 1))
+            a.len() == b.len() && a.iter().zip(b).all(|(a, b)| json_equals_within(a, b, depth + 1))
         }
         (Value::Object(a), Value::Object(b)) => {
             a.len() == b.len()
-                && a.iter().all(|(key, a)| {
-                    b.get(key)
-                        .is_some_and(|b| json_equals_within(a, b, depth + 1))
-                })
+                && a.iter().all(|(key, a)| b.get(key).is_some_and(|b| json_equals_within(a, b, depth + 1)))
         }
         _ => strict_equals(a, b),
     }
@@ -307,9 +289,7 @@ pub(crate) enum Primitive<'a> {
 impl Primitive<'_> {
     pub(crate) fn of(value: &Value) -> Primitive<'_> {
         match value {
-            Value::String(_) | Value::Array(_) | Value::Object(_) => {
-                Primitive::Text(to_js_string(value))
-            }
+            Value::String(_) | Value::Array(_) | Value::Object(_) => Primitive::Text(to_js_string(value)),
             other => Primitive::Number(to_js_number(other)),
         }
     }
@@ -352,9 +332,7 @@ pub(crate) fn compare_strings(a: &str, b: &str) -> Ordering {
             (Some(a), Some(b)) => {
                 let mut a_units = [0_u16; 2];
                 let mut b_units = [0_u16; 2];
-                return a
-                    .encode_utf16(&mut a_units)
-                    .cmp(&b.encode_utf16(&mut b_units));
+                return a.encode_utf16(&mut a_units).cmp(&b.encode_utf16(&mut b_units));
             }
         }
     }

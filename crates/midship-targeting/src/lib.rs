@@ -23,6 +23,6 @@ pub mod query_string;
 
 pub use condition::{Condition, ConditionError, eval_condition};
 pub use feature::{
-    CompiledFeatures, Context, Experiment, ExperimentResult, FeatureDefinition, FeatureResult,
-    FeatureRule, FeatureSource, UserContext, evaluate_feature, run_experiment,
+    CompiledFeatures, Context, Experiment, ExperimentResult, FeatureDefinition, FeatureResult, FeatureRule,
+    FeatureSource, UserContext, evaluate_feature, run_experiment,
 };

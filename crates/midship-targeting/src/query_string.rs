@@ -42,17 +42,8 @@ mod tests {
     fn reads_the_first_matching_pair() {
         let url = "http://example.com?foo=bar&my-test=1&my-test=0#anchor";
         assert_eq!(get_query_string_override("my-test", url, 2), Some(1));
-        assert_eq!(
-            get_query_string_override("my-test", "http://x?my-test", 2),
-            None
-        );
-        assert_eq!(
-            get_query_string_override("my-test", "http://x?my-test=-0", 2),
-            Some(0)
-        );
-        assert_eq!(
-            get_query_string_override("my-test", "http://x?my-test=1#a", 1),
-            None
-        );
+        assert_eq!(get_query_string_override("my-test", "http://x?my-test", 2), None);
+        assert_eq!(get_query_string_override("my-test", "http://x?my-test=-0", 2), Some(0));
+        assert_eq!(get_query_string_override("my-test", "http://x?my-test=1#a", 1), None);
     }
 }

@@ -20,17 +20,8 @@ pub async fn fresh_postgres_database(label: &str) -> String {
         .await
         .unwrap_or_else(|error| panic!("cannot connect to {DATABASE_URL_VARIABLE}: {error}"));
     let suffix: u64 = rand::rng().random();
-    let sanitized: String = label
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '_'
-            }
-        })
-        .take(30)
-        .collect();
+    let sanitized: String =
+        label.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).take(30).collect();
     let database = format!("t_{sanitized}_{suffix:016x}");
     sqlx::query(&format!("CREATE DATABASE {database}"))
         .execute(&mut connection)

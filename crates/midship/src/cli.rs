@@ -6,11 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "midship",
-    version,
-    about = "Self-hosted mobile app platform: server and command-line tool"
-)]
+#[command(name = "midship", version, about = "Self-hosted mobile app platform: server and command-line tool")]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -21,12 +17,7 @@ pub struct Cli {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Base URL of the Midship server the CLI talks to.
-    #[arg(
-        long,
-        global = true,
-        env = "MIDSHIP_SERVER",
-        default_value = "http://127.0.0.1:7070"
-    )]
+    #[arg(long, global = true, env = "MIDSHIP_SERVER", default_value = "http://127.0.0.1:7070")]
     pub server: String,
     /// Admin API token; defaults to ./midship-data/admin-token when that file exists.
     #[arg(long, global = true, env = "MIDSHIP_TOKEN", hide_env_values = true)]
@@ -129,8 +120,84 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: SwitchCommand,
     },
+    /// Gateway APIs (operation types) and their backend groups, per workspace.
+    Api {
+        #[command(subcommand)]
+        command: ApiCommand,
+    },
     /// Show the token in use: tenant, role and app scope.
     Whoami,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Backend groups.
+    Group {
+        #[command(subcommand)]
+        command: ApiGroupCommand,
+    },
+    /// Register an API: an operation type routed to a group's backend.
+    Create {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        operation_type: String,
+        /// Group name or id.
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value = "POST")]
+        method: String,
+        /// Path appended to the group's base URL; `{name}` segments come from the body.
+        #[arg(long)]
+        path: String,
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// Accept calls without a client signature.
+        #[arg(long)]
+        no_sign: bool,
+        /// Calls per second on each node.
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    Show {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        operation_type: String,
+    },
+    /// Stop routing an API: calls answer 3000.
+    Close {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        operation_type: String,
+    },
+    Open {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        operation_type: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiGroupCommand {
+    /// Register a backend; prints its proxy-signature secret once.
+    Create {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        name: String,
+        #[arg(long)]
+        base_url: String,
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+    },
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

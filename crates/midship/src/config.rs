@@ -15,7 +15,24 @@ pub struct Config {
     pub server: ServerSection,
     pub database: DatabaseSection,
     pub admin: AdminSection,
+    pub gateway: GatewaySection,
     pub log: LogSection,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewaySection {
+    pub timestamp_window_seconds: u64,
+    /// Calls per second per API on one node for APIs that name no limit; 0 for none.
+    pub default_api_rate_limit: u32,
+    /// Calls per second of all an app's APIs on one node; 0 for none.
+    pub app_rate_limit: u32,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        Self { timestamp_window_seconds: 300, default_api_rate_limit: 0, app_rate_limit: 0 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,10 +57,7 @@ impl std::fmt::Debug for DatabaseSection {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("DatabaseSection")
-            .field(
-                "url",
-                &midship_server::storage::redact_database_url(&self.url),
-            )
+            .field("url", &midship_server::storage::redact_database_url(&self.url))
             .field("max_connections", &self.max_connections)
             .finish()
     }
@@ -82,27 +96,19 @@ impl Default for ServerSection {
 
 impl Default for DatabaseSection {
     fn default() -> Self {
-        Self {
-            url: String::new(),
-            max_connections: 16,
-        }
+        Self { url: String::new(), max_connections: 16 }
     }
 }
 
 impl Default for AdminSection {
     fn default() -> Self {
-        Self {
-            key_grace_seconds: 24 * 60 * 60,
-        }
+        Self { key_grace_seconds: 24 * 60 * 60 }
     }
 }
 
 impl Default for LogSection {
     fn default() -> Self {
-        Self {
-            level: "info".to_owned(),
-            format: LogFormat::Text,
-        }
+        Self { level: "info".to_owned(), format: LogFormat::Text }
     }
 }
 
@@ -122,19 +128,11 @@ impl Config {
     pub fn load(file: Option<&Path>, flags: &FlagOverrides) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
-            anyhow::ensure!(
-                file.is_file(),
-                "config file {} does not exist",
-                file.display()
-            );
+            anyhow::ensure!(file.is_file(), "config file {} does not exist", file.display());
             figment = figment.merge(Toml::file_exact(file));
         }
         // Only MIDSHIP_SECTION__KEY variables: MIDSHIP_SERVER and MIDSHIP_TOKEN belong to the CLI.
-        figment = figment.merge(
-            Env::prefixed("MIDSHIP_")
-                .filter(|key| key.as_str().contains("__"))
-                .split("__"),
-        );
+        figment = figment.merge(Env::prefixed("MIDSHIP_").filter(|key| key.as_str().contains("__")).split("__"));
         let mut overrides = serde_json::Map::new();
         let mut server = serde_json::Map::new();
         if let Some(listen) = flags.listen {
@@ -156,10 +154,7 @@ impl Config {
     /// The database URL, defaulting to the SQLite file in the data directory.
     pub fn database_url(&self) -> String {
         if self.database.url.trim().is_empty() {
-            format!(
-                "sqlite://{}",
-                self.server.data_dir.join("midship.db").display()
-            )
+            format!("sqlite://{}", self.server.data_dir.join("midship.db").display())
         } else {
             self.database.url.clone()
         }
@@ -193,6 +188,14 @@ max_connections = 16
 # How long an app's previous signing key keeps working after a rotation, in seconds.
 key_grace_seconds = 86400
 
+[gateway]
+# How far a client's Ts header may be from the server's clock, in seconds.
+timestamp_window_seconds = 300
+# Calls per second per API on one node, for APIs that set no limit of their own; 0 for none.
+default_api_rate_limit = 0
+# Calls per second of all of one app's APIs together on one node; 0 for none.
+app_rate_limit = 0
+
 [log]
 # Filter in tracing's syntax, e.g. "info" or "info,midship_server=debug". RUST_LOG overrides it.
 level = "info"
@@ -214,39 +217,22 @@ mod tests {
     #[test]
     fn precedence_is_defaults_file_env_flags() {
         figment::Jail::expect_with(|jail| {
-            jail.create_file("midship.toml", "[server]\nlisten = \"127.0.0.1:1111\"\ndata_dir = \"/from-file\"\n[admin]\nkey_grace_seconds = 60\n")?;
+            jail.create_file(
+                "midship.toml",
+                "[server]\nlisten = \"127.0.0.1:1111\"\ndata_dir = \"/from-file\"\n[admin]\nkey_grace_seconds = 60\n",
+            )?;
             jail.set_env("MIDSHIP_SERVER__LISTEN", "127.0.0.1:2222");
             jail.set_env("MIDSHIP_SERVER", "http://cli-only:1");
             jail.set_env("MIDSHIP_TOKEN", "msp_cli_only");
-            let flags = FlagOverrides {
-                data_dir: Some("/from-flag".into()),
-                ..FlagOverrides::default()
-            };
-            let config = Config::load(Some(Path::new("midship.toml")), &flags)
-                .map_err(|error| error.to_string())?;
-            assert_eq!(
-                config.server.listen.to_string(),
-                "127.0.0.1:2222",
-                "env beats file"
-            );
-            assert_eq!(
-                config.server.data_dir,
-                PathBuf::from("/from-flag"),
-                "flag beats file"
-            );
+            let flags = FlagOverrides { data_dir: Some("/from-flag".into()), ..FlagOverrides::default() };
+            let config = Config::load(Some(Path::new("midship.toml")), &flags).map_err(|error| error.to_string())?;
+            assert_eq!(config.server.listen.to_string(), "127.0.0.1:2222", "env beats file");
+            assert_eq!(config.server.data_dir, PathBuf::from("/from-flag"), "flag beats file");
             assert_eq!(config.admin.key_grace_seconds, 60, "file beats default");
             assert_eq!(config.log, LogSection::default());
-            let flags = FlagOverrides {
-                listen: Some("127.0.0.1:3333".parse().unwrap()),
-                ..FlagOverrides::default()
-            };
-            let config = Config::load(Some(Path::new("midship.toml")), &flags)
-                .map_err(|error| error.to_string())?;
-            assert_eq!(
-                config.server.listen.to_string(),
-                "127.0.0.1:3333",
-                "flag beats env"
-            );
+            let flags = FlagOverrides { listen: Some("127.0.0.1:3333".parse().unwrap()), ..FlagOverrides::default() };
+            let config = Config::load(Some(Path::new("midship.toml")), &flags).map_err(|error| error.to_string())?;
+            assert_eq!(config.server.listen.to_string(), "127.0.0.1:3333", "flag beats env");
             Ok(())
         });
     }
@@ -255,12 +241,9 @@ mod tests {
     fn unknown_keys_and_missing_files_are_errors() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("typo.toml", "[server]\nlisen = \"127.0.0.1:1\"\n")?;
-            let error =
-                Config::load(Some(Path::new("typo.toml")), &FlagOverrides::default()).unwrap_err();
+            let error = Config::load(Some(Path::new("typo.toml")), &FlagOverrides::default()).unwrap_err();
             assert!(format!("{error:#}").contains("lisen"), "{error:#}");
-            assert!(
-                Config::load(Some(Path::new("absent.toml")), &FlagOverrides::default()).is_err()
-            );
+            assert!(Config::load(Some(Path::new("absent.toml")), &FlagOverrides::default()).is_err());
             Ok(())
         });
     }
@@ -269,13 +252,7 @@ mod tests {
     fn database_url_defaults_to_sqlite_in_the_data_dir() {
         let config = Config::default();
         assert_eq!(config.database_url(), "sqlite://./midship-data/midship.db");
-        let debug = format!(
-            "{:?}",
-            DatabaseSection {
-                url: "postgres://u:hunter2@h/db".into(),
-                max_connections: 1
-            }
-        );
+        let debug = format!("{:?}", DatabaseSection { url: "postgres://u:hunter2@h/db".into(), max_connections: 1 });
         assert!(!debug.contains("hunter2"), "{debug}");
     }
 }

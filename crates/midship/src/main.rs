@@ -19,10 +19,7 @@ use crate::config::{Config, FlagOverrides, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("midship: cannot start the async runtime: {error}");
@@ -41,24 +38,16 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let flags = FlagOverrides {
-                listen: args.listen,
-                data_dir: args.data_dir,
-                database_url: args.database_url,
-            };
+            let flags = FlagOverrides { listen: args.listen, data_dir: args.data_dir, database_url: args.database_url };
             let config = Config::load(args.config.as_deref(), &flags)?;
             init_logging(&config);
             serve::serve(config).await
         }
-        Command::Config {
-            command: ConfigCommand::Default,
-        } => {
+        Command::Config { command: ConfigCommand::Default } => {
             print!("{}", config::DEFAULT_FILE);
             Ok(())
         }
-        Command::Config {
-            command: ConfigCommand::Show { config: file },
-        } => {
+        Command::Config { command: ConfigCommand::Show { config: file } } => {
             let config = Config::load(file.as_deref(), &FlagOverrides::default())?;
             let mut shown = config.clone();
             shown.database.url = midship_server::storage::redact_database_url(&config.database.url);
@@ -68,21 +57,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             print!("{}", toml::to_string_pretty(&shown)?);
             Ok(())
         }
-        Command::Targeting {
-            command:
-                TargetingCommand::EvalCondition {
-                    condition,
-                    attributes,
-                },
-        } => {
-            let condition: serde_json::Value =
-                serde_json::from_str(&condition).context("the condition is not JSON")?;
+        Command::Targeting { command: TargetingCommand::EvalCondition { condition, attributes } } => {
+            let condition: serde_json::Value = serde_json::from_str(&condition).context("the condition is not JSON")?;
             let attributes: serde_json::Value =
                 serde_json::from_str(&attributes).context("the attributes are not JSON")?;
-            let compiled =
-                midship_targeting::condition::Condition::compile(&condition).map_err(|error| {
-                    anyhow::anyhow!("invalid condition at {}: {}", error.path, error.message)
-                })?;
+            let compiled = midship_targeting::condition::Condition::compile(&condition)
+                .map_err(|error| anyhow::anyhow!("invalid condition at {}: {}", error.path, error.message))?;
             println!("{}", compiled.matches(&attributes));
             Ok(())
         }
@@ -91,8 +71,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn init_logging(config: &Config) {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use midship_control::{ControlPlane, ControlSettings};
 use midship_core::SystemClock;
+use midship_gateway::GatewaySettings;
 use midship_server::storage::redact_database_url;
 use midship_server::{AppState, ServerSettings, open_storage, router, run, spawn_snapshot_refresh};
 use tokio::net::TcpListener;
@@ -33,37 +34,31 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(database = %redact_database_url(&database_url), data_dir = %data_dir.display(), "opening storage");
     let storage = open_storage(&database_url, config.database.max_connections)
         .await
-        .with_context(|| {
-            format!(
-                "cannot open the database {}",
-                redact_database_url(&database_url)
-            )
-        })?;
+        .with_context(|| format!("cannot open the database {}", redact_database_url(&database_url)))?;
 
-    let control_settings = ControlSettings {
-        key_grace_ms: (config.admin.key_grace_seconds as i64).saturating_mul(1000),
-    };
+    let control_settings =
+        ControlSettings { key_grace_ms: (config.admin.key_grace_seconds as i64).saturating_mul(1000) };
     let control = ControlPlane::new(storage.clone(), Arc::new(SystemClock), control_settings);
     bootstrap(&control, &data_dir).await?;
 
     let listener = TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
-    let address = listener
-        .local_addr()
-        .context("listener has no local address")?;
-    let settings = ServerSettings {
-        max_body_bytes: config.server.max_body_bytes,
-        secure_cookies: config.server.secure_cookies,
-    };
+    let address = listener.local_addr().context("listener has no local address")?;
+    let settings =
+        ServerSettings { max_body_bytes: config.server.max_body_bytes, secure_cookies: config.server.secure_cookies };
     // Scripts and tests read this line to learn the port when listening on port 0.
     println!("midship listening on http://{address}");
     tracing::info!(%address, storage = storage.backend_name(), "midship started");
-    let state = AppState::new(control, settings);
+    let gateway_settings = GatewaySettings {
+        timestamp_window_ms: (config.gateway.timestamp_window_seconds as i64).saturating_mul(1000),
+        default_api_rate_limit: Some(config.gateway.default_api_rate_limit).filter(|limit| *limit > 0),
+        app_rate_limit: Some(config.gateway.app_rate_limit).filter(|limit| *limit > 0),
+        ..GatewaySettings::default()
+    };
+    let state = AppState::new(control, settings, gateway_settings);
     let refresh = spawn_snapshot_refresh(&state, SNAPSHOT_REFRESH_INTERVAL);
-    run(listener, router(state), shutdown_signal())
-        .await
-        .context("server failed")?;
+    run(listener, router(state), shutdown_signal()).await.context("server failed")?;
     refresh.abort();
     storage.close().await;
     tracing::info!("midship stopped");
@@ -113,10 +108,7 @@ async fn bootstrap(control: &ControlPlane, data_dir: &Path) -> anyhow::Result<()
     match created {
         Some(token) => {
             println!("midship: first start: created the default tenant and an admin token.");
-            println!(
-                "midship: admin token (shown once, also saved to {}):",
-                token_path.display()
-            );
+            println!("midship: admin token (shown once, also saved to {}):", token_path.display());
             println!("{}", token.token);
         }
         None => {
@@ -131,12 +123,7 @@ async fn bootstrap(control: &ControlPlane, data_dir: &Path) -> anyhow::Result<()
 
 fn write_secret_file(path: &Path, secret: &str) -> std::io::Result<()> {
     let temporary = path.with_extension("tmp");
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .mode(0o600)
-        .open(&temporary)?;
+    let mut file = OpenOptions::new().create(true).truncate(true).write(true).mode(0o600).open(&temporary)?;
     file.write_all(secret.as_bytes())?;
     file.write_all(b"\n")?;
     file.sync_all()?;

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use midship_api::{
-    AppDetails, AppKeyView, AppView, CreateAppRequest, CreateWorkspaceRequest, CreatedApp,
-    ErrorBody, List, RotateKeyRequest, RotatedKey, WorkspaceView,
+    AppDetails, AppKeyView, AppView, CreateAppRequest, CreateWorkspaceRequest, CreatedApp, ErrorBody, List,
+    RotateKeyRequest, RotatedKey, WorkspaceView,
 };
 use midship_control::NewApp;
 use midship_core::clock::format_rfc3339;
@@ -35,10 +35,7 @@ async fn list_apps(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<List<AppView>>, ApiError> {
     let page = state.control.list_apps(&who, &query.page()).await?;
-    Ok(Json(List {
-        items: page.items.into_iter().map(views::app).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(List { items: page.items.into_iter().map(views::app).collect(), next_cursor: page.next_cursor }))
 }
 
 /// Creates an app with its workspaces (`dev`, `test`, `prod` unless named) and its first
@@ -51,21 +48,13 @@ async fn create_app(
     Caller(who): Caller,
     ApiJson(request): ApiJson<CreateAppRequest>,
 ) -> Result<(StatusCode, Json<CreatedApp>), ApiError> {
-    let new_app = NewApp {
-        name: request.name,
-        platforms: request.platforms,
-        workspaces: request.workspaces,
-    };
+    let new_app = NewApp { name: request.name, platforms: request.platforms, workspaces: request.workspaces };
     let created = state.control.create_app(&who, new_app).await?;
     Ok((
         StatusCode::CREATED,
         Json(CreatedApp {
             app: views::app(created.app),
-            workspaces: created
-                .workspaces
-                .into_iter()
-                .map(views::workspace)
-                .collect(),
+            workspaces: created.workspaces.into_iter().map(views::workspace).collect(),
             key_id: created.key.key_id,
             secret: created.key.secret,
         }),
@@ -84,16 +73,8 @@ async fn show_app(
     let now = state.control.now_ms();
     Ok(Json(AppDetails {
         app: views::app(details.app),
-        workspaces: details
-            .workspaces
-            .into_iter()
-            .map(views::workspace)
-            .collect(),
-        keys: details
-            .keys
-            .into_iter()
-            .map(|key| views::key(key, now))
-            .collect(),
+        workspaces: details.workspaces.into_iter().map(views::workspace).collect(),
+        keys: details.keys.into_iter().map(|key| views::key(key, now)).collect(),
     }))
 }
 
@@ -105,10 +86,7 @@ async fn list_workspaces(
     Path(app_id): Path<String>,
 ) -> Result<Json<List<WorkspaceView>>, ApiError> {
     let workspaces = state.control.list_workspaces(&who, &app_id).await?;
-    Ok(Json(List {
-        items: workspaces.into_iter().map(views::workspace).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(List { items: workspaces.into_iter().map(views::workspace).collect(), next_cursor: None }))
 }
 
 #[utoipa::path(post, path = "/api/v1/apps/{app_id}/workspaces", tag = "apps", params(("app_id" = String, Path)),
@@ -121,10 +99,7 @@ async fn create_workspace(
     Path(app_id): Path<String>,
     ApiJson(request): ApiJson<CreateWorkspaceRequest>,
 ) -> Result<(StatusCode, Json<WorkspaceView>), ApiError> {
-    let workspace = state
-        .control
-        .create_workspace(&who, &app_id, &request.name)
-        .await?;
+    let workspace = state.control.create_workspace(&who, &app_id, &request.name).await?;
     Ok((StatusCode::CREATED, Json(views::workspace(workspace))))
 }
 
@@ -138,10 +113,7 @@ async fn list_keys(
 ) -> Result<Json<List<AppKeyView>>, ApiError> {
     let keys = state.control.list_keys(&who, &app_id).await?;
     let now = state.control.now_ms();
-    Ok(Json(List {
-        items: keys.into_iter().map(|key| views::key(key, now)).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(List { items: keys.into_iter().map(|key| views::key(key, now)).collect(), next_cursor: None }))
 }
 
 /// Issues a new signing secret (returned only here); earlier keys stay valid for the grace period.
@@ -154,10 +126,8 @@ async fn rotate_key(
     Path(app_id): Path<String>,
     ApiJsonOrDefault(request): ApiJsonOrDefault<RotateKeyRequest>,
 ) -> Result<(StatusCode, Json<RotatedKey>), ApiError> {
-    let rotated = state
-        .control
-        .rotate_key(&who, &app_id, request.grace_seconds)
-        .await?;
+    let rotated = state.control.rotate_key(&who, &app_id, request.grace_seconds).await?;
+    state.gateway.forget_app_keys(&app_id);
     Ok((
         StatusCode::CREATED,
         Json(RotatedKey {

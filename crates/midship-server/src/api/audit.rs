@@ -39,18 +39,8 @@ async fn list_audit(
     Caller(who): Caller,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<List<AuditEntryView>>, ApiError> {
-    let page = PageQuery {
-        limit: params.limit,
-        cursor: params.cursor,
-    }
-    .page();
-    let query = AuditQuery {
-        app_id: params.app_id,
-        action: params.action,
-    };
+    let page = PageQuery { limit: params.limit, cursor: params.cursor }.page();
+    let query = AuditQuery { app_id: params.app_id, action: params.action };
     let entries = state.control.list_audit(&who, query, &page).await?;
-    Ok(Json(List {
-        items: entries.items.into_iter().map(views::audit).collect(),
-        next_cursor: entries.next_cursor,
-    }))
+    Ok(Json(List { items: entries.items.into_iter().map(views::audit).collect(), next_cursor: entries.next_cursor }))
 }

@@ -37,32 +37,15 @@ async fn config_pull(
         network: request.network,
         attributes: request.attributes,
     };
-    let outcome = state
-        .switches
-        .pull(
-            &request.app_id,
-            &request.workspace_id,
-            &context,
-            request.etag.as_deref(),
-        )
-        .await?;
+    let outcome =
+        state.switches.pull(&request.app_id, &request.workspace_id, &context, request.etag.as_deref()).await?;
     Ok(Json(match outcome {
-        PullOutcome::NotModified { version, etag } => ConfigPullResponse {
-            version,
-            etag,
-            not_modified: true,
-            values: None,
-        },
-        PullOutcome::Values {
-            version,
-            etag,
-            values,
-        } => ConfigPullResponse {
-            version,
-            etag,
-            not_modified: false,
-            values: Some(values.into_iter().collect()),
-        },
+        PullOutcome::NotModified { version, etag } => {
+            ConfigPullResponse { version, etag, not_modified: true, values: None }
+        }
+        PullOutcome::Values { version, etag, values } => {
+            ConfigPullResponse { version, etag, not_modified: false, values: Some(values.into_iter().collect()) }
+        }
     }))
 }
 
@@ -92,7 +75,5 @@ async fn growthbook_features(
         None => snapshot.features.clone(),
     };
     let date_updated = snapshot.published_at.map(format_rfc3339);
-    Ok(Json(
-        json!({ "status": 200, "features": features, "dateUpdated": date_updated }),
-    ))
+    Ok(Json(json!({ "status": 200, "features": features, "dateUpdated": date_updated })))
 }

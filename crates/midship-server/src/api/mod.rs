@@ -4,6 +4,7 @@
 mod apps;
 mod audit;
 pub mod client;
+pub mod gateway;
 pub mod switches;
 mod tenants;
 mod tokens;
@@ -26,30 +27,27 @@ use crate::AppState;
     ),
     security(("bearer" = [])),
     tags(
-        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches")
+        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway")
     )
 )]
 struct ApiDoc;
 
 /// The API's routes and their OpenAPI document.
 pub fn routes() -> (Router<AppState>, OpenApi) {
-    let (router, mut document) =
-        OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
-            .merge(tenants::routes())
-            .merge(apps::routes())
-            .merge(tokens::routes())
-            .merge(audit::routes())
-            .merge(switches::routes())
-            .split_for_parts();
+    let (router, mut document) = OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
+        .merge(tenants::routes())
+        .merge(apps::routes())
+        .merge(tokens::routes())
+        .merge(audit::routes())
+        .merge(switches::routes())
+        .merge(gateway::routes())
+        .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = document.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",
         SecurityScheme::Http(
-            HttpBuilder::new()
-                .scheme(HttpAuthScheme::Bearer)
-                .description(Some("an admin API token (`msp_…`)"))
-                .build(),
+            HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("an admin API token (`msp_…`)")).build(),
         ),
     );
     (router, document)
@@ -58,10 +56,5 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
 pub fn router() -> Router<AppState> {
     let (router, document) = routes();
     let document = serde_json::to_value(&document).expect("the OpenAPI document serializes");
-    router
-        .route(
-            "/api/v1/openapi.json",
-            get(move || async move { Json(document) }),
-        )
-        .merge(client::router())
+    router.route("/api/v1/openapi.json", get(move || async move { Json(document) })).merge(client::router())
 }

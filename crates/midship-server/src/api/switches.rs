@@ -4,13 +4,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use midship_api::{
-    ConfigVersionView, ErrorBody, ImportResult, List, PublishRequest, RollbackRequest,
-    SwitchStatusView,
+    ConfigVersionView, ErrorBody, ImportResult, List, PublishRequest, RollbackRequest, SwitchStatusView,
 };
 use midship_core::clock::format_rfc3339;
-use midship_switches::{
-    ConfigDocument, ExportSource, ImportMode, PublishedVersion, SwitchDefinition, SwitchStatus,
-};
+use midship_switches::{ConfigDocument, ExportSource, ImportMode, PublishedVersion, SwitchDefinition, SwitchStatus};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -32,8 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 pub fn status_view(status: SwitchStatus) -> SwitchStatusView {
     let to_json = |definition: Option<SwitchDefinition>| {
-        definition
-            .map(|definition| serde_json::to_value(definition).expect("definitions serialize"))
+        definition.map(|definition| serde_json::to_value(definition).expect("definitions serialize"))
     };
     SwitchStatusView {
         key: status.key,
@@ -63,10 +59,7 @@ async fn list_switches(
     Path(workspace_id): Path<String>,
 ) -> Result<Json<List<SwitchStatusView>>, ApiError> {
     let switches = state.switches.list_switches(&who, &workspace_id).await?;
-    Ok(Json(List {
-        items: switches.into_iter().map(status_view).collect(),
-        next_cursor: None,
-    }))
+    Ok(Json(List { items: switches.into_iter().map(status_view).collect(), next_cursor: None }))
 }
 
 /// Creates or replaces a switch in the draft (devices get it after `publish`). The body is a
@@ -83,13 +76,8 @@ async fn set_switch(
     ApiJson(definition): ApiJson<SwitchDefinition>,
 ) -> Result<Json<SwitchStatusView>, ApiError> {
     let key = definition.key.clone();
-    state
-        .switches
-        .set_switch(&who, &workspace_id, definition)
-        .await?;
-    Ok(Json(status_view(
-        state.switches.get_switch(&who, &workspace_id, &key).await?,
-    )))
+    state.switches.set_switch(&who, &workspace_id, definition).await?;
+    Ok(Json(status_view(state.switches.get_switch(&who, &workspace_id, &key).await?)))
 }
 
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/switches/{key}", tag = "switches",
@@ -100,9 +88,7 @@ async fn get_switch(
     Caller(who): Caller,
     Path((workspace_id, key)): Path<(String, String)>,
 ) -> Result<Json<SwitchStatusView>, ApiError> {
-    Ok(Json(status_view(
-        state.switches.get_switch(&who, &workspace_id, &key).await?,
-    )))
+    Ok(Json(status_view(state.switches.get_switch(&who, &workspace_id, &key).await?)))
 }
 
 /// Removes a switch from the draft; devices keep it until the next publication.
@@ -114,10 +100,7 @@ async fn delete_switch(
     Caller(who): Caller,
     Path((workspace_id, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .switches
-        .delete_switch(&who, &workspace_id, &key)
-        .await?;
+    state.switches.delete_switch(&who, &workspace_id, &key).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -131,14 +114,8 @@ async fn publish(
     Path(workspace_id): Path<String>,
     ApiJsonOrDefault(request): ApiJsonOrDefault<PublishRequest>,
 ) -> Result<(StatusCode, Json<ConfigVersionView>), ApiError> {
-    let published = state
-        .switches
-        .publish(&who, &workspace_id, &request.note)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(version_view(published, &who.token_name, &request.note)),
-    ))
+    let published = state.switches.publish(&who, &workspace_id, &request.note).await?;
+    Ok((StatusCode::CREATED, Json(version_view(published, &who.token_name, &request.note))))
 }
 
 /// Published versions, newest first.
@@ -151,10 +128,7 @@ async fn versions(
     Path(workspace_id): Path<String>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<List<ConfigVersionView>>, ApiError> {
-    let page = state
-        .switches
-        .history(&who, &workspace_id, &query.page())
-        .await?;
+    let page = state.switches.history(&who, &workspace_id, &query.page()).await?;
     let items = page
         .items
         .into_iter()
@@ -166,10 +140,7 @@ async fn versions(
             switch_count: summary.switch_count,
         })
         .collect();
-    Ok(Json(List {
-        items,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(List { items, next_cursor: page.next_cursor }))
 }
 
 /// Makes an earlier version current again, as a new version, and resets the draft to it.
@@ -182,15 +153,9 @@ async fn rollback(
     Path(workspace_id): Path<String>,
     ApiJson(request): ApiJson<RollbackRequest>,
 ) -> Result<(StatusCode, Json<ConfigVersionView>), ApiError> {
-    let published = state
-        .switches
-        .rollback(&who, &workspace_id, request.version)
-        .await?;
+    let published = state.switches.rollback(&who, &workspace_id, request.version).await?;
     let note = format!("rollback to version {}", request.version);
-    Ok((
-        StatusCode::CREATED,
-        Json(version_view(published, &who.token_name, &note)),
-    ))
+    Ok((StatusCode::CREATED, Json(version_view(published, &who.token_name, &note))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -213,26 +178,17 @@ async fn export(
     Path(workspace_id): Path<String>,
     ApiQuery(params): ApiQuery<ExportParams>,
 ) -> Result<Json<ConfigDocument>, ApiError> {
-    let source = match (
-        params.source.as_deref().unwrap_or("published"),
-        params.version,
-    ) {
+    let source = match (params.source.as_deref().unwrap_or("published"), params.version) {
         ("published", version) => ExportSource::Published(version),
         ("draft", None) => ExportSource::Draft,
         ("draft", Some(_)) => {
-            return Err(ApiError::invalid(
-                "version applies only to source=published",
-            ));
+            return Err(ApiError::invalid("version applies only to source=published"));
         }
         (other, _) => {
-            return Err(ApiError::invalid(format!(
-                "source `{other}` must be published or draft"
-            )));
+            return Err(ApiError::invalid(format!("source `{other}` must be published or draft")));
         }
     };
-    Ok(Json(
-        state.switches.export(&who, &workspace_id, source).await?,
-    ))
+    Ok(Json(state.switches.export(&who, &workspace_id, source).await?))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -258,14 +214,9 @@ async fn import(
         "replace" => ImportMode::Replace,
         "merge" => ImportMode::Merge,
         other => {
-            return Err(ApiError::invalid(format!(
-                "mode `{other}` must be replace or merge"
-            )));
+            return Err(ApiError::invalid(format!("mode `{other}` must be replace or merge")));
         }
     };
-    let imported = state
-        .switches
-        .import(&who, &workspace_id, document, mode)
-        .await?;
+    let imported = state.switches.import(&who, &workspace_id, document, mode).await?;
     Ok(Json(ImportResult { imported }))
 }

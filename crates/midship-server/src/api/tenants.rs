@@ -35,13 +35,8 @@ async fn whoami(Caller(who): Caller) -> Json<WhoAmI> {
 /// The caller's tenant.
 #[utoipa::path(get, path = "/api/v1/tenant", tag = "tenants",
     responses((status = 200, body = TenantView), (status = 401, body = ErrorBody)))]
-async fn current_tenant(
-    State(state): State<AppState>,
-    Caller(who): Caller,
-) -> Result<Json<TenantView>, ApiError> {
-    Ok(Json(views::tenant(
-        state.control.current_tenant(&who).await?,
-    )))
+async fn current_tenant(State(state): State<AppState>, Caller(who): Caller) -> Result<Json<TenantView>, ApiError> {
+    Ok(Json(views::tenant(state.control.current_tenant(&who).await?)))
 }
 
 /// All tenants of the installation (admins of the installation tenant only).
@@ -53,10 +48,7 @@ async fn list_tenants(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<List<TenantView>>, ApiError> {
     let page = state.control.list_tenants(&who, &query.page()).await?;
-    Ok(Json(List {
-        items: page.items.into_iter().map(views::tenant).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(Json(List { items: page.items.into_iter().map(views::tenant).collect(), next_cursor: page.next_cursor }))
 }
 
 /// Creates a tenant (admins of the installation tenant only).

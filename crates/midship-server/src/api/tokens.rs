@@ -14,9 +14,7 @@ use crate::extract::{ApiJson, ApiQuery, Caller, PageQuery};
 use crate::views;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_tokens, create_token))
-        .routes(routes!(revoke_token))
+    OpenApiRouter::new().routes(routes!(list_tokens, create_token)).routes(routes!(revoke_token))
 }
 
 /// Tokens of the tenant (admins only; app-scoped admins see tokens within their apps).
@@ -30,11 +28,7 @@ async fn list_tokens(
     let page = state.control.list_tokens(&who, &query.page()).await?;
     let now = state.control.now_ms();
     Ok(Json(List {
-        items: page
-            .items
-            .into_iter()
-            .map(|token| views::token(token, now))
-            .collect(),
+        items: page.items.into_iter().map(|token| views::token(token, now)).collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -55,13 +49,7 @@ async fn create_token(
     };
     let issued = state.control.create_token(&who, new_token).await?;
     let now = state.control.now_ms();
-    Ok((
-        StatusCode::CREATED,
-        Json(IssuedToken {
-            view: views::token(issued.record, now),
-            token: issued.token,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(IssuedToken { view: views::token(issued.record, now), token: issued.token })))
 }
 
 /// Revokes a token at once; revoking a revoked token changes nothing.

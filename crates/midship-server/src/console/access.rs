@@ -16,11 +16,7 @@ use super::session::{ConsoleSession, failure};
 use crate::AppState;
 
 pub async fn tokens(State(state): State<AppState>, session: ConsoleSession) -> Response {
-    let tokens = match state
-        .control
-        .list_tokens(&session.principal, &PageRequest::first(200))
-        .await
-    {
+    let tokens = match state.control.list_tokens(&session.principal, &PageRequest::first(200)).await {
         Ok(page) => page.items,
         Err(error) => return failure(error),
     };
@@ -82,39 +78,24 @@ pub async fn create_token(
     session: ConsoleSession,
     Form(form): Form<TokenForm>,
 ) -> Response {
-    let app_ids: Vec<String> = form
-        .app_ids
-        .split(',')
-        .map(|app| app.trim().to_owned())
-        .filter(|app| !app.is_empty())
-        .collect();
+    let app_ids: Vec<String> =
+        form.app_ids.split(',').map(|app| app.trim().to_owned()).filter(|app| !app.is_empty()).collect();
     let expires_in_seconds = match form.expires_in_days.trim() {
         "" => None,
         days => match days.parse::<u64>() {
             Ok(days) => Some(days.saturating_mul(86_400)),
             Err(_) => {
-                return layout::error_page(
-                    StatusCode::BAD_REQUEST,
-                    "expires in days must be a whole number",
-                );
+                return layout::error_page(StatusCode::BAD_REQUEST, "expires in days must be a whole number");
             }
         },
     };
     let request = NewToken {
         name: form.name,
         role: form.role,
-        app_ids: if app_ids.is_empty() {
-            None
-        } else {
-            Some(app_ids)
-        },
+        app_ids: if app_ids.is_empty() { None } else { Some(app_ids) },
         expires_in_seconds,
     };
-    let issued = match state
-        .control
-        .create_token(&session.principal, request)
-        .await
-    {
+    let issued = match state.control.create_token(&session.principal, request).await {
         Ok(issued) => issued,
         Err(error) => return failure(error),
     };
@@ -123,11 +104,7 @@ pub async fn create_token(
         (secret_notice(&format!("Bearer token ({} role)", issued.record.role.as_str()), &issued.token))
         p { a href="/console/tokens" { "Back to tokens" } }
     };
-    (
-        StatusCode::CREATED,
-        layout::page(&session, "/console/tokens", "Token created", body),
-    )
-        .into_response()
+    (StatusCode::CREATED, layout::page(&session, "/console/tokens", "Token created", body)).into_response()
 }
 
 pub async fn revoke_token(
@@ -135,11 +112,7 @@ pub async fn revoke_token(
     session: ConsoleSession,
     Path(token_id): Path<String>,
 ) -> Response {
-    match state
-        .control
-        .revoke_token(&session.principal, &token_id)
-        .await
-    {
+    match state.control.revoke_token(&session.principal, &token_id).await {
         Ok(_) => Redirect::to("/console/tokens").into_response(),
         Err(error) => failure(error),
     }
@@ -158,16 +131,9 @@ pub async fn audit(
     Query(query): Query<AuditPageQuery>,
 ) -> Response {
     let non_empty = |value: &Option<String>| value.clone().filter(|text| !text.trim().is_empty());
-    let filter = AuditQuery {
-        app_id: non_empty(&query.app_id),
-        action: non_empty(&query.action),
-    };
+    let filter = AuditQuery { app_id: non_empty(&query.app_id), action: non_empty(&query.action) };
     let page = PageRequest::new(Some(50), non_empty(&query.cursor));
-    let entries = match state
-        .control
-        .list_audit(&session.principal, filter.clone(), &page)
-        .await
-    {
+    let entries = match state.control.list_audit(&session.principal, filter.clone(), &page).await {
         Ok(entries) => entries,
         Err(error) => return failure(error),
     };

@@ -78,28 +78,15 @@ pub async fn create(
     session: ConsoleSession,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let field = |name: &'static str| {
-        fields
-            .iter()
-            .filter(move |(key, _)| key == name)
-            .map(|(_, value)| value.clone())
-    };
+    let field = |name: &'static str| fields.iter().filter(move |(key, _)| key == name).map(|(_, value)| value.clone());
     let workspaces: Vec<String> = field("workspaces")
-        .flat_map(|list| {
-            list.split(',')
-                .map(|name| name.trim().to_owned())
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|list| list.split(',').map(|name| name.trim().to_owned()).collect::<Vec<_>>())
         .filter(|name| !name.is_empty())
         .collect();
     let request = NewApp {
         name: field("name").next().unwrap_or_default(),
         platforms: field("platforms").collect(),
-        workspaces: if workspaces.is_empty() {
-            None
-        } else {
-            Some(workspaces)
-        },
+        workspaces: if workspaces.is_empty() { None } else { Some(workspaces) },
     };
     let created = match state.control.create_app(&session.principal, request).await {
         Ok(created) => created,
@@ -115,27 +102,16 @@ pub async fn create(
         (secret_notice(&format!("Signing secret (key {})", created.key.key_id), &created.key.secret))
         p { a href={ "/console/apps/" (created.app.app_id) } { "Open the app" } }
     };
-    (
-        StatusCode::CREATED,
-        layout::page(&session, "/console/apps", "App created", body),
-    )
-        .into_response()
+    (StatusCode::CREATED, layout::page(&session, "/console/apps", "App created", body)).into_response()
 }
 
-pub async fn show(
-    State(state): State<AppState>,
-    session: ConsoleSession,
-    Path(app_id): Path<String>,
-) -> Response {
+pub async fn show(State(state): State<AppState>, session: ConsoleSession, Path(app_id): Path<String>) -> Response {
     let details = match state.control.app_details(&session.principal, &app_id).await {
         Ok(details) => details,
         Err(error) => return failure(error),
     };
     let now = state.control.now_ms();
-    let may_change = session
-        .principal
-        .authorize_app(Action::ManageApps, &app_id)
-        .is_ok();
+    let may_change = session.principal.authorize_app(Action::ManageApps, &app_id).is_ok();
     let body = html! {
         h1 { (details.app.name) " " span.muted.mono { (details.app.app_id) } }
         p { "Platforms: " (views::platforms(&details.app.platforms)) " · created " (format_rfc3339(details.app.created_at)) }
@@ -189,11 +165,7 @@ pub async fn create_workspace(
     Path(app_id): Path<String>,
     Form(form): Form<WorkspaceForm>,
 ) -> Response {
-    match state
-        .control
-        .create_workspace(&session.principal, &app_id, form.name.trim())
-        .await
-    {
+    match state.control.create_workspace(&session.principal, &app_id, form.name.trim()).await {
         Ok(_) => Redirect::to(&format!("/console/apps/{app_id}")).into_response(),
         Err(error) => failure(error),
     }
@@ -204,14 +176,11 @@ pub async fn rotate_key(
     session: ConsoleSession,
     Path(app_id): Path<String>,
 ) -> Response {
-    let rotated = match state
-        .control
-        .rotate_key(&session.principal, &app_id, None)
-        .await
-    {
+    let rotated = match state.control.rotate_key(&session.principal, &app_id, None).await {
         Ok(rotated) => rotated,
         Err(error) => return failure(error),
     };
+    state.gateway.forget_app_keys(&app_id);
     let body = html! {
         h1 { "New signing key" }
         (secret_notice(&format!("Secret of key {}", rotated.key.key_id), &rotated.key.secret))

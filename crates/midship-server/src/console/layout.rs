@@ -10,6 +10,7 @@ use super::session::ConsoleSession;
 pub const NAV: &[(&str, &str)] = &[
     ("/console/apps", "Apps"),
     ("/console/switches", "Switches"),
+    ("/console/gateway", "Gateway"),
     ("/console/tokens", "Tokens"),
     ("/console/audit", "Audit log"),
 ];

@@ -6,6 +6,7 @@
 
 mod access;
 mod apps;
+mod gateway;
 mod layout;
 mod session;
 mod switches;
@@ -22,29 +23,21 @@ use crate::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/apps") }))
-        .route(
-            "/console/login",
-            get(session::login_page).post(session::login),
-        )
+        .route("/console/login", get(session::login_page).post(session::login))
         .route("/console/logout", post(session::logout))
         .route("/console/switch", get(session::switch_context))
         .route("/console/apps", get(apps::list).post(apps::create))
         .route("/console/apps/{app_id}", get(apps::show))
-        .route(
-            "/console/apps/{app_id}/workspaces",
-            post(apps::create_workspace),
-        )
+        .route("/console/apps/{app_id}/workspaces", post(apps::create_workspace))
         .route("/console/apps/{app_id}/keys/rotate", post(apps::rotate_key))
-        .route(
-            "/console/tokens",
-            get(access::tokens).post(access::create_token),
-        )
-        .route(
-            "/console/tokens/{token_id}/revoke",
-            post(access::revoke_token),
-        )
+        .route("/console/tokens", get(access::tokens).post(access::create_token))
+        .route("/console/tokens/{token_id}/revoke", post(access::revoke_token))
         .route("/console/audit", get(access::audit))
         .route("/console/switches", get(switches::page).post(switches::set))
+        .route("/console/gateway", get(gateway::page))
+        .route("/console/gateway/groups", post(gateway::create_group))
+        .route("/console/gateway/apis", post(gateway::create_api))
+        .route("/console/gateway/status", post(gateway::set_status))
         .route("/console/switches/publish", post(switches::publish))
         .route("/console/switches/rollback", post(switches::rollback))
         .layer(axum::middleware::from_fn(refuse_cross_site_posts))
@@ -54,9 +47,7 @@ pub fn router() -> Router<AppState> {
 async fn refuse_cross_site_posts(request: Request, next: Next) -> Response {
     if request.method() == Method::POST {
         let headers = request.headers();
-        let host = headers
-            .get(header::HOST)
-            .and_then(|value| value.to_str().ok());
+        let host = headers.get(header::HOST).and_then(|value| value.to_str().ok());
         let origin_host = headers
             .get(header::ORIGIN)
             .and_then(|value| value.to_str().ok())
@@ -64,8 +55,7 @@ async fn refuse_cross_site_posts(request: Request, next: Next) -> Response {
         if let (Some(origin_host), Some(host)) = (origin_host, host)
             && origin_host != host
         {
-            return layout::error_page(StatusCode::FORBIDDEN, "cross-site form posts are refused")
-                .into_response();
+            return layout::error_page(StatusCode::FORBIDDEN, "cross-site form posts are refused").into_response();
         }
     }
     next.run(request).await

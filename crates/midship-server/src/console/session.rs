@@ -55,9 +55,7 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 fn set_cookie(name: &str, value: &str, max_age_seconds: i64, secure: bool) -> HeaderValue {
     let secure = if secure { "; Secure" } else { "" };
-    let text = format!(
-        "{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{secure}"
-    );
+    let text = format!("{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age_seconds}{secure}");
     HeaderValue::from_str(&text).expect("cookie values are ASCII")
 }
 
@@ -70,12 +68,9 @@ pub fn failure(error: ControlError) -> Response {
 impl FromRequestParts<AppState> for ConsoleSession {
     type Rejection = Response;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = cookie(&parts.headers, SESSION_COOKIE)
-            .ok_or_else(|| Redirect::to("/console/login").into_response())?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token =
+            cookie(&parts.headers, SESSION_COOKIE).ok_or_else(|| Redirect::to("/console/login").into_response())?;
         let principal = match state.control.authenticate(token).await {
             Ok(principal) => principal,
             Err(ControlError::Unauthenticated) => {
@@ -83,12 +78,7 @@ impl FromRequestParts<AppState> for ConsoleSession {
             }
             Err(other) => return Err(failure(other)),
         };
-        let apps = state
-            .control
-            .list_apps(&principal, &PageRequest::first(200))
-            .await
-            .map_err(failure)?
-            .items;
+        let apps = state.control.list_apps(&principal, &PageRequest::first(200)).await.map_err(failure)?.items;
         let (app_id, workspace_id) =
             match cookie(&parts.headers, CONTEXT_COOKIE).and_then(|value| value.split_once('/')) {
                 Some((app, workspace)) => (Some(app.to_owned()), Some(workspace.to_owned())),
@@ -98,25 +88,13 @@ impl FromRequestParts<AppState> for ConsoleSession {
             .filter(|id| apps.iter().any(|app| &app.app_id == id))
             .or_else(|| apps.first().map(|app| app.app_id.clone()));
         let workspaces = match &current_app {
-            Some(app_id) => state
-                .control
-                .list_workspaces(&principal, app_id)
-                .await
-                .map_err(failure)?,
+            Some(app_id) => state.control.list_workspaces(&principal, app_id).await.map_err(failure)?,
             None => Vec::new(),
         };
         let workspace_id = workspace_id
             .filter(|id| workspaces.iter().any(|ws| &ws.workspace_id == id))
             .or_else(|| workspaces.first().map(|ws| ws.workspace_id.clone()));
-        Ok(Self {
-            principal,
-            apps,
-            workspaces,
-            context: ConsoleContext {
-                app_id: current_app,
-                workspace_id,
-            },
-        })
+        Ok(Self { principal, apps, workspaces, context: ConsoleContext { app_id: current_app, workspace_id } })
     }
 }
 
@@ -151,21 +129,14 @@ pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -
         Ok(_) => {
             let mut response = Redirect::to("/console/apps").into_response();
             let max_age = 12 * 60 * 60;
-            response.headers_mut().append(
-                header::SET_COOKIE,
-                set_cookie(
-                    SESSION_COOKIE,
-                    token,
-                    max_age,
-                    state.settings.secure_cookies,
-                ),
-            );
+            response
+                .headers_mut()
+                .append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, token, max_age, state.settings.secure_cookies));
             response
         }
-        Err(ControlError::Unauthenticated) => login_form(
-            StatusCode::UNAUTHORIZED,
-            Some("That token is unknown, revoked or expired."),
-        ),
+        Err(ControlError::Unauthenticated) => {
+            login_form(StatusCode::UNAUTHORIZED, Some("That token is unknown, revoked or expired."))
+        }
         Err(other) => failure(other),
     }
 }
@@ -173,14 +144,8 @@ pub async fn login(State(state): State<AppState>, Form(form): Form<LoginForm>) -
 pub async fn logout(State(state): State<AppState>) -> Response {
     let mut response = Redirect::to("/console/login").into_response();
     let headers = response.headers_mut();
-    headers.append(
-        header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", 0, state.settings.secure_cookies),
-    );
-    headers.append(
-        header::SET_COOKIE,
-        set_cookie(CONTEXT_COOKIE, "", 0, state.settings.secure_cookies),
-    );
+    headers.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, "", 0, state.settings.secure_cookies));
+    headers.append(header::SET_COOKIE, set_cookie(CONTEXT_COOKIE, "", 0, state.settings.secure_cookies));
     response
 }
 
@@ -196,11 +161,7 @@ pub async fn switch_context(
     session: ConsoleSession,
     Query(query): Query<SwitchQuery>,
 ) -> Response {
-    let workspaces = match state
-        .control
-        .list_workspaces(&session.principal, &query.app_id)
-        .await
-    {
+    let workspaces = match state.control.list_workspaces(&session.principal, &query.app_id).await {
         Ok(workspaces) => workspaces,
         Err(error) => return failure(error),
     };
@@ -216,12 +177,7 @@ pub async fn switch_context(
     let value = format!("{}/{}", query.app_id, workspace.workspace_id);
     response.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(
-            CONTEXT_COOKIE,
-            &value,
-            30 * 24 * 60 * 60,
-            state.settings.secure_cookies,
-        ),
+        set_cookie(CONTEXT_COOKIE, &value, 30 * 24 * 60 * 60, state.settings.secure_cookies),
     );
     response
 }

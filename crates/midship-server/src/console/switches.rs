@@ -28,19 +28,11 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         return no_workspace(&session);
     };
-    let switches = match state
-        .switches
-        .list_switches(&session.principal, &workspace_id)
-        .await
-    {
+    let switches = match state.switches.list_switches(&session.principal, &workspace_id).await {
         Ok(switches) => switches,
         Err(error) => return failure(error),
     };
-    let versions = match state
-        .switches
-        .history(&session.principal, &workspace_id, &PageRequest::first(20))
-        .await
-    {
+    let versions = match state.switches.history(&session.principal, &workspace_id, &PageRequest::first(20)).await {
         Ok(page) => page.items,
         Err(error) => return failure(error),
     };
@@ -50,10 +42,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         .find(|ws| ws.workspace_id == workspace_id)
         .map(|ws| ws.name.clone())
         .unwrap_or_default();
-    let may_change = session
-        .principal
-        .role
-        .allows(midship_core::access::Action::Operate);
+    let may_change = session.principal.role.allows(midship_core::access::Action::Operate);
     let body = html! {
         h1 { "Switches · " (workspace_name) }
         table {
@@ -129,34 +118,20 @@ pub struct SwitchForm {
     targets: String,
 }
 
-pub async fn set(
-    State(state): State<AppState>,
-    session: ConsoleSession,
-    Form(form): Form<SwitchForm>,
-) -> Response {
+pub async fn set(State(state): State<AppState>, session: ConsoleSession, Form(form): Form<SwitchForm>) -> Response {
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         return no_workspace(&session);
     };
     let Some(value_type) = ValueType::parse(&form.value_type) else {
-        return layout::error_page(
-            StatusCode::BAD_REQUEST,
-            "type must be bool, number, string or json",
-        );
+        return layout::error_page(StatusCode::BAD_REQUEST, "type must be bool, number, string or json");
     };
     let default_value = match value_type.parse_value(&form.default_value) {
         Ok(value) => value,
         Err(message) => {
-            return layout::error_page(
-                StatusCode::BAD_REQUEST,
-                &format!("default value: {message}"),
-            );
+            return layout::error_page(StatusCode::BAD_REQUEST, &format!("default value: {message}"));
         }
     };
-    let targets_text = if form.targets.trim().is_empty() {
-        "[]"
-    } else {
-        form.targets.trim()
-    };
+    let targets_text = if form.targets.trim().is_empty() { "[]" } else { form.targets.trim() };
     let targets = match serde_json::from_str(targets_text) {
         Ok(targets) => targets,
         Err(error) => {
@@ -171,11 +146,7 @@ pub async fn set(
         platforms: Vec::new(),
         targets,
     };
-    match state
-        .switches
-        .set_switch(&session.principal, &workspace_id, definition)
-        .await
-    {
+    match state.switches.set_switch(&session.principal, &workspace_id, definition).await {
         Ok(_) => Redirect::to("/console/switches").into_response(),
         Err(error) => failure(error),
     }
@@ -195,11 +166,7 @@ pub async fn publish(
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         return no_workspace(&session);
     };
-    match state
-        .switches
-        .publish(&session.principal, &workspace_id, form.note.trim())
-        .await
-    {
+    match state.switches.publish(&session.principal, &workspace_id, form.note.trim()).await {
         Ok(_) => Redirect::to("/console/switches").into_response(),
         Err(error) => failure(error),
     }
@@ -218,11 +185,7 @@ pub async fn rollback(
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         return no_workspace(&session);
     };
-    match state
-        .switches
-        .rollback(&session.principal, &workspace_id, form.version)
-        .await
-    {
+    match state.switches.rollback(&session.principal, &workspace_id, form.version).await {
         Ok(_) => Redirect::to("/console/switches").into_response(),
         Err(error) => failure(error),
     }

@@ -6,20 +6,12 @@ use serde_json::{Value, json};
 use crate::TestServer;
 
 fn demo() -> CreateAppRequest {
-    CreateAppRequest {
-        name: "demo".into(),
-        platforms: vec!["android".into(), "ios".into()],
-        workspaces: None,
-    }
+    CreateAppRequest { name: "demo".into(), platforms: vec!["android".into(), "ios".into()], workspaces: None }
 }
 
 async fn token(server: &TestServer, role: &str, app_ids: Option<Vec<String>>) -> String {
-    let request = CreateTokenRequest {
-        name: format!("{role} token"),
-        role: role.into(),
-        app_ids,
-        expires_in_seconds: None,
-    };
+    let request =
+        CreateTokenRequest { name: format!("{role} token"), role: role.into(), app_ids, expires_in_seconds: None };
     server.admin().create_token(&request).await.unwrap().token
 }
 
@@ -29,14 +21,7 @@ async fn app_lifecycle_through_the_sdk() {
     let admin = server.admin();
     let created = admin.create_app(&demo()).await.unwrap();
     assert_eq!(created.app.name, "demo");
-    assert_eq!(
-        created
-            .workspaces
-            .iter()
-            .map(|ws| ws.name.as_str())
-            .collect::<Vec<_>>(),
-        vec!["dev", "test", "prod"]
-    );
+    assert_eq!(created.workspaces.iter().map(|ws| ws.name.as_str()).collect::<Vec<_>>(), vec!["dev", "test", "prod"]);
     assert_eq!(created.secret.len(), 64);
 
     let listed = admin.list_apps(&PageParams::default()).await.unwrap();
@@ -45,66 +30,23 @@ async fn app_lifecycle_through_the_sdk() {
     assert_eq!(shown.keys.len(), 1);
     assert!(shown.keys[0].active);
 
-    let staging = admin
-        .create_workspace(
-            &created.app.app_id,
-            &CreateWorkspaceRequest {
-                name: "staging".into(),
-            },
-        )
-        .await
-        .unwrap();
+    let staging =
+        admin.create_workspace(&created.app.app_id, &CreateWorkspaceRequest { name: "staging".into() }).await.unwrap();
     assert_eq!(staging.name, "staging");
-    assert_eq!(
-        admin
-            .list_workspaces(&created.app.app_id)
-            .await
-            .unwrap()
-            .items
-            .len(),
-        4
-    );
+    assert_eq!(admin.list_workspaces(&created.app.app_id).await.unwrap().items.len(), 4);
 
-    let rotated = admin
-        .rotate_key(
-            &created.app.app_id,
-            &RotateKeyRequest {
-                grace_seconds: Some(60),
-            },
-        )
-        .await
-        .unwrap();
+    let rotated = admin.rotate_key(&created.app.app_id, &RotateKeyRequest { grace_seconds: Some(60) }).await.unwrap();
     assert_ne!(rotated.secret, created.secret);
     let keys = admin.list_keys(&created.app.app_id).await.unwrap().items;
     assert_eq!(keys.len(), 2);
-    assert!(
-        keys.iter().all(|key| key.active),
-        "the old key is valid during its grace period"
-    );
+    assert!(keys.iter().all(|key| key.active), "the old key is valid during its grace period");
 
     let audit = admin.list_audit(&AuditParams::default()).await.unwrap();
-    let actions: Vec<_> = audit
-        .items
-        .iter()
-        .map(|entry| entry.action.as_str())
-        .collect();
-    assert_eq!(
-        actions,
-        vec![
-            "app.key.rotate",
-            "workspace.create",
-            "app.create",
-            "tenant.bootstrap"
-        ]
-    );
+    let actions: Vec<_> = audit.items.iter().map(|entry| entry.action.as_str()).collect();
+    assert_eq!(actions, vec!["app.key.rotate", "workspace.create", "app.create", "tenant.bootstrap"]);
     let creation = &audit.items[2];
     assert_eq!(creation.after.as_ref().unwrap()["name"], "demo");
-    assert!(
-        !serde_json::to_string(&audit)
-            .unwrap()
-            .contains(&created.secret),
-        "secrets never reach the audit log"
-    );
+    assert!(!serde_json::to_string(&audit).unwrap().contains(&created.secret), "secrets never reach the audit log");
 }
 
 #[tokio::test]
@@ -127,17 +69,8 @@ async fn viewers_are_refused_with_403() {
     let viewer = server.client_with(&token(&server, "viewer", None).await);
     let error = viewer.create_app(&demo()).await.unwrap_err();
     assert_eq!(error.code(), Some("forbidden"), "{error}");
-    assert!(matches!(
-        error,
-        midship_sdk::SdkError::Api {
-            status: StatusCode::FORBIDDEN,
-            ..
-        }
-    ));
-    assert!(
-        viewer.list_apps(&PageParams::default()).await.is_ok(),
-        "viewers read"
-    );
+    assert!(matches!(error, midship_sdk::SdkError::Api { status: StatusCode::FORBIDDEN, .. }));
+    assert!(viewer.list_apps(&PageParams::default()).await.is_ok(), "viewers read");
     let error = viewer
         .create_token(&CreateTokenRequest {
             name: "escalate".into(),
@@ -153,22 +86,13 @@ async fn viewers_are_refused_with_403() {
 #[tokio::test]
 async fn missing_wrong_and_revoked_tokens_get_401() {
     let server = TestServer::start().await;
-    let response = server
-        .http
-        .get(server.url("/api/v1/apps"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.http.get(server.url("/api/v1/apps")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], "unauthorized");
 
-    let wrong = server
-        .client_with("msp_not-a-real-token")
-        .list_apps(&PageParams::default())
-        .await
-        .unwrap_err();
+    let wrong = server.client_with("msp_not-a-real-token").list_apps(&PageParams::default()).await.unwrap_err();
     assert_eq!(wrong.code(), Some("unauthorized"));
 
     let issued = server
@@ -183,16 +107,9 @@ async fn missing_wrong_and_revoked_tokens_get_401() {
         .unwrap();
     let laptop = server.client_with(&issued.token);
     assert!(laptop.whoami().await.is_ok());
-    let revoked = server
-        .admin()
-        .revoke_token(&issued.view.token_id)
-        .await
-        .unwrap();
+    let revoked = server.admin().revoke_token(&issued.view.token_id).await.unwrap();
     assert!(!revoked.active);
-    assert_eq!(
-        laptop.whoami().await.unwrap_err().code(),
-        Some("unauthorized")
-    );
+    assert_eq!(laptop.whoami().await.unwrap_err().code(), Some("unauthorized"));
 }
 
 #[tokio::test]
@@ -203,34 +120,13 @@ async fn unknown_ids_get_404_with_a_code() {
         let error = admin.show_app(app_id).await.unwrap_err();
         assert_eq!(error.code(), Some("not_found"), "{app_id}: {error}");
     }
-    assert_eq!(
-        admin
-            .revoke_token("0000000000000000")
-            .await
-            .unwrap_err()
-            .code(),
-        Some("not_found")
-    );
-    let response = server
-        .http
-        .get(server.url("/api/v1/nothing-here"))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(admin.revoke_token("0000000000000000").await.unwrap_err().code(), Some("not_found"));
+    let response = server.http.get(server.url("/api/v1/nothing-here")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_eq!(response.json::<Value>().await.unwrap()["code"], "not_found");
-    let response = server
-        .http
-        .put(server.url("/api/v1/apps"))
-        .bearer_auth(&server.admin_token)
-        .send()
-        .await
-        .unwrap();
+    let response = server.http.put(server.url("/api/v1/apps")).bearer_auth(&server.admin_token).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(
-        response.json::<Value>().await.unwrap()["code"],
-        "method_not_allowed"
-    );
+    assert_eq!(response.json::<Value>().await.unwrap()["code"], "method_not_allowed");
 }
 
 async fn post_raw(
@@ -254,79 +150,36 @@ async fn post_raw(
 #[tokio::test]
 async fn malformed_bodies_get_400_naming_the_field() {
     let server = TestServer::start().await;
-    let (status, body) = post_raw(
-        &server,
-        "/api/v1/apps",
-        "application/json",
-        r#"{"name":"x","colour":"red"}"#,
-    )
-    .await;
+    let (status, body) = post_raw(&server, "/api/v1/apps", "application/json", r#"{"name":"x","colour":"red"}"#).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["code"], "invalid_request");
-    assert!(
-        body["message"].as_str().unwrap().contains("colour"),
-        "{body}"
-    );
+    assert!(body["message"].as_str().unwrap().contains("colour"), "{body}");
 
-    let (status, body) = post_raw(
-        &server,
-        "/api/v1/apps",
-        "application/json",
-        r#"{"name": 42}"#,
-    )
-    .await;
+    let (status, body) = post_raw(&server, "/api/v1/apps", "application/json", r#"{"name": 42}"#).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["message"].as_str().unwrap().contains("name"), "{body}");
 
     let (status, body) = post_raw(&server, "/api/v1/apps", "application/json", "{not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("malformed JSON"),
-        "{body}"
-    );
+    assert!(body["message"].as_str().unwrap().starts_with("malformed JSON"), "{body}");
 
-    let (status, body) = post_raw(
-        &server,
-        "/api/v1/apps",
-        "application/json",
-        r#"{"name":"x","platforms":["symbian"]}"#,
-    )
-    .await;
+    let (status, body) =
+        post_raw(&server, "/api/v1/apps", "application/json", r#"{"name":"x","platforms":["symbian"]}"#).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(
-        body["message"].as_str().unwrap().contains("platforms"),
-        "{body}"
-    );
+    assert!(body["message"].as_str().unwrap().contains("platforms"), "{body}");
 
     let (status, body) = post_raw(&server, "/api/v1/apps", "text/plain", r#"{"name":"x"}"#).await;
     assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_eq!(body["code"], "unsupported_media_type");
 
-    let response = server
-        .http
-        .get(server.url("/api/v1/apps?limit=lots"))
-        .bearer_auth(&server.admin_token)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        server.http.get(server.url("/api/v1/apps?limit=lots")).bearer_auth(&server.admin_token).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let response = server
-        .http
-        .get(server.url("/api/v1/audit?cursor=abc"))
-        .bearer_auth(&server.admin_token)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        server.http.get(server.url("/api/v1/audit?cursor=abc")).bearer_auth(&server.admin_token).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 
-    let apps = server
-        .admin()
-        .list_apps(&PageParams::default())
-        .await
-        .unwrap();
+    let apps = server.admin().list_apps(&PageParams::default()).await.unwrap();
     assert!(apps.items.is_empty(), "nothing was created by bad requests");
 }
 
@@ -352,24 +205,12 @@ async fn lists_are_paginated() {
     let server = TestServer::start().await;
     let admin = server.admin();
     for index in 0..5 {
-        admin
-            .create_app(&CreateAppRequest {
-                name: format!("app {index}"),
-                ..demo()
-            })
-            .await
-            .unwrap();
+        admin.create_app(&CreateAppRequest { name: format!("app {index}"), ..demo() }).await.unwrap();
     }
     let mut seen = Vec::new();
     let mut cursor = None;
     loop {
-        let page = admin
-            .list_apps(&PageParams {
-                limit: Some(2),
-                cursor: cursor.clone(),
-            })
-            .await
-            .unwrap();
+        let page = admin.list_apps(&PageParams { limit: Some(2), cursor: cursor.clone() }).await.unwrap();
         assert!(page.items.len() <= 2);
         seen.extend(page.items.into_iter().map(|app| app.name));
         match page.next_cursor {
@@ -377,12 +218,7 @@ async fn lists_are_paginated() {
             None => break,
         }
     }
-    assert_eq!(
-        seen,
-        (0..5)
-            .map(|index| format!("app {index}"))
-            .collect::<Vec<_>>()
-    );
+    assert_eq!(seen, (0..5).map(|index| format!("app {index}")).collect::<Vec<_>>());
 }
 
 #[tokio::test]
@@ -390,29 +226,13 @@ async fn app_scoped_tokens_see_only_their_apps() {
     let server = TestServer::start().await;
     let admin = server.admin();
     let mine = admin.create_app(&demo()).await.unwrap();
-    let other = admin
-        .create_app(&CreateAppRequest {
-            name: "other".into(),
-            ..demo()
-        })
-        .await
-        .unwrap();
-    let scoped =
-        server.client_with(&token(&server, "developer", Some(vec![mine.app.app_id.clone()])).await);
+    let other = admin.create_app(&CreateAppRequest { name: "other".into(), ..demo() }).await.unwrap();
+    let scoped = server.client_with(&token(&server, "developer", Some(vec![mine.app.app_id.clone()])).await);
     let visible = scoped.list_apps(&PageParams::default()).await.unwrap();
     assert_eq!(visible.items.len(), 1);
-    assert_eq!(
-        scoped.show_app(&other.app.app_id).await.unwrap_err().code(),
-        Some("not_found")
-    );
+    assert_eq!(scoped.show_app(&other.app.app_id).await.unwrap_err().code(), Some("not_found"));
     let audit = scoped.list_audit(&AuditParams::default()).await.unwrap();
-    assert!(
-        audit
-            .items
-            .iter()
-            .all(|entry| entry.app_id.as_deref() == Some(mine.app.app_id.as_str())),
-        "{audit:?}"
-    );
+    assert!(audit.items.iter().all(|entry| entry.app_id.as_deref() == Some(mine.app.app_id.as_str())), "{audit:?}");
 }
 
 #[tokio::test]
@@ -420,37 +240,15 @@ async fn tenants_are_created_by_installation_admins() {
     let server = TestServer::start().await;
     let admin = server.admin();
     assert_eq!(admin.current_tenant().await.unwrap().tenant_id, "default");
-    let created = admin
-        .create_tenant(&midship_api::CreateTenantRequest {
-            name: "City Transit".into(),
-        })
-        .await
-        .unwrap();
+    let created = admin.create_tenant(&midship_api::CreateTenantRequest { name: "City Transit".into() }).await.unwrap();
     let listed = admin.list_tenants(&PageParams::default()).await.unwrap();
-    assert!(
-        listed
-            .items
-            .iter()
-            .any(|tenant| tenant.tenant_id == created.tenant_id)
-    );
+    assert!(listed.items.iter().any(|tenant| tenant.tenant_id == created.tenant_id));
     let developer = server.client_with(&token(&server, "developer", None).await);
     assert_eq!(
-        developer
-            .create_tenant(&midship_api::CreateTenantRequest {
-                name: "Rogue".into()
-            })
-            .await
-            .unwrap_err()
-            .code(),
+        developer.create_tenant(&midship_api::CreateTenantRequest { name: "Rogue".into() }).await.unwrap_err().code(),
         Some("forbidden")
     );
     let body = json!({ "name": "City Transit" });
-    let (status, _) = post_raw(
-        &server,
-        "/api/v1/tenants",
-        "application/json",
-        body.to_string(),
-    )
-    .await;
+    let (status, _) = post_raw(&server, "/api/v1/tenants", "application/json", body.to_string()).await;
     assert_eq!(status, StatusCode::CONFLICT);
 }

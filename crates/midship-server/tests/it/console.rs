@@ -3,44 +3,24 @@ use reqwest::StatusCode;
 use crate::TestServer;
 
 async fn sign_in(server: &TestServer, token: &str) -> reqwest::Response {
-    server
-        .http
-        .post(server.url("/console/login"))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap()
+    server.http.post(server.url("/console/login")).form(&[("token", token)]).send().await.unwrap()
 }
 
 fn session_cookie(response: &reqwest::Response) -> String {
     let set_cookie = response.headers()["set-cookie"].to_str().unwrap();
-    assert!(
-        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"),
-        "{set_cookie}"
-    );
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"), "{set_cookie}");
     set_cookie.split(';').next().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn pages_need_a_signed_in_session() {
     let server = TestServer::start().await;
-    let response = server
-        .http
-        .get(server.url("/console/apps"))
-        .send()
-        .await
-        .unwrap();
+    let response = server.http.get(server.url("/console/apps")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/console/login");
     let refused = sign_in(&server, "msp_wrong").await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        refused
-            .text()
-            .await
-            .unwrap()
-            .contains("unknown, revoked or expired")
-    );
+    assert!(refused.text().await.unwrap().contains("unknown, revoked or expired"));
 }
 
 #[tokio::test]
@@ -54,12 +34,7 @@ async fn sign_in_create_an_app_switch_and_read_the_audit_log() {
         .http
         .post(server.url("/console/apps"))
         .header("cookie", &cookie)
-        .form(&[
-            ("name", "Metro"),
-            ("platforms", "android"),
-            ("platforms", "ios"),
-            ("workspaces", "dev, prod"),
-        ])
+        .form(&[("name", "Metro"), ("platforms", "android"), ("platforms", "ios"), ("workspaces", "dev, prod")])
         .send()
         .await
         .unwrap();
@@ -70,38 +45,18 @@ async fn sign_in_create_an_app_switch_and_read_the_audit_log() {
     let apps = server.admin().list_apps(&Default::default()).await.unwrap();
     let app = &apps.items[0];
     assert_eq!(app.platforms, vec!["android", "ios"]);
-    let workspaces = server
-        .admin()
-        .list_workspaces(&app.app_id)
-        .await
-        .unwrap()
-        .items;
-    assert_eq!(
-        workspaces
-            .iter()
-            .map(|ws| ws.name.as_str())
-            .collect::<Vec<_>>(),
-        vec!["dev", "prod"]
-    );
+    let workspaces = server.admin().list_workspaces(&app.app_id).await.unwrap().items;
+    assert_eq!(workspaces.iter().map(|ws| ws.name.as_str()).collect::<Vec<_>>(), vec!["dev", "prod"]);
 
     let switched = server
         .http
-        .get(server.url(&format!(
-            "/console/switch?app_id={}&workspace_id={}",
-            app.app_id, workspaces[1].workspace_id
-        )))
+        .get(server.url(&format!("/console/switch?app_id={}&workspace_id={}", app.app_id, workspaces[1].workspace_id)))
         .header("cookie", &cookie)
         .send()
         .await
         .unwrap();
     assert_eq!(switched.status(), StatusCode::SEE_OTHER);
-    let context = switched.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let context = switched.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
     let detail = server
         .http
         .get(server.url(&format!("/console/apps/{}", app.app_id)))
@@ -114,10 +69,7 @@ async fn sign_in_create_an_app_switch_and_read_the_audit_log() {
         .unwrap();
     assert!(detail.contains("Signing keys") && detail.contains(&workspaces[1].workspace_id));
     assert!(
-        detail.contains(&format!(
-            r#"<option value="{}" selected>prod</option>"#,
-            workspaces[1].workspace_id
-        )),
+        detail.contains(&format!(r#"<option value="{}" selected>prod</option>"#, workspaces[1].workspace_id)),
         "{detail}"
     );
 
@@ -159,15 +111,7 @@ async fn cross_site_posts_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    assert!(
-        server
-            .admin()
-            .list_apps(&Default::default())
-            .await
-            .unwrap()
-            .items
-            .is_empty()
-    );
+    assert!(server.admin().list_apps(&Default::default()).await.unwrap().items.is_empty());
 }
 
 #[tokio::test]
@@ -211,11 +155,7 @@ async fn switches_page_sets_publishes_and_rolls_back() {
     let server = TestServer::start().await;
     let cookie = session_cookie(&sign_in(&server, &server.admin_token).await);
     let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
-        let request = server
-            .http
-            .post(server.url(path))
-            .header("cookie", cookie.clone())
-            .form(&form);
+        let request = server.http.post(server.url(path)).header("cookie", cookie.clone()).form(&form);
         async move { request.send().await.unwrap() }
     };
     let empty = server
@@ -229,28 +169,14 @@ async fn switches_page_sets_publishes_and_rolls_back() {
         .await
         .unwrap();
     assert!(empty.contains("Create an app first"));
-    post(
-        "/console/apps",
-        vec![("name", "Clinic"), ("workspaces", "prod")],
-    )
-    .await;
+    post("/console/apps", vec![("name", "Clinic"), ("workspaces", "prod")]).await;
 
     let saved = post(
         "/console/switches",
-        vec![
-            ("key", "booking.open"),
-            ("value_type", "bool"),
-            ("default_value", "true"),
-            ("targets", "[]"),
-        ],
+        vec![("key", "booking.open"), ("value_type", "bool"), ("default_value", "true"), ("targets", "[]")],
     )
     .await;
-    assert_eq!(
-        saved.status(),
-        StatusCode::SEE_OTHER,
-        "{}",
-        saved.text().await.unwrap()
-    );
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER, "{}", saved.text().await.unwrap());
     let page = server
         .http
         .get(server.url("/console/switches"))
@@ -261,33 +187,12 @@ async fn switches_page_sets_publishes_and_rolls_back() {
         .text()
         .await
         .unwrap();
-    assert!(
-        page.contains("booking.open") && page.contains(">new<"),
-        "{page}"
-    );
+    assert!(page.contains("booking.open") && page.contains(">new<"), "{page}");
 
-    assert_eq!(
-        post("/console/switches/publish", vec![("note", "open")])
-            .await
-            .status(),
-        StatusCode::SEE_OTHER
-    );
-    post(
-        "/console/switches",
-        vec![
-            ("key", "booking.open"),
-            ("value_type", "bool"),
-            ("default_value", "false"),
-        ],
-    )
-    .await;
+    assert_eq!(post("/console/switches/publish", vec![("note", "open")]).await.status(), StatusCode::SEE_OTHER);
+    post("/console/switches", vec![("key", "booking.open"), ("value_type", "bool"), ("default_value", "false")]).await;
     post("/console/switches/publish", vec![("note", "close")]).await;
-    assert_eq!(
-        post("/console/switches/rollback", vec![("version", "1")])
-            .await
-            .status(),
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(post("/console/switches/rollback", vec![("version", "1")]).await.status(), StatusCode::SEE_OTHER);
     let page = server
         .http
         .get(server.url("/console/switches"))
@@ -300,14 +205,6 @@ async fn switches_page_sets_publishes_and_rolls_back() {
         .unwrap();
     assert!(page.contains("rollback to version 1"), "{page}");
 
-    let bad = post(
-        "/console/switches",
-        vec![
-            ("key", "x"),
-            ("value_type", "bool"),
-            ("default_value", "perhaps"),
-        ],
-    )
-    .await;
+    let bad = post("/console/switches", vec![("key", "x"), ("value_type", "bool"), ("default_value", "perhaps")]).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }

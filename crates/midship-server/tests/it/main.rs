@@ -3,6 +3,7 @@
 
 mod admin_api;
 mod console;
+mod gateway;
 mod ops;
 mod switches;
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 
 use midship_control::{ControlPlane, ControlSettings};
 use midship_core::SystemClock;
+use midship_gateway::GatewaySettings;
 use midship_sdk::AdminClient;
 use midship_server::{AppState, ServerSettings, open_storage, router, run};
 use tokio::net::TcpListener;
@@ -34,32 +36,15 @@ impl TestServer {
         let url = format!("sqlite://{}", data_dir.path().join("midship.db").display());
         let storage = open_storage(&url, 4).await.unwrap();
         let control = ControlPlane::new(storage, Arc::new(SystemClock), ControlSettings::default());
-        let issued = control
-            .bootstrap(|_| Ok(()))
-            .await
-            .unwrap()
-            .expect("fresh database bootstraps");
+        let issued = control.bootstrap(|_| Ok(())).await.unwrap().expect("fresh database bootstraps");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(run(
-            listener,
-            router(AppState::new(control, settings)),
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        Self {
-            base_url,
-            admin_token: issued.token,
-            http,
-            stop: Some(stop),
-            _data_dir: data_dir,
-        }
+        tokio::spawn(run(listener, router(AppState::new(control, settings, GatewaySettings::default())), async move {
+            let _ = stopped.await;
+        }));
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        Self { base_url, admin_token: issued.token, http, stop: Some(stop), _data_dir: data_dir }
     }
 
     pub fn admin(&self) -> AdminClient {

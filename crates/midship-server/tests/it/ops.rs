@@ -6,41 +6,18 @@ use crate::TestServer;
 #[tokio::test]
 async fn health_readiness_and_metrics() {
     let server = TestServer::start().await;
-    let health: Value = server
-        .http
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = server.http.get(server.url("/healthz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["status"], "ok");
-    let ready: Value = server
-        .http
-        .get(server.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = server.http.get(server.url("/readyz")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["status"], "ready");
     assert_eq!(ready["storage"], "sqlite");
 
     server.admin().whoami().await.unwrap();
-    let metrics = server
-        .http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap();
+    let metrics = server.http.get(server.url("/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), StatusCode::OK);
     let text = metrics.text().await.unwrap();
     assert!(
-        text.contains(
-            r#"midship_http_requests_total{method="GET",route="/api/v1/whoami",status="200"} 1"#
-        ),
+        text.contains(r#"midship_http_requests_total{method="GET",route="/api/v1/whoami",status="200"} 1"#),
         "{text}"
     );
     assert!(text.contains("midship_build_info"), "{text}");
@@ -49,20 +26,9 @@ async fn health_readiness_and_metrics() {
 #[tokio::test]
 async fn openapi_document_describes_every_admin_endpoint() {
     let server = TestServer::start().await;
-    let document: Value = server
-        .http
-        .get(server.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        document["openapi"].as_str().unwrap().starts_with("3."),
-        "{}",
-        document["openapi"]
-    );
+    let document: Value =
+        server.http.get(server.url("/api/v1/openapi.json")).send().await.unwrap().json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."), "{}", document["openapi"]);
     let paths = document["paths"].as_object().unwrap();
     for path in [
         "/api/v1/apps",
@@ -80,10 +46,7 @@ async fn openapi_document_describes_every_admin_endpoint() {
 #[tokio::test]
 async fn the_server_serves_http2_without_tls() {
     let server = TestServer::start().await;
-    let http2 = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let http2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
     let response = http2.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(response.version(), reqwest::Version::HTTP_2);
     assert_eq!(response.status(), StatusCode::OK);

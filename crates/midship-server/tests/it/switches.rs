@@ -19,13 +19,7 @@ async fn app(server: &TestServer) -> (String, String) {
         })
         .await
         .unwrap();
-    let prod = created
-        .workspaces
-        .iter()
-        .find(|ws| ws.name == "prod")
-        .unwrap()
-        .workspace_id
-        .clone();
+    let prod = created.workspaces.iter().find(|ws| ws.name == "prod").unwrap().workspace_id.clone();
     (created.app.app_id, prod)
 }
 
@@ -43,16 +37,8 @@ fn new_checkout() -> Value {
 
 async fn pull(server: &TestServer, app_id: &str, workspace_id: &str, device: Value) -> Value {
     let mut body = json!({ "app_id": app_id, "workspace_id": workspace_id });
-    body.as_object_mut()
-        .unwrap()
-        .extend(device.as_object().unwrap().clone());
-    let response = server
-        .http
-        .post(server.url("/api/client/v1/config/pull"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    body.as_object_mut().unwrap().extend(device.as_object().unwrap().clone());
+    let response = server.http.post(server.url("/api/client/v1/config/pull")).json(&body).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
@@ -70,76 +56,48 @@ async fn set_publish_pull_and_rollback() {
 
     let before_publish = pull(&server, &app_id, &workspace, json!({ "user_id": "alice" })).await;
     assert_eq!(before_publish["version"], 0);
-    assert_eq!(
-        before_publish["values"],
-        json!({}),
-        "drafts do not reach devices"
-    );
+    assert_eq!(before_publish["values"], json!({}), "drafts do not reach devices");
 
     let first = admin.publish_config(&workspace, "launch").await.unwrap();
     assert_eq!(first.version, 1);
     assert_eq!(first.switch_count, 2);
 
-    let alice = pull(
-        &server,
-        &app_id,
-        &workspace,
-        json!({ "user_id": "alice", "device_id": "D1", "platform": "android" }),
-    )
-    .await;
-    assert_eq!(
-        alice["values"],
-        json!({ "checkout.new_flow": true, "home.banner": "Welcome" })
-    );
-    let carol = pull(
-        &server,
-        &app_id,
-        &workspace,
-        json!({ "user_id": "carol", "device_id": "D2", "platform": "android" }),
-    )
-    .await;
+    let alice =
+        pull(&server, &app_id, &workspace, json!({ "user_id": "alice", "device_id": "D1", "platform": "android" }))
+            .await;
+    assert_eq!(alice["values"], json!({ "checkout.new_flow": true, "home.banner": "Welcome" }));
+    let carol =
+        pull(&server, &app_id, &workspace, json!({ "user_id": "carol", "device_id": "D2", "platform": "android" }))
+            .await;
     assert_eq!(carol["values"]["checkout.new_flow"], false);
-    let new_iphone = pull(
-        &server,
-        &app_id,
-        &workspace,
-        json!({ "user_id": "dave", "platform": "ios", "os_version": "17.4" }),
-    )
-    .await;
+    let new_iphone =
+        pull(&server, &app_id, &workspace, json!({ "user_id": "dave", "platform": "ios", "os_version": "17.4" })).await;
     assert_eq!(new_iphone["values"]["checkout.new_flow"], true);
-    let old_iphone = pull(
-        &server,
-        &app_id,
-        &workspace,
-        json!({ "user_id": "erin", "platform": "ios", "os_version": "16.7" }),
-    )
-    .await;
+    let old_iphone =
+        pull(&server, &app_id, &workspace, json!({ "user_id": "erin", "platform": "ios", "os_version": "16.7" })).await;
     assert_eq!(old_iphone["values"]["checkout.new_flow"], false);
 
-    let again = pull(&server, &app_id, &workspace, json!({ "user_id": "carol", "device_id": "D2", "platform": "android", "etag": carol["etag"] })).await;
+    let again = pull(
+        &server,
+        &app_id,
+        &workspace,
+        json!({ "user_id": "carol", "device_id": "D2", "platform": "android", "etag": carol["etag"] }),
+    )
+    .await;
     assert_eq!(again["not_modified"], true);
     assert!(again.get("values").is_none());
 
-    let welcome_back =
-        json!({ "key": "home.banner", "type": "string", "default_value": "Welcome back" });
+    let welcome_back = json!({ "key": "home.banner", "type": "string", "default_value": "Welcome back" });
     admin.set_switch(&workspace, &welcome_back).await.unwrap();
-    assert_eq!(
-        admin
-            .get_switch(&workspace, "home.banner")
-            .await
-            .unwrap()
-            .state,
-        "changed"
-    );
-    assert_eq!(
-        admin
-            .publish_config(&workspace, "copy")
-            .await
-            .unwrap()
-            .version,
-        2
-    );
-    let changed = pull(&server, &app_id, &workspace, json!({ "user_id": "carol", "device_id": "D2", "platform": "android", "etag": carol["etag"] })).await;
+    assert_eq!(admin.get_switch(&workspace, "home.banner").await.unwrap().state, "changed");
+    assert_eq!(admin.publish_config(&workspace, "copy").await.unwrap().version, 2);
+    let changed = pull(
+        &server,
+        &app_id,
+        &workspace,
+        json!({ "user_id": "carol", "device_id": "D2", "platform": "android", "etag": carol["etag"] }),
+    )
+    .await;
     assert_eq!(changed["not_modified"], false);
     assert_eq!(changed["values"]["home.banner"], "Welcome back");
 
@@ -148,35 +106,17 @@ async fn set_publish_pull_and_rollback() {
     let restored = pull(&server, &app_id, &workspace, json!({ "user_id": "carol" })).await;
     assert_eq!(restored["values"]["home.banner"], "Welcome");
     assert_eq!(
-        admin
-            .get_switch(&workspace, "home.banner")
-            .await
-            .unwrap()
-            .state,
+        admin.get_switch(&workspace, "home.banner").await.unwrap().state,
         "published",
         "the draft follows the rollback"
     );
 
-    let history = admin
-        .config_versions(&workspace, &Default::default())
-        .await
-        .unwrap();
-    assert_eq!(
-        history
-            .items
-            .iter()
-            .map(|version| version.version)
-            .collect::<Vec<_>>(),
-        vec![3, 2, 1]
-    );
+    let history = admin.config_versions(&workspace, &Default::default()).await.unwrap();
+    assert_eq!(history.items.iter().map(|version| version.version).collect::<Vec<_>>(), vec![3, 2, 1]);
     assert_eq!(history.items[0].note, "rollback to version 1");
 
     let error = admin.publish_config(&workspace, "again").await.unwrap_err();
-    assert_eq!(
-        error.code(),
-        Some("conflict"),
-        "nothing changed since version 3: {error}"
-    );
+    assert_eq!(error.code(), Some("conflict"), "nothing changed since version 3: {error}");
 }
 
 #[tokio::test]
@@ -186,17 +126,10 @@ async fn export_and_import_round_trip() {
     let (_, other_app_workspace) = {
         let created = server
             .admin()
-            .create_app(&CreateAppRequest {
-                name: "metro".into(),
-                platforms: vec![],
-                workspaces: None,
-            })
+            .create_app(&CreateAppRequest { name: "metro".into(), platforms: vec![], workspaces: None })
             .await
             .unwrap();
-        (
-            created.app.app_id,
-            created.workspaces[0].workspace_id.clone(),
-        )
+        (created.app.app_id, created.workspaces[0].workspace_id.clone())
     };
     let admin = server.admin();
     admin.set_switch(&workspace, &new_checkout()).await.unwrap();
@@ -205,24 +138,11 @@ async fn export_and_import_round_trip() {
     assert_eq!(exported["format"], "midship.switches.v1");
     assert_eq!(exported["switches"][0]["key"], "checkout.new_flow");
 
-    let imported = admin
-        .import_config(&other_app_workspace, &exported, false)
-        .await
-        .unwrap();
+    let imported = admin.import_config(&other_app_workspace, &exported, false).await.unwrap();
     assert_eq!(imported.imported, 1);
-    let draft = admin
-        .export_config(&other_app_workspace, true, None)
-        .await
-        .unwrap();
+    let draft = admin.export_config(&other_app_workspace, true, None).await.unwrap();
     assert_eq!(draft["switches"], exported["switches"]);
-    assert_eq!(
-        admin
-            .export_config(&workspace, false, Some(9))
-            .await
-            .unwrap_err()
-            .code(),
-        Some("not_found")
-    );
+    assert_eq!(admin.export_config(&workspace, false, Some(9)).await.unwrap_err().code(), Some("not_found"));
 }
 
 #[tokio::test]
@@ -231,10 +151,7 @@ async fn invalid_definitions_are_refused_with_the_path_of_the_bad_part() {
     let (_, workspace) = app(&server).await;
     let admin = server.admin();
     let cases = [
-        (
-            json!({ "key": "x", "type": "bool", "default_value": "yes" }),
-            "$.default_value",
-        ),
+        (json!({ "key": "x", "type": "bool", "default_value": "yes" }), "$.default_value"),
         (
             json!({ "key": "x", "type": "bool", "default_value": true, "targets": [{ "value": false, "rule": { "whitelist": { "patterns": ["(unclosed"] } } }] }),
             "$.targets[0].rule.whitelist.patterns[0]",
@@ -247,43 +164,19 @@ async fn invalid_definitions_are_refused_with_the_path_of_the_bad_part() {
             json!({ "key": "x", "type": "bool", "default_value": true, "targets": [{ "value": false, "rule": { "condition": { "age": { "$between": [1, 2] } } } }] }),
             "$.targets[0].rule.condition",
         ),
-        (
-            json!({ "key": "9lives", "type": "bool", "default_value": true }),
-            "$.key",
-        ),
+        (json!({ "key": "9lives", "type": "bool", "default_value": true }), "$.key"),
     ];
     for (definition, path) in cases {
         let error = admin.set_switch(&workspace, &definition).await.unwrap_err();
-        assert_eq!(
-            error.code(),
-            Some("invalid_request"),
-            "{definition}: {error}"
-        );
-        assert!(
-            error.to_string().contains(path),
-            "{definition}: {error} should name {path}"
-        );
+        assert_eq!(error.code(), Some("invalid_request"), "{definition}: {error}");
+        assert!(error.to_string().contains(path), "{definition}: {error} should name {path}");
     }
     let unknown_field = admin
-        .set_switch(
-            &workspace,
-            &json!({ "key": "x", "type": "bool", "default_value": true, "colour": 1 }),
-        )
+        .set_switch(&workspace, &json!({ "key": "x", "type": "bool", "default_value": true, "colour": 1 }))
         .await
         .unwrap_err();
-    assert!(
-        unknown_field.to_string().contains("colour"),
-        "{unknown_field}"
-    );
-    assert!(
-        admin
-            .list_switches(&workspace)
-            .await
-            .unwrap()
-            .items
-            .is_empty(),
-        "nothing was stored"
-    );
+    assert!(unknown_field.to_string().contains("colour"), "{unknown_field}");
+    assert!(admin.list_switches(&workspace).await.unwrap().items.is_empty(), "nothing was stored");
 }
 
 #[tokio::test]
@@ -301,24 +194,9 @@ async fn access_rules_apply_to_switches() {
         .await
         .unwrap();
     let viewer = server.client_with(&viewer.token);
-    assert_eq!(
-        viewer
-            .set_switch(&workspace, &new_checkout())
-            .await
-            .unwrap_err()
-            .code(),
-        Some("forbidden")
-    );
+    assert_eq!(viewer.set_switch(&workspace, &new_checkout()).await.unwrap_err().code(), Some("forbidden"));
     assert!(viewer.list_switches(&workspace).await.is_ok());
-    assert_eq!(
-        server
-            .admin()
-            .list_switches("0000000000000000")
-            .await
-            .unwrap_err()
-            .code(),
-        Some("not_found")
-    );
+    assert_eq!(server.admin().list_switches("0000000000000000").await.unwrap_err().code(), Some("not_found"));
 
     let response = server
         .http
@@ -327,11 +205,7 @@ async fn access_rules_apply_to_switches() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        response.status(),
-        StatusCode::NOT_FOUND,
-        "a workspace answers only for its own app"
-    );
+    assert_eq!(response.status(), StatusCode::NOT_FOUND, "a workspace answers only for its own app");
     let _ = app_id;
 }
 
@@ -339,69 +213,32 @@ async fn access_rules_apply_to_switches() {
 async fn growthbook_payload_serves_the_published_features() {
     let server = TestServer::start().await;
     let (_, workspace) = app(&server).await;
-    server
-        .admin()
-        .set_switch(&workspace, &new_checkout())
-        .await
-        .unwrap();
+    server.admin().set_switch(&workspace, &new_checkout()).await.unwrap();
     server.admin().publish_config(&workspace, "").await.unwrap();
-    let payload: Value = server
-        .http
-        .get(server.url(&format!("/api/features/{workspace}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let payload: Value =
+        server.http.get(server.url(&format!("/api/features/{workspace}"))).send().await.unwrap().json().await.unwrap();
     let feature = &payload["features"]["checkout.new_flow"];
     assert_eq!(feature["defaultValue"], false);
     assert_eq!(feature["rules"][0]["force"], true);
     assert!(payload["dateUpdated"].is_string());
-    let missing = server
-        .http
-        .get(server.url("/api/features/unknown"))
-        .send()
-        .await
-        .unwrap();
+    let missing = server.http.get(server.url("/api/features/unknown")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
-    let ios_only =
-        json!({ "key": "ios.widget", "type": "bool", "default_value": true, "platforms": ["ios"] });
-    server
-        .admin()
-        .set_switch(&workspace, &ios_only)
-        .await
-        .unwrap();
+    let ios_only = json!({ "key": "ios.widget", "type": "bool", "default_value": true, "platforms": ["ios"] });
+    server.admin().set_switch(&workspace, &ios_only).await.unwrap();
     server.admin().publish_config(&workspace, "").await.unwrap();
     let features_for = |platform: &'static str| {
         let url = server.url(&format!("/api/features/{workspace}-{platform}"));
         let http = server.http.clone();
-        async move {
-            http.get(url)
-                .send()
-                .await
-                .unwrap()
-                .json::<Value>()
-                .await
-                .unwrap()
-        }
+        async move { http.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
     };
     let ios = features_for("ios").await;
-    assert_eq!(
-        ios["features"]["ios.widget"],
-        json!({ "defaultValue": true }),
-        "no hiding rule for its own platform"
-    );
+    assert_eq!(ios["features"]["ios.widget"], json!({ "defaultValue": true }), "no hiding rule for its own platform");
     let android = features_for("android").await;
     assert!(android["features"].get("ios.widget").is_none());
     assert!(android["features"].get("checkout.new_flow").is_some());
-    let unknown_platform = server
-        .http
-        .get(server.url(&format!("/api/features/{workspace}-symbian")))
-        .send()
-        .await
-        .unwrap();
+    let unknown_platform =
+        server.http.get(server.url(&format!("/api/features/{workspace}-symbian"))).send().await.unwrap();
     assert_eq!(unknown_platform.status(), StatusCode::NOT_FOUND);
 }
 
@@ -409,11 +246,7 @@ async fn growthbook_payload_serves_the_published_features() {
 async fn sdk_config_client_caches_pulls_and_notifies() {
     let server = TestServer::start().await;
     let (app_id, workspace) = app(&server).await;
-    server
-        .admin()
-        .set_switch(&workspace, &new_checkout())
-        .await
-        .unwrap();
+    server.admin().set_switch(&workspace, &new_checkout()).await.unwrap();
     server.admin().publish_config(&workspace, "").await.unwrap();
 
     let cache_dir = tempfile::tempdir().unwrap();
@@ -428,59 +261,33 @@ async fn sdk_config_client_caches_pulls_and_notifies() {
         ]),
         timeout: Duration::from_secs(5),
     };
-    let alice = DeviceProfile {
-        device_id: Some("D1".into()),
-        user_id: Some("alice".into()),
-        ..DeviceProfile::default()
-    };
+    let alice =
+        DeviceProfile { device_id: Some("D1".into()), user_id: Some("alice".into()), ..DeviceProfile::default() };
     let client = ConfigClient::new(settings.clone(), alice.clone()).unwrap();
-    assert!(
-        !client.get_bool("checkout.new_flow", true),
-        "local default before any pull"
-    );
+    assert!(!client.get_bool("checkout.new_flow", true), "local default before any pull");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorder = seen.clone();
     client.on_change(move |change| recorder.lock().unwrap().push(change.changed_keys.clone()));
 
-    let change = client
-        .app_started()
-        .await
-        .unwrap()
-        .expect("first pull changes values");
+    let change = client.app_started().await.unwrap().expect("first pull changes values");
     assert_eq!(change.changed_keys, vec!["checkout.new_flow"]);
     assert!(client.get_bool("checkout.new_flow", false));
     assert_eq!(client.get_str("local.only", ""), "kept");
     assert_eq!(seen.lock().unwrap().len(), 1);
-    assert_eq!(
-        client.pull().await.unwrap(),
-        None,
-        "unchanged config: not modified"
-    );
+    assert_eq!(client.pull().await.unwrap(), None, "unchanged config: not modified");
 
     // A restart reads the disk cache before any network.
-    let offline = ConfigSettings {
-        server_url: "http://127.0.0.1:9".into(),
-        ..settings
-    };
+    let offline = ConfigSettings { server_url: "http://127.0.0.1:9".into(), ..settings };
     let restarted = ConfigClient::new(offline, alice).unwrap();
     assert!(restarted.get_bool("checkout.new_flow", false));
     assert_eq!(restarted.version(), 1);
 
     // Background for less than 30 minutes: no pull (the offline server would fail it).
     restarted.entered_background(1_000);
-    assert_eq!(
-        restarted
-            .entered_foreground(1_000 + 29 * 60 * 1000)
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(restarted.entered_foreground(1_000 + 29 * 60 * 1000).await.unwrap(), None);
     restarted.entered_background(1_000);
     assert!(
-        restarted
-            .entered_foreground(1_000 + 30 * 60 * 1000)
-            .await
-            .is_err(),
+        restarted.entered_foreground(1_000 + 30 * 60 * 1000).await.is_err(),
         "30 minutes: it pulls (and fails offline)"
     );
 }

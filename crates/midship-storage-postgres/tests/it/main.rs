@@ -7,17 +7,9 @@ use midship_storage_postgres::{PostgresSettings, PostgresStorage};
 
 async fn fresh_postgres() -> Harness {
     let url = midship_testkit::fresh_postgres_database("storage_suite").await;
-    let settings = PostgresSettings {
-        max_connections: 4,
-        ..PostgresSettings::default()
-    };
-    let storage = PostgresStorage::open(&url, settings)
-        .await
-        .expect("open postgres");
-    Harness {
-        storage: Arc::new(storage),
-        keep_alive: Box::new(()),
-    }
+    let settings = PostgresSettings { max_connections: 4, ..PostgresSettings::default() };
+    let storage = PostgresStorage::open(&url, settings).await.expect("open postgres");
+    Harness { storage: Arc::new(storage), keep_alive: Box::new(()) }
 }
 
 midship_storage::storage_test_suite!(fresh_postgres);

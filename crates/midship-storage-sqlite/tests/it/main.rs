@@ -8,13 +8,8 @@ use midship_storage_sqlite::{SqliteSettings, SqliteStorage};
 async fn fresh_sqlite() -> Harness {
     let directory = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", directory.path().join("midship.db").display());
-    let storage = SqliteStorage::open(&url, SqliteSettings::default())
-        .await
-        .expect("open sqlite");
-    Harness {
-        storage: Arc::new(storage),
-        keep_alive: Box::new(directory),
-    }
+    let storage = SqliteStorage::open(&url, SqliteSettings::default()).await.expect("open sqlite");
+    Harness { storage: Arc::new(storage), keep_alive: Box::new(directory) }
 }
 
 midship_storage::storage_test_suite!(fresh_sqlite);

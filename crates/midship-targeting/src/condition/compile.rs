@@ -7,9 +7,7 @@ use serde_json::{Map, Value};
 
 use super::ConditionError;
 use super::pattern;
-use super::tree::{
-    AttributePath, Clause, Comparison, ElemMatch, Junction, MemberSet, Node, Operator, ValueTest,
-};
+use super::tree::{AttributePath, Clause, Comparison, ElemMatch, Junction, MemberSet, Node, Operator, ValueTest};
 use super::version::padded_version;
 use crate::js::{self, Primitive};
 
@@ -26,10 +24,7 @@ pub(crate) struct Compiler {
 
 impl Compiler {
     fn problem(&mut self, path: &str, message: impl Into<String>) {
-        self.problems.push(ConditionError {
-            path: path.to_owned(),
-            message: message.into(),
-        });
+        self.problems.push(ConditionError { path: path.to_owned(), message: message.into() });
     }
 
     /// `evalCondition(obj, condition)`, whose condition is iterated with `Object.entries`.
@@ -40,9 +35,7 @@ impl Compiler {
         }
         match condition {
             Value::Object(map) => Node::Clauses(
-                map.iter()
-                    .map(|(key, value)| self.clause(key, value, &child(path, key), depth))
-                    .collect(),
+                map.iter().map(|(key, value)| self.clause(key, value, &child(path, key), depth)).collect(),
             ),
             Value::Null => {
                 self.problem(path, "condition must be an object");
@@ -130,21 +123,13 @@ impl Compiler {
     }
 
     /// `evalConditionValue(condition, value)`; `ignore_case` is set inside `$alli`.
-    fn value(
-        &mut self,
-        condition: &Value,
-        path: &str,
-        depth: usize,
-        ignore_case: bool,
-    ) -> ValueTest {
+    fn value(&mut self, condition: &Value, path: &str, depth: usize, ignore_case: bool) -> ValueTest {
         if depth > MAX_DEPTH {
             self.problem(path, "condition is nested too deeply");
             return ValueTest::Operators(vec![Operator::Throws]);
         }
         match condition {
-            Value::String(text) if ignore_case => {
-                ValueTest::StringEqualsIgnoringCase(text.to_lowercase().into())
-            }
+            Value::String(text) if ignore_case => ValueTest::StringEqualsIgnoringCase(text.to_lowercase().into()),
             Value::String(text) => ValueTest::StringEquals(text.as_str().into()),
             Value::Number(number) => ValueTest::NumberEquals(js::number_of(number)),
             Value::Bool(flag) => ValueTest::BooleanEquals(*flag),
@@ -158,9 +143,7 @@ impl Compiler {
                 if !map.is_empty() && operator_count == map.len() {
                     ValueTest::Operators(
                         map.iter()
-                            .map(|(operator, operand)| {
-                                self.operator(operator, operand, &child(path, operator), depth)
-                            })
+                            .map(|(operator, operand)| self.operator(operator, operand, &child(path, operator), depth))
                             .collect(),
                     )
                 } else {
@@ -235,18 +218,10 @@ impl Compiler {
                 }
                 Operator::Exists(js::truthy(operand))
             }
-            "$in" => self
-                .members(operand, path, false)
-                .map_or(Operator::Constant(false), Operator::In),
-            "$ini" => self
-                .members(operand, path, true)
-                .map_or(Operator::Constant(false), Operator::In),
-            "$nin" => self
-                .members(operand, path, false)
-                .map_or(Operator::Constant(false), Operator::NotIn),
-            "$nini" => self
-                .members(operand, path, true)
-                .map_or(Operator::Constant(false), Operator::NotIn),
+            "$in" => self.members(operand, path, false).map_or(Operator::Constant(false), Operator::In),
+            "$ini" => self.members(operand, path, true).map_or(Operator::Constant(false), Operator::In),
+            "$nin" => self.members(operand, path, false).map_or(Operator::Constant(false), Operator::NotIn),
+            "$nini" => self.members(operand, path, true).map_or(Operator::Constant(false), Operator::NotIn),
             "$inGroup" | "$notInGroup" => {
                 // No saved groups are known here, so GrowthBook looks the value up in `[]`.
                 self.problem(path, "saved groups are not supported");
@@ -292,18 +267,12 @@ impl Compiler {
             "$type" => match operand {
                 Value::String(name) => {
                     if !TYPE_NAMES.contains(&name.as_str()) {
-                        self.problem(
-                            path,
-                            "expected one of string, number, boolean, object, array, null",
-                        );
+                        self.problem(path, "expected one of string, number, boolean, object, array, null");
                     }
                     Operator::Type(name.as_str().into())
                 }
                 _ => {
-                    self.problem(
-                        path,
-                        "expected one of string, number, boolean, object, array, null",
-                    );
+                    self.problem(path, "expected one of string, number, boolean, object, array, null");
                     Operator::Constant(false)
                 }
             },
@@ -318,20 +287,14 @@ impl Compiler {
         if !matches!(operand, Value::String(_) | Value::Number(_)) {
             self.problem(path, "expected a version string");
         }
-        Operator::Version {
-            comparison,
-            expected: padded_version(operand).into(),
-        }
+        Operator::Version { comparison, expected: padded_version(operand).into() }
     }
 
     fn relation(&mut self, comparison: Comparison, operand: &Value, path: &str) -> Operator {
         if !matches!(operand, Value::String(_) | Value::Number(_)) {
             self.problem(path, "expected a string or a number");
         }
-        Operator::Relation {
-            comparison,
-            expected: Primitive::of(operand).into_owned(),
-        }
+        Operator::Relation { comparison, expected: Primitive::of(operand).into_owned() }
     }
 
     fn members(&mut self, operand: &Value, path: &str, ignore_case: bool) -> Option<MemberSet> {
@@ -339,10 +302,7 @@ impl Compiler {
             self.problem(path, "expected an array");
             return None;
         };
-        if let Some(index) = items
-            .iter()
-            .position(|item| matches!(item, Value::Array(_) | Value::Object(_)))
-        {
+        if let Some(index) = items.iter().position(|item| matches!(item, Value::Array(_) | Value::Object(_))) {
             self.problem(
                 &indexed(path, index),
                 "expected a string, number, boolean or null (arrays and objects never match)",
@@ -357,9 +317,7 @@ impl Compiler {
                 self.problem(path, "expected a condition object");
                 ElemMatch::Throws
             }
-            _ if is_operator_object(operand) => {
-                ElemMatch::Value(Box::new(self.value(operand, path, depth + 1, false)))
-            }
+            _ if is_operator_object(operand) => ElemMatch::Value(Box::new(self.value(operand, path, depth + 1, false))),
             _ => ElemMatch::Condition(Box::new(self.condition(operand, path, depth + 1))),
         }
     }
@@ -367,9 +325,9 @@ impl Compiler {
 
 /// GrowthBook's `isOperatorObject`: a non-empty object whose keys all start with `$`.
 fn is_operator_object(value: &Value) -> bool {
-    value.as_object().is_some_and(|map: &Map<String, Value>| {
-        !map.is_empty() && map.keys().all(|key| key.starts_with('$'))
-    })
+    value
+        .as_object()
+        .is_some_and(|map: &Map<String, Value>| !map.is_empty() && map.keys().all(|key| key.starts_with('$')))
 }
 
 fn child(path: &str, key: &str) -> String {

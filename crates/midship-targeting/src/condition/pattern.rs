@@ -7,10 +7,7 @@ use regex::{Regex, RegexBuilder};
 /// Compiles a JavaScript pattern. Lookaround and backreferences are refused, as the `regex` crate
 /// has neither; GrowthBook then treats the pattern as not matching.
 pub(crate) fn compile(pattern: &str, ignore_case: bool) -> Result<Regex, String> {
-    RegexBuilder::new(&translate(pattern))
-        .case_insensitive(ignore_case)
-        .build()
-        .map_err(|error| describe(&error))
+    RegexBuilder::new(&translate(pattern)).case_insensitive(ignore_case).build().map_err(|error| describe(&error))
 }
 
 /// Outside character classes: `\d` and `\w` are ASCII in JavaScript (Unicode in `regex`), escaped
@@ -88,12 +85,9 @@ fn quantifier_length(rest: &str) -> Option<usize> {
 /// The `regex` crate's errors span several lines with a caret diagram; keep the reason.
 fn describe(error: &regex::Error) -> String {
     match error {
-        regex::Error::Syntax(text) => text
-            .lines()
-            .rev()
-            .find_map(|line| line.strip_prefix("error: "))
-            .unwrap_or("syntax error")
-            .to_owned(),
+        regex::Error::Syntax(text) => {
+            text.lines().rev().find_map(|line| line.strip_prefix("error: ")).unwrap_or("syntax error").to_owned()
+        }
         regex::Error::CompiledTooBig(_) => "pattern is too large".to_owned(),
         _ => "unsupported pattern".to_owned(),
     }

@@ -33,10 +33,7 @@ pub(crate) enum Clause {
     Nor(Junction),
     And(Junction),
     Not(Box<Node>),
-    Attribute {
-        path: AttributePath,
-        test: ValueTest,
-    },
+    Attribute { path: AttributePath, test: ValueTest },
 }
 
 /// The operand of `$or`, `$nor` and `$and`.
@@ -199,13 +196,9 @@ impl ValueTest {
                 Value::String(text) => text.as_str() == &**expected,
                 other => js::to_js_string(other) == **expected,
             },
-            ValueTest::StringEqualsIgnoringCase(expected) => {
-                js::to_js_string(value).to_lowercase() == **expected
-            }
+            ValueTest::StringEqualsIgnoringCase(expected) => js::to_js_string(value).to_lowercase() == **expected,
             ValueTest::NumberEquals(expected) => js::to_js_number(value) == *expected,
-            ValueTest::BooleanEquals(expected) => {
-                !value.is_null() && js::truthy(value) == *expected
-            }
+            ValueTest::BooleanEquals(expected) => !value.is_null() && js::truthy(value) == *expected,
             ValueTest::IsNull => value.is_null(),
             ValueTest::JsonEquals(expected) => js::json_equals(value, expected),
             ValueTest::Operators(operators) => {
@@ -223,19 +216,13 @@ impl ValueTest {
 impl Operator {
     fn evaluate(&self, value: &Value) -> Outcome {
         Ok(match self {
-            Operator::Version {
-                comparison,
-                expected,
-            } => {
+            Operator::Version { comparison, expected } => {
                 let actual = padded_version(value);
                 comparison.holds(Some(js::compare_strings(&actual, expected)))
             }
             Operator::StrictEquals(expected) => js::strict_equals(value, expected),
             Operator::StrictNotEquals(expected) => !js::strict_equals(value, expected),
-            Operator::Relation {
-                comparison,
-                expected,
-            } => comparison.holds(Primitive::of(value).compare(expected)),
+            Operator::Relation { comparison, expected } => comparison.holds(Primitive::of(value).compare(expected)),
             Operator::Exists(expected) => *expected != value.is_null(),
             Operator::In(members) => members.intersects(value),
             Operator::NotIn(members) => !members.intersects(value),
@@ -271,12 +258,8 @@ impl ElemMatch {
     fn any(&self, items: &[Value]) -> Outcome {
         match self {
             // GrowthBook skips falsy elements (`actual[i] && check(actual[i])`).
-            ElemMatch::Value(test) => {
-                any_item(items, |item| Ok(js::truthy(item) && test.evaluate(item)?))
-            }
-            ElemMatch::Condition(node) => {
-                any_item(items, |item| Ok(js::truthy(item) && node.evaluate(item)?))
-            }
+            ElemMatch::Value(test) => any_item(items, |item| Ok(js::truthy(item) && test.evaluate(item)?)),
+            ElemMatch::Condition(node) => any_item(items, |item| Ok(js::truthy(item) && node.evaluate(item)?)),
             ElemMatch::Throws => Err(Thrown),
         }
     }
@@ -306,13 +289,7 @@ struct Segment {
 
 impl AttributePath {
     pub(crate) fn parse(path: &str) -> Self {
-        let segments = path
-            .split('.')
-            .map(|key| Segment {
-                key: key.into(),
-                index: canonical_index(key),
-            })
-            .collect();
+        let segments = path.split('.').map(|key| Segment { key: key.into(), index: canonical_index(key) }).collect();
         Self { segments }
     }
 
@@ -351,8 +328,7 @@ impl AttributePath {
 
 fn canonical_index(key: &str) -> Option<usize> {
     let canonical = key == "0"
-        || (key.starts_with(|c: char| c.is_ascii_digit() && c != '0')
-            && key.bytes().all(|b| b.is_ascii_digit()));
+        || (key.starts_with(|c: char| c.is_ascii_digit() && c != '0') && key.bytes().all(|b| b.is_ascii_digit()));
     if canonical { key.parse().ok() } else { None }
 }
 
@@ -373,10 +349,7 @@ pub(crate) struct MemberSet {
 
 impl MemberSet {
     pub(crate) fn new(items: &[Value], ignore_case: bool) -> Self {
-        let mut set = Self {
-            ignore_case,
-            ..Self::default()
-        };
+        let mut set = Self { ignore_case, ..Self::default() };
         for item in items {
             match item {
                 Value::Null => set.has_null = true,
@@ -403,9 +376,7 @@ impl MemberSet {
             Value::Bool(true) => self.has_true,
             Value::Bool(false) => self.has_false,
             Value::Number(number) => self.numbers.contains(&number_key(js::number_of(number))),
-            Value::String(text) if self.ignore_case => {
-                self.strings.contains(text.to_lowercase().as_str())
-            }
+            Value::String(text) if self.ignore_case => self.strings.contains(text.to_lowercase().as_str()),
             Value::String(text) => self.strings.contains(text.as_str()),
             Value::Array(_) | Value::Object(_) => false,
         }

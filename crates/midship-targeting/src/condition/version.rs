@@ -41,11 +41,10 @@ pub(crate) fn padded_version(input: &Value) -> String {
 /// no line break follows, since `.` does not match one).
 fn strip_prefix_and_build(text: &str) -> &str {
     let text = text.strip_prefix('v').unwrap_or(text);
-    let build_start = text.match_indices('+').map(|(at, _)| at).find(|&at| {
-        !text[at..]
-            .chars()
-            .any(|c| matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}'))
-    });
+    let build_start = text
+        .match_indices('+')
+        .map(|(at, _)| at)
+        .find(|&at| !text[at..].chars().any(|c| matches!(c, '\n' | '\r' | '\u{2028}' | '\u{2029}')));
     match build_start {
         Some(at) => &text[..at],
         None => text,
@@ -60,14 +59,8 @@ mod tests {
 
     #[test]
     fn pads_numeric_parts_and_marks_releases() {
-        assert_eq!(
-            padded_version(&json!("v1.2.3+build")),
-            "    1-    2-    3-~"
-        );
-        assert_eq!(
-            padded_version(&json!("1.0.0-rc.1")),
-            "    1-    0-    0-rc-    1"
-        );
+        assert_eq!(padded_version(&json!("v1.2.3+build")), "    1-    2-    3-~");
+        assert_eq!(padded_version(&json!("1.0.0-rc.1")), "    1-    0-    0-rc-    1");
         assert_eq!(padded_version(&json!(2)), "    2");
         assert_eq!(padded_version(&json!(null)), "    0");
         assert_eq!(padded_version(&json!("")), "    0");

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::{
-    BucketRange, Experiment, ExperimentResult, ExperimentStatus, FeatureDefinition, FeatureResult,
-    FeatureRule, FeatureSource, Filter, ParentCondition, UserContext,
+    BucketRange, Experiment, ExperimentResult, ExperimentStatus, FeatureDefinition, FeatureResult, FeatureRule,
+    FeatureSource, Filter, ParentCondition, UserContext,
 };
 use crate::condition::{AttributePath, Condition, ConditionError};
 use crate::hash::{choose_variation, get_bucket_ranges, hash, in_namespace, in_range};
@@ -43,11 +43,7 @@ pub struct FeatureDiagnostic {
 
 impl fmt::Display for FeatureDiagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "feature {} {}: {}",
-            self.feature, self.location, self.error
-        )
+        write!(f, "feature {} {}: {}", self.feature, self.location, self.error)
     }
 }
 
@@ -134,9 +130,7 @@ enum Prerequisites {
 impl CompiledFeatures {
     /// Compiles `features` (a `&HashMap<String, FeatureDefinition>` or any such pairs). Never
     /// fails: see [`CompiledFeatures::diagnostics`] for conditions that need fixing.
-    pub fn new<'a>(
-        features: impl IntoIterator<Item = (&'a String, &'a FeatureDefinition)>,
-    ) -> Self {
+    pub fn new<'a>(features: impl IntoIterator<Item = (&'a String, &'a FeatureDefinition)>) -> Self {
         let mut compiled = Self::default();
         for (key, definition) in features {
             let feature = compile_feature(key, definition, &mut compiled.diagnostics);
@@ -157,18 +151,11 @@ impl CompiledFeatures {
                 continue;
             };
             if reached.insert(key) {
-                let parents = definition
-                    .rules
-                    .iter()
-                    .flat_map(|rule| rule.parent_conditions.iter().flatten());
+                let parents = definition.rules.iter().flat_map(|rule| rule.parent_conditions.iter().flatten());
                 pending.extend(parents.map(|parent| parent.id.as_str()));
             }
         }
-        Self::new(
-            features
-                .iter()
-                .filter(|(key, _)| reached.contains(key.as_str())),
-        )
+        Self::new(features.iter().filter(|(key, _)| reached.contains(key.as_str())))
     }
 
     /// Conditions that [`Condition::compile`] would refuse, by feature and rule.
@@ -194,10 +181,7 @@ impl CompiledFeatures {
     }
 
     /// Every feature's value for `user`, in no particular order.
-    pub fn evaluate_all<'s>(
-        &'s self,
-        user: &'s UserContext,
-    ) -> impl Iterator<Item = (&'s str, FeatureResult)> + 's {
+    pub fn evaluate_all<'s>(&'s self, user: &'s UserContext) -> impl Iterator<Item = (&'s str, FeatureResult)> + 's {
         self.keys().map(move |key| (key, self.evaluate(user, key)))
     }
 
@@ -209,12 +193,7 @@ impl CompiledFeatures {
     }
 
     /// `stack` holds the features being evaluated, outermost first, to detect cycles.
-    fn evaluate_in<'s>(
-        &'s self,
-        user: &UserContext,
-        key: &'s str,
-        stack: &mut Vec<&'s str>,
-    ) -> FeatureResult {
+    fn evaluate_in<'s>(&'s self, user: &UserContext, key: &'s str, stack: &mut Vec<&'s str>) -> FeatureResult {
         if stack.contains(&key) || stack.len() >= MAX_PREREQUISITE_DEPTH {
             return FeatureResult::new(Value::Null, FeatureSource::CyclicPrerequisite, "");
         }
@@ -224,12 +203,7 @@ impl CompiledFeatures {
         result
     }
 
-    fn evaluate_rules<'s>(
-        &'s self,
-        user: &UserContext,
-        key: &'s str,
-        stack: &mut Vec<&'s str>,
-    ) -> FeatureResult {
+    fn evaluate_rules<'s>(&'s self, user: &UserContext, key: &'s str, stack: &mut Vec<&'s str>) -> FeatureResult {
         if let Some(value) = user.forced_feature_values.get(key) {
             return FeatureResult::new(value.clone(), FeatureSource::Override, "");
         }
@@ -254,27 +228,17 @@ impl CompiledFeatures {
             }
             match &rule.action {
                 RuleAction::Force(forced) => {
-                    let excluded_by_condition = forced
-                        .condition
-                        .as_ref()
-                        .is_some_and(|condition| !condition.matches(&user.attributes));
+                    let excluded_by_condition =
+                        forced.condition.as_ref().is_some_and(|condition| !condition.matches(&user.attributes));
                     if excluded_by_condition || !forced.rollout.includes(&user.attributes) {
                         continue;
                     }
-                    return FeatureResult::new(
-                        forced.value.clone(),
-                        FeatureSource::Force,
-                        &rule.id,
-                    );
+                    return FeatureResult::new(forced.value.clone(), FeatureSource::Force, &rule.id);
                 }
                 RuleAction::Experiment(experiment) => {
                     let result = self.run(user, experiment, Some(key), stack);
                     if result.in_experiment && result.passthrough != Some(true) {
-                        let mut found = FeatureResult::new(
-                            result.value.clone(),
-                            FeatureSource::Experiment,
-                            &rule.id,
-                        );
+                        let mut found = FeatureResult::new(result.value.clone(), FeatureSource::Experiment, &rule.id);
                         found.experiment = Some(Arc::clone(&experiment.experiment));
                         found.experiment_result = Some(result);
                         return found;
@@ -283,11 +247,7 @@ impl CompiledFeatures {
                 RuleAction::Skip => {}
             }
         }
-        FeatureResult::new(
-            feature.default_value.clone(),
-            FeatureSource::DefaultValue,
-            "",
-        )
+        FeatureResult::new(feature.default_value.clone(), FeatureSource::DefaultValue, "")
     }
 
     fn prerequisites<'s>(
@@ -324,8 +284,7 @@ impl CompiledFeatures {
         if variation_count < 2 || !user.enabled {
             return excluded();
         }
-        if let Some(forced) = get_query_string_override(&experiment.key, &user.url, variation_count)
-        {
+        if let Some(forced) = get_query_string_override(&experiment.key, &user.url, variation_count) {
             return result(user, compiled, Some(forced), false, feature_id, None);
         }
         if let Some(&forced) = user.forced_variations.get(&experiment.key) {
@@ -359,10 +318,7 @@ impl CompiledFeatures {
         {
             return excluded();
         }
-        if !matches!(
-            self.prerequisites(user, &compiled.parents, stack),
-            Prerequisites::Met
-        ) {
+        if !matches!(self.prerequisites(user, &compiled.parents, stack), Prerequisites::Met) {
             return excluded();
         }
         let Some(bucket) = hash(&compiled.seed, &hash_text, compiled.hash_version) else {
@@ -372,26 +328,12 @@ impl CompiledFeatures {
             return excluded();
         };
         if let Some(forced) = experiment.force {
-            return result(
-                user,
-                compiled,
-                usize::try_from(forced).ok(),
-                false,
-                feature_id,
-                None,
-            );
+            return result(user, compiled, usize::try_from(forced).ok(), false, feature_id, None);
         }
         if user.qa_mode || experiment.status == Some(ExperimentStatus::Stopped) {
             return excluded();
         }
-        result(
-            user,
-            compiled,
-            Some(assigned),
-            true,
-            feature_id,
-            Some(bucket),
-        )
+        result(user, compiled, Some(assigned), true, feature_id, Some(bucket))
     }
 }
 
@@ -412,28 +354,15 @@ fn result(
     ExperimentResult {
         in_experiment: variation.is_some(),
         variation_id: index,
-        value: experiment
-            .variations
-            .get(index)
-            .cloned()
-            .unwrap_or(Value::Null),
+        value: experiment.variations.get(index).cloned().unwrap_or(Value::Null),
         hash_used,
         hash_attribute: compiled.hash_attribute.name.clone(),
-        hash_value: compiled
-            .hash_attribute
-            .resolve(&user.attributes)
-            .into_owned(),
+        hash_value: compiled.hash_attribute.resolve(&user.attributes).into_owned(),
         feature_id: feature_id.map(ToOwned::to_owned),
-        key: meta
-            .and_then(|meta| non_empty(meta.key.as_deref()))
-            .map_or_else(|| index.to_string(), ToOwned::to_owned),
-        name: meta
-            .and_then(|meta| non_empty(meta.name.as_deref()))
-            .map(ToOwned::to_owned),
+        key: meta.and_then(|meta| non_empty(meta.key.as_deref())).map_or_else(|| index.to_string(), ToOwned::to_owned),
+        name: meta.and_then(|meta| non_empty(meta.name.as_deref())).map(ToOwned::to_owned),
         bucket,
-        passthrough: meta
-            .and_then(|meta| meta.passthrough)
-            .filter(|&passthrough| passthrough),
+        passthrough: meta.and_then(|meta| meta.passthrough).filter(|&passthrough| passthrough),
         sticky_bucket_used: false,
     }
 }
@@ -479,10 +408,7 @@ impl Rollout {
 impl HashAttribute {
     fn new(name: Option<&str>) -> Self {
         let name = non_empty(name).unwrap_or("id");
-        Self {
-            name: name.to_owned(),
-            path: AttributePath::parse(name),
-        }
+        Self { name: name.to_owned(), path: AttributePath::parse(name) }
     }
 
     /// The attribute by its literal name first (names may contain dots), then as a dotted path;
@@ -492,11 +418,7 @@ impl HashAttribute {
             return Cow::Borrowed(value);
         }
         let found = self.path.lookup(attributes);
-        if found.is_null() {
-            Cow::Owned(Value::String(String::new()))
-        } else {
-            found
-        }
+        if found.is_null() { Cow::Owned(Value::String(String::new())) } else { found }
     }
 }
 
@@ -508,10 +430,7 @@ struct Diagnostics<'a> {
 
 impl<'a> Diagnostics<'a> {
     fn discard() -> Self {
-        Self {
-            feature: "",
-            found: None,
-        }
+        Self { feature: "", found: None }
     }
 
     fn compile(&mut self, condition: &Value, location: impl FnOnce() -> String) -> Condition {
@@ -529,11 +448,7 @@ impl<'a> Diagnostics<'a> {
         compiled
     }
 
-    fn parents(
-        &mut self,
-        parents: Option<&[ParentCondition]>,
-        location: &str,
-    ) -> Vec<CompiledParent> {
+    fn parents(&mut self, parents: Option<&[ParentCondition]>, location: &str) -> Vec<CompiledParent> {
         parents
             .unwrap_or_default()
             .iter()
@@ -541,9 +456,9 @@ impl<'a> Diagnostics<'a> {
             .map(|(index, parent)| CompiledParent {
                 id: parent.id.clone(),
                 condition: match &parent.condition {
-                    Some(condition) => self.compile(condition, || {
-                        format!("{location}parentConditions[{index}].condition")
-                    }),
+                    Some(condition) => {
+                        self.compile(condition, || format!("{location}parentConditions[{index}].condition"))
+                    }
                     None => Condition::compile_lenient(&Value::Object(Map::new())).0,
                 },
                 gate: parent.gate,
@@ -557,20 +472,14 @@ fn compile_feature(
     definition: &FeatureDefinition,
     diagnostics: &mut Vec<FeatureDiagnostic>,
 ) -> CompiledFeature {
-    let mut diagnostics = Diagnostics {
-        feature: key,
-        found: Some(diagnostics),
-    };
+    let mut diagnostics = Diagnostics { feature: key, found: Some(diagnostics) };
     let rules = definition
         .rules
         .iter()
         .enumerate()
         .map(|(index, rule)| compile_rule(key, index, rule, &mut diagnostics))
         .collect();
-    CompiledFeature {
-        default_value: definition.default_value.clone(),
-        rules,
-    }
+    CompiledFeature { default_value: definition.default_value.clone(), rules }
 }
 
 fn compile_rule(
@@ -586,9 +495,7 @@ fn compile_rule(
             condition: truthy_condition(rule.condition.as_ref())
                 .map(|condition| diagnostics.compile(condition, || format!("{location}condition"))),
             rollout: Rollout {
-                seed: non_empty(rule.seed.as_deref())
-                    .unwrap_or(feature_key)
-                    .to_owned(),
+                seed: non_empty(rule.seed.as_deref()).unwrap_or(feature_key).to_owned(),
                 hash_attribute: HashAttribute::new(rule.hash_attribute.as_deref()),
                 range: rule.range,
                 coverage: rule.coverage,
@@ -596,11 +503,7 @@ fn compile_rule(
             },
         })
     } else if rule.variations.is_some() {
-        RuleAction::Experiment(compile_experiment_at(
-            experiment_from_rule(feature_key, rule),
-            diagnostics,
-            &location,
-        ))
+        RuleAction::Experiment(compile_experiment_at(experiment_from_rule(feature_key, rule), diagnostics, &location))
     } else {
         RuleAction::Skip
     };
@@ -636,10 +539,7 @@ fn experiment_from_rule(feature_key: &str, rule: &FeatureRule) -> Experiment {
     }
 }
 
-fn compile_experiment(
-    experiment: Experiment,
-    diagnostics: &mut Diagnostics<'_>,
-) -> CompiledExperiment {
+fn compile_experiment(experiment: Experiment, diagnostics: &mut Diagnostics<'_>) -> CompiledExperiment {
     compile_experiment_at(experiment, diagnostics, "")
 }
 
@@ -664,9 +564,7 @@ fn compile_experiment_at(
         hash_attribute: HashAttribute::new(experiment.hash_attribute.as_deref()),
         filters: experiment.filters.as_deref().map(compile_filters),
         ranges,
-        seed: non_empty(experiment.seed.as_deref())
-            .unwrap_or(&experiment.key)
-            .to_owned(),
+        seed: non_empty(experiment.seed.as_deref()).unwrap_or(&experiment.key).to_owned(),
         hash_version: hash_version_or(experiment.hash_version, 1),
         experiment: Arc::new(experiment),
     }
@@ -713,10 +611,7 @@ mod tests {
     }
 
     fn user(attributes: Value) -> UserContext {
-        UserContext {
-            attributes,
-            ..UserContext::default()
-        }
+        UserContext { attributes, ..UserContext::default() }
     }
 
     #[test]
@@ -740,18 +635,9 @@ mod tests {
             let result = compiled.evaluate(&user(attributes), "checkout");
             (result.value, result.rule_id)
         };
-        assert_eq!(
-            value_for(json!({"id": "u2", "appVersion": "3.0"})),
-            (json!("beta"), "r1".into())
-        );
-        assert_eq!(
-            value_for(json!({"id": "u9", "appVersion": "2.1.0"})),
-            (json!("new"), "r2".into())
-        );
-        assert_eq!(
-            value_for(json!({"id": "u9", "appVersion": "1.9.9"})),
-            (json!("old"), String::new())
-        );
+        assert_eq!(value_for(json!({"id": "u2", "appVersion": "3.0"})), (json!("beta"), "r1".into()));
+        assert_eq!(value_for(json!({"id": "u9", "appVersion": "2.1.0"})), (json!("new"), "r2".into()));
+        assert_eq!(value_for(json!({"id": "u9", "appVersion": "1.9.9"})), (json!("old"), String::new()));
     }
 
     #[test]
@@ -763,19 +649,10 @@ mod tests {
                 {"force": 3, "parentConditions": [{"id": "g", "condition": {"value": {"$bogus": 1}}}]},
             ]},
         })));
-        let locations: Vec<String> = compiled
-            .diagnostics()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let locations: Vec<String> = compiled.diagnostics().iter().map(ToString::to_string).collect();
         assert_eq!(locations.len(), 2, "{locations:?}");
-        assert!(
-            locations[0].starts_with("feature f rules[1].condition: $.ua.$regex: invalid regex")
-        );
-        assert!(
-            locations[1]
-                .starts_with("feature f rules[2].parentConditions[0].condition: $.value.$bogus")
-        );
+        assert!(locations[0].starts_with("feature f rules[1].condition: $.ua.$regex: invalid regex"));
+        assert!(locations[1].starts_with("feature f rules[2].parentConditions[0].condition: $.value.$bogus"));
         assert_eq!(compiled.evaluate(&user(json!({})), "f").value, json!(1));
     }
 
@@ -785,10 +662,7 @@ mod tests {
         let mut qa = user(json!({}));
         qa.forced_feature_values.insert("f".into(), json!(5));
         let result = compiled.evaluate(&qa, "f");
-        assert_eq!(
-            (result.value, result.source),
-            (json!(5), FeatureSource::Override)
-        );
+        assert_eq!((result.value, result.source), (json!(5), FeatureSource::Override));
     }
 
     #[test]
@@ -802,10 +676,7 @@ mod tests {
         let compiled = CompiledFeatures::new(&features(Value::Object(chain)));
         let result = compiled.evaluate(&user(json!({})), "f0");
         assert_eq!(result.source, FeatureSource::CyclicPrerequisite);
-        assert_eq!(
-            compiled.evaluate(&user(json!({})), "f90").source,
-            FeatureSource::DefaultValue
-        );
+        assert_eq!(compiled.evaluate(&user(json!({})), "f90").source, FeatureSource::DefaultValue);
     }
 
     #[test]
@@ -813,15 +684,7 @@ mod tests {
         let compiled = CompiledFeatures::new(&features(json!({
             "f": {"defaultValue": 0, "rules": [{"force": 1, "coverage": 1.0, "hashAttribute": "user.id"}]},
         })));
-        assert_eq!(
-            compiled
-                .evaluate(&user(json!({"user": {"id": "7"}})), "f")
-                .value,
-            json!(1)
-        );
-        assert_eq!(
-            compiled.evaluate(&user(json!({"user": {}})), "f").value,
-            json!(0)
-        );
+        assert_eq!(compiled.evaluate(&user(json!({"user": {"id": "7"}})), "f").value, json!(1));
+        assert_eq!(compiled.evaluate(&user(json!({"user": {}})), "f").value, json!(0));
     }
 }

@@ -3,9 +3,7 @@
 
 use midship_targeting::condition::eval_condition;
 use midship_targeting::feature::{Context, Experiment, evaluate_feature, run_experiment};
-use midship_targeting::hash::{
-    choose_variation, get_bucket_ranges, get_equal_weights, hash, in_namespace,
-};
+use midship_targeting::hash::{choose_variation, get_bucket_ranges, get_equal_weights, hash, in_namespace};
 use midship_targeting::query_string::get_query_string_override;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -47,19 +45,12 @@ fn growthbook_spec_cases_pass() {
             };
             match outcome {
                 Ok(()) => passed += 1,
-                Err(reason) => {
-                    failures.push(format!("{section}[{index}] {}: {reason}", case_name(case)))
-                }
+                Err(reason) => failures.push(format!("{section}[{index}] {}: {reason}", case_name(case))),
             }
         }
         println!("{section}: {passed}/{} passed", section_cases.len());
     }
-    assert!(
-        failures.is_empty(),
-        "{} failing case(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} failing case(s):\n{}", failures.len(), failures.join("\n"));
 }
 
 fn case_name(case: &Value) -> String {
@@ -133,17 +124,12 @@ fn check_feature(fields: &[Value]) -> Result<(), String> {
 
 fn check_run(fields: &[Value]) -> Result<(), String> {
     let [_, context, experiment, value, in_experiment, hash_used] = fields else {
-        return Err(
-            "expected [name, context, experiment, value, inExperiment, hashUsed]".to_owned(),
-        );
+        return Err("expected [name, context, experiment, value, inExperiment, hashUsed]".to_owned());
     };
     let context: Context = decode(context)?;
     let experiment: Experiment = decode(experiment)?;
     let result = run_experiment(&context, &experiment);
-    same(
-        &json!([result.value, result.in_experiment, result.hash_used]),
-        &json!([value, in_experiment, hash_used]),
-    )
+    same(&json!([result.value, result.in_experiment, result.hash_used]), &json!([value, in_experiment, hash_used]))
 }
 
 fn check_query_string_override(fields: &[Value]) -> Result<(), String> {
@@ -155,11 +141,7 @@ fn check_query_string_override(fields: &[Value]) -> Result<(), String> {
 }
 
 fn same(actual: &Value, expected: &Value) -> Result<(), String> {
-    if approximately_equal(actual, expected) {
-        Ok(())
-    } else {
-        Err(format!("expected {expected}, got {actual}"))
-    }
+    if approximately_equal(actual, expected) { Ok(()) } else { Err(format!("expected {expected}, got {actual}")) }
 }
 
 /// JSON equality with numbers compared as floats, within [`TOLERANCE`].
@@ -173,9 +155,7 @@ fn approximately_equal(a: &Value, b: &Value) -> bool {
             a.len() == b.len() && a.iter().zip(b).all(|(a, b)| approximately_equal(a, b))
         }
         (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len()
-                && a.iter()
-                    .all(|(key, a)| b.get(key).is_some_and(|b| approximately_equal(a, b)))
+            a.len() == b.len() && a.iter().all(|(key, a)| b.get(key).is_some_and(|b| approximately_equal(a, b)))
         }
         _ => a == b,
     }
@@ -186,15 +166,11 @@ fn decode<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
 }
 
 fn text(value: &Value) -> Result<&str, String> {
-    value
-        .as_str()
-        .ok_or_else(|| format!("expected a string, got {value}"))
+    value.as_str().ok_or_else(|| format!("expected a string, got {value}"))
 }
 
 fn integer(value: &Value) -> Result<i64, String> {
-    value
-        .as_i64()
-        .ok_or_else(|| format!("expected an integer, got {value}"))
+    value.as_i64().ok_or_else(|| format!("expected an integer, got {value}"))
 }
 
 fn parse(text: &str) -> Value {

@@ -68,9 +68,7 @@ fn leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         (-5_i64..5).prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
-        (-1e22_f64..1e22)
-            .prop_filter_map("finite", Number::from_f64)
-            .prop_map(Value::Number),
+        (-1e22_f64..1e22).prop_filter_map("finite", Number::from_f64).prop_map(Value::Number),
         text().prop_map(Value::String),
     ]
 }
@@ -79,8 +77,7 @@ fn json_value(depth: u32) -> impl Strategy<Value = Value> {
     leaf().prop_recursive(depth, 48, 5, |inner| {
         prop_oneof![
             vec(inner.clone(), 0..5).prop_map(Value::Array),
-            btree_map(key(), inner, 0..5)
-                .prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<_, _>>())),
+            btree_map(key(), inner, 0..5).prop_map(|entries| Value::Object(entries.into_iter().collect::<Map<_, _>>())),
         ]
     })
 }
@@ -157,9 +154,7 @@ const WHITELIST_SIZE: usize = 200_000;
 fn whitelists() -> &'static (Condition, Condition) {
     static WHITELISTS: OnceLock<(Condition, Condition)> = OnceLock::new();
     WHITELISTS.get_or_init(|| {
-        let ids: Vec<Value> = (0..WHITELIST_SIZE)
-            .map(|index| Value::String(format!("user-{index}")))
-            .collect();
+        let ids: Vec<Value> = (0..WHITELIST_SIZE).map(|index| Value::String(format!("user-{index}"))).collect();
         let compile = |operator: &str| match Condition::compile(&json!({"id": {operator: ids}})) {
             Ok(condition) => condition,
             Err(error) => panic!("whitelist does not compile: {error}"),
@@ -192,9 +187,7 @@ proptest! {
 fn large_whitelists_are_fast_to_match() {
     let (included, _) = whitelists();
     let started = std::time::Instant::now();
-    let matched = (0..100_000)
-        .filter(|index| included.matches(&json!({"id": format!("user-{}", index * 3)})))
-        .count();
+    let matched = (0..100_000).filter(|index| included.matches(&json!({"id": format!("user-{}", index * 3)}))).count();
     assert_eq!(matched, WHITELIST_SIZE.div_ceil(3));
     // A linear scan would take minutes here; a hash lookup takes milliseconds even unoptimized.
     assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());

@@ -10,20 +10,11 @@ use crate::output::{self, optional};
 
 pub async fn token(client: &AdminClient, command: TokenCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        TokenCommand::Create {
-            role,
-            name,
-            app_ids,
-            expires_in_days,
-        } => {
+        TokenCommand::Create { role, name, app_ids, expires_in_days } => {
             let request = CreateTokenRequest {
                 name,
                 role,
-                app_ids: if app_ids.is_empty() {
-                    None
-                } else {
-                    Some(app_ids)
-                },
+                app_ids: if app_ids.is_empty() { None } else { Some(app_ids) },
                 expires_in_seconds: expires_in_days.map(|days| days.saturating_mul(86_400)),
             };
             let issued = client.create_token(&request).await?;
@@ -38,11 +29,7 @@ pub async fn token(client: &AdminClient, command: TokenCommand, json: bool) -> a
             Ok(())
         }
         TokenCommand::List(page) => {
-            let tokens = list_pages(
-                page,
-                |params| async move { client.list_tokens(&params).await },
-            )
-            .await?;
+            let tokens = list_pages(page, |params| async move { client.list_tokens(&params).await }).await?;
             if json {
                 return output::json(&tokens);
             }
@@ -54,24 +41,13 @@ pub async fn token(client: &AdminClient, command: TokenCommand, json: bool) -> a
                         token.token_id.clone(),
                         token.name.clone(),
                         token.role.clone(),
-                        token
-                            .app_ids
-                            .as_ref()
-                            .map(|apps| apps.join(","))
-                            .unwrap_or_else(|| "all".to_owned()),
+                        token.app_ids.as_ref().map(|apps| apps.join(",")).unwrap_or_else(|| "all".to_owned()),
                         token.hint.clone(),
-                        if token.active {
-                            "active".to_owned()
-                        } else {
-                            "inactive".to_owned()
-                        },
+                        if token.active { "active".to_owned() } else { "inactive".to_owned() },
                     ]
                 })
                 .collect::<Vec<_>>();
-            output::table(
-                &["token id", "name", "role", "apps", "token", "state"],
-                &rows,
-            );
+            output::table(&["token id", "name", "role", "apps", "token", "state"], &rows);
             Ok(())
         }
         TokenCommand::Revoke { token_id } => {
@@ -91,20 +67,8 @@ pub async fn token(client: &AdminClient, command: TokenCommand, json: bool) -> a
 }
 
 pub async fn audit(client: &AdminClient, command: AuditCommand, json: bool) -> anyhow::Result<()> {
-    let AuditCommand::List {
-        app_id,
-        action,
-        limit,
-        cursor,
-    } = command;
-    let params = AuditParams {
-        app_id,
-        action,
-        page: PageParams {
-            limit: Some(limit),
-            cursor,
-        },
-    };
+    let AuditCommand::List { app_id, action, limit, cursor } = command;
+    let params = AuditParams { app_id, action, page: PageParams { limit: Some(limit), cursor } };
     let entries = client.list_audit(&params).await?;
     if json {
         return output::json(&entries);
@@ -118,11 +82,7 @@ pub async fn audit(client: &AdminClient, command: AuditCommand, json: bool) -> a
                 entry.actor_name.clone(),
                 entry.action.clone(),
                 format!("{} {}", entry.target_kind, entry.target_id),
-                entry
-                    .after
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
+                entry.after.as_ref().map(ToString::to_string).unwrap_or_default(),
             ]
         })
         .collect::<Vec<_>>();
@@ -138,11 +98,7 @@ pub async fn whoami(client: &AdminClient, json: bool) -> anyhow::Result<()> {
     if json {
         return output::json(&who);
     }
-    let apps = who
-        .app_ids
-        .as_ref()
-        .map(|apps| apps.join(","))
-        .unwrap_or_else(|| "all".to_owned());
+    let apps = who.app_ids.as_ref().map(|apps| apps.join(",")).unwrap_or_else(|| "all".to_owned());
     println!(
         "token {} ({}) · tenant {} · role {} · apps {}",
         who.token_id, who.token_name, who.tenant_id, who.role, apps

@@ -1,8 +1,7 @@
 //! `app`, `workspace`, `key` and `tenant` commands.
 
 use midship_api::{
-    AppKeyView, CreateAppRequest, CreateTenantRequest, CreateWorkspaceRequest, RotateKeyRequest,
-    WorkspaceView,
+    AppKeyView, CreateAppRequest, CreateTenantRequest, CreateWorkspaceRequest, RotateKeyRequest, WorkspaceView,
 };
 use midship_sdk::AdminClient;
 
@@ -26,70 +25,36 @@ fn print_keys(keys: &[AppKeyView]) {
 }
 
 fn workspace_rows(workspaces: &[WorkspaceView]) -> Vec<Vec<String>> {
-    workspaces
-        .iter()
-        .map(|ws| {
-            vec![
-                ws.workspace_id.clone(),
-                ws.name.clone(),
-                ws.created_at.clone(),
-            ]
-        })
-        .collect()
+    workspaces.iter().map(|ws| vec![ws.workspace_id.clone(), ws.name.clone(), ws.created_at.clone()]).collect()
 }
 
 pub async fn app(client: &AdminClient, command: AppCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        AppCommand::Create {
-            name,
-            platforms,
-            workspaces,
-        } => {
+        AppCommand::Create { name, platforms, workspaces } => {
             let request = CreateAppRequest {
                 name,
                 platforms,
-                workspaces: if workspaces.is_empty() {
-                    None
-                } else {
-                    Some(workspaces)
-                },
+                workspaces: if workspaces.is_empty() { None } else { Some(workspaces) },
             };
             let created = client.create_app(&request).await?;
             if json {
                 return output::json(&created);
             }
             println!("created app {} ({})", created.app.name, created.app.app_id);
-            output::table(
-                &["workspace id", "name", "created"],
-                &workspace_rows(&created.workspaces),
-            );
-            println!(
-                "signing key {}; its secret is shown only now:",
-                created.key_id
-            );
+            output::table(&["workspace id", "name", "created"], &workspace_rows(&created.workspaces));
+            println!("signing key {}; its secret is shown only now:", created.key_id);
             println!("{}", created.secret);
             Ok(())
         }
         AppCommand::List(page) => {
-            let apps = list_pages(
-                page,
-                |params| async move { client.list_apps(&params).await },
-            )
-            .await?;
+            let apps = list_pages(page, |params| async move { client.list_apps(&params).await }).await?;
             if json {
                 return output::json(&apps);
             }
             let rows = apps
                 .items
                 .iter()
-                .map(|app| {
-                    vec![
-                        app.app_id.clone(),
-                        app.name.clone(),
-                        app.platforms.join(","),
-                        app.created_at.clone(),
-                    ]
-                })
+                .map(|app| vec![app.app_id.clone(), app.name.clone(), app.platforms.join(","), app.created_at.clone()])
                 .collect::<Vec<_>>();
             output::table(&["app id", "name", "platforms", "created"], &rows);
             Ok(())
@@ -107,10 +72,7 @@ pub async fn app(client: &AdminClient, command: AppCommand, json: bool) -> anyho
                 details.app.created_at
             );
             println!();
-            output::table(
-                &["workspace id", "name", "created"],
-                &workspace_rows(&details.workspaces),
-            );
+            output::table(&["workspace id", "name", "created"], &workspace_rows(&details.workspaces));
             println!();
             print_keys(&details.keys);
             Ok(())
@@ -118,16 +80,10 @@ pub async fn app(client: &AdminClient, command: AppCommand, json: bool) -> anyho
     }
 }
 
-pub async fn workspace(
-    client: &AdminClient,
-    command: WorkspaceCommand,
-    json: bool,
-) -> anyhow::Result<()> {
+pub async fn workspace(client: &AdminClient, command: WorkspaceCommand, json: bool) -> anyhow::Result<()> {
     let workspaces = match command {
         WorkspaceCommand::Create { app_id, name } => {
-            let created = client
-                .create_workspace(&app_id, &CreateWorkspaceRequest { name })
-                .await?;
+            let created = client.create_workspace(&app_id, &CreateWorkspaceRequest { name }).await?;
             if json {
                 return output::json(&created);
             }
@@ -141,22 +97,14 @@ pub async fn workspace(
             listed.items
         }
     };
-    output::table(
-        &["workspace id", "name", "created"],
-        &workspace_rows(&workspaces),
-    );
+    output::table(&["workspace id", "name", "created"], &workspace_rows(&workspaces));
     Ok(())
 }
 
 pub async fn key(client: &AdminClient, command: KeyCommand, json: bool) -> anyhow::Result<()> {
     match command {
-        KeyCommand::Rotate {
-            app_id,
-            grace_seconds,
-        } => {
-            let rotated = client
-                .rotate_key(&app_id, &RotateKeyRequest { grace_seconds })
-                .await?;
+        KeyCommand::Rotate { app_id, grace_seconds } => {
+            let rotated = client.rotate_key(&app_id, &RotateKeyRequest { grace_seconds }).await?;
             if json {
                 return output::json(&rotated);
             }
@@ -179,22 +127,14 @@ pub async fn key(client: &AdminClient, command: KeyCommand, json: bool) -> anyho
     }
 }
 
-pub async fn tenant(
-    client: &AdminClient,
-    command: TenantCommand,
-    json: bool,
-) -> anyhow::Result<()> {
+pub async fn tenant(client: &AdminClient, command: TenantCommand, json: bool) -> anyhow::Result<()> {
     let tenants = match command {
         TenantCommand::Create { name } => {
             vec![client.create_tenant(&CreateTenantRequest { name }).await?]
         }
         TenantCommand::Show => vec![client.current_tenant().await?],
         TenantCommand::List(page) => {
-            let listed = list_pages(
-                page,
-                |params| async move { client.list_tenants(&params).await },
-            )
-            .await?;
+            let listed = list_pages(page, |params| async move { client.list_tenants(&params).await }).await?;
             if json {
                 return output::json(&listed);
             }
@@ -206,13 +146,7 @@ pub async fn tenant(
     }
     let rows = tenants
         .iter()
-        .map(|tenant| {
-            vec![
-                tenant.tenant_id.clone(),
-                tenant.name.clone(),
-                tenant.created_at.clone(),
-            ]
-        })
+        .map(|tenant| vec![tenant.tenant_id.clone(), tenant.name.clone(), tenant.created_at.clone()])
         .collect::<Vec<_>>();
     output::table(&["tenant id", "name", "created"], &rows);
     Ok(())

@@ -1,6 +1,7 @@
 //! CLI commands that drive a running server through the admin API (via the SDK's client).
 
 mod access;
+mod apis;
 mod apps;
 mod switches;
 
@@ -24,6 +25,7 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Tenant { command } => apps::tenant(&client, command, json).await,
         AdminCommand::Token { command } => access::token(&client, command, json).await,
         AdminCommand::Audit { command } => access::audit(&client, command, json).await,
+        AdminCommand::Api { command } => apis::api(&client, command, json).await,
         AdminCommand::Switch { command } => switches::switch(&client, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }
@@ -34,14 +36,9 @@ fn client(global: &GlobalArgs) -> anyhow::Result<AdminClient> {
         Some(token) => token.clone(),
         None => {
             let local = Path::new("./midship-data").join(crate::serve::ADMIN_TOKEN_FILE);
-            std::fs::read_to_string(&local)
-                .map(|text| text.trim().to_owned())
-                .with_context(|| {
-                    format!(
-                        "no token: pass --token, set MIDSHIP_TOKEN, or run next to {}",
-                        local.display()
-                    )
-                })?
+            std::fs::read_to_string(&local).map(|text| text.trim().to_owned()).with_context(|| {
+                format!("no token: pass --token, set MIDSHIP_TOKEN, or run next to {}", local.display())
+            })?
         }
     };
     AdminClient::new(&global.server, token).context("invalid --server")
@@ -54,28 +51,17 @@ where
     Fut: Future<Output = Result<List<T>, midship_sdk::SdkError>>,
 {
     if page.limit.is_some() {
-        return Ok(fetch(PageParams {
-            limit: page.limit,
-            cursor: page.cursor,
-        })
-        .await?);
+        return Ok(fetch(PageParams { limit: page.limit, cursor: page.cursor }).await?);
     }
     let mut items = Vec::new();
     let mut cursor = page.cursor;
     loop {
-        let next = fetch(PageParams {
-            limit: Some(200),
-            cursor: cursor.take(),
-        })
-        .await?;
+        let next = fetch(PageParams { limit: Some(200), cursor: cursor.take() }).await?;
         items.extend(next.items);
         match next.next_cursor {
             Some(next_cursor) => cursor = Some(next_cursor),
             None => {
-                return Ok(List {
-                    items,
-                    next_cursor: None,
-                });
+                return Ok(List { items, next_cursor: None });
             }
         }
     }

@@ -10,22 +10,15 @@ use crate::cli::SwitchCommand;
 use crate::output::{self};
 
 fn read_json(path: &std::path::Path) -> anyhow::Result<Value> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
 /// Reads a value typed on the command line as the switch's type says.
 fn typed_value(value_type: &str, text: &str) -> anyhow::Result<Value> {
     Ok(match value_type {
-        "bool" => Value::Bool(
-            text.parse()
-                .with_context(|| format!("`{text}` is not true or false"))?,
-        ),
-        "number" => Value::Number(
-            text.parse()
-                .with_context(|| format!("`{text}` is not a number"))?,
-        ),
+        "bool" => Value::Bool(text.parse().with_context(|| format!("`{text}` is not true or false"))?),
+        "number" => Value::Number(text.parse().with_context(|| format!("`{text}` is not a number"))?),
         "string" => Value::String(text.to_owned()),
         "json" => serde_json::from_str(text).with_context(|| format!("`{text}` is not JSON"))?,
         other => bail!("unknown type `{other}` (expected bool, number, string or json)"),
@@ -37,12 +30,8 @@ fn print_statuses(statuses: &[SwitchStatusView]) {
         .iter()
         .map(|status| {
             let current = status.draft.as_ref().or(status.published.as_ref());
-            let field = |name: &str| {
-                current
-                    .and_then(|definition| definition.get(name))
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            };
+            let field =
+                |name: &str| current.and_then(|definition| definition.get(name)).cloned().unwrap_or(Value::Null);
             let targets = field("targets").as_array().map_or(0, Vec::len);
             vec![
                 status.key.clone(),
@@ -72,22 +61,9 @@ fn print_versions(versions: &[ConfigVersionView]) {
     output::table(&["version", "published", "by", "switches", "note"], &rows);
 }
 
-pub async fn switch(
-    client: &AdminClient,
-    command: SwitchCommand,
-    json_output: bool,
-) -> anyhow::Result<()> {
+pub async fn switch(client: &AdminClient, command: SwitchCommand, json_output: bool) -> anyhow::Result<()> {
     match command {
-        SwitchCommand::Set {
-            workspace_id,
-            key,
-            value_type,
-            default_value,
-            description,
-            platforms,
-            targets,
-            file,
-        } => {
+        SwitchCommand::Set { workspace_id, key, value_type, default_value, description, platforms, targets, file } => {
             let definition = match file {
                 Some(path) => {
                     let definition = read_json(&path)?;
@@ -146,10 +122,7 @@ pub async fn switch(
             if json_output {
                 return output::json(&version);
             }
-            println!(
-                "published version {} ({} switches)",
-                version.version, version.switch_count
-            );
+            println!("published version {} ({} switches)", version.version, version.switch_count);
             Ok(())
         }
         SwitchCommand::History { workspace_id, page } => {
@@ -164,41 +137,24 @@ pub async fn switch(
             print_versions(&versions.items);
             Ok(())
         }
-        SwitchCommand::Rollback {
-            workspace_id,
-            version,
-        } => {
+        SwitchCommand::Rollback { workspace_id, version } => {
             let published = client.rollback_config(&workspace_id, version).await?;
             if json_output {
                 return output::json(&published);
             }
-            println!(
-                "version {version} is current again, published as version {}",
-                published.version
-            );
+            println!("version {version} is current again, published as version {}", published.version);
             Ok(())
         }
-        SwitchCommand::Export {
-            workspace_id,
-            version,
-            draft,
-        } => output::json(&client.export_config(&workspace_id, draft, version).await?),
-        SwitchCommand::Import {
-            workspace_id,
-            file,
-            merge,
-        } => {
+        SwitchCommand::Export { workspace_id, version, draft } => {
+            output::json(&client.export_config(&workspace_id, draft, version).await?)
+        }
+        SwitchCommand::Import { workspace_id, file, merge } => {
             let document = read_json(&file)?;
-            let result = client
-                .import_config(&workspace_id, &document, merge)
-                .await?;
+            let result = client.import_config(&workspace_id, &document, merge).await?;
             if json_output {
                 return output::json(&result);
             }
-            println!(
-                "imported {} switches into the draft; publish to send them to devices",
-                result.imported
-            );
+            println!("imported {} switches into the draft; publish to send them to devices", result.imported);
             Ok(())
         }
     }

@@ -9,66 +9,35 @@ use crate::ServerProcess;
 fn end_to_end_flow(server: &ServerProcess) {
     let token_file = server.data_dir.join("admin-token");
     let mode = std::fs::metadata(&token_file).unwrap().permissions().mode() & 0o777;
-    assert_eq!(
-        mode, 0o600,
-        "admin-token must be readable by its owner only"
-    );
+    assert_eq!(mode, 0o600, "admin-token must be readable by its owner only");
     let admin = server.admin_token();
 
-    let created = server.cli_json(
-        &admin,
-        &["app", "create", "demo", "--platform", "android,ios"],
-    );
+    let created = server.cli_json(&admin, &["app", "create", "demo", "--platform", "android,ios"]);
     let app_id = created["app_id"].as_str().expect("app_id").to_owned();
     let workspaces = created["workspaces"].as_array().expect("workspaces");
     assert_eq!(workspaces.len(), 3);
-    let names: Vec<_> = workspaces
-        .iter()
-        .map(|ws| ws["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<_> = workspaces.iter().map(|ws| ws["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["dev", "test", "prod"]);
-    assert!(
-        workspaces
-            .iter()
-            .all(|ws| ws["workspace_id"].as_str().is_some_and(|id| !id.is_empty()))
-    );
+    assert!(workspaces.iter().all(|ws| ws["workspace_id"].as_str().is_some_and(|id| !id.is_empty())));
     assert_eq!(created["secret"].as_str().map(str::len), Some(64));
 
     let listed = server.cli_json(&admin, &["app", "list"]);
-    let ids: Vec<_> = listed["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|app| app["app_id"].as_str().unwrap())
-        .collect();
+    let ids: Vec<_> = listed["items"].as_array().unwrap().iter().map(|app| app["app_id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec![app_id.as_str()]);
     let shown = server.cli_json(&admin, &["app", "show", &app_id]);
     assert_eq!(shown["platforms"], serde_json::json!(["android", "ios"]));
 
-    let openapi = reqwest::blocking::get(format!("{}/api/v1/openapi.json", server.base_url))
-        .unwrap()
-        .text()
-        .unwrap();
+    let openapi = reqwest::blocking::get(format!("{}/api/v1/openapi.json", server.base_url)).unwrap().text().unwrap();
     let spec = oas3::from_json(&openapi).expect("a valid OpenAPI 3 document");
     assert!(spec.openapi.starts_with("3."), "{}", spec.openapi);
-    assert!(
-        spec.paths
-            .as_ref()
-            .is_some_and(|paths| paths.contains_key("/api/v1/apps"))
-    );
+    assert!(spec.paths.as_ref().is_some_and(|paths| paths.contains_key("/api/v1/apps")));
 
-    let viewer = server.cli_json(
-        &admin,
-        &["token", "create", "--role", "viewer", "--name", "auditor"],
-    );
+    let viewer = server.cli_json(&admin, &["token", "create", "--role", "viewer", "--name", "auditor"]);
     let viewer_token = viewer["token"].as_str().unwrap();
     let refused = server.cli(viewer_token, &["app", "create", "sneaky"]);
     assert!(!refused.status.success());
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(
-        stderr.contains("403") && stderr.contains("forbidden"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("403") && stderr.contains("forbidden"), "{stderr}");
     let direct = reqwest::blocking::Client::new()
         .post(format!("{}/api/v1/apps", server.base_url))
         .bearer_auth(viewer_token)
@@ -77,58 +46,28 @@ fn end_to_end_flow(server: &ServerProcess) {
         .unwrap();
     assert_eq!(direct.status(), reqwest::StatusCode::FORBIDDEN);
 
-    let workspace = server.cli_json(
-        &admin,
-        &["workspace", "create", "--app", &app_id, "staging"],
-    );
+    let workspace = server.cli_json(&admin, &["workspace", "create", "--app", &app_id, "staging"]);
     assert_eq!(workspace["name"], "staging");
     let rotated = server.cli_json(&admin, &["key", "rotate", "--app", &app_id]);
     assert_ne!(rotated["secret"], created["secret"]);
 
     let audit = server.cli_json(&admin, &["audit", "list"]);
-    let actions: Vec<_> = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|entry| entry["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        actions,
-        vec![
-            "app.key.rotate",
-            "workspace.create",
-            "token.create",
-            "app.create",
-            "tenant.bootstrap"
-        ]
-    );
-    let creation = audit["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|entry| entry["action"] == "app.create")
-        .unwrap();
+    let actions: Vec<_> =
+        audit["items"].as_array().unwrap().iter().map(|entry| entry["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, vec!["app.key.rotate", "workspace.create", "token.create", "app.create", "tenant.bootstrap"]);
+    let creation = audit["items"].as_array().unwrap().iter().find(|entry| entry["action"] == "app.create").unwrap();
     assert_eq!(creation["target_id"], Value::from(app_id.clone()));
     assert_eq!(creation["actor_name"], "bootstrap admin");
 
     let tokens = server.cli_json(&admin, &["token", "list"]);
     let viewer_id = viewer["token_id"].as_str().unwrap();
-    assert!(
-        tokens["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|token| token["token_id"] == viewer_id)
-    );
+    assert!(tokens["items"].as_array().unwrap().iter().any(|token| token["token_id"] == viewer_id));
     server.cli_json(&admin, &["token", "revoke", viewer_id]);
     let after_revoke = server.cli(viewer_token, &["app", "list"]);
     assert!(String::from_utf8_lossy(&after_revoke.stderr).contains("401"));
 
     let table = server.cli(&admin, &["app", "list"]);
-    assert!(
-        String::from_utf8_lossy(&table.stdout).contains("demo"),
-        "people get a table too"
-    );
+    assert!(String::from_utf8_lossy(&table.stdout).contains("demo"), "people get a table too");
 }
 
 #[test]
@@ -140,17 +79,11 @@ fn end_to_end_on_sqlite() {
 
 #[test]
 fn end_to_end_on_postgres() {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let database_url = runtime.block_on(midship_testkit::fresh_postgres_database("e2e"));
     let data_dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data_dir.path(), &["--database-url", &database_url]);
-    let ready: Value = reqwest::blocking::get(format!("{}/readyz", server.base_url))
-        .unwrap()
-        .json()
-        .unwrap();
+    let ready: Value = reqwest::blocking::get(format!("{}/readyz", server.base_url)).unwrap().json().unwrap();
     assert_eq!(ready["storage"], "postgres");
     end_to_end_flow(&server);
 }
@@ -193,31 +126,11 @@ fn switches_through_the_cli() {
     );
     server.cli_json(
         &admin,
-        &[
-            "switch",
-            "set",
-            "--workspace",
-            workspace,
-            "wallet.limit",
-            "--type",
-            "number",
-            "--default",
-            "500",
-        ],
+        &["switch", "set", "--workspace", workspace, "wallet.limit", "--type", "number", "--default", "500"],
     );
     let listed = server.cli_json(&admin, &["switch", "list", "--workspace", workspace]);
     assert_eq!(listed["items"].as_array().unwrap().len(), 2);
-    let published = server.cli_json(
-        &admin,
-        &[
-            "switch",
-            "publish",
-            "--workspace",
-            workspace,
-            "--note",
-            "first",
-        ],
-    );
+    let published = server.cli_json(&admin, &["switch", "publish", "--workspace", workspace, "--note", "first"]);
     assert_eq!(published["version"], 1);
 
     assert_eq!(
@@ -231,33 +144,13 @@ fn switches_through_the_cli() {
 
     server.cli_json(
         &admin,
-        &[
-            "switch",
-            "set",
-            "--workspace",
-            workspace,
-            "wallet.limit",
-            "--type",
-            "number",
-            "--default",
-            "1000",
-        ],
+        &["switch", "set", "--workspace", workspace, "wallet.limit", "--type", "number", "--default", "1000"],
     );
     server.cli_json(&admin, &["switch", "publish", "--workspace", workspace]);
-    assert_eq!(
-        pull(&server, app_id, workspace, "bob")["values"]["wallet.limit"],
-        1000
-    );
-    let rolled_back = server.cli_json(
-        &admin,
-        &["switch", "rollback", "--workspace", workspace, "--to", "1"],
-    );
+    assert_eq!(pull(&server, app_id, workspace, "bob")["values"]["wallet.limit"], 1000);
+    let rolled_back = server.cli_json(&admin, &["switch", "rollback", "--workspace", workspace, "--to", "1"]);
     assert_eq!(rolled_back["version"], 3);
-    assert_eq!(
-        pull(&server, app_id, workspace, "bob")["values"]["wallet.limit"],
-        500,
-        "rollback restores version 1"
-    );
+    assert_eq!(pull(&server, app_id, workspace, "bob")["values"]["wallet.limit"], 500, "rollback restores version 1");
     let history = server.cli_json(&admin, &["switch", "history", "--workspace", workspace]);
     assert_eq!(history["items"].as_array().unwrap().len(), 3);
 
@@ -266,31 +159,12 @@ fn switches_through_the_cli() {
     let file = data_dir.path().join("export.json");
     std::fs::write(&file, &exported.stdout).unwrap();
     let other = created["workspaces"][0]["workspace_id"].as_str().unwrap();
-    let imported = server.cli_json(
-        &admin,
-        &[
-            "switch",
-            "import",
-            "--workspace",
-            other,
-            file.to_str().unwrap(),
-        ],
-    );
+    let imported = server.cli_json(&admin, &["switch", "import", "--workspace", other, file.to_str().unwrap()]);
     assert_eq!(imported["imported"], 2);
 
     let bad = server.cli(
         &admin,
-        &[
-            "switch",
-            "set",
-            "--workspace",
-            workspace,
-            "wallet.nfc",
-            "--type",
-            "bool",
-            "--default",
-            "maybe",
-        ],
+        &["switch", "set", "--workspace", workspace, "wallet.nfc", "--type", "bool", "--default", "maybe"],
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("maybe"));

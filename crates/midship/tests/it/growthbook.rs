@@ -34,11 +34,7 @@ fn synthetic_user(index: usize) -> Value {
     let cities = ["Hangzhou", "Shanghai", "Beijing", "Shenzhen"];
     let networks = ["wifi", "4g", "5g", "3g"];
     let models = ["Pixel 8", "iPhone15,2", "Mate 60", "SM-S918B"];
-    let user_id = if index.is_multiple_of(97) {
-        format!("qa-{index}")
-    } else {
-        format!("user-{index}")
-    };
+    let user_id = if index.is_multiple_of(97) { format!("qa-{index}") } else { format!("user-{index}") };
     let device_id = format!("DEV{:06}", index * 7919 % 1_000_003);
     json!({
         "id": device_id,
@@ -60,38 +56,18 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
     let token = server.admin_token();
     let created = server.cli_json(&token, &["app", "create", "agreement"]);
     let app_id = created["app_id"].as_str().unwrap().to_owned();
-    let workspace = created["workspaces"][2]["workspace_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let workspace = created["workspaces"][2]["workspace_id"].as_str().unwrap().to_owned();
     let http = reqwest::blocking::Client::new();
     for definition in definitions() {
         let response = http
-            .post(format!(
-                "{}/api/v1/workspaces/{workspace}/switches",
-                server.base_url
-            ))
+            .post(format!("{}/api/v1/workspaces/{workspace}/switches", server.base_url))
             .bearer_auth(&token)
             .json(&definition)
             .send()
             .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{}",
-            response.text().unwrap()
-        );
+        assert!(response.status().is_success(), "{}", response.text().unwrap());
     }
-    server.cli_json(
-        &token,
-        &[
-            "switch",
-            "publish",
-            "--workspace",
-            &workspace,
-            "--note",
-            "agreement",
-        ],
-    );
+    server.cli_json(&token, &["switch", "publish", "--workspace", &workspace, "--note", "agreement"]);
 
     let users: Vec<Value> = (0..USERS).map(synthetic_user).collect();
     let users_file = data_dir.path().join("users.json");
@@ -103,14 +79,8 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
         .arg(&workspace)
         .arg(&users_file)
         .output()
-        .expect(
-            "python3 runs (CI installs it with the growthbook package: pip install growthbook)",
-        );
-    assert!(
-        output.status.success(),
-        "GrowthBook SDK failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .expect("python3 runs (CI installs it with the growthbook package: pip install growthbook)");
+    assert!(output.status.success(), "GrowthBook SDK failed: {}", String::from_utf8_lossy(&output.stderr));
     let sdk_values: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(sdk_values.len(), USERS);
 
@@ -137,10 +107,7 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
             .json()
             .unwrap();
         if pulled["values"] != *sdk {
-            disagreements.push(format!(
-                "{user}: midship {} vs growthbook {sdk}",
-                pulled["values"]
-            ));
+            disagreements.push(format!("{user}: midship {} vs growthbook {sdk}", pulled["values"]));
         }
         if pulled["values"]["pay.new_checkout"] == true {
             whitelisted += 1;
@@ -153,8 +120,5 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
         disagreements.first()
     );
     // The percentage rule really splits users (about 30% plus the whitelist), not all or nothing.
-    assert!(
-        (200..450).contains(&whitelisted),
-        "{whitelisted} users got the new checkout"
-    );
+    assert!((200..450).contains(&whitelisted), "{whitelisted} users got the new checkout");
 }

@@ -2,6 +2,7 @@
 //! and the CLI and plain HTTP drive it, on SQLite and on a real PostgreSQL.
 
 mod cli_flow;
+mod gateway_protocol;
 mod growthbook;
 mod serve;
 
@@ -47,24 +48,14 @@ impl ServerProcess {
             Ok(base_url) => base_url,
             Err(_) => {
                 let _ = child.kill();
-                panic!(
-                    "midship serve did not report its address: {:?}",
-                    child.wait()
-                );
+                panic!("midship serve did not report its address: {:?}", child.wait());
             }
         };
-        Self {
-            child,
-            base_url,
-            data_dir: data_dir.to_owned(),
-        }
+        Self { child, base_url, data_dir: data_dir.to_owned() }
     }
 
     pub fn admin_token(&self) -> String {
-        std::fs::read_to_string(self.data_dir.join("admin-token"))
-            .expect("admin-token file")
-            .trim()
-            .to_owned()
+        std::fs::read_to_string(self.data_dir.join("admin-token")).expect("admin-token file").trim().to_owned()
     }
 
     /// Runs the CLI against this server with `token`.
@@ -83,25 +74,15 @@ impl ServerProcess {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let output = self.cli(token, &all);
-        assert!(
-            output.status.success(),
-            "midship {args:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "midship {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
         serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
-            panic!(
-                "midship {args:?} printed no JSON ({error}): {}",
-                String::from_utf8_lossy(&output.stdout)
-            )
+            panic!("midship {args:?} printed no JSON ({error}): {}", String::from_utf8_lossy(&output.stdout))
         })
     }
 
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
         assert!(status.success());
         self.child.wait().expect("wait for midship")
     }

@@ -1,0 +1,120 @@
+//! The mobile gateway (MGS): every client RPC, named by its operation type, passes one pipeline —
+//! identify the app and workspace, verify timestamp, signature and nonce, rate-limit, and route
+//! to a built-in `midship.*` service or to a registered backend API. The pipeline takes and
+//! returns plain values ([`RpcRequest`], [`RpcResponse`]), so `POST /mgw` and RPC frames on the
+//! long connection share it; only the server crate speaks inbound HTTP.
+//!
+//! Route tables and app keys are read from memory (loaded on first use, dropped on change), so a
+//! call touches the database only when a device is seen for the first time.
+
+mod admin;
+pub mod builtin;
+pub mod definition;
+mod limits;
+mod model;
+mod pipeline;
+mod request;
+pub mod result;
+mod routes;
+mod upstream;
+
+use midship_control::{ControlError, ControlPlane};
+use midship_storage::StorageError;
+
+pub use admin::{NewApi, NewApiGroup};
+pub use builtin::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+pub use definition::{ApiDefinition, ApiGroupDefinition, ApiStatus, DefinitionError, HttpMethod};
+pub use model::{Api, ApiGroup};
+pub use request::{RpcHeaders, RpcRequest, RpcResponse, default_status};
+pub use result::ResultCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error(transparent)]
+    Invalid(#[from] DefinitionError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("api group {0} not found")]
+    UnknownGroup(String),
+    #[error("api {0} not found")]
+    UnknownApi(String),
+}
+
+impl From<StorageError> for GatewayError {
+    fn from(error: StorageError) -> Self {
+        Self::Control(error.into())
+    }
+}
+
+/// Tunables, from the `[gateway]` config section.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// How far a request's `Ts` may be from the server's clock (default 5 minutes).
+    pub timestamp_window_ms: i64,
+    /// Calls per second per API on this node when the API names none; `None`: no default.
+    pub default_api_rate_limit: Option<u32>,
+    /// Calls per second of all an app's APIs together on this node; `None`: no limit.
+    pub app_rate_limit: Option<u32>,
+    /// How long app keys are cached, and so how soon a rotation elsewhere is seen.
+    pub key_cache_ttl_ms: i64,
+    /// Nonces remembered for replay protection.
+    pub nonce_capacity: usize,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            timestamp_window_ms: 5 * 60 * 1000,
+            default_api_rate_limit: None,
+            app_rate_limit: None,
+            key_cache_ttl_ms: 5000,
+            nonce_capacity: 1_000_000,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Gateway {
+    control: ControlPlane,
+    settings: GatewaySettings,
+    builtins: BuiltinRegistry,
+    routes: routes::RouteCache,
+    keys: routes::KeyCache,
+    nonces: limits::NonceCache,
+    limiter: limits::RateLimiter,
+    http: reqwest::Client,
+}
+
+impl Gateway {
+    pub fn new(control: ControlPlane, settings: GatewaySettings, builtins: BuiltinRegistry) -> Self {
+        let http = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(90))
+            .pool_max_idle_per_host(256)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("the HTTP client builds with static settings");
+        Self {
+            keys: routes::KeyCache::new(settings.key_cache_ttl_ms),
+            nonces: limits::NonceCache::new(settings.nonce_capacity),
+            control,
+            settings,
+            builtins,
+            routes: routes::RouteCache::default(),
+            limiter: limits::RateLimiter::default(),
+            http,
+        }
+    }
+
+    /// Drops the app's cached keys after a rotation on this node, so the new key works at once.
+    pub fn forget_app_keys(&self, app_id: &str) {
+        self.keys.forget(app_id);
+    }
+
+    pub fn builtin_operation_types(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.builtins.operation_types().map(str::to_owned).collect();
+        names.sort();
+        names
+    }
+}

@@ -1,0 +1,327 @@
+//! The pipeline every client RPC passes: identify app and workspace, verify timestamp, signature
+//! and nonce, authorise, rate-limit, route to a built-in service or a backend.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use midship_signing::client::{SignType, SigningInput};
+use midship_storage::DeviceRecord;
+use serde_json::{Map, Value};
+
+use crate::builtin::{BuiltinError, CallContext};
+use crate::definition::{ApiStatus, BUILTIN_PREFIX};
+use crate::model::{Api, ApiGroup};
+use crate::request::{RpcRequest, RpcResponse};
+use crate::result::ResultCode;
+use crate::routes::{Route, RouteTable};
+use crate::upstream::{UpstreamOutcome, call_upstream, upstream_target};
+use crate::{Gateway, GatewayError};
+
+/// Where a call goes once its operation type is known.
+enum Target<'a> {
+    Builtin(&'a Arc<dyn crate::builtin::BuiltinService>),
+    Backend(&'a Route),
+}
+
+fn non_empty(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|text| !text.is_empty())
+}
+
+impl Gateway {
+    /// Runs one call through the pipeline. Never fails: every outcome is a result code.
+    pub async fn handle(&self, request: RpcRequest) -> RpcResponse {
+        let trace_id = midship_core::ids::new_id(self.control.now_ms(), &mut rand::rng());
+        let mut routed = false;
+        let mut response = match self.route_and_call(&request, &trace_id, &mut routed).await {
+            Ok(response) => response,
+            Err(failure) => failure,
+        };
+        // Only operation types that exist become labels and log fields: clients send anything.
+        response.operation_type = match non_empty(&request.headers.operation_type) {
+            Some(operation_type) if routed => operation_type.to_owned(),
+            _ => "unknown".to_owned(),
+        };
+        response.app_id = non_empty(&request.headers.app_id).map(str::to_owned);
+        response.workspace_id = non_empty(&request.headers.workspace_id).map(str::to_owned);
+        response
+    }
+
+    async fn route_and_call(
+        &self,
+        request: &RpcRequest,
+        trace_id: &str,
+        routed: &mut bool,
+    ) -> Result<RpcResponse, RpcResponse> {
+        let fail = |result: ResultCode, detail: Option<String>| RpcResponse::failure(result, trace_id, detail);
+        let headers = &request.headers;
+        let operation_type = non_empty(&headers.operation_type)
+            .ok_or_else(|| fail(ResultCode::UnknownOperation, Some("Operation-Type header missing".into())))?;
+        let (Some(app_id), Some(workspace_id)) = (non_empty(&headers.app_id), non_empty(&headers.workspace_id)) else {
+            return Err(fail(
+                ResultCode::SigningFieldsMissing,
+                Some("AppId and WorkspaceId headers are required".into()),
+            ));
+        };
+        let table = match self.route_table(workspace_id).await {
+            Ok(Some(table)) if table.app_id == app_id => table,
+            Ok(_) => {
+                return Err(fail(ResultCode::NoKey, Some(format!("no app {app_id} with workspace {workspace_id}"))));
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot load the route table");
+                return Err(fail(ResultCode::Unknown, Some("gateway storage unavailable".into())));
+            }
+        };
+        let target = if operation_type.starts_with(BUILTIN_PREFIX) {
+            self.builtins.get(operation_type).map(Target::Builtin)
+        } else {
+            table
+                .routes
+                .get(operation_type)
+                .filter(|route| route.api.definition.status == ApiStatus::Open)
+                .map(Target::Backend)
+        };
+        let target = target.ok_or_else(|| {
+            fail(ResultCode::UnknownOperation, Some(format!("unknown or closed operation type {operation_type}")))
+        })?;
+        *routed = true;
+        let need_sign = match &target {
+            Target::Builtin(_) => true,
+            Target::Backend(route) => route.api.definition.need_sign,
+        };
+        if need_sign {
+            self.verify_signature(request, operation_type, app_id, workspace_id)
+                .await
+                .map_err(|(result, detail)| fail(result, Some(detail)))?;
+        }
+        if request.body.is_empty() {
+            return Err(fail(
+                ResultCode::EmptyRequest,
+                Some("empty body: send {} for a call without parameters".into()),
+            ));
+        }
+        let now = self.control.now_ms();
+        let mut limits = Vec::with_capacity(3);
+        let api_limit = match &target {
+            Target::Backend(route) => route.api.definition.rate_limit_per_second,
+            Target::Builtin(_) => None,
+        };
+        if let Some(per_second) = api_limit {
+            limits.push((format!("api:{workspace_id}:{operation_type}"), per_second));
+        }
+        if let Some(per_second) = self.settings.default_api_rate_limit {
+            limits.push((format!("default:{workspace_id}:{operation_type}"), per_second));
+        }
+        if let Some(per_second) = self.settings.app_rate_limit {
+            limits.push((format!("app:{app_id}"), per_second));
+        }
+        if !self.limiter.try_acquire(&limits, now) {
+            return Err(fail(ResultCode::RateLimited, None));
+        }
+        let issued_device_id = match non_empty(&headers.device_id) {
+            Some(_) => None,
+            None => Some(self.issue_device(app_id, workspace_id, headers).await),
+        };
+        let context = CallContext {
+            app_id: app_id.to_owned(),
+            workspace_id: workspace_id.to_owned(),
+            operation_type: operation_type.to_owned(),
+            device_id: non_empty(&headers.device_id).map(str::to_owned).or_else(|| issued_device_id.clone()),
+            user_id: non_empty(&headers.user_id).map(str::to_owned),
+            platform: non_empty(&headers.platform).map(str::to_owned),
+            app_version: non_empty(&headers.app_version).map(str::to_owned),
+            trace_id: trace_id.to_owned(),
+        };
+        let mut response = match target {
+            Target::Builtin(service) => match service.call(&context, &request.body).await {
+                Ok(body) => success(trace_id, 200, Some("application/json".into()), Bytes::from(body)),
+                Err(BuiltinError::Malformed(detail)) => fail(ResultCode::MalformedRequest, Some(detail)),
+                Err(BuiltinError::Failed(detail)) => {
+                    tracing::error!(operation_type, detail, "built-in service failed");
+                    fail(ResultCode::Unknown, Some(detail))
+                }
+            },
+            Target::Backend(route) => {
+                let fields: Map<String, Value> = match serde_json::from_slice::<Value>(&request.body) {
+                    Ok(Value::Object(fields)) => fields,
+                    Ok(_) => {
+                        return Err(fail(ResultCode::MalformedRequest, Some("the body must be a JSON object".into())));
+                    }
+                    Err(error) => {
+                        return Err(fail(ResultCode::MalformedRequest, Some(format!("the body is not JSON: {error}"))));
+                    }
+                };
+                let path = upstream_target(route, &fields)
+                    .map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
+                match call_upstream(&self.http, route, &context, &path, request.body.clone(), now).await {
+                    UpstreamOutcome::Answered { status, content_type, body } => {
+                        success(trace_id, status, content_type, body)
+                    }
+                    UpstreamOutcome::Failed { result, detail } => fail(result, Some(detail)),
+                }
+            }
+        };
+        response.issued_device_id = issued_device_id;
+        Ok(response)
+    }
+
+    /// Checks timestamp, signature (with every key still valid, so rotations do not break
+    /// devices) and nonce, in that order: a nonce is spent only by a correctly signed request.
+    async fn verify_signature(
+        &self,
+        request: &RpcRequest,
+        operation_type: &str,
+        app_id: &str,
+        workspace_id: &str,
+    ) -> Result<(), (ResultCode, String)> {
+        let headers = &request.headers;
+        let Some(signature) = non_empty(&headers.sign) else {
+            return Err((ResultCode::SignatureMissing, "Sign header missing".into()));
+        };
+        let Some(timestamp) = non_empty(&headers.timestamp) else {
+            return Err((ResultCode::TimestampMissing, "Ts header missing".into()));
+        };
+        let sign_type = match non_empty(&headers.sign_type) {
+            None => SignType::HmacSha256,
+            Some(text) => SignType::parse(text)
+                .ok_or_else(|| (ResultCode::SigningFieldsMissing, format!("unknown Sign-Type {text}")))?,
+        };
+        let Ok(timestamp_ms) = timestamp.parse::<i64>() else {
+            return Err((ResultCode::SigningFieldsMissing, "Ts must be milliseconds since the epoch".into()));
+        };
+        let now = self.control.now_ms();
+        if (now - timestamp_ms).abs() > self.settings.timestamp_window_ms {
+            return Err((
+                ResultCode::TimestampOutsideWindow,
+                format!("Ts is {} ms away from the server's clock", now - timestamp_ms),
+            ));
+        }
+        let storage_failure = |error: GatewayError| {
+            tracing::error!(%error, "cannot load app keys");
+            (ResultCode::Unknown, "gateway storage unavailable".to_owned())
+        };
+        let nonce = non_empty(&headers.nonce).unwrap_or("");
+        let input = SigningInput {
+            method: &request.method,
+            operation_type,
+            app_id,
+            workspace_id,
+            timestamp,
+            nonce,
+            body: &request.body,
+        };
+        let verify_with = |keys: &[midship_core::AppKey]| {
+            let secrets: Vec<&[u8]> =
+                keys.iter().filter(|key| key.is_valid_at(now)).map(|key| key.secret.as_bytes()).collect();
+            if secrets.is_empty() {
+                return Err((ResultCode::NoKey, format!("app {app_id} has no valid key")));
+            }
+            match midship_signing::client::verify(sign_type, &secrets, &input, signature) {
+                Some(_) => Ok(()),
+                None => Err((ResultCode::BadSignature, "signature does not match".to_owned())),
+            }
+        };
+        let (keys, fresh) = self.app_keys(app_id).await.map_err(storage_failure)?;
+        let mut verdict = verify_with(&keys);
+        // A key rotated a moment ago is not in the cache yet: reload once and try again.
+        if verdict.is_err() && !fresh && self.keys.may_force_reload(app_id, now) {
+            let reloaded = self.reload_app_keys(app_id).await.map_err(storage_failure)?;
+            verdict = verify_with(&reloaded);
+        }
+        verdict?;
+        if !nonce.is_empty() {
+            let expires_at = timestamp_ms + self.settings.timestamp_window_ms;
+            if !self.nonces.first_use(&format!("{app_id}:{nonce}"), now, expires_at) {
+                return Err((ResultCode::ReplayedNonce, "nonce already used".into()));
+            }
+        }
+        Ok(())
+    }
+
+    /// The workspace's routes, from memory; `None` when the workspace does not exist.
+    async fn route_table(&self, workspace_id: &str) -> Result<Option<Arc<RouteTable>>, GatewayError> {
+        if let Some(table) = self.routes.get(workspace_id) {
+            return Ok(Some(table));
+        }
+        if !midship_core::ids::looks_like_id(workspace_id) {
+            return Ok(None);
+        }
+        let storage = self.control.storage();
+        let Some(workspace) = storage.get_workspace(workspace_id).await? else {
+            return Ok(None);
+        };
+        let groups: Vec<ApiGroup> = storage
+            .list_api_groups(workspace_id)
+            .await?
+            .into_iter()
+            .map(ApiGroup::from_record)
+            .collect::<Result<_, _>>()?;
+        let mut routes = std::collections::HashMap::new();
+        for record in storage.list_apis(workspace_id).await? {
+            let api = Api::from_record(record)?;
+            if let Some(group) = groups.iter().find(|group| group.group_id == api.group_id) {
+                routes.insert(api.operation_type.clone(), Route { group: group.clone(), api });
+            }
+        }
+        let table = Arc::new(RouteTable { app_id: workspace.app_id, routes });
+        self.routes.insert(workspace_id, table.clone());
+        Ok(Some(table))
+    }
+
+    /// The app's keys from the cache, or loaded (then `true`: there is nothing fresher to try).
+    async fn app_keys(&self, app_id: &str) -> Result<(Arc<Vec<midship_core::AppKey>>, bool), GatewayError> {
+        if let Some(keys) = self.keys.get(app_id, self.control.now_ms()) {
+            return Ok((keys, false));
+        }
+        Ok((self.reload_app_keys(app_id).await?, true))
+    }
+
+    async fn reload_app_keys(&self, app_id: &str) -> Result<Arc<Vec<midship_core::AppKey>>, GatewayError> {
+        let keys = Arc::new(self.control.storage().list_app_keys(app_id).await?);
+        self.keys.insert(app_id, self.control.now_ms(), keys.clone());
+        Ok(keys)
+    }
+
+    /// First contact: a new utdid, recorded with what the device said about itself. A failure to
+    /// record is logged; the call goes on (the device keeps the id and is recorded next time).
+    async fn issue_device(&self, app_id: &str, workspace_id: &str, headers: &crate::request::RpcHeaders) -> String {
+        let now = self.control.now_ms();
+        let utdid = midship_core::ids::new_id(now, &mut rand::rng());
+        let device = DeviceRecord {
+            utdid: utdid.clone(),
+            app_id: app_id.to_owned(),
+            workspace_id: workspace_id.to_owned(),
+            platform: non_empty(&headers.platform).unwrap_or("unknown").to_owned(),
+            model: None,
+            os_version: None,
+            app_version: non_empty(&headers.app_version).map(str::to_owned),
+            first_seen_at: now,
+        };
+        if let Err(error) = self.control.storage().register_device(&device).await {
+            tracing::warn!(%error, utdid, "cannot record a new device");
+        }
+        utdid
+    }
+
+    /// Drops route tables when another node changed the gateway; called periodically.
+    pub async fn refresh_changed(&self) -> Result<bool, GatewayError> {
+        let revision = self.control.storage().gateway_revision().await?;
+        Ok(self.routes.observe_revision(revision))
+    }
+}
+
+fn success(trace_id: &str, status: u16, content_type: Option<String>, body: Bytes) -> RpcResponse {
+    RpcResponse {
+        result: ResultCode::Success,
+        memo: ResultCode::Success.memo().to_owned(),
+        tips: String::new(),
+        trace_id: trace_id.to_owned(),
+        status,
+        content_type,
+        body,
+        issued_device_id: None,
+        operation_type: String::new(),
+        app_id: None,
+        workspace_id: None,
+    }
+}

@@ -1,0 +1,90 @@
+//! A client RPC as the pipeline sees it, and what it answers: no HTTP types, so the same pipeline
+//! serves `POST /mgw` and (later) RPC frames on the long connection.
+
+use bytes::Bytes;
+
+use crate::result::ResultCode;
+
+/// The protocol headers of a call (docs/protocol.md), already read from HTTP or a frame.
+#[derive(Debug, Clone, Default)]
+pub struct RpcHeaders {
+    pub operation_type: Option<String>,
+    pub app_id: Option<String>,
+    pub workspace_id: Option<String>,
+    pub timestamp: Option<String>,
+    pub sign: Option<String>,
+    pub sign_type: Option<String>,
+    pub nonce: Option<String>,
+    pub device_id: Option<String>,
+    pub user_id: Option<String>,
+    pub platform: Option<String>,
+    pub app_version: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RpcRequest {
+    pub headers: RpcHeaders,
+    /// Always `POST` over HTTP; part of the signing string.
+    pub method: String,
+    pub body: Bytes,
+}
+
+#[derive(Debug, Clone)]
+pub struct RpcResponse {
+    pub result: ResultCode,
+    pub memo: String,
+    pub tips: String,
+    pub trace_id: String,
+    /// The backend's status for calls it answered; otherwise chosen from the result.
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Bytes,
+    /// A utdid issued to a device that came without one.
+    pub issued_device_id: Option<String>,
+    /// The operation type as routed, for logs and metrics (`unknown` when there was none).
+    pub operation_type: String,
+    pub app_id: Option<String>,
+    pub workspace_id: Option<String>,
+}
+
+impl RpcResponse {
+    pub fn failure(result: ResultCode, trace_id: &str, detail: Option<String>) -> Self {
+        Self {
+            result,
+            memo: detail.unwrap_or_else(|| result.memo().to_owned()),
+            tips: result.tips().to_owned(),
+            trace_id: trace_id.to_owned(),
+            status: default_status(result),
+            content_type: None,
+            body: Bytes::new(),
+            issued_device_id: None,
+            operation_type: "unknown".to_owned(),
+            app_id: None,
+            workspace_id: None,
+        }
+    }
+}
+
+/// HTTP statuses for the gateway's own answers, so plain HTTP tooling sees failures too; clients
+/// read `Result-Status`.
+pub fn default_status(result: ResultCode) -> u16 {
+    match result {
+        ResultCode::Success => 200,
+        ResultCode::AccessDenied | ResultCode::NotAuthorized => 403,
+        ResultCode::RateLimited => 429,
+        ResultCode::LoginRequired => 401,
+        ResultCode::UnknownOperation => 404,
+        ResultCode::EmptyRequest | ResultCode::MalformedRequest | ResultCode::DecryptionFailed => 400,
+        ResultCode::RequestTooLarge => 413,
+        ResultCode::BackendTimeout => 504,
+        ResultCode::BackendError | ResultCode::BackendUnreachable => 502,
+        ResultCode::Unknown => 500,
+        ResultCode::NoKey
+        | ResultCode::SigningFieldsMissing
+        | ResultCode::BadSignature
+        | ResultCode::TimestampOutsideWindow
+        | ResultCode::TimestampMissing
+        | ResultCode::SignatureMissing
+        | ResultCode::ReplayedNonce => 401,
+    }
+}

@@ -1,0 +1,220 @@
+//! Calling a backend: the URL from the group and the API's path template, the forwarded headers,
+//! the proxy signature, the timeout, and the mapping of failures to result codes.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::builtin::CallContext;
+use crate::result::ResultCode;
+use crate::routes::Route;
+
+/// What the backend answered, or why it did not.
+#[derive(Debug)]
+pub enum UpstreamOutcome {
+    Answered { status: u16, content_type: Option<String>, body: Bytes },
+    Failed { result: ResultCode, detail: String },
+}
+
+/// Fills `{name}` segments from the body's top-level fields; for methods without a body, the
+/// remaining scalar fields become the query string.
+pub fn upstream_target(route: &Route, fields: &Map<String, Value>) -> Result<String, String> {
+    let mut path = route.api.definition.path.clone();
+    let parameters = route.api.definition.path_parameters();
+    for name in &parameters {
+        let value = match fields.get(name) {
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Number(number)) => number.to_string(),
+            Some(Value::Bool(flag)) => flag.to_string(),
+            Some(_) => return Err(format!("path parameter `{name}` must be a string, number or boolean")),
+            None => return Err(format!("path parameter `{name}` is missing from the body")),
+        };
+        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        path = path.replace(&format!("{{{name}}}"), &encoded.replace('+', "%20"));
+    }
+    if !route.api.definition.method.has_body() {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        let mut any = false;
+        for (key, value) in fields.iter().filter(|(key, _)| !parameters.contains(key)) {
+            let text = match value {
+                Value::String(text) => text.clone(),
+                Value::Number(_) | Value::Bool(_) => value.to_string(),
+                Value::Null => continue,
+                Value::Array(_) | Value::Object(_) => {
+                    return Err(format!(
+                        "field `{key}` must be a scalar for a {} api",
+                        route.api.definition.method.as_str()
+                    ));
+                }
+            };
+            query.append_pair(key, &text);
+            any = true;
+        }
+        if any {
+            path = format!("{path}?{}", query.finish());
+        }
+    }
+    Ok(path)
+}
+
+/// The path of the group's base URL, to sign the full path the backend sees.
+fn base_path(base_url: &str) -> String {
+    url::Url::parse(base_url).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default()
+}
+
+pub async fn call_upstream(
+    http: &reqwest::Client,
+    route: &Route,
+    context: &CallContext,
+    path_and_query: &str,
+    body: Bytes,
+    now_ms: i64,
+) -> UpstreamOutcome {
+    let definition = &route.api.definition;
+    let group = &route.group.definition;
+    let url = format!("{}{path_and_query}", group.base_url);
+    let signed_path = format!("{}{path_and_query}", base_path(&group.base_url));
+    let method = reqwest::Method::from_bytes(definition.method.as_str().as_bytes()).unwrap_or(reqwest::Method::POST);
+    let sent_body = if definition.method.has_body() { body } else { Bytes::new() };
+    let signature = midship_signing::proxy::sign_hmac(
+        group.proxy_secret.as_bytes(),
+        definition.method.as_str(),
+        &signed_path,
+        now_ms,
+        &sent_body,
+    );
+    let timeout = Duration::from_millis(definition.timeout_ms.unwrap_or(group.timeout_ms));
+    let mut request = http
+        .request(method, &url)
+        .timeout(timeout)
+        .header("X-Midship-Proxy-Signature", signature)
+        .header("X-Midship-Trace-Id", &context.trace_id)
+        .header("X-Midship-Operation-Type", &context.operation_type)
+        .header("X-Midship-App-Id", &context.app_id)
+        .header("X-Midship-Workspace-Id", &context.workspace_id);
+    for (name, value) in [
+        ("X-Midship-Device-Id", &context.device_id),
+        ("X-Midship-User-Id", &context.user_id),
+        ("X-Midship-Platform", &context.platform),
+        ("X-Midship-App-Version", &context.app_version),
+    ] {
+        if let Some(value) = value {
+            request = request.header(name, value);
+        }
+    }
+    if definition.method.has_body() {
+        request = request
+            .header("Content-Type", format!("{}; charset={}", definition.content_type, definition.charset))
+            .body(sent_body);
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) if error.is_timeout() => {
+            return UpstreamOutcome::Failed {
+                result: ResultCode::BackendTimeout,
+                detail: format!("backend did not answer within {} ms", timeout.as_millis()),
+            };
+        }
+        Err(error) => {
+            return UpstreamOutcome::Failed {
+                result: ResultCode::BackendUnreachable,
+                detail: format!("backend unreachable: {}", root_cause(&error)),
+            };
+        }
+    };
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(error) if error.is_timeout() => {
+            return UpstreamOutcome::Failed {
+                result: ResultCode::BackendTimeout,
+                detail: "backend answer did not complete in time".to_owned(),
+            };
+        }
+        Err(error) => {
+            return UpstreamOutcome::Failed {
+                result: ResultCode::BackendError,
+                detail: format!("backend answer broke off: {}", root_cause(&error)),
+            };
+        }
+    };
+    if status >= 500 {
+        return UpstreamOutcome::Failed {
+            result: ResultCode::BackendError,
+            detail: format!("backend answered {status}"),
+        };
+    }
+    UpstreamOutcome::Answered { status, content_type, body }
+}
+
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::definition::{ApiDefinition, ApiGroupDefinition};
+    use crate::model::{Api, ApiGroup};
+
+    fn route(method: &str, path: &str) -> Route {
+        let definition: ApiDefinition = serde_json::from_value(json!({ "method": method, "path": path })).unwrap();
+        Route {
+            api: Api {
+                api_id: "A".into(),
+                workspace_id: "W".into(),
+                operation_type: "com.x.y".into(),
+                group_id: "G".into(),
+                definition,
+                updated_at: 0,
+            },
+            group: ApiGroup {
+                group_id: "G".into(),
+                workspace_id: "W".into(),
+                name: "g".into(),
+                definition: ApiGroupDefinition {
+                    base_url: "http://backend/api".into(),
+                    timeout_ms: 3000,
+                    proxy_secret: "s".into(),
+                },
+                updated_at: 0,
+            },
+        }
+    }
+
+    fn fields(value: serde_json::Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn path_parameters_come_from_the_body_encoded() {
+        let target = upstream_target(
+            &route("POST", "/accounts/{accountId}/balance"),
+            &fields(json!({ "accountId": "a b/c", "x": 1 })),
+        )
+        .unwrap();
+        assert_eq!(target, "/accounts/a%20b%2Fc/balance");
+        let missing = upstream_target(&route("POST", "/accounts/{accountId}"), &fields(json!({}))).unwrap_err();
+        assert!(missing.contains("accountId"));
+    }
+
+    #[test]
+    fn get_apis_send_the_other_fields_as_query() {
+        let target = upstream_target(
+            &route("GET", "/rates/{currency}"),
+            &fields(json!({ "currency": "EUR", "day": "2026-11-22", "n": 3 })),
+        )
+        .unwrap();
+        assert_eq!(target, "/rates/EUR?day=2026-11-22&n=3");
+        assert!(upstream_target(&route("GET", "/x"), &fields(json!({ "nested": { "a": 1 } }))).is_err());
+    }
+}

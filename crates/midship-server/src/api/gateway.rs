@@ -1,0 +1,170 @@
+//! `/api/v1/workspaces/{workspace_id}/api-groups` and `/apis`: what the gateway routes.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest, ErrorBody, List};
+use midship_core::clock::format_rfc3339;
+use midship_gateway::{Api, ApiDefinition, ApiGroup, ApiStatus, HttpMethod, NewApi, NewApiGroup};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, Caller};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(list_apis, create_api))
+        .routes(routes!(show_api))
+        .routes(routes!(open_api))
+        .routes(routes!(close_api))
+}
+
+pub fn group_view(group: ApiGroup, show_secret: bool) -> ApiGroupView {
+    ApiGroupView {
+        group_id: group.group_id,
+        workspace_id: group.workspace_id,
+        name: group.name,
+        base_url: group.definition.base_url,
+        timeout_ms: group.definition.timeout_ms,
+        proxy_secret: show_secret.then_some(group.definition.proxy_secret),
+        updated_at: format_rfc3339(group.updated_at),
+    }
+}
+
+pub fn api_view(api: Api) -> ApiView {
+    let definition = api.definition;
+    ApiView {
+        api_id: api.api_id,
+        workspace_id: api.workspace_id,
+        operation_type: api.operation_type,
+        group_id: api.group_id,
+        method: definition.method.as_str().to_owned(),
+        path: definition.path,
+        timeout_ms: definition.timeout_ms,
+        content_type: definition.content_type,
+        charset: definition.charset,
+        need_sign: definition.need_sign,
+        need_encrypt: definition.need_encrypt,
+        status: match definition.status {
+            ApiStatus::Open => "open".to_owned(),
+            ApiStatus::Closed => "closed".to_owned(),
+        },
+        rate_limit_per_second: definition.rate_limit_per_second,
+        description: definition.description,
+        updated_at: format_rfc3339(api.updated_at),
+    }
+}
+
+/// The definition a create request describes, with the gateway's defaults for what it leaves out.
+pub fn api_definition(request: &CreateApiRequest) -> Result<ApiDefinition, ApiError> {
+    let method = HttpMethod::parse(&request.method).ok_or_else(|| {
+        ApiError::invalid(format!("invalid method: `{}` (expected GET, POST, PUT, PATCH or DELETE)", request.method))
+    })?;
+    Ok(ApiDefinition {
+        method,
+        path: request.path.clone(),
+        timeout_ms: request.timeout_ms,
+        content_type: request.content_type.clone().unwrap_or_else(|| "application/json".to_owned()),
+        charset: request.charset.clone().unwrap_or_else(|| "utf-8".to_owned()),
+        need_sign: request.need_sign.unwrap_or(true),
+        need_encrypt: request.need_encrypt.unwrap_or(false),
+        status: ApiStatus::Open,
+        rate_limit_per_second: request.rate_limit_per_second,
+        description: request.description.clone().unwrap_or_default(),
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/api-groups", tag = "gateway",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = List<ApiGroupView>), (status = 404, body = ErrorBody)))]
+async fn list_groups(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<List<ApiGroupView>>, ApiError> {
+    let groups = state.gateway.list_groups(&who, &workspace_id).await?;
+    Ok(Json(List { items: groups.into_iter().map(|group| group_view(group, false)).collect(), next_cursor: None }))
+}
+
+/// Registers a backend; the response carries the proxy-signature secret, shown only here.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/api-groups", tag = "gateway",
+    params(("workspace_id" = String, Path)), request_body = CreateApiGroupRequest,
+    responses((status = 201, body = ApiGroupView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn create_group(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiJson(request): ApiJson<CreateApiGroupRequest>,
+) -> Result<(StatusCode, Json<ApiGroupView>), ApiError> {
+    let new_group = NewApiGroup { name: request.name, base_url: request.base_url, timeout_ms: request.timeout_ms };
+    let group = state.gateway.create_group(&who, &workspace_id, new_group).await?;
+    Ok((StatusCode::CREATED, Json(group_view(group, true))))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/apis", tag = "gateway",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = List<ApiView>), (status = 404, body = ErrorBody)))]
+async fn list_apis(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<List<ApiView>>, ApiError> {
+    let apis = state.gateway.list_apis(&who, &workspace_id).await?;
+    Ok(Json(List { items: apis.into_iter().map(api_view).collect(), next_cursor: None }))
+}
+
+/// Registers a client-callable API by operation type, routed to a group.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/apis", tag = "gateway",
+    params(("workspace_id" = String, Path)), request_body = CreateApiRequest,
+    responses((status = 201, body = ApiView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 409, body = ErrorBody)))]
+async fn create_api(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiJson(request): ApiJson<CreateApiRequest>,
+) -> Result<(StatusCode, Json<ApiView>), ApiError> {
+    let definition = api_definition(&request)?;
+    let new_api = NewApi { operation_type: request.operation_type, group: request.group, definition };
+    let api = state.gateway.create_api(&who, &workspace_id, new_api).await?;
+    Ok((StatusCode::CREATED, Json(api_view(api))))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/apis/{operation_type}", tag = "gateway",
+    params(("workspace_id" = String, Path), ("operation_type" = String, Path)),
+    responses((status = 200, body = ApiView), (status = 404, body = ErrorBody)))]
+async fn show_api(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, operation_type)): Path<(String, String)>,
+) -> Result<Json<ApiView>, ApiError> {
+    Ok(Json(api_view(state.gateway.get_api(&who, &workspace_id, &operation_type).await?)))
+}
+
+/// Opens a closed API.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/apis/{operation_type}/open", tag = "gateway",
+    params(("workspace_id" = String, Path), ("operation_type" = String, Path)),
+    responses((status = 200, body = ApiView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn open_api(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, operation_type)): Path<(String, String)>,
+) -> Result<Json<ApiView>, ApiError> {
+    Ok(Json(api_view(state.gateway.set_api_status(&who, &workspace_id, &operation_type, ApiStatus::Open).await?)))
+}
+
+/// Closes an API: calls answer 3000 and never reach the backend.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/apis/{operation_type}/close", tag = "gateway",
+    params(("workspace_id" = String, Path), ("operation_type" = String, Path)),
+    responses((status = 200, body = ApiView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn close_api(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, operation_type)): Path<(String, String)>,
+) -> Result<Json<ApiView>, ApiError> {
+    Ok(Json(api_view(state.gateway.set_api_status(&who, &workspace_id, &operation_type, ApiStatus::Closed).await?)))
+}

@@ -1,0 +1,448 @@
+//! The gateway end to end: a real upstream HTTP server on port 0, APIs registered through the
+//! admin API, and signed calls to `POST /mgw` showing every result code from the outside.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::routing::{any, post};
+use midship_api::{CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, RotateKeyRequest};
+use midship_signing::client::{SignType, SigningInput, sign};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::TestServer;
+
+#[derive(Debug, Clone)]
+struct Seen {
+    path_and_query: String,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+/// A backend: echoes what it got, or is slow, or fails.
+async fn upstream(seen: Arc<Mutex<Vec<Seen>>>) -> String {
+    let record = move |request: Request| {
+        let seen = seen.clone();
+        async move {
+            let (parts, body) = request.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap().to_vec();
+            let path_and_query = parts.uri.path_and_query().map(|value| value.to_string()).unwrap_or_default();
+            seen.lock().unwrap().push(Seen { path_and_query: path_and_query.clone(), headers: parts.headers, body });
+            axum::Json(json!({ "balance": 42, "path": path_and_query }))
+        }
+    };
+    let app = Router::new()
+        .route(
+            "/api/slow",
+            post(|| async {
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                "late"
+            }),
+        )
+        .route("/api/broken", post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .fallback(any(record));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}/api")
+}
+
+/// A port nothing listens on.
+async fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{address}")
+}
+
+struct Fixture {
+    server: TestServer,
+    app_id: String,
+    workspace: String,
+    secret: String,
+    proxy_secret: String,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn api(operation_type: &str, group: &str, path: &str) -> CreateApiRequest {
+    CreateApiRequest {
+        operation_type: operation_type.into(),
+        group: group.into(),
+        method: "POST".into(),
+        path: path.into(),
+        timeout_ms: None,
+        content_type: None,
+        charset: None,
+        need_sign: None,
+        need_encrypt: None,
+        rate_limit_per_second: None,
+        description: None,
+    }
+}
+
+async fn fixture() -> Fixture {
+    let server = TestServer::start().await;
+    let admin = server.admin();
+    let created = admin
+        .create_app(&CreateAppRequest { name: "bank".into(), platforms: vec!["ios".into()], workspaces: None })
+        .await
+        .unwrap();
+    let workspace = created.workspaces.iter().find(|ws| ws.name == "prod").unwrap().workspace_id.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let base_url = upstream(seen.clone()).await;
+    let group = admin
+        .create_api_group(&workspace, &CreateApiGroupRequest { name: "core".into(), base_url, timeout_ms: None })
+        .await
+        .unwrap();
+    let dead = admin
+        .create_api_group(
+            &workspace,
+            &CreateApiGroupRequest { name: "dead".into(), base_url: closed_port().await, timeout_ms: Some(500) },
+        )
+        .await
+        .unwrap();
+    admin.create_api(&workspace, &api("com.bank.balance", "core", "/accounts/{accountId}/balance")).await.unwrap();
+    admin
+        .create_api(&workspace, &CreateApiRequest { timeout_ms: Some(200), ..api("com.bank.slow", "core", "/slow") })
+        .await
+        .unwrap();
+    admin.create_api(&workspace, &api("com.bank.broken", "core", "/broken")).await.unwrap();
+    admin.create_api(&workspace, &api("com.bank.gone", &dead.group_id, "/anything")).await.unwrap();
+    admin
+        .create_api(
+            &workspace,
+            &CreateApiRequest { need_sign: Some(false), ..api("com.bank.public", "core", "/public") },
+        )
+        .await
+        .unwrap();
+    admin
+        .create_api(
+            &workspace,
+            &CreateApiRequest { rate_limit_per_second: Some(2), ..api("com.bank.limited", "core", "/limited") },
+        )
+        .await
+        .unwrap();
+    admin
+        .create_api(
+            &workspace,
+            &CreateApiRequest { method: "GET".into(), ..api("com.bank.rates", "core", "/rates/{currency}") },
+        )
+        .await
+        .unwrap();
+    Fixture {
+        server,
+        app_id: created.app.app_id,
+        workspace,
+        secret: created.secret,
+        proxy_secret: group.proxy_secret.expect("shown at creation"),
+        seen,
+    }
+}
+
+/// A call signed as docs/protocol.md says; `tamper` edits the headers after signing.
+struct Call<'a> {
+    operation_type: &'a str,
+    body: &'a str,
+    timestamp: i64,
+    nonce: Option<String>,
+    device_id: Option<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    fn new(operation_type: &'a str, body: &'a str) -> Self {
+        Self {
+            operation_type,
+            body,
+            timestamp: now_ms(),
+            nonce: Some(format!("n-{}", rand_suffix())),
+            device_id: Some("DEVICE0000000001"),
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::SeqCst)
+}
+
+impl Fixture {
+    fn signed_headers(&self, call: &Call, secret: &str) -> Vec<(&'static str, String)> {
+        let timestamp = call.timestamp.to_string();
+        let nonce = call.nonce.clone().unwrap_or_default();
+        let input = SigningInput {
+            method: "POST",
+            operation_type: call.operation_type,
+            app_id: &self.app_id,
+            workspace_id: &self.workspace,
+            timestamp: &timestamp,
+            nonce: &nonce,
+            body: call.body.as_bytes(),
+        };
+        let mut headers = vec![
+            ("Operation-Type", call.operation_type.to_owned()),
+            ("AppId", self.app_id.clone()),
+            ("WorkspaceId", self.workspace.clone()),
+            ("Ts", timestamp.clone()),
+            ("Sign", sign(SignType::HmacSha256, secret.as_bytes(), &input)),
+            ("Sign-Type", "hmac-sha256".to_owned()),
+            ("Platform", "ios".to_owned()),
+            ("User-Id", "alice".to_owned()),
+        ];
+        if let Some(nonce) = &call.nonce {
+            headers.push(("Nonce", nonce.clone()));
+        }
+        if let Some(device_id) = call.device_id {
+            headers.push(("Device-Id", device_id.to_owned()));
+        }
+        headers
+    }
+
+    async fn send(&self, headers: Vec<(&'static str, String)>, body: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let mut request = self.server.http.post(self.server.url("/mgw")).body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.unwrap();
+        (response.status(), response.headers().clone(), response.bytes().await.unwrap().to_vec())
+    }
+
+    async fn call(&self, call: Call<'_>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let headers = self.signed_headers(&call, &self.secret);
+        self.send(headers, call.body).await
+    }
+}
+
+fn result(headers: &HeaderMap) -> u16 {
+    headers["result-status"].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_call_reaches_the_backend_and_the_backend_can_verify_it() {
+    let fixture = fixture().await;
+    let (status, headers, body) = fixture.call(Call::new("com.bank.balance", r#"{"accountId": "A-42"}"#)).await;
+    assert_eq!(result(&headers), 1000, "{headers:?} {}", String::from_utf8_lossy(&body));
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers["trace-id"].is_empty());
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(answer["balance"], 42);
+
+    let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(seen.path_and_query, "/api/accounts/A-42/balance");
+    assert_eq!(seen.headers["x-midship-operation-type"], "com.bank.balance");
+    assert_eq!(seen.headers["x-midship-user-id"], "alice");
+    assert_eq!(seen.headers["x-midship-trace-id"], headers["trace-id"]);
+    let signature = seen.headers["x-midship-proxy-signature"].to_str().unwrap();
+    midship_signing::proxy::verify_hmac(
+        fixture.proxy_secret.as_bytes(),
+        signature,
+        "POST",
+        &seen.path_and_query,
+        &seen.body,
+        now_ms(),
+        60_000,
+    )
+    .expect("the backend can prove the call came through the gateway");
+    assert!(
+        midship_signing::proxy::verify_hmac(
+            b"wrong",
+            signature,
+            "POST",
+            &seen.path_and_query,
+            &seen.body,
+            now_ms(),
+            60_000
+        )
+        .is_err()
+    );
+}
+
+#[tokio::test]
+async fn get_apis_send_body_fields_as_query_parameters() {
+    let fixture = fixture().await;
+    let (_, headers, _) =
+        fixture.call(Call::new("com.bank.rates", r#"{"currency": "EUR", "day": "2026-11-22"}"#)).await;
+    assert_eq!(result(&headers), 1000);
+    let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(seen.path_and_query, "/api/rates/EUR?day=2026-11-22");
+    assert!(seen.body.is_empty());
+}
+
+#[tokio::test]
+async fn signing_failures_have_their_codes_and_never_reach_the_backend() {
+    let fixture = fixture().await;
+    let body = r#"{"accountId": "A-1"}"#;
+    let without = |name: &str| {
+        let name = name.to_owned();
+        let mut headers = fixture.signed_headers(&Call::new("com.bank.balance", body), &fixture.secret);
+        headers.retain(|(header, _)| *header != name);
+        headers
+    };
+    assert_eq!(result(&fixture.send(without("Sign"), body).await.1), 7014);
+    assert_eq!(result(&fixture.send(without("Ts"), body).await.1), 7007);
+    assert_eq!(result(&fixture.send(without("AppId"), body).await.1), 7001);
+    assert_eq!(result(&fixture.send(without("Operation-Type"), body).await.1), 3000);
+
+    let wrong_key = fixture.signed_headers(&Call::new("com.bank.balance", body), "not-the-secret");
+    assert_eq!(result(&fixture.send(wrong_key, body).await.1), 7002);
+    let signed_other_body =
+        fixture.signed_headers(&Call::new("com.bank.balance", r#"{"accountId": "A-2"}"#), &fixture.secret);
+    assert_eq!(result(&fixture.send(signed_other_body, body).await.1), 7002, "the body is signed");
+
+    let stale = Call { timestamp: now_ms() - 6 * 60 * 1000, ..Call::new("com.bank.balance", body) };
+    let (status, headers, _) = fixture.call(stale).await;
+    assert_eq!(result(&headers), 7003);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let once = fixture.signed_headers(
+        &Call { nonce: Some("only-once".into()), ..Call::new("com.bank.balance", body) },
+        &fixture.secret,
+    );
+    assert_eq!(result(&fixture.send(once.clone(), body).await.1), 1000);
+    assert_eq!(result(&fixture.send(once, body).await.1), 7015, "a replayed nonce is refused");
+
+    let mut unknown_app = fixture.signed_headers(&Call::new("com.bank.balance", body), &fixture.secret);
+    for (name, value) in unknown_app.iter_mut() {
+        if *name == "WorkspaceId" {
+            *value = "0000000000000000".into();
+        }
+    }
+    assert_eq!(result(&fixture.send(unknown_app, body).await.1), 7000);
+    assert_eq!(fixture.seen.lock().unwrap().len(), 1, "only the one good call reached the backend");
+}
+
+#[tokio::test]
+async fn routing_and_body_failures_have_their_codes() {
+    let fixture = fixture().await;
+    let (status, headers, _) = fixture.call(Call::new("com.bank.nothing", "{}")).await;
+    assert_eq!((result(&headers), status), (3000, StatusCode::NOT_FOUND));
+    assert_eq!(result(&fixture.call(Call::new("com.bank.balance", "")).await.1), 3001);
+    assert_eq!(result(&fixture.call(Call::new("com.bank.balance", "{not json")).await.1), 3002);
+    assert_eq!(result(&fixture.call(Call::new("com.bank.balance", "{}")).await.1), 3002, "path parameter missing");
+
+    fixture.server.admin().set_api_open(&fixture.workspace, "com.bank.balance", false).await.unwrap();
+    assert_eq!(result(&fixture.call(Call::new("com.bank.balance", r#"{"accountId": "1"}"#)).await.1), 3000, "closed");
+    fixture.server.admin().set_api_open(&fixture.workspace, "com.bank.balance", true).await.unwrap();
+    assert_eq!(
+        result(&fixture.call(Call::new("com.bank.balance", r#"{"accountId": "1"}"#)).await.1),
+        1000,
+        "open again"
+    );
+
+    let huge = format!(r#"{{"accountId": "{}"}}"#, "x".repeat(2 * 1024 * 1024));
+    let (status, headers, _) = fixture.call(Call::new("com.bank.balance", &huge)).await;
+    assert_eq!((result(&headers), status), (3004, StatusCode::PAYLOAD_TOO_LARGE));
+}
+
+#[tokio::test]
+async fn backend_failures_have_their_codes() {
+    let fixture = fixture().await;
+    let (status, headers, _) = fixture.call(Call::new("com.bank.slow", "{}")).await;
+    assert_eq!((result(&headers), status), (4001, StatusCode::GATEWAY_TIMEOUT));
+    let (status, headers, _) = fixture.call(Call::new("com.bank.broken", "{}")).await;
+    assert_eq!((result(&headers), status), (4002, StatusCode::BAD_GATEWAY));
+    let (_, headers, _) = fixture.call(Call::new("com.bank.gone", "{}")).await;
+    assert_eq!(result(&headers), 4003);
+}
+
+#[tokio::test]
+async fn rate_limits_answer_1002() {
+    let fixture = fixture().await;
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        codes.push(result(&fixture.call(Call::new("com.bank.limited", "{}")).await.1));
+    }
+    assert_eq!(&codes[..2], &[1000, 1000]);
+    assert!(codes[2..].contains(&1002), "{codes:?}");
+}
+
+#[tokio::test]
+async fn unsigned_apis_and_rotated_keys() {
+    let fixture = fixture().await;
+    let (_, headers, _) = fixture
+        .send(
+            vec![
+                ("Operation-Type", "com.bank.public".into()),
+                ("AppId", fixture.app_id.clone()),
+                ("WorkspaceId", fixture.workspace.clone()),
+            ],
+            "{}",
+        )
+        .await;
+    assert_eq!(result(&headers), 1000, "need_sign off: no signature needed");
+
+    // Warm the key cache with the current key, then rotate: the new key works at once and the
+    // old one keeps working during its grace period.
+    let body = r#"{"accountId":"1"}"#;
+    let warm = fixture.signed_headers(&Call::new("com.bank.balance", body), &fixture.secret);
+    assert_eq!(result(&fixture.send(warm, body).await.1), 1000);
+    let rotated = fixture
+        .server
+        .admin()
+        .rotate_key(&fixture.app_id, &RotateKeyRequest { grace_seconds: Some(3600) })
+        .await
+        .unwrap();
+    let new_key = fixture.signed_headers(&Call::new("com.bank.balance", body), &rotated.secret);
+    assert_eq!(result(&fixture.send(new_key, body).await.1), 1000, "the new key is accepted at once");
+    let old_key = fixture.signed_headers(&Call::new("com.bank.balance", body), &fixture.secret);
+    assert_eq!(result(&fixture.send(old_key, body).await.1), 1000, "the old key works during its grace period");
+}
+
+#[tokio::test]
+async fn first_contact_issues_a_device_id_and_built_ins_answer() {
+    let fixture = fixture().await;
+    fixture
+        .server
+        .admin()
+        .set_switch(&fixture.workspace, &json!({ "key": "greeting", "type": "string", "default_value": "hi" }))
+        .await
+        .unwrap();
+    fixture.server.admin().publish_config(&fixture.workspace, "").await.unwrap();
+    let call = Call { device_id: None, ..Call::new("midship.config.pull", "{}") };
+    let (_, headers, body) = fixture.call(call).await;
+    assert_eq!(result(&headers), 1000, "{}", String::from_utf8_lossy(&body));
+    let utdid = headers["device-id"].to_str().unwrap();
+    assert_eq!(utdid.len(), 16, "a utdid is issued at first contact");
+    let pulled: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(pulled["values"]["greeting"], "hi");
+
+    let (_, headers, _) = fixture.call(Call::new("midship.unknown.thing", "{}")).await;
+    assert_eq!(result(&headers), 3000);
+    let unsigned = vec![
+        ("Operation-Type", "midship.config.pull".to_owned()),
+        ("AppId", fixture.app_id.clone()),
+        ("WorkspaceId", fixture.workspace.clone()),
+    ];
+    assert_eq!(result(&fixture.send(unsigned, "{}").await.1), 7014, "built-in services are signed too");
+}
+
+#[tokio::test]
+async fn the_gateway_speaks_http2_and_counts_calls() {
+    let fixture = fixture().await;
+    let http2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();
+    let call = Call::new("com.bank.balance", r#"{"accountId": "h2"}"#);
+    let mut request = http2.post(fixture.server.url("/mgw.htm")).body(call.body.to_owned());
+    for (name, value) in fixture.signed_headers(&call, &fixture.secret) {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.headers()["result-status"], "1000");
+    fixture.call(Call::new("com.no.such", "{}")).await;
+    let metrics = fixture.server.http.get(fixture.server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"midship_gateway_calls_total{operation_type="com.bank.balance",result="1000"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"midship_gateway_calls_total{operation_type="unknown",result="3000"} 1"#),
+        "unknown operation types do not become labels"
+    );
+}

@@ -1,0 +1,109 @@
+//! `api` commands: the gateway's groups and APIs.
+
+use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest};
+use midship_sdk::AdminClient;
+
+use crate::cli::{ApiCommand, ApiGroupCommand};
+use crate::output;
+
+fn print_groups(groups: &[ApiGroupView]) {
+    let rows = groups
+        .iter()
+        .map(|group| {
+            vec![group.group_id.clone(), group.name.clone(), group.base_url.clone(), group.timeout_ms.to_string()]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["group id", "name", "base url", "timeout ms"], &rows);
+}
+
+fn print_apis(apis: &[ApiView]) {
+    let rows = apis
+        .iter()
+        .map(|api| {
+            vec![
+                api.operation_type.clone(),
+                api.method.clone(),
+                api.path.clone(),
+                api.status.clone(),
+                if api.need_sign { "yes".to_owned() } else { "no".to_owned() },
+                api.rate_limit_per_second.map_or_else(|| "-".to_owned(), |limit| limit.to_string()),
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["operation type", "method", "path", "status", "signed", "rate limit"], &rows);
+}
+
+pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyhow::Result<()> {
+    let apis = match command {
+        ApiCommand::Group { command: ApiGroupCommand::Create { workspace_id, name, base_url, timeout_ms } } => {
+            let group =
+                client.create_api_group(&workspace_id, &CreateApiGroupRequest { name, base_url, timeout_ms }).await?;
+            if json {
+                return output::json(&group);
+            }
+            print_groups(std::slice::from_ref(&group));
+            if let Some(secret) = &group.proxy_secret {
+                println!(
+                    "proxy-signature secret (shown only now; the backend verifies X-Midship-Proxy-Signature with it):"
+                );
+                println!("{secret}");
+            }
+            return Ok(());
+        }
+        ApiCommand::Group { command: ApiGroupCommand::List { workspace_id } } => {
+            let groups = client.list_api_groups(&workspace_id).await?;
+            if json {
+                return output::json(&groups);
+            }
+            print_groups(&groups.items);
+            return Ok(());
+        }
+        ApiCommand::Create {
+            workspace_id,
+            operation_type,
+            group,
+            method,
+            path,
+            timeout_ms,
+            no_sign,
+            rate_limit,
+            description,
+        } => {
+            let request = CreateApiRequest {
+                operation_type,
+                group,
+                method,
+                path,
+                timeout_ms,
+                content_type: None,
+                charset: None,
+                need_sign: Some(!no_sign),
+                need_encrypt: None,
+                rate_limit_per_second: rate_limit,
+                description: Some(description),
+            };
+            vec![client.create_api(&workspace_id, &request).await?]
+        }
+        ApiCommand::List { workspace_id } => {
+            let apis = client.list_apis(&workspace_id).await?;
+            if json {
+                return output::json(&apis);
+            }
+            apis.items
+        }
+        ApiCommand::Show { workspace_id, operation_type } => {
+            vec![client.show_api(&workspace_id, &operation_type).await?]
+        }
+        ApiCommand::Close { workspace_id, operation_type } => {
+            vec![client.set_api_open(&workspace_id, &operation_type, false).await?]
+        }
+        ApiCommand::Open { workspace_id, operation_type } => {
+            vec![client.set_api_open(&workspace_id, &operation_type, true).await?]
+        }
+    };
+    if json {
+        return output::json(&apis[0]);
+    }
+    print_apis(&apis);
+    Ok(())
+}
