@@ -6,9 +6,13 @@
 //! - [`config`]: the device side of remote configuration (typed getters, disk cache, pulls at
 //!   cold start and after 30 minutes in the background, change listeners).
 //!
-//! Gateway RPC signing, sync and push join this crate with the issues that build them.
+//! - [`rpc`]: signed calls through the gateway (`POST /mgw`), with retries of failures that did
+//!   not reach the backend and the trace id surfaced to the caller.
+//!
+//! Sync and push join this crate with the issues that build them.
 
 pub mod admin;
 pub mod config;
+pub mod rpc;
 
 pub use admin::{AdminClient, SdkError};

@@ -446,3 +446,30 @@ async fn the_gateway_speaks_http2_and_counts_calls() {
         "unknown operation types do not become labels"
     );
 }
+
+#[tokio::test]
+async fn the_sdk_signs_calls_keeps_the_issued_device_id_and_surfaces_the_trace_id() {
+    use midship_sdk::rpc::{DeviceIdentity, RpcClient, RpcSettings};
+
+    let fixture = fixture().await;
+    let mut settings = RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
+    settings.retry_backoff = Duration::from_millis(5);
+    let identity =
+        DeviceIdentity { platform: Some("ios".into()), user_id: Some("alice".into()), ..DeviceIdentity::default() };
+    let client = RpcClient::new(settings, identity).unwrap();
+
+    let reply = client.call("com.bank.balance", &json!({ "accountId": "sdk" })).await.unwrap();
+    assert!(reply.is_success(), "{reply:?}");
+    assert_eq!(reply.json().unwrap()["balance"], 42);
+    assert_eq!(reply.trace_id.len(), 16);
+    let issued = client.device_id().expect("the gateway issued a utdid at first contact");
+    client.call("com.bank.balance", &json!({ "accountId": "again" })).await.unwrap();
+    let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(seen.headers["x-midship-device-id"], issued.as_str(), "the SDK sends the issued id from then on");
+    assert_eq!(client.device_id(), Some(issued));
+
+    let unreachable = client.call("com.bank.gone", &json!({})).await.unwrap();
+    assert_eq!(unreachable.result, 4003, "retried, then reported");
+    let timeout = client.call("com.bank.slow", &json!({})).await.unwrap();
+    assert_eq!(timeout.result, 4001, "a timeout may have run on the backend: not retried");
+}

@@ -1,0 +1,197 @@
+//! Signed RPCs through the gateway (`POST /mgw`, docs/protocol.md): the device SDK's one way to
+//! call backend APIs and Midship's built-in services.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use midship_signing::client::{SignType, SigningInput, sign};
+use serde_json::Value;
+
+/// How the app reaches its gateway.
+#[derive(Clone)]
+pub struct RpcSettings {
+    pub server_url: String,
+    pub app_id: String,
+    pub workspace_id: String,
+    /// The app's signing secret (`midship app create` printed it).
+    pub secret: String,
+    pub sign_type: SignType,
+    /// Per attempt.
+    pub timeout: Duration,
+    /// Extra attempts for failures that certainly did not reach the backend.
+    pub max_retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub retry_backoff: Duration,
+}
+
+impl std::fmt::Debug for RpcSettings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RpcSettings")
+            .field("server_url", &self.server_url)
+            .field("app_id", &self.app_id)
+            .field("workspace_id", &self.workspace_id)
+            .field("secret", &"<redacted>")
+            .field("sign_type", &self.sign_type)
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+impl RpcSettings {
+    pub fn new(server_url: &str, app_id: &str, workspace_id: &str, secret: &str) -> Self {
+        Self {
+            server_url: server_url.trim_end_matches('/').to_owned(),
+            app_id: app_id.to_owned(),
+            workspace_id: workspace_id.to_owned(),
+            secret: secret.to_owned(),
+            sign_type: SignType::HmacSha256,
+            timeout: Duration::from_secs(10),
+            max_retries: 2,
+            retry_backoff: Duration::from_millis(200),
+        }
+    }
+}
+
+/// Who is calling; the device id is filled in by the gateway at first contact.
+#[derive(Debug, Clone, Default)]
+pub struct DeviceIdentity {
+    pub device_id: Option<String>,
+    pub user_id: Option<String>,
+    pub platform: Option<String>,
+    pub app_version: Option<String>,
+}
+
+/// The gateway's answer to a call that went through the pipeline.
+#[derive(Debug, Clone)]
+pub struct RpcReply {
+    /// `Result-Status`: 1000 on success (docs/protocol.md lists the others).
+    pub result: u16,
+    pub memo: String,
+    pub tips: String,
+    /// Quote it when reporting a problem: the server's digest log has the call under it.
+    pub trace_id: String,
+    pub http_status: u16,
+    pub body: Vec<u8>,
+}
+
+impl RpcReply {
+    pub fn is_success(&self) -> bool {
+        self.result == 1000
+    }
+
+    /// The body as JSON (built-in services and most backends answer JSON).
+    pub fn json(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_slice(&self.body)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    #[error("cannot reach the gateway: {0}")]
+    Transport(#[from] reqwest::Error),
+    #[error("the gateway answered without a Result-Status header (HTTP {0})")]
+    NotAGateway(u16),
+}
+
+/// Results after which the call certainly did not run, so trying again is safe.
+fn retryable(result: u16) -> bool {
+    matches!(result, 1002 | 4003)
+}
+
+#[derive(Debug)]
+pub struct RpcClient {
+    settings: RpcSettings,
+    identity: Mutex<DeviceIdentity>,
+    http: reqwest::Client,
+}
+
+impl RpcClient {
+    pub fn new(settings: RpcSettings, identity: DeviceIdentity) -> Result<Arc<Self>, RpcError> {
+        let http = reqwest::Client::builder().timeout(settings.timeout).build()?;
+        Ok(Arc::new(Self { settings, identity: Mutex::new(identity), http }))
+    }
+
+    /// The device id in use: the one given, or the one the gateway issued at first contact.
+    /// Store it with the app's data and pass it in [`DeviceIdentity`] on the next start.
+    pub fn device_id(&self) -> Option<String> {
+        self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).device_id.clone()
+    }
+
+    pub fn set_user(&self, user_id: Option<String>) {
+        self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).user_id = user_id;
+    }
+
+    /// Calls `operation_type` with `body`, signed, retrying failures that did not reach the
+    /// backend (connection refused, 1002, 4003) with exponential backoff.
+    pub async fn call(&self, operation_type: &str, body: &Value) -> Result<RpcReply, RpcError> {
+        let body = serde_json::to_vec(body).expect("JSON values serialize");
+        let mut attempt = 0;
+        loop {
+            let outcome = self.attempt(operation_type, &body).await;
+            let retry = match &outcome {
+                Ok(reply) => retryable(reply.result),
+                Err(RpcError::Transport(error)) => error.is_connect(),
+                Err(RpcError::NotAGateway(_)) => false,
+            };
+            if !retry || attempt >= self.settings.max_retries {
+                return outcome;
+            }
+            tokio::time::sleep(self.settings.retry_backoff * 2u32.pow(attempt)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt(&self, operation_type: &str, body: &[u8]) -> Result<RpcReply, RpcError> {
+        let identity = self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let timestamp =
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis()).unwrap_or(0).to_string();
+        let nonce = format!("{:032x}", rand::random::<u128>());
+        let input = SigningInput {
+            method: "POST",
+            operation_type,
+            app_id: &self.settings.app_id,
+            workspace_id: &self.settings.workspace_id,
+            timestamp: &timestamp,
+            nonce: &nonce,
+            body,
+        };
+        let signature = sign(self.settings.sign_type, self.settings.secret.as_bytes(), &input);
+        let mut request = self
+            .http
+            .post(format!("{}/mgw", self.settings.server_url))
+            .header("Content-Type", "application/json")
+            .header("Operation-Type", operation_type)
+            .header("AppId", &self.settings.app_id)
+            .header("WorkspaceId", &self.settings.workspace_id)
+            .header("Ts", &timestamp)
+            .header("Nonce", &nonce)
+            .header("Sign", signature)
+            .header("Sign-Type", self.settings.sign_type.as_str())
+            .body(body.to_vec());
+        for (name, value) in [
+            ("Device-Id", &identity.device_id),
+            ("User-Id", &identity.user_id),
+            ("Platform", &identity.platform),
+            ("App-Version", &identity.app_version),
+        ] {
+            if let Some(value) = value {
+                request = request.header(name, value);
+            }
+        }
+        let response = request.send().await?;
+        let http_status = response.status().as_u16();
+        let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
+        let result =
+            header("result-status").and_then(|value| value.parse().ok()).ok_or(RpcError::NotAGateway(http_status))?;
+        let memo = header("memo").unwrap_or_default();
+        let tips = header("tips").unwrap_or_default();
+        let trace_id = header("trace-id").unwrap_or_default();
+        if let Some(issued) = header("device-id") {
+            self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).device_id.get_or_insert(issued);
+        }
+        let body = response.bytes().await?.to_vec();
+        Ok(RpcReply { result, memo, tips, trace_id, http_status, body })
+    }
+}
