@@ -369,3 +369,13 @@ pub struct ApiView {
     pub description: String,
     pub updated_at: String,
 }
+
+/// A public key of the gateway for body encryption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EnvelopeKeyView {
+    /// `p256-aes256gcm` or `sm2-sm4gcm`.
+    pub suite: String,
+    /// Uncompressed SEC1 point, standard base64.
+    pub public_key: String,
+}

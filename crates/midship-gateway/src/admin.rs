@@ -4,10 +4,11 @@ use midship_control::ControlError;
 use midship_core::access::Action;
 use midship_core::secrets::new_app_secret;
 use midship_core::{NewAuditEntry, Principal, Workspace, validation};
+use midship_signing::envelope::Suite;
 use midship_storage::StorageError;
 use serde_json::json;
 
-use crate::definition::{ApiDefinition, ApiGroupDefinition, ApiStatus, DefinitionError, validate_operation_type};
+use crate::definition::{ApiDefinition, ApiGroupDefinition, ApiStatus, validate_operation_type};
 use crate::model::{Api, ApiGroup};
 use crate::{Gateway, GatewayError};
 
@@ -93,13 +94,6 @@ impl Gateway {
         let workspace = self.workspace(who, workspace_id, Action::ManageApps).await?;
         validate_operation_type(&request.operation_type)?;
         request.definition.validate()?;
-        if request.definition.need_encrypt {
-            return Err(DefinitionError {
-                field: "need_encrypt",
-                message: "body encryption is not available yet".into(),
-            }
-            .into());
-        }
         let group = self
             .groups(workspace_id)
             .await?
@@ -172,5 +166,22 @@ impl Gateway {
         self.control.storage().update_api(&api.to_record(), &audit).await?;
         self.routes.invalidate(&workspace.workspace_id);
         Ok(api)
+    }
+}
+
+impl Gateway {
+    /// The workspace's public keys for body encryption, one per accepted suite (created on first
+    /// use). Apps ship them and seal requests to them.
+    pub async fn envelope_public_keys(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+    ) -> Result<Vec<(Suite, String)>, GatewayError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        let mut keys = Vec::new();
+        for suite in &self.settings.accepted_suites {
+            keys.push((*suite, self.envelope_key(workspace_id, *suite).await?.public_key_base64()));
+        }
+        Ok(keys)
     }
 }

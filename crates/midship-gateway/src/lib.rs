@@ -18,7 +18,11 @@ pub mod result;
 mod routes;
 mod upstream;
 
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
 use midship_control::{ControlError, ControlPlane};
+use midship_signing::envelope::{GatewayKey, Suite};
 use midship_storage::StorageError;
 
 pub use admin::{NewApi, NewApiGroup};
@@ -61,6 +65,8 @@ pub struct GatewaySettings {
     pub key_cache_ttl_ms: i64,
     /// Nonces remembered for replay protection.
     pub nonce_capacity: usize,
+    /// Body-encryption suites clients may use; several at once, for migrations.
+    pub accepted_suites: Vec<Suite>,
 }
 
 impl Default for GatewaySettings {
@@ -71,6 +77,7 @@ impl Default for GatewaySettings {
             app_rate_limit: None,
             key_cache_ttl_ms: 5000,
             nonce_capacity: 1_000_000,
+            accepted_suites: Suite::ALL.to_vec(),
         }
     }
 }
@@ -84,6 +91,7 @@ pub struct Gateway {
     keys: routes::KeyCache,
     nonces: limits::NonceCache,
     limiter: limits::RateLimiter,
+    envelope_keys: RwLock<HashMap<(String, Suite), Arc<GatewayKey>>>,
     http: reqwest::Client,
 }
 
@@ -103,8 +111,26 @@ impl Gateway {
             builtins,
             routes: routes::RouteCache::default(),
             limiter: limits::RateLimiter::default(),
+            envelope_keys: RwLock::default(),
             http,
         }
+    }
+
+    /// The workspace's key pair of a suite, created (and stored for every node) on first use.
+    pub(crate) async fn envelope_key(&self, workspace_id: &str, suite: Suite) -> Result<Arc<GatewayKey>, GatewayError> {
+        let cache_key = (workspace_id.to_owned(), suite);
+        if let Some(key) = self.envelope_keys.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&cache_key) {
+            return Ok(key.clone());
+        }
+        let candidate = GatewayKey::generate(suite, &mut midship_signing::rand_core::OsRng);
+        let candidate_hex = hex::encode(candidate.secret_bytes().as_slice());
+        let storage = self.control.storage();
+        let stored = storage.envelope_key(workspace_id, suite.as_str(), &candidate_hex, self.control.now_ms()).await?;
+        let corrupt = |detail: String| StorageError::Corrupt { table: "gateway_envelope_keys", detail };
+        let secret = hex::decode(&stored).map_err(|error| corrupt(error.to_string()))?;
+        let key = Arc::new(GatewayKey::from_secret_bytes(suite, &secret).map_err(|error| corrupt(error.to_string()))?);
+        self.envelope_keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(cache_key, key.clone());
+        Ok(key)
     }
 
     /// Drops the app's cached keys after a rotation on this node, so the new key works at once.

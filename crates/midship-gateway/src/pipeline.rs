@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use midship_signing::client::{SignType, SigningInput};
+use midship_signing::envelope::{SessionKey, Suite};
 use midship_storage::DeviceRecord;
 use serde_json::{Map, Value};
 
@@ -94,7 +95,12 @@ impl Gateway {
                 .await
                 .map_err(|(result, detail)| fail(result, Some(detail)))?;
         }
-        if request.body.is_empty() {
+        let need_encrypt = matches!(&target, Target::Backend(route) if route.api.definition.need_encrypt);
+        let (body, session) = self
+            .open_body(request, workspace_id, need_encrypt)
+            .await
+            .map_err(|detail| fail(ResultCode::DecryptionFailed, Some(detail)))?;
+        if body.is_empty() {
             return Err(fail(
                 ResultCode::EmptyRequest,
                 Some("empty body: send {} for a call without parameters".into()),
@@ -133,7 +139,7 @@ impl Gateway {
             trace_id: trace_id.to_owned(),
         };
         let mut response = match target {
-            Target::Builtin(service) => match service.call(&context, &request.body).await {
+            Target::Builtin(service) => match service.call(&context, &body).await {
                 Ok(body) => success(trace_id, 200, Some("application/json".into()), Bytes::from(body)),
                 Err(BuiltinError::Malformed(detail)) => fail(ResultCode::MalformedRequest, Some(detail)),
                 Err(BuiltinError::Failed(detail)) => {
@@ -142,7 +148,7 @@ impl Gateway {
                 }
             },
             Target::Backend(route) => {
-                let fields: Map<String, Value> = match serde_json::from_slice::<Value>(&request.body) {
+                let fields: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
                     Ok(Value::Object(fields)) => fields,
                     Ok(_) => {
                         return Err(fail(ResultCode::MalformedRequest, Some("the body must be a JSON object".into())));
@@ -153,7 +159,7 @@ impl Gateway {
                 };
                 let path = upstream_target(route, &fields)
                     .map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
-                match call_upstream(&self.http, route, &context, &path, request.body.clone(), now).await {
+                match call_upstream(&self.http, route, &context, &path, body.clone(), now).await {
                     UpstreamOutcome::Answered { status, content_type, body } => {
                         success(trace_id, status, content_type, body)
                     }
@@ -162,7 +168,43 @@ impl Gateway {
             }
         };
         response.issued_device_id = issued_device_id;
+        if let Some(session) = session
+            && response.result.is_success()
+        {
+            let mut nonce = [0u8; midship_signing::envelope::NONCE_LEN];
+            rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+            response.body = Bytes::from(midship_signing::envelope::seal_response(&session, &response.body, nonce));
+            response.sealed_with = Some(session.suite().as_str());
+        }
         Ok(response)
+    }
+
+    /// The plain body: the request's own, or opened with the workspace's key when it came sealed.
+    /// The signature covers the sealed bytes, so forged calls are refused before any decryption.
+    async fn open_body(
+        &self,
+        request: &RpcRequest,
+        workspace_id: &str,
+        need_encrypt: bool,
+    ) -> Result<(Bytes, Option<SessionKey>), String> {
+        let headers = &request.headers;
+        let (Some(suite), Some(client_key)) = (non_empty(&headers.encrypt_suite), non_empty(&headers.encrypt_key))
+        else {
+            if need_encrypt {
+                return Err("this api accepts only encrypted bodies (Encrypt-Suite and Encrypt-Key)".to_owned());
+            }
+            return Ok((request.body.clone(), None));
+        };
+        let suite = Suite::parse(suite)
+            .filter(|suite| self.settings.accepted_suites.contains(suite))
+            .ok_or_else(|| format!("Encrypt-Suite {suite} is not accepted"))?;
+        let key = self.envelope_key(workspace_id, suite).await.map_err(|error| {
+            tracing::error!(%error, "cannot load the envelope key");
+            "gateway storage unavailable".to_owned()
+        })?;
+        let (plain, session) = midship_signing::envelope::open_request(&key, client_key, &request.body)
+            .map_err(|error| format!("cannot open the body: {error}"))?;
+        Ok((Bytes::from(plain), Some(session)))
     }
 
     /// Checks timestamp, signature (with every key still valid, so rotations do not break
@@ -320,6 +362,7 @@ fn success(trace_id: &str, status: u16, content_type: Option<String>, body: Byte
         content_type,
         body,
         issued_device_id: None,
+        sealed_with: None,
         operation_type: String::new(),
         app_id: None,
         workspace_id: None,

@@ -19,6 +19,9 @@ pub struct RpcHeaders {
     pub user_id: Option<String>,
     pub platform: Option<String>,
     pub app_version: Option<String>,
+    /// `Encrypt-Suite` and `Encrypt-Key`: the body is sealed (docs/protocol-signing.md).
+    pub encrypt_suite: Option<String>,
+    pub encrypt_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +44,8 @@ pub struct RpcResponse {
     pub body: Bytes,
     /// A utdid issued to a device that came without one.
     pub issued_device_id: Option<String>,
+    /// The suite the body is sealed with, when the request was.
+    pub sealed_with: Option<&'static str>,
     /// The operation type as routed, for logs and metrics (`unknown` when there was none).
     pub operation_type: String,
     pub app_id: Option<String>,
@@ -58,6 +63,7 @@ impl RpcResponse {
             content_type: None,
             body: Bytes::new(),
             issued_device_id: None,
+            sealed_with: None,
             operation_type: "unknown".to_owned(),
             app_id: None,
             workspace_id: None,

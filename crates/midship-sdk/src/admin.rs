@@ -5,8 +5,8 @@ use std::time::Duration;
 use midship_api::{
     ApiGroupView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView, CreateApiGroupRequest,
     CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest, CreateWorkspaceRequest, CreatedApp,
-    ErrorBody, ImportResult, IssuedToken, List, PublishRequest, RollbackRequest, RotateKeyRequest, RotatedKey,
-    SwitchStatusView, TenantView, TokenView, WhoAmI, WorkspaceView,
+    EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PublishRequest, RollbackRequest, RotateKeyRequest,
+    RotatedKey, SwitchStatusView, TenantView, TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -283,5 +283,10 @@ impl AdminClient {
         let action = if open { "open" } else { "close" };
         self.post(&Self::workspace_path(workspace_id, &format!("apis/{}/{action}", Self::segment(operation_type))), &())
             .await
+    }
+
+    /// The workspace's public keys for body encryption.
+    pub async fn gateway_keys(&self, workspace_id: &str) -> Result<List<EnvelopeKeyView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "gateway-keys"), &()).await
     }
 }

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use midship_signing::client::{SignType, SigningInput, sign};
+use midship_signing::envelope::{EnvelopeError, Suite, open_response, seal_request};
+use midship_signing::rand_core::OsRng;
 use serde_json::Value;
 
 /// How the app reaches its gateway.
@@ -22,6 +24,15 @@ pub struct RpcSettings {
     pub max_retries: u32,
     /// Wait before the first retry; doubled for each further one.
     pub retry_backoff: Duration,
+    /// Seal request and response bodies to the gateway's public key (`midship api keys`).
+    pub encryption: Option<Encryption>,
+}
+
+/// Body encryption: the suite and the workspace's public key for it.
+#[derive(Debug, Clone)]
+pub struct Encryption {
+    pub suite: Suite,
+    pub gateway_public_key: String,
 }
 
 impl std::fmt::Debug for RpcSettings {
@@ -50,6 +61,7 @@ impl RpcSettings {
             timeout: Duration::from_secs(10),
             max_retries: 2,
             retry_backoff: Duration::from_millis(200),
+            encryption: None,
         }
     }
 }
@@ -93,6 +105,8 @@ pub enum RpcError {
     Transport(#[from] reqwest::Error),
     #[error("the gateway answered without a Result-Status header (HTTP {0})")]
     NotAGateway(u16),
+    #[error("body encryption failed: {0}")]
+    Envelope(#[from] EnvelopeError),
 }
 
 /// Results after which the call certainly did not run, so trying again is safe.
@@ -133,7 +147,7 @@ impl RpcClient {
             let retry = match &outcome {
                 Ok(reply) => retryable(reply.result),
                 Err(RpcError::Transport(error)) => error.is_connect(),
-                Err(RpcError::NotAGateway(_)) => false,
+                Err(RpcError::NotAGateway(_) | RpcError::Envelope(_)) => false,
             };
             if !retry || attempt >= self.settings.max_retries {
                 return outcome;
@@ -145,6 +159,16 @@ impl RpcClient {
 
     async fn attempt(&self, operation_type: &str, body: &[u8]) -> Result<RpcReply, RpcError> {
         let identity = self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        // Sealed bodies are signed as sent, so the gateway checks the signature before opening them.
+        let sealed = match &self.settings.encryption {
+            Some(encryption) => {
+                let (client_key, sealed, session) =
+                    seal_request(encryption.suite, &encryption.gateway_public_key, body, &mut OsRng)?;
+                Some((encryption.suite, client_key, sealed, session))
+            }
+            None => None,
+        };
+        let body = sealed.as_ref().map_or(body, |(_, _, sealed, _)| sealed.as_slice());
         let timestamp =
             SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis()).unwrap_or(0).to_string();
         let nonce = format!("{:032x}", rand::random::<u128>());
@@ -170,6 +194,9 @@ impl RpcClient {
             .header("Sign", signature)
             .header("Sign-Type", self.settings.sign_type.as_str())
             .body(body.to_vec());
+        if let Some((suite, client_key, _, _)) = &sealed {
+            request = request.header("Encrypt-Suite", suite.as_str()).header("Encrypt-Key", client_key);
+        }
         for (name, value) in [
             ("Device-Id", &identity.device_id),
             ("User-Id", &identity.user_id),
@@ -191,7 +218,11 @@ impl RpcClient {
         if let Some(issued) = header("device-id") {
             self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).device_id.get_or_insert(issued);
         }
-        let body = response.bytes().await?.to_vec();
+        let sealed_reply = header("encrypt-suite").is_some();
+        let mut body = response.bytes().await?.to_vec();
+        if let (true, Some((_, _, _, session))) = (sealed_reply, &sealed) {
+            body = open_response(session, &body)?;
+        }
         Ok(RpcReply { result, memo, tips, trace_id, http_status, body })
     }
 }

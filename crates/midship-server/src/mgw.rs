@@ -35,6 +35,8 @@ fn rpc_headers(headers: &HeaderMap) -> RpcHeaders {
         user_id: header_text(headers, "user-id"),
         platform: header_text(headers, "platform"),
         app_version: header_text(headers, "app-version"),
+        encrypt_suite: header_text(headers, "encrypt-suite"),
+        encrypt_key: header_text(headers, "encrypt-key"),
     }
 }
 
@@ -106,6 +108,9 @@ fn into_http(response: RpcResponse) -> Response {
     headers.insert(HeaderName::from_static("memo"), header_value(&response.memo));
     headers.insert(HeaderName::from_static("tips"), header_value(&response.tips));
     headers.insert(HeaderName::from_static("trace-id"), header_value(&response.trace_id));
+    if let Some(suite) = response.sealed_with {
+        headers.insert(HeaderName::from_static("encrypt-suite"), HeaderValue::from_static(suite));
+    }
     if let Some(device_id) = &response.issued_device_id {
         headers.insert(HeaderName::from_static("device-id"), header_value(device_id));
     }

@@ -147,6 +147,27 @@ impl GatewayStore for PostgresStorage {
         row.try_get("revision").map_err(corrupt("gateway_revision"))
     }
 
+    async fn envelope_key(&self, workspace_id: &str, suite: &str, candidate: &str, now: i64) -> StorageResult<String> {
+        sqlx::query(
+            "INSERT INTO gateway_envelope_keys (workspace_id, suite, secret, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (workspace_id, suite) DO NOTHING",
+        )
+        .bind(workspace_id)
+        .bind(suite)
+        .bind(candidate)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(write_error("envelope key"))?;
+        let row = sqlx::query("SELECT secret FROM gateway_envelope_keys WHERE workspace_id = $1 AND suite = $2")
+            .bind(workspace_id)
+            .bind(suite)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(database_error)?;
+        row.try_get("secret").map_err(corrupt("gateway_envelope_keys"))
+    }
+
     async fn register_device(&self, device: &DeviceRecord) -> StorageResult<()> {
         sqlx::query(
             "INSERT INTO devices (utdid, app_id, workspace_id, platform, model, os_version, app_version, first_seen_at, last_seen_at)

@@ -234,6 +234,15 @@ pub trait GatewayStore: Send + Sync {
     /// A number that grows with every gateway change anywhere in the cluster, so nodes know when
     /// to rebuild their route tables.
     async fn gateway_revision(&self) -> StorageResult<i64>;
+    /// The workspace's body-encryption key of a suite: the stored one, or `candidate` (hex secret
+    /// bytes) stored now when there is none. Nodes racing to create it all end with the same key.
+    async fn envelope_key(
+        &self,
+        workspace_id: &str,
+        suite: &str,
+        candidate: &str,
+        now: UnixMillis,
+    ) -> StorageResult<String>;
     /// Records a newly issued device; `Conflict` if the utdid exists.
     async fn register_device(&self, device: &DeviceRecord) -> StorageResult<()>;
 }

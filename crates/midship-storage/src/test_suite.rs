@@ -48,7 +48,8 @@ macro_rules! storage_test_suite {
             publishing_numbers_versions_and_refuses_duplicates,
             rollback_replaces_the_draft_with_the_published_version,
             api_groups_and_apis_are_unique_and_bump_the_revision,
-            devices_are_registered_once
+            devices_are_registered_once,
+            envelope_keys_are_created_once
         );
     };
     (@each $factory:path; $($test:ident),* $(,)?) => {
@@ -626,4 +627,15 @@ pub async fn devices_are_registered_once(storage: Arc<dyn Storage>) {
     };
     storage.register_device(&device).await.unwrap();
     assert!(matches!(storage.register_device(&device).await.unwrap_err(), StorageError::Conflict { .. }));
+}
+
+pub async fn envelope_keys_are_created_once(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let first = storage.envelope_key("APP0000000000001W1", "p256-aes256gcm", "aa", T0).await.unwrap();
+    assert_eq!(first, "aa");
+    let second = storage.envelope_key("APP0000000000001W1", "p256-aes256gcm", "bb", T0 + 1).await.unwrap();
+    assert_eq!(second, "aa", "the stored key wins over a later candidate");
+    assert_eq!(storage.envelope_key("APP0000000000001W1", "sm2-sm4gcm", "cc", T0).await.unwrap(), "cc");
+    assert_eq!(storage.envelope_key("APP0000000000001W2", "p256-aes256gcm", "dd", T0).await.unwrap(), "dd");
 }

@@ -180,6 +180,11 @@ pub enum ApiCommand {
         workspace_id: String,
         operation_type: String,
     },
+    /// The workspace's public keys for body encryption, to ship with the app.
+    Keys {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest, ErrorBody, List};
+use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest, EnvelopeKeyView, ErrorBody, List};
 use midship_core::clock::format_rfc3339;
 use midship_gateway::{Api, ApiDefinition, ApiGroup, ApiStatus, HttpMethod, NewApi, NewApiGroup};
 use utoipa_axum::router::OpenApiRouter;
@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(show_api))
         .routes(routes!(open_api))
         .routes(routes!(close_api))
+        .routes(routes!(envelope_keys))
 }
 
 pub fn group_view(group: ApiGroup, show_secret: bool) -> ApiGroupView {
@@ -167,4 +168,22 @@ async fn close_api(
     Path((workspace_id, operation_type)): Path<(String, String)>,
 ) -> Result<Json<ApiView>, ApiError> {
     Ok(Json(api_view(state.gateway.set_api_status(&who, &workspace_id, &operation_type, ApiStatus::Closed).await?)))
+}
+
+/// The workspace's public keys for body encryption (`Encrypt-Suite`, docs/protocol-signing.md),
+/// one per accepted suite; created on first request.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/gateway-keys", tag = "gateway",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = List<EnvelopeKeyView>), (status = 404, body = ErrorBody)))]
+async fn envelope_keys(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<List<EnvelopeKeyView>>, ApiError> {
+    let keys = state.gateway.envelope_public_keys(&who, &workspace_id).await?;
+    let items = keys
+        .into_iter()
+        .map(|(suite, public_key)| EnvelopeKeyView { suite: suite.as_str().to_owned(), public_key })
+        .collect();
+    Ok(Json(List { items, next_cursor: None }))
 }

@@ -473,3 +473,53 @@ async fn the_sdk_signs_calls_keeps_the_issued_device_id_and_surfaces_the_trace_i
     let timeout = client.call("com.bank.slow", &json!({})).await.unwrap();
     assert_eq!(timeout.result, 4001, "a timeout may have run on the backend: not retried");
 }
+
+#[tokio::test]
+async fn encrypted_bodies_are_opened_for_the_backend_and_sealed_back() {
+    use midship_sdk::rpc::{DeviceIdentity, Encryption, RpcClient, RpcSettings};
+    use midship_signing::envelope::Suite;
+
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    admin
+        .create_api(
+            &fixture.workspace,
+            &CreateApiRequest { need_encrypt: Some(true), ..api("com.bank.secret", "core", "/secret") },
+        )
+        .await
+        .unwrap();
+    let keys = admin.gateway_keys(&fixture.workspace).await.unwrap().items;
+    assert_eq!(keys.iter().map(|key| key.suite.as_str()).collect::<Vec<_>>(), vec!["p256-aes256gcm", "sm2-sm4gcm"]);
+    assert_eq!(admin.gateway_keys(&fixture.workspace).await.unwrap().items, keys, "keys are stable");
+
+    let plain = fixture.call(Call::new("com.bank.secret", r#"{"pin": "1234"}"#)).await;
+    assert_eq!(result(&plain.1), 3003, "a need_encrypt api refuses plaintext");
+
+    for key in &keys {
+        let suite = Suite::parse(&key.suite).unwrap();
+        let mut settings =
+            RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
+        settings.encryption = Some(Encryption { suite, gateway_public_key: key.public_key.clone() });
+        let client = RpcClient::new(settings, DeviceIdentity::default()).unwrap();
+        let reply = client.call("com.bank.secret", &json!({ "pin": "1234" })).await.unwrap();
+        assert!(reply.is_success(), "{}: {reply:?}", key.suite);
+        assert_eq!(reply.json().unwrap()["balance"], 42, "the SDK opened the sealed answer");
+        let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&seen.body).unwrap(),
+            json!({ "pin": "1234" }),
+            "the backend got plaintext"
+        );
+    }
+
+    // Correctly signed, but not a sealed body for this gateway: 3003.
+    let garbage = "not sealed at all, but signed";
+    let mut headers = fixture.signed_headers(&Call::new("com.bank.secret", garbage), &fixture.secret);
+    headers.push(("Encrypt-Suite", "p256-aes256gcm".into()));
+    headers.push(("Encrypt-Key", keys[0].public_key.clone()));
+    assert_eq!(result(&fixture.send(headers, garbage).await.1), 3003);
+    let mut headers = fixture.signed_headers(&Call::new("com.bank.secret", garbage), &fixture.secret);
+    headers.push(("Encrypt-Suite", "rot13".into()));
+    headers.push(("Encrypt-Key", keys[0].public_key.clone()));
+    assert_eq!(result(&fixture.send(headers, garbage).await.1), 3003, "unknown suites are refused");
+}

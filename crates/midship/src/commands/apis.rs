@@ -58,6 +58,15 @@ pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyho
             print_groups(&groups.items);
             return Ok(());
         }
+        ApiCommand::Keys { workspace_id } => {
+            let keys = client.gateway_keys(&workspace_id).await?;
+            if json {
+                return output::json(&keys);
+            }
+            let rows = keys.items.iter().map(|key| vec![key.suite.clone(), key.public_key.clone()]).collect::<Vec<_>>();
+            output::table(&["suite", "public key"], &rows);
+            return Ok(());
+        }
         ApiCommand::Create {
             workspace_id,
             operation_type,

@@ -1,0 +1,9 @@
+-- The gateway's key pairs for body encryption, one per workspace and suite (secret bytes as hex).
+
+CREATE TABLE gateway_envelope_keys (
+    workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces (workspace_id),
+    suite        TEXT NOT NULL,
+    secret       TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, suite)
+);
