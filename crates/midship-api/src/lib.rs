@@ -320,7 +320,7 @@ pub struct ApiGroupView {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiRequest {
@@ -347,9 +347,45 @@ pub struct CreateApiRequest {
     pub rate_limit_per_second: Option<u32>,
     #[serde(default)]
     pub description: Option<String>,
+    /// See [`ApiPolicies::header_rules`].
+    #[serde(default)]
+    pub header_rules: Option<Value>,
+    /// See [`ApiPolicies::mock`].
+    #[serde(default)]
+    pub mock: Option<Value>,
+    /// See [`ApiPolicies::migration`].
+    #[serde(default)]
+    pub migration: Option<Value>,
+    /// See [`ApiPolicies::circuit_breaker`].
+    #[serde(default)]
+    pub circuit_breaker: Option<Value>,
+    /// See [`ApiPolicies::cache`].
+    #[serde(default)]
+    pub cache: Option<Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The optional policies of an API (docs/protocol.md, "API policies"), as JSON objects.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiPolicies {
+    /// `[{"stage": "request"|"response", "action": "add"|"remove", "name", "value"}]`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_rules: Option<Value>,
+    /// `{"percentage": 0-100, "response": {"status", "content_type", "body"}}`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<Value>,
+    /// `{"group": group id or name, "percentage": 0-100}`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<Value>,
+    /// `{"window_seconds", "minimum_calls", "error_percentage", "slow_call_ms", "slow_percentage", "open_seconds", "fallback"}`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<Value>,
+    /// `{"ttl_seconds", "key_fields", "key_headers", "key_cookies"}`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ApiView {
     pub api_id: String,
@@ -367,6 +403,8 @@ pub struct ApiView {
     pub status: String,
     pub rate_limit_per_second: Option<u32>,
     pub description: String,
+    #[serde(flatten)]
+    pub policies: ApiPolicies,
     pub updated_at: String,
 }
 

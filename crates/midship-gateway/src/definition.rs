@@ -109,6 +109,139 @@ pub struct ApiDefinition {
     pub rate_limit_per_second: Option<u32>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// Headers added to or removed from the backend request or the client response.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub header_rules: Vec<HeaderRule>,
+    /// A share of calls answered with stored data instead of the backend (while it is built).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<Mock>,
+    /// A share of calls sent to another group (moving to a new backend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migration: Option<TrafficMigration>,
+    /// Stop calling a failing or slow backend for a while.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker: Option<CircuitBreaker>,
+    /// Keep successful answers for a time, keyed by chosen body fields and headers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<ResponseCache>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeaderStage {
+    Request,
+    Response,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeaderAction {
+    Add,
+    Remove,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderRule {
+    pub stage: HeaderStage,
+    pub action: HeaderAction,
+    pub name: String,
+    /// For `add`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+/// A canned answer; `body` is returned as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CannedResponse {
+    #[serde(default = "ok_status")]
+    pub status: u16,
+    #[serde(default = "default_content_type")]
+    pub content_type: String,
+    pub body: String,
+}
+
+fn ok_status() -> u16 {
+    200
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mock {
+    /// 0 to 100.
+    pub percentage: u8,
+    pub response: CannedResponse,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrafficMigration {
+    /// Group id or name of the new backend.
+    pub group: String,
+    /// 0 to 100.
+    pub percentage: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    /// Length of the counting window.
+    #[serde(default = "ten")]
+    pub window_seconds: u32,
+    /// Calls needed in a window before the ratios count.
+    #[serde(default = "ten")]
+    pub minimum_calls: u32,
+    /// Share of failed calls (4001, 4002, 4003), 0 to 100, that opens the circuit.
+    #[serde(default = "fifty")]
+    pub error_percentage: u8,
+    /// A call slower than this counts as slow.
+    #[serde(default = "default_slow_call_ms")]
+    pub slow_call_ms: u64,
+    /// Share of slow calls, 0 to 100, that opens the circuit.
+    #[serde(default = "hundred")]
+    pub slow_percentage: u8,
+    /// How long the circuit stays open before one trial call.
+    #[serde(default = "thirty")]
+    pub open_seconds: u32,
+    /// What callers get while the circuit is open; 4002 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<CannedResponse>,
+}
+
+fn ten() -> u32 {
+    10
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+fn fifty() -> u8 {
+    50
+}
+
+fn hundred() -> u8 {
+    100
+}
+
+fn default_slow_call_ms() -> u64 {
+    DEFAULT_TIMEOUT_MS
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResponseCache {
+    pub ttl_seconds: u32,
+    /// Top-level body fields that make up the key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_fields: Vec<String>,
+    /// Request headers that make up the key (`User-Id`, `Platform`, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_headers: Vec<String>,
+    /// Cookies that make up the key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_cookies: Vec<String>,
 }
 
 fn default_content_type() -> String {
@@ -160,6 +293,23 @@ impl ApiGroupDefinition {
     }
 }
 
+fn check_percentage(field: &'static str, percentage: u8) -> Result<(), DefinitionError> {
+    if percentage > 100 {
+        return Err(DefinitionError::new(field, "must be 0 to 100"));
+    }
+    Ok(())
+}
+
+fn check_canned(field: &'static str, response: &CannedResponse) -> Result<(), DefinitionError> {
+    if !(200..600).contains(&response.status) {
+        return Err(DefinitionError::new(field, "status must be 200 to 599"));
+    }
+    if response.body.len() > 256 * 1024 {
+        return Err(DefinitionError::new(field, "body must be at most 256 KiB"));
+    }
+    Ok(())
+}
+
 fn check_timeout(timeout_ms: u64) -> Result<(), DefinitionError> {
     if timeout_ms == 0 || timeout_ms > MAX_TIMEOUT_MS {
         return Err(DefinitionError::new("timeout_ms", format!("must be 1 to {MAX_TIMEOUT_MS}")));
@@ -185,6 +335,49 @@ impl ApiDefinition {
         }
         if self.content_type.trim().is_empty() || self.charset.trim().is_empty() {
             return Err(DefinitionError::new("content_type", "content type and charset must not be empty"));
+        }
+        for rule in &self.header_rules {
+            let valid_name = !rule.name.is_empty()
+                && rule.name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_');
+            if !valid_name {
+                return Err(DefinitionError::new("header_rules", format!("`{}` is not a header name", rule.name)));
+            }
+            let value_fits = match (rule.action, &rule.value) {
+                (HeaderAction::Add, Some(value)) => value.bytes().all(|byte| byte == b' ' || byte.is_ascii_graphic()),
+                (HeaderAction::Add, None) => false,
+                (HeaderAction::Remove, value) => value.is_none(),
+            };
+            if !value_fits {
+                return Err(DefinitionError::new(
+                    "header_rules",
+                    format!("`{}`: add needs a printable ASCII value, remove takes none", rule.name),
+                ));
+            }
+        }
+        if let Some(mock) = &self.mock {
+            check_percentage("mock.percentage", mock.percentage)?;
+            check_canned("mock.response", &mock.response)?;
+        }
+        if let Some(migration) = &self.migration {
+            check_percentage("migration.percentage", migration.percentage)?;
+        }
+        if let Some(breaker) = &self.circuit_breaker {
+            if breaker.window_seconds == 0 || breaker.open_seconds == 0 || breaker.minimum_calls == 0 {
+                return Err(DefinitionError::new(
+                    "circuit_breaker",
+                    "window, open time and minimum calls must be positive",
+                ));
+            }
+            check_percentage("circuit_breaker.error_percentage", breaker.error_percentage)?;
+            check_percentage("circuit_breaker.slow_percentage", breaker.slow_percentage)?;
+            if let Some(fallback) = &breaker.fallback {
+                check_canned("circuit_breaker.fallback", fallback)?;
+            }
+        }
+        if let Some(cache) = &self.cache
+            && (cache.ttl_seconds == 0 || cache.ttl_seconds > 86_400)
+        {
+            return Err(DefinitionError::new("cache.ttl_seconds", "must be 1 to 86400"));
         }
         Ok(())
     }

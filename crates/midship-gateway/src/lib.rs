@@ -13,6 +13,7 @@ pub mod definition;
 mod limits;
 mod model;
 mod pipeline;
+mod policies;
 mod request;
 pub mod result;
 mod routes;
@@ -27,7 +28,10 @@ use midship_storage::StorageError;
 
 pub use admin::{NewApi, NewApiGroup};
 pub use builtin::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
-pub use definition::{ApiDefinition, ApiGroupDefinition, ApiStatus, DefinitionError, HttpMethod};
+pub use definition::{
+    ApiDefinition, ApiGroupDefinition, ApiStatus, CannedResponse, CircuitBreaker, DefinitionError, HeaderAction,
+    HeaderRule, HeaderStage, HttpMethod, Mock, ResponseCache, TrafficMigration,
+};
 pub use model::{Api, ApiGroup};
 pub use request::{RpcHeaders, RpcRequest, RpcResponse, default_status};
 pub use result::ResultCode;
@@ -92,6 +96,8 @@ pub struct Gateway {
     nonces: limits::NonceCache,
     limiter: limits::RateLimiter,
     envelope_keys: RwLock<HashMap<(String, Suite), Arc<GatewayKey>>>,
+    breakers: policies::Breakers,
+    answers: policies::AnswerCache,
     http: reqwest::Client,
 }
 
@@ -112,6 +118,8 @@ impl Gateway {
             routes: routes::RouteCache::default(),
             limiter: limits::RateLimiter::default(),
             envelope_keys: RwLock::default(),
+            breakers: policies::Breakers::default(),
+            answers: policies::AnswerCache::new(100_000),
             http,
         }
     }

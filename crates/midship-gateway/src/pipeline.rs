@@ -11,11 +11,13 @@ use serde_json::{Map, Value};
 
 use crate::builtin::{BuiltinError, CallContext};
 use crate::definition::{ApiStatus, BUILTIN_PREFIX};
+use crate::definition::{CannedResponse, ResponseCache};
 use crate::model::{Api, ApiGroup};
+use crate::policies::{BreakerDecision, CachedAnswer, in_share};
 use crate::request::{RpcRequest, RpcResponse};
 use crate::result::ResultCode;
 use crate::routes::{Route, RouteTable};
-use crate::upstream::{UpstreamOutcome, call_upstream, upstream_target};
+use crate::upstream::{UpstreamOutcome, apply_response_rules, call_upstream, upstream_target};
 use crate::{Gateway, GatewayError};
 
 /// Where a call goes once its operation type is known.
@@ -159,12 +161,7 @@ impl Gateway {
                 };
                 let path = upstream_target(route, &fields)
                     .map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
-                match call_upstream(&self.http, route, &context, &path, body.clone(), now).await {
-                    UpstreamOutcome::Answered { status, content_type, body } => {
-                        success(trace_id, status, content_type, body)
-                    }
-                    UpstreamOutcome::Failed { result, detail } => fail(result, Some(detail)),
-                }
+                self.call_backend(route, &context, &request.other_headers, &fields, &path, body.clone(), trace_id).await
             }
         };
         response.issued_device_id = issued_device_id;
@@ -177,6 +174,85 @@ impl Gateway {
             response.sealed_with = Some(session.suite().as_str());
         }
         Ok(response)
+    }
+
+    /// The API's policies around the backend call: mock, cache, circuit breaker, traffic
+    /// migration, then header rules on the answer.
+    #[allow(clippy::too_many_arguments)]
+    async fn call_backend(
+        &self,
+        route: &Route,
+        context: &CallContext,
+        request_headers: &[(String, String)],
+        fields: &Map<String, Value>,
+        path: &str,
+        body: Bytes,
+        trace_id: &str,
+    ) -> RpcResponse {
+        let definition = &route.api.definition;
+        let policy_key = format!("{}:{}", route.api.workspace_id, route.api.operation_type);
+        let canned = |canned: &CannedResponse, memo: &str| {
+            let mut response =
+                success(trace_id, canned.status, Some(canned.content_type.clone()), Bytes::from(canned.body.clone()));
+            response.memo = memo.to_owned();
+            response
+        };
+        if let Some(mock) = &definition.mock
+            && in_share(mock.percentage)
+        {
+            return canned(&mock.response, "mock response");
+        }
+        let cache_key =
+            definition.cache.as_ref().map(|cache| response_cache_key(&policy_key, cache, fields, request_headers));
+        let started_ms = self.control.now_ms();
+        if let Some(key) = &cache_key
+            && let Some(cached) = self.answers.get(key, started_ms)
+        {
+            let mut response = success(trace_id, cached.status, cached.content_type, cached.body);
+            response.memo = "cached response".to_owned();
+            return response;
+        }
+        if let Some(breaker) = &definition.circuit_breaker
+            && self.breakers.before_call(&policy_key, started_ms) == BreakerDecision::Reject
+        {
+            return match &breaker.fallback {
+                Some(fallback) => canned(fallback, "circuit open, fallback response"),
+                None => RpcResponse::failure(ResultCode::BackendError, trace_id, Some("circuit open".to_owned())),
+            };
+        }
+        let group = match (&route.migration_group, &definition.migration) {
+            (Some(new_group), Some(migration)) if in_share(migration.percentage) => new_group,
+            _ => &route.group,
+        };
+        let clock = std::time::Instant::now();
+        let outcome = call_upstream(&self.http, &route.api, group, context, path, body, started_ms).await;
+        let elapsed_ms = clock.elapsed().as_millis() as u64;
+        if let Some(breaker) = &definition.circuit_breaker {
+            let failed = matches!(outcome, UpstreamOutcome::Failed { .. });
+            self.breakers.after_call(&policy_key, breaker, self.control.now_ms(), failed, elapsed_ms);
+        }
+        match outcome {
+            UpstreamOutcome::Answered { status, content_type, mut headers, body } => {
+                let backend_opted_out = headers.iter().any(|(name, value)| {
+                    (name == "pragma" && value.eq_ignore_ascii_case("no-cache"))
+                        || (name == "cache-control" && value.to_ascii_lowercase().contains("no-store"))
+                });
+                if let (Some(key), Some(cache)) = (cache_key, &definition.cache)
+                    && !backend_opted_out
+                    && (200..300).contains(&status)
+                {
+                    let expires_ms = started_ms + i64::from(cache.ttl_seconds) * 1000;
+                    let answer =
+                        CachedAnswer { status, content_type: content_type.clone(), body: body.clone(), expires_ms };
+                    self.answers.put(key, answer, started_ms);
+                }
+                apply_response_rules(&mut headers, &definition.header_rules);
+                let mut response = success(trace_id, status, content_type, body);
+                response.headers = headers;
+                response
+            }
+            UpstreamOutcome::Failed { result, detail } => RpcResponse::failure(result, trace_id, Some(detail)),
+        }
     }
 
     /// The plain body: the request's own, or opened with the workspace's key when it came sealed.
@@ -302,7 +378,13 @@ impl Gateway {
         for record in storage.list_apis(workspace_id).await? {
             let api = Api::from_record(record)?;
             if let Some(group) = groups.iter().find(|group| group.group_id == api.group_id) {
-                routes.insert(api.operation_type.clone(), Route { group: group.clone(), api });
+                let migration_group = api.definition.migration.as_ref().and_then(|migration| {
+                    groups
+                        .iter()
+                        .find(|candidate| candidate.group_id == migration.group || candidate.name == migration.group)
+                        .cloned()
+                });
+                routes.insert(api.operation_type.clone(), Route { group: group.clone(), migration_group, api });
             }
         }
         let table = Arc::new(RouteTable { app_id: workspace.app_id, routes });
@@ -352,6 +434,32 @@ impl Gateway {
     }
 }
 
+/// The cache key: the API, then the chosen body fields, headers and cookies, each named so that
+/// different values can never run together into the same key.
+fn response_cache_key(
+    policy_key: &str,
+    cache: &ResponseCache,
+    fields: &Map<String, Value>,
+    request_headers: &[(String, String)],
+) -> String {
+    let header = |name: &str| {
+        request_headers
+            .iter()
+            .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    };
+    let cookies: Vec<(&str, &str)> = header("cookie")
+        .map(|cookie| cookie.split(';').filter_map(|pair| pair.trim().split_once('=')).collect())
+        .unwrap_or_default();
+    let parts = serde_json::json!({
+        "api": policy_key,
+        "fields": cache.key_fields.iter().map(|name| fields.get(name).cloned().unwrap_or(Value::Null)).collect::<Vec<_>>(),
+        "headers": cache.key_headers.iter().map(|name| header(name)).collect::<Vec<_>>(),
+        "cookies": cache.key_cookies.iter().map(|name| cookies.iter().find(|(key, _)| key == name).map(|(_, value)| *value)).collect::<Vec<_>>(),
+    });
+    parts.to_string()
+}
+
 fn success(trace_id: &str, status: u16, content_type: Option<String>, body: Bytes) -> RpcResponse {
     RpcResponse {
         result: ResultCode::Success,
@@ -363,6 +471,7 @@ fn success(trace_id: &str, status: u16, content_type: Option<String>, body: Byte
         body,
         issued_device_id: None,
         sealed_with: None,
+        headers: Vec::new(),
         operation_type: String::new(),
         app_id: None,
         workspace_id: None,

@@ -30,6 +30,8 @@ pub struct RpcRequest {
     /// Always `POST` over HTTP; part of the signing string.
     pub method: String,
     pub body: Bytes,
+    /// Every other request header (lower-case names), for cache keys built from headers and cookies.
+    pub other_headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -46,6 +48,8 @@ pub struct RpcResponse {
     pub issued_device_id: Option<String>,
     /// The suite the body is sealed with, when the request was.
     pub sealed_with: Option<&'static str>,
+    /// Backend response headers passed on (after the API's response header rules).
+    pub headers: Vec<(String, String)>,
     /// The operation type as routed, for logs and metrics (`unknown` when there was none).
     pub operation_type: String,
     pub app_id: Option<String>,
@@ -64,6 +68,7 @@ impl RpcResponse {
             body: Bytes::new(),
             issued_device_id: None,
             sealed_with: None,
+            headers: Vec::new(),
             operation_type: "unknown".to_owned(),
             app_id: None,
             workspace_id: None,

@@ -14,6 +14,8 @@ use crate::model::{Api, ApiGroup};
 pub struct Route {
     pub api: Api,
     pub group: ApiGroup,
+    /// The group a share of calls moves to, when the API migrates traffic.
+    pub migration_group: Option<ApiGroup>,
 }
 
 #[derive(Debug)]

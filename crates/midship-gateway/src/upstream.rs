@@ -7,13 +7,15 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::builtin::CallContext;
+use crate::definition::{HeaderAction, HeaderRule, HeaderStage};
+use crate::model::{Api, ApiGroup};
 use crate::result::ResultCode;
 use crate::routes::Route;
 
 /// What the backend answered, or why it did not.
 #[derive(Debug)]
 pub enum UpstreamOutcome {
-    Answered { status: u16, content_type: Option<String>, body: Bytes },
+    Answered { status: u16, content_type: Option<String>, headers: Vec<(String, String)>, body: Bytes },
     Failed { result: ResultCode, detail: String },
 }
 
@@ -63,16 +65,21 @@ fn base_path(base_url: &str) -> String {
     url::Url::parse(base_url).map(|url| url.path().trim_end_matches('/').to_owned()).unwrap_or_default()
 }
 
+/// Response headers the gateway sets itself or that describe one hop only.
+const NOT_FORWARDED: [&str; 8] =
+    ["connection", "content-length", "content-type", "date", "keep-alive", "server", "transfer-encoding", "upgrade"];
+
 pub async fn call_upstream(
     http: &reqwest::Client,
-    route: &Route,
+    api: &Api,
+    group: &ApiGroup,
     context: &CallContext,
     path_and_query: &str,
     body: Bytes,
     now_ms: i64,
 ) -> UpstreamOutcome {
-    let definition = &route.api.definition;
-    let group = &route.group.definition;
+    let definition = &api.definition;
+    let group = &group.definition;
     let url = format!("{}{path_and_query}", group.base_url);
     let signed_path = format!("{}{path_and_query}", base_path(&group.base_url));
     let method = reqwest::Method::from_bytes(definition.method.as_str().as_bytes()).unwrap_or(reqwest::Method::POST);
@@ -108,7 +115,17 @@ pub async fn call_upstream(
             .header("Content-Type", format!("{}; charset={}", definition.content_type, definition.charset))
             .body(sent_body);
     }
-    let response = match request.send().await {
+    let mut request = match request.build() {
+        Ok(request) => request,
+        Err(error) => {
+            return UpstreamOutcome::Failed {
+                result: ResultCode::Unknown,
+                detail: format!("cannot build the backend request: {error}"),
+            };
+        }
+    };
+    apply_request_rules(request.headers_mut(), &definition.header_rules);
+    let response = match http.execute(request).await {
         Ok(response) => response,
         Err(error) if error.is_timeout() => {
             return UpstreamOutcome::Failed {
@@ -126,6 +143,12 @@ pub async fn call_upstream(
     let status = response.status().as_u16();
     let content_type =
         response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).map(str::to_owned);
+    let headers = response
+        .headers()
+        .iter()
+        .filter(|(name, _)| !NOT_FORWARDED.contains(&name.as_str()))
+        .filter_map(|(name, value)| value.to_str().ok().map(|value| (name.as_str().to_owned(), value.to_owned())))
+        .collect();
     let body = match response.bytes().await {
         Ok(body) => body,
         Err(error) if error.is_timeout() => {
@@ -147,7 +170,34 @@ pub async fn call_upstream(
             detail: format!("backend answered {status}"),
         };
     }
-    UpstreamOutcome::Answered { status, content_type, body }
+    UpstreamOutcome::Answered { status, content_type, headers, body }
+}
+
+/// Request-stage header rules, after the gateway's own headers (so a rule can remove one).
+fn apply_request_rules(headers: &mut reqwest::header::HeaderMap, rules: &[HeaderRule]) {
+    for rule in rules.iter().filter(|rule| rule.stage == HeaderStage::Request) {
+        let Ok(name) = reqwest::header::HeaderName::from_bytes(rule.name.as_bytes()) else { continue };
+        match (rule.action, &rule.value) {
+            (HeaderAction::Add, Some(value)) => {
+                if let Ok(value) = reqwest::header::HeaderValue::from_str(value) {
+                    headers.append(name, value);
+                }
+            }
+            _ => {
+                headers.remove(name);
+            }
+        }
+    }
+}
+
+/// Response-stage header rules on the headers passed to the client.
+pub fn apply_response_rules(headers: &mut Vec<(String, String)>, rules: &[HeaderRule]) {
+    for rule in rules.iter().filter(|rule| rule.stage == HeaderStage::Response) {
+        match (rule.action, &rule.value) {
+            (HeaderAction::Add, Some(value)) => headers.push((rule.name.to_ascii_lowercase(), value.clone())),
+            _ => headers.retain(|(name, _)| !name.eq_ignore_ascii_case(&rule.name)),
+        }
+    }
 }
 
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
@@ -177,6 +227,7 @@ mod tests {
                 definition,
                 updated_at: 0,
             },
+            migration_group: None,
             group: ApiGroup {
                 group_id: "G".into(),
                 workspace_id: "W".into(),

@@ -57,10 +57,16 @@ async fn mgw(State(state): State<AppState>, request: Request) -> Response {
     let request_bytes = body.as_ref().map_or(0, Bytes::len);
     let response = match body {
         Ok(body) => {
-            state
-                .gateway
-                .handle(RpcRequest { headers: headers.clone(), method: parts.method.as_str().to_owned(), body })
-                .await
+            let other_headers = parts
+                .headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    value.to_str().ok().map(|value| (name.as_str().to_owned(), value.to_owned()))
+                })
+                .collect();
+            let request =
+                RpcRequest { headers: headers.clone(), method: parts.method.as_str().to_owned(), body, other_headers };
+            state.gateway.handle(request).await
         }
         Err(()) => {
             let trace_id = midship_core::ids::new_id(state.control.now_ms(), &mut rand::rng());
@@ -104,6 +110,12 @@ fn into_http(response: RpcResponse) -> Response {
         .unwrap_or_else(|_| StatusCode::from_u16(default_status(response.result)).unwrap_or(StatusCode::OK));
     let mut http = (status, response.body).into_response();
     let headers = http.headers_mut();
+    // Backend headers first, so the gateway's own protocol headers always win.
+    for (name, value) in &response.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
+            headers.append(name, value);
+        }
+    }
     headers.insert(HeaderName::from_static("result-status"), HeaderValue::from(response.result.code()));
     headers.insert(HeaderName::from_static("memo"), header_value(&response.memo));
     headers.insert(HeaderName::from_static("tips"), header_value(&response.tips));

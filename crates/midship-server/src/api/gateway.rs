@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest, EnvelopeKeyView, ErrorBody, List};
+use midship_api::{
+    ApiGroupView, ApiPolicies, ApiView, CreateApiGroupRequest, CreateApiRequest, EnvelopeKeyView, ErrorBody, List,
+};
 use midship_core::clock::format_rfc3339;
 use midship_gateway::{Api, ApiDefinition, ApiGroup, ApiStatus, HttpMethod, NewApi, NewApiGroup};
 use utoipa_axum::router::OpenApiRouter;
@@ -54,9 +56,33 @@ pub fn api_view(api: Api) -> ApiView {
             ApiStatus::Closed => "closed".to_owned(),
         },
         rate_limit_per_second: definition.rate_limit_per_second,
+        policies: ApiPolicies {
+            header_rules: (!definition.header_rules.is_empty()).then(|| to_json(&definition.header_rules)),
+            mock: definition.mock.as_ref().map(to_json),
+            migration: definition.migration.as_ref().map(to_json),
+            circuit_breaker: definition.circuit_breaker.as_ref().map(to_json),
+            cache: definition.cache.as_ref().map(to_json),
+        },
         description: definition.description,
         updated_at: format_rfc3339(api.updated_at),
     }
+}
+
+fn to_json(value: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(value).expect("policies serialize")
+}
+
+/// Reads one policy object, naming it in the error.
+fn policy<T: serde::de::DeserializeOwned>(
+    name: &str,
+    value: &Option<serde_json::Value>,
+) -> Result<Option<T>, ApiError> {
+    value
+        .clone()
+        .filter(|value| !value.is_null())
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(|error| ApiError::invalid(format!("invalid {name}: {error}")))
 }
 
 /// The definition a create request describes, with the gateway's defaults for what it leaves out.
@@ -75,6 +101,11 @@ pub fn api_definition(request: &CreateApiRequest) -> Result<ApiDefinition, ApiEr
         status: ApiStatus::Open,
         rate_limit_per_second: request.rate_limit_per_second,
         description: request.description.clone().unwrap_or_default(),
+        header_rules: policy("header_rules", &request.header_rules)?.unwrap_or_default(),
+        mock: policy("mock", &request.mock)?,
+        migration: policy("migration", &request.migration)?,
+        circuit_breaker: policy("circuit_breaker", &request.circuit_breaker)?,
+        cache: policy("cache", &request.cache)?,
     })
 }
 

@@ -182,6 +182,7 @@ pub async fn create_api(State(state): State<AppState>, session: ConsoleSession, 
         need_encrypt: None,
         rate_limit_per_second,
         description: None,
+        ..CreateApiRequest::default()
     };
     let definition = match api_definition(&request) {
         Ok(definition) => definition,

@@ -43,6 +43,7 @@ async fn upstream(seen: Arc<Mutex<Vec<Seen>>>) -> String {
             }),
         )
         .route("/api/broken", post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route("/api/nocache", post(|| async { ([("pragma", "no-cache"), ("x-backend", "yes")], "{\"fresh\":true}") }))
         .fallback(any(record));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -84,6 +85,7 @@ fn api(operation_type: &str, group: &str, path: &str) -> CreateApiRequest {
         need_encrypt: None,
         rate_limit_per_second: None,
         description: None,
+        ..CreateApiRequest::default()
     }
 }
 
@@ -522,4 +524,126 @@ async fn encrypted_bodies_are_opened_for_the_backend_and_sealed_back() {
     headers.push(("Encrypt-Suite", "rot13".into()));
     headers.push(("Encrypt-Key", keys[0].public_key.clone()));
     assert_eq!(result(&fixture.send(headers, garbage).await.1), 3003, "unknown suites are refused");
+}
+
+fn policy_api(operation_type: &str, group: &str, path: &str, policies: Value) -> CreateApiRequest {
+    let mut request = api(operation_type, group, path);
+    request.header_rules = policies.get("header_rules").cloned();
+    request.mock = policies.get("mock").cloned();
+    request.migration = policies.get("migration").cloned();
+    request.circuit_breaker = policies.get("circuit_breaker").cloned();
+    request.cache = policies.get("cache").cloned();
+    request
+}
+
+#[tokio::test]
+async fn api_policies_mock_cache_breaker_migration_and_header_rules() {
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    let calls = || fixture.seen.lock().unwrap().len();
+    let create = |request: CreateApiRequest| {
+        let admin = admin.clone();
+        let workspace = fixture.workspace.clone();
+        async move { admin.create_api(&workspace, &request).await.unwrap() }
+    };
+    create(policy_api(
+        "com.p.mocked",
+        "core",
+        "/mocked",
+        json!({ "mock": { "percentage": 100, "response": { "body": "{\"mock\":true}" } } }),
+    ))
+    .await;
+    create(policy_api(
+        "com.p.cached",
+        "core",
+        "/cached/{accountId}",
+        json!({ "cache": { "ttl_seconds": 60, "key_fields": ["accountId"], "key_headers": ["User-Id"] } }),
+    ))
+    .await;
+    create(policy_api("com.p.nocache", "core", "/nocache", json!({ "cache": { "ttl_seconds": 60 } }))).await;
+    create(policy_api(
+        "com.p.breaker",
+        "core",
+        "/broken",
+        json!({ "circuit_breaker": {
+        "minimum_calls": 2, "error_percentage": 50, "open_seconds": 60,
+        "fallback": { "body": "{\"fallback\":true}" } } }),
+    ))
+    .await;
+    create(policy_api(
+        "com.p.migrated",
+        "core",
+        "/moved",
+        json!({ "migration": { "group": "dead", "percentage": 100 } }),
+    ))
+    .await;
+    create(policy_api(
+        "com.p.headers",
+        "core",
+        "/headers",
+        json!({ "header_rules": [
+        { "stage": "request", "action": "add", "name": "X-Tenant", "value": "bank" },
+        { "stage": "request", "action": "remove", "name": "X-Midship-User-Id" },
+        { "stage": "response", "action": "add", "name": "X-Served-By", "value": "midship" }
+    ] }),
+    ))
+    .await;
+
+    let before = calls();
+    let (_, headers, body) = fixture.call(Call::new("com.p.mocked", "{}")).await;
+    assert_eq!((result(&headers), String::from_utf8(body).unwrap()), (1000, r#"{"mock":true}"#.to_owned()));
+    assert_eq!(headers["memo"], "mock response");
+    assert_eq!(calls(), before, "a mocked call never reaches the backend");
+
+    fixture.call(Call::new("com.p.cached", r#"{"accountId": "A"}"#)).await;
+    let (_, headers, _) = fixture.call(Call::new("com.p.cached", r#"{"accountId": "A"}"#)).await;
+    assert_eq!(headers["memo"], "cached response");
+    assert_eq!(calls(), before + 1, "the second call came from the cache");
+    fixture.call(Call::new("com.p.cached", r#"{"accountId": "B"}"#)).await;
+    assert_eq!(calls(), before + 2, "another key field value is another entry");
+
+    for _ in 0..2 {
+        let (_, headers, _) = fixture.call(Call::new("com.p.nocache", "{}")).await;
+        assert_eq!(headers["memo"], "success", "Pragma: no-cache opts out");
+        assert_eq!(headers["x-backend"], "yes", "backend headers are passed on");
+    }
+
+    assert_eq!(result(&fixture.call(Call::new("com.p.breaker", "{}")).await.1), 4002);
+    assert_eq!(result(&fixture.call(Call::new("com.p.breaker", "{}")).await.1), 4002);
+    let (_, headers, body) = fixture.call(Call::new("com.p.breaker", "{}")).await;
+    assert_eq!((result(&headers), String::from_utf8(body).unwrap()), (1000, r#"{"fallback":true}"#.to_owned()));
+    assert_eq!(headers["memo"], "circuit open, fallback response");
+
+    assert_eq!(
+        result(&fixture.call(Call::new("com.p.migrated", "{}")).await.1),
+        4003,
+        "all traffic moved to the dead group"
+    );
+
+    let (_, headers, _) = fixture.call(Call::new("com.p.headers", "{}")).await;
+    assert_eq!(headers["x-served-by"], "midship");
+    let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(seen.headers["x-tenant"], "bank");
+    assert!(seen.headers.get("x-midship-user-id").is_none(), "removed by a request rule");
+
+    let shown = admin.show_api(&fixture.workspace, "com.p.breaker").await.unwrap();
+    assert_eq!(shown.policies.circuit_breaker.unwrap()["minimum_calls"], 2);
+    let bad = admin
+        .create_api(
+            &fixture.workspace,
+            &policy_api(
+                "com.p.bad",
+                "core",
+                "/x",
+                json!({ "mock": { "percentage": 101, "response": { "body": "" } } }),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Some("invalid_request"), "{bad}");
+    let bad = admin
+        .create_api(&fixture.workspace, &policy_api("com.p.bad", "core", "/x", json!({ "cache": { "ttl": 5 } })))
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("cache"), "{bad}");
 }

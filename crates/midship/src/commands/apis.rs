@@ -90,6 +90,7 @@ pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyho
                 need_encrypt: None,
                 rate_limit_per_second: rate_limit,
                 description: Some(description),
+                ..CreateApiRequest::default()
             };
             vec![client.create_api(&workspace_id, &request).await?]
         }
