@@ -17,6 +17,7 @@ pub mod metrics;
 mod mgw;
 pub mod ops;
 pub mod storage;
+pub mod tls;
 mod views;
 
 use std::future::Future;
@@ -27,7 +28,6 @@ use axum::extract::DefaultBodyLimit;
 use midship_control::ControlPlane;
 use midship_gateway::{Gateway, GatewaySettings};
 use midship_switches::SwitchService;
-use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
 pub use storage::{StorageOpenError, open_storage};
@@ -109,10 +109,12 @@ pub fn spawn_snapshot_refresh(state: &AppState, interval: std::time::Duration) -
     })
 }
 
-/// Serves `router` on `listener` (HTTP/1.1 and cleartext HTTP/2) until `shutdown` completes,
-/// then lets in-flight requests finish.
-pub async fn run<F>(listener: TcpListener, router: Router, shutdown: F) -> std::io::Result<()>
+/// Serves `router` on `listener` (HTTP/1.1 and cleartext HTTP/2, or both over TLS with a
+/// [`tls::TlsListener`]) until `shutdown` completes, then lets in-flight requests finish.
+pub async fn run<L, F>(listener: L, router: Router, shutdown: F) -> std::io::Result<()>
 where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
     F: Future<Output = ()> + Send + 'static,
 {
     axum::serve(listener, router).with_graceful_shutdown(shutdown).await

@@ -42,6 +42,9 @@ pub struct ServerSection {
     pub data_dir: PathBuf,
     pub max_body_bytes: usize,
     pub secure_cookies: bool,
+    /// PEM certificate chain; with `tls_private_key`, Midship serves HTTPS (HTTP/1.1 and HTTP/2).
+    pub tls_certificate: Option<PathBuf>,
+    pub tls_private_key: Option<PathBuf>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,6 +93,8 @@ impl Default for ServerSection {
             data_dir: PathBuf::from("./midship-data"),
             max_body_bytes: 1024 * 1024,
             secure_cookies: false,
+            tls_certificate: None,
+            tls_private_key: None,
         }
     }
 }
@@ -176,6 +181,10 @@ data_dir = "./midship-data"
 max_body_bytes = 1048576
 # Mark console cookies Secure. Set this when people reach Midship over HTTPS.
 secure_cookies = false
+# Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this PEM certificate chain and private key.
+# Leave both out for cleartext HTTP/1.1 and HTTP/2 (h2c), for example behind a TLS proxy.
+# tls_certificate = "/etc/midship/tls/cert.pem"
+# tls_private_key = "/etc/midship/tls/key.pem"
 
 [database]
 # Empty: a SQLite file in data_dir (midship.db), nothing else to install.

@@ -11,6 +11,7 @@ use midship_control::{ControlPlane, ControlSettings};
 use midship_core::SystemClock;
 use midship_gateway::GatewaySettings;
 use midship_server::storage::redact_database_url;
+use midship_server::tls::{TlsListener, load_tls_config};
 use midship_server::{AppState, ServerSettings, open_storage, router, run, spawn_snapshot_refresh};
 use tokio::net::TcpListener;
 
@@ -47,8 +48,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr().context("listener has no local address")?;
     let settings =
         ServerSettings { max_body_bytes: config.server.max_body_bytes, secure_cookies: config.server.secure_cookies };
+    let tls = match (&config.server.tls_certificate, &config.server.tls_private_key) {
+        (Some(certificate), Some(private_key)) => Some(load_tls_config(certificate, private_key)?),
+        (None, None) => None,
+        _ => bail!("set both server.tls_certificate and server.tls_private_key, or neither"),
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // Scripts and tests read this line to learn the port when listening on port 0.
-    println!("midship listening on http://{address}");
+    println!("midship listening on {scheme}://{address}");
     tracing::info!(%address, storage = storage.backend_name(), "midship started");
     let gateway_settings = GatewaySettings {
         timestamp_window_ms: (config.gateway.timestamp_window_seconds as i64).saturating_mul(1000),
@@ -58,7 +65,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let state = AppState::new(control, settings, gateway_settings);
     let refresh = spawn_snapshot_refresh(&state, SNAPSHOT_REFRESH_INTERVAL);
-    run(listener, router(state), shutdown_signal()).await.context("server failed")?;
+    match tls {
+        Some(tls_config) => {
+            let listener = TlsListener::new(listener, tls_config).context("cannot start the TLS listener")?;
+            run(listener, router(state), shutdown_signal()).await.context("server failed")?;
+        }
+        None => run(listener, router(state), shutdown_signal()).await.context("server failed")?,
+    }
     refresh.abort();
     storage.close().await;
     tracing::info!("midship stopped");

@@ -70,3 +70,44 @@ fn a_bad_config_file_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("invalid configuration") && stderr.contains("lisen"), "{stderr}");
 }
+
+#[test]
+fn https_when_a_certificate_is_configured() {
+    let directory = tempfile::tempdir().unwrap();
+    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let certificate = directory.path().join("cert.pem");
+    let private_key = directory.path().join("key.pem");
+    std::fs::write(&certificate, generated.cert.pem()).unwrap();
+    std::fs::write(&private_key, generated.key_pair.serialize_pem()).unwrap();
+    let config = directory.path().join("midship.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server]\ntls_certificate = {:?}\ntls_private_key = {:?}\n",
+            certificate.display().to_string(),
+            private_key.display().to_string()
+        ),
+    )
+    .unwrap();
+    let data_dir = directory.path().join("data");
+    let server = ServerProcess::start(&data_dir, &["--config", config.to_str().unwrap()]);
+    assert!(server.base_url.starts_with("https://"), "{}", server.base_url);
+    let url = server.base_url.replace("127.0.0.1", "localhost");
+    let client = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(generated.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    assert!(client.get(format!("{url}/healthz")).send().unwrap().status().is_success());
+
+    let half = directory.path().join("half.toml");
+    std::fs::write(&half, format!("[server]\ntls_certificate = {:?}\n", certificate.display().to_string())).unwrap();
+    let output = Command::new(MIDSHIP)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&half)
+        .arg("--data-dir")
+        .arg(directory.path().join("other"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("tls_private_key"));
+}
