@@ -362,6 +362,9 @@ pub struct CreateApiRequest {
     /// See [`ApiPolicies::cache`].
     #[serde(default)]
     pub cache: Option<Value>,
+    /// See [`ApiPolicies::authorizer`].
+    #[serde(default)]
+    pub authorizer: Option<Value>,
 }
 
 /// The optional policies of an API (docs/protocol.md, "API policies"), as JSON objects.
@@ -383,6 +386,9 @@ pub struct ApiPolicies {
     /// `{"ttl_seconds", "key_fields", "key_headers", "key_cookies"}`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<Value>,
+    /// `{"operation_type", "credential_headers": ["authorization"], "principal_header": "X-Midship-Principal", "cache_seconds"}`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -416,4 +422,17 @@ pub struct EnvelopeKeyView {
     pub suite: String,
     /// Uncompressed SEC1 point, standard base64.
     pub public_key: String,
+}
+
+/// One API's calls on the answering node since it started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ApiStatsView {
+    pub operation_type: String,
+    pub calls: u64,
+    /// Result code → calls.
+    pub by_result: std::collections::BTreeMap<String, u64>,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
 }

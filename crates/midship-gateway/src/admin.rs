@@ -185,3 +185,11 @@ impl Gateway {
         Ok(keys)
     }
 }
+
+impl Gateway {
+    /// Calls by result and latency percentiles of the workspace's APIs on this node.
+    pub async fn api_stats(&self, who: &Principal, workspace_id: &str) -> Result<Vec<crate::ApiStats>, GatewayError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        Ok(self.stats.for_workspace(workspace_id))
+    }
+}

@@ -17,6 +17,8 @@ pub struct CallContext {
     pub platform: Option<String>,
     pub app_version: Option<String>,
     pub trace_id: String,
+    /// Set by an authorizer API: the header name the backend gets it in, and the principal.
+    pub principal: Option<(String, String)>,
 }
 
 #[derive(Debug, thiserror::Error)]

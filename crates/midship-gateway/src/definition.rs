@@ -124,6 +124,37 @@ pub struct ApiDefinition {
     /// Keep successful answers for a time, keyed by chosen body fields and headers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache: Option<ResponseCache>,
+    /// Another API of the workspace asked first whether the caller may call this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorizer: Option<Authorizer>,
+}
+
+/// The authorizer protocol: the gateway POSTs `{"operation_type", "app_id", "workspace_id",
+/// "device_id", "user_id", "credentials": {header: value}}` to the authorizer API's backend, which
+/// answers 2xx `{"principal": "..."}` to allow, 401 for "login required" (2000) and anything else
+/// for "not authorised" (1005).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authorizer {
+    /// The authorizer API's operation type (registered in the same workspace).
+    pub operation_type: String,
+    /// Client headers sent to the authorizer as credentials (`Authorization`, `Cookie`, ...).
+    #[serde(default = "default_credential_headers")]
+    pub credential_headers: Vec<String>,
+    /// The backend receives the principal in this header.
+    #[serde(default = "default_principal_header")]
+    pub principal_header: String,
+    /// Allowed principals are remembered this long per credentials; 0 asks every time.
+    #[serde(default)]
+    pub cache_seconds: u32,
+}
+
+fn default_credential_headers() -> Vec<String> {
+    vec!["authorization".to_owned()]
+}
+
+fn default_principal_header() -> String {
+    "X-Midship-Principal".to_owned()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -378,6 +409,20 @@ impl ApiDefinition {
             && (cache.ttl_seconds == 0 || cache.ttl_seconds > 86_400)
         {
             return Err(DefinitionError::new("cache.ttl_seconds", "must be 1 to 86400"));
+        }
+        if let Some(authorizer) = &self.authorizer {
+            validate_operation_type(&authorizer.operation_type)
+                .map_err(|error| DefinitionError::new("authorizer.operation_type", error.message))?;
+            let header_name =
+                |name: &str| !name.is_empty() && name.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-');
+            if !header_name(&authorizer.principal_header)
+                || !authorizer.credential_headers.iter().all(|name| header_name(name))
+            {
+                return Err(DefinitionError::new("authorizer", "header names must be letters, digits and -"));
+            }
+            if authorizer.cache_seconds > 86_400 {
+                return Err(DefinitionError::new("authorizer.cache_seconds", "must be at most 86400"));
+            }
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ mod policies;
 mod request;
 pub mod result;
 mod routes;
+mod stats;
 mod upstream;
 
 use std::collections::HashMap;
@@ -29,12 +30,13 @@ use midship_storage::StorageError;
 pub use admin::{NewApi, NewApiGroup};
 pub use builtin::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
 pub use definition::{
-    ApiDefinition, ApiGroupDefinition, ApiStatus, CannedResponse, CircuitBreaker, DefinitionError, HeaderAction,
-    HeaderRule, HeaderStage, HttpMethod, Mock, ResponseCache, TrafficMigration,
+    ApiDefinition, ApiGroupDefinition, ApiStatus, Authorizer, CannedResponse, CircuitBreaker, DefinitionError,
+    HeaderAction, HeaderRule, HeaderStage, HttpMethod, Mock, ResponseCache, TrafficMigration,
 };
 pub use model::{Api, ApiGroup};
 pub use request::{RpcHeaders, RpcRequest, RpcResponse, default_status};
 pub use result::ResultCode;
+pub use stats::ApiStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
@@ -97,6 +99,7 @@ pub struct Gateway {
     limiter: limits::RateLimiter,
     envelope_keys: RwLock<HashMap<(String, Suite), Arc<GatewayKey>>>,
     breakers: policies::Breakers,
+    stats: stats::CallStats,
     answers: policies::AnswerCache,
     http: reqwest::Client,
 }
@@ -119,6 +122,7 @@ impl Gateway {
             limiter: limits::RateLimiter::default(),
             envelope_keys: RwLock::default(),
             breakers: policies::Breakers::default(),
+            stats: stats::CallStats::default(),
             answers: policies::AnswerCache::new(100_000),
             http,
         }

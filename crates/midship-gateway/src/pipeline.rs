@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::builtin::{BuiltinError, CallContext};
 use crate::definition::{ApiStatus, BUILTIN_PREFIX};
-use crate::definition::{CannedResponse, ResponseCache};
+use crate::definition::{Authorizer, CannedResponse, ResponseCache};
 use crate::model::{Api, ApiGroup};
 use crate::policies::{BreakerDecision, CachedAnswer, in_share};
 use crate::request::{RpcRequest, RpcResponse};
@@ -33,6 +33,7 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
 impl Gateway {
     /// Runs one call through the pipeline. Never fails: every outcome is a result code.
     pub async fn handle(&self, request: RpcRequest) -> RpcResponse {
+        let started = std::time::Instant::now();
         let trace_id = midship_core::ids::new_id(self.control.now_ms(), &mut rand::rng());
         let mut routed = false;
         let mut response = match self.route_and_call(&request, &trace_id, &mut routed).await {
@@ -44,6 +45,10 @@ impl Gateway {
             Some(operation_type) if routed => operation_type.to_owned(),
             _ => "unknown".to_owned(),
         };
+        if routed && let Some(workspace_id) = non_empty(&request.headers.workspace_id) {
+            let micros = started.elapsed().as_micros() as u64;
+            self.stats.record(workspace_id, &response.operation_type, response.result.code(), micros);
+        }
         response.app_id = non_empty(&request.headers.app_id).map(str::to_owned);
         response.workspace_id = non_empty(&request.headers.workspace_id).map(str::to_owned);
         response
@@ -139,6 +144,7 @@ impl Gateway {
             platform: non_empty(&headers.platform).map(str::to_owned),
             app_version: non_empty(&headers.app_version).map(str::to_owned),
             trace_id: trace_id.to_owned(),
+            principal: None,
         };
         let mut response = match target {
             Target::Builtin(service) => match service.call(&context, &body).await {
@@ -191,6 +197,14 @@ impl Gateway {
     ) -> RpcResponse {
         let definition = &route.api.definition;
         let policy_key = format!("{}:{}", route.api.workspace_id, route.api.operation_type);
+        let mut context = context.clone();
+        if let Some(authorizer) = &definition.authorizer {
+            match self.authorize(route, authorizer, &context, request_headers, trace_id).await {
+                Ok(principal) => context.principal = Some((authorizer.principal_header.clone(), principal)),
+                Err(refusal) => return refusal,
+            }
+        }
+        let context = &context;
         let canned = |canned: &CannedResponse, memo: &str| {
             let mut response =
                 success(trace_id, canned.status, Some(canned.content_type.clone()), Bytes::from(canned.body.clone()));
@@ -252,6 +266,91 @@ impl Gateway {
                 response
             }
             UpstreamOutcome::Failed { result, detail } => RpcResponse::failure(result, trace_id, Some(detail)),
+        }
+    }
+
+    /// Asks the authorizer API whether this caller may call; the principal on success, the
+    /// refusal (2000, 1005) otherwise. Allowed principals may be cached by credentials.
+    async fn authorize(
+        &self,
+        route: &Route,
+        authorizer: &Authorizer,
+        context: &CallContext,
+        request_headers: &[(String, String)],
+        trace_id: &str,
+    ) -> Result<String, RpcResponse> {
+        let refuse = |result: ResultCode, detail: String| RpcResponse::failure(result, trace_id, Some(detail));
+        let Some((authorizer_api, authorizer_group)) = &route.authorizer else {
+            return Err(refuse(
+                ResultCode::NotAuthorized,
+                format!("authorizer api {} is not registered", authorizer.operation_type),
+            ));
+        };
+        let credentials: Map<String, Value> = authorizer
+            .credential_headers
+            .iter()
+            .filter_map(|name| {
+                request_headers
+                    .iter()
+                    .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
+                    .map(|(_, value)| (name.to_ascii_lowercase(), Value::String(value.clone())))
+            })
+            .collect();
+        let now = self.control.now_ms();
+        let cache_key = format!(
+            "authorizer:{}:{}:{}",
+            route.api.workspace_id,
+            authorizer.operation_type,
+            Value::Object(credentials.clone())
+        );
+        if authorizer.cache_seconds > 0
+            && let Some(cached) = self.answers.get(&cache_key, now)
+        {
+            return Ok(String::from_utf8_lossy(&cached.body).into_owned());
+        }
+        let question = serde_json::json!({
+            "operation_type": context.operation_type,
+            "app_id": context.app_id,
+            "workspace_id": context.workspace_id,
+            "device_id": context.device_id,
+            "user_id": context.user_id,
+            "credentials": credentials,
+        });
+        let body = Bytes::from(serde_json::to_vec(&question).expect("JSON values serialize"));
+        let path = authorizer_api.definition.path.clone();
+        let mut authorizer_context = context.clone();
+        authorizer_context.operation_type = authorizer_api.operation_type.clone();
+        match call_upstream(&self.http, authorizer_api, authorizer_group, &authorizer_context, &path, body, now).await {
+            UpstreamOutcome::Answered { status, body, .. } if (200..300).contains(&status) => {
+                let principal = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|answer| answer.get("principal").and_then(Value::as_str).map(str::to_owned))
+                    .filter(|principal| {
+                        !principal.is_empty() && principal.bytes().all(|byte| byte == b' ' || byte.is_ascii_graphic())
+                    });
+                let Some(principal) = principal else {
+                    return Err(refuse(
+                        ResultCode::NotAuthorized,
+                        "the authorizer answered no usable principal".to_owned(),
+                    ));
+                };
+                if authorizer.cache_seconds > 0 {
+                    let expires_ms = now + i64::from(authorizer.cache_seconds) * 1000;
+                    let answer =
+                        CachedAnswer { status, content_type: None, body: Bytes::from(principal.clone()), expires_ms };
+                    self.answers.put(cache_key, answer, now);
+                }
+                Ok(principal)
+            }
+            UpstreamOutcome::Answered { status: 401, .. } => {
+                Err(refuse(ResultCode::LoginRequired, "the authorizer asks for a login".to_owned()))
+            }
+            UpstreamOutcome::Answered { status, .. } => {
+                Err(refuse(ResultCode::NotAuthorized, format!("the authorizer refused the call ({status})")))
+            }
+            UpstreamOutcome::Failed { detail, .. } => {
+                Err(refuse(ResultCode::NotAuthorized, format!("the authorizer did not answer: {detail}")))
+            }
         }
     }
 
@@ -374,18 +473,24 @@ impl Gateway {
             .into_iter()
             .map(ApiGroup::from_record)
             .collect::<Result<_, _>>()?;
+        let apis: Vec<Api> =
+            storage.list_apis(workspace_id).await?.into_iter().map(Api::from_record).collect::<Result<_, _>>()?;
+        let group_of = |api: &Api| groups.iter().find(|group| group.group_id == api.group_id).cloned();
         let mut routes = std::collections::HashMap::new();
-        for record in storage.list_apis(workspace_id).await? {
-            let api = Api::from_record(record)?;
-            if let Some(group) = groups.iter().find(|group| group.group_id == api.group_id) {
-                let migration_group = api.definition.migration.as_ref().and_then(|migration| {
-                    groups
-                        .iter()
-                        .find(|candidate| candidate.group_id == migration.group || candidate.name == migration.group)
-                        .cloned()
-                });
-                routes.insert(api.operation_type.clone(), Route { group: group.clone(), migration_group, api });
-            }
+        for api in &apis {
+            let Some(group) = group_of(api) else { continue };
+            let migration_group = api.definition.migration.as_ref().and_then(|migration| {
+                groups
+                    .iter()
+                    .find(|candidate| candidate.group_id == migration.group || candidate.name == migration.group)
+                    .cloned()
+            });
+            let authorizer = api.definition.authorizer.as_ref().and_then(|authorizer| {
+                let authorizer_api =
+                    apis.iter().find(|candidate| candidate.operation_type == authorizer.operation_type)?;
+                Some((authorizer_api.clone(), group_of(authorizer_api)?))
+            });
+            routes.insert(api.operation_type.clone(), Route { api: api.clone(), group, migration_group, authorizer });
         }
         let table = Arc::new(RouteTable { app_id: workspace.app_id, routes });
         self.routes.insert(workspace_id, table.clone());

@@ -16,6 +16,8 @@ pub struct Route {
     pub group: ApiGroup,
     /// The group a share of calls moves to, when the API migrates traffic.
     pub migration_group: Option<ApiGroup>,
+    /// The authorizer API and its group, when the API has one.
+    pub authorizer: Option<(Api, ApiGroup)>,
 }
 
 #[derive(Debug)]

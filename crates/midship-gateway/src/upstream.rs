@@ -100,6 +100,9 @@ pub async fn call_upstream(
         .header("X-Midship-Operation-Type", &context.operation_type)
         .header("X-Midship-App-Id", &context.app_id)
         .header("X-Midship-Workspace-Id", &context.workspace_id);
+    if let Some((header, principal)) = &context.principal {
+        request = request.header(header.as_str(), principal);
+    }
     for (name, value) in [
         ("X-Midship-Device-Id", &context.device_id),
         ("X-Midship-User-Id", &context.user_id),
@@ -228,6 +231,7 @@ mod tests {
                 updated_at: 0,
             },
             migration_group: None,
+            authorizer: None,
             group: ApiGroup {
                 group_id: "G".into(),
                 workspace_id: "W".into(),

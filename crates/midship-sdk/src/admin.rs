@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use midship_api::{
-    ApiGroupView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView, CreateApiGroupRequest,
-    CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest, CreateWorkspaceRequest, CreatedApp,
-    EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PublishRequest, RollbackRequest, RotateKeyRequest,
-    RotatedKey, SwitchStatusView, TenantView, TokenView, WhoAmI, WorkspaceView,
+    ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView,
+    CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest,
+    CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PublishRequest,
+    RollbackRequest, RotateKeyRequest, RotatedKey, SwitchStatusView, TenantView, TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -288,5 +288,10 @@ impl AdminClient {
     /// The workspace's public keys for body encryption.
     pub async fn gateway_keys(&self, workspace_id: &str) -> Result<List<EnvelopeKeyView>, SdkError> {
         self.get(&Self::workspace_path(workspace_id, "gateway-keys"), &()).await
+    }
+
+    /// Per-API calls and latency on the answering node.
+    pub async fn api_stats(&self, workspace_id: &str) -> Result<List<ApiStatsView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "api-stats"), &()).await
     }
 }

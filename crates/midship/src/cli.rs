@@ -180,6 +180,11 @@ pub enum ApiCommand {
         workspace_id: String,
         operation_type: String,
     },
+    /// Calls by result code and p50/p95/p99 latency per API, on the node that answers.
+    Stats {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
     /// The workspace's public keys for body encryption, to ship with the app.
     Keys {
         #[arg(long = "workspace")]

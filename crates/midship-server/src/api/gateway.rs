@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use midship_api::{
-    ApiGroupView, ApiPolicies, ApiView, CreateApiGroupRequest, CreateApiRequest, EnvelopeKeyView, ErrorBody, List,
+    ApiGroupView, ApiPolicies, ApiStatsView, ApiView, CreateApiGroupRequest, CreateApiRequest, EnvelopeKeyView,
+    ErrorBody, List,
 };
 use midship_core::clock::format_rfc3339;
 use midship_gateway::{Api, ApiDefinition, ApiGroup, ApiStatus, HttpMethod, NewApi, NewApiGroup};
@@ -23,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(open_api))
         .routes(routes!(close_api))
         .routes(routes!(envelope_keys))
+        .routes(routes!(api_stats))
 }
 
 pub fn group_view(group: ApiGroup, show_secret: bool) -> ApiGroupView {
@@ -62,6 +64,7 @@ pub fn api_view(api: Api) -> ApiView {
             migration: definition.migration.as_ref().map(to_json),
             circuit_breaker: definition.circuit_breaker.as_ref().map(to_json),
             cache: definition.cache.as_ref().map(to_json),
+            authorizer: definition.authorizer.as_ref().map(to_json),
         },
         description: definition.description,
         updated_at: format_rfc3339(api.updated_at),
@@ -106,6 +109,7 @@ pub fn api_definition(request: &CreateApiRequest) -> Result<ApiDefinition, ApiEr
         migration: policy("migration", &request.migration)?,
         circuit_breaker: policy("circuit_breaker", &request.circuit_breaker)?,
         cache: policy("cache", &request.cache)?,
+        authorizer: policy("authorizer", &request.authorizer)?,
     })
 }
 
@@ -215,6 +219,31 @@ async fn envelope_keys(
     let items = keys
         .into_iter()
         .map(|(suite, public_key)| EnvelopeKeyView { suite: suite.as_str().to_owned(), public_key })
+        .collect();
+    Ok(Json(List { items, next_cursor: None }))
+}
+
+/// Calls by result code and latency percentiles per API, on the node that answers (since it
+/// started); Prometheus' `midship_gateway_calls_total` has them across the cluster.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/api-stats", tag = "gateway",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = List<ApiStatsView>), (status = 404, body = ErrorBody)))]
+async fn api_stats(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<List<ApiStatsView>>, ApiError> {
+    let stats = state.gateway.api_stats(&who, &workspace_id).await?;
+    let items = stats
+        .into_iter()
+        .map(|api| ApiStatsView {
+            operation_type: api.operation_type,
+            calls: api.calls,
+            by_result: api.by_result.into_iter().map(|(code, calls)| (code.to_string(), calls)).collect(),
+            p50_ms: api.p50_ms,
+            p95_ms: api.p95_ms,
+            p99_ms: api.p99_ms,
+        })
         .collect();
     Ok(Json(List { items, next_cursor: None }))
 }

@@ -43,6 +43,17 @@ async fn upstream(seen: Arc<Mutex<Vec<Seen>>>) -> String {
             }),
         )
         .route("/api/broken", post(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "boom") }))
+        .route(
+            "/api/authorize",
+            post(|axum::Json(question): axum::Json<Value>| async move {
+                let principal = match question["credentials"]["authorization"].as_str() {
+                    Some("Bearer good") => return (axum::http::StatusCode::OK, r#"{"principal":"user:alice"}"#),
+                    Some("Bearer login") => axum::http::StatusCode::UNAUTHORIZED,
+                    _ => axum::http::StatusCode::FORBIDDEN,
+                };
+                (principal, "{}")
+            }),
+        )
         .route("/api/nocache", post(|| async { ([("pragma", "no-cache"), ("x-backend", "yes")], "{\"fresh\":true}") }))
         .fallback(any(record));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -533,6 +544,7 @@ fn policy_api(operation_type: &str, group: &str, path: &str, policies: Value) ->
     request.migration = policies.get("migration").cloned();
     request.circuit_breaker = policies.get("circuit_breaker").cloned();
     request.cache = policies.get("cache").cloned();
+    request.authorizer = policies.get("authorizer").cloned();
     request
 }
 
@@ -646,4 +658,40 @@ async fn api_policies_mock_cache_breaker_migration_and_header_rules() {
         .await
         .unwrap_err();
     assert!(bad.to_string().contains("cache"), "{bad}");
+}
+
+#[tokio::test]
+async fn an_authorizer_api_decides_and_its_principal_reaches_the_backend() {
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    admin.create_api(&fixture.workspace, &api("com.auth.check", "core", "/authorize")).await.unwrap();
+    let guarded = policy_api(
+        "com.bank.guarded",
+        "core",
+        "/guarded",
+        json!({ "authorizer": { "operation_type": "com.auth.check", "cache_seconds": 60 } }),
+    );
+    admin.create_api(&fixture.workspace, &guarded).await.unwrap();
+    let with_authorization = |token: &str| {
+        let mut headers = fixture.signed_headers(&Call::new("com.bank.guarded", "{}"), &fixture.secret);
+        headers.push(("Authorization", format!("Bearer {token}")));
+        headers
+    };
+    let backend_calls =
+        || fixture.seen.lock().unwrap().iter().filter(|seen| seen.path_and_query == "/api/guarded").count();
+
+    let (_, headers, _) = fixture.send(with_authorization("good"), "{}").await;
+    assert_eq!(result(&headers), 1000);
+    let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(seen.headers["x-midship-principal"], "user:alice");
+    assert_eq!(result(&fixture.send(with_authorization("good"), "{}").await.1), 1000, "allowed again (from the cache)");
+    assert_eq!(backend_calls(), 2);
+
+    let (status, headers, _) = fixture.send(with_authorization("login"), "{}").await;
+    assert_eq!((result(&headers), status), (2000, StatusCode::UNAUTHORIZED));
+    let (status, headers, _) = fixture.send(with_authorization("stolen"), "{}").await;
+    assert_eq!((result(&headers), status), (1005, StatusCode::FORBIDDEN));
+    let (_, headers, _) = fixture.call(Call::new("com.bank.guarded", "{}")).await;
+    assert_eq!(result(&headers), 1005, "no credentials, no call");
+    assert_eq!(backend_calls(), 2, "refused calls never reach the backend");
 }

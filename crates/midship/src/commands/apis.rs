@@ -58,6 +58,34 @@ pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyho
             print_groups(&groups.items);
             return Ok(());
         }
+        ApiCommand::Stats { workspace_id } => {
+            let stats = client.api_stats(&workspace_id).await?;
+            if json {
+                return output::json(&stats);
+            }
+            let rows = stats
+                .items
+                .iter()
+                .map(|api| {
+                    let results = api
+                        .by_result
+                        .iter()
+                        .map(|(code, calls)| format!("{code}:{calls}"))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    vec![
+                        api.operation_type.clone(),
+                        api.calls.to_string(),
+                        results,
+                        format!("{:.2}", api.p50_ms),
+                        format!("{:.2}", api.p95_ms),
+                        format!("{:.2}", api.p99_ms),
+                    ]
+                })
+                .collect::<Vec<_>>();
+            output::table(&["operation type", "calls", "results", "p50 ms", "p95 ms", "p99 ms"], &rows);
+            return Ok(());
+        }
         ApiCommand::Keys { workspace_id } => {
             let keys = client.gateway_keys(&workspace_id).await?;
             if json {

@@ -57,6 +57,15 @@ fn a_client_written_from_the_protocol_document_gets_the_documented_codes() {
     assert_eq!(results["replayed"], 7015);
     assert_eq!(results["unknown_operation"], 3000);
 
+    let stats = server.cli_json(&token, &["api", "stats", "--workspace", workspace]);
+    let health = &stats["items"][0];
+    assert_eq!(health["operation_type"], "com.demo.health");
+    assert_eq!(health["by_result"]["1000"], 2, "{stats}");
+    assert_eq!(health["by_result"]["7002"], 1, "{stats}");
+    assert!(health["p99_ms"].as_f64().unwrap() >= health["p50_ms"].as_f64().unwrap());
+    let table = server.cli(&token, &["api", "stats", "--workspace", workspace]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("com.demo.health"));
+
     let closed = server.cli_json(&token, &["api", "close", "--workspace", workspace, "com.demo.health"]);
     assert_eq!(closed["status"], "closed");
     let audit = server.cli_json(&token, &["audit", "list", "--action", "api.close"]);
