@@ -293,7 +293,7 @@ pub struct ConfigPullResponse {
     pub values: Option<serde_json::Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiGroupRequest {
@@ -304,6 +304,12 @@ pub struct CreateApiGroupRequest {
     /// Default timeout of the group's APIs (3000 ms when absent).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
+    /// `hmac` (default) or `rsa`: how `X-Midship-Proxy-Signature` is made.
+    #[serde(default)]
+    pub proxy_signature: Option<String>,
+    /// PKCS#8 PEM private key for `rsa`; one is generated when absent.
+    #[serde(default)]
+    pub rsa_private_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,9 +320,14 @@ pub struct ApiGroupView {
     pub name: String,
     pub base_url: String,
     pub timeout_ms: u64,
-    /// The secret of `X-Midship-Proxy-Signature`, shown only when the group is created.
+    /// `hmac` or `rsa`.
+    pub proxy_signature: String,
+    /// The secret of `X-Midship-Proxy-Signature` (hmac), shown only when the group is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy_secret: Option<String>,
+    /// The PEM public key backends verify an `rsa` proxy signature with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsa_public_key: Option<String>,
     pub updated_at: String,
 }
 

@@ -8,16 +8,19 @@ use midship_signing::envelope::Suite;
 use midship_storage::StorageError;
 use serde_json::json;
 
-use crate::definition::{ApiDefinition, ApiGroupDefinition, ApiStatus, validate_operation_type};
+use crate::definition::{ApiDefinition, ApiGroupDefinition, ApiStatus, ProxySignature, validate_operation_type};
 use crate::model::{Api, ApiGroup};
 use crate::{Gateway, GatewayError};
 
-/// A new backend group; the proxy secret is generated.
+/// A new backend group; the proxy secret (and RSA key, when none is given) is generated.
 #[derive(Debug, Clone)]
 pub struct NewApiGroup {
     pub name: String,
     pub base_url: String,
     pub timeout_ms: Option<u64>,
+    pub proxy_signature: ProxySignature,
+    /// PKCS#8 PEM for `rsa`; a 2048-bit key is generated when absent.
+    pub rsa_private_key: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -58,10 +61,26 @@ impl Gateway {
     ) -> Result<ApiGroup, GatewayError> {
         let workspace = self.workspace(who, workspace_id, Action::ManageApps).await?;
         let name = validation::slug("name", &request.name).map_err(ControlError::from)?;
+        // Generated before anything is awaited: the thread-local generator must not cross an await.
+        let proxy_secret = new_app_secret(&mut rand::rng());
+        let rsa_private_key = match (request.proxy_signature, request.rsa_private_key) {
+            (ProxySignature::Rsa, Some(pem)) => Some(pem),
+            (ProxySignature::Rsa, None) => {
+                let generated = tokio::task::spawn_blocking(|| {
+                    midship_signing::proxy::generate_rsa_key(&mut midship_signing::rand_core::OsRng)
+                })
+                .await
+                .map_err(|error| GatewayError::Conflict(format!("rsa key generation failed: {error}")))?;
+                Some(generated.map_err(|error| GatewayError::Conflict(format!("rsa key generation failed: {error}")))?)
+            }
+            (ProxySignature::Hmac, _) => None,
+        };
         let definition = ApiGroupDefinition {
             base_url: request.base_url.trim_end_matches('/').to_owned(),
             timeout_ms: request.timeout_ms.unwrap_or(crate::definition::DEFAULT_TIMEOUT_MS),
-            proxy_secret: new_app_secret(&mut rand::rng()),
+            proxy_secret,
+            proxy_signature: request.proxy_signature,
+            rsa_private_key,
         };
         definition.validate()?;
         let now = self.control.now_ms();

@@ -34,6 +34,21 @@ pub struct ApiGroupDefinition {
     pub timeout_ms: u64,
     /// Signs `X-Midship-Proxy-Signature` so the backend can check a call came through the gateway.
     pub proxy_secret: String,
+    /// `hmac` (with `proxy_secret`) or `rsa` (with `rsa_private_key`, for backends that prefer to
+    /// hold only a public key).
+    #[serde(default)]
+    pub proxy_signature: ProxySignature,
+    /// PKCS#8 PEM, for `rsa`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rsa_private_key: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxySignature {
+    #[default]
+    Hmac,
+    Rsa,
 }
 
 fn default_timeout() -> u64 {
@@ -320,6 +335,11 @@ impl ApiGroupDefinition {
         if url.query().is_some() || url.fragment().is_some() {
             return Err(DefinitionError::new("base_url", "must not have a query or fragment"));
         }
+        if self.proxy_signature == ProxySignature::Rsa {
+            let pem = self.rsa_private_key.as_deref().unwrap_or_default();
+            midship_signing::proxy::RsaSigner::from_pkcs8_pem(pem)
+                .map_err(|error| DefinitionError::new("rsa_private_key", error.to_string()))?;
+        }
         check_timeout(self.timeout_ms)
     }
 }
@@ -464,7 +484,13 @@ mod tests {
 
     #[test]
     fn groups_need_an_http_url() {
-        let group = |url: &str| ApiGroupDefinition { base_url: url.into(), timeout_ms: 3000, proxy_secret: "s".into() };
+        let group = |url: &str| ApiGroupDefinition {
+            base_url: url.into(),
+            timeout_ms: 3000,
+            proxy_secret: "s".into(),
+            proxy_signature: ProxySignature::Hmac,
+            rsa_private_key: None,
+        };
         assert!(group("http://accounts.internal:8080/api").validate().is_ok());
         assert!(group("ftp://x").validate().is_err());
         assert!(group("http://x?y=1").validate().is_err());

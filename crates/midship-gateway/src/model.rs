@@ -38,6 +38,12 @@ impl ApiGroup {
         })
     }
 
+    /// The PEM public key backends verify RSA proxy signatures with.
+    pub fn rsa_public_key(&self) -> Option<String> {
+        let pem = self.definition.rsa_private_key.as_deref()?;
+        midship_signing::proxy::RsaSigner::from_pkcs8_pem(pem).ok().map(|signer| signer.public_key_pem())
+    }
+
     pub fn to_record(&self) -> ApiGroupRecord {
         ApiGroupRecord {
             group_id: self.group_id.clone(),
@@ -51,6 +57,7 @@ impl ApiGroup {
     /// The group as people may see it after creation: without its proxy secret.
     pub fn without_secret(mut self) -> Self {
         self.definition.proxy_secret.clear();
+        self.definition.rsa_private_key = None;
         self
     }
 }

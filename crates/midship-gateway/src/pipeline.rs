@@ -167,7 +167,17 @@ impl Gateway {
                 };
                 let path = upstream_target(route, &fields)
                     .map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
-                self.call_backend(route, &context, &request.other_headers, &fields, &path, body.clone(), trace_id).await
+                self.call_backend(
+                    &table,
+                    route,
+                    &context,
+                    &request.other_headers,
+                    &fields,
+                    &path,
+                    body.clone(),
+                    trace_id,
+                )
+                .await
             }
         };
         response.issued_device_id = issued_device_id;
@@ -187,6 +197,7 @@ impl Gateway {
     #[allow(clippy::too_many_arguments)]
     async fn call_backend(
         &self,
+        table: &RouteTable,
         route: &Route,
         context: &CallContext,
         request_headers: &[(String, String)],
@@ -199,7 +210,7 @@ impl Gateway {
         let policy_key = format!("{}:{}", route.api.workspace_id, route.api.operation_type);
         let mut context = context.clone();
         if let Some(authorizer) = &definition.authorizer {
-            match self.authorize(route, authorizer, &context, request_headers, trace_id).await {
+            match self.authorize(table, route, authorizer, &context, request_headers, trace_id).await {
                 Ok(principal) => context.principal = Some((authorizer.principal_header.clone(), principal)),
                 Err(refusal) => return refusal,
             }
@@ -239,7 +250,8 @@ impl Gateway {
             _ => &route.group,
         };
         let clock = std::time::Instant::now();
-        let outcome = call_upstream(&self.http, &route.api, group, context, path, body, started_ms).await;
+        let signer = table.rsa_signers.get(&group.group_id).map(Arc::as_ref);
+        let outcome = call_upstream(&self.http, &route.api, group, signer, context, path, body, started_ms).await;
         let elapsed_ms = clock.elapsed().as_millis() as u64;
         if let Some(breaker) = &definition.circuit_breaker {
             let failed = matches!(outcome, UpstreamOutcome::Failed { .. });
@@ -273,6 +285,7 @@ impl Gateway {
     /// refusal (2000, 1005) otherwise. Allowed principals may be cached by credentials.
     async fn authorize(
         &self,
+        table: &RouteTable,
         route: &Route,
         authorizer: &Authorizer,
         context: &CallContext,
@@ -320,7 +333,10 @@ impl Gateway {
         let path = authorizer_api.definition.path.clone();
         let mut authorizer_context = context.clone();
         authorizer_context.operation_type = authorizer_api.operation_type.clone();
-        match call_upstream(&self.http, authorizer_api, authorizer_group, &authorizer_context, &path, body, now).await {
+        let signer = table.rsa_signers.get(&authorizer_group.group_id).map(Arc::as_ref);
+        match call_upstream(&self.http, authorizer_api, authorizer_group, signer, &authorizer_context, &path, body, now)
+            .await
+        {
             UpstreamOutcome::Answered { status, body, .. } if (200..300).contains(&status) => {
                 let principal = serde_json::from_slice::<Value>(&body)
                     .ok()
@@ -492,7 +508,15 @@ impl Gateway {
             });
             routes.insert(api.operation_type.clone(), Route { api: api.clone(), group, migration_group, authorizer });
         }
-        let table = Arc::new(RouteTable { app_id: workspace.app_id, routes });
+        let rsa_signers = groups
+            .iter()
+            .filter_map(|group| {
+                let pem = group.definition.rsa_private_key.as_deref()?;
+                let signer = midship_signing::proxy::RsaSigner::from_pkcs8_pem(pem).ok()?;
+                Some((group.group_id.clone(), Arc::new(signer)))
+            })
+            .collect();
+        let table = Arc::new(RouteTable { app_id: workspace.app_id, routes, rsa_signers });
         self.routes.insert(workspace_id, table.clone());
         Ok(Some(table))
     }

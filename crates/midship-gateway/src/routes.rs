@@ -24,6 +24,8 @@ pub struct Route {
 pub struct RouteTable {
     pub app_id: String,
     pub routes: HashMap<String, Route>,
+    /// RSA proxy signers of the groups that sign with RSA, parsed once.
+    pub rsa_signers: HashMap<String, Arc<midship_signing::proxy::RsaSigner>>,
 }
 
 #[derive(Debug, Default)]

@@ -73,6 +73,7 @@ pub async fn call_upstream(
     http: &reqwest::Client,
     api: &Api,
     group: &ApiGroup,
+    signer: Option<&midship_signing::proxy::RsaSigner>,
     context: &CallContext,
     path_and_query: &str,
     body: Bytes,
@@ -84,13 +85,16 @@ pub async fn call_upstream(
     let signed_path = format!("{}{path_and_query}", base_path(&group.base_url));
     let method = reqwest::Method::from_bytes(definition.method.as_str().as_bytes()).unwrap_or(reqwest::Method::POST);
     let sent_body = if definition.method.has_body() { body } else { Bytes::new() };
-    let signature = midship_signing::proxy::sign_hmac(
-        group.proxy_secret.as_bytes(),
-        definition.method.as_str(),
-        &signed_path,
-        now_ms,
-        &sent_body,
-    );
+    let signature = match signer {
+        Some(signer) => signer.sign(definition.method.as_str(), &signed_path, now_ms, &sent_body),
+        None => midship_signing::proxy::sign_hmac(
+            group.proxy_secret.as_bytes(),
+            definition.method.as_str(),
+            &signed_path,
+            now_ms,
+            &sent_body,
+        ),
+    };
     let timeout = Duration::from_millis(definition.timeout_ms.unwrap_or(group.timeout_ms));
     let mut request = http
         .request(method, &url)
@@ -240,6 +244,8 @@ mod tests {
                     base_url: "http://backend/api".into(),
                     timeout_ms: 3000,
                     proxy_secret: "s".into(),
+                    proxy_signature: crate::definition::ProxySignature::Hmac,
+                    rsa_private_key: None,
                 },
                 updated_at: 0,
             },

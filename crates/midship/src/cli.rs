@@ -203,6 +203,12 @@ pub enum ApiGroupCommand {
         base_url: String,
         #[arg(long)]
         timeout_ms: Option<u64>,
+        /// hmac (default) or rsa: how the gateway proves itself to this backend.
+        #[arg(long, default_value = "hmac")]
+        proxy_signature: String,
+        /// PKCS#8 PEM private key for rsa; one is generated when absent.
+        #[arg(long)]
+        rsa_private_key_file: Option<PathBuf>,
     },
     List {
         #[arg(long = "workspace")]

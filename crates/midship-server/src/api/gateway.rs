@@ -8,7 +8,7 @@ use midship_api::{
     ErrorBody, List,
 };
 use midship_core::clock::format_rfc3339;
-use midship_gateway::{Api, ApiDefinition, ApiGroup, ApiStatus, HttpMethod, NewApi, NewApiGroup};
+use midship_gateway::{Api, ApiDefinition, ApiGroup, ApiStatus, HttpMethod, NewApi, NewApiGroup, ProxySignature};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -28,7 +28,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 pub fn group_view(group: ApiGroup, show_secret: bool) -> ApiGroupView {
+    let rsa_public_key = group.rsa_public_key();
     ApiGroupView {
+        proxy_signature: match group.definition.proxy_signature {
+            ProxySignature::Hmac => "hmac".to_owned(),
+            ProxySignature::Rsa => "rsa".to_owned(),
+        },
+        rsa_public_key,
         group_id: group.group_id,
         workspace_id: group.workspace_id,
         name: group.name,
@@ -136,7 +142,18 @@ async fn create_group(
     Path(workspace_id): Path<String>,
     ApiJson(request): ApiJson<CreateApiGroupRequest>,
 ) -> Result<(StatusCode, Json<ApiGroupView>), ApiError> {
-    let new_group = NewApiGroup { name: request.name, base_url: request.base_url, timeout_ms: request.timeout_ms };
+    let proxy_signature = match request.proxy_signature.as_deref().unwrap_or("hmac") {
+        "hmac" => ProxySignature::Hmac,
+        "rsa" => ProxySignature::Rsa,
+        other => return Err(ApiError::invalid(format!("invalid proxy_signature: `{other}` (expected hmac or rsa)"))),
+    };
+    let new_group = NewApiGroup {
+        name: request.name,
+        base_url: request.base_url,
+        timeout_ms: request.timeout_ms,
+        proxy_signature,
+        rsa_private_key: request.rsa_private_key,
+    };
     let group = state.gateway.create_group(&who, &workspace_id, new_group).await?;
     Ok((StatusCode::CREATED, Json(group_view(group, true))))
 }

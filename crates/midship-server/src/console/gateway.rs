@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 use midship_api::CreateApiRequest;
 use midship_core::access::Action;
-use midship_gateway::{ApiStatus, NewApi, NewApiGroup};
+use midship_gateway::{ApiStatus, NewApi, NewApiGroup, ProxySignature};
 use serde::Deserialize;
 
 use super::apps::secret_notice;
@@ -134,8 +134,13 @@ pub async fn create_group(
             }
         },
     };
-    let request =
-        NewApiGroup { name: form.name.trim().to_owned(), base_url: form.base_url.trim().to_owned(), timeout_ms };
+    let request = NewApiGroup {
+        name: form.name.trim().to_owned(),
+        base_url: form.base_url.trim().to_owned(),
+        timeout_ms,
+        proxy_signature: ProxySignature::Hmac,
+        rsa_private_key: None,
+    };
     match state.gateway.create_group(&session.principal, &workspace_id, request).await {
         Ok(group) => {
             let body = html! {

@@ -111,13 +111,21 @@ async fn fixture() -> Fixture {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let base_url = upstream(seen.clone()).await;
     let group = admin
-        .create_api_group(&workspace, &CreateApiGroupRequest { name: "core".into(), base_url, timeout_ms: None })
+        .create_api_group(
+            &workspace,
+            &CreateApiGroupRequest { name: "core".into(), base_url, ..CreateApiGroupRequest::default() },
+        )
         .await
         .unwrap();
     let dead = admin
         .create_api_group(
             &workspace,
-            &CreateApiGroupRequest { name: "dead".into(), base_url: closed_port().await, timeout_ms: Some(500) },
+            &CreateApiGroupRequest {
+                name: "dead".into(),
+                base_url: closed_port().await,
+                timeout_ms: Some(500),
+                ..CreateApiGroupRequest::default()
+            },
         )
         .await
         .unwrap();
@@ -694,4 +702,50 @@ async fn an_authorizer_api_decides_and_its_principal_reaches_the_backend() {
     let (_, headers, _) = fixture.call(Call::new("com.bank.guarded", "{}")).await;
     assert_eq!(result(&headers), 1005, "no credentials, no call");
     assert_eq!(backend_calls(), 2, "refused calls never reach the backend");
+}
+
+#[tokio::test]
+async fn rsa_groups_sign_so_backends_verify_with_a_public_key_only() {
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    let private_key = include_str!("../../../midship-signing/testdata/rsa-2048-test-key.pem");
+    let base_url = upstream(fixture.seen.clone()).await;
+    let request = CreateApiGroupRequest {
+        name: "rsa-backend".into(),
+        base_url,
+        proxy_signature: Some("rsa".into()),
+        rsa_private_key: Some(private_key.into()),
+        ..CreateApiGroupRequest::default()
+    };
+    let group = admin.create_api_group(&fixture.workspace, &request).await.unwrap();
+    assert_eq!(group.proxy_signature, "rsa");
+    let public_key = group.rsa_public_key.expect("the public key is shown");
+    let listed = admin.list_api_groups(&fixture.workspace).await.unwrap();
+    assert!(listed.items.iter().all(|group| group.proxy_secret.is_none()), "secrets only at creation");
+    admin.create_api(&fixture.workspace, &api("com.rsa.call", "rsa-backend", "/signed")).await.unwrap();
+
+    let (_, headers, _) = fixture.call(Call::new("com.rsa.call", r#"{"x": 1}"#)).await;
+    assert_eq!(result(&headers), 1000);
+    let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
+    let signature = seen.headers["x-midship-proxy-signature"].to_str().unwrap();
+    assert!(signature.contains("alg=rsa-sha256"), "{signature}");
+    midship_signing::proxy::verify_rsa(
+        &public_key,
+        signature,
+        "POST",
+        &seen.path_and_query,
+        &seen.body,
+        now_ms(),
+        60_000,
+    )
+    .expect("verifies with the public key alone");
+
+    let bad = CreateApiGroupRequest {
+        name: "bad-rsa".into(),
+        base_url: "http://backend".into(),
+        proxy_signature: Some("rsa".into()),
+        rsa_private_key: Some("not a key".into()),
+        ..CreateApiGroupRequest::default()
+    };
+    assert_eq!(admin.create_api_group(&fixture.workspace, &bad).await.unwrap_err().code(), Some("invalid_request"));
 }

@@ -1,5 +1,6 @@
 //! `api` commands: the gateway's groups and APIs.
 
+use anyhow::Context;
 use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest};
 use midship_sdk::AdminClient;
 
@@ -35,13 +36,29 @@ fn print_apis(apis: &[ApiView]) {
 
 pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyhow::Result<()> {
     let apis = match command {
-        ApiCommand::Group { command: ApiGroupCommand::Create { workspace_id, name, base_url, timeout_ms } } => {
-            let group =
-                client.create_api_group(&workspace_id, &CreateApiGroupRequest { name, base_url, timeout_ms }).await?;
+        ApiCommand::Group {
+            command:
+                ApiGroupCommand::Create { workspace_id, name, base_url, timeout_ms, proxy_signature, rsa_private_key_file },
+        } => {
+            let rsa_private_key = rsa_private_key_file
+                .map(|path| std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display())))
+                .transpose()?;
+            let request = CreateApiGroupRequest {
+                name,
+                base_url,
+                timeout_ms,
+                proxy_signature: Some(proxy_signature),
+                rsa_private_key,
+            };
+            let group = client.create_api_group(&workspace_id, &request).await?;
             if json {
                 return output::json(&group);
             }
             print_groups(std::slice::from_ref(&group));
+            if let Some(public_key) = &group.rsa_public_key {
+                println!("the backend verifies X-Midship-Proxy-Signature (rsa-sha256) with this public key:");
+                println!("{public_key}");
+            }
             if let Some(secret) = &group.proxy_secret {
                 println!(
                     "proxy-signature secret (shown only now; the backend verifies X-Midship-Proxy-Signature with it):"
