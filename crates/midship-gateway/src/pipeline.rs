@@ -17,7 +17,7 @@ use crate::policies::{BreakerDecision, CachedAnswer, in_share};
 use crate::request::{RpcRequest, RpcResponse};
 use crate::result::ResultCode;
 use crate::routes::{Route, RouteTable};
-use crate::upstream::{UpstreamOutcome, apply_response_rules, call_upstream, upstream_target};
+use crate::upstream::{UpstreamCall, UpstreamOutcome, apply_response_rules, call_upstream, upstream_target};
 use crate::{Gateway, GatewayError};
 
 /// Where a call goes once its operation type is known.
@@ -251,7 +251,9 @@ impl Gateway {
         };
         let clock = std::time::Instant::now();
         let signer = table.rsa_signers.get(&group.group_id).map(Arc::as_ref);
-        let outcome = call_upstream(&self.http, &route.api, group, signer, context, path, body, started_ms).await;
+        let call =
+            UpstreamCall { api: &route.api, group, signer, context, path_and_query: path, body, now_ms: started_ms };
+        let outcome = call_upstream(&self.http, call).await;
         let elapsed_ms = clock.elapsed().as_millis() as u64;
         if let Some(breaker) = &definition.circuit_breaker {
             let failed = matches!(outcome, UpstreamOutcome::Failed { .. });
@@ -334,9 +336,16 @@ impl Gateway {
         let mut authorizer_context = context.clone();
         authorizer_context.operation_type = authorizer_api.operation_type.clone();
         let signer = table.rsa_signers.get(&authorizer_group.group_id).map(Arc::as_ref);
-        match call_upstream(&self.http, authorizer_api, authorizer_group, signer, &authorizer_context, &path, body, now)
-            .await
-        {
+        let call = UpstreamCall {
+            api: authorizer_api,
+            group: authorizer_group,
+            signer,
+            context: &authorizer_context,
+            path_and_query: &path,
+            body,
+            now_ms: now,
+        };
+        match call_upstream(&self.http, call).await {
             UpstreamOutcome::Answered { status, body, .. } if (200..300).contains(&status) => {
                 let principal = serde_json::from_slice::<Value>(&body)
                     .ok()

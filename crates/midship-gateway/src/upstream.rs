@@ -69,16 +69,22 @@ fn base_path(base_url: &str) -> String {
 const NOT_FORWARDED: [&str; 8] =
     ["connection", "content-length", "content-type", "date", "keep-alive", "server", "transfer-encoding", "upgrade"];
 
-pub async fn call_upstream(
-    http: &reqwest::Client,
-    api: &Api,
-    group: &ApiGroup,
-    signer: Option<&midship_signing::proxy::RsaSigner>,
-    context: &CallContext,
-    path_and_query: &str,
-    body: Bytes,
-    now_ms: i64,
-) -> UpstreamOutcome {
+/// One backend call: which API, through which group (the API's own or a migration target),
+/// signed how, for whom, to which path, with which body.
+#[derive(Debug)]
+pub struct UpstreamCall<'a> {
+    pub api: &'a Api,
+    pub group: &'a ApiGroup,
+    /// Set for groups that sign with RSA; HMAC with the group's secret otherwise.
+    pub signer: Option<&'a midship_signing::proxy::RsaSigner>,
+    pub context: &'a CallContext,
+    pub path_and_query: &'a str,
+    pub body: Bytes,
+    pub now_ms: i64,
+}
+
+pub async fn call_upstream(http: &reqwest::Client, call: UpstreamCall<'_>) -> UpstreamOutcome {
+    let UpstreamCall { api, group, signer, context, path_and_query, body, now_ms } = call;
     let definition = &api.definition;
     let group = &group.definition;
     let url = format!("{}{path_and_query}", group.base_url);
