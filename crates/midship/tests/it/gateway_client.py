@@ -1,7 +1,8 @@
 """Calls Midship's gateway the way docs/protocol.md tells any client to, using only Python's
 standard library, and prints the Result-Status of each scenario as JSON.
 
-Usage: gateway_client.py SERVER APP_ID WORKSPACE_ID SECRET OPERATION_TYPE
+Usage: gateway_client.py SERVER APP_ID WORKSPACE_ID SECRET
+The workspace has the APIs the Rust test registers (com.demo.*).
 """
 
 import hashlib
@@ -14,45 +15,68 @@ import urllib.request
 import uuid
 
 
-def call(server, app_id, workspace_id, secret, operation_type, body, ts=None, nonce=None, drop=(), key=None):
-    ts = str(int(time.time() * 1000)) if ts is None else ts
-    nonce = uuid.uuid4().hex if nonce is None else nonce
-    lines = ["POST", operation_type, app_id, workspace_id, ts, nonce, hashlib.sha256(body).hexdigest()]
-    sign = hmac.new(key or secret, "\n".join(lines).encode(), hashlib.sha256).hexdigest()
-    headers = {
-        "Operation-Type": operation_type,
-        "AppId": app_id,
-        "WorkspaceId": workspace_id,
-        "Ts": ts,
-        "Nonce": nonce,
-        "Sign": sign,
-        "Sign-Type": "hmac-sha256",
-        "Device-Id": "PYTHONCLIENT0001",
-    }
-    for name in drop:
-        headers.pop(name)
-    request = urllib.request.Request(server + "/mgw", data=body, method="POST", headers=headers)
-    try:
-        with urllib.request.urlopen(request) as response:
-            return int(response.headers["Result-Status"]), response.read().decode()
-    except urllib.error.HTTPError as error:
-        return int(error.headers["Result-Status"]), ""
+class Client:
+    def __init__(self, server, app_id, workspace_id, secret):
+        self.server, self.app_id, self.workspace_id, self.secret = server, app_id, workspace_id, secret.encode()
+
+    def call(self, operation_type, body=b"{}", ts=None, nonce=None, drop=(), key=None, extra=None, app_id=None):
+        app_id = app_id or self.app_id
+        ts = str(int(time.time() * 1000)) if ts is None else ts
+        nonce = uuid.uuid4().hex if nonce is None else nonce
+        lines = ["POST", operation_type, app_id, self.workspace_id, ts, nonce, hashlib.sha256(body).hexdigest()]
+        sign = hmac.new(key or self.secret, "\n".join(lines).encode(), hashlib.sha256).hexdigest()
+        headers = {
+            "Operation-Type": operation_type,
+            "AppId": app_id,
+            "WorkspaceId": self.workspace_id,
+            "Ts": ts,
+            "Nonce": nonce,
+            "Sign": sign,
+            "Sign-Type": "hmac-sha256",
+            "Device-Id": "PYTHONCLIENT0001",
+        }
+        headers.update(extra or {})
+        for name in drop:
+            headers.pop(name)
+        request = urllib.request.Request(self.server + "/mgw", data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request) as response:
+                return int(response.headers["Result-Status"]), response.read().decode()
+        except urllib.error.HTTPError as error:
+            return int(error.headers["Result-Status"]), ""
 
 
 def main():
-    server, app_id, workspace_id, secret, operation_type = sys.argv[1:6]
-    secret = secret.encode()
-    body = json.dumps({}).encode()
-    args = (server, app_id, workspace_id, secret)
+    client = Client(*sys.argv[1:5])
     results = {}
-    results["signed"], results["signed_body"] = call(*args, operation_type, body)
-    results["wrong_secret"], _ = call(*args, operation_type, body, key=b"not-the-secret")
-    results["no_ts"], _ = call(*args, operation_type, body, drop=("Ts",))
-    results["no_sign"], _ = call(*args, operation_type, body, drop=("Sign",))
-    results["stale"], _ = call(*args, operation_type, body, ts=str(int(time.time() * 1000) - 10 * 60 * 1000))
-    results["first_use"], _ = call(*args, operation_type, body, nonce="python-nonce")
-    results["replayed"], _ = call(*args, operation_type, body, nonce="python-nonce")
-    results["unknown_operation"], _ = call(*args, "com.demo.nothing", body)
+
+    def record(name, outcome):
+        results[name] = outcome[0]
+        return outcome
+
+    _, body = record("1000", client.call("com.demo.ok"))
+    results["1000_body"] = body
+    record("7002", client.call("com.demo.ok", key=b"not-the-secret"))
+    record("7007", client.call("com.demo.ok", drop=("Ts",)))
+    record("7014", client.call("com.demo.ok", drop=("Sign",)))
+    record("7001", client.call("com.demo.ok", drop=("AppId",)))
+    record("7000", client.call("com.demo.ok", app_id="0000000000000000"))
+    record("7003", client.call("com.demo.ok", ts=str(int(time.time() * 1000) - 10 * 60 * 1000)))
+    client.call("com.demo.ok", nonce="python-nonce")
+    record("7015", client.call("com.demo.ok", nonce="python-nonce"))
+    record("3000", client.call("com.demo.nothing"))
+    record("3001", client.call("com.demo.ok", body=b""))
+    record("3002", client.call("com.demo.ok", body=b"{not json"))
+    record("3003", client.call("com.demo.sealed"))
+    record("3004", client.call("com.demo.ok", body=b"{\"x\": \"" + b"x" * (2 * 1024 * 1024) + b"\"}"))
+    record("4001", client.call("com.demo.slow"))
+    record("4002", client.call("com.demo.broken"))
+    record("4003", client.call("com.demo.gone"))
+    record("1002_first", client.call("com.demo.limited"))
+    record("1002", client.call("com.demo.limited"))
+    record("2000", client.call("com.demo.guarded", extra={"Authorization": "Bearer login"}))
+    record("1005", client.call("com.demo.guarded", extra={"Authorization": "Bearer stolen"}))
+    record("1000_authorized", client.call("com.demo.guarded", extra={"Authorization": "Bearer good"}))
     json.dump(results, sys.stdout)
 
 
