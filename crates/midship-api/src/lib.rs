@@ -376,6 +376,9 @@ pub struct CreateApiRequest {
     /// See [`ApiPolicies::authorizer`].
     #[serde(default)]
     pub authorizer: Option<Value>,
+    /// See [`ApiPolicies::rate_limited_response`].
+    #[serde(default)]
+    pub rate_limited_response: Option<Value>,
 }
 
 /// The optional policies of an API (docs/protocol.md, "API policies"), as JSON objects.
@@ -400,6 +403,9 @@ pub struct ApiPolicies {
     /// `{"operation_type", "credential_headers": ["authorization"], "principal_header": "X-Midship-Principal", "cache_seconds"}`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorizer: Option<Value>,
+    /// `{"status": 429, "content_type", "body"}`: what a rate-limited caller gets with 1002.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limited_response: Option<Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -122,6 +122,9 @@ pub struct ApiDefinition {
     /// and the lowest wins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit_per_second: Option<u32>,
+    /// What a rate-limited caller gets (still with `Result-Status: 1002`); an empty body when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limited_response: Option<CannedResponse>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// Headers added to or removed from the backend request or the client response.
@@ -404,6 +407,9 @@ impl ApiDefinition {
                     format!("`{}`: add needs a printable ASCII value, remove takes none", rule.name),
                 ));
             }
+        }
+        if let Some(response) = &self.rate_limited_response {
+            check_canned("rate_limited_response", response)?;
         }
         if let Some(mock) = &self.mock {
             check_percentage("mock.percentage", mock.percentage)?;

@@ -129,7 +129,15 @@ impl Gateway {
             limits.push((format!("app:{app_id}"), per_second));
         }
         if !self.limiter.try_acquire(&limits, now) {
-            return Err(fail(ResultCode::RateLimited, None));
+            let mut refusal = fail(ResultCode::RateLimited, None);
+            if let Target::Backend(route) = &target
+                && let Some(custom) = &route.api.definition.rate_limited_response
+            {
+                refusal.status = custom.status;
+                refusal.content_type = Some(custom.content_type.clone());
+                refusal.body = Bytes::from(custom.body.clone());
+            }
+            return Err(refusal);
         }
         let issued_device_id = match non_empty(&headers.device_id) {
             Some(_) => None,

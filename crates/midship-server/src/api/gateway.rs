@@ -71,6 +71,7 @@ pub fn api_view(api: Api) -> ApiView {
             circuit_breaker: definition.circuit_breaker.as_ref().map(to_json),
             cache: definition.cache.as_ref().map(to_json),
             authorizer: definition.authorizer.as_ref().map(to_json),
+            rate_limited_response: definition.rate_limited_response.as_ref().map(to_json),
         },
         description: definition.description,
         updated_at: format_rfc3339(api.updated_at),
@@ -116,6 +117,7 @@ pub fn api_definition(request: &CreateApiRequest) -> Result<ApiDefinition, ApiEr
         circuit_breaker: policy("circuit_breaker", &request.circuit_breaker)?,
         cache: policy("cache", &request.cache)?,
         authorizer: policy("authorizer", &request.authorizer)?,
+        rate_limited_response: policy("rate_limited_response", &request.rate_limited_response)?,
     })
 }
 

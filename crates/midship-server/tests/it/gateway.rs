@@ -385,6 +385,24 @@ async fn rate_limits_answer_1002() {
 }
 
 #[tokio::test]
+async fn rate_limited_callers_get_the_configured_response() {
+    let fixture = fixture().await;
+    let limited = policy_api(
+        "com.bank.busy",
+        "core",
+        "/busy",
+        json!({ "rate_limited_response": { "status": 503, "body": "{\"retry_in_seconds\":1}" } }),
+    );
+    let limited = CreateApiRequest { rate_limit_per_second: Some(1), ..limited };
+    fixture.server.admin().create_api(&fixture.workspace, &limited).await.unwrap();
+    assert_eq!(result(&fixture.call(Call::new("com.bank.busy", "{}")).await.1), 1000);
+    let (status, headers, body) = fixture.call(Call::new("com.bank.busy", "{}")).await;
+    assert_eq!(result(&headers), 1002);
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(String::from_utf8(body).unwrap(), r#"{"retry_in_seconds":1}"#);
+}
+
+#[tokio::test]
 async fn unsigned_apis_and_rotated_keys() {
     let fixture = fixture().await;
     let (_, headers, _) = fixture
@@ -489,6 +507,14 @@ async fn the_sdk_signs_calls_keeps_the_issued_device_id_and_surfaces_the_trace_i
     assert_eq!(seen.headers["x-midship-device-id"], issued.as_str(), "the SDK sends the issued id from then on");
     assert_eq!(client.device_id(), Some(issued));
 
+    let mut national = RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
+    national.sign_type = midship_signing::client::SignType::HmacSm3;
+    let national = RpcClient::new(national, DeviceIdentity::default()).unwrap();
+    assert!(
+        national.call("com.bank.balance", &json!({ "accountId": "sm3" })).await.unwrap().is_success(),
+        "HMAC-SM3 signatures"
+    );
+
     let unreachable = client.call("com.bank.gone", &json!({})).await.unwrap();
     assert_eq!(unreachable.result, 4003, "retried, then reported");
     let timeout = client.call("com.bank.slow", &json!({})).await.unwrap();
@@ -553,6 +579,7 @@ fn policy_api(operation_type: &str, group: &str, path: &str, policies: Value) ->
     request.circuit_breaker = policies.get("circuit_breaker").cloned();
     request.cache = policies.get("cache").cloned();
     request.authorizer = policies.get("authorizer").cloned();
+    request.rate_limited_response = policies.get("rate_limited_response").cloned();
     request
 }
 
