@@ -343,6 +343,10 @@ pub struct CreateApiRequest {
     pub method: String,
     /// Appended to the group's base URL; `{name}` segments come from the body's fields.
     pub path: String,
+    /// `[{"name", "type": "string"|"number"|"boolean"|"object"|"array", "required"}]`: checked
+    /// before the backend is called (3002 on a mismatch).
+    #[serde(default)]
+    pub parameters: Option<Value>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
     #[serde(default)]
@@ -417,6 +421,8 @@ pub struct ApiView {
     pub group_id: String,
     pub method: String,
     pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<Value>,
     pub timeout_ms: Option<u64>,
     pub content_type: String,
     pub charset: String,

@@ -103,6 +103,10 @@ pub struct ApiDefinition {
     pub method: HttpMethod,
     /// Appended to the group's base URL; `{name}` segments are filled from top-level body fields.
     pub path: String,
+    /// The body's expected fields; a call missing a required one, or with one of the wrong kind,
+    /// answers 3002 without reaching the backend. Fields not listed pass through.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<Parameter>,
     /// Overrides the group's timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
@@ -173,6 +177,56 @@ fn default_credential_headers() -> Vec<String> {
 
 fn default_principal_header() -> String {
     "X-Midship-Principal".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Parameter {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ParameterKind,
+    #[serde(default)]
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParameterKind {
+    String,
+    Number,
+    Boolean,
+    Object,
+    Array,
+}
+
+impl ParameterKind {
+    fn accepts(self, value: &serde_json::Value) -> bool {
+        match self {
+            ParameterKind::String => value.is_string(),
+            ParameterKind::Number => value.is_number(),
+            ParameterKind::Boolean => value.is_boolean(),
+            ParameterKind::Object => value.is_object(),
+            ParameterKind::Array => value.is_array(),
+        }
+    }
+}
+
+impl ApiDefinition {
+    /// Checks a call's body against the declared parameters; the message names the field.
+    pub fn check_parameters(&self, fields: &serde_json::Map<String, serde_json::Value>) -> Result<(), String> {
+        for parameter in &self.parameters {
+            match fields.get(&parameter.name) {
+                None | Some(serde_json::Value::Null) if parameter.required => {
+                    return Err(format!("parameter `{}` is required", parameter.name));
+                }
+                Some(value) if !value.is_null() && !parameter.kind.accepts(value) => {
+                    return Err(format!("parameter `{}` must be a {:?}", parameter.name, parameter.kind).to_lowercase());
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,6 +459,25 @@ impl ApiDefinition {
                 return Err(DefinitionError::new(
                     "header_rules",
                     format!("`{}`: add needs a printable ASCII value, remove takes none", rule.name),
+                ));
+            }
+        }
+        for (index, parameter) in self.parameters.iter().enumerate() {
+            let valid = !parameter.name.is_empty() && parameter.name.len() <= 128;
+            if !valid || self.parameters[..index].iter().any(|earlier| earlier.name == parameter.name) {
+                return Err(DefinitionError::new(
+                    "parameters",
+                    format!("`{}` must be a unique, non-empty name", parameter.name),
+                ));
+            }
+        }
+        for name in self.path_parameters() {
+            if let Some(parameter) = self.parameters.iter().find(|parameter| parameter.name == name)
+                && matches!(parameter.kind, ParameterKind::Object | ParameterKind::Array)
+            {
+                return Err(DefinitionError::new(
+                    "parameters",
+                    format!("path parameter `{name}` must be a string, number or boolean"),
                 ));
             }
         }

@@ -31,7 +31,8 @@ pub use admin::{NewApi, NewApiGroup};
 pub use builtin::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
 pub use definition::{
     ApiDefinition, ApiGroupDefinition, ApiStatus, Authorizer, CannedResponse, CircuitBreaker, DefinitionError,
-    HeaderAction, HeaderRule, HeaderStage, HttpMethod, Mock, ProxySignature, ResponseCache, TrafficMigration,
+    HeaderAction, HeaderRule, HeaderStage, HttpMethod, Mock, Parameter, ParameterKind, ProxySignature, ResponseCache,
+    TrafficMigration,
 };
 pub use model::{Api, ApiGroup};
 pub use request::{RpcHeaders, RpcRequest, RpcResponse, default_status};

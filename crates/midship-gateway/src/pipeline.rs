@@ -173,6 +173,11 @@ impl Gateway {
                         return Err(fail(ResultCode::MalformedRequest, Some(format!("the body is not JSON: {error}"))));
                     }
                 };
+                route
+                    .api
+                    .definition
+                    .check_parameters(&fields)
+                    .map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
                 let path = upstream_target(route, &fields)
                     .map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
                 self.call_backend(

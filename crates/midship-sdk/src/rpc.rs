@@ -139,7 +139,7 @@ impl RpcClient {
 
     /// Calls `operation_type` with `body`, signed, retrying failures that did not reach the
     /// backend (connection refused, 1002, 4003) with exponential backoff.
-    pub async fn call(&self, operation_type: &str, body: &Value) -> Result<RpcReply, RpcError> {
+    pub async fn rpc(&self, operation_type: &str, body: &Value) -> Result<RpcReply, RpcError> {
         let body = serde_json::to_vec(body).expect("JSON values serialize");
         let mut attempt = 0;
         loop {

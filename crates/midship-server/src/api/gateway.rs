@@ -54,6 +54,7 @@ pub fn api_view(api: Api) -> ApiView {
         group_id: api.group_id,
         method: definition.method.as_str().to_owned(),
         path: definition.path,
+        parameters: (!definition.parameters.is_empty()).then(|| to_json(&definition.parameters)),
         timeout_ms: definition.timeout_ms,
         content_type: definition.content_type,
         charset: definition.charset,
@@ -103,6 +104,7 @@ pub fn api_definition(request: &CreateApiRequest) -> Result<ApiDefinition, ApiEr
     Ok(ApiDefinition {
         method,
         path: request.path.clone(),
+        parameters: policy("parameters", &request.parameters)?.unwrap_or_default(),
         timeout_ms: request.timeout_ms,
         content_type: request.content_type.clone().unwrap_or_else(|| "application/json".to_owned()),
         charset: request.charset.clone().unwrap_or_else(|| "utf-8".to_owned()),

@@ -385,6 +385,37 @@ async fn rate_limits_answer_1002() {
 }
 
 #[tokio::test]
+async fn declared_parameters_are_checked_before_the_backend() {
+    let fixture = fixture().await;
+    let mut transfer = api("com.bank.transfer", "core", "/transfer/{from}");
+    transfer.parameters = Some(json!([
+        { "name": "from", "type": "string", "required": true },
+        { "name": "amount", "type": "number", "required": true },
+        { "name": "memo", "type": "string" }
+    ]));
+    fixture.server.admin().create_api(&fixture.workspace, &transfer).await.unwrap();
+    let calls_before = fixture.seen.lock().unwrap().len();
+    let (_, headers, _) = fixture.call(Call::new("com.bank.transfer", r#"{"from": "A"}"#)).await;
+    assert_eq!(result(&headers), 3002);
+    assert!(headers["memo"].to_str().unwrap().contains("amount"), "{headers:?}");
+    let (_, headers, _) = fixture.call(Call::new("com.bank.transfer", r#"{"from": "A", "amount": "ten"}"#)).await;
+    assert_eq!(result(&headers), 3002);
+    assert_eq!(fixture.seen.lock().unwrap().len(), calls_before, "refused before the backend");
+    let (_, headers, _) =
+        fixture.call(Call::new("com.bank.transfer", r#"{"from": "A", "amount": 10, "extra": true}"#)).await;
+    assert_eq!(result(&headers), 1000);
+    let shown = fixture.server.admin().show_api(&fixture.workspace, "com.bank.transfer").await.unwrap();
+    assert_eq!(shown.parameters.unwrap()[1]["name"], "amount");
+
+    let mut bad = api("com.bank.bad", "core", "/x/{id}");
+    bad.parameters = Some(json!([{ "name": "id", "type": "object" }]));
+    assert_eq!(
+        fixture.server.admin().create_api(&fixture.workspace, &bad).await.unwrap_err().code(),
+        Some("invalid_request")
+    );
+}
+
+#[tokio::test]
 async fn rate_limited_callers_get_the_configured_response() {
     let fixture = fixture().await;
     let limited = policy_api(
@@ -497,12 +528,12 @@ async fn the_sdk_signs_calls_keeps_the_issued_device_id_and_surfaces_the_trace_i
         DeviceIdentity { platform: Some("ios".into()), user_id: Some("alice".into()), ..DeviceIdentity::default() };
     let client = RpcClient::new(settings, identity).unwrap();
 
-    let reply = client.call("com.bank.balance", &json!({ "accountId": "sdk" })).await.unwrap();
+    let reply = client.rpc("com.bank.balance", &json!({ "accountId": "sdk" })).await.unwrap();
     assert!(reply.is_success(), "{reply:?}");
     assert_eq!(reply.json().unwrap()["balance"], 42);
     assert_eq!(reply.trace_id.len(), 16);
     let issued = client.device_id().expect("the gateway issued a utdid at first contact");
-    client.call("com.bank.balance", &json!({ "accountId": "again" })).await.unwrap();
+    client.rpc("com.bank.balance", &json!({ "accountId": "again" })).await.unwrap();
     let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
     assert_eq!(seen.headers["x-midship-device-id"], issued.as_str(), "the SDK sends the issued id from then on");
     assert_eq!(client.device_id(), Some(issued));
@@ -511,13 +542,13 @@ async fn the_sdk_signs_calls_keeps_the_issued_device_id_and_surfaces_the_trace_i
     national.sign_type = midship_signing::client::SignType::HmacSm3;
     let national = RpcClient::new(national, DeviceIdentity::default()).unwrap();
     assert!(
-        national.call("com.bank.balance", &json!({ "accountId": "sm3" })).await.unwrap().is_success(),
+        national.rpc("com.bank.balance", &json!({ "accountId": "sm3" })).await.unwrap().is_success(),
         "HMAC-SM3 signatures"
     );
 
-    let unreachable = client.call("com.bank.gone", &json!({})).await.unwrap();
+    let unreachable = client.rpc("com.bank.gone", &json!({})).await.unwrap();
     assert_eq!(unreachable.result, 4003, "retried, then reported");
-    let timeout = client.call("com.bank.slow", &json!({})).await.unwrap();
+    let timeout = client.rpc("com.bank.slow", &json!({})).await.unwrap();
     assert_eq!(timeout.result, 4001, "a timeout may have run on the backend: not retried");
 }
 
@@ -548,7 +579,7 @@ async fn encrypted_bodies_are_opened_for_the_backend_and_sealed_back() {
             RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
         settings.encryption = Some(Encryption { suite, gateway_public_key: key.public_key.clone() });
         let client = RpcClient::new(settings, DeviceIdentity::default()).unwrap();
-        let reply = client.call("com.bank.secret", &json!({ "pin": "1234" })).await.unwrap();
+        let reply = client.rpc("com.bank.secret", &json!({ "pin": "1234" })).await.unwrap();
         assert!(reply.is_success(), "{}: {reply:?}", key.suite);
         assert_eq!(reply.json().unwrap()["balance"], 42, "the SDK opened the sealed answer");
         let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
