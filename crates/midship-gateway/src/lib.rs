@@ -89,6 +89,9 @@ impl Default for GatewaySettings {
     }
 }
 
+/// Memory the response cache and authorizer cache may use on one node.
+const ANSWER_CACHE_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+
 #[derive(Debug)]
 pub struct Gateway {
     control: ControlPlane,
@@ -124,7 +127,7 @@ impl Gateway {
             envelope_keys: RwLock::default(),
             breakers: policies::Breakers::default(),
             stats: stats::CallStats::default(),
-            answers: policies::AnswerCache::new(100_000),
+            answers: policies::AnswerCache::new(ANSWER_CACHE_BUDGET_BYTES),
             http,
         }
     }

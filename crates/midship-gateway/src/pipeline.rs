@@ -281,6 +281,7 @@ impl Gateway {
                 if let (Some(key), Some(cache)) = (cache_key, &definition.cache)
                     && !backend_opted_out
                     && (200..300).contains(&status)
+                    && body.len() <= MAX_CACHED_BODY_BYTES
                 {
                     let expires_ms = started_ms + i64::from(cache.ttl_seconds) * 1000;
                     let answer =
@@ -584,6 +585,9 @@ impl Gateway {
         Ok(self.routes.observe_revision(revision))
     }
 }
+
+/// Larger answers are not cached, so the cache's memory stays bounded (entries × this).
+const MAX_CACHED_BODY_BYTES: usize = 256 * 1024;
 
 /// The cache key: the API, then the chosen body fields, headers and cookies, each named so that
 /// different values can never run together into the same key.

@@ -92,35 +92,57 @@ pub struct CachedAnswer {
     pub expires_ms: i64,
 }
 
-/// Successful answers by key, bounded: past the capacity, expired entries are dropped and then
-/// anything (a cache may forget).
+/// Successful answers by key, bounded by the bytes of their bodies: past the budget, expired
+/// entries go first, then any (a cache may forget).
 #[derive(Debug)]
 pub struct AnswerCache {
-    capacity: usize,
-    entries: Mutex<HashMap<String, CachedAnswer>>,
+    budget_bytes: usize,
+    entries: Mutex<CacheEntries>,
+}
+
+#[derive(Debug, Default)]
+struct CacheEntries {
+    answers: HashMap<String, CachedAnswer>,
+    bytes: usize,
 }
 
 impl AnswerCache {
-    pub fn new(capacity: usize) -> Self {
-        Self { capacity, entries: Mutex::default() }
+    pub fn new(budget_bytes: usize) -> Self {
+        Self { budget_bytes, entries: Mutex::default() }
     }
 
     pub fn get(&self, key: &str, now_ms: i64) -> Option<CachedAnswer> {
         let entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        entries.get(key).filter(|answer| answer.expires_ms > now_ms).cloned()
+        entries.answers.get(key).filter(|answer| answer.expires_ms > now_ms).cloned()
     }
 
     pub fn put(&self, key: String, answer: CachedAnswer, now_ms: i64) {
+        let size = key.len() + answer.body.len();
+        if size > self.budget_bytes {
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= self.capacity {
-            entries.retain(|_, cached| cached.expires_ms > now_ms);
-            if entries.len() >= self.capacity
-                && let Some(victim) = entries.keys().next().cloned()
-            {
-                entries.remove(&victim);
+        if let Some(old) = entries.answers.remove(&key) {
+            entries.bytes -= key.len() + old.body.len();
+        }
+        if entries.bytes + size > self.budget_bytes {
+            let CacheEntries { answers, bytes } = &mut *entries;
+            answers.retain(|stored_key, cached| {
+                let keep = cached.expires_ms > now_ms;
+                if !keep {
+                    *bytes -= stored_key.len() + cached.body.len();
+                }
+                keep
+            });
+        }
+        while entries.bytes + size > self.budget_bytes {
+            let Some(victim) = entries.answers.keys().next().cloned() else { break };
+            if let Some(old) = entries.answers.remove(&victim) {
+                entries.bytes -= victim.len() + old.body.len();
             }
         }
-        entries.insert(key, answer);
+        entries.bytes += size;
+        entries.answers.insert(key, answer);
     }
 }
 
@@ -184,7 +206,7 @@ mod tests {
 
     #[test]
     fn cache_expires_and_stays_bounded() {
-        let cache = AnswerCache::new(2);
+        let cache = AnswerCache::new(10);
         let answer =
             |expires_ms| CachedAnswer { status: 200, content_type: None, body: Bytes::from_static(b"{}"), expires_ms };
         cache.put("a".into(), answer(100), 0);
@@ -192,7 +214,12 @@ mod tests {
         assert!(cache.get("a", 100).is_none());
         cache.put("b".into(), answer(100), 0);
         cache.put("c".into(), answer(100), 0);
-        assert!(cache.entries.lock().unwrap().len() <= 2);
+        let entries = cache.entries.lock().unwrap();
+        assert!(entries.bytes <= 10 && entries.answers.len() <= 3, "{entries:?}");
+        assert_eq!(
+            entries.bytes,
+            entries.answers.iter().map(|(key, answer)| key.len() + answer.body.len()).sum::<usize>()
+        );
     }
 
     #[test]
