@@ -9,6 +9,7 @@
 
 mod admin;
 pub mod builtin;
+pub mod connect;
 pub mod definition;
 mod limits;
 mod model;
@@ -29,6 +30,7 @@ use midship_storage::StorageError;
 
 pub use admin::{NewApi, NewApiGroup};
 pub use builtin::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+pub use connect::{ConnectRequest, ConnectedDevice, IssuedConnectToken, NewConnectToken};
 pub use definition::{
     ApiDefinition, ApiGroupDefinition, ApiStatus, Authorizer, CannedResponse, CircuitBreaker, DefinitionError,
     HeaderAction, HeaderRule, HeaderStage, HttpMethod, Mock, Parameter, ParameterKind, ProxySignature, ResponseCache,

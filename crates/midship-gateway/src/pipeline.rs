@@ -423,7 +423,7 @@ impl Gateway {
 
     /// Checks timestamp, signature (with every key still valid, so rotations do not break
     /// devices) and nonce, in that order: a nonce is spent only by a correctly signed request.
-    async fn verify_signature(
+    pub(crate) async fn verify_signature(
         &self,
         request: &RpcRequest,
         operation_type: &str,
@@ -466,25 +466,17 @@ impl Gateway {
             nonce,
             body: &request.body,
         };
-        let verify_with = |keys: &[midship_core::AppKey]| {
-            let secrets: Vec<&[u8]> =
-                keys.iter().filter(|key| key.is_valid_at(now)).map(|key| key.secret.as_bytes()).collect();
+        self.check_with_app_secrets(app_id, |secrets| {
             if secrets.is_empty() {
                 return Err((ResultCode::NoKey, format!("app {app_id} has no valid key")));
             }
-            match midship_signing::client::verify(sign_type, &secrets, &input, signature) {
+            match midship_signing::client::verify(sign_type, secrets, &input, signature) {
                 Some(_) => Ok(()),
                 None => Err((ResultCode::BadSignature, "signature does not match".to_owned())),
             }
-        };
-        let (keys, fresh) = self.app_keys(app_id).await.map_err(storage_failure)?;
-        let mut verdict = verify_with(&keys);
-        // A key rotated a moment ago is not in the cache yet: reload once and try again.
-        if verdict.is_err() && !fresh && self.keys.may_force_reload(app_id, now) {
-            let reloaded = self.reload_app_keys(app_id).await.map_err(storage_failure)?;
-            verdict = verify_with(&reloaded);
-        }
-        verdict?;
+        })
+        .await
+        .map_err(storage_failure)??;
         if !nonce.is_empty() {
             let expires_at = timestamp_ms + self.settings.timestamp_window_ms;
             if !self.nonces.first_use(&format!("{app_id}:{nonce}"), now, expires_at) {
@@ -495,7 +487,7 @@ impl Gateway {
     }
 
     /// The workspace's routes, from memory; `None` when the workspace does not exist.
-    async fn route_table(&self, workspace_id: &str) -> Result<Option<Arc<RouteTable>>, GatewayError> {
+    pub(crate) async fn route_table(&self, workspace_id: &str) -> Result<Option<Arc<RouteTable>>, GatewayError> {
         if let Some(table) = self.routes.get(workspace_id) {
             return Ok(Some(table));
         }
@@ -544,15 +536,36 @@ impl Gateway {
         Ok(Some(table))
     }
 
+    /// Runs `check` with the secrets of the app's keys valid now. A key rotated a moment ago
+    /// may not be in the cache yet, so a failed check reloads the keys once and runs again.
+    pub(crate) async fn check_with_app_secrets<T, E>(
+        &self,
+        app_id: &str,
+        check: impl Fn(&[&[u8]]) -> Result<T, E>,
+    ) -> Result<Result<T, E>, GatewayError> {
+        let now = self.control.now_ms();
+        let check_keys = |keys: &[midship_core::AppKey]| {
+            let secrets: Vec<&[u8]> =
+                keys.iter().filter(|key| key.is_valid_at(now)).map(|key| key.secret.as_bytes()).collect();
+            check(&secrets)
+        };
+        let (keys, fresh) = self.app_keys(app_id).await?;
+        let verdict = check_keys(&keys);
+        if verdict.is_err() && !fresh && self.keys.may_force_reload(app_id, now) {
+            return Ok(check_keys(&self.reload_app_keys(app_id).await?));
+        }
+        Ok(verdict)
+    }
+
     /// The app's keys from the cache, or loaded (then `true`: there is nothing fresher to try).
-    async fn app_keys(&self, app_id: &str) -> Result<(Arc<Vec<midship_core::AppKey>>, bool), GatewayError> {
+    pub(crate) async fn app_keys(&self, app_id: &str) -> Result<(Arc<Vec<midship_core::AppKey>>, bool), GatewayError> {
         if let Some(keys) = self.keys.get(app_id, self.control.now_ms()) {
             return Ok((keys, false));
         }
         Ok((self.reload_app_keys(app_id).await?, true))
     }
 
-    async fn reload_app_keys(&self, app_id: &str) -> Result<Arc<Vec<midship_core::AppKey>>, GatewayError> {
+    pub(crate) async fn reload_app_keys(&self, app_id: &str) -> Result<Arc<Vec<midship_core::AppKey>>, GatewayError> {
         let keys = Arc::new(self.control.storage().list_app_keys(app_id).await?);
         self.keys.insert(app_id, self.control.now_ms(), keys.clone());
         Ok(keys)
@@ -560,7 +573,12 @@ impl Gateway {
 
     /// First contact: a new utdid, recorded with what the device said about itself. A failure to
     /// record is logged; the call goes on (the device keeps the id and is recorded next time).
-    async fn issue_device(&self, app_id: &str, workspace_id: &str, headers: &crate::request::RpcHeaders) -> String {
+    pub(crate) async fn issue_device(
+        &self,
+        app_id: &str,
+        workspace_id: &str,
+        headers: &crate::request::RpcHeaders,
+    ) -> String {
         let now = self.control.now_ms();
         let utdid = midship_core::ids::new_id(now, &mut rand::rng());
         let device = DeviceRecord {

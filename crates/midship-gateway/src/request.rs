@@ -96,6 +96,7 @@ pub fn default_status(result: ResultCode) -> u16 {
         | ResultCode::TimestampOutsideWindow
         | ResultCode::TimestampMissing
         | ResultCode::SignatureMissing
-        | ResultCode::ReplayedNonce => 401,
+        | ResultCode::ReplayedNonce
+        | ResultCode::TokenInvalid => 401,
     }
 }

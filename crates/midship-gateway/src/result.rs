@@ -26,10 +26,13 @@ pub enum ResultCode {
     ReplayedNonce,
     /// Midship's own code: the body is larger than the gateway accepts.
     RequestTooLarge,
+    /// Midship's own code: a connection token that is forged, garbled, expired or for another
+    /// app, workspace or device.
+    TokenInvalid,
 }
 
 impl ResultCode {
-    pub const ALL: [ResultCode; 21] = [
+    pub const ALL: [ResultCode; 22] = [
         ResultCode::Success,
         ResultCode::AccessDenied,
         ResultCode::RateLimited,
@@ -51,6 +54,7 @@ impl ResultCode {
         ResultCode::SignatureMissing,
         ResultCode::ReplayedNonce,
         ResultCode::RequestTooLarge,
+        ResultCode::TokenInvalid,
     ];
 
     pub fn code(self) -> u16 {
@@ -76,6 +80,7 @@ impl ResultCode {
             ResultCode::SignatureMissing => 7014,
             ResultCode::ReplayedNonce => 7015,
             ResultCode::RequestTooLarge => 3004,
+            ResultCode::TokenInvalid => 7016,
         }
     }
 
@@ -103,6 +108,7 @@ impl ResultCode {
             ResultCode::SignatureMissing => "signature missing",
             ResultCode::ReplayedNonce => "replayed nonce",
             ResultCode::RequestTooLarge => "request body too large",
+            ResultCode::TokenInvalid => "connection token invalid or expired",
         }
     }
 

@@ -6,7 +6,8 @@ use midship_api::{
     ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView,
     CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest,
     CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PublishRequest,
-    RollbackRequest, RotateKeyRequest, RotatedKey, SwitchStatusView, TenantView, TokenView, WhoAmI, WorkspaceView,
+    RollbackRequest, RotateKeyRequest, RotatedKey, SwitchStatusView, SyncSendRequest, SyncSendResponse, SyncStatusView,
+    SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -102,6 +103,17 @@ impl AdminClient {
         self.send(self.request(Method::POST, path)?.json(body)).await
     }
 
+    /// A call answered `204 No Content` on success.
+    async fn delete(&self, path: &str) -> Result<(), SdkError> {
+        let response = self.request(Method::DELETE, path)?.send().await?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        let status = response.status();
+        let body: ErrorBody = response.json().await?;
+        Err(SdkError::Api { status, code: body.code, message: body.message })
+    }
+
     /// Path segments that come from callers are percent-encoded.
     fn segment(value: &str) -> String {
         url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
@@ -194,14 +206,7 @@ impl AdminClient {
     }
 
     pub async fn delete_switch(&self, workspace_id: &str, key: &str) -> Result<(), SdkError> {
-        let path = Self::workspace_path(workspace_id, &format!("switches/{}", Self::segment(key)));
-        let response = self.request(Method::DELETE, &path)?.send().await?;
-        if response.status().is_success() {
-            return Ok(());
-        }
-        let status = response.status();
-        let body: ErrorBody = response.json().await?;
-        Err(SdkError::Api { status, code: body.code, message: body.message })
+        self.delete(&Self::workspace_path(workspace_id, &format!("switches/{}", Self::segment(key)))).await
     }
 
     pub async fn publish_config(&self, workspace_id: &str, note: &str) -> Result<ConfigVersionView, SdkError> {
@@ -293,5 +298,55 @@ impl AdminClient {
     /// Per-API calls and latency on the answering node.
     pub async fn api_stats(&self, workspace_id: &str) -> Result<List<ApiStatsView>, SdkError> {
         self.get(&Self::workspace_path(workspace_id, "api-stats"), &()).await
+    }
+
+    /// Creates or replaces a bizType's sync configuration (docs/sync.md).
+    pub async fn put_sync_config(
+        &self,
+        workspace_id: &str,
+        config: &serde_json::Value,
+    ) -> Result<serde_json::Value, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "sync/configs"), config).await
+    }
+
+    pub async fn list_sync_configs(&self, workspace_id: &str) -> Result<List<serde_json::Value>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "sync/configs"), &()).await
+    }
+
+    pub async fn delete_sync_config(&self, workspace_id: &str, biz_type: &str) -> Result<(), SdkError> {
+        let path = Self::workspace_path(workspace_id, &format!("sync/configs/{}", Self::segment(biz_type)));
+        self.delete(&path).await
+    }
+
+    /// A connection token vouching for a user, for the app to open its long connection with.
+    pub async fn sync_token(&self, workspace_id: &str, request: &SyncTokenRequest) -> Result<SyncTokenView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "sync/tokens"), request).await
+    }
+
+    /// Sends to a user or device stream; global bizTypes go through [`Self::sync_global`].
+    pub async fn sync_send(&self, workspace_id: &str, request: &SyncSendRequest) -> Result<SyncSendResponse, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "sync/send"), request).await
+    }
+
+    pub async fn sync_global(
+        &self,
+        workspace_id: &str,
+        request: &SyncSendRequest,
+    ) -> Result<SyncSendResponse, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "sync/global"), request).await
+    }
+
+    pub async fn sync_status(
+        &self,
+        workspace_id: &str,
+        biz_type: &str,
+        link_token: &str,
+        device_id: Option<&str>,
+    ) -> Result<SyncStatusView, SdkError> {
+        let mut query = vec![("biz_type", biz_type.to_owned()), ("link_token", link_token.to_owned())];
+        if let Some(device_id) = device_id {
+            query.push(("device_id", device_id.to_owned()));
+        }
+        self.get(&Self::workspace_path(workspace_id, "sync/status"), &query).await
     }
 }

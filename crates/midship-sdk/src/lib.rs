@@ -9,10 +9,13 @@
 //! - [`rpc`]: signed calls through the gateway (`POST /mgw`), with retries of failures that did
 //!   not reach the backend and the trace id surfaced to the caller.
 //!
-//! Sync and push join this crate with the issues that build them.
+//! - [`sync`]: data sync over the long connection (`/ws`): handlers per bizType, exactly-once
+//!   hand-over with positions kept on disk, reconnects with backoff and jitter, RPCs over the
+//!   connection.
 
 pub mod admin;
 pub mod config;
 pub mod rpc;
+pub mod sync;
 
 pub use admin::{AdminClient, SdkError};

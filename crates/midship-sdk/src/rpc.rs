@@ -73,6 +73,35 @@ pub struct DeviceIdentity {
     pub user_id: Option<String>,
     pub platform: Option<String>,
     pub app_version: Option<String>,
+    pub os_version: Option<String>,
+}
+
+/// `Ts`, `Nonce` and `Sign` of one call (docs/protocol-signing.md).
+#[derive(Debug, Clone)]
+pub(crate) struct CallSignature {
+    pub timestamp: String,
+    pub nonce: String,
+    pub sign: String,
+}
+
+/// Signs a call now, with a fresh nonce. The long connection's hello is signed the same way as
+/// method `CONNECT`, operation type `midship.connect` and an empty body.
+pub(crate) fn sign_call(
+    sign_type: SignType,
+    secret: &str,
+    app_id: &str,
+    workspace_id: &str,
+    method: &str,
+    operation_type: &str,
+    body: &[u8],
+) -> CallSignature {
+    let timestamp =
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis()).unwrap_or(0).to_string();
+    let nonce = format!("{:032x}", rand::random::<u128>());
+    let input =
+        SigningInput { method, operation_type, app_id, workspace_id, timestamp: &timestamp, nonce: &nonce, body };
+    let sign = sign(sign_type, secret.as_bytes(), &input);
+    CallSignature { timestamp, nonce, sign }
 }
 
 /// The gateway's answer to a call that went through the pipeline.
@@ -169,19 +198,16 @@ impl RpcClient {
             None => None,
         };
         let body = sealed.as_ref().map_or(body, |(_, _, sealed, _)| sealed.as_slice());
-        let timestamp =
-            SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis()).unwrap_or(0).to_string();
-        let nonce = format!("{:032x}", rand::random::<u128>());
-        let input = SigningInput {
-            method: "POST",
+        let settings = &self.settings;
+        let signature = sign_call(
+            settings.sign_type,
+            &settings.secret,
+            &settings.app_id,
+            &settings.workspace_id,
+            "POST",
             operation_type,
-            app_id: &self.settings.app_id,
-            workspace_id: &self.settings.workspace_id,
-            timestamp: &timestamp,
-            nonce: &nonce,
             body,
-        };
-        let signature = sign(self.settings.sign_type, self.settings.secret.as_bytes(), &input);
+        );
         let mut request = self
             .http
             .post(format!("{}/mgw", self.settings.server_url))
@@ -189,9 +215,9 @@ impl RpcClient {
             .header("Operation-Type", operation_type)
             .header("AppId", &self.settings.app_id)
             .header("WorkspaceId", &self.settings.workspace_id)
-            .header("Ts", &timestamp)
-            .header("Nonce", &nonce)
-            .header("Sign", signature)
+            .header("Ts", &signature.timestamp)
+            .header("Nonce", &signature.nonce)
+            .header("Sign", &signature.sign)
             .header("Sign-Type", self.settings.sign_type.as_str())
             .body(body.to_vec());
         if let Some((suite, client_key, _, _)) = &sealed {

@@ -4,10 +4,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use midship_api::ConfigPullResponse;
+use midship_control::ControlPlane;
+use midship_gateway::connect::{DEVICE_TOKEN_TTL_MS, issue_token};
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+use midship_signing::connect_token::ConnectClaims;
 use midship_switches::{DeviceContext, PullOutcome, SwitchError, SwitchService};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 /// `midship.config.pull`: the device's switch values. Device, user, platform and app version come
 /// from the signed headers; the body adds the rest.
@@ -71,9 +74,48 @@ impl BuiltinService for ConfigPull {
     }
 }
 
+/// `midship.sync.token`: a short-lived connection token for the calling device, so the long
+/// connection can open without signing its hello (H5 containers, for example). The user is the
+/// one the call names, not vouched for; backends vouch through the admin API instead.
+#[derive(Debug)]
+pub struct SyncToken {
+    pub control: ControlPlane,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SyncTokenBody {}
+
+#[async_trait]
+impl BuiltinService for SyncToken {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let _: SyncTokenBody =
+            serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))?;
+        let now = self.control.now_ms();
+        let claims = ConnectClaims {
+            app_id: context.app_id.clone(),
+            workspace_id: context.workspace_id.clone(),
+            device_id: context.device_id.clone(),
+            user_id: context.user_id.clone(),
+            user_verified: false,
+            expires_at: now + DEVICE_TOKEN_TTL_MS,
+        };
+        let keys = self
+            .control
+            .storage()
+            .list_app_keys(&context.app_id)
+            .await
+            .map_err(|error| BuiltinError::Failed(format!("cannot load app keys: {error}")))?;
+        let token = issue_token(&keys, &claims, now)
+            .ok_or_else(|| BuiltinError::Failed(format!("app {} has no valid key", context.app_id)))?;
+        Ok(serde_json::to_vec(&json!({ "token": token, "expires_at": claims.expires_at })).expect("JSON serializes"))
+    }
+}
+
 /// Every built-in service of this node.
-pub fn registry(switches: &SwitchService) -> BuiltinRegistry {
+pub fn registry(control: &ControlPlane, switches: &SwitchService) -> BuiltinRegistry {
     let mut registry = BuiltinRegistry::default();
     registry.register("midship.config.pull", Arc::new(ConfigPull { switches: switches.clone() }));
+    registry.register("midship.sync.token", Arc::new(SyncToken { control: control.clone() }));
     registry
 }

@@ -100,3 +100,16 @@ impl From<midship_gateway::GatewayError> for ApiError {
         }
     }
 }
+
+impl From<midship_sync::SyncError> for ApiError {
+    fn from(error: midship_sync::SyncError) -> Self {
+        use midship_sync::SyncError;
+        let message = error.to_string();
+        match error {
+            SyncError::Control(control) => control.into(),
+            SyncError::InvalidConfig(_) | SyncError::InvalidSend { .. } => Self::invalid(message),
+            SyncError::UnknownBizType(_) => Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message),
+            SyncError::AtCapacity(_) => Self::new(StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE, message),
+        }
+    }
+}

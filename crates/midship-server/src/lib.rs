@@ -4,6 +4,8 @@
 //!   `/api/v1/openapi.json`, generated from the handlers.
 //! - `/console/*`: server-rendered web console ([`console`]).
 //! - `/healthz`, `/readyz`, `/metrics`: operations ([`ops`]).
+//! - `POST /mgw`: client RPCs through the gateway ([`mgw`]); `GET /ws`: the device long
+//!   connection ([`longconn`]), carrying sync data and RPCs.
 //!
 //! Only this crate knows HTTP: it maps the services' errors to statuses and error codes
 //! ([`error`]). Start it with [`run`] on any listener, so tests bind port 0.
@@ -13,6 +15,7 @@ mod builtins;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod longconn;
 pub mod metrics;
 mod mgw;
 pub mod ops;
@@ -28,6 +31,7 @@ use axum::extract::DefaultBodyLimit;
 use midship_control::ControlPlane;
 use midship_gateway::{Gateway, GatewaySettings};
 use midship_switches::SwitchService;
+use midship_sync::SyncService;
 use tower_http::trace::TraceLayer;
 
 pub use storage::{StorageOpenError, open_storage};
@@ -39,11 +43,16 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// Mark console cookies `Secure` (set when Midship is reached over HTTPS).
     pub secure_cookies: bool,
+    pub long_connection: longconn::LongConnectionSettings,
 }
 
 impl Default for ServerSettings {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, secure_cookies: false }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            secure_cookies: false,
+            long_connection: longconn::LongConnectionSettings::default(),
+        }
     }
 }
 
@@ -53,6 +62,7 @@ pub struct AppState {
     pub control: ControlPlane,
     pub switches: SwitchService,
     pub gateway: Arc<Gateway>,
+    pub sync: SyncService,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: Arc<ServerSettings>,
 }
@@ -62,8 +72,10 @@ impl AppState {
     pub fn new(control: ControlPlane, settings: ServerSettings, gateway_settings: GatewaySettings) -> Self {
         let metrics = Arc::new(metrics::Metrics::new(control.storage().backend_name()));
         let switches = SwitchService::new(control.clone());
-        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins::registry(&switches)));
-        Self { control, switches, gateway, metrics, settings: Arc::new(settings) }
+        let gateway =
+            Arc::new(Gateway::new(control.clone(), gateway_settings, builtins::registry(&control, &switches)));
+        let sync = SyncService::new(control.clone(), settings.long_connection.sync.clone());
+        Self { control, switches, gateway, sync, metrics, settings: Arc::new(settings) }
     }
 }
 
@@ -75,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(console::router())
         .merge(ops::router())
         .merge(mgw::router())
+        .merge(longconn::router())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::record_request))

@@ -45,6 +45,12 @@ struct OperationLabels {
     operation_type: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CloseLabels {
+    /// The close code the server sent; 0 when the device went away first.
+    code: u16,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -52,6 +58,9 @@ pub struct Metrics {
     durations: Family<RouteLabels, Histogram>,
     gateway_calls: Family<GatewayCallLabels, Counter>,
     gateway_durations: Family<OperationLabels, Histogram>,
+    connections: Gauge,
+    connection_closes: Family<CloseLabels, Counter>,
+    sync_deliveries: Counter,
 }
 
 impl Metrics {
@@ -81,7 +90,22 @@ impl Metrics {
             "Client RPC latency through the gateway by operation type",
             gateway_durations.clone(),
         );
-        Self { registry: Mutex::new(registry), requests, durations, gateway_calls, gateway_durations }
+        let connections = Gauge::default();
+        registry.register("connections", "Open device long connections on this node", connections.clone());
+        let connection_closes = Family::<CloseLabels, Counter>::default();
+        registry.register("connection_closes", "Ended long connections by close code", connection_closes.clone());
+        let sync_deliveries = Counter::default();
+        registry.register("sync_deliveries", "Sync messages written to device connections", sync_deliveries.clone());
+        Self {
+            registry: Mutex::new(registry),
+            requests,
+            durations,
+            gateway_calls,
+            gateway_durations,
+            connections,
+            connection_closes,
+            sync_deliveries,
+        }
     }
 
     /// One client RPC. `operation_type` must be a routed one (or `unknown`), never raw client
@@ -90,6 +114,19 @@ impl Metrics {
         let operation_type = operation_type.to_owned();
         self.gateway_calls.get_or_create(&GatewayCallLabels { operation_type: operation_type.clone(), result }).inc();
         self.gateway_durations.get_or_create(&OperationLabels { operation_type }).observe(seconds);
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.inc();
+    }
+
+    pub fn connection_closed(&self, close_code: u16) {
+        self.connections.dec();
+        self.connection_closes.get_or_create(&CloseLabels { code: close_code }).inc();
+    }
+
+    pub fn sync_delivered(&self, messages: usize) {
+        self.sync_deliveries.inc_by(messages as u64);
     }
 
     pub fn render(&self) -> String {

@@ -22,28 +22,89 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
-fn rpc_headers(headers: &HeaderMap) -> RpcHeaders {
+/// The protocol headers of a call, looked up by their lower-case names (docs/protocol.md), from
+/// HTTP headers or the header map of an RPC frame.
+pub(crate) fn rpc_headers(lookup: impl Fn(&str) -> Option<String>) -> RpcHeaders {
     RpcHeaders {
-        operation_type: header_text(headers, "operation-type"),
-        app_id: header_text(headers, "appid"),
-        workspace_id: header_text(headers, "workspaceid"),
-        timestamp: header_text(headers, "ts"),
-        sign: header_text(headers, "sign"),
-        sign_type: header_text(headers, "sign-type"),
-        nonce: header_text(headers, "nonce"),
-        device_id: header_text(headers, "device-id"),
-        user_id: header_text(headers, "user-id"),
-        platform: header_text(headers, "platform"),
-        app_version: header_text(headers, "app-version"),
-        encrypt_suite: header_text(headers, "encrypt-suite"),
-        encrypt_key: header_text(headers, "encrypt-key"),
+        operation_type: lookup("operation-type"),
+        app_id: lookup("appid"),
+        workspace_id: lookup("workspaceid"),
+        timestamp: lookup("ts"),
+        sign: lookup("sign"),
+        sign_type: lookup("sign-type"),
+        nonce: lookup("nonce"),
+        device_id: lookup("device-id"),
+        user_id: lookup("user-id"),
+        platform: lookup("platform"),
+        app_version: lookup("app-version"),
+        encrypt_suite: lookup("encrypt-suite"),
+        encrypt_key: lookup("encrypt-key"),
     }
+}
+
+/// Which way a call came in, for the digest log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Http,
+    LongConnection,
+}
+
+impl Transport {
+    fn as_str(self) -> &'static str {
+        match self {
+            Transport::Http => "http",
+            Transport::LongConnection => "ws",
+        }
+    }
+}
+
+/// What the digest line says about the caller, taken before the request moves into the gateway.
+struct RpcOrigin {
+    transport: Transport,
+    device_id: Option<String>,
+    user_id: Option<String>,
+    request_bytes: usize,
+}
+
+impl RpcOrigin {
+    fn of(headers: &RpcHeaders, transport: Transport, request_bytes: usize) -> Self {
+        Self { transport, device_id: headers.device_id.clone(), user_id: headers.user_id.clone(), request_bytes }
+    }
+}
+
+/// Runs one call through the gateway and records it: the metrics and the digest log line. Both
+/// entry points, `POST /mgw` and RPC frames on the long connection, come through here.
+pub(crate) async fn dispatch(state: &AppState, request: RpcRequest, transport: Transport) -> RpcResponse {
+    let started = Instant::now();
+    let origin = RpcOrigin::of(&request.headers, transport, request.body.len());
+    let response = state.gateway.handle(request).await;
+    record(state, &origin, &response, started.elapsed());
+    response
+}
+
+fn record(state: &AppState, origin: &RpcOrigin, response: &RpcResponse, elapsed: std::time::Duration) {
+    state.metrics.record_gateway_call(&response.operation_type, response.result.code(), elapsed.as_secs_f64());
+    tracing::info!(
+        target: "midship::digest",
+        operation_type = %response.operation_type,
+        app_id = response.app_id.as_deref().unwrap_or("-"),
+        workspace_id = response.workspace_id.as_deref().unwrap_or("-"),
+        result = response.result.code(),
+        latency_ms = elapsed.as_secs_f64() * 1000.0,
+        request_bytes = origin.request_bytes,
+        response_bytes = response.body.len(),
+        trace_id = %response.trace_id,
+        device_id = origin.device_id.as_deref().or(response.issued_device_id.as_deref()).unwrap_or("-"),
+        user_id = origin.user_id.as_deref().unwrap_or("-"),
+        transport = origin.transport.as_str(),
+        "rpc"
+    );
 }
 
 async fn mgw(State(state): State<AppState>, request: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = request.into_parts();
-    let headers = rpc_headers(&parts.headers);
+    let headers = rpc_headers(|name| header_text(&parts.headers, name));
     let limit = state.settings.max_body_bytes;
     let declared_too_large = parts
         .headers
@@ -64,9 +125,8 @@ async fn mgw(State(state): State<AppState>, request: Request) -> Response {
                     value.to_str().ok().map(|value| (name.as_str().to_owned(), value.to_owned()))
                 })
                 .collect();
-            let request =
-                RpcRequest { headers: headers.clone(), method: parts.method.as_str().to_owned(), body, other_headers };
-            state.gateway.handle(request).await
+            let request = RpcRequest { headers, method: parts.method.as_str().to_owned(), body, other_headers };
+            dispatch(&state, request, Transport::Http).await
         }
         Err(()) => {
             let trace_id = midship_core::ids::new_id(state.control.now_ms(), &mut rand::rng());
@@ -76,25 +136,10 @@ async fn mgw(State(state): State<AppState>, request: Request) -> Response {
                 Some(format!("the body is over {limit} bytes")),
             );
             failure.operation_type = "unknown".to_owned();
+            record(&state, &RpcOrigin::of(&headers, Transport::Http, request_bytes), &failure, started.elapsed());
             failure
         }
     };
-    let elapsed = started.elapsed();
-    state.metrics.record_gateway_call(&response.operation_type, response.result.code(), elapsed.as_secs_f64());
-    tracing::info!(
-        target: "midship::digest",
-        operation_type = %response.operation_type,
-        app_id = response.app_id.as_deref().unwrap_or("-"),
-        workspace_id = response.workspace_id.as_deref().unwrap_or("-"),
-        result = response.result.code(),
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        request_bytes,
-        response_bytes = response.body.len(),
-        trace_id = %response.trace_id,
-        device_id = headers.device_id.as_deref().or(response.issued_device_id.as_deref()).unwrap_or("-"),
-        user_id = headers.user_id.as_deref().unwrap_or("-"),
-        "rpc"
-    );
     into_http(response)
 }
 

@@ -15,6 +15,9 @@
 //!   P-256 with AES-256-GCM, or on SM2 with SM4-GCM), for traffic that must stay confidential even
 //!   where TLS is terminated early.
 //!
+//! - [`connect_token`]: short-lived tokens that open the device long connection without a signed
+//!   hello, HMAC'd with the app's secret.
+//!
 //! The wire formats are documented in `docs/protocol-signing.md`.
 //!
 //! The one read from outside is [`RsaSigner::sign`], which blinds the RSA private-key operation
@@ -25,6 +28,7 @@
 //! depend on that version themselves.
 
 pub mod client;
+pub mod connect_token;
 pub mod envelope;
 pub mod proxy;
 

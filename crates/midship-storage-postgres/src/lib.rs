@@ -19,6 +19,7 @@ use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 
 mod gateway;
 mod switches;
+mod sync;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -10,6 +10,10 @@ use midship_core::tenancy::DEFAULT_TENANT_ID;
 use midship_core::{App, AppKey, AuditFilter, NewAuditEntry, PageRequest, Platform, Tenant, Workspace};
 use serde_json::json;
 
+mod sync;
+
+pub use sync::*;
+
 use crate::{
     ApiGroupRecord, ApiRecord, AppScope, Bootstrap, DeviceRecord, DraftAfterPublish, DraftSwitchRecord, Storage,
     StorageError, SwitchVersionRecord,
@@ -49,7 +53,13 @@ macro_rules! storage_test_suite {
             rollback_replaces_the_draft_with_the_published_version,
             api_groups_and_apis_are_unique_and_bump_the_revision,
             devices_are_registered_once,
-            envelope_keys_are_created_once
+            envelope_keys_are_created_once,
+            sync_configs_are_upserted_listed_and_deleted,
+            sync_streams_number_messages_without_gaps_and_remember_ids,
+            concurrent_sync_appends_to_one_stream_stay_gap_free,
+            scheduled_sync_messages_reserve_their_id_and_append_once,
+            sync_acks_never_move_backwards,
+            purging_removes_only_what_expired
         );
     };
     (@each $factory:path; $($test:ident),* $(,)?) => {

@@ -16,7 +16,58 @@ pub struct Config {
     pub database: DatabaseSection,
     pub admin: AdminSection,
     pub gateway: GatewaySection,
+    pub sync: SyncSection,
     pub log: LogSection,
+}
+
+/// The device long connection and data sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSection {
+    pub heartbeat_seconds: u64,
+    pub idle_timeout_seconds: u64,
+    pub hello_timeout_seconds: u64,
+    pub write_timeout_seconds: u64,
+    pub max_connections: usize,
+    pub connection_queue: usize,
+    pub window: usize,
+    pub max_rpcs_in_flight: usize,
+    pub maintenance_interval_seconds: u64,
+}
+
+impl Default for SyncSection {
+    fn default() -> Self {
+        Self {
+            heartbeat_seconds: 30,
+            idle_timeout_seconds: 90,
+            hello_timeout_seconds: 10,
+            write_timeout_seconds: 10,
+            max_connections: 200_000,
+            connection_queue: 256,
+            window: 128,
+            max_rpcs_in_flight: 16,
+            maintenance_interval_seconds: 1,
+        }
+    }
+}
+
+impl SyncSection {
+    pub fn long_connection(&self) -> midship_server::longconn::LongConnectionSettings {
+        use std::time::Duration;
+        midship_server::longconn::LongConnectionSettings {
+            heartbeat: Duration::from_secs(self.heartbeat_seconds),
+            idle_timeout: Duration::from_secs(self.idle_timeout_seconds),
+            hello_timeout: Duration::from_secs(self.hello_timeout_seconds),
+            write_timeout: Duration::from_secs(self.write_timeout_seconds),
+            max_rpcs_in_flight: self.max_rpcs_in_flight,
+            sync: midship_sync::SyncSettings {
+                max_connections: self.max_connections,
+                connection_queue: self.connection_queue,
+                window: self.window,
+                ..midship_sync::SyncSettings::default()
+            },
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,6 +255,27 @@ timestamp_window_seconds = 300
 default_api_rate_limit = 0
 # Calls per second of all of one app's APIs together on one node; 0 for none.
 app_rate_limit = 0
+
+[sync]
+# The device long connection (GET /ws) and data sync.
+# How often devices ping, in seconds (told to them when they connect).
+heartbeat_seconds = 30
+# A connection with no frame for this long is closed (code 4009).
+idle_timeout_seconds = 90
+# The hello must arrive within this after the upgrade (code 4002).
+hello_timeout_seconds = 10
+# A write to a device that takes longer closes it as too slow (code 4008).
+write_timeout_seconds = 10
+# Connections one node accepts; more are told to come back later (code 1013).
+max_connections = 200000
+# Messages waiting for one device before it is closed as too slow (code 4008).
+connection_queue = 256
+# Unacknowledged messages per stream and connection.
+window = 128
+# RPCs one connection may have running at once; more are answered 1002.
+max_rpcs_in_flight = 16
+# How often expired messages are purged and scheduled ones released, in seconds.
+maintenance_interval_seconds = 1
 
 [log]
 # Filter in tracing's syntax, e.g. "info" or "info,midship_server=debug". RUST_LOG overrides it.

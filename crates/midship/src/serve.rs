@@ -46,8 +46,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.server.listen))?;
     let address = listener.local_addr().context("listener has no local address")?;
-    let settings =
-        ServerSettings { max_body_bytes: config.server.max_body_bytes, secure_cookies: config.server.secure_cookies };
+    let settings = ServerSettings {
+        max_body_bytes: config.server.max_body_bytes,
+        secure_cookies: config.server.secure_cookies,
+        long_connection: config.sync.long_connection(),
+    };
     let tls = match (&config.server.tls_certificate, &config.server.tls_private_key) {
         (Some(certificate), Some(private_key)) => Some(load_tls_config(certificate, private_key)?),
         (None, None) => None,
@@ -65,14 +68,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let state = AppState::new(control, settings, gateway_settings);
     let refresh = spawn_snapshot_refresh(&state, SNAPSHOT_REFRESH_INTERVAL);
+    let maintenance =
+        state.sync.spawn_maintenance(std::time::Duration::from_secs(config.sync.maintenance_interval_seconds.max(1)));
+    // Long connections are not HTTP requests the server waits for: close them (1001) and write
+    // pending acks as soon as the signal comes.
+    let sync = state.sync.clone();
+    let shutdown = async move {
+        shutdown_signal().await;
+        sync.shut_down().await;
+    };
     match tls {
         Some(tls_config) => {
             let listener = TlsListener::new(listener, tls_config).context("cannot start the TLS listener")?;
-            run(listener, router(state), shutdown_signal()).await.context("server failed")?;
+            run(listener, router(state.clone()), shutdown).await.context("server failed")?;
         }
-        None => run(listener, router(state), shutdown_signal()).await.context("server failed")?,
+        None => run(listener, router(state.clone()), shutdown).await.context("server failed")?,
     }
     refresh.abort();
+    maintenance.abort();
+    state.sync.flush_acks().await;
     storage.close().await;
     tracing::info!("midship stopped");
     Ok(())

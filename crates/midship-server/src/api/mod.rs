@@ -6,6 +6,7 @@ mod audit;
 pub mod client;
 pub mod gateway;
 pub mod switches;
+pub mod sync;
 mod tenants;
 mod tokens;
 
@@ -27,7 +28,7 @@ use crate::AppState;
     ),
     security(("bearer" = [])),
     tags(
-        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway")
+        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync")
     )
 )]
 struct ApiDoc;
@@ -41,6 +42,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(audit::routes())
         .merge(switches::routes())
         .merge(gateway::routes())
+        .merge(sync::routes())
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = document.components.get_or_insert_with(Default::default);

@@ -6,6 +6,7 @@ mod console;
 mod gateway;
 mod ops;
 mod switches;
+mod sync;
 mod tls;
 
 use std::sync::Arc;

@@ -4,6 +4,7 @@ mod access;
 mod apis;
 mod apps;
 mod switches;
+mod sync;
 
 use std::future::Future;
 use std::path::Path;
@@ -27,6 +28,7 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Audit { command } => access::audit(&client, command, json).await,
         AdminCommand::Api { command } => apis::api(&client, command, json).await,
         AdminCommand::Switch { command } => switches::switch(&client, command, json).await,
+        AdminCommand::Sync { command } => sync::sync(&client, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }
 }

@@ -111,3 +111,33 @@ fn https_when_a_certificate_is_configured() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("tls_private_key"));
 }
+
+#[test]
+fn an_acknowledged_sync_send_survives_kill_9() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(data_dir.path(), &[]);
+    let token = server.admin_token();
+    let created = server.cli_json(&token, &["app", "create", "chat"]);
+    let workspace = created["workspaces"][2]["workspace_id"].as_str().unwrap().to_owned();
+    server.cli_json(&token, &["sync", "config", "set", "--workspace", &workspace, "CHAT-MSG"]);
+    for id in ["m-1", "m-2", "m-3"] {
+        let sent = server.cli_json(
+            &token,
+            &["sync", "send", "--workspace", &workspace, "CHAT-MSG", "--to", "alice", "--payload", "hi", "--id", id],
+        );
+        assert_eq!(sent["result"], "SUCCESS");
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
+    drop(server);
+
+    let restarted = ServerProcess::start(data_dir.path(), &[]);
+    let status =
+        restarted.cli_json(&token, &["sync", "status", "--workspace", &workspace, "CHAT-MSG", "--to", "alice"]);
+    assert_eq!(status["last_seq"], 3, "every acknowledged send is still there");
+    let repeat = restarted.cli_json(
+        &token,
+        &["sync", "send", "--workspace", &workspace, "CHAT-MSG", "--to", "alice", "--payload", "hi", "--id", "m-3"],
+    );
+    assert_eq!(repeat["result"], "DUPLICATED_BIZ_ID");
+}

@@ -1,0 +1,396 @@
+//! Data sync: configurations, streams, message ids, the schedule and device acks.
+
+use async_trait::async_trait;
+use midship_core::NewAuditEntry;
+use midship_core::clock::UnixMillis;
+use midship_storage::{
+    AppendOutcome, NewSyncMessage, ScheduleOutcome, ScheduledSyncMessage, StorageError, StorageResult, SyncAck,
+    SyncAppend, SyncConfigRecord, SyncMessageRecord, SyncPurge, SyncStore, SyncStream, SyncTargetKind,
+};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, Sqlite, Transaction};
+
+use crate::{SqliteStorage, corrupt, database_error, insert_audit};
+
+/// The stream's id and last sequence, creating the stream when it has none. Being a write, it
+/// also takes SQLite's write lock, so what the transaction reads next cannot change under it.
+async fn lock_stream(transaction: &mut Transaction<'_, Sqlite>, stream: &SyncStream) -> StorageResult<(i64, i64)> {
+    let row = sqlx::query(
+        "INSERT INTO sync_streams (workspace_id, biz_type, target_kind, target_id, last_seq) VALUES (?, ?, ?, ?, 0)
+         ON CONFLICT (workspace_id, biz_type, target_kind, target_id) DO UPDATE SET last_seq = last_seq
+         RETURNING stream_id, last_seq",
+    )
+    .bind(&stream.workspace_id)
+    .bind(&stream.biz_type)
+    .bind(stream.target_kind.as_str())
+    .bind(&stream.target_id)
+    .fetch_one(&mut **transaction)
+    .await
+    .map_err(database_error)?;
+    Ok((row.try_get(0).map_err(database_error)?, row.try_get(1).map_err(database_error)?))
+}
+
+/// `Some(seq)` when the stream remembers this id (`seq` is `None` while the message is
+/// scheduled); ids whose memory ended by `now` do not count.
+async fn remembered_id(
+    transaction: &mut Transaction<'_, Sqlite>,
+    stream_id: i64,
+    third_msg_id: &str,
+    now: UnixMillis,
+) -> StorageResult<Option<Option<i64>>> {
+    let row =
+        sqlx::query("SELECT seq FROM sync_message_ids WHERE stream_id = ? AND third_msg_id = ? AND expires_at > ?")
+            .bind(stream_id)
+            .bind(third_msg_id)
+            .bind(now)
+            .fetch_optional(&mut **transaction)
+            .await
+            .map_err(database_error)?;
+    row.map(|row| row.try_get::<Option<i64>, _>(0)).transpose().map_err(corrupt("sync_message_ids"))
+}
+
+async fn remember_id(
+    transaction: &mut Transaction<'_, Sqlite>,
+    stream_id: i64,
+    third_msg_id: &str,
+    seq: Option<i64>,
+    expires_at: UnixMillis,
+) -> StorageResult<()> {
+    sqlx::query(
+        "INSERT INTO sync_message_ids (stream_id, third_msg_id, seq, expires_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (stream_id, third_msg_id) DO UPDATE SET seq = excluded.seq, expires_at = excluded.expires_at",
+    )
+    .bind(stream_id)
+    .bind(third_msg_id)
+    .bind(seq)
+    .bind(expires_at)
+    .execute(&mut **transaction)
+    .await
+    .map_err(database_error)?;
+    Ok(())
+}
+
+/// Gives the message the stream's next sequence, stores it and trims the stream.
+async fn insert_next(
+    transaction: &mut Transaction<'_, Sqlite>,
+    stream_id: i64,
+    last_seq: i64,
+    append: &SyncAppend,
+) -> StorageResult<i64> {
+    let message = &append.message;
+    let seq = last_seq + 1;
+    sqlx::query("UPDATE sync_streams SET last_seq = ? WHERE stream_id = ?")
+        .bind(seq)
+        .bind(stream_id)
+        .execute(&mut **transaction)
+        .await
+        .map_err(database_error)?;
+    sqlx::query(
+        "INSERT INTO sync_messages (stream_id, seq, third_msg_id, payload, filter, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(stream_id)
+    .bind(seq)
+    .bind(&message.third_msg_id)
+    .bind(&message.payload)
+    .bind(&message.filter)
+    .bind(message.created_at)
+    .bind(message.expires_at)
+    .execute(&mut **transaction)
+    .await
+    .map_err(database_error)?;
+    remember_id(transaction, stream_id, &message.third_msg_id, Some(seq), append.id_expires_at).await?;
+    if let Some(keep) = append.keep_newest {
+        sqlx::query("DELETE FROM sync_messages WHERE stream_id = ? AND seq <= ?")
+            .bind(stream_id)
+            .bind(seq - i64::from(keep))
+            .execute(&mut **transaction)
+            .await
+            .map_err(database_error)?;
+    }
+    Ok(seq)
+}
+
+fn scheduled_from_row(row: &SqliteRow) -> Result<ScheduledSyncMessage, sqlx::Error> {
+    let target_kind: String = row.try_get("target_kind")?;
+    let target_kind = SyncTargetKind::parse(&target_kind)
+        .ok_or_else(|| sqlx::Error::Decode(format!("unknown target kind {target_kind}").into()))?;
+    let keep_newest: Option<i64> = row.try_get("keep_newest")?;
+    Ok(ScheduledSyncMessage {
+        scheduled_id: row.try_get("scheduled_id")?,
+        due_at: row.try_get("due_at")?,
+        append: SyncAppend {
+            message: NewSyncMessage {
+                stream: SyncStream {
+                    workspace_id: row.try_get("workspace_id")?,
+                    biz_type: row.try_get("biz_type")?,
+                    target_kind,
+                    target_id: row.try_get("target_id")?,
+                },
+                third_msg_id: row.try_get("third_msg_id")?,
+                payload: row.try_get("payload")?,
+                created_at: row.try_get("created_at")?,
+                expires_at: row.try_get("expires_at")?,
+                filter: row.try_get("filter")?,
+            },
+            keep_newest: keep_newest.map(|keep| keep as u32),
+            id_expires_at: row.try_get("id_expires_at")?,
+        },
+    })
+}
+
+#[async_trait]
+impl SyncStore for SqliteStorage {
+    async fn put_sync_config(&self, record: &SyncConfigRecord, audit: &NewAuditEntry) -> StorageResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        sqlx::query(
+            "INSERT INTO sync_configs (workspace_id, biz_type, definition, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (workspace_id, biz_type) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+        )
+        .bind(&record.workspace_id)
+        .bind(&record.biz_type)
+        .bind(&record.definition)
+        .bind(record.updated_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(database_error)?;
+        insert_audit(&mut transaction, audit).await?;
+        transaction.commit().await.map_err(database_error)
+    }
+
+    async fn delete_sync_config(&self, workspace_id: &str, biz_type: &str, audit: &NewAuditEntry) -> StorageResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        let deleted = sqlx::query("DELETE FROM sync_configs WHERE workspace_id = ? AND biz_type = ?")
+            .bind(workspace_id)
+            .bind(biz_type)
+            .execute(&mut *transaction)
+            .await
+            .map_err(database_error)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StorageError::NotFound { entity: "sync configuration" });
+        }
+        insert_audit(&mut transaction, audit).await?;
+        transaction.commit().await.map_err(database_error)
+    }
+
+    async fn list_sync_configs(&self, workspace_id: &str) -> StorageResult<Vec<SyncConfigRecord>> {
+        let rows = sqlx::query(
+            "SELECT workspace_id, biz_type, definition, updated_at FROM sync_configs WHERE workspace_id = ? ORDER BY biz_type",
+        )
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SyncConfigRecord {
+                    workspace_id: row.try_get("workspace_id")?,
+                    biz_type: row.try_get("biz_type")?,
+                    definition: row.try_get("definition")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(corrupt("sync_configs"))
+    }
+
+    async fn append_sync_messages(&self, appends: &[SyncAppend]) -> StorageResult<Vec<AppendOutcome>> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        let mut outcomes = Vec::with_capacity(appends.len());
+        for append in appends {
+            let message = &append.message;
+            let (stream_id, last_seq) = lock_stream(&mut transaction, &message.stream).await?;
+            if let Some(seq) =
+                remembered_id(&mut transaction, stream_id, &message.third_msg_id, message.created_at).await?
+            {
+                outcomes.push(AppendOutcome::Duplicate { seq });
+                continue;
+            }
+            let seq = insert_next(&mut transaction, stream_id, last_seq, append).await?;
+            outcomes.push(AppendOutcome::Appended { seq });
+        }
+        transaction.commit().await.map_err(database_error)?;
+        Ok(outcomes)
+    }
+
+    async fn schedule_sync_message(&self, append: &SyncAppend, due_at: UnixMillis) -> StorageResult<ScheduleOutcome> {
+        let message = &append.message;
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        let (stream_id, _) = lock_stream(&mut transaction, &message.stream).await?;
+        if let Some(seq) = remembered_id(&mut transaction, stream_id, &message.third_msg_id, message.created_at).await?
+        {
+            return Ok(ScheduleOutcome::Duplicate { seq });
+        }
+        remember_id(&mut transaction, stream_id, &message.third_msg_id, None, append.id_expires_at).await?;
+        let row = sqlx::query(
+            "INSERT INTO sync_scheduled (stream_id, third_msg_id, payload, filter, created_at, expires_at, id_expires_at, keep_newest, due_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING scheduled_id",
+        )
+        .bind(stream_id)
+        .bind(&message.third_msg_id)
+        .bind(&message.payload)
+        .bind(&message.filter)
+        .bind(message.created_at)
+        .bind(message.expires_at)
+        .bind(append.id_expires_at)
+        .bind(append.keep_newest.map(i64::from))
+        .bind(due_at)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(database_error)?;
+        let scheduled_id: i64 = row.try_get(0).map_err(database_error)?;
+        transaction.commit().await.map_err(database_error)?;
+        Ok(ScheduleOutcome::Scheduled { scheduled_id })
+    }
+
+    async fn due_sync_messages(&self, now: UnixMillis, limit: u32) -> StorageResult<Vec<ScheduledSyncMessage>> {
+        let rows = sqlx::query(
+            "SELECT s.scheduled_id, s.third_msg_id, s.payload, s.filter, s.created_at, s.expires_at, s.id_expires_at,
+                    s.keep_newest, s.due_at, t.workspace_id, t.biz_type, t.target_kind, t.target_id
+             FROM sync_scheduled s JOIN sync_streams t ON t.stream_id = s.stream_id
+             WHERE s.due_at <= ? ORDER BY s.due_at, s.scheduled_id LIMIT ?",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        rows.iter().map(scheduled_from_row).collect::<Result<_, _>>().map_err(corrupt("sync_scheduled"))
+    }
+
+    async fn append_scheduled_sync_message(&self, scheduled: &ScheduledSyncMessage) -> StorageResult<Option<i64>> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        let removed = sqlx::query("DELETE FROM sync_scheduled WHERE scheduled_id = ?")
+            .bind(scheduled.scheduled_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(database_error)?
+            .rows_affected();
+        if removed == 0 {
+            return Ok(None);
+        }
+        let (stream_id, last_seq) = lock_stream(&mut transaction, &scheduled.append.message.stream).await?;
+        let seq = insert_next(&mut transaction, stream_id, last_seq, &scheduled.append).await?;
+        transaction.commit().await.map_err(database_error)?;
+        Ok(Some(seq))
+    }
+
+    async fn sync_messages_after(
+        &self,
+        stream: &SyncStream,
+        after_seq: i64,
+        limit: u32,
+    ) -> StorageResult<Vec<SyncMessageRecord>> {
+        let rows = sqlx::query(
+            "SELECT m.seq, m.third_msg_id, m.payload, m.filter, m.created_at, m.expires_at
+             FROM sync_messages m JOIN sync_streams s ON s.stream_id = m.stream_id
+             WHERE s.workspace_id = ? AND s.biz_type = ? AND s.target_kind = ? AND s.target_id = ? AND m.seq > ?
+             ORDER BY m.seq LIMIT ?",
+        )
+        .bind(&stream.workspace_id)
+        .bind(&stream.biz_type)
+        .bind(stream.target_kind.as_str())
+        .bind(&stream.target_id)
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        rows.iter()
+            .map(|row| {
+                Ok(SyncMessageRecord {
+                    seq: row.try_get("seq")?,
+                    third_msg_id: row.try_get("third_msg_id")?,
+                    payload: row.try_get("payload")?,
+                    created_at: row.try_get("created_at")?,
+                    expires_at: row.try_get("expires_at")?,
+                    filter: row.try_get("filter")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(corrupt("sync_messages"))
+    }
+
+    async fn last_sync_seq(&self, stream: &SyncStream) -> StorageResult<i64> {
+        let row = sqlx::query(
+            "SELECT last_seq FROM sync_streams WHERE workspace_id = ? AND biz_type = ? AND target_kind = ? AND target_id = ?",
+        )
+        .bind(&stream.workspace_id)
+        .bind(&stream.biz_type)
+        .bind(stream.target_kind.as_str())
+        .bind(&stream.target_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database_error)?;
+        row.map_or(Ok(0), |row| row.try_get(0).map_err(corrupt("sync_streams")))
+    }
+
+    async fn ack_sync(&self, acks: &[SyncAck]) -> StorageResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        for ack in acks {
+            sqlx::query(
+                "INSERT INTO sync_acks (stream_id, device_id, seq, acked_at)
+                 SELECT stream_id, ?, ?, ? FROM sync_streams
+                 WHERE workspace_id = ? AND biz_type = ? AND target_kind = ? AND target_id = ?
+                 ON CONFLICT (stream_id, device_id) DO UPDATE SET seq = MAX(seq, excluded.seq), acked_at = excluded.acked_at",
+            )
+            .bind(&ack.device_id)
+            .bind(ack.seq)
+            .bind(ack.at)
+            .bind(&ack.stream.workspace_id)
+            .bind(&ack.stream.biz_type)
+            .bind(ack.stream.target_kind.as_str())
+            .bind(&ack.stream.target_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(database_error)?;
+        }
+        transaction.commit().await.map_err(database_error)
+    }
+
+    async fn sync_ack(&self, stream: &SyncStream, device_id: &str) -> StorageResult<i64> {
+        let row = sqlx::query(
+            "SELECT a.seq FROM sync_acks a JOIN sync_streams s ON s.stream_id = a.stream_id
+             WHERE s.workspace_id = ? AND s.biz_type = ? AND s.target_kind = ? AND s.target_id = ? AND a.device_id = ?",
+        )
+        .bind(&stream.workspace_id)
+        .bind(&stream.biz_type)
+        .bind(stream.target_kind.as_str())
+        .bind(&stream.target_id)
+        .bind(device_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database_error)?;
+        row.map_or(Ok(0), |row| row.try_get(0).map_err(corrupt("sync_acks")))
+    }
+
+    async fn purge_expired_sync(&self, now: UnixMillis) -> StorageResult<SyncPurge> {
+        let mut purge = SyncPurge::default();
+        for (table, key, count) in [
+            ("sync_messages", "stream_id, seq", &mut purge.messages),
+            ("sync_message_ids", "stream_id, third_msg_id", &mut purge.message_ids),
+            ("sync_scheduled", "scheduled_id", &mut purge.scheduled),
+        ] {
+            // In batches, so writers never wait long behind a large purge.
+            let statement = format!(
+                "DELETE FROM {table} WHERE ({key}) IN (SELECT {key} FROM {table} WHERE expires_at <= ? LIMIT {PURGE_BATCH})"
+            );
+            loop {
+                let deleted = sqlx::query(&statement)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(database_error)?
+                    .rows_affected();
+                *count += deleted;
+                if deleted < PURGE_BATCH {
+                    break;
+                }
+            }
+        }
+        Ok(purge)
+    }
+}
+
+const PURGE_BATCH: u64 = 5000;

@@ -1,0 +1,525 @@
+//! The sync service: bizType configurations, sending for backends, stream status, device
+//! connections, and the periodic purge and schedule.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use midship_control::{ControlError, ControlPlane};
+use midship_core::access::Action;
+use midship_core::{NewAuditEntry, Platform, Principal, Workspace};
+use midship_storage::{
+    AppendOutcome, NewSyncMessage, ScheduleOutcome, Storage, StorageError, SyncAck, SyncAppend, SyncConfigRecord,
+    SyncMessageRecord, SyncPurge, SyncStream, SyncTargetKind,
+};
+
+use crate::acks::AckWriter;
+use crate::config::{Delivery, SyncConfig, SyncConfigError};
+use crate::hub::{Bus, Hub, LocalBus};
+use crate::message::{SyncMessage, VersionRange, compile_stored, delivery_condition};
+use crate::session::{DeviceIdentity, DeviceSession};
+use crate::writer::Appender;
+
+/// Longest payload, in characters (the mPaaS limit).
+pub const MAX_PAYLOAD_CHARS: usize = 4096;
+const MAX_ID_CHARS: usize = 128;
+/// How long a node trusts its copy of a workspace's configurations before reading them again
+/// (changes made on this node apply at once).
+const CONFIG_TTL: Duration = Duration::from_secs(2);
+/// Scheduled messages moved into their streams per maintenance pass.
+const DUE_BATCH: u32 = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error(transparent)]
+    InvalidConfig(#[from] SyncConfigError),
+    #[error("invalid {field}: {message}")]
+    InvalidSend { field: &'static str, message: String },
+    #[error("no sync configuration for bizType {0}")]
+    UnknownBizType(String),
+    /// This node holds `max_connections` already.
+    #[error("this node holds {0} connections, its maximum")]
+    AtCapacity(usize),
+}
+
+impl From<StorageError> for SyncError {
+    fn from(error: StorageError) -> Self {
+        Self::Control(error.into())
+    }
+}
+
+impl From<Arc<StorageError>> for SyncError {
+    fn from(error: Arc<StorageError>) -> Self {
+        Self::Control(ControlError::Storage(StorageError::Database(error.to_string())))
+    }
+}
+
+/// Tunables, from the `[sync]` config section.
+#[derive(Debug, Clone)]
+pub struct SyncSettings {
+    /// Connections this node accepts; more are asked to come back later.
+    pub max_connections: usize,
+    /// Messages waiting for one connection before it is closed as too slow.
+    pub connection_queue: usize,
+    /// Unacknowledged messages per stream and connection.
+    pub window: usize,
+    /// Sends waiting for the writer before senders wait too.
+    pub write_queue: usize,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self { max_connections: 200_000, connection_queue: 256, window: 128, write_queue: 16_384 }
+    }
+}
+
+/// One message for a stream; for global bizTypes `link_token` is empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendRequest {
+    pub biz_type: String,
+    /// The userId or utdid the message is for.
+    pub link_token: String,
+    pub payload: String,
+    /// The sender's id, unique per bizType and target: a repeat is answered as a duplicate.
+    pub third_msg_id: String,
+    /// Deliver only to devices of this platform (`android`, `ios`, ...).
+    pub os_type: Option<String>,
+    pub app_version_range: Option<VersionRange>,
+    /// Not delivered before this (milliseconds since the epoch).
+    pub valid_from: Option<i64>,
+    /// Not delivered (and purged) after this.
+    pub valid_until: Option<i64>,
+    /// Store and deliver only if the target is online now.
+    pub online_check: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendResult {
+    /// Stored (persistent) or handed to the online devices (non-persistent).
+    Success,
+    /// The stream already had this thirdMsgId; nothing new was stored.
+    Duplicated,
+    /// `online_check` was asked and the target has no connection; nothing was stored.
+    TargetOffline,
+}
+
+impl SendResult {
+    /// The mPaaS-style result string of the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendResult::Success => "SUCCESS",
+            SendResult::Duplicated => "DUPLICATED_BIZ_ID",
+            SendResult::TargetOffline => "TARGET_OFFLINE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOutcome {
+    pub result: SendResult,
+    /// The message's place in its stream; `None` for non-persistent and scheduled messages.
+    pub seq: Option<i64>,
+    /// Waits for its `valid_from` before entering the stream.
+    pub scheduled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamStatus {
+    pub last_seq: i64,
+    /// The device's acknowledged position, when a device was named.
+    pub acked_seq: Option<i64>,
+    /// Whether the target has a connection now.
+    pub online: bool,
+}
+
+/// What one maintenance pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Maintenance {
+    pub purged: SyncPurge,
+    /// Scheduled messages that entered their streams.
+    pub released: usize,
+}
+
+type ConfigList = Arc<Vec<Arc<SyncConfig>>>;
+
+#[derive(Debug)]
+struct Inner {
+    control: ControlPlane,
+    settings: SyncSettings,
+    hub: Arc<Hub>,
+    bus: Arc<dyn Bus>,
+    appender: Appender,
+    acks: AckWriter,
+    configs: RwLock<HashMap<String, (Instant, ConfigList)>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SyncService {
+    inner: Arc<Inner>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> SyncError {
+    SyncError::InvalidSend { field, message: message.into() }
+}
+
+fn check_id(field: &'static str, value: &str) -> Result<(), SyncError> {
+    if value.is_empty() || value.chars().count() > MAX_ID_CHARS || value.chars().any(char::is_control) {
+        return Err(invalid(field, format!("must be 1 to {MAX_ID_CHARS} printable characters")));
+    }
+    Ok(())
+}
+
+impl SyncService {
+    /// Starts the writers on the current runtime, with a single-node bus.
+    pub fn new(control: ControlPlane, settings: SyncSettings) -> Self {
+        let hub = Arc::new(Hub::new(settings.connection_queue));
+        let bus = Arc::new(LocalBus::new(hub.clone()));
+        Self::with_bus(control, settings, hub, bus)
+    }
+
+    /// With the bus of a cluster, which delivers to `hub` and the other nodes' hubs.
+    pub fn with_bus(control: ControlPlane, settings: SyncSettings, hub: Arc<Hub>, bus: Arc<dyn Bus>) -> Self {
+        let storage = control.storage().clone();
+        let appender = Appender::spawn(storage.clone(), settings.write_queue);
+        let acks = AckWriter::spawn(storage);
+        Self { inner: Arc::new(Inner { control, settings, hub, bus, appender, acks, configs: RwLock::default() }) }
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
+    }
+
+    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
+        self.inner.control.storage()
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.inner.control.now_ms()
+    }
+
+    pub(crate) fn window(&self) -> usize {
+        self.inner.settings.window
+    }
+
+    pub(crate) fn record_ack(&self, ack: SyncAck) {
+        self.inner.acks.record(ack);
+    }
+
+    async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, SyncError> {
+        let (app, workspace) = self.inner.control.visible_workspace(who, workspace_id).await?;
+        who.authorize_app(action, &app.app_id).map_err(ControlError::from)?;
+        Ok(workspace)
+    }
+
+    pub async fn put_config(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        config: SyncConfig,
+    ) -> Result<SyncConfig, SyncError> {
+        let workspace = self.workspace(who, workspace_id, Action::ManageApps).await?;
+        config.validate()?;
+        let now = self.now_ms();
+        let before = self.config(workspace_id, &config.biz_type).await.ok();
+        let definition = serde_json::to_string(&config).expect("configurations serialize");
+        let mut audit = NewAuditEntry::by(who, now, "sync.config.set", "sync_config", &config.biz_type)
+            .in_app(&workspace.app_id)
+            .after(serde_json::to_value(&config).expect("configurations serialize"));
+        if let Some(before) = before {
+            audit = audit.before(serde_json::to_value(before.as_ref()).expect("configurations serialize"));
+        }
+        let record = SyncConfigRecord {
+            workspace_id: workspace_id.to_owned(),
+            biz_type: config.biz_type.clone(),
+            definition,
+            updated_at: now,
+        };
+        self.storage().put_sync_config(&record, &audit).await?;
+        self.forget_configs(workspace_id);
+        Ok(config)
+    }
+
+    /// Stops the bizType; its stored messages stay until they expire.
+    pub async fn delete_config(&self, who: &Principal, workspace_id: &str, biz_type: &str) -> Result<(), SyncError> {
+        let workspace = self.workspace(who, workspace_id, Action::ManageApps).await?;
+        let before = self.config(workspace_id, biz_type).await?;
+        let audit = NewAuditEntry::by(who, self.now_ms(), "sync.config.delete", "sync_config", biz_type)
+            .in_app(&workspace.app_id)
+            .before(serde_json::to_value(before.as_ref()).expect("configurations serialize"));
+        self.storage().delete_sync_config(workspace_id, biz_type, &audit).await?;
+        self.forget_configs(workspace_id);
+        Ok(())
+    }
+
+    pub async fn list_configs(&self, who: &Principal, workspace_id: &str) -> Result<ConfigList, SyncError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        self.configs(workspace_id).await
+    }
+
+    fn forget_configs(&self, workspace_id: &str) {
+        self.inner.configs.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(workspace_id);
+    }
+
+    /// The workspace's configurations, from memory when read recently.
+    pub(crate) async fn configs(&self, workspace_id: &str) -> Result<ConfigList, SyncError> {
+        if let Some((read_at, configs)) =
+            self.inner.configs.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(workspace_id)
+            && read_at.elapsed() < CONFIG_TTL
+        {
+            return Ok(configs.clone());
+        }
+        let records = self.storage().list_sync_configs(workspace_id).await?;
+        let configs: Vec<Arc<SyncConfig>> = records
+            .iter()
+            .map(|record| {
+                serde_json::from_str(&record.definition).map(Arc::new).map_err(|error| {
+                    SyncError::from(StorageError::Corrupt { table: "sync_configs", detail: error.to_string() })
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let configs = Arc::new(configs);
+        self.inner
+            .configs
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(workspace_id.to_owned(), (Instant::now(), configs.clone()));
+        Ok(configs)
+    }
+
+    async fn config(&self, workspace_id: &str, biz_type: &str) -> Result<Arc<SyncConfig>, SyncError> {
+        self.configs(workspace_id)
+            .await?
+            .iter()
+            .find(|config| config.biz_type == biz_type)
+            .cloned()
+            .ok_or_else(|| SyncError::UnknownBizType(biz_type.chars().filter(|c| !c.is_control()).take(64).collect()))
+    }
+
+    fn stream(workspace_id: &str, config: &SyncConfig, link_token: &str) -> SyncStream {
+        let global = config.target_kind() == SyncTargetKind::Global;
+        SyncStream {
+            workspace_id: workspace_id.to_owned(),
+            biz_type: config.biz_type.clone(),
+            target_kind: config.target_kind(),
+            target_id: if global { String::new() } else { link_token.to_owned() },
+        }
+    }
+
+    /// Sends one message. A persistent one is durable in its stream before this answers, then
+    /// goes to the target's online devices; a non-persistent one goes only to those.
+    pub async fn send(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        request: SendRequest,
+    ) -> Result<SendOutcome, SyncError> {
+        let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        let config = self.config(workspace_id, &request.biz_type).await?;
+        let now = self.now_ms();
+        self.check_send(&config, &request, now)?;
+        let stream = Self::stream(workspace_id, &config, &request.link_token);
+        if request.online_check && !self.inner.bus.is_online(workspace_id, stream.target_kind, &stream.target_id).await
+        {
+            return Ok(SendOutcome { result: SendResult::TargetOffline, seq: None, scheduled: false });
+        }
+        let condition = delivery_condition(request.os_type.as_deref(), request.app_version_range.as_ref());
+        let retention_end = now + config.retention_ms();
+        let message = NewSyncMessage {
+            stream,
+            third_msg_id: request.third_msg_id.clone(),
+            payload: request.payload,
+            created_at: now,
+            expires_at: request.valid_until.map_or(retention_end, |until| until.min(retention_end)),
+            filter: condition.map(|condition| condition.to_string()),
+        };
+        let latest_device_only = config.delivery == Delivery::LatestDevice;
+        let fields = tracing::info_span!(
+            "sync_send",
+            app_id = %workspace.app_id,
+            workspace_id,
+            biz_type = %config.biz_type,
+            third_msg_id = %request.third_msg_id,
+        );
+        let _entered = fields.enter();
+        if !config.persistent {
+            self.publish(&message, 0, latest_device_only).await;
+            tracing::debug!("non-persistent sync message handed to online devices");
+            return Ok(SendOutcome { result: SendResult::Success, seq: None, scheduled: false });
+        }
+        let append = SyncAppend { message, keep_newest: config.keep_newest(), id_expires_at: retention_end };
+        if let Some(due_at) = request.valid_from.filter(|from| *from > now) {
+            let outcome = self.storage().schedule_sync_message(&append, due_at).await?;
+            tracing::info!(due_at, ?outcome, "sync message scheduled");
+            return Ok(match outcome {
+                ScheduleOutcome::Scheduled { .. } => {
+                    SendOutcome { result: SendResult::Success, seq: None, scheduled: true }
+                }
+                ScheduleOutcome::Duplicate { seq } => {
+                    SendOutcome { result: SendResult::Duplicated, seq, scheduled: seq.is_none() }
+                }
+            });
+        }
+        match self.inner.appender.append(append.clone()).await? {
+            AppendOutcome::Appended { seq } => {
+                tracing::debug!(seq, "sync message stored");
+                self.publish(&append.message, seq, latest_device_only).await;
+                Ok(SendOutcome { result: SendResult::Success, seq: Some(seq), scheduled: false })
+            }
+            AppendOutcome::Duplicate { seq } => {
+                tracing::info!(?seq, "repeated thirdMsgId; nothing stored");
+                Ok(SendOutcome { result: SendResult::Duplicated, seq, scheduled: seq.is_none() })
+            }
+        }
+    }
+
+    fn check_send(&self, config: &SyncConfig, request: &SendRequest, now: i64) -> Result<(), SyncError> {
+        let global = config.target_kind() == SyncTargetKind::Global;
+        if global && !request.link_token.is_empty() {
+            return Err(invalid("link_token", format!("bizType {} is global: send no link token", config.biz_type)));
+        }
+        if !global {
+            check_id("link_token", &request.link_token)?;
+        }
+        check_id("third_msg_id", &request.third_msg_id)?;
+        if request.payload.chars().count() > MAX_PAYLOAD_CHARS {
+            return Err(invalid("payload", format!("must be at most {MAX_PAYLOAD_CHARS} characters")));
+        }
+        if let Some(os_type) = &request.os_type
+            && Platform::from_str(&os_type.to_ascii_lowercase()).is_err()
+        {
+            let known: Vec<&str> = Platform::ALL.iter().map(|platform| platform.as_str()).collect();
+            return Err(invalid("os_type", format!("must be one of {}", known.join(", "))));
+        }
+        if let Some(range) = &request.app_version_range {
+            for (field, version) in [("min", &range.min), ("max", &range.max)] {
+                if version.as_ref().is_some_and(|version| version.trim().is_empty() || version.len() > 64) {
+                    return Err(invalid("app_version_range", format!("{field} must be a version such as 3.2.0")));
+                }
+            }
+        }
+        if let (Some(from), Some(until)) = (request.valid_from, request.valid_until)
+            && from >= until
+        {
+            return Err(invalid("valid_until", "must be after valid_from"));
+        }
+        if request.valid_until.is_some_and(|until| until <= now) {
+            return Err(invalid("valid_until", "is already past"));
+        }
+        if !config.persistent && request.valid_from.is_some_and(|from| from > now) {
+            return Err(invalid("valid_from", "a non-persistent message goes out at once; it cannot wait"));
+        }
+        if request.valid_from.is_some_and(|from| from > now + config.retention_ms()) {
+            return Err(invalid("valid_from", "must be within the bizType's retention"));
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, message: &NewSyncMessage, seq: i64, latest_device_only: bool) {
+        let record = SyncMessageRecord {
+            seq,
+            third_msg_id: message.third_msg_id.clone(),
+            payload: message.payload.clone(),
+            created_at: message.created_at,
+            expires_at: message.expires_at,
+            filter: message.filter.clone(),
+        };
+        let condition = compile_stored(message.filter.as_deref());
+        let message = SyncMessage::new(message.stream.clone(), seq, &record, condition, latest_device_only);
+        self.inner.bus.publish(Arc::new(message)).await;
+    }
+
+    /// The stream's last sequence, whether its target is online and, for a named device, how far
+    /// it acknowledged.
+    pub async fn status(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        biz_type: &str,
+        link_token: &str,
+        device_id: Option<&str>,
+    ) -> Result<StreamStatus, SyncError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        let config = self.config(workspace_id, biz_type).await?;
+        let stream = Self::stream(workspace_id, &config, link_token);
+        self.inner.acks.flush().await;
+        let storage = self.storage();
+        let last_seq = storage.last_sync_seq(&stream).await?;
+        let acked_seq = match device_id {
+            Some(device_id) => Some(storage.sync_ack(&stream, device_id).await?),
+            None => None,
+        };
+        let online = self.inner.bus.is_online(workspace_id, stream.target_kind, &stream.target_id).await;
+        Ok(StreamStatus { last_seq, acked_seq, online })
+    }
+
+    /// Opens a device's session; call [`DeviceSession::start`] next.
+    pub fn connect(&self, identity: DeviceIdentity, foreground: bool) -> Result<DeviceSession, SyncError> {
+        let limit = self.inner.settings.max_connections;
+        if self.inner.hub.connection_count() >= limit {
+            return Err(SyncError::AtCapacity(limit));
+        }
+        Ok(DeviceSession::new(self.clone(), identity, foreground))
+    }
+
+    /// Purges what expired and moves due scheduled messages into their streams.
+    pub async fn run_maintenance(&self) -> Result<Maintenance, SyncError> {
+        let now = self.now_ms();
+        let purged = self.storage().purge_expired_sync(now).await?;
+        let mut released = 0;
+        loop {
+            let due = self.storage().due_sync_messages(now, DUE_BATCH).await?;
+            for scheduled in &due {
+                let Some(seq) = self.storage().append_scheduled_sync_message(scheduled).await? else { continue };
+                released += 1;
+                let message = &scheduled.append.message;
+                let latest_device_only = self
+                    .config(&message.stream.workspace_id, &message.stream.biz_type)
+                    .await
+                    .is_ok_and(|config| config.delivery == Delivery::LatestDevice);
+                self.publish(message, seq, latest_device_only).await;
+            }
+            if due.len() < DUE_BATCH as usize {
+                break;
+            }
+        }
+        Ok(Maintenance { purged, released })
+    }
+
+    /// Runs [`Self::run_maintenance`] every `interval` until the task is aborted.
+    pub fn spawn_maintenance(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match service.run_maintenance().await {
+                    Ok(done) if done.released > 0 || done.purged != SyncPurge::default() => {
+                        tracing::info!(
+                            released = done.released,
+                            purged_messages = done.purged.messages,
+                            purged_ids = done.purged.message_ids,
+                            "sync maintenance"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "sync maintenance failed"),
+                }
+            }
+        })
+    }
+
+    /// Asks every connection to close and writes pending acks: the node is stopping.
+    pub async fn shut_down(&self) {
+        self.inner.hub.kick_all();
+        self.inner.acks.flush().await;
+    }
+
+    /// Writes the acks received so far.
+    pub async fn flush_acks(&self) {
+        self.inner.acks.flush().await;
+    }
+}
