@@ -5,6 +5,7 @@ mod cli_flow;
 mod gateway_protocol;
 mod growthbook;
 mod serve;
+mod sync_protocol;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

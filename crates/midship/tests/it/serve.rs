@@ -1,6 +1,15 @@
 //! Process-level behaviour of `midship serve`.
 
+use std::collections::HashSet;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use midship_api::SyncSendRequest;
+use midship_sdk::AdminClient;
+use midship_sdk::rpc::DeviceIdentity;
+use midship_sdk::sync::{Credentials, SyncClient, SyncSettings};
+use midship_signing::client::SignType;
 
 use crate::{MIDSHIP, ServerProcess};
 
@@ -112,32 +121,111 @@ fn https_when_a_certificate_is_configured() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("tls_private_key"));
 }
 
+/// Sends from four concurrent senders until `stop_after` were acknowledged, then SIGKILLs the
+/// server while more are in flight. Returns the ids of every send the server acknowledged.
+fn send_then_kill(server: &mut ServerProcess, token: &str, workspace: &str, stop_after: usize) -> Vec<String> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let admin = AdminClient::new(&server.base_url, token).unwrap();
+    let senders: Vec<_> = (0..4)
+        .map(|sender| {
+            let admin = admin.clone();
+            let acknowledged = acknowledged.clone();
+            let workspace = workspace.to_owned();
+            runtime.spawn(async move {
+                for index in 0.. {
+                    let id = format!("s{sender}-{index}");
+                    let request = SyncSendRequest {
+                        biz_type: "CHAT-MSG".into(),
+                        link_token: "alice".into(),
+                        payload: format!("{{\"id\":\"{id}\"}}"),
+                        third_msg_id: id.clone(),
+                        ..SyncSendRequest::default()
+                    };
+                    match admin.sync_send(&workspace, &request).await {
+                        Ok(sent) if sent.result == "SUCCESS" => acknowledged.lock().unwrap().push(id),
+                        Ok(other) => panic!("unexpected answer {other:?}"),
+                        Err(_) => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < stop_after {
+        std::thread::yield_now();
+    }
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().unwrap();
+    for sender in senders {
+        runtime.block_on(sender).unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    acknowledged
+}
+
 #[test]
-fn an_acknowledged_sync_send_survives_kill_9() {
+fn no_acknowledged_sync_message_is_lost_to_kill_9() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut server = ServerProcess::start(data_dir.path(), &[]);
     let token = server.admin_token();
     let created = server.cli_json(&token, &["app", "create", "chat"]);
+    let app_id = created["app_id"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
     let workspace = created["workspaces"][2]["workspace_id"].as_str().unwrap().to_owned();
     server.cli_json(&token, &["sync", "config", "set", "--workspace", &workspace, "CHAT-MSG"]);
-    for id in ["m-1", "m-2", "m-3"] {
-        let sent = server.cli_json(
-            &token,
-            &["sync", "send", "--workspace", &workspace, "CHAT-MSG", "--to", "alice", "--payload", "hi", "--id", id],
-        );
-        assert_eq!(sent["result"], "SUCCESS");
-    }
-    server.child.kill().expect("SIGKILL");
-    server.child.wait().unwrap();
+    let acknowledged = send_then_kill(&mut server, &token, &workspace, 300);
     drop(server);
 
     let restarted = ServerProcess::start(data_dir.path(), &[]);
     let status =
         restarted.cli_json(&token, &["sync", "status", "--workspace", &workspace, "CHAT-MSG", "--to", "alice"]);
-    assert_eq!(status["last_seq"], 3, "every acknowledged send is still there");
+    let stored = status["last_seq"].as_i64().unwrap();
+    assert!(stored as usize >= acknowledged.len(), "{stored} stored, {} acknowledged", acknowledged.len());
     let repeat = restarted.cli_json(
         &token,
-        &["sync", "send", "--workspace", &workspace, "CHAT-MSG", "--to", "alice", "--payload", "hi", "--id", "m-3"],
+        &[
+            "sync",
+            "send",
+            "--workspace",
+            &workspace,
+            "CHAT-MSG",
+            "--to",
+            "alice",
+            "--payload",
+            "again",
+            "--id",
+            &acknowledged[0],
+        ],
     );
     assert_eq!(repeat["result"], "DUPLICATED_BIZ_ID");
+
+    // A device connecting to the restarted server receives every acknowledged message, in order.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let state_dir = tempfile::tempdir().unwrap();
+    let received = runtime.block_on(async {
+        let credentials = Credentials::Secret { secret, sign_type: SignType::HmacSha256 };
+        let mut settings = SyncSettings::new(&restarted.base_url, &app_id, &workspace, credentials, state_dir.path());
+        settings.identity = DeviceIdentity { user_id: Some("alice".into()), ..DeviceIdentity::default() };
+        let client = SyncClient::new(settings).unwrap();
+        let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+        client.register("CHAT-MSG", move |message| {
+            let sender = sender.clone();
+            async move {
+                let _ = sender.send(message);
+            }
+        });
+        client.start();
+        let mut received = Vec::new();
+        while received.len() < stored as usize {
+            let message = tokio::time::timeout(Duration::from_secs(30), receiver.recv()).await.unwrap().unwrap();
+            received.push(message);
+        }
+        client.stop();
+        received
+    });
+    let sequences: Vec<i64> = received.iter().map(|message| message.seq).collect();
+    assert_eq!(sequences, (1..=stored).collect::<Vec<_>>(), "gap-free and in order");
+    let delivered: HashSet<&str> = received.iter().map(|message| message.msg_id.as_str()).collect();
+    let lost: Vec<&String> = acknowledged.iter().filter(|id| !delivered.contains(id.as_str())).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
 }
