@@ -11,6 +11,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/console/apps", "Apps"),
     ("/console/switches", "Switches"),
     ("/console/gateway", "Gateway"),
+    ("/console/sync", "Data sync"),
     ("/console/tokens", "Tokens"),
     ("/console/audit", "Audit log"),
 ];

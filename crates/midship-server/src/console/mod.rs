@@ -10,6 +10,7 @@ mod gateway;
 mod layout;
 mod session;
 mod switches;
+mod sync;
 
 use axum::Router;
 use axum::extract::Request;
@@ -38,6 +39,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/gateway/groups", post(gateway::create_group))
         .route("/console/gateway/apis", post(gateway::create_api))
         .route("/console/gateway/status", post(gateway::set_status))
+        .route("/console/sync", get(sync::page))
+        .route("/console/sync/configs", post(sync::set))
+        .route("/console/sync/delete", post(sync::delete))
+        .route("/console/sync/send", post(sync::send))
         .route("/console/switches/publish", post(switches::publish))
         .route("/console/switches/rollback", post(switches::rollback))
         .layer(axum::middleware::from_fn(refuse_cross_site_posts))

@@ -208,3 +208,60 @@ async fn switches_page_sets_publishes_and_rolls_back() {
     let bad = post("/console/switches", vec![("key", "x"), ("value_type", "bool"), ("default_value", "perhaps")]).await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn sync_page_configures_sends_and_shows_status() {
+    let server = TestServer::start().await;
+    let cookie = session_cookie(&sign_in(&server, &server.admin_token).await);
+    let post = |path: &'static str, form: Vec<(&'static str, &'static str)>| {
+        let request = server.http.post(server.url(path)).header("cookie", cookie.clone()).form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    let get = |path: &'static str| {
+        let request = server.http.get(server.url(path)).header("cookie", cookie.clone());
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(get("/console/sync").await.contains("Create an app first"));
+    post("/console/apps", vec![("name", "Clinic"), ("workspaces", "prod")]).await;
+    let config = vec![
+        ("biz_type", "APPOINTMENT"),
+        ("scope", "targeted"),
+        ("target", "user"),
+        ("delivery", "latest_device"),
+        ("persistent", "true"),
+        ("retention_days", "7"),
+        ("repush_newest", "20"),
+    ];
+    let saved = post("/console/sync/configs", config).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER, "{}", saved.text().await.unwrap());
+    let page = get("/console/sync").await;
+    assert!(page.contains("APPOINTMENT") && page.contains("latest device") && page.contains("newest 20"), "{page}");
+
+    let sent = post(
+        "/console/sync/send",
+        vec![("biz_type", "APPOINTMENT"), ("link_token", "patient-7"), ("third_msg_id", "a-1"), ("payload", "{}")],
+    )
+    .await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let location = sent.headers()["location"].to_str().unwrap().to_owned();
+    assert_eq!(location, "/console/sync?biz_type=APPOINTMENT&link_token=patient-7");
+    let status = server.http.get(server.url(&location)).header("cookie", cookie.clone()).send().await.unwrap();
+    let status = status.text().await.unwrap();
+    assert!(status.contains("<td>1</td>"), "the stream has one message: {status}");
+
+    let bad = post(
+        "/console/sync/configs",
+        vec![
+            ("biz_type", "9bad"),
+            ("scope", "targeted"),
+            ("target", "user"),
+            ("delivery", "all_devices"),
+            ("persistent", "true"),
+            ("retention_days", "30"),
+        ],
+    )
+    .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(post("/console/sync/delete", vec![("biz_type", "APPOINTMENT")]).await.status(), StatusCode::SEE_OTHER);
+    assert!(!get("/console/sync").await.contains("APPOINTMENT"));
+}
