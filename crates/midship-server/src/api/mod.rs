@@ -10,8 +10,11 @@ pub mod sync;
 mod tenants;
 mod tokens;
 
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
 use utoipa::openapi::OpenApi;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa_axum::router::OpenApiRouter;
@@ -57,6 +60,10 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
 
 pub fn router() -> Router<AppState> {
     let (router, document) = routes();
-    let document = serde_json::to_value(&document).expect("the OpenAPI document serializes");
-    router.route("/api/v1/openapi.json", get(move || async move { Json(document) })).merge(client::router())
+    // Serialized once and shared: axum clones handlers per connection, and a deep copy of the
+    // whole document for every device connection would cost more than the connection itself.
+    let document = Bytes::from(serde_json::to_vec(&document).expect("the OpenAPI document serializes"));
+    let serve_document =
+        move || std::future::ready(([(header::CONTENT_TYPE, "application/json")], document.clone()).into_response());
+    router.route("/api/v1/openapi.json", get(serve_document)).merge(client::router())
 }
