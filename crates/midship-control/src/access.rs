@@ -44,7 +44,9 @@ impl ControlPlane {
         if !bearer.starts_with(TOKEN_PREFIX) || bearer.len() > 128 {
             return Err(ControlError::Unauthenticated);
         }
-        let record = self.storage.find_token_by_hash(&hash_api_token(bearer)).await?;
+        let hash = hash_api_token(bearer);
+        let now = self.now_ms();
+        let record = self.lookups.tokens.get_or_load(hash.clone(), now, self.storage.find_token_by_hash(&hash)).await?;
         match record {
             Some(record) if record.is_active_at(self.now_ms()) => Ok(record.principal()),
             _ => Err(ControlError::Unauthenticated),
@@ -124,6 +126,7 @@ impl ControlPlane {
                 token_summary(&TokenRecord { revoked_at: Some(record.revoked_at.unwrap_or(now)), ..record.clone() }),
             );
         self.storage.revoke_token(token_id, now, &audit).await?;
+        self.lookups.tokens.forget(&record.token_hash);
         self.storage.get_token(token_id).await?.ok_or_else(|| ControlError::not_found("token", token_id))
     }
 }

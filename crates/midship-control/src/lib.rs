@@ -10,7 +10,9 @@ mod tenancy;
 
 use std::sync::Arc;
 
-use midship_core::Clock;
+use midship_core::access::TokenRecord;
+use midship_core::cache::TtlCache;
+use midship_core::{App, Clock, Workspace};
 use midship_storage::Storage;
 
 pub use access::{IssuedToken, NewToken};
@@ -33,16 +35,37 @@ impl Default for ControlSettings {
     }
 }
 
+/// How long a node trusts what it read of tokens, apps and workspaces: a revocation on another
+/// node of a cluster takes effect within this (on this node, at once).
+pub const LOOKUP_TTL_MS: i64 = 2000;
+const LOOKUP_CAPACITY: usize = 100_000;
+
+/// What admin calls look up on every request, kept briefly so a busy API (a backend sending
+/// sync messages, say) does not read the same rows thousands of times a second.
+#[derive(Debug)]
+struct Lookups {
+    /// Token records by token hash; whether a token is active is still checked on every call.
+    tokens: TtlCache<String, TokenRecord>,
+    workspaces: TtlCache<String, Workspace>,
+    apps: TtlCache<String, App>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ControlPlane {
     storage: Arc<dyn Storage>,
     clock: Arc<dyn Clock>,
     settings: ControlSettings,
+    lookups: Arc<Lookups>,
 }
 
 impl ControlPlane {
     pub fn new(storage: Arc<dyn Storage>, clock: Arc<dyn Clock>, settings: ControlSettings) -> Self {
-        Self { storage, clock, settings }
+        let lookups = Lookups {
+            tokens: TtlCache::new(LOOKUP_TTL_MS, LOOKUP_CAPACITY),
+            workspaces: TtlCache::new(LOOKUP_TTL_MS, LOOKUP_CAPACITY),
+            apps: TtlCache::new(LOOKUP_TTL_MS, LOOKUP_CAPACITY),
+        };
+        Self { storage, clock, settings, lookups: Arc::new(lookups) }
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {

@@ -135,11 +135,14 @@ impl ControlPlane {
         if !midship_core::ids::looks_like_id(app_id) || !who.can_see_app(app_id) {
             return Err(ControlError::not_found("app", app_id));
         }
-        self.storage
-            .get_app(app_id)
-            .await?
-            .filter(|app| app.tenant_id == who.tenant_id)
-            .ok_or_else(|| ControlError::not_found("app", app_id))
+        let now = self.now_ms();
+        let app = self.lookups.apps.get_or_load(app_id.to_owned(), now, self.storage.get_app(app_id)).await?;
+        app.filter(|app| app.tenant_id == who.tenant_id).ok_or_else(|| ControlError::not_found("app", app_id))
+    }
+
+    async fn cached_workspace(&self, workspace_id: &str) -> Result<Option<Workspace>, ControlError> {
+        let load = self.storage.get_workspace(workspace_id);
+        Ok(self.lookups.workspaces.get_or_load(workspace_id.to_owned(), self.now_ms(), load).await?)
     }
 
     /// The workspace and its app, if both are inside the caller's tenant and scope.
@@ -149,7 +152,7 @@ impl ControlPlane {
         workspace_id: &str,
     ) -> Result<(App, Workspace), ControlError> {
         let workspace = if midship_core::ids::looks_like_id(workspace_id) {
-            self.storage.get_workspace(workspace_id).await?
+            self.cached_workspace(workspace_id).await?
         } else {
             None
         };

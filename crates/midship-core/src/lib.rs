@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod cache;
 pub mod clock;
 pub mod ids;
 pub mod page;
