@@ -503,6 +503,34 @@ pub struct SyncSendResponse {
     pub scheduled: bool,
 }
 
+/// Several messages at once (`POST .../sync/batch`), targeted or global, at most 500.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SyncBatchRequest {
+    pub messages: Vec<SyncSendRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SyncBatchResponse {
+    /// One per message, in order.
+    pub results: Vec<SyncBatchResult>,
+}
+
+/// A batch message's outcome: as for a single send, or `FAILED` with the error a single send
+/// would have answered (nothing stored for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SyncBatchResult {
+    pub result: String,
+    pub seq: Option<i64>,
+    #[serde(default)]
+    pub scheduled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SyncStatusView {

@@ -6,8 +6,9 @@ use midship_api::{
     ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView,
     CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest,
     CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PublishRequest,
-    RollbackRequest, RotateKeyRequest, RotatedKey, SwitchStatusView, SyncSendRequest, SyncSendResponse, SyncStatusView,
-    SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI, WorkspaceView,
+    RollbackRequest, RotateKeyRequest, RotatedKey, SwitchStatusView, SyncBatchRequest, SyncBatchResponse,
+    SyncSendRequest, SyncSendResponse, SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI,
+    WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -326,6 +327,15 @@ impl AdminClient {
     /// Sends to a user or device stream; global bizTypes go through [`Self::sync_global`].
     pub async fn sync_send(&self, workspace_id: &str, request: &SyncSendRequest) -> Result<SyncSendResponse, SdkError> {
         self.post(&Self::workspace_path(workspace_id, "sync/send"), request).await
+    }
+
+    /// Up to 500 messages in one call, each with its own result.
+    pub async fn sync_batch(
+        &self,
+        workspace_id: &str,
+        request: &SyncBatchRequest,
+    ) -> Result<SyncBatchResponse, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "sync/batch"), request).await
     }
 
     pub async fn sync_global(

@@ -1,14 +1,17 @@
 //! Data sync: configurations, streams, message ids, the schedule and device acks.
 
+use std::collections::{BTreeSet, HashMap};
+
 use async_trait::async_trait;
 use midship_core::NewAuditEntry;
 use midship_core::clock::UnixMillis;
 use midship_storage::{
-    AppendOutcome, NewSyncMessage, ScheduleOutcome, ScheduledSyncMessage, StorageError, StorageResult, SyncAck,
-    SyncAppend, SyncConfigRecord, SyncMessageRecord, SyncPurge, SyncStore, SyncStream, SyncTargetKind,
+    AppendOutcome, AppendPlan, NewSyncMessage, RememberedId, ScheduleOutcome, ScheduledSyncMessage, StorageError,
+    StorageResult, StoredStream, SyncAck, SyncAppend, SyncConfigRecord, SyncMessageRecord, SyncPosition, SyncPurge,
+    SyncStore, SyncStream, SyncTargetKind, plan_appends,
 };
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use crate::{PostgresStorage, corrupt, database_error, insert_audit};
 
@@ -111,6 +114,116 @@ async fn insert_next(
     Ok(seq)
 }
 
+/// The batch's streams, created where missing, in one statement that also locks their rows until
+/// commit (in stream order, the order the writer sorts batches in), so appends to one stream
+/// take turns across nodes.
+async fn lock_streams(
+    transaction: &mut Transaction<'_, Postgres>,
+    appends: &[SyncAppend],
+) -> StorageResult<HashMap<SyncStream, StoredStream>> {
+    let distinct: BTreeSet<&SyncStream> = appends.iter().map(|append| &append.message.stream).collect();
+    let mut query = QueryBuilder::<Postgres>::new(
+        "INSERT INTO sync_streams (workspace_id, biz_type, target_kind, target_id, last_seq) ",
+    );
+    query.push_values(&distinct, |mut row, stream| {
+        row.push_bind(&stream.workspace_id)
+            .push_bind(&stream.biz_type)
+            .push_bind(stream.target_kind.as_str())
+            .push_bind(&stream.target_id)
+            .push("0");
+    });
+    query.push(
+        " ON CONFLICT (workspace_id, biz_type, target_kind, target_id) DO UPDATE SET last_seq = sync_streams.last_seq
+          RETURNING stream_id, last_seq, workspace_id, biz_type, target_kind, target_id",
+    );
+    let rows = query.build().fetch_all(&mut **transaction).await.map_err(database_error)?;
+    rows.iter().map(stream_from_row).collect::<Result<_, _>>().map_err(corrupt("sync_streams"))
+}
+
+fn stream_from_row(row: &PgRow) -> Result<(SyncStream, StoredStream), sqlx::Error> {
+    let target_kind: String = row.try_get("target_kind")?;
+    let stream = SyncStream {
+        workspace_id: row.try_get("workspace_id")?,
+        biz_type: row.try_get("biz_type")?,
+        target_kind: SyncTargetKind::parse(&target_kind)
+            .ok_or_else(|| sqlx::Error::Decode(format!("unknown target kind {target_kind}").into()))?,
+        target_id: row.try_get("target_id")?,
+    };
+    Ok((stream, StoredStream { stream_id: row.try_get("stream_id")?, last_seq: row.try_get("last_seq")? }))
+}
+
+/// The ids of the batch that its streams already remember.
+async fn remembered_ids(
+    transaction: &mut Transaction<'_, Postgres>,
+    appends: &[SyncAppend],
+    streams: &HashMap<SyncStream, StoredStream>,
+) -> StorageResult<HashMap<(i64, String), RememberedId>> {
+    let mut query = QueryBuilder::<Postgres>::new(
+        "SELECT stream_id, third_msg_id, seq, expires_at FROM sync_message_ids WHERE (stream_id, third_msg_id) IN (",
+    );
+    query.push_values(appends, |mut row, append| {
+        let stream_id = streams.get(&append.message.stream).map_or(0, |stream| stream.stream_id);
+        row.push_bind(stream_id).push_bind(&append.message.third_msg_id);
+    });
+    query.push(")");
+    let rows = query.build().fetch_all(&mut **transaction).await.map_err(database_error)?;
+    rows.iter()
+        .map(|row| {
+            let key = (row.try_get("stream_id")?, row.try_get("third_msg_id")?);
+            Ok((key, RememberedId { seq: row.try_get("seq")?, expires_at: row.try_get("expires_at")? }))
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(corrupt("sync_message_ids"))
+}
+
+/// Writes the planned messages, ids, last sequences and trims, a statement each.
+async fn write_plan(transaction: &mut Transaction<'_, Postgres>, plan: &AppendPlan<'_>) -> StorageResult<()> {
+    if plan.inserts.is_empty() {
+        return Ok(());
+    }
+    let mut messages = QueryBuilder::<Postgres>::new(
+        "INSERT INTO sync_messages (stream_id, seq, third_msg_id, payload, filter, created_at, expires_at) ",
+    );
+    messages.push_values(&plan.inserts, |mut row, (stream_id, seq, append)| {
+        let message = &append.message;
+        row.push_bind(*stream_id)
+            .push_bind(*seq)
+            .push_bind(&message.third_msg_id)
+            .push_bind(&message.payload)
+            .push_bind(&message.filter)
+            .push_bind(message.created_at)
+            .push_bind(message.expires_at);
+    });
+    messages.build().execute(&mut **transaction).await.map_err(database_error)?;
+    let mut ids =
+        QueryBuilder::<Postgres>::new("INSERT INTO sync_message_ids (stream_id, third_msg_id, seq, expires_at) ");
+    ids.push_values(&plan.inserts, |mut row, (stream_id, seq, append)| {
+        row.push_bind(*stream_id)
+            .push_bind(&append.message.third_msg_id)
+            .push_bind(*seq)
+            .push_bind(append.id_expires_at);
+    });
+    ids.push(
+        " ON CONFLICT (stream_id, third_msg_id) DO UPDATE SET seq = excluded.seq, expires_at = excluded.expires_at",
+    );
+    ids.build().execute(&mut **transaction).await.map_err(database_error)?;
+    let mut last = QueryBuilder::<Postgres>::new("UPDATE sync_streams SET last_seq = v.column2 FROM (");
+    last.push_values(&plan.new_last_seqs, |mut row, (stream_id, last_seq)| {
+        row.push_bind(*stream_id).push_bind(*last_seq);
+    });
+    last.push(") AS v WHERE sync_streams.stream_id = v.column1");
+    last.build().execute(&mut **transaction).await.map_err(database_error)?;
+    for (stream_id, upto) in &plan.trims {
+        sqlx::query("DELETE FROM sync_messages WHERE stream_id = $1 AND seq <= $2")
+            .bind(stream_id)
+            .bind(upto)
+            .execute(&mut **transaction)
+            .await
+            .map_err(database_error)?;
+    }
+    Ok(())
+}
+
 fn scheduled_from_row(row: &PgRow) -> Result<ScheduledSyncMessage, sqlx::Error> {
     let target_kind: String = row.try_get("target_kind")?;
     let target_kind = SyncTargetKind::parse(&target_kind)
@@ -196,22 +309,16 @@ impl SyncStore for PostgresStorage {
     }
 
     async fn append_sync_messages(&self, appends: &[SyncAppend]) -> StorageResult<Vec<AppendOutcome>> {
-        let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let mut outcomes = Vec::with_capacity(appends.len());
-        for append in appends {
-            let message = &append.message;
-            let (stream_id, last_seq) = lock_stream(&mut transaction, &message.stream).await?;
-            if let Some(seq) =
-                remembered_id(&mut transaction, stream_id, &message.third_msg_id, message.created_at).await?
-            {
-                outcomes.push(AppendOutcome::Duplicate { seq });
-                continue;
-            }
-            let seq = insert_next(&mut transaction, stream_id, last_seq, append).await?;
-            outcomes.push(AppendOutcome::Appended { seq });
+        if appends.is_empty() {
+            return Ok(Vec::new());
         }
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        let streams = lock_streams(&mut transaction, appends).await?;
+        let remembered = remembered_ids(&mut transaction, appends, &streams).await?;
+        let plan = plan_appends(appends, &streams, &remembered)?;
+        write_plan(&mut transaction, &plan).await?;
         transaction.commit().await.map_err(database_error)?;
-        Ok(outcomes)
+        Ok(plan.outcomes)
     }
 
     async fn schedule_sync_message(&self, append: &SyncAppend, due_at: UnixMillis) -> StorageResult<ScheduleOutcome> {
@@ -312,10 +419,13 @@ impl SyncStore for PostgresStorage {
             .map_err(corrupt("sync_messages"))
     }
 
-    async fn last_sync_seq(&self, stream: &SyncStream) -> StorageResult<i64> {
+    async fn sync_position(&self, stream: &SyncStream, device_id: &str) -> StorageResult<SyncPosition> {
         let row = sqlx::query(
-            "SELECT last_seq FROM sync_streams WHERE workspace_id = $1 AND biz_type = $2 AND target_kind = $3 AND target_id = $4",
+            "SELECT s.last_seq, COALESCE(a.seq, 0) FROM sync_streams s
+             LEFT JOIN sync_acks a ON a.stream_id = s.stream_id AND a.device_id = $1
+             WHERE s.workspace_id = $2 AND s.biz_type = $3 AND s.target_kind = $4 AND s.target_id = $5",
         )
+        .bind(device_id)
         .bind(&stream.workspace_id)
         .bind(&stream.biz_type)
         .bind(stream.target_kind.as_str())
@@ -323,46 +433,36 @@ impl SyncStore for PostgresStorage {
         .fetch_optional(&self.pool)
         .await
         .map_err(database_error)?;
-        row.map_or(Ok(0), |row| row.try_get(0).map_err(corrupt("sync_streams")))
+        let Some(row) = row else { return Ok(SyncPosition::default()) };
+        let read = |index: usize| row.try_get::<i64, _>(index).map_err(corrupt("sync_streams"));
+        Ok(SyncPosition { last_seq: read(0)?, acked_seq: read(1)? })
     }
 
     async fn ack_sync(&self, acks: &[SyncAck]) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        for ack in acks {
-            sqlx::query(
+        for chunk in acks.chunks(ACK_CHUNK) {
+            let mut query = QueryBuilder::<Postgres>::new(
                 "INSERT INTO sync_acks (stream_id, device_id, seq, acked_at)
-                 SELECT stream_id, $1::TEXT, $2::BIGINT, $3::BIGINT FROM sync_streams
-                 WHERE workspace_id = $4 AND biz_type = $5 AND target_kind = $6 AND target_id = $7
+                 SELECT s.stream_id, v.column5, v.column6, v.column7 FROM (",
+            );
+            query.push_values(chunk, |mut row, ack| {
+                row.push_bind(&ack.stream.workspace_id)
+                    .push_bind(&ack.stream.biz_type)
+                    .push_bind(ack.stream.target_kind.as_str())
+                    .push_bind(&ack.stream.target_id)
+                    .push_bind(&ack.device_id)
+                    .push_bind(ack.seq)
+                    .push_bind(ack.at);
+            });
+            query.push(
+                ") AS v JOIN sync_streams s ON s.workspace_id = v.column1 AND s.biz_type = v.column2
+                   AND s.target_kind = v.column3 AND s.target_id = v.column4
+                 WHERE true
                  ON CONFLICT (stream_id, device_id) DO UPDATE SET seq = GREATEST(sync_acks.seq, EXCLUDED.seq), acked_at = excluded.acked_at",
-            )
-            .bind(&ack.device_id)
-            .bind(ack.seq)
-            .bind(ack.at)
-            .bind(&ack.stream.workspace_id)
-            .bind(&ack.stream.biz_type)
-            .bind(ack.stream.target_kind.as_str())
-            .bind(&ack.stream.target_id)
-            .execute(&mut *transaction)
-            .await
-            .map_err(database_error)?;
+            );
+            query.build().execute(&mut *transaction).await.map_err(database_error)?;
         }
         transaction.commit().await.map_err(database_error)
-    }
-
-    async fn sync_ack(&self, stream: &SyncStream, device_id: &str) -> StorageResult<i64> {
-        let row = sqlx::query(
-            "SELECT a.seq FROM sync_acks a JOIN sync_streams s ON s.stream_id = a.stream_id
-             WHERE s.workspace_id = $1 AND s.biz_type = $2 AND s.target_kind = $3 AND s.target_id = $4 AND a.device_id = $5",
-        )
-        .bind(&stream.workspace_id)
-        .bind(&stream.biz_type)
-        .bind(stream.target_kind.as_str())
-        .bind(&stream.target_id)
-        .bind(device_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(database_error)?;
-        row.map_or(Ok(0), |row| row.try_get(0).map_err(corrupt("sync_acks")))
     }
 
     async fn purge_expired_sync(&self, now: UnixMillis) -> StorageResult<SyncPurge> {
@@ -394,3 +494,5 @@ impl SyncStore for PostgresStorage {
 }
 
 const PURGE_BATCH: u64 = 5000;
+/// Acks per statement (seven parameters each).
+const ACK_CHUNK: usize = 500;

@@ -53,6 +53,8 @@ impl SqliteStorage {
             .busy_timeout(settings.busy_timeout);
         let pool = SqlitePoolOptions::new()
             .max_connections(settings.max_connections)
+            // A file on this machine cannot go away between uses; a ping per query only costs.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(database_error)?;

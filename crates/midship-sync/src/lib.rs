@@ -8,7 +8,6 @@
 //! on this node; messages reach hubs through a [`Bus`] (in-process here, across nodes later).
 //! No HTTP in this crate.
 
-mod acks;
 mod config;
 pub mod hub;
 mod message;
@@ -20,8 +19,8 @@ pub use config::{Delivery, Repush, Scope, SyncConfig, SyncConfigError, TargetKin
 pub use hub::{Bus, Hub, Kick, LocalBus};
 pub use message::{SyncMessage, VersionRange};
 pub use service::{
-    MAX_PAYLOAD_CHARS, Maintenance, SendOutcome, SendRequest, SendResult, StreamStatus, SyncError, SyncService,
-    SyncSettings,
+    MAX_BATCH_MESSAGES, MAX_PAYLOAD_CHARS, Maintenance, SendOutcome, SendRequest, SendResult, StreamStatus, SyncError,
+    SyncService, SyncSettings,
 };
 pub use session::{DeviceIdentity, DeviceSession, SessionError, SessionEvent};
 

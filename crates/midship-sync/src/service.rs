@@ -14,13 +14,14 @@ use midship_storage::{
     SyncMessageRecord, SyncPurge, SyncStream, SyncTargetKind,
 };
 
-use crate::acks::AckWriter;
 use crate::config::{Delivery, SyncConfig, SyncConfigError};
 use crate::hub::{Bus, Hub, LocalBus};
 use crate::message::{SyncMessage, VersionRange, compile_stored, delivery_condition};
 use crate::session::{DeviceIdentity, DeviceSession};
-use crate::writer::Appender;
+use crate::writer::SyncWriter;
 
+/// Most messages in one batch send.
+pub const MAX_BATCH_MESSAGES: usize = 500;
 /// Longest payload, in characters (the mPaaS limit).
 pub const MAX_PAYLOAD_CHARS: usize = 4096;
 const MAX_ID_CHARS: usize = 128;
@@ -66,7 +67,7 @@ pub struct SyncSettings {
     pub connection_queue: usize,
     /// Unacknowledged messages per stream and connection.
     pub window: usize,
-    /// Sends waiting for the writer before senders wait too.
+    /// Writes (sends, acks) waiting for the writer before senders wait too.
     pub write_queue: usize,
 }
 
@@ -151,8 +152,7 @@ struct Inner {
     settings: SyncSettings,
     hub: Arc<Hub>,
     bus: Arc<dyn Bus>,
-    appender: Appender,
-    acks: AckWriter,
+    writer: SyncWriter,
     configs: RwLock<HashMap<String, (Instant, ConfigList)>>,
 }
 
@@ -182,10 +182,8 @@ impl SyncService {
 
     /// With the bus of a cluster, which delivers to `hub` and the other nodes' hubs.
     pub fn with_bus(control: ControlPlane, settings: SyncSettings, hub: Arc<Hub>, bus: Arc<dyn Bus>) -> Self {
-        let storage = control.storage().clone();
-        let appender = Appender::spawn(storage.clone(), settings.write_queue);
-        let acks = AckWriter::spawn(storage);
-        Self { inner: Arc::new(Inner { control, settings, hub, bus, appender, acks, configs: RwLock::default() }) }
+        let writer = SyncWriter::spawn(control.storage().clone(), settings.write_queue);
+        Self { inner: Arc::new(Inner { control, settings, hub, bus, writer, configs: RwLock::default() }) }
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -205,7 +203,7 @@ impl SyncService {
     }
 
     pub(crate) fn record_ack(&self, ack: SyncAck) {
-        self.inner.acks.record(ack);
+        self.inner.writer.ack(ack);
     }
 
     async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, SyncError> {
@@ -317,6 +315,27 @@ impl SyncService {
         request: SendRequest,
     ) -> Result<SendOutcome, SyncError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        self.send_in(&workspace, request).await
+    }
+
+    /// Sends up to [`MAX_BATCH_MESSAGES`] messages at once, each with its own outcome: they are
+    /// written together (one transaction) and a bad one does not stop the others.
+    pub async fn send_batch(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        requests: Vec<SendRequest>,
+    ) -> Result<Vec<Result<SendOutcome, SyncError>>, SyncError> {
+        let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        if requests.is_empty() || requests.len() > MAX_BATCH_MESSAGES {
+            return Err(invalid("messages", format!("send 1 to {MAX_BATCH_MESSAGES} messages")));
+        }
+        let sends = requests.into_iter().map(|request| self.send_in(&workspace, request));
+        Ok(futures_util::future::join_all(sends).await)
+    }
+
+    async fn send_in(&self, workspace: &Workspace, request: SendRequest) -> Result<SendOutcome, SyncError> {
+        let workspace_id = workspace.workspace_id.as_str();
         let config = self.config(workspace_id, &request.biz_type).await?;
         let now = self.now_ms();
         self.check_send(&config, &request, now)?;
@@ -362,7 +381,7 @@ impl SyncService {
                 }
             });
         }
-        match self.inner.appender.append(append.clone()).await? {
+        match self.inner.writer.append(append.clone()).await? {
             AppendOutcome::Appended { seq } => {
                 tracing::debug!(seq, "sync message stored");
                 self.publish(&append.message, seq, latest_device_only).await;
@@ -444,13 +463,9 @@ impl SyncService {
         self.workspace(who, workspace_id, Action::Read).await?;
         let config = self.config(workspace_id, biz_type).await?;
         let stream = Self::stream(workspace_id, &config, link_token);
-        self.inner.acks.flush().await;
-        let storage = self.storage();
-        let last_seq = storage.last_sync_seq(&stream).await?;
-        let acked_seq = match device_id {
-            Some(device_id) => Some(storage.sync_ack(&stream, device_id).await?),
-            None => None,
-        };
+        self.inner.writer.flush_acks().await;
+        let position = self.storage().sync_position(&stream, device_id.unwrap_or_default()).await?;
+        let (last_seq, acked_seq) = (position.last_seq, device_id.map(|_| position.acked_seq));
         let online = self.inner.bus.is_online(workspace_id, stream.target_kind, &stream.target_id).await;
         Ok(StreamStatus { last_seq, acked_seq, online })
     }
@@ -467,12 +482,12 @@ impl SyncService {
     /// Purges what expired and moves due scheduled messages into their streams.
     pub async fn run_maintenance(&self) -> Result<Maintenance, SyncError> {
         let now = self.now_ms();
-        let purged = self.storage().purge_expired_sync(now).await?;
+        let purged = self.inner.writer.purge(now).await?;
         let mut released = 0;
         loop {
             let due = self.storage().due_sync_messages(now, DUE_BATCH).await?;
             for scheduled in &due {
-                let Some(seq) = self.storage().append_scheduled_sync_message(scheduled).await? else { continue };
+                let Some(seq) = self.inner.writer.append_scheduled(scheduled.clone()).await? else { continue };
                 released += 1;
                 let message = &scheduled.append.message;
                 let latest_device_only = self
@@ -515,11 +530,11 @@ impl SyncService {
     /// Asks every connection to close and writes pending acks: the node is stopping.
     pub async fn shut_down(&self) {
         self.inner.hub.kick_all();
-        self.inner.acks.flush().await;
+        self.inner.writer.flush_acks().await;
     }
 
     /// Writes the acks received so far.
     pub async fn flush_acks(&self) {
-        self.inner.acks.flush().await;
+        self.inner.writer.flush_acks().await;
     }
 }

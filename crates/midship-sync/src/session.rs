@@ -229,9 +229,10 @@ impl DeviceSession {
             target_kind: config.target_kind(),
             target_id,
         };
-        let stored = self.service.storage().sync_ack(&stream, &identity.device_id).await.map_err(SyncError::from)?;
-        let start = position.filter(|position| *position >= 0).unwrap_or(stored);
-        if start > stored {
+        let stored =
+            self.service.storage().sync_position(&stream, &identity.device_id).await.map_err(SyncError::from)?;
+        let start = position.filter(|position| *position >= 0).unwrap_or(stored.acked_seq);
+        if start > stored.acked_seq {
             self.service.record_ack(SyncAck {
                 stream: stream.clone(),
                 device_id: identity.device_id.clone(),
@@ -239,7 +240,9 @@ impl DeviceSession {
                 at: self.service.now_ms(),
             });
         }
-        let state = StreamState { stream, config, sent: start, acked: start, unacked: VecDeque::new(), behind: true };
+        // Nothing newer in storage: no need to look until a message arrives.
+        let behind = stored.last_seq > start;
+        let state = StreamState { stream, config, sent: start, acked: start, unacked: VecDeque::new(), behind };
         self.streams.insert(state.stream.biz_type.clone(), state);
         Ok(true)
     }

@@ -5,7 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use midship_api::{
-    ErrorBody, List, SyncSendRequest, SyncSendResponse, SyncStatusView, SyncTokenRequest, SyncTokenView,
+    ErrorBody, List, SyncBatchRequest, SyncBatchResponse, SyncBatchResult, SyncSendRequest, SyncSendResponse,
+    SyncStatusView, SyncTokenRequest, SyncTokenView,
 };
 use midship_core::clock::format_rfc3339;
 use midship_gateway::NewConnectToken;
@@ -28,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_config))
         .routes(routes!(send))
         .routes(routes!(send_global))
+        .routes(routes!(send_batch))
         .routes(routes!(status))
         .routes(routes!(issue_token))
 }
@@ -132,6 +134,46 @@ async fn send_global(
     }
     let outcome = state.sync.send(&who, &workspace_id, send_request(request)?).await?;
     Ok(Json(send_response(outcome)))
+}
+
+/// Sends up to 500 messages in one call (targeted ones need `link_token`, global ones none), each
+/// with its own outcome; they are stored together, so a busy backend pays one commit per batch.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/sync/batch", tag = "sync",
+    params(("workspace_id" = String, Path)), request_body = SyncBatchRequest,
+    responses((status = 200, body = SyncBatchResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn send_batch(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiJson(request): ApiJson<SyncBatchRequest>,
+) -> Result<Json<SyncBatchResponse>, ApiError> {
+    let mut converted = Vec::with_capacity(request.messages.len());
+    let mut refused = Vec::new();
+    for (index, message) in request.messages.into_iter().enumerate() {
+        match send_request(message) {
+            Ok(message) => converted.push(message),
+            Err(error) => refused.push((index, error)),
+        }
+    }
+    if let Some((index, error)) = refused.into_iter().next() {
+        return Err(ApiError::invalid(format!("messages[{index}]: {}", error.message)));
+    }
+    let outcomes = state.sync.send_batch(&who, &workspace_id, converted).await?;
+    let results = outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(outcome) => {
+                let sent = send_response(outcome);
+                SyncBatchResult { result: sent.result, seq: sent.seq, scheduled: sent.scheduled, error: None }
+            }
+            Err(error) => {
+                let error = ApiError::from(error);
+                let body = ErrorBody { code: error.code.to_owned(), message: error.message };
+                SyncBatchResult { result: "FAILED".to_owned(), seq: None, scheduled: false, error: Some(body) }
+            }
+        })
+        .collect();
+    Ok(Json(SyncBatchResponse { results }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -53,7 +53,7 @@ impl Default for LongConnectionSettings {
 const FRAME_OVERHEAD_BYTES: usize = 64 * 1024;
 /// Per connection. Frames larger than this are read in several steps; idle connections should
 /// cost little, so the buffer starts small.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 const WRITE_BUFFER_BYTES: usize = 8 * 1024;
 
 pub fn router() -> Router<AppState> {

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use midship_api::{CreateAppRequest, CreateTokenRequest, SyncSendRequest, SyncTokenRequest};
+use midship_api::{CreateAppRequest, CreateTokenRequest, SyncBatchRequest, SyncSendRequest, SyncTokenRequest};
 use midship_protocol::frame::{Ack, Hello, Ping};
 use midship_protocol::{ClientFrame, Codec, ServerFrame, WireMessage, close};
 use midship_sdk::rpc::DeviceIdentity;
@@ -500,4 +500,48 @@ async fn a_device_that_never_reads_is_closed_as_too_slow_and_loses_nothing() {
     assert!(metrics.contains(closed_as_too_slow), "{metrics}");
     let status = admin.sync_status(&fixture.workspace, "CHAT-MSG", "slow", None).await.unwrap();
     assert_eq!(status.last_seq, sent, "every message stayed stored for the next connection");
+}
+
+#[tokio::test]
+async fn a_batch_stores_together_and_answers_each_message() {
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    let unknown = SyncSendRequest { biz_type: "NOPE".into(), ..message("alice", "b-9") };
+    let batch = SyncBatchRequest {
+        messages: vec![
+            message("alice", "b-1"),
+            message("bob", "b-1"),
+            message("alice", "b-1"),
+            unknown,
+            message("alice", "b-2"),
+        ],
+    };
+    let answered = admin.sync_batch(&fixture.workspace, &batch).await.unwrap();
+    let results: Vec<(&str, Option<i64>)> =
+        answered.results.iter().map(|result| (result.result.as_str(), result.seq)).collect();
+    assert_eq!(
+        results,
+        [
+            ("SUCCESS", Some(1)),
+            ("SUCCESS", Some(1)),
+            ("DUPLICATED_BIZ_ID", Some(1)),
+            ("FAILED", None),
+            ("SUCCESS", Some(2)),
+        ]
+    );
+    assert_eq!(answered.results[3].error.as_ref().unwrap().code, "not_found");
+
+    let too_many =
+        SyncBatchRequest { messages: (0..501).map(|index| message("alice", &format!("x-{index}"))).collect() };
+    assert_eq!(admin.sync_batch(&fixture.workspace, &too_many).await.unwrap_err().code(), Some("invalid_request"));
+    let bad = SyncBatchRequest {
+        messages: vec![
+            message("alice", "c-1"),
+            SyncSendRequest { app_version_range: Some(json!(3)), ..message("alice", "c-2") },
+        ],
+    };
+    let error = admin.sync_batch(&fixture.workspace, &bad).await.unwrap_err();
+    assert!(error.to_string().contains("messages[1]"), "{error}");
+    let status = admin.sync_status(&fixture.workspace, "CHAT-MSG", "alice", None).await.unwrap();
+    assert_eq!(status.last_seq, 2, "a refused batch stored nothing");
 }

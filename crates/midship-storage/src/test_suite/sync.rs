@@ -80,8 +80,12 @@ pub async fn sync_streams_number_messages_without_gaps_and_remember_ids(storage:
     );
     let repeat = storage.append_sync_messages(&[append(&alice, "m-2", T0 + 2)]).await.unwrap();
     assert_eq!(repeat, [AppendOutcome::Duplicate { seq: Some(2) }]);
-    assert_eq!(storage.last_sync_seq(&alice).await.unwrap(), 2);
-    assert_eq!(storage.last_sync_seq(&stream(SyncTargetKind::Device, "alice")).await.unwrap(), 0, "kinds differ");
+    assert_eq!(storage.sync_position(&alice, "-").await.unwrap().last_seq, 2);
+    assert_eq!(
+        storage.sync_position(&stream(SyncTargetKind::Device, "alice"), "-").await.unwrap().last_seq,
+        0,
+        "kinds differ"
+    );
 
     let after = storage.sync_messages_after(&alice, 0, 10).await.unwrap();
     assert_eq!(
@@ -132,7 +136,7 @@ pub async fn concurrent_sync_appends_to_one_stream_stay_gap_free(storage: Arc<dy
     let messages = storage.sync_messages_after(&shared, 0, 100).await.unwrap();
     assert_eq!(messages.len(), 50, "40 own ids and 10 shared ones, each once");
     assert!(messages.iter().enumerate().all(|(index, message)| message.seq == index as i64 + 1), "no gaps");
-    assert_eq!(storage.last_sync_seq(&shared).await.unwrap(), 50);
+    assert_eq!(storage.sync_position(&shared, "-").await.unwrap().last_seq, 50);
 }
 
 pub async fn scheduled_sync_messages_reserve_their_id_and_append_once(storage: Arc<dyn Storage>) {
@@ -169,16 +173,20 @@ pub async fn sync_acks_never_move_backwards(storage: Arc<dyn Storage>) {
     let alice = stream(SyncTargetKind::User, "alice");
     storage.append_sync_messages(&[append(&alice, "m-1", T0), append(&alice, "m-2", T0)]).await.unwrap();
     let ack = |device_id: &str, seq: i64| SyncAck { stream: alice.clone(), device_id: device_id.into(), seq, at: T0 };
-    assert_eq!(storage.sync_ack(&alice, "PHONE").await.unwrap(), 0);
+    assert_eq!(storage.sync_position(&alice, "PHONE").await.unwrap().acked_seq, 0);
     storage.ack_sync(&[ack("PHONE", 2), ack("TABLET", 1)]).await.unwrap();
     storage.ack_sync(&[ack("PHONE", 1)]).await.unwrap();
-    assert_eq!(storage.sync_ack(&alice, "PHONE").await.unwrap(), 2);
-    assert_eq!(storage.sync_ack(&alice, "TABLET").await.unwrap(), 1);
+    assert_eq!(storage.sync_position(&alice, "PHONE").await.unwrap().acked_seq, 2);
+    assert_eq!(storage.sync_position(&alice, "TABLET").await.unwrap().acked_seq, 1);
     storage.ack_sync(&[ack("TABLET", 2)]).await.unwrap();
-    assert_eq!(storage.sync_ack(&alice, "TABLET").await.unwrap(), 2);
+    assert_eq!(storage.sync_position(&alice, "TABLET").await.unwrap().acked_seq, 2);
     let unknown = SyncAck { stream: stream(SyncTargetKind::User, "nobody"), ..ack("PHONE", 3) };
     storage.ack_sync(std::slice::from_ref(&unknown)).await.unwrap();
-    assert_eq!(storage.sync_ack(&unknown.stream, "PHONE").await.unwrap(), 0, "no stream, nothing to ack");
+    assert_eq!(
+        storage.sync_position(&unknown.stream, "PHONE").await.unwrap().acked_seq,
+        0,
+        "no stream, nothing to ack"
+    );
 }
 
 pub async fn purging_removes_only_what_expired(storage: Arc<dyn Storage>) {
@@ -202,5 +210,5 @@ pub async fn purging_removes_only_what_expired(storage: Arc<dyn Storage>) {
     assert_eq!(left.iter().map(|message| message.third_msg_id.as_str()).collect::<Vec<_>>(), ["long"]);
     assert!(storage.due_sync_messages(T0 + 100, 10).await.unwrap().is_empty());
     assert_eq!(storage.purge_expired_sync(T0 + 20).await.unwrap().message_ids, 1);
-    assert_eq!(storage.last_sync_seq(&alice).await.unwrap(), 2, "sequences never go back");
+    assert_eq!(storage.sync_position(&alice, "-").await.unwrap().last_seq, 2, "sequences never go back");
 }

@@ -159,8 +159,7 @@ fn send_then_kill(server: &mut ServerProcess, token: &str, workspace: &str, stop
     for sender in senders {
         runtime.block_on(sender).unwrap();
     }
-    let acknowledged = acknowledged.lock().unwrap().clone();
-    acknowledged
+    acknowledged.lock().unwrap().clone()
 }
 
 #[test]
