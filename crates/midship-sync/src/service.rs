@@ -146,6 +146,16 @@ pub struct Maintenance {
 
 type ConfigList = Arc<Vec<Arc<SyncConfig>>>;
 
+/// A send after its checks.
+enum Prepared {
+    /// Nothing for the writer: offline target, non-persistent or scheduled message.
+    Answered(SendOutcome),
+    Append {
+        append: SyncAppend,
+        latest_device_only: bool,
+    },
+}
+
 #[derive(Debug)]
 struct Inner {
     control: ControlPlane,
@@ -330,11 +340,48 @@ impl SyncService {
         if requests.is_empty() || requests.len() > MAX_BATCH_MESSAGES {
             return Err(invalid("messages", format!("send 1 to {MAX_BATCH_MESSAGES} messages")));
         }
-        let sends = requests.into_iter().map(|request| self.send_in(&workspace, request));
-        Ok(futures_util::future::join_all(sends).await)
+        // Checked in order, then handed to the writer in order, so messages of one stream are
+        // numbered in the order given.
+        let mut prepared = Vec::with_capacity(requests.len());
+        for request in requests {
+            prepared.push(self.prepare(&workspace, request).await);
+        }
+        let appends: Vec<SyncAppend> = prepared
+            .iter()
+            .filter_map(|prepared| match prepared {
+                Ok(Prepared::Append { append, .. }) => Some(append.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut stored = self.inner.writer.append_all(appends).await.into_iter();
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for prepared in prepared {
+            outcomes.push(match prepared {
+                Ok(Prepared::Answered(outcome)) => Ok(outcome),
+                Ok(Prepared::Append { append, latest_device_only }) => match stored.next() {
+                    Some(Ok(outcome)) => Ok(self.finish(&append, latest_device_only, outcome).await),
+                    Some(Err(error)) => Err(error.into()),
+                    None => Err(SyncError::from(StorageError::Database("the sync writer answered too few".into()))),
+                },
+                Err(error) => Err(error),
+            });
+        }
+        Ok(outcomes)
     }
 
     async fn send_in(&self, workspace: &Workspace, request: SendRequest) -> Result<SendOutcome, SyncError> {
+        match self.prepare(workspace, request).await? {
+            Prepared::Answered(outcome) => Ok(outcome),
+            Prepared::Append { append, latest_device_only } => {
+                let outcome = self.inner.writer.append(append.clone()).await?;
+                Ok(self.finish(&append, latest_device_only, outcome).await)
+            }
+        }
+    }
+
+    /// Checks a send and does everything short of appending it: answers offline targets,
+    /// hands non-persistent messages to the bus, schedules future ones.
+    async fn prepare(&self, workspace: &Workspace, request: SendRequest) -> Result<Prepared, SyncError> {
         let workspace_id = workspace.workspace_id.as_str();
         let config = self.config(workspace_id, &request.biz_type).await?;
         let now = self.now_ms();
@@ -342,54 +389,65 @@ impl SyncService {
         let stream = Self::stream(workspace_id, &config, &request.link_token);
         if request.online_check && !self.inner.bus.is_online(workspace_id, stream.target_kind, &stream.target_id).await
         {
-            return Ok(SendOutcome { result: SendResult::TargetOffline, seq: None, scheduled: false });
+            return Ok(Prepared::Answered(SendOutcome {
+                result: SendResult::TargetOffline,
+                seq: None,
+                scheduled: false,
+            }));
         }
         let condition = delivery_condition(request.os_type.as_deref(), request.app_version_range.as_ref());
         let retention_end = now + config.retention_ms();
         let message = NewSyncMessage {
             stream,
-            third_msg_id: request.third_msg_id.clone(),
+            third_msg_id: request.third_msg_id,
             payload: request.payload,
             created_at: now,
             expires_at: request.valid_until.map_or(retention_end, |until| until.min(retention_end)),
             filter: condition.map(|condition| condition.to_string()),
         };
         let latest_device_only = config.delivery == Delivery::LatestDevice;
-        let fields = tracing::info_span!(
-            "sync_send",
+        if !config.persistent {
+            self.publish(&message, 0, latest_device_only).await;
+            return Ok(Prepared::Answered(SendOutcome { result: SendResult::Success, seq: None, scheduled: false }));
+        }
+        let append = SyncAppend { message, keep_newest: config.keep_newest(), id_expires_at: retention_end };
+        let Some(due_at) = request.valid_from.filter(|from| *from > now) else {
+            return Ok(Prepared::Append { append, latest_device_only });
+        };
+        let outcome = self.storage().schedule_sync_message(&append, due_at).await?;
+        tracing::info!(
             app_id = %workspace.app_id,
             workspace_id,
             biz_type = %config.biz_type,
-            third_msg_id = %request.third_msg_id,
+            third_msg_id = %append.message.third_msg_id,
+            due_at,
+            ?outcome,
+            "sync message scheduled"
         );
-        let _entered = fields.enter();
-        if !config.persistent {
-            self.publish(&message, 0, latest_device_only).await;
-            tracing::debug!("non-persistent sync message handed to online devices");
-            return Ok(SendOutcome { result: SendResult::Success, seq: None, scheduled: false });
-        }
-        let append = SyncAppend { message, keep_newest: config.keep_newest(), id_expires_at: retention_end };
-        if let Some(due_at) = request.valid_from.filter(|from| *from > now) {
-            let outcome = self.storage().schedule_sync_message(&append, due_at).await?;
-            tracing::info!(due_at, ?outcome, "sync message scheduled");
-            return Ok(match outcome {
-                ScheduleOutcome::Scheduled { .. } => {
-                    SendOutcome { result: SendResult::Success, seq: None, scheduled: true }
-                }
-                ScheduleOutcome::Duplicate { seq } => {
-                    SendOutcome { result: SendResult::Duplicated, seq, scheduled: seq.is_none() }
-                }
-            });
-        }
-        match self.inner.writer.append(append.clone()).await? {
+        Ok(Prepared::Answered(match outcome {
+            ScheduleOutcome::Scheduled { .. } => {
+                SendOutcome { result: SendResult::Success, seq: None, scheduled: true }
+            }
+            ScheduleOutcome::Duplicate { seq } => {
+                SendOutcome { result: SendResult::Duplicated, seq, scheduled: seq.is_none() }
+            }
+        }))
+    }
+
+    /// After the writer stored (or refused as a repeat) a message: the bus gets what was stored.
+    async fn finish(&self, append: &SyncAppend, latest_device_only: bool, outcome: AppendOutcome) -> SendOutcome {
+        match outcome {
             AppendOutcome::Appended { seq } => {
-                tracing::debug!(seq, "sync message stored");
                 self.publish(&append.message, seq, latest_device_only).await;
-                Ok(SendOutcome { result: SendResult::Success, seq: Some(seq), scheduled: false })
+                SendOutcome { result: SendResult::Success, seq: Some(seq), scheduled: false }
             }
             AppendOutcome::Duplicate { seq } => {
-                tracing::info!(?seq, "repeated thirdMsgId; nothing stored");
-                Ok(SendOutcome { result: SendResult::Duplicated, seq, scheduled: seq.is_none() })
+                tracing::debug!(
+                    third_msg_id = %append.message.third_msg_id,
+                    ?seq,
+                    "repeated thirdMsgId; nothing stored"
+                );
+                SendOutcome { result: SendResult::Duplicated, seq, scheduled: seq.is_none() }
             }
         }
     }

@@ -73,6 +73,25 @@ impl SyncWriter {
         self.ask(|reply| Command::Append(append, reply)).await
     }
 
+    /// Several appends, queued in the order given (so one stream numbers them in that order),
+    /// each with its own answer.
+    pub(crate) async fn append_all(&self, appends: Vec<SyncAppend>) -> Vec<Result<AppendOutcome, Arc<StorageError>>> {
+        let mut answers = Vec::with_capacity(appends.len());
+        for append in appends {
+            let (reply, answer) = oneshot::channel();
+            let queued = self.commands.send(Command::Append(append, reply)).await.is_ok();
+            answers.push(queued.then_some(answer));
+        }
+        let mut outcomes = Vec::with_capacity(answers.len());
+        for answer in answers {
+            outcomes.push(match answer {
+                Some(answer) => answer.await.unwrap_or_else(|_| Err(stopped())),
+                None => Err(stopped()),
+            });
+        }
+        outcomes
+    }
+
     pub(crate) async fn append_scheduled(
         &self,
         scheduled: ScheduledSyncMessage,

@@ -30,6 +30,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .create(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let _lock = lock_data_dir(&data_dir)?;
+    raise_open_file_limit();
 
     let database_url = config.database_url();
     tracing::info!(database = %redact_database_url(&database_url), data_dir = %data_dir.display(), "opening storage");
@@ -90,6 +91,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     storage.close().await;
     tracing::info!("midship stopped");
     Ok(())
+}
+
+/// Every device connection is an open file: take all the operating system allows this process
+/// (the hard limit), and say what that is, since it caps the connections one node holds.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(open_files = limit, "open file limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
 }
 
 /// Holds an exclusive lock on `DATA_DIR/midship.lock` for the life of the server, so two servers

@@ -57,15 +57,23 @@ pub(super) async fn run(state: AppState, mut socket: WebSocket, codec: Codec, ma
     }
 }
 
-/// Reads the next data message, skipping control frames; `Err` ends the connection.
+/// Reads the next message: a data message, or `None` for a WebSocket ping or pong (which counts
+/// as activity; tungstenite answers pings itself). `Err` ends the connection.
+async fn next_message(socket: &mut WebSocket) -> Result<Option<WireMessage>, Ending> {
+    match socket.recv().await {
+        None | Some(Ok(Message::Close(_))) => Err(Ending::gone()),
+        Some(Err(error)) => Err(read_failure(&error)),
+        Some(Ok(Message::Text(text))) => Ok(Some(WireMessage::Text(Bytes::from(text)))),
+        Some(Ok(Message::Binary(bytes))) => Ok(Some(WireMessage::Binary(bytes))),
+        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Ok(None),
+    }
+}
+
+/// The next data message, skipping pings and pongs.
 async fn next_data(socket: &mut WebSocket) -> Result<WireMessage, Ending> {
     loop {
-        match socket.recv().await {
-            None | Some(Ok(Message::Close(_))) => return Err(Ending::gone()),
-            Some(Err(error)) => return Err(read_failure(&error)),
-            Some(Ok(Message::Text(text))) => return Ok(WireMessage::Text(Bytes::from(text))),
-            Some(Ok(Message::Binary(bytes))) => return Ok(WireMessage::Binary(bytes)),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+        if let Some(message) = next_message(socket).await? {
+            return Ok(message);
         }
     }
 }
@@ -251,9 +259,10 @@ async fn run_session(
                 rpcs_in_flight -= 1;
                 connection.send(ServerFrame::RpcResult(rpc_result(id, response))).await?;
             }
-            received = next_data(connection.socket) => {
+            received = next_message(connection.socket) => {
                 idle_deadline = Instant::now() + settings.idle_timeout;
-                let frame = decode(connection.codec, &received?, max_frame_bytes)?;
+                let Some(received) = received? else { continue };
+                let frame = decode(connection.codec, &received, max_frame_bytes)?;
                 match frame {
                     ClientFrame::Hello(_) => {
                         return Err(Ending::new(close::PROTOCOL_VIOLATION, "a second hello"));
@@ -276,8 +285,8 @@ async fn run_session(
                             connection.send(ServerFrame::RpcResult(rpc_result(call.id, refusal))).await?;
                         } else {
                             rpcs_in_flight += 1;
-                            let request = rpc_request(call.headers.clone(), call.body.0.clone(), &identity);
-                            spawn_rpc(state.clone(), call, request, rpc_done.clone());
+                            let id = call.id;
+                            spawn_rpc(state.clone(), id, rpc_request(call, &identity), rpc_done.clone());
                         }
                     }
                 }
@@ -289,11 +298,11 @@ async fn run_session(
     }
 }
 
-fn spawn_rpc(state: AppState, call: RpcCall, request: RpcRequest, done: mpsc::Sender<RpcDone>) {
+fn spawn_rpc(state: AppState, id: u64, request: RpcRequest, done: mpsc::Sender<RpcDone>) {
     tokio::spawn(async move {
         let response = dispatch(&state, request, Transport::LongConnection).await;
         // The channel has room for every call in flight; it is closed only when the connection ended.
-        let _ = done.send((call.id, response)).await;
+        let _ = done.send((id, response)).await;
     });
 }
 
@@ -304,11 +313,8 @@ fn too_many_rpcs(state: &AppState, limit: usize) -> RpcResponse {
 }
 
 /// The frame's headers, with what the connection already established filled in where absent.
-fn rpc_request(
-    frame_headers: std::collections::BTreeMap<String, String>,
-    body: Bytes,
-    identity: &DeviceIdentity,
-) -> RpcRequest {
+fn rpc_request(call: RpcCall, identity: &DeviceIdentity) -> RpcRequest {
+    let frame_headers = call.headers;
     let lookup = |name: &str| {
         frame_headers.iter().find(|(candidate, _)| candidate.eq_ignore_ascii_case(name)).map(|(_, value)| value.clone())
     };
@@ -325,7 +331,7 @@ fn rpc_request(
     fill(&mut headers.platform, identity.platform.as_ref());
     fill(&mut headers.app_version, identity.app_version.as_ref());
     let other_headers = frame_headers.into_iter().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
-    RpcRequest { headers, method: "POST".to_owned(), body, other_headers }
+    RpcRequest { headers, method: "POST".to_owned(), body: call.body.0, other_headers }
 }
 
 fn rpc_result(id: u64, response: RpcResponse) -> RpcResult {

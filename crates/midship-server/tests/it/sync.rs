@@ -457,6 +457,17 @@ async fn silent_devices_are_closed() {
     idle.send(ClientFrame::Hello(Box::new(fixture.signed_hello("IDLE")))).await;
     assert!(matches!(idle.frame().await, ServerFrame::Welcome(_)));
     assert_eq!(idle.close_code().await, close::IDLE_TIMEOUT);
+
+    // WebSocket pings count as activity: well past the idle timeout the connection still answers.
+    let mut pinging = fixture.raw(Some("midship.v1.json")).await;
+    pinging.send(ClientFrame::Hello(Box::new(fixture.signed_hello("PINGING")))).await;
+    assert!(matches!(pinging.frame().await, ServerFrame::Welcome(_)));
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        pinging.socket.send(Message::Ping(Vec::new().into())).await.unwrap();
+    }
+    pinging.send(ClientFrame::Ping(Ping { id: 3 })).await;
+    assert!(matches!(pinging.frame().await, ServerFrame::Pong(pong) if pong.id == 3));
 }
 
 #[tokio::test]
