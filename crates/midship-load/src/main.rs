@@ -21,7 +21,8 @@ use midship_api::{CreateAppRequest, SyncBatchRequest, SyncSendRequest};
 use midship_protocol::frame::{Ack, Hello, Ping};
 use midship_protocol::{ClientFrame, Codec, ServerFrame, WireMessage};
 use midship_sdk::AdminClient;
-use midship_signing::client::{SignType, SigningInput, sign};
+use midship_sdk::sync::sign_hello;
+use midship_signing::client::SignType;
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 use tokio_tungstenite::tungstenite::Message;
@@ -104,34 +105,18 @@ impl Target {
     }
 
     fn hello(&self, device_id: &str, user_id: &str) -> Hello {
-        let timestamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_millis())
-            .unwrap_or(0)
-            .to_string();
-        let nonce = format!("{:032x}", rand::random::<u128>());
-        let input = SigningInput {
-            method: "CONNECT",
-            operation_type: "midship.connect",
-            app_id: &self.app_id,
-            workspace_id: &self.workspace,
-            timestamp: &timestamp,
-            nonce: &nonce,
-            body: b"",
-        };
-        Hello {
+        let mut hello = Hello {
             app_id: self.app_id.clone(),
             workspace_id: self.workspace.clone(),
             device_id: Some(device_id.to_owned()),
             user_id: Some(user_id.to_owned()),
             platform: Some("android".into()),
             app_version: Some("1.0.0".into()),
-            ts: Some(timestamp.clone()),
-            nonce: Some(nonce.clone()),
-            sign: Some(sign(SignType::HmacSha256, self.secret.as_bytes(), &input)),
             foreground: true,
             ..Hello::default()
-        }
+        };
+        sign_hello(&mut hello, &self.secret, SignType::HmacSha256);
+        hello
     }
 }
 

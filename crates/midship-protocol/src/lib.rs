@@ -9,7 +9,6 @@ pub mod frame;
 pub mod pb;
 
 use bytes::Bytes;
-use prost::Message as _;
 
 pub use frame::{ClientFrame, ServerFrame};
 
@@ -87,45 +86,47 @@ impl Codec {
     }
 
     pub fn encode_server(self, frame: ServerFrame) -> WireMessage {
-        match self {
-            Codec::Json => WireMessage::text(serde_json::to_string(&frame).expect("frames serialize")),
-            Codec::Protobuf => WireMessage::Binary(pack(&pb::ServerFrame::from(frame).encode_to_vec())),
-        }
+        self.encode::<_, pb::ServerFrame>(frame)
     }
 
     pub fn encode_client(self, frame: ClientFrame) -> WireMessage {
-        match self {
-            Codec::Json => WireMessage::text(serde_json::to_string(&frame).expect("frames serialize")),
-            Codec::Protobuf => WireMessage::Binary(pack(&pb::ClientFrame::from(frame).encode_to_vec())),
-        }
+        self.encode::<_, pb::ClientFrame>(frame)
     }
 
     /// Decodes what a device sent; `max_bytes` bounds decompression.
     pub fn decode_client(self, message: &WireMessage, max_bytes: usize) -> Result<ClientFrame, FrameError> {
-        match (self, message) {
-            (Codec::Json, WireMessage::Text(text)) => {
-                serde_json::from_slice(text).map_err(|error| FrameError::Malformed(error.to_string()))
-            }
-            (Codec::Protobuf, WireMessage::Binary(bytes)) => {
-                let plain = unpack(bytes, max_bytes)?;
-                let decoded = pb::ClientFrame::decode(plain.as_ref())
-                    .map_err(|error| FrameError::Malformed(error.to_string()))?;
-                decoded.try_into().map_err(|error: &str| FrameError::Malformed(error.to_owned()))
-            }
-            (codec, message) => Err(wrong_kind(codec, message)),
-        }
+        self.decode::<_, pb::ClientFrame>(message, max_bytes)
     }
 
     /// Decodes what the server sent (for clients).
     pub fn decode_server(self, message: &WireMessage, max_bytes: usize) -> Result<ServerFrame, FrameError> {
+        self.decode::<_, pb::ServerFrame>(message, max_bytes)
+    }
+
+    fn encode<Frame, Proto>(self, frame: Frame) -> WireMessage
+    where
+        Frame: serde::Serialize,
+        Proto: prost::Message + From<Frame>,
+    {
+        match self {
+            Codec::Json => WireMessage::text(serde_json::to_string(&frame).expect("frames serialize")),
+            Codec::Protobuf => WireMessage::Binary(pack(&Proto::from(frame).encode_to_vec())),
+        }
+    }
+
+    fn decode<Frame, Proto>(self, message: &WireMessage, max_bytes: usize) -> Result<Frame, FrameError>
+    where
+        Frame: serde::de::DeserializeOwned,
+        Proto: prost::Message + Default + TryInto<Frame, Error = &'static str>,
+    {
         match (self, message) {
             (Codec::Json, WireMessage::Text(text)) => {
                 serde_json::from_slice(text).map_err(|error| FrameError::Malformed(error.to_string()))
             }
             (Codec::Protobuf, WireMessage::Binary(bytes)) => {
                 let plain = unpack(bytes, max_bytes)?;
-                let decoded = pb::ServerFrame::decode(plain.as_ref())
-                    .map_err(|error| FrameError::Malformed(error.to_string()))?;
+                let decoded =
+                    Proto::decode(plain.as_ref()).map_err(|error| FrameError::Malformed(error.to_string()))?;
                 decoded.try_into().map_err(|error: &str| FrameError::Malformed(error.to_owned()))
             }
             (codec, message) => Err(wrong_kind(codec, message)),

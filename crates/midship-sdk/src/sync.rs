@@ -85,18 +85,18 @@ impl SyncSettings {
     }
 }
 
-/// A message handed to a handler.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncMessage {
-    pub biz_type: String,
-    /// The place in its stream; 0 for non-persistent messages.
-    pub seq: i64,
-    /// The sender's `third_msg_id`.
-    pub msg_id: String,
-    pub payload: String,
-    /// Milliseconds since the epoch, on the server's clock.
-    pub created_at: i64,
-    pub persistent: bool,
+/// A message handed to a handler: `biz_type`, `seq` (0 for non-persistent messages), `msg_id`
+/// (the sender's `third_msg_id`), `payload`, `created_at` (the server's clock) and `persistent`.
+pub use midship_protocol::frame::SyncData as SyncMessage;
+
+/// Signs a hello for the app's secret: `ts`, `nonce`, `sign` and `sign_type` over the signing
+/// string of docs/protocol.md (method `CONNECT`, operation type `midship.connect`, empty body).
+pub fn sign_hello(hello: &mut Hello, secret: &str, sign_type: SignType) {
+    let signature = sign_call(sign_type, secret, &hello.app_id, &hello.workspace_id, "CONNECT", "midship.connect", b"");
+    hello.ts = Some(signature.timestamp);
+    hello.nonce = Some(signature.nonce);
+    hello.sign = Some(signature.sign);
+    hello.sign_type = Some(sign_type.as_str().to_owned());
 }
 
 /// Where the connection is, for state callbacks.
@@ -351,21 +351,7 @@ impl SyncClient {
             ..Hello::default()
         };
         match &*self.inner.credentials.read().unwrap_or_else(|poisoned| poisoned.into_inner()) {
-            Credentials::Secret { secret, sign_type } => {
-                let signature = sign_call(
-                    *sign_type,
-                    secret,
-                    &settings.app_id,
-                    &settings.workspace_id,
-                    "CONNECT",
-                    "midship.connect",
-                    b"",
-                );
-                hello.ts = Some(signature.timestamp);
-                hello.nonce = Some(signature.nonce);
-                hello.sign = Some(signature.sign);
-                hello.sign_type = Some(sign_type.as_str().to_owned());
-            }
+            Credentials::Secret { secret, sign_type } => sign_hello(&mut hello, secret, *sign_type),
             Credentials::Token(token) => hello.token = Some(token.clone()),
         }
         hello
@@ -494,14 +480,7 @@ impl SyncClient {
                     .get(&data.biz_type)
                     .cloned();
                 let Some(handler) = handler else { return Ok(()) };
-                let message = SyncMessage {
-                    biz_type: data.biz_type,
-                    seq: data.seq,
-                    msg_id: data.msg_id,
-                    payload: data.payload,
-                    created_at: data.created_at,
-                    persistent: data.persistent,
-                };
+                let message = data;
                 if !message.persistent {
                     handler(message).await;
                     return Ok(());

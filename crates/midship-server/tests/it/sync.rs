@@ -9,10 +9,10 @@ use midship_api::{CreateAppRequest, CreateTokenRequest, SyncBatchRequest, SyncSe
 use midship_protocol::frame::{Ack, Hello, Ping};
 use midship_protocol::{ClientFrame, Codec, ServerFrame, WireMessage, close};
 use midship_sdk::rpc::DeviceIdentity;
-use midship_sdk::sync::{ConnectionState, Credentials, SyncClient, SyncMessage, SyncSettings};
+use midship_sdk::sync::{ConnectionState, Credentials, SyncClient, SyncMessage, SyncSettings, sign_hello};
 use midship_server::ServerSettings;
 use midship_server::longconn::LongConnectionSettings;
-use midship_signing::client::{SignType, SigningInput, sign};
+use midship_signing::client::SignType;
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
@@ -104,28 +104,15 @@ impl Fixture {
     }
 
     fn signed_hello(&self, device: &str) -> Hello {
-        let timestamp =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis().to_string();
-        let nonce = format!("{:032x}", rand::random::<u128>());
-        let input = SigningInput {
-            method: "CONNECT",
-            operation_type: "midship.connect",
-            app_id: &self.app_id,
-            workspace_id: &self.workspace,
-            timestamp: &timestamp,
-            nonce: &nonce,
-            body: b"",
-        };
-        Hello {
+        let mut hello = Hello {
             app_id: self.app_id.clone(),
             workspace_id: self.workspace.clone(),
             device_id: Some(device.into()),
-            ts: Some(timestamp.clone()),
-            nonce: Some(nonce.clone()),
-            sign: Some(sign(SignType::HmacSha256, self.secret.as_bytes(), &input)),
             foreground: true,
             ..Hello::default()
-        }
+        };
+        sign_hello(&mut hello, &self.secret, SignType::HmacSha256);
+        hello
     }
 
     async fn raw(&self, protocol: Option<&str>) -> Raw {
