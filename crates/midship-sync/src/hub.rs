@@ -271,7 +271,7 @@ mod tests {
             expires_at: i64::MAX,
             filter: None,
         };
-        Arc::new(SyncMessage::new(stream, 1, &record, None, latest_device_only))
+        Arc::new(SyncMessage::new(stream, record, latest_device_only))
     }
 
     fn join(hub: &Hub, device_id: &str, user_id: Option<&str>) -> Registration {

@@ -69,21 +69,16 @@ pub struct SyncMessage {
 }
 
 impl SyncMessage {
-    pub fn new(
-        stream: SyncStream,
-        seq: i64,
-        record: &SyncMessageRecord,
-        condition: Option<Condition>,
-        latest_device_only: bool,
-    ) -> Self {
+    /// Compiles the record's stored delivery condition.
+    pub fn new(stream: SyncStream, record: SyncMessageRecord, latest_device_only: bool) -> Self {
         Self {
+            condition: compile_stored(record.filter.as_deref()),
             stream,
-            seq,
-            third_msg_id: record.third_msg_id.clone(),
-            payload: record.payload.clone(),
+            seq: record.seq,
+            third_msg_id: record.third_msg_id,
+            payload: record.payload,
             created_at: record.created_at,
             expires_at: record.expires_at,
-            condition,
             latest_device_only,
             frames: Default::default(),
         }
@@ -119,7 +114,7 @@ impl SyncMessage {
 }
 
 /// Compiles a stored condition; one that no longer compiles matches nobody rather than everybody.
-pub(crate) fn compile_stored(filter: Option<&str>) -> Option<Condition> {
+fn compile_stored(filter: Option<&str>) -> Option<Condition> {
     let text = filter?;
     let compiled = serde_json::from_str::<Value>(text)
         .ok()

@@ -1,13 +1,13 @@
 //! The sync service: bizType configurations, sending for backends, stream status, device
 //! connections, and the periodic purge and schedule.
 
-use std::collections::HashMap;
 use std::str::FromStr;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use midship_control::{ControlError, ControlPlane};
 use midship_core::access::Action;
+use midship_core::cache::TtlCache;
 use midship_core::{NewAuditEntry, Platform, Principal, Workspace};
 use midship_storage::{
     AppendOutcome, NewSyncMessage, ScheduleOutcome, Storage, StorageError, SyncAck, SyncAppend, SyncConfigRecord,
@@ -16,7 +16,7 @@ use midship_storage::{
 
 use crate::config::{Delivery, SyncConfig, SyncConfigError};
 use crate::hub::{Bus, Hub, LocalBus};
-use crate::message::{SyncMessage, VersionRange, compile_stored, delivery_condition};
+use crate::message::{SyncMessage, VersionRange, delivery_condition};
 use crate::session::{DeviceIdentity, DeviceSession};
 use crate::writer::SyncWriter;
 
@@ -27,7 +27,8 @@ pub const MAX_PAYLOAD_CHARS: usize = 4096;
 const MAX_ID_CHARS: usize = 128;
 /// How long a node trusts its copy of a workspace's configurations before reading them again
 /// (changes made on this node apply at once).
-const CONFIG_TTL: Duration = Duration::from_secs(2);
+const CONFIG_TTL_MS: i64 = 2000;
+const CONFIG_CAPACITY: usize = 100_000;
 /// Scheduled messages moved into their streams per maintenance pass.
 const DUE_BATCH: u32 = 1000;
 
@@ -163,7 +164,7 @@ struct Inner {
     hub: Arc<Hub>,
     bus: Arc<dyn Bus>,
     writer: SyncWriter,
-    configs: RwLock<HashMap<String, (Instant, ConfigList)>>,
+    configs: TtlCache<String, ConfigList>,
 }
 
 #[derive(Debug, Clone)]
@@ -193,7 +194,16 @@ impl SyncService {
     /// With the bus of a cluster, which delivers to `hub` and the other nodes' hubs.
     pub fn with_bus(control: ControlPlane, settings: SyncSettings, hub: Arc<Hub>, bus: Arc<dyn Bus>) -> Self {
         let writer = SyncWriter::spawn(control.storage().clone(), settings.write_queue);
-        Self { inner: Arc::new(Inner { control, settings, hub, bus, writer, configs: RwLock::default() }) }
+        Self {
+            inner: Arc::new(Inner {
+                control,
+                settings,
+                hub,
+                bus,
+                writer,
+                configs: TtlCache::new(CONFIG_TTL_MS, CONFIG_CAPACITY),
+            }),
+        }
     }
 
     pub fn hub(&self) -> &Arc<Hub> {
@@ -268,16 +278,14 @@ impl SyncService {
     }
 
     fn forget_configs(&self, workspace_id: &str) {
-        self.inner.configs.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(workspace_id);
+        self.inner.configs.forget(&workspace_id.to_owned());
     }
 
     /// The workspace's configurations, from memory when read recently.
     pub(crate) async fn configs(&self, workspace_id: &str) -> Result<ConfigList, SyncError> {
-        if let Some((read_at, configs)) =
-            self.inner.configs.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(workspace_id)
-            && read_at.elapsed() < CONFIG_TTL
-        {
-            return Ok(configs.clone());
+        let now = self.now_ms();
+        if let Some(configs) = self.inner.configs.get(&workspace_id.to_owned(), now) {
+            return Ok(configs);
         }
         let records = self.storage().list_sync_configs(workspace_id).await?;
         let configs: Vec<Arc<SyncConfig>> = records
@@ -289,11 +297,7 @@ impl SyncService {
             })
             .collect::<Result<_, _>>()?;
         let configs = Arc::new(configs);
-        self.inner
-            .configs
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(workspace_id.to_owned(), (Instant::now(), configs.clone()));
+        self.inner.configs.insert(workspace_id.to_owned(), configs.clone(), now);
         Ok(configs)
     }
 
@@ -503,8 +507,7 @@ impl SyncService {
             expires_at: message.expires_at,
             filter: message.filter.clone(),
         };
-        let condition = compile_stored(message.filter.as_deref());
-        let message = SyncMessage::new(message.stream.clone(), seq, &record, condition, latest_device_only);
+        let message = SyncMessage::new(message.stream.clone(), record, latest_device_only);
         self.inner.bus.publish(Arc::new(message)).await;
     }
 

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::config::{Delivery, SyncConfig};
 use crate::hub::{Kick, Member, Registration};
-use crate::message::{SyncMessage, compile_stored, device_attributes};
+use crate::message::{SyncMessage, device_attributes};
 use crate::service::{SyncError, SyncService};
 
 /// Who is connected, as the connection's authentication established it.
@@ -275,16 +275,16 @@ impl DeviceSession {
                 .await
                 .map_err(SyncError::from)?;
             let now = self.service.now_ms();
-            for record in &records {
+            let loaded = records.len();
+            for record in records {
                 state.sent = record.seq;
-                let condition = compile_stored(record.filter.as_deref());
-                let message = SyncMessage::new(state.stream.clone(), record.seq, record, condition, latest_device_only);
+                let message = SyncMessage::new(state.stream.clone(), record, latest_device_only);
                 if message.deliverable_to(&self.attributes, now) {
-                    state.unacked.push_back(record.seq);
+                    state.unacked.push_back(message.seq);
                     out.push(Arc::new(message));
                 }
             }
-            if records.len() < room {
+            if loaded < room {
                 state.behind = false;
                 return Ok(out);
             }
