@@ -15,24 +15,6 @@ use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use crate::{PostgresStorage, corrupt, database_error, insert_audit};
 
-/// The stream's id and last sequence, creating the stream when it has none. Being a write, it
-/// also locks the stream's row until commit, so appends to one stream take turns.
-async fn lock_stream(transaction: &mut Transaction<'_, Postgres>, stream: &SyncStream) -> StorageResult<(i64, i64)> {
-    let row = sqlx::query(
-        "INSERT INTO sync_streams (workspace_id, biz_type, target_kind, target_id, last_seq) VALUES ($1, $2, $3, $4, 0)
-         ON CONFLICT (workspace_id, biz_type, target_kind, target_id) DO UPDATE SET last_seq = sync_streams.last_seq
-         RETURNING stream_id, last_seq",
-    )
-    .bind(&stream.workspace_id)
-    .bind(&stream.biz_type)
-    .bind(stream.target_kind.as_str())
-    .bind(&stream.target_id)
-    .fetch_one(&mut **transaction)
-    .await
-    .map_err(database_error)?;
-    Ok((row.try_get(0).map_err(database_error)?, row.try_get(1).map_err(database_error)?))
-}
-
 /// `Some(seq)` when the stream remembers this id (`seq` is `None` while the message is
 /// scheduled); ids whose memory ended by `now` do not count.
 async fn remembered_id(
@@ -71,47 +53,6 @@ async fn remember_id(
     .await
     .map_err(database_error)?;
     Ok(())
-}
-
-/// Gives the message the stream's next sequence, stores it and trims the stream.
-async fn insert_next(
-    transaction: &mut Transaction<'_, Postgres>,
-    stream_id: i64,
-    last_seq: i64,
-    append: &SyncAppend,
-) -> StorageResult<i64> {
-    let message = &append.message;
-    let seq = last_seq + 1;
-    sqlx::query("UPDATE sync_streams SET last_seq = $1 WHERE stream_id = $2")
-        .bind(seq)
-        .bind(stream_id)
-        .execute(&mut **transaction)
-        .await
-        .map_err(database_error)?;
-    sqlx::query(
-        "INSERT INTO sync_messages (stream_id, seq, third_msg_id, payload, filter, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(stream_id)
-    .bind(seq)
-    .bind(&message.third_msg_id)
-    .bind(&message.payload)
-    .bind(&message.filter)
-    .bind(message.created_at)
-    .bind(message.expires_at)
-    .execute(&mut **transaction)
-    .await
-    .map_err(database_error)?;
-    remember_id(transaction, stream_id, &message.third_msg_id, Some(seq), append.id_expires_at).await?;
-    if let Some(keep) = append.keep_newest {
-        sqlx::query("DELETE FROM sync_messages WHERE stream_id = $1 AND seq <= $2")
-            .bind(stream_id)
-            .bind(seq - i64::from(keep))
-            .execute(&mut **transaction)
-            .await
-            .map_err(database_error)?;
-    }
-    Ok(seq)
 }
 
 /// The batch's streams, created where missing, in one statement that also locks their rows until
@@ -324,7 +265,10 @@ impl SyncStore for PostgresStorage {
     async fn schedule_sync_message(&self, append: &SyncAppend, due_at: UnixMillis) -> StorageResult<ScheduleOutcome> {
         let message = &append.message;
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let (stream_id, _) = lock_stream(&mut transaction, &message.stream).await?;
+        let streams = lock_streams(&mut transaction, std::slice::from_ref(append)).await?;
+        let stream_id = streams.get(&message.stream).map(|stream| stream.stream_id).ok_or_else(|| {
+            StorageError::Corrupt { table: "sync_streams", detail: "the stream was not read back".to_owned() }
+        })?;
         if let Some(seq) = remembered_id(&mut transaction, stream_id, &message.third_msg_id, message.created_at).await?
         {
             return Ok(ScheduleOutcome::Duplicate { seq });
@@ -377,10 +321,16 @@ impl SyncStore for PostgresStorage {
         if removed == 0 {
             return Ok(None);
         }
-        let (stream_id, last_seq) = lock_stream(&mut transaction, &scheduled.append.message.stream).await?;
-        let seq = insert_next(&mut transaction, stream_id, last_seq, &scheduled.append).await?;
+        // Its id was reserved when it was scheduled, so the plan is made without remembered ids.
+        let appends = std::slice::from_ref(&scheduled.append);
+        let streams = lock_streams(&mut transaction, appends).await?;
+        let plan = plan_appends(appends, &streams, &HashMap::new())?;
+        write_plan(&mut transaction, &plan).await?;
         transaction.commit().await.map_err(database_error)?;
-        Ok(Some(seq))
+        Ok(plan.outcomes.first().and_then(|outcome| match outcome {
+            AppendOutcome::Appended { seq } => Some(*seq),
+            AppendOutcome::Duplicate { .. } => None,
+        }))
     }
 
     async fn sync_messages_after(
