@@ -415,6 +415,23 @@ impl SyncStore for PostgresStorage {
         transaction.commit().await.map_err(database_error)
     }
 
+    async fn delete_sync_message(&self, stream: &SyncStream, third_msg_id: &str) -> StorageResult<bool> {
+        let deleted = sqlx::query(
+            "DELETE FROM sync_messages WHERE third_msg_id = $1 AND stream_id = (SELECT stream_id FROM sync_streams
+             WHERE workspace_id = $2 AND biz_type = $3 AND target_kind = $4 AND target_id = $5)",
+        )
+        .bind(third_msg_id)
+        .bind(&stream.workspace_id)
+        .bind(&stream.biz_type)
+        .bind(stream.target_kind.as_str())
+        .bind(&stream.target_id)
+        .execute(&self.pool)
+        .await
+        .map_err(database_error)?
+        .rows_affected();
+        Ok(deleted > 0)
+    }
+
     async fn purge_expired_sync(&self, now: UnixMillis) -> StorageResult<SyncPurge> {
         let mut purge = SyncPurge::default();
         for (table, key, count) in [

@@ -414,6 +414,23 @@ impl SyncStore for SqliteStorage {
         transaction.commit().await.map_err(database_error)
     }
 
+    async fn delete_sync_message(&self, stream: &SyncStream, third_msg_id: &str) -> StorageResult<bool> {
+        let deleted = sqlx::query(
+            "DELETE FROM sync_messages WHERE third_msg_id = ? AND stream_id = (SELECT stream_id FROM sync_streams
+             WHERE workspace_id = ? AND biz_type = ? AND target_kind = ? AND target_id = ?)",
+        )
+        .bind(third_msg_id)
+        .bind(&stream.workspace_id)
+        .bind(&stream.biz_type)
+        .bind(stream.target_kind.as_str())
+        .bind(&stream.target_id)
+        .execute(&self.pool)
+        .await
+        .map_err(database_error)?
+        .rows_affected();
+        Ok(deleted > 0)
+    }
+
     async fn purge_expired_sync(&self, now: UnixMillis) -> StorageResult<SyncPurge> {
         let mut purge = SyncPurge::default();
         for (table, key, count) in [

@@ -11,10 +11,12 @@ use midship_core::access::TokenRecord;
 use midship_core::clock::UnixMillis;
 use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Tenant, Workspace};
 
+mod push;
 mod sync;
 #[cfg(feature = "testsuite")]
 pub mod test_suite;
 
+pub use push::*;
 pub use sync::*;
 
 #[derive(Debug, thiserror::Error)]
@@ -253,7 +255,7 @@ pub trait GatewayStore: Send + Sync {
 /// Everything a Midship server stores, behind one object.
 #[async_trait]
 pub trait Storage:
-    TenantStore + AppStore + TokenStore + AuditStore + SwitchStore + GatewayStore + SyncStore + std::fmt::Debug
+    TenantStore + AppStore + TokenStore + AuditStore + SwitchStore + GatewayStore + SyncStore + PushStore + std::fmt::Debug
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend_name(&self) -> &'static str;

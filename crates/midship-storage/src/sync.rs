@@ -165,6 +165,8 @@ pub trait SyncStore: Send + Sync {
     async fn sync_position(&self, stream: &SyncStream, device_id: &str) -> StorageResult<SyncPosition>;
     /// Records acknowledgements; a device's position never moves backwards.
     async fn ack_sync(&self, acks: &[SyncAck]) -> StorageResult<()>;
+    /// Deletes one message, keeping its id remembered (a revoke); whether it was there.
+    async fn delete_sync_message(&self, stream: &SyncStream, third_msg_id: &str) -> StorageResult<bool>;
     /// Deletes messages, remembered ids and scheduled messages that expired at or before `now`.
     async fn purge_expired_sync(&self, now: UnixMillis) -> StorageResult<SyncPurge>;
 }

@@ -10,8 +10,11 @@ use midship_core::tenancy::DEFAULT_TENANT_ID;
 use midship_core::{App, AppKey, AuditFilter, NewAuditEntry, PageRequest, Platform, Tenant, Workspace};
 use serde_json::json;
 
+mod push;
 mod sync;
 
+pub use push::*;
+use sync::append as sync_append;
 pub use sync::*;
 
 use crate::{
@@ -59,7 +62,12 @@ macro_rules! storage_test_suite {
             concurrent_sync_appends_to_one_stream_stay_gap_free,
             scheduled_sync_messages_reserve_their_id_and_append_once,
             sync_acks_never_move_backwards,
-            purging_removes_only_what_expired
+            purging_removes_only_what_expired,
+            push_devices_report_tokens_bind_users_and_retire_tokens,
+            push_definitions_are_upserted_listed_and_deleted,
+            push_tasks_track_deliveries_events_revokes_and_stats,
+            scheduled_push_tasks_run_once_per_occurrence,
+            a_sync_message_is_deleted_by_its_id
         );
     };
     (@each $factory:path; $($test:ident),* $(,)?) => {

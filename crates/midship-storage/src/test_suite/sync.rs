@@ -15,7 +15,7 @@ fn stream(target_kind: SyncTargetKind, target_id: &str) -> SyncStream {
     SyncStream { workspace_id: WORKSPACE.into(), biz_type: "CHAT-MSG".into(), target_kind, target_id: target_id.into() }
 }
 
-fn append(stream: &SyncStream, third_msg_id: &str, at: i64) -> SyncAppend {
+pub(super) fn append(stream: &SyncStream, third_msg_id: &str, at: i64) -> SyncAppend {
     SyncAppend {
         message: NewSyncMessage {
             stream: stream.clone(),
