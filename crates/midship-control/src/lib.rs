@@ -72,12 +72,17 @@ impl ControlPlane {
         &self.storage
     }
 
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// The injected clock's time, for callers that show whether something is still valid.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
     }
 
-    fn new_id(&self) -> String {
+    /// A fresh sortable id (time first, then randomness).
+    pub fn new_id(&self) -> String {
         midship_core::ids::new_id(self.now_ms(), &mut rand::rng())
     }
 }

@@ -14,7 +14,7 @@ use midship_storage::{
     SyncMessageRecord, SyncPurge, SyncStream, SyncTargetKind,
 };
 
-use crate::config::{Delivery, SyncConfig, SyncConfigError};
+use crate::config::{Delivery, Repush, Scope, SyncConfig, SyncConfigError, TargetKindName};
 use crate::hub::{Bus, Hub, LocalBus};
 use crate::message::{SyncMessage, VersionRange, delivery_condition};
 use crate::session::{DeviceIdentity, DeviceSession};
@@ -79,6 +79,40 @@ impl Default for SyncSettings {
 }
 
 /// One message for a stream; for global bizTypes `link_token` is empty.
+/// The bizType push's own channel sends through: one stream per device, kept for a week.
+pub const PUSH_BIZ_TYPE: &str = "midship.push";
+const PUSH_RETENTION_DAYS: u32 = 7;
+
+/// bizTypes Midship's services use. Their names hold a dot, which configured ones cannot, so the
+/// two never meet.
+fn builtin_configs() -> &'static [Arc<SyncConfig>] {
+    static BUILTIN: std::sync::LazyLock<Vec<Arc<SyncConfig>>> = std::sync::LazyLock::new(|| {
+        vec![Arc::new(SyncConfig {
+            biz_type: PUSH_BIZ_TYPE.to_owned(),
+            scope: Scope::Targeted,
+            target: TargetKindName::Device,
+            delivery: Delivery::AllDevices,
+            persistent: true,
+            retention_days: PUSH_RETENTION_DAYS,
+            repush: Repush::All,
+            verified_users_only: false,
+        })]
+    });
+    &BUILTIN
+}
+
+fn is_builtin(biz_type: &str) -> bool {
+    builtin_configs().iter().any(|config| config.biz_type == biz_type)
+}
+
+/// Backends reach built-in bizTypes only through their services (push through the push API).
+fn refuse_builtin(request: &SendRequest) -> Result<(), SyncError> {
+    if is_builtin(&request.biz_type) {
+        return Err(SyncError::UnknownBizType(request.biz_type.clone()));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendRequest {
     pub biz_type: String,
@@ -272,9 +306,25 @@ impl SyncService {
         Ok(())
     }
 
+    /// The workspace's own configurations (built-in bizTypes left out).
     pub async fn list_configs(&self, who: &Principal, workspace_id: &str) -> Result<ConfigList, SyncError> {
         self.workspace(who, workspace_id, Action::Read).await?;
-        self.configs(workspace_id).await
+        let configs = self.configs(workspace_id).await?;
+        Ok(Arc::new(configs.iter().filter(|config| !is_builtin(&config.biz_type)).cloned().collect()))
+    }
+
+    /// Deletes a stored message that no device acknowledged yet, keeping its id remembered;
+    /// whether there was one.
+    pub async fn revoke_in(
+        &self,
+        workspace_id: &str,
+        biz_type: &str,
+        link_token: &str,
+        third_msg_id: &str,
+    ) -> Result<bool, SyncError> {
+        let config = self.config(workspace_id, biz_type).await?;
+        let stream = Self::stream(workspace_id, &config, link_token);
+        Ok(self.storage().delete_sync_message(&stream, third_msg_id).await?)
     }
 
     fn forget_configs(&self, workspace_id: &str) {
@@ -295,6 +345,7 @@ impl SyncService {
                     SyncError::from(StorageError::Corrupt { table: "sync_configs", detail: error.to_string() })
                 })
             })
+            .chain(builtin_configs().iter().cloned().map(Ok))
             .collect::<Result<_, _>>()?;
         let configs = Arc::new(configs);
         self.inner.configs.insert(workspace_id.to_owned(), configs.clone(), now);
@@ -329,6 +380,7 @@ impl SyncService {
         request: SendRequest,
     ) -> Result<SendOutcome, SyncError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        refuse_builtin(&request)?;
         self.send_in(&workspace, request).await
     }
 
@@ -341,6 +393,17 @@ impl SyncService {
         requests: Vec<SendRequest>,
     ) -> Result<Vec<Result<SendOutcome, SyncError>>, SyncError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        requests.iter().try_for_each(refuse_builtin)?;
+        self.send_batch_in(&workspace, requests).await
+    }
+
+    /// [`Self::send_batch`] for Midship's own services, which checked who asks already (push
+    /// sends to its built-in bizType this way).
+    pub async fn send_batch_in(
+        &self,
+        workspace: &Workspace,
+        requests: Vec<SendRequest>,
+    ) -> Result<Vec<Result<SendOutcome, SyncError>>, SyncError> {
         if requests.is_empty() || requests.len() > MAX_BATCH_MESSAGES {
             return Err(invalid("messages", format!("send 1 to {MAX_BATCH_MESSAGES} messages")));
         }
@@ -348,7 +411,7 @@ impl SyncService {
         // numbered in the order given.
         let mut prepared = Vec::with_capacity(requests.len());
         for request in requests {
-            prepared.push(self.prepare(&workspace, request).await);
+            prepared.push(self.prepare(workspace, request).await);
         }
         let appends: Vec<SyncAppend> = prepared
             .iter()

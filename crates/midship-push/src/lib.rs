@@ -1,0 +1,40 @@
+//! Push (MPS): devices report their channel tokens and bind users; backends send simple,
+//! template, multiple and broadcast pushes, now or on a schedule; a dispatcher hands each
+//! device's message to its channel (own, APNs, FCM or a vendor's) and records what happened, so a
+//! crash resumes without sending twice and statistics come from the same rows.
+
+use midship_control::ControlError;
+use midship_storage::StorageError;
+
+pub mod channel;
+pub mod message;
+pub mod schedule;
+mod service;
+
+pub use service::{DeviceReport, PushKind, PushService, RevokeOutcome, TaskSummary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("invalid {field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    /// A message too large for a channel.
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("no push template {0}")]
+    UnknownTemplate(String),
+    #[error("no push channel {0}")]
+    UnknownChannel(String),
+    #[error("no push task {0}")]
+    UnknownTask(String),
+    /// The task is past the state the change needs (cancelling a finished task, say).
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl From<StorageError> for PushError {
+    fn from(error: StorageError) -> Self {
+        Self::Control(error.into())
+    }
+}
