@@ -768,25 +768,24 @@ impl PushService {
         for delivery in &revoked {
             if delivery.sent_at.is_none() {
                 outcome.removed_undelivered += 1;
-            } else if delivery.channel == OWN_CHANNEL {
-                let removed = self
-                    .inner
-                    .sync
-                    .revoke_in(workspace_id, PUSH_BIZ_TYPE, &delivery.device_id, &delivery.task_id)
-                    .await
-                    .map_err(|error| PushError::from(StorageError::Database(error.to_string())))?;
-                if removed {
-                    outcome.removed_undelivered += 1;
-                } else {
-                    let payload = OwnChannelPayload::Revoke { task_id: delivery.task_id.clone() };
-                    let id = format!("revoke:{}", delivery.task_id);
-                    notices.push(own::request(
-                        &delivery.device_id,
-                        &id,
-                        &payload,
-                        delivery.expires_at.max(now + DAY_MS),
-                    ));
-                }
+                continue;
+            }
+            if delivery.channel != OWN_CHANNEL {
+                continue;
+            }
+            // Taken out of the stream either way, so a reconnecting device never gets it again.
+            let removed = self
+                .inner
+                .sync
+                .revoke_in(workspace_id, PUSH_BIZ_TYPE, &delivery.device_id, &delivery.task_id)
+                .await
+                .map_err(|error| PushError::from(StorageError::Database(error.to_string())))?;
+            if removed && delivery.delivered_at.is_none() {
+                outcome.removed_undelivered += 1;
+            } else {
+                let payload = OwnChannelPayload::Revoke { task_id: delivery.task_id.clone() };
+                let id = format!("revoke:{}", delivery.task_id);
+                notices.push(own::request(&delivery.device_id, &id, &payload, delivery.expires_at.max(now + DAY_MS)));
             }
         }
         for chunk in notices.chunks(midship_sync::MAX_BATCH_MESSAGES) {
@@ -959,6 +958,7 @@ impl PushService {
                             at: now,
                         }),
                         ChannelResult::Failed { error, token_invalid } => {
+                            tracing::debug!(task_id = %delivery.task_id, device_id = %delivery.device_id, channel = %delivery.channel, %error, "push not sent");
                             if token_invalid && let Some(token) = &delivery.token {
                                 storage
                                     .retire_push_token(&delivery.workspace_id, &delivery.device_id, token, now)

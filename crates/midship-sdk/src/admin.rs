@@ -6,6 +6,7 @@ use midship_api::{
     ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView,
     CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest,
     CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PublishRequest,
+    PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView, PushTemplateBody,
     RollbackRequest, RotateKeyRequest, RotatedKey, SwitchStatusView, SyncBatchRequest, SyncBatchResponse,
     SyncSendRequest, SyncSendResponse, SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI,
     WorkspaceView,
@@ -102,6 +103,10 @@ impl AdminClient {
 
     async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, SdkError> {
         self.send(self.request(Method::POST, path)?.json(body)).await
+    }
+
+    async fn put<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> Result<T, SdkError> {
+        self.send(self.request(Method::PUT, path)?.json(body)).await
     }
 
     /// A call answered `204 No Content` on success.
@@ -358,5 +363,83 @@ impl AdminClient {
             query.push(("device_id", device_id.to_owned()));
         }
         self.get(&Self::workspace_path(workspace_id, "sync/status"), &query).await
+    }
+
+    /// Sends a push (`kind`: simple, template, multiple or broadcast), now or on its schedule.
+    pub async fn push_send(
+        &self,
+        workspace_id: &str,
+        kind: &str,
+        request: &PushRequest,
+    ) -> Result<PushTaskView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, &format!("push/send/{}", Self::segment(kind))), request).await
+    }
+
+    pub async fn push_tasks(&self, workspace_id: &str, limit: u32) -> Result<List<PushTaskView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "push/tasks"), &[("limit", limit)]).await
+    }
+
+    pub async fn push_task(&self, workspace_id: &str, task_id: &str) -> Result<PushTaskView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, &format!("push/tasks/{}", Self::segment(task_id))), &()).await
+    }
+
+    pub async fn push_cancel(&self, workspace_id: &str, task_id: &str) -> Result<PushTaskView, SdkError> {
+        let path = Self::workspace_path(workspace_id, &format!("push/tasks/{}/cancel", Self::segment(task_id)));
+        self.post(&path, &()).await
+    }
+
+    pub async fn push_revoke(
+        &self,
+        workspace_id: &str,
+        request: &PushRevokeRequest,
+    ) -> Result<PushRevokeView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "push/revoke"), request).await
+    }
+
+    /// A task's statistics.
+    pub async fn push_task_stats(&self, workspace_id: &str, task_id: &str) -> Result<PushStatsView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "push/stats"), &[("task_id", task_id)]).await
+    }
+
+    /// Statistics of the tasks created in `[from, until)` (milliseconds), at most 90 days.
+    pub async fn push_range_stats(&self, workspace_id: &str, from: i64, until: i64) -> Result<PushStatsView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "push/stats"), &[("from", from), ("until", until)]).await
+    }
+
+    pub async fn put_push_template(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        message: &PushMessageBody,
+    ) -> Result<PushTemplateBody, SdkError> {
+        let body = PushTemplateBody { name: name.to_owned(), message: message.clone() };
+        self.put(&Self::workspace_path(workspace_id, &format!("push/templates/{}", Self::segment(name))), &body).await
+    }
+
+    pub async fn push_templates(&self, workspace_id: &str) -> Result<List<PushTemplateBody>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "push/templates"), &()).await
+    }
+
+    pub async fn delete_push_template(&self, workspace_id: &str, name: &str) -> Result<(), SdkError> {
+        self.delete(&Self::workspace_path(workspace_id, &format!("push/templates/{}", Self::segment(name)))).await
+    }
+
+    /// Sets a channel's settings and credentials (docs/push.md); answers them redacted.
+    pub async fn put_push_channel(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        definition: &serde_json::Value,
+    ) -> Result<serde_json::Value, SdkError> {
+        self.put(&Self::workspace_path(workspace_id, &format!("push/channels/{}", Self::segment(name))), definition)
+            .await
+    }
+
+    pub async fn push_channels(&self, workspace_id: &str) -> Result<List<serde_json::Value>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "push/channels"), &()).await
+    }
+
+    pub async fn delete_push_channel(&self, workspace_id: &str, name: &str) -> Result<(), SdkError> {
+        self.delete(&Self::workspace_path(workspace_id, &format!("push/channels/{}", Self::segment(name)))).await
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod push;
 pub mod rpc;
 pub mod sync;
 

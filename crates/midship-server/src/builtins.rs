@@ -7,7 +7,9 @@ use midship_api::ConfigPullResponse;
 use midship_control::ControlPlane;
 use midship_gateway::connect::{DEVICE_TOKEN_TTL_MS, issue_token};
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+use midship_push::{DeviceReport, PushError, PushService};
 use midship_signing::connect_token::ConnectClaims;
+use midship_storage::PushEventKind;
 use midship_switches::{DeviceContext, PullOutcome, SwitchError, SwitchService};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -112,10 +114,113 @@ impl BuiltinService for SyncToken {
     }
 }
 
+/// The push RPCs a device calls: `midship.push.report` (its channel token), `.bind` and
+/// `.unbind` (its user), `.ack` (a message arrived, was opened or dismissed). The device and
+/// platform are the call's signed headers.
+#[derive(Debug)]
+pub struct PushDevice {
+    pub push: PushService,
+    pub operation: PushOperation,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOperation {
+    Report,
+    Bind,
+    Unbind,
+    Ack,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushDeviceBody {
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    task_id: Option<String>,
+    /// `delivered`, `opened` or `dismissed`.
+    #[serde(default)]
+    event: Option<String>,
+}
+
+fn push_error(error: PushError) -> BuiltinError {
+    match error {
+        PushError::Invalid { .. } | PushError::TooLarge(_) => BuiltinError::Malformed(error.to_string()),
+        other => BuiltinError::Failed(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl BuiltinService for PushDevice {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let request: PushDeviceBody = if body.is_empty() {
+            PushDeviceBody::default()
+        } else {
+            serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))?
+        };
+        let device_id = context
+            .device_id
+            .clone()
+            .ok_or_else(|| BuiltinError::Malformed("the call names no device (the utdid header)".into()))?;
+        let platform = context.platform.clone().unwrap_or_default();
+        let workspace_id = context.workspace_id.as_str();
+        let answer = match self.operation {
+            PushOperation::Report => {
+                let report = DeviceReport {
+                    workspace_id: workspace_id.to_owned(),
+                    device_id,
+                    platform,
+                    channel: request.channel,
+                    token: request.token,
+                };
+                self.push.report(report).await.map_err(push_error)?;
+                json!({ "reported": true })
+            }
+            PushOperation::Bind => {
+                let user_id = request
+                    .user_id
+                    .or_else(|| context.user_id.clone())
+                    .ok_or_else(|| BuiltinError::Malformed("give user_id, or call with the user header".into()))?;
+                self.push.bind(workspace_id, &device_id, &platform, Some(&user_id)).await.map_err(push_error)?;
+                json!({ "bound": user_id })
+            }
+            PushOperation::Unbind => {
+                self.push.bind(workspace_id, &device_id, &platform, None).await.map_err(push_error)?;
+                json!({ "bound": null })
+            }
+            PushOperation::Ack => {
+                let task_id = request.task_id.ok_or_else(|| BuiltinError::Malformed("task_id is required".into()))?;
+                let kind = match request.event.as_deref() {
+                    Some("delivered") => PushEventKind::Delivered,
+                    Some("opened") => PushEventKind::Opened,
+                    Some("dismissed") => PushEventKind::Ignored,
+                    _ => return Err(BuiltinError::Malformed("event must be delivered, opened or dismissed".into())),
+                };
+                let recorded =
+                    self.push.record_event(workspace_id, &device_id, &task_id, kind).await.map_err(push_error)?;
+                json!({ "recorded": recorded })
+            }
+        };
+        Ok(serde_json::to_vec(&answer).expect("JSON serializes"))
+    }
+}
+
 /// Every built-in service of this node.
-pub fn registry(control: &ControlPlane, switches: &SwitchService) -> BuiltinRegistry {
+pub fn registry(control: &ControlPlane, switches: &SwitchService, push: &PushService) -> BuiltinRegistry {
     let mut registry = BuiltinRegistry::default();
     registry.register("midship.config.pull", Arc::new(ConfigPull { switches: switches.clone() }));
     registry.register("midship.sync.token", Arc::new(SyncToken { control: control.clone() }));
+    for (operation_type, operation) in [
+        ("midship.push.report", PushOperation::Report),
+        ("midship.push.bind", PushOperation::Bind),
+        ("midship.push.unbind", PushOperation::Unbind),
+        ("midship.push.ack", PushOperation::Ack),
+    ] {
+        registry.register(operation_type, Arc::new(PushDevice { push: push.clone(), operation }));
+    }
     registry
 }

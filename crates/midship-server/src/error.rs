@@ -101,6 +101,22 @@ impl From<midship_gateway::GatewayError> for ApiError {
     }
 }
 
+impl From<midship_push::PushError> for ApiError {
+    fn from(error: midship_push::PushError) -> Self {
+        use midship_push::PushError;
+        let message = error.to_string();
+        match error {
+            PushError::Control(control) => control.into(),
+            PushError::Invalid { .. } => Self::invalid(message),
+            PushError::TooLarge(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, codes::PAYLOAD_TOO_LARGE, message),
+            PushError::UnknownTemplate(_) | PushError::UnknownChannel(_) | PushError::UnknownTask(_) => {
+                Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+            }
+            PushError::Conflict(_) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, message),
+        }
+    }
+}
+
 impl From<midship_sync::SyncError> for ApiError {
     fn from(error: midship_sync::SyncError) -> Self {
         use midship_sync::SyncError;

@@ -30,6 +30,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use midship_control::ControlPlane;
 use midship_gateway::{Gateway, GatewaySettings};
+use midship_push::PushService;
 use midship_switches::SwitchService;
 use midship_sync::SyncService;
 use tower_http::trace::TraceLayer;
@@ -63,6 +64,7 @@ pub struct AppState {
     pub switches: SwitchService,
     pub gateway: Arc<Gateway>,
     pub sync: SyncService,
+    pub push: PushService,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: Arc<ServerSettings>,
 }
@@ -72,10 +74,11 @@ impl AppState {
     pub fn new(control: ControlPlane, settings: ServerSettings, gateway_settings: GatewaySettings) -> Self {
         let metrics = Arc::new(metrics::Metrics::new(control.storage().backend_name()));
         let switches = SwitchService::new(control.clone());
-        let gateway =
-            Arc::new(Gateway::new(control.clone(), gateway_settings, builtins::registry(&control, &switches)));
         let sync = SyncService::new(control.clone(), settings.long_connection.sync.clone());
-        Self { control, switches, gateway, sync, metrics, settings: Arc::new(settings) }
+        let push = PushService::new(control.clone(), sync.clone());
+        let builtins = builtins::registry(&control, &switches, &push);
+        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins));
+        Self { control, switches, gateway, sync, push, metrics, settings: Arc::new(settings) }
     }
 }
 

@@ -21,6 +21,9 @@ pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 const LOCK_FILE: &str = "midship.lock";
 /// How soon a node serves configuration published on another node of the cluster.
 const SNAPSHOT_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+/// How often the push dispatcher looks for due schedules and interrupted tasks (a new push
+/// wakes it at once).
+const PUSH_DISPATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.server.data_dir.clone();
@@ -71,6 +74,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let refresh = spawn_snapshot_refresh(&state, SNAPSHOT_REFRESH_INTERVAL);
     let maintenance =
         state.sync.spawn_maintenance(std::time::Duration::from_secs(config.sync.maintenance_interval_seconds.max(1)));
+    let dispatcher = state.push.spawn_dispatcher(PUSH_DISPATCH_INTERVAL);
     // Long connections are not HTTP requests the server waits for: close them (1001) and write
     // pending acks as soon as the signal comes.
     let sync = state.sync.clone();
@@ -87,6 +91,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     refresh.abort();
     maintenance.abort();
+    dispatcher.abort();
     state.sync.flush_acks().await;
     storage.close().await;
     tracing::info!("midship stopped");

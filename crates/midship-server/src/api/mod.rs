@@ -5,6 +5,7 @@ mod apps;
 mod audit;
 pub mod client;
 pub mod gateway;
+pub mod push;
 pub mod switches;
 pub mod sync;
 mod tenants;
@@ -31,7 +32,7 @@ use crate::AppState;
     ),
     security(("bearer" = [])),
     tags(
-        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync")
+        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync"), (name = "push")
     )
 )]
 struct ApiDoc;
@@ -46,6 +47,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(switches::routes())
         .merge(gateway::routes())
         .merge(sync::routes())
+        .merge(push::routes())
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = document.components.get_or_insert_with(Default::default);

@@ -5,6 +5,7 @@ mod admin_api;
 mod console;
 mod gateway;
 mod ops;
+mod push;
 mod switches;
 mod sync;
 mod tls;
@@ -25,6 +26,7 @@ pub struct TestServer {
     pub admin_token: String,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    dispatcher: tokio::task::JoinHandle<()>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -42,11 +44,13 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(run(listener, router(AppState::new(control, settings, GatewaySettings::default())), async move {
+        let state = AppState::new(control, settings, GatewaySettings::default());
+        let dispatcher = state.push.spawn_dispatcher(std::time::Duration::from_millis(200));
+        tokio::spawn(run(listener, router(state), async move {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { base_url, admin_token: issued.token, http, stop: Some(stop), _data_dir: data_dir }
+        Self { base_url, admin_token: issued.token, http, stop: Some(stop), dispatcher, _data_dir: data_dir }
     }
 
     pub fn admin(&self) -> AdminClient {
@@ -67,5 +71,6 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        self.dispatcher.abort();
     }
 }

@@ -20,12 +20,12 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::TestServer;
 
-struct Fixture {
-    server: TestServer,
-    app_id: String,
-    workspace: String,
-    secret: String,
-    state: tempfile::TempDir,
+pub(crate) struct Fixture {
+    pub(crate) server: TestServer,
+    pub(crate) app_id: String,
+    pub(crate) workspace: String,
+    pub(crate) secret: String,
+    pub(crate) state: tempfile::TempDir,
 }
 
 async fn fixture_with(settings: ServerSettings) -> Fixture {
@@ -44,7 +44,7 @@ async fn fixture_with(settings: ServerSettings) -> Fixture {
     fixture
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     fixture_with(ServerSettings::default()).await
 }
 
@@ -67,7 +67,7 @@ impl Fixture {
         self.server.admin().sync_send(&self.workspace, &message(to, id)).await.unwrap().seq
     }
 
-    fn settings(&self, device: &str, user: Option<&str>, codec: Codec) -> SyncSettings {
+    pub(crate) fn settings(&self, device: &str, user: Option<&str>, codec: Codec) -> SyncSettings {
         let credentials = Credentials::Secret { secret: self.secret.clone(), sign_type: SignType::HmacSha256 };
         let mut settings = SyncSettings::new(
             &self.server.base_url,
