@@ -38,3 +38,6 @@ impl From<StorageError> for PushError {
         Self::Control(error.into())
     }
 }
+
+#[cfg(test)]
+mod tests;

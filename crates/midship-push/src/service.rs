@@ -831,33 +831,31 @@ impl PushService {
     pub async fn run_pending(&self) -> Result<usize, PushError> {
         let now = self.now_ms();
         let storage = self.control().storage();
-        let mut dispatched = 0;
+        let mut runnable = Vec::new();
         for task in storage.runnable_push_tasks(now, RUNNABLE_BATCH).await? {
-            let task = if task.status == "scheduled" {
-                match self.start_run(task, now).await {
-                    Ok(Some(run)) => run,
-                    Ok(None) => continue,
-                    Err(error) => {
-                        tracing::warn!(%error, "a scheduled push could not start");
-                        continue;
-                    }
-                }
-            } else {
-                task
-            };
-            if !self.inner.running.lock().expect("running lock").insert(task.task_id.clone()) {
+            if task.status != "scheduled" {
+                runnable.push(task);
                 continue;
             }
-            let result = self.dispatch(&task).await;
-            self.inner.running.lock().expect("running lock").remove(&task.task_id);
-            match result {
-                Ok(()) => dispatched += 1,
-                Err(error) => {
-                    tracing::warn!(%error, task_id = %task.task_id, "push dispatch stopped; it resumes on the next pass")
-                }
+            match self.start_run(task, now).await {
+                Ok(Some(run)) => runnable.push(run),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "a scheduled push could not start"),
             }
         }
-        Ok(dispatched)
+        // Tasks go out side by side: a large broadcast does not hold up a simple push.
+        let dispatches = runnable.iter().map(|task| async move {
+            let Some(_running) = Running::claim(&self.inner.running, &task.task_id) else { return false };
+            match self.dispatch(task).await {
+                Ok(()) => true,
+                Err(error) => {
+                    tracing::warn!(%error, task_id = %task.task_id, "push dispatch stopped; it resumes on the next pass");
+                    false
+                }
+            }
+        });
+        let done = futures_util::future::join_all(dispatches).await;
+        Ok(done.into_iter().filter(|dispatched| *dispatched).count())
     }
 
     /// Creates the run of a due scheduled task with its deliveries, and moves the task on to
@@ -983,13 +981,39 @@ impl PushService {
     pub fn spawn_dispatcher(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
         tokio::spawn(async move {
+            let mut passes = tokio::task::JoinSet::new();
             loop {
-                if let Err(error) = service.run_pending().await {
-                    tracing::warn!(%error, "push dispatcher pass failed");
-                }
+                // Passes overlap, so a new push need not wait for a long broadcast's pass;
+                // a task is dispatched by one pass at a time.
+                let pass = service.clone();
+                passes.spawn(async move {
+                    if let Err(error) = pass.run_pending().await {
+                        tracing::warn!(%error, "push dispatcher pass failed");
+                    }
+                });
+                while passes.try_join_next().is_some() {}
                 let _ = tokio::time::timeout(interval, service.inner.wake.notified()).await;
             }
         })
+    }
+}
+
+/// A task this node is dispatching; released when dropped, so an aborted or failed dispatch
+/// leaves the task free for the next pass.
+struct Running<'a> {
+    set: &'a Mutex<HashSet<String>>,
+    task_id: String,
+}
+
+impl<'a> Running<'a> {
+    fn claim(set: &'a Mutex<HashSet<String>>, task_id: &str) -> Option<Self> {
+        set.lock().expect("running lock").insert(task_id.to_owned()).then(|| Self { set, task_id: task_id.to_owned() })
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.set.lock().expect("running lock").remove(&self.task_id);
     }
 }
 

@@ -3,6 +3,7 @@
 mod access;
 mod apis;
 mod apps;
+mod push;
 mod switches;
 mod sync;
 
@@ -28,6 +29,7 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Audit { command } => access::audit(&client, command, json).await,
         AdminCommand::Api { command } => apis::api(&client, command, json).await,
         AdminCommand::Switch { command } => switches::switch(&client, command, json).await,
+        AdminCommand::Push { command } => push::push(&client, command, json).await,
         AdminCommand::Sync { command } => sync::sync(&client, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }
