@@ -42,7 +42,7 @@ pub enum Command {
         command: TargetingCommand,
     },
     #[command(flatten)]
-    Admin(AdminCommand),
+    Admin(Box<AdminCommand>),
 }
 
 #[derive(Debug, Subcommand)]

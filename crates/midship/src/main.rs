@@ -72,7 +72,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             println!("{}", compiled.matches(&attributes));
             Ok(())
         }
-        Command::Admin(command) => commands::run(&cli.global, command).await,
+        Command::Admin(command) => commands::run(&cli.global, *command).await,
     }
 }
 

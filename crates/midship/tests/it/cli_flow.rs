@@ -189,3 +189,71 @@ fn targeting_eval_condition_needs_no_server() {
     assert!(!invalid.status.success());
     assert!(String::from_utf8_lossy(&invalid.stderr).contains("invalid condition"));
 }
+
+#[test]
+fn push_through_the_cli() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data_dir.path(), &[]);
+    let admin = server.admin_token();
+    let created = server.cli_json(&admin, &["app", "create", "bank"]);
+    let workspace = created["workspaces"][2]["workspace_id"].as_str().unwrap().to_owned();
+    let workspace = workspace.as_str();
+
+    let template = server.cli_json(
+        &admin,
+        &[
+            "push",
+            "templates",
+            "set",
+            "--workspace",
+            workspace,
+            "bill",
+            "--title",
+            "Bill ${month}",
+            "--content",
+            "Due: ${amount}",
+        ],
+    );
+    assert_eq!(template["name"], "bill");
+    let task = server.cli_json(
+        &admin,
+        &[
+            "push",
+            "template",
+            "--workspace",
+            workspace,
+            "bill",
+            "--to",
+            "device:phone-9:bill-11",
+            "--value",
+            "month=November",
+            "--value",
+            "amount=€40",
+        ],
+    );
+    let task_id = task["task_id"].as_str().unwrap().to_owned();
+    assert_eq!((task["kind"].as_str(), task["targets"].as_i64()), (Some("template"), Some(1)));
+    let refused = server.cli(
+        &admin,
+        &["push", "template", "--workspace", workspace, "bill", "--to", "device:x:y", "--value", "month=May"],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no value for placeholder `amount`"));
+
+    // The device is offline: the message waits in its stream until revoked.
+    let mut stats = Value::Null;
+    for _ in 0..200 {
+        stats = server.cli_json(&admin, &["push", "stats", "--workspace", workspace, "--task", &task_id]);
+        if stats["total"]["sent"] == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert_eq!(stats["total"]["sent"], 1, "{stats}");
+    let revoked = server.cli_json(&admin, &["push", "revoke", "--workspace", workspace, &task_id]);
+    assert_eq!((revoked["revoked"].as_u64(), revoked["removed_undelivered"].as_u64()), (Some(1), Some(1)));
+    let tasks = server.cli_json(&admin, &["push", "tasks", "--workspace", workspace]);
+    assert_eq!(tasks["items"][0]["task_id"], task_id.as_str());
+    let overall = server.cli_json(&admin, &["push", "stats", "--workspace", workspace, "--days", "1"]);
+    assert_eq!(overall["total"]["revoked"], 1);
+}
