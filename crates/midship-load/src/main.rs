@@ -6,6 +6,9 @@
 //! - `latency`: D connected users; a backend sends targeted messages through the admin API at a
 //!   fixed rate; reports send-to-receipt latency percentiles and whether every message arrived.
 //! - `global`: N connected devices; one global message; reports when the last device had it.
+//! - `push`: N devices register for push (`midship.push.report` over their connection), stay
+//!   connected or leave; one broadcast; reports how fast the dispatcher handed it to every
+//!   device's own-channel stream and, for connected devices, when the last one had it.
 //!
 //! Devices speak `midship.v1.protobuf` with signed hellos, through the same frame code as the
 //! server and the SDK; acks are sent for every message, as a real client would.
@@ -17,11 +20,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
-use midship_api::{CreateAppRequest, SyncBatchRequest, SyncSendRequest};
+use midship_api::{CreateAppRequest, PushAudience, PushMessageBody, PushRequest, SyncBatchRequest, SyncSendRequest};
 use midship_protocol::frame::{Ack, Hello, Ping};
 use midship_protocol::{ClientFrame, Codec, ServerFrame, WireMessage};
 use midship_sdk::AdminClient;
-use midship_sdk::sync::sign_hello;
+use midship_sdk::sync::{rpc_call, sign_hello};
 use midship_signing::client::SignType;
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
@@ -78,6 +81,14 @@ enum Scenario {
     Global {
         #[arg(long)]
         devices: usize,
+    },
+    /// One push broadcast to every registered device.
+    Push {
+        #[arg(long)]
+        devices: usize,
+        /// Close each connection once registered: the broadcast waits in offline devices' streams.
+        #[arg(long)]
+        offline: bool,
     },
 }
 
@@ -143,8 +154,9 @@ struct Observed {
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Connects, says hello and waits for the welcome, holding one of the handshake slots.
-async fn handshake(target: &Target, index: usize, gate: &Semaphore) -> Option<Socket> {
+/// Connects, says hello and waits for the welcome, holding one of the handshake slots; with
+/// `register_push`, then reports the device for push and waits for the answer.
+async fn handshake(target: &Target, index: usize, gate: &Semaphore, register_push: bool) -> Option<Socket> {
     let _slot = gate.acquire().await.expect("the gate stays open");
     let url = format!("{}/ws", target.server.replace("http://", "ws://"));
     let mut request = url.into_client_request().expect("a ws url");
@@ -156,10 +168,27 @@ async fn handshake(target: &Target, index: usize, gate: &Semaphore) -> Option<So
     socket.send(encode(ClientFrame::Hello(Box::new(hello)))).await.ok()?;
     let welcome = tokio::time::timeout(Duration::from_secs(30), socket.next()).await.ok()??.ok()?;
     let Message::Binary(bytes) = welcome else { return None };
-    match Codec::Protobuf.decode_server(&WireMessage::Binary(bytes), 1 << 24).ok()? {
-        ServerFrame::Welcome(_) => Some(socket),
-        _ => None,
+    let ServerFrame::Welcome(_) = Codec::Protobuf.decode_server(&WireMessage::Binary(bytes), 1 << 24).ok()? else {
+        return None;
+    };
+    if register_push {
+        let secret = Some((target.secret.as_str(), SignType::HmacSha256));
+        let call = rpc_call(1, "midship.push.report", b"{}".to_vec(), &target.app_id, &target.workspace, secret);
+        socket.send(encode(ClientFrame::Rpc(call))).await.ok()?;
+        loop {
+            let answer = tokio::time::timeout(Duration::from_secs(30), socket.next()).await.ok()??.ok()?;
+            let Message::Binary(bytes) = answer else { continue };
+            if let Ok(ServerFrame::RpcResult(result)) =
+                Codec::Protobuf.decode_server(&WireMessage::Binary(bytes), 1 << 24)
+            {
+                if result.result_status != 1000 {
+                    return None;
+                }
+                break;
+            }
+        }
     }
+    Some(socket)
 }
 
 /// One device: after the handshake, ack every sync message (recording its latency from the
@@ -171,12 +200,18 @@ async fn run_device(
     observed: Arc<Observed>,
     gate: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
+    mode: DeviceMode,
 ) {
-    let Some(mut socket) = handshake(&target, index, &gate).await else {
+    let register_push = mode != DeviceMode::Sync;
+    let Some(mut socket) = handshake(&target, index, &gate, register_push).await else {
         observed.failed.fetch_add(1, Ordering::Relaxed);
         return;
     };
     observed.connected.fetch_add(1, Ordering::Relaxed);
+    if mode == DeviceMode::PushOffline {
+        let _ = socket.close(None).await;
+        return;
+    }
     let mut heartbeat = tokio::time::interval(Duration::from_secs(25));
     heartbeat.tick().await;
     loop {
@@ -189,7 +224,7 @@ async fn run_device(
                 };
                 let Ok(ServerFrame::Sync(data)) = Codec::Protobuf.decode_server(&wire, 1 << 24) else { continue };
                 let now = micros_since(start);
-                if let Some(sent) = data.payload.strip_prefix("t=").and_then(|micros| micros.parse::<u64>().ok()) {
+                if let Some(sent) = sent_micros(&data.payload) {
                     observed.latencies_micros.lock().expect("not poisoned").push(now.saturating_sub(sent));
                 }
                 observed.received.fetch_add(1, Ordering::Relaxed);
@@ -213,6 +248,23 @@ async fn run_device(
     observed.failed.fetch_add(1, Ordering::Relaxed);
 }
 
+/// The send time a payload carries as `t=<micros>` (a sync payload, or a push's content).
+fn sent_micros(payload: &str) -> Option<u64> {
+    let digits = &payload[payload.find("t=")? + 2..];
+    let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+    digits[..end].parse().ok()
+}
+
+/// What a device does after its handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DeviceMode {
+    Sync,
+    /// Registers for push, then receives like a sync device.
+    Push,
+    /// Registers for push, then leaves.
+    PushOffline,
+}
+
 /// Starts `count` devices and waits until each is connected or failed.
 async fn connect_devices(
     target: &Arc<Target>,
@@ -220,12 +272,13 @@ async fn connect_devices(
     concurrency: usize,
     start: Instant,
     stop: &watch::Receiver<bool>,
+    mode: DeviceMode,
 ) -> anyhow::Result<(Arc<Observed>, Duration)> {
     let observed = Arc::new(Observed::default());
     let gate = Arc::new(Semaphore::new(concurrency));
     let began = Instant::now();
     for index in 0..count {
-        tokio::spawn(run_device(target.clone(), index, start, observed.clone(), gate.clone(), stop.clone()));
+        tokio::spawn(run_device(target.clone(), index, start, observed.clone(), gate.clone(), stop.clone(), mode));
     }
     loop {
         let done = observed.connected.load(Ordering::Relaxed) + observed.failed.load(Ordering::Relaxed);
@@ -276,7 +329,8 @@ async fn idle(cli: &Cli, connections: usize, hold: u64, server_pid: Option<u32>)
     let before = server_pid.map(resident_kib).transpose()?;
     let own_before = resident_kib(std::process::id())?;
     let (stop_sender, stop) = watch::channel(false);
-    let (observed, _) = connect_devices(&target, connections, cli.connect_concurrency, Instant::now(), &stop).await?;
+    let (observed, _) =
+        connect_devices(&target, connections, cli.connect_concurrency, Instant::now(), &stop, DeviceMode::Sync).await?;
     tokio::time::sleep(Duration::from_secs(hold)).await;
     let held = observed.connected.load(Ordering::Relaxed);
     println!("held {held} connections for {hold} s ({} failed or dropped)", observed.failed.load(Ordering::Relaxed));
@@ -312,7 +366,8 @@ async fn latency(cli: &Cli, run: LatencyRun) -> anyhow::Result<()> {
     let target = Arc::new(Target::create(&cli.server, &cli.token).await?);
     let start = Instant::now();
     let (stop_sender, stop) = watch::channel(false);
-    let (observed, _) = connect_devices(&target, run.devices, cli.connect_concurrency, start, &stop).await?;
+    let (observed, _) =
+        connect_devices(&target, run.devices, cli.connect_concurrency, start, &stop, DeviceMode::Sync).await?;
     let total = run.rate * run.seconds;
     let next_batch = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
@@ -378,7 +433,8 @@ async fn global(cli: &Cli, devices: usize) -> anyhow::Result<()> {
     let target = Arc::new(Target::create(&cli.server, &cli.token).await?);
     let start = Instant::now();
     let (stop_sender, stop) = watch::channel(false);
-    let (observed, _) = connect_devices(&target, devices, cli.connect_concurrency, start, &stop).await?;
+    let (observed, _) =
+        connect_devices(&target, devices, cli.connect_concurrency, start, &stop, DeviceMode::Sync).await?;
     let connected = observed.connected.load(Ordering::Relaxed) as u64;
     let request = SyncSendRequest {
         biz_type: "NOTICE".into(),
@@ -405,6 +461,61 @@ async fn global(cli: &Cli, devices: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn push(cli: &Cli, devices: usize, offline: bool) -> anyhow::Result<()> {
+    let target = Arc::new(Target::create(&cli.server, &cli.token).await?);
+    let start = Instant::now();
+    let (stop_sender, stop) = watch::channel(false);
+    let mode = if offline { DeviceMode::PushOffline } else { DeviceMode::Push };
+    let (observed, _) = connect_devices(&target, devices, cli.connect_concurrency, start, &stop, mode).await?;
+    let registered = observed.connected.load(Ordering::Relaxed) as u64;
+    let request = PushRequest {
+        message: Some(PushMessageBody {
+            title: "Notice".into(),
+            content: format!("t={}", micros_since(start)),
+            ..PushMessageBody::default()
+        }),
+        msg_id: Some("broadcast-1".into()),
+        audience: Some(PushAudience::default()),
+        ..PushRequest::default()
+    };
+    let sent_at = Instant::now();
+    let task = target.admin.push_send(&target.workspace, "broadcast", &request).await?;
+    let answered = sent_at.elapsed();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut dispatched = None;
+    while Instant::now() < deadline {
+        let total = target.admin.push_task_stats(&target.workspace, &task.task_id).await?.total;
+        if dispatched.is_none() && total.sent + total.failed >= task.targets {
+            dispatched = Some((sent_at.elapsed(), total.sent, total.failed));
+        }
+        let received = observed.received.load(Ordering::Relaxed);
+        if dispatched.is_some() && (offline || received >= registered) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let all = sent_at.elapsed();
+    let (dispatch_time, sent, failed) = dispatched.context("the broadcast was not dispatched within 300 s")?;
+    println!(
+        "push broadcast to {} registered devices: answered in {:.1} ms; {sent} sent, {failed} failed after {:.1} ms \
+         ({:.0} messages/s)",
+        task.targets,
+        answered.as_secs_f64() * 1000.0,
+        dispatch_time.as_secs_f64() * 1000.0,
+        sent as f64 / dispatch_time.as_secs_f64()
+    );
+    if !offline {
+        println!(
+            "{} of {registered} connected devices had it after {:.1} ms",
+            observed.received.load(Ordering::Relaxed),
+            all.as_secs_f64() * 1000.0
+        );
+        report_latencies("push", &observed);
+    }
+    stop_sender.send_replace(true);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -414,5 +525,6 @@ async fn main() -> anyhow::Result<()> {
             latency(&cli, LatencyRun { devices, rate, seconds, senders, batch: batch.max(1) }).await
         }
         Scenario::Global { devices } => global(&cli, devices).await,
+        Scenario::Push { devices, offline } => push(&cli, devices, offline).await,
     }
 }

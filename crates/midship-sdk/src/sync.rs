@@ -89,6 +89,27 @@ impl SyncSettings {
 /// (the sender's `third_msg_id`), `payload`, `created_at` (the server's clock) and `persistent`.
 pub use midship_protocol::frame::SyncData as SyncMessage;
 
+/// An RPC frame for the long connection, signed like `POST /mgw` when a secret is given (a
+/// connection opened with a token carries unsigned calls).
+pub fn rpc_call(
+    id: u64,
+    operation_type: &str,
+    body: Vec<u8>,
+    app_id: &str,
+    workspace_id: &str,
+    secret: Option<(&str, SignType)>,
+) -> RpcCall {
+    let mut headers = BTreeMap::from([("Operation-Type".to_owned(), operation_type.to_owned())]);
+    if let Some((secret, sign_type)) = secret {
+        let signature = sign_call(sign_type, secret, app_id, workspace_id, "POST", operation_type, &body);
+        headers.insert("Ts".to_owned(), signature.timestamp);
+        headers.insert("Nonce".to_owned(), signature.nonce);
+        headers.insert("Sign".to_owned(), signature.sign);
+        headers.insert("Sign-Type".to_owned(), sign_type.as_str().to_owned());
+    }
+    RpcCall { id, headers, body: midship_protocol::frame::Body(body.into()) }
+}
+
 /// Signs a hello for the app's secret: `ts`, `nonce`, `sign` and `sign_type` over the signing
 /// string of docs/protocol.md (method `CONNECT`, operation type `midship.connect`, empty body).
 pub fn sign_hello(hello: &mut Hello, secret: &str, sign_type: SignType) {
@@ -359,18 +380,12 @@ impl SyncClient {
 
     fn rpc_call(&self, id: u64, operation_type: &str, body: Vec<u8>) -> RpcCall {
         let settings = &self.inner.settings;
-        let mut headers = BTreeMap::from([("Operation-Type".to_owned(), operation_type.to_owned())]);
-        if let Credentials::Secret { secret, sign_type } =
-            &*self.inner.credentials.read().unwrap_or_else(|poisoned| poisoned.into_inner())
-        {
-            let signature =
-                sign_call(*sign_type, secret, &settings.app_id, &settings.workspace_id, "POST", operation_type, &body);
-            headers.insert("Ts".to_owned(), signature.timestamp);
-            headers.insert("Nonce".to_owned(), signature.nonce);
-            headers.insert("Sign".to_owned(), signature.sign);
-            headers.insert("Sign-Type".to_owned(), sign_type.as_str().to_owned());
-        }
-        RpcCall { id, headers, body: midship_protocol::frame::Body(body.into()) }
+        let credentials = self.inner.credentials.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let secret = match &*credentials {
+            Credentials::Secret { secret, sign_type } => Some((secret.as_str(), *sign_type)),
+            _ => None,
+        };
+        rpc_call(id, operation_type, body, &settings.app_id, &settings.workspace_id, secret)
     }
 
     /// One connection, from handshake to close.
