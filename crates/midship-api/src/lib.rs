@@ -693,12 +693,17 @@ pub struct PushTaskView {
     pub targets: i64,
 }
 
-/// Revokes a task's messages, or only a target's (`POST .../push/revoke`), within 7 days.
+/// Revokes messages within 7 days of sending (`POST .../push/revoke`): a task's, or one target's
+/// of a task, or by the sender's `msg_id` and a target.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PushRevokeRequest {
-    pub task_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    /// Instead of `task_id`: the business message id, with a target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_id: Option<String>,
     /// `device` or `user`, with `target_id`; absent for the whole task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_kind: Option<String>,

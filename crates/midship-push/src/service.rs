@@ -739,15 +739,31 @@ impl PushService {
         request: &PushRevokeRequest,
     ) -> Result<RevokeOutcome, PushError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
-        let task = self.owned_task(workspace_id, &request.task_id).await?;
         let now = self.now_ms();
-        if now - task.created_at > REVOKE_WINDOW_MS {
-            return Err(PushError::Conflict(format!(
-                "task {} is older than 7 days; it can no longer be revoked",
-                task.task_id
-            )));
-        }
         let storage = self.control().storage();
+        let task_ids = match (&request.task_id, &request.msg_id) {
+            (Some(task_id), None) => {
+                let task = self.owned_task(workspace_id, task_id).await?;
+                if now - task.created_at > REVOKE_WINDOW_MS {
+                    return Err(PushError::Conflict(format!(
+                        "task {task_id} is older than 7 days; it can no longer be revoked"
+                    )));
+                }
+                vec![task.task_id]
+            }
+            (None, Some(msg_id)) if request.target_id.is_some() => {
+                let task_ids = storage.push_tasks_by_msg_id(workspace_id, msg_id, now - REVOKE_WINDOW_MS).await?;
+                if task_ids.is_empty() {
+                    return Err(PushError::UnknownTask(format!(
+                        "with msg_id {} in the last 7 days",
+                        msg_id.chars().filter(|c| !c.is_control()).take(64).collect::<String>()
+                    )));
+                }
+                task_ids
+            }
+            (None, Some(_)) => return Err(invalid("msg_id", "revoking by msg_id needs a target")),
+            _ => return Err(invalid("task_id", "give task_id, or msg_id with a target")),
+        };
         let devices: Vec<Option<String>> = match (request.target_kind.as_deref(), request.target_id.as_deref()) {
             (None, None) => vec![None],
             (Some("device"), Some(id)) => vec![Some(id.to_owned())],
@@ -760,8 +776,16 @@ impl PushService {
             _ => return Err(invalid("target_kind", "give target_kind (device or user) and target_id together")),
         };
         let mut revoked = Vec::new();
-        for device in devices {
-            revoked.extend(storage.revoke_push_deliveries(workspace_id, &task.task_id, device.as_deref(), now).await?);
+        for task_id in &task_ids {
+            let audit = NewAuditEntry::by(who, now, "push.revoke", "push_task", task_id)
+                .in_app(&workspace.app_id)
+                .after(serde_json::to_value(request).expect("requests serialize"));
+            for (index, device) in devices.iter().enumerate() {
+                let audit = (index == 0).then_some(&audit);
+                revoked.extend(
+                    storage.revoke_push_deliveries(workspace_id, task_id, device.as_deref(), now, audit).await?,
+                );
+            }
         }
         let mut outcome = RevokeOutcome { revoked: revoked.len() as u64, removed_undelivered: 0 };
         let mut notices = Vec::new();
@@ -789,15 +813,10 @@ impl PushService {
             }
         }
         for chunk in notices.chunks(midship_sync::MAX_BATCH_MESSAGES) {
-            let outcomes = self.inner.sync.send_batch_in(&workspace, chunk.to_vec()).await;
-            if let Err(error) = outcomes {
-                tracing::warn!(%error, task_id = %task.task_id, "revoke notices not stored");
+            if let Err(error) = self.inner.sync.send_batch_in(&workspace, chunk.to_vec()).await {
+                tracing::warn!(%error, ?task_ids, "revoke notices not stored");
             }
         }
-        let audit = NewAuditEntry::by(who, now, "push.revoke", "push_task", &task.task_id)
-            .in_app(&workspace.app_id)
-            .after(serde_json::json!({ "revoked": outcome.revoked, "target_kind": request.target_kind, "target_id": request.target_id }));
-        storage.set_push_task_status(&task.task_id, &task.status, Some(&audit)).await?;
         Ok(outcome)
     }
 

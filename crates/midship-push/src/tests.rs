@@ -157,15 +157,14 @@ async fn an_interrupted_broadcast_resumes_without_sending_twice() {
         let push = fixture.push.clone();
         async move { push.run_pending().await }
     });
-    while fixture.sent.lock().unwrap().is_empty() {
-        tokio::task::yield_now().await;
+    // Wait until the first step is recorded; the second then waits on the vendor channel.
+    let sent = |stats: Vec<PushStatsRow>| stats.iter().map(|row| row.sent).sum::<i64>();
+    while sent(fixture.stats(&task_id).await) < 2000 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     interrupted.abort();
     let _ = interrupted.await;
-    let first_step: Vec<PushStatsRow> = fixture.stats(&task_id).await;
-    let sent_before: i64 = first_step.iter().map(|row| row.sent).sum();
-    assert_eq!(sent_before, 2000, "the first step was recorded; the second never finished");
+    assert_eq!(sent(fixture.stats(&task_id).await), 2000, "the first step was recorded; the second never finished");
 
     // A new dispatcher (a restarted node) finishes the task.
     fixture.permits.add_permits(100);

@@ -62,3 +62,4 @@ CREATE TABLE push_deliveries (
     PRIMARY KEY (task_id, device_id)
 ) WITHOUT ROWID;
 CREATE INDEX push_deliveries_by_time ON push_deliveries (workspace_id, created_at);
+CREATE INDEX push_deliveries_by_msg_id ON push_deliveries (workspace_id, msg_id);

@@ -484,6 +484,7 @@ impl PushStore for Storage {
         task_id: &str,
         device_id: Option<&str>,
         at: UnixMillis,
+        audit: Option<&NewAuditEntry>,
     ) -> StorageResult<Vec<PushDeliveryRecord>> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
         let filter = "workspace_id = $1 AND (task_id = $2 OR task_id IN (SELECT task_id FROM push_tasks WHERE parent_task_id = $2))
@@ -507,8 +508,30 @@ impl PushStore for Storage {
             .execute(&mut *transaction)
             .await
             .map_err(database_error)?;
+        if let Some(audit) = audit {
+            insert_audit(&mut transaction, audit).await?;
+        }
         transaction.commit().await.map_err(database_error)?;
         Ok(revoked)
+    }
+
+    async fn push_tasks_by_msg_id(
+        &self,
+        workspace_id: &str,
+        msg_id: &str,
+        since: UnixMillis,
+    ) -> StorageResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT task_id, created_at FROM push_deliveries
+             WHERE workspace_id = $1 AND msg_id = $2 AND created_at >= $3 ORDER BY created_at, task_id",
+        )
+        .bind(workspace_id)
+        .bind(msg_id)
+        .bind(since)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(database_error)?;
+        rows.iter().map(|row| row.try_get(0)).collect::<Result<_, _>>().map_err(corrupt("push_deliveries"))
     }
 
     async fn push_stats(&self, workspace_id: &str, scope: &PushStatsScope) -> StorageResult<Vec<PushStatsRow>> {

@@ -252,15 +252,23 @@ pub trait PushStore: Send + Sync {
     /// Records device reports; the first report of each kind counts. Unknown deliveries are skipped.
     /// Returns how many deliveries changed.
     async fn record_push_events(&self, events: &[PushEvent]) -> StorageResult<u64>;
-    /// Marks the task's deliveries (or one device's) revoked and returns them as they were
-    /// before; already revoked ones are left out.
+    /// Marks the deliveries of the task and its runs (or one device's) revoked, with the audit
+    /// entry, and returns them as they were before; already revoked ones are left out.
     async fn revoke_push_deliveries(
         &self,
         workspace_id: &str,
         task_id: &str,
         device_id: Option<&str>,
         at: UnixMillis,
+        audit: Option<&NewAuditEntry>,
     ) -> StorageResult<Vec<PushDeliveryRecord>>;
+    /// Tasks created at or after `since` with a delivery carrying the sender's `msg_id`, oldest first.
+    async fn push_tasks_by_msg_id(
+        &self,
+        workspace_id: &str,
+        msg_id: &str,
+        since: UnixMillis,
+    ) -> StorageResult<Vec<String>>;
     /// Counts per channel and platform, ordered by channel then platform.
     async fn push_stats(&self, workspace_id: &str, scope: &PushStatsScope) -> StorageResult<Vec<PushStatsRow>>;
 }

@@ -588,11 +588,15 @@ pub enum PushCommand {
         #[command(flatten)]
         schedule: PushScheduleArgs,
     },
-    /// Take back a task's messages, or one target's, within 7 days.
+    /// Take back a task's messages, or one target's, within 7 days; or by msg id and target.
     Revoke {
         #[arg(long = "workspace")]
         workspace_id: String,
-        task_id: String,
+        #[arg(required_unless_present = "msg_id")]
+        task_id: Option<String>,
+        /// The business message id, with --device or --user, instead of a task id.
+        #[arg(long = "msg-id", conflicts_with = "task_id")]
+        msg_id: Option<String>,
         #[arg(long = "device", conflicts_with = "user")]
         device: Option<String>,
         #[arg(long = "user")]

@@ -234,7 +234,7 @@ async fn revoking_removes_an_undelivered_message_and_takes_down_a_delivered_one(
         .await
         .unwrap();
     stats_when(&fixture, &waiting.task_id, |total| total.sent == 1).await;
-    let revoke = PushRevokeRequest { task_id: waiting.task_id.clone(), ..PushRevokeRequest::default() };
+    let revoke = PushRevokeRequest { task_id: Some(waiting.task_id.clone()), ..PushRevokeRequest::default() };
     let outcome = admin.push_revoke(&fixture.workspace, &revoke).await.unwrap();
     assert_eq!((outcome.revoked, outcome.removed_undelivered), (1, 1));
 
@@ -253,17 +253,19 @@ async fn revoking_removes_an_undelivered_message_and_takes_down_a_delivered_one(
 
     // Delivered already: the device is told to take the notification down.
     stats_when(&fixture, &later.task_id, |total| total.delivered == 1).await;
+    // By the sender's msg_id and the target, as a backend that kept only its own ids would.
     let revoke = PushRevokeRequest {
-        task_id: later.task_id.clone(),
+        msg_id: Some("w-2".into()),
         target_kind: Some("device".into()),
         target_id: Some("tablet".into()),
+        ..PushRevokeRequest::default()
     };
     let outcome = admin.push_revoke(&fixture.workspace, &revoke).await.unwrap();
     assert_eq!((outcome.revoked, outcome.removed_undelivered), (1, 0));
     assert_eq!(tablet.next().await, PushNotification::Revoke { task_id: later.task_id.clone() });
     let total = stats_when(&fixture, &later.task_id, |total| total.revoked == 1).await;
     assert_eq!(total.delivered, 1);
-    let unknown = PushRevokeRequest { task_id: "nope".into(), ..PushRevokeRequest::default() };
+    let unknown = PushRevokeRequest { task_id: Some("nope".into()), ..PushRevokeRequest::default() };
     assert!(admin.push_revoke(&fixture.workspace, &unknown).await.unwrap_err().to_string().contains("not_found"));
 }
 

@@ -190,10 +190,13 @@ pub async fn push_tasks_track_deliveries_events_revokes_and_stats(storage: Arc<d
         .unwrap();
     assert_eq!(changed, 1, "the first open counts; it implies delivery; unknown devices are skipped");
 
-    let revoked = storage.revoke_push_deliveries(WORKSPACE, "T1", Some("dev-b"), T0 + 30).await.unwrap();
+    let revoke_audit = audit("push.revoke", "T1", T0 + 30);
+    let revoked =
+        storage.revoke_push_deliveries(WORKSPACE, "T1", Some("dev-b"), T0 + 30, Some(&revoke_audit)).await.unwrap();
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].revoked_at, None, "answered as it was before");
-    assert!(storage.revoke_push_deliveries(WORKSPACE, "T1", Some("dev-b"), T0 + 31).await.unwrap().is_empty());
+    assert!(storage.revoke_push_deliveries(WORKSPACE, "T1", Some("dev-b"), T0 + 31, None).await.unwrap().is_empty());
+    assert!(super::audit_actions(&storage).await.contains(&"push.revoke".to_owned()));
     assert!(storage.pending_push_deliveries("T1", "", 10).await.unwrap().is_empty());
 
     let stats = storage.push_stats(WORKSPACE, &PushStatsScope::Task("T1".into())).await.unwrap();
@@ -209,6 +212,9 @@ pub async fn push_tasks_track_deliveries_events_revokes_and_stats(storage: Arc<d
         revoked: counts[6],
     };
     assert_eq!(stats, [row("fcm", "ios", [1, 0, 1, 0, 0, 0, 0]), row("own", "android", [2, 1, 0, 1, 1, 0, 1])]);
+    assert_eq!(storage.push_tasks_by_msg_id(WORKSPACE, "biz-dev-b", T0).await.unwrap(), ["T1"]);
+    assert!(storage.push_tasks_by_msg_id(WORKSPACE, "biz-dev-b", T0 + 1).await.unwrap().is_empty());
+    assert!(storage.push_tasks_by_msg_id(WORKSPACE, "biz-nobody", T0).await.unwrap().is_empty());
     let ranged = storage.push_stats(WORKSPACE, &PushStatsScope::Range { from: T0, until: T0 + 1 }).await.unwrap();
     assert_eq!(ranged, stats);
     assert!(

@@ -176,14 +176,14 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             };
             send(client, &workspace_id, "broadcast", request, json_output).await
         }
-        PushCommand::Revoke { workspace_id, task_id, device, user } => {
+        PushCommand::Revoke { workspace_id, task_id, msg_id, device, user } => {
             let (target_kind, target_id) = match (device, user) {
                 (Some(device), _) => (Some("device".to_owned()), Some(device)),
                 (None, Some(user)) => (Some("user".to_owned()), Some(user)),
                 (None, None) => (None, None),
             };
-            let outcome =
-                client.push_revoke(&workspace_id, &PushRevokeRequest { task_id, target_kind, target_id }).await?;
+            let request = PushRevokeRequest { task_id, msg_id, target_kind, target_id };
+            let outcome = client.push_revoke(&workspace_id, &request).await?;
             if json_output {
                 return output::json(&outcome);
             }
