@@ -492,17 +492,18 @@ async fn push(cli: &Cli, devices: usize, offline: bool) -> anyhow::Result<()> {
         if dispatched.is_some() && (offline || received >= registered) {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        // Each look counts the task's deliveries: not so often that it slows the dispatch down.
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let all = sent_at.elapsed();
     let (dispatch_time, sent, failed) = dispatched.context("the broadcast was not dispatched within 300 s")?;
     println!(
-        "push broadcast to {} registered devices: answered in {:.1} ms; {sent} sent, {failed} failed after {:.1} ms \
-         ({:.0} messages/s)",
+        "push broadcast to {} registered devices: stored and answered in {:.1} ms; {sent} sent, {failed} failed \
+         {:.1} ms after the call ({:.0} messages/s dispatched after the answer)",
         task.targets,
         answered.as_secs_f64() * 1000.0,
         dispatch_time.as_secs_f64() * 1000.0,
-        sent as f64 / dispatch_time.as_secs_f64()
+        sent as f64 / (dispatch_time - answered).as_secs_f64()
     );
     if !offline {
         println!(

@@ -926,19 +926,18 @@ impl PushService {
             .get_workspace(&task.workspace_id)
             .await?
             .ok_or_else(|| PushError::UnknownTask(task.task_id.clone()))?;
-        let mut after = String::new();
+        let mut pending = storage.pending_push_deliveries(&task.task_id, "", DISPATCH_CHUNK).await?;
         loop {
             let status = storage.get_push_task(&task.task_id).await?.map(|task| task.status);
             if status.as_deref() != Some("sending") {
                 return Ok(());
             }
-            let pending = storage.pending_push_deliveries(&task.task_id, &after, DISPATCH_CHUNK).await?;
             let Some(last) = pending.last() else { break };
-            after = last.device_id.clone();
+            let after = last.device_id.clone();
             let now = self.now_ms();
             let mut updates = Vec::with_capacity(pending.len());
             let mut by_channel: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
-            for delivery in pending {
+            for delivery in std::mem::take(&mut pending) {
                 if delivery.expires_at <= now {
                     updates.push(failed(&delivery, "expired before it could be sent".into(), now));
                     continue;
@@ -963,8 +962,13 @@ impl PushService {
                     (batch, results)
                 }
             });
+            // The next step's rows are read while this step is sent.
+            let (sent, next) = tokio::join!(
+                futures_util::future::join_all(sends),
+                storage.pending_push_deliveries(&task.task_id, &after, DISPATCH_CHUNK)
+            );
             let now = self.now_ms();
-            for (batch, results) in futures_util::future::join_all(sends).await {
+            for (batch, results) in sent {
                 for (outgoing, result) in batch.iter().zip(results) {
                     let delivery = &outgoing.delivery;
                     match result {
@@ -988,6 +992,7 @@ impl PushService {
                 }
             }
             storage.update_push_deliveries(&updates).await?;
+            pending = next?;
         }
         let still_sending = storage.get_push_task(&task.task_id).await?.is_some_and(|task| task.status == "sending");
         if still_sending {

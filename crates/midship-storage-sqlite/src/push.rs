@@ -1,5 +1,7 @@
 //! Push: devices, definitions, tasks and deliveries.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use midship_core::NewAuditEntry;
 use midship_core::clock::UnixMillis;
@@ -23,7 +25,7 @@ const TASK_COLUMNS: &str =
     "task_id, workspace_id, parent_task_id, kind, definition, status, created_at, next_run_at, runs";
 const DELIVERY_COLUMNS: &str = "task_id, workspace_id, device_id, user_id, platform, channel, token, msg_id, target_values, \
      created_at, expires_at, sent_at, failed_at, error, delivered_at, opened_at, ignored_at, revoked_at";
-/// Deliveries per insert statement (18 parameters each, under SQLite's and PostgreSQL's limits).
+/// Deliveries per insert statement (11 parameters each, under SQLite's and PostgreSQL's limits).
 const DELIVERY_CHUNK: usize = 1000;
 
 fn device_from_row(row: &DbRow) -> Result<PushDeviceRecord, sqlx::Error> {
@@ -122,7 +124,10 @@ async fn insert_deliveries(
     deliveries: &[PushDeliveryRecord],
 ) -> StorageResult<()> {
     for chunk in deliveries.chunks(DELIVERY_CHUNK) {
-        let mut query = QueryBuilder::<Db>::new(format!("INSERT INTO push_deliveries ({DELIVERY_COLUMNS}) "));
+        let mut query = QueryBuilder::<Db>::new(
+            "INSERT INTO push_deliveries (task_id, workspace_id, device_id, user_id, platform, channel, token, msg_id, \
+             target_values, created_at, expires_at) ",
+        );
         query.push_values(chunk, |mut row, delivery| {
             row.push_bind(&delivery.task_id)
                 .push_bind(&delivery.workspace_id)
@@ -134,14 +139,7 @@ async fn insert_deliveries(
                 .push_bind(&delivery.msg_id)
                 .push_bind(&delivery.values)
                 .push_bind(delivery.created_at)
-                .push_bind(delivery.expires_at)
-                .push_bind(delivery.sent_at)
-                .push_bind(delivery.failed_at)
-                .push_bind(&delivery.error)
-                .push_bind(delivery.delivered_at)
-                .push_bind(delivery.opened_at)
-                .push_bind(delivery.ignored_at)
-                .push_bind(delivery.revoked_at);
+                .push_bind(delivery.expires_at);
         });
         query.build().execute(&mut **transaction).await.map_err(write_error("push delivery"))?;
     }
@@ -428,23 +426,31 @@ impl PushStore for Storage {
     }
 
     async fn update_push_deliveries(&self, updates: &[DeliveryUpdate]) -> StorageResult<()> {
+        // Sent ones, the bulk, take one statement per task and time; failures one each.
+        let mut sent: BTreeMap<(&str, UnixMillis), Vec<&str>> = BTreeMap::new();
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
         for update in updates {
-            let (sent_at, failed_at, error) = match &update.outcome {
-                DeliveryOutcome::Sent => (Some(update.at), None, None),
-                DeliveryOutcome::Failed { error } => (None, Some(update.at), Some(error.as_str())),
+            let DeliveryOutcome::Failed { error } = &update.outcome else {
+                sent.entry((update.task_id.as_str(), update.at)).or_default().push(update.device_id.as_str());
+                continue;
             };
-            sqlx::query(
-                "UPDATE push_deliveries SET sent_at = $3, failed_at = $4, error = $5 WHERE task_id = $1 AND device_id = $2",
-            )
-            .bind(&update.task_id)
-            .bind(&update.device_id)
-            .bind(sent_at)
-            .bind(failed_at)
-            .bind(error)
-            .execute(&mut *transaction)
-            .await
-            .map_err(database_error)?;
+            sqlx::query("UPDATE push_deliveries SET failed_at = $3, error = $4 WHERE task_id = $1 AND device_id = $2")
+                .bind(&update.task_id)
+                .bind(&update.device_id)
+                .bind(update.at)
+                .bind(error)
+                .execute(&mut *transaction)
+                .await
+                .map_err(database_error)?;
+        }
+        for ((task_id, at), device_ids) in sent {
+            sqlx::query("UPDATE push_deliveries SET sent_at = $2 WHERE task_id = $1 AND device_id IN (SELECT value FROM json_each($3))")
+                .bind(task_id)
+                .bind(at)
+                .bind(serde_json::to_string(&device_ids).expect("strings serialize"))
+                .execute(&mut *transaction)
+                .await
+                .map_err(database_error)?;
         }
         transaction.commit().await.map_err(database_error)
     }

@@ -217,7 +217,8 @@ pub trait PushStore: Send + Sync {
         kind: PushDefinitionKind,
     ) -> StorageResult<Vec<PushDefinitionRecord>>;
 
-    /// Stores the task and its deliveries in one transaction; `Conflict` when the task id
+    /// Stores the task and its deliveries (unsent: their outcome fields are not read) in one
+    /// transaction; `Conflict` when the task id
     /// exists. When the task is a run of a parent, the parent's `next_run_at`, `runs` and
     /// `status` are set to the given parent's in the same transaction.
     async fn create_push_task(

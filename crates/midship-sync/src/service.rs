@@ -393,20 +393,20 @@ impl SyncService {
         requests: Vec<SendRequest>,
     ) -> Result<Vec<Result<SendOutcome, SyncError>>, SyncError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        if requests.is_empty() || requests.len() > MAX_BATCH_MESSAGES {
+            return Err(invalid("messages", format!("send 1 to {MAX_BATCH_MESSAGES} messages")));
+        }
         requests.iter().try_for_each(refuse_builtin)?;
         self.send_batch_in(&workspace, requests).await
     }
 
-    /// [`Self::send_batch`] for Midship's own services, which checked who asks already (push
-    /// sends to its built-in bizType this way).
+    /// [`Self::send_batch`] for Midship's own services, which checked who asks already and may
+    /// send larger batches (push sends a dispatcher step to its built-in bizType this way).
     pub async fn send_batch_in(
         &self,
         workspace: &Workspace,
         requests: Vec<SendRequest>,
     ) -> Result<Vec<Result<SendOutcome, SyncError>>, SyncError> {
-        if requests.is_empty() || requests.len() > MAX_BATCH_MESSAGES {
-            return Err(invalid("messages", format!("send 1 to {MAX_BATCH_MESSAGES} messages")));
-        }
         // Checked in order, then handed to the writer in order, so messages of one stream are
         // numbered in the order given.
         let mut prepared = Vec::with_capacity(requests.len());

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use midship_core::Workspace;
-use midship_sync::{MAX_BATCH_MESSAGES, PUSH_BIZ_TYPE, SendRequest, SyncService};
+use midship_sync::{PUSH_BIZ_TYPE, SendRequest, SyncService};
 
 use super::{ChannelResult, Outgoing, PushChannel};
 use crate::message::OwnChannelPayload;
@@ -28,32 +28,32 @@ pub fn request(device_id: &str, third_msg_id: &str, payload: &OwnChannelPayload,
 #[async_trait]
 impl PushChannel for OwnChannel {
     async fn send(&self, workspace: &Workspace, batch: &[Outgoing]) -> Vec<ChannelResult> {
-        let mut results = Vec::with_capacity(batch.len());
-        for chunk in batch.chunks(MAX_BATCH_MESSAGES) {
-            let requests = chunk
-                .iter()
-                .map(|outgoing| {
-                    let delivery = &outgoing.delivery;
-                    let payload = OwnChannelPayload::Message {
-                        task_id: delivery.task_id.clone(),
-                        msg_id: delivery.msg_id.clone(),
-                        message: Box::new(outgoing.message.clone()),
-                        expires_at: delivery.expires_at,
-                    };
-                    request(&delivery.device_id, &delivery.task_id, &payload, delivery.expires_at)
-                })
-                .collect();
-            match self.sync.send_batch_in(workspace, requests).await {
-                // A duplicate is a message stored by an earlier, interrupted dispatch.
-                Ok(outcomes) => results.extend(outcomes.into_iter().map(|outcome| match outcome {
+        let requests = batch
+            .iter()
+            .map(|outgoing| {
+                let delivery = &outgoing.delivery;
+                let payload = OwnChannelPayload::Message {
+                    task_id: delivery.task_id.clone(),
+                    msg_id: delivery.msg_id.clone(),
+                    message: Box::new(outgoing.message.clone()),
+                    expires_at: delivery.expires_at,
+                };
+                request(&delivery.device_id, &delivery.task_id, &payload, delivery.expires_at)
+            })
+            .collect();
+        // One transaction for the whole step; a duplicate is a message stored by an earlier,
+        // interrupted dispatch.
+        match self.sync.send_batch_in(workspace, requests).await {
+            Ok(outcomes) => outcomes
+                .into_iter()
+                .map(|outcome| match outcome {
                     Ok(_) => ChannelResult::Sent,
                     Err(error) => ChannelResult::Failed { error: error.to_string(), token_invalid: false },
-                })),
-                Err(error) => results.extend(
-                    chunk.iter().map(|_| ChannelResult::Failed { error: error.to_string(), token_invalid: false }),
-                ),
+                })
+                .collect(),
+            Err(error) => {
+                batch.iter().map(|_| ChannelResult::Failed { error: error.to_string(), token_invalid: false }).collect()
             }
         }
-        results
     }
 }

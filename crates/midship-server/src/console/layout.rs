@@ -12,6 +12,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/console/switches", "Switches"),
     ("/console/gateway", "Gateway"),
     ("/console/sync", "Data sync"),
+    ("/console/push", "Push"),
     ("/console/tokens", "Tokens"),
     ("/console/audit", "Audit log"),
 ];

@@ -8,6 +8,7 @@ mod access;
 mod apps;
 mod gateway;
 mod layout;
+mod push;
 mod session;
 mod switches;
 mod sync;
@@ -39,6 +40,10 @@ pub fn router() -> Router<AppState> {
         .route("/console/gateway/groups", post(gateway::create_group))
         .route("/console/gateway/apis", post(gateway::create_api))
         .route("/console/gateway/status", post(gateway::set_status))
+        .route("/console/push", get(push::page))
+        .route("/console/push/send", post(push::send))
+        .route("/console/push/cancel", post(push::cancel))
+        .route("/console/push/revoke", post(push::revoke))
         .route("/console/sync", get(sync::page))
         .route("/console/sync/configs", post(sync::set))
         .route("/console/sync/delete", post(sync::delete))

@@ -265,3 +265,48 @@ async fn sync_page_configures_sends_and_shows_status() {
     assert_eq!(post("/console/sync/delete", vec![("biz_type", "APPOINTMENT")]).await.status(), StatusCode::SEE_OTHER);
     assert!(!get("/console/sync").await.contains("APPOINTMENT"));
 }
+
+#[tokio::test]
+async fn push_page_sends_charts_and_revokes() {
+    let server = TestServer::start().await;
+    let cookie = session_cookie(&sign_in(&server, &server.admin_token).await);
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let request = server.http.post(server.url(path)).header("cookie", cookie.clone()).form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    let get = |path: &'static str| {
+        let request = server.http.get(server.url(path)).header("cookie", cookie.clone());
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(get("/console/push").await.contains("Create an app first"));
+    post("/console/apps", vec![("name", "Transit".into()), ("workspaces", "prod".into())]).await;
+    let form = |title: &str| {
+        vec![
+            ("target_kind", "device".to_owned()),
+            ("target_id", "rider-1".to_owned()),
+            ("msg_id", "delay-1".to_owned()),
+            ("title", title.to_owned()),
+            ("content", "Line 4 is delayed".to_owned()),
+            ("uri", String::new()),
+        ]
+    };
+    let sent = post("/console/push/send", form("Delay")).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER, "{}", sent.text().await.unwrap());
+    let mut page = String::new();
+    for _ in 0..200 {
+        page = get("/console/push").await;
+        if page.contains("<td>done</td>") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(page.contains("<svg") && page.contains("push funnel"), "a server-rendered chart: {page}");
+    assert!(page.contains("<td>simple</td>") && page.contains("<td>done</td>"), "{page}");
+    let task_id = page.split("<td class=\"mono\">").nth(1).unwrap().split('<').next().unwrap().to_owned();
+    let revoked = post("/console/push/revoke", vec![("task_id", task_id)]).await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    let mut nobody = form("Delay");
+    nobody[1].1 = String::new();
+    let refused = post("/console/push/send", nobody).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "a target needs an id");
+}

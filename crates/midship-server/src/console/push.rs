@@ -1,0 +1,197 @@
+//! Push page for the current workspace: the last week's funnel as an SVG chart, the newest tasks
+//! with their figures, sending a simple push, cancelling and revoking.
+
+use axum::extract::{Form, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, html};
+use midship_api::{PushMessageBody, PushRequest, PushRevokeRequest, PushTarget};
+use midship_core::access::Action;
+use midship_core::clock::format_rfc3339;
+use midship_push::{PushError, PushKind};
+use midship_storage::{PushStatsRow, PushStatsScope};
+use serde::Deserialize;
+
+use super::layout;
+use super::session::ConsoleSession;
+use crate::AppState;
+use crate::api::push::stats_view;
+use crate::error::ApiError;
+
+const PAGE: &str = "/console/push";
+const WEEK_MS: i64 = 7 * 86_400_000;
+const TASKS_SHOWN: u32 = 50;
+
+fn failure(error: PushError) -> Response {
+    let api_error = ApiError::from(error);
+    layout::error_page(api_error.status, &api_error.message)
+}
+
+/// Horizontal bars, one per stage of the funnel, scaled to the first.
+fn funnel_chart(stages: &[(&str, i64)]) -> Markup {
+    const WIDTH: i64 = 640;
+    const LABEL: i64 = 110;
+    const ROW: i64 = 28;
+    let largest = stages.iter().map(|(_, count)| *count).max().unwrap_or(0).max(1);
+    let height = ROW * stages.len() as i64 + 8;
+    html! {
+        svg width=(WIDTH) height=(height) viewBox=(format!("0 0 {WIDTH} {height}")) role="img" aria-label="push funnel, last 7 days" {
+            @for (index, (label, count)) in stages.iter().enumerate() {
+                @let y = index as i64 * ROW + 4;
+                @let bar = (WIDTH - LABEL - 80) * count / largest;
+                text x="0" y=(y + 17) font-size="13" fill="#1d2733" { (label) }
+                rect x=(LABEL) y=(y) width=(bar.max(1)) height="20" rx="3" fill="#0b63c5" {}
+                text x=(LABEL + bar + 8) y=(y + 16) font-size="13" fill="#5b6b7c" { (count) }
+            }
+        }
+    }
+}
+
+fn totals(rows: &[PushStatsRow]) -> midship_api::PushStatsRowView {
+    stats_view(rows).total
+}
+
+pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        let body = html! { h1 { "Push" } p.muted { "Create an app first, then pick it and a workspace above." } };
+        return layout::page(&session, PAGE, "Push", body);
+    };
+    let now = state.control.now_ms();
+    let week = PushStatsScope::Range { from: now - WEEK_MS, until: now + 1 };
+    let week = match state.push.stats(&session.principal, &workspace_id, week).await {
+        Ok(rows) => totals(&rows),
+        Err(error) => return failure(error),
+    };
+    let tasks = match state.push.tasks(&session.principal, &workspace_id, TASKS_SHOWN).await {
+        Ok(tasks) => tasks,
+        Err(error) => return failure(error),
+    };
+    let mut figures = Vec::with_capacity(tasks.len());
+    for summary in &tasks {
+        let scope = PushStatsScope::Task(summary.task.task_id.clone());
+        match state.push.stats(&session.principal, &workspace_id, scope).await {
+            Ok(rows) => figures.push(totals(&rows)),
+            Err(error) => return failure(error),
+        }
+    }
+    let may_send = session.principal.role.allows(Action::Operate);
+    let body = html! {
+        h1 { "Push" }
+        h2 { "Last 7 days" }
+        (funnel_chart(&[
+            ("targets", week.targets), ("sent", week.sent), ("delivered", week.delivered),
+            ("opened", week.opened), ("ignored", week.ignored),
+        ]))
+        p.muted { (week.failed) " failed, " (week.revoked) " revoked." }
+        h2 { "Tasks" }
+        table {
+            thead { tr {
+                th { "Task" } th { "Kind" } th { "Status" } th { "Created" } th { "Targets" } th { "Sent" }
+                th { "Failed" } th { "Delivered" } th { "Opened" } th { "Ignored" } th { "Revoked" } th {}
+            } }
+            tbody {
+                @for (summary, figures) in tasks.iter().zip(&figures) {
+                    @let task = &summary.task;
+                    tr {
+                        td.mono { (task.task_id) }
+                        td { (task.kind) }
+                        td { (task.status) @if let Some(next) = task.next_run_at { " (next " (format_rfc3339(next)) ")" } }
+                        td { (format_rfc3339(task.created_at)) }
+                        td { (figures.targets) } td { (figures.sent) } td { (figures.failed) } td { (figures.delivered) }
+                        td { (figures.opened) } td { (figures.ignored) } td { (figures.revoked) }
+                        td {
+                            @if may_send && (task.status == "scheduled" || task.status == "sending") {
+                                form method="post" action="/console/push/cancel" {
+                                    input type="hidden" name="task_id" value=(task.task_id);
+                                    button type="submit" { "Cancel" }
+                                }
+                            }
+                            @if may_send && task.status != "scheduled" && now - task.created_at <= WEEK_MS {
+                                form method="post" action="/console/push/revoke" {
+                                    input type="hidden" name="task_id" value=(task.task_id);
+                                    button.danger type="submit" { "Revoke" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if may_send {
+            form.card method="post" action="/console/push/send" {
+                h2 { "Send a push" }
+                label { "To " select name="target_kind" { option value="user" { "user" } option value="device" { "device (utdid)" } } }
+                label { " " input name="target_id" required placeholder="userId or utdid"; }
+                label { "Message id " input name="msg_id" required; }
+                label { "Title " input name="title" size="40"; }
+                label { "Content " br; textarea name="content" rows="3" cols="90" {} }
+                label { "Open (URI) " input name="uri" size="50"; }
+                button type="submit" { "Send" }
+            }
+        }
+        p.muted {
+            "Devices report tokens and bind users with " code { "midship.push.report" } " and "
+            code { "midship.push.bind" } "; templates, broadcasts and channel settings are in the API and CLI (docs/push.md)."
+        }
+    };
+    layout::page(&session, PAGE, "Push", body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SendForm {
+    target_kind: String,
+    target_id: String,
+    msg_id: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    uri: String,
+}
+
+pub async fn send(State(state): State<AppState>, session: ConsoleSession, Form(form): Form<SendForm>) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return Redirect::to(PAGE).into_response();
+    };
+    let uri = Some(form.uri.trim().to_owned()).filter(|uri| !uri.is_empty());
+    let request = PushRequest {
+        targets: vec![PushTarget {
+            kind: form.target_kind,
+            id: form.target_id.trim().to_owned(),
+            msg_id: form.msg_id.trim().to_owned(),
+            ..PushTarget::default()
+        }],
+        message: Some(PushMessageBody { title: form.title, content: form.content, uri, ..PushMessageBody::default() }),
+        ..PushRequest::default()
+    };
+    match state.push.send(&session.principal, &workspace_id, PushKind::Simple, request).await {
+        Ok(_) => Redirect::to(PAGE).into_response(),
+        Err(error) => failure(error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TaskForm {
+    task_id: String,
+}
+
+pub async fn cancel(State(state): State<AppState>, session: ConsoleSession, Form(form): Form<TaskForm>) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return Redirect::to(PAGE).into_response();
+    };
+    match state.push.cancel(&session.principal, &workspace_id, &form.task_id).await {
+        Ok(_) => Redirect::to(PAGE).into_response(),
+        Err(error) => failure(error),
+    }
+}
+
+pub async fn revoke(State(state): State<AppState>, session: ConsoleSession, Form(form): Form<TaskForm>) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return Redirect::to(PAGE).into_response();
+    };
+    let request = PushRevokeRequest { task_id: Some(form.task_id), ..PushRevokeRequest::default() };
+    match state.push.revoke(&session.principal, &workspace_id, &request).await {
+        Ok(_) => Redirect::to(PAGE).into_response(),
+        Err(error) => failure(error),
+    }
+}
