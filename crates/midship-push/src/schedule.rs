@@ -1,6 +1,7 @@
 //! When scheduled and repeating pushes run.
 
 use midship_api::PushSchedule;
+use midship_core::clock::{civil_from_days, days_from_civil};
 
 use crate::PushError;
 
@@ -55,9 +56,9 @@ pub fn occurrence(first: i64, repeat: Repeat, run: i64) -> i64 {
             let days = first.div_euclid(DAY_MS);
             let time_of_day = first.rem_euclid(DAY_MS);
             let (year, month, day) = civil_from_days(days);
-            let months = i64::from(month) - 1 + run;
+            let months = month - 1 + run;
             let year = year + months.div_euclid(12);
-            let month = u32::try_from(months.rem_euclid(12)).expect("0..12") + 1;
+            let month = months.rem_euclid(12) + 1;
             let day = day.min(days_in_month(year, month));
             days_from_civil(year, month, day) * DAY_MS + time_of_day
         }
@@ -68,37 +69,13 @@ fn is_leap(year: i64) -> bool {
     (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
 }
 
-fn days_in_month(year: i64, month: u32) -> u32 {
+fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
-}
-
-// Howard Hinnant's civil calendar algorithms.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = u32::try_from(doy - (153 * mp + 2) / 5 + 1).expect("1..=31");
-    let month = u32::try_from(if mp < 10 { mp + 3 } else { mp - 9 }).expect("1..=12");
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = year - i64::from(month <= 2);
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i64::from(month);
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]
