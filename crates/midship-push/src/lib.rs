@@ -11,7 +11,7 @@ pub mod message;
 pub mod schedule;
 mod service;
 
-pub use service::{DeviceReport, PushKind, PushService, RevokeOutcome, TaskSummary};
+pub use service::{DeviceReport, DispatchObserver, PushKind, PushService, RevokeOutcome, TaskSummary};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {

@@ -78,6 +78,11 @@ pub struct DeviceReport {
     pub token: Option<String>,
 }
 
+/// Told what each dispatcher step handed to each channel (the server counts it for `/metrics`).
+pub trait DispatchObserver: Send + Sync + std::fmt::Debug {
+    fn dispatched(&self, channel: &str, sent: u64, failed: u64);
+}
+
 /// A task and how many devices it reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskSummary {
@@ -132,6 +137,7 @@ struct Inner {
     /// Tasks this node is dispatching.
     running: Mutex<HashSet<String>>,
     wake: Notify,
+    observer: Option<Arc<dyn DispatchObserver>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -192,6 +198,11 @@ fn corrupt(table: &'static str) -> impl Fn(serde_json::Error) -> PushError {
 
 impl PushService {
     pub fn new(control: ControlPlane, sync: SyncService) -> Self {
+        Self::observed(control, sync, None)
+    }
+
+    /// With an observer of what the dispatcher sends.
+    pub fn observed(control: ControlPlane, sync: SyncService, observer: Option<Arc<dyn DispatchObserver>>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 own: Arc::new(OwnChannel { sync: sync.clone() }),
@@ -201,6 +212,7 @@ impl PushService {
                 channels: Mutex::new(HashMap::new()),
                 running: Mutex::new(HashSet::new()),
                 wake: Notify::new(),
+                observer,
             }),
         }
     }
@@ -969,6 +981,10 @@ impl PushService {
             );
             let now = self.now_ms();
             for (batch, results) in sent {
+                if let (Some(observer), Some(first)) = (&self.inner.observer, batch.first()) {
+                    let sent = results.iter().filter(|result| **result == ChannelResult::Sent).count() as u64;
+                    observer.dispatched(&first.delivery.channel, sent, results.len() as u64 - sent);
+                }
                 for (outgoing, result) in batch.iter().zip(results) {
                     let delivery = &outgoing.delivery;
                     match result {

@@ -75,7 +75,8 @@ impl AppState {
         let metrics = Arc::new(metrics::Metrics::new(control.storage().backend_name()));
         let switches = SwitchService::new(control.clone());
         let sync = SyncService::new(control.clone(), settings.long_connection.sync.clone());
-        let push = PushService::new(control.clone(), sync.clone());
+        let observer: Arc<dyn midship_push::DispatchObserver> = metrics.clone();
+        let push = PushService::observed(control.clone(), sync.clone(), Some(observer));
         let builtins = builtins::registry(&control, &switches, &push);
         let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins));
         Self { control, switches, gateway, sync, push, metrics, settings: Arc::new(settings) }

@@ -51,6 +51,13 @@ struct CloseLabels {
     code: u16,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PushLabels {
+    /// A channel name from the workspace's settings (or `own`), never raw client input.
+    channel: String,
+    outcome: &'static str,
+}
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -61,6 +68,7 @@ pub struct Metrics {
     connections: Gauge,
     connection_closes: Family<CloseLabels, Counter>,
     sync_deliveries: Counter,
+    push_deliveries: Family<PushLabels, Counter>,
 }
 
 impl Metrics {
@@ -96,6 +104,12 @@ impl Metrics {
         registry.register("connection_closes", "Ended long connections by close code", connection_closes.clone());
         let sync_deliveries = Counter::default();
         registry.register("sync_deliveries", "Sync messages written to device connections", sync_deliveries.clone());
+        let push_deliveries = Family::<PushLabels, Counter>::default();
+        registry.register(
+            "push_deliveries",
+            "Push messages handed to a channel, by channel and outcome (sent or failed)",
+            push_deliveries.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -105,6 +119,7 @@ impl Metrics {
             connections,
             connection_closes,
             sync_deliveries,
+            push_deliveries,
         }
     }
 
@@ -152,4 +167,14 @@ pub async fn record_request(State(metrics): State<Arc<Metrics>>, request: Reques
     metrics.requests.get_or_create(&RequestLabels { method: method.clone(), route: route.clone(), status }).inc();
     metrics.durations.get_or_create(&RouteLabels { method, route }).observe(started.elapsed().as_secs_f64());
     response
+}
+
+impl midship_push::DispatchObserver for Metrics {
+    fn dispatched(&self, channel: &str, sent: u64, failed: u64) {
+        for (outcome, count) in [("sent", sent), ("failed", failed)] {
+            if count > 0 {
+                self.push_deliveries.get_or_create(&PushLabels { channel: channel.to_owned(), outcome }).inc_by(count);
+            }
+        }
+    }
 }

@@ -116,6 +116,8 @@ async fn a_push_to_a_bound_user_arrives_over_the_long_connection_and_its_open_is
     assert_eq!((total.targets, total.sent, total.failed, total.ignored), (1, 1, 0, 0));
     let stats = admin.push_task_stats(&fixture.workspace, &task.task_id).await.unwrap();
     assert_eq!((stats.rows[0].channel.as_str(), stats.rows[0].platform.as_str()), ("own", "android"));
+    let metrics = fixture.server.http.get(fixture.server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("midship_push_deliveries_total{channel=\"own\",outcome=\"sent\"} 1"), "{metrics}");
 
     // The range statistics see the same task; an unbound user is reached no more.
     let now = now_ms();
