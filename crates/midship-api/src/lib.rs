@@ -741,3 +741,25 @@ pub struct PushStatsView {
     pub total: PushStatsRowView,
     pub rows: Vec<PushStatsRowView>,
 }
+
+/// One device's copy of a push: its channel and what became of it (times are RFC 3339).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PushDeliveryView {
+    pub task_id: String,
+    pub device_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    pub platform: String,
+    pub channel: String,
+    pub msg_id: String,
+    pub expires_at: String,
+    pub sent_at: Option<String>,
+    pub failed_at: Option<String>,
+    /// Why the channel refused it.
+    pub error: Option<String>,
+    pub delivered_at: Option<String>,
+    pub opened_at: Option<String>,
+    pub ignored_at: Option<String>,
+    pub revoked_at: Option<String>,
+}

@@ -10,8 +10,9 @@ use midship_control::{ControlError, ControlPlane};
 use midship_core::access::Action;
 use midship_core::{NewAuditEntry, Platform, Principal, Workspace};
 use midship_storage::{
-    BroadcastAudience, DeliveryOutcome, DeliveryUpdate, PushDefinitionKind, PushDefinitionRecord, PushDeliveryRecord,
-    PushDeviceRecord, PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope, PushTaskRecord, StorageError,
+    BroadcastAudience, DeliveryFilter, DeliveryOutcome, DeliveryUpdate, PushDefinitionKind, PushDefinitionRecord,
+    PushDeliveryRecord, PushDeviceRecord, PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope,
+    PushTaskRecord, StorageError,
 };
 use midship_sync::{PUSH_BIZ_TYPE, SyncService};
 use serde::{Deserialize, Serialize};
@@ -353,9 +354,18 @@ impl PushService {
         if !definition.is_object() {
             return Err(invalid("channel", "must be a JSON object"));
         }
-        self.inner.kinds.read().expect("channel kinds lock").build(&definition, self.control().clock())?;
+        let channel =
+            self.inner.kinds.read().expect("channel kinds lock").build(&definition, self.control().clock())?;
+        channel
+            .verify()
+            .await
+            .map_err(|error| invalid("channel", format!("the provider refused the credentials: {error}")))?;
         let shown = redacted(&definition);
+        let stored = definition.to_string();
         self.put_definition(who, &workspace, PushDefinitionKind::Channel, name, definition, shown.clone()).await?;
+        // Kept built, so the token the check obtained serves the first sends.
+        let key = (workspace_id.to_owned(), name.to_owned());
+        self.inner.channels.lock().expect("channels lock").insert(key, (stored, channel));
         Ok(shown)
     }
 
@@ -725,6 +735,22 @@ impl PushService {
         Ok(summaries)
     }
 
+    /// A task's deliveries in device order, after `after_device_id`: each device's channel,
+    /// outcome times and error.
+    pub async fn deliveries(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        task_id: &str,
+        after_device_id: &str,
+        limit: u32,
+    ) -> Result<Vec<PushDeliveryRecord>, PushError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        self.owned_task(workspace_id, task_id).await?;
+        let storage = self.control().storage();
+        Ok(storage.push_deliveries(task_id, DeliveryFilter::All, after_device_id, limit.clamp(1, 1000)).await?)
+    }
+
     /// Stops a scheduled or repeating task, or the rest of a task still sending.
     pub async fn cancel(&self, who: &Principal, workspace_id: &str, task_id: &str) -> Result<TaskSummary, PushError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
@@ -938,7 +964,7 @@ impl PushService {
             .get_workspace(&task.workspace_id)
             .await?
             .ok_or_else(|| PushError::UnknownTask(task.task_id.clone()))?;
-        let mut pending = storage.pending_push_deliveries(&task.task_id, "", DISPATCH_CHUNK).await?;
+        let mut pending = storage.push_deliveries(&task.task_id, DeliveryFilter::Pending, "", DISPATCH_CHUNK).await?;
         loop {
             let status = storage.get_push_task(&task.task_id).await?.map(|task| task.status);
             if status.as_deref() != Some("sending") {
@@ -977,7 +1003,7 @@ impl PushService {
             // The next step's rows are read while this step is sent.
             let (sent, next) = tokio::join!(
                 futures_util::future::join_all(sends),
-                storage.pending_push_deliveries(&task.task_id, &after, DISPATCH_CHUNK)
+                storage.push_deliveries(&task.task_id, DeliveryFilter::Pending, &after, DISPATCH_CHUNK)
             );
             let now = self.now_ms();
             for (batch, results) in sent {

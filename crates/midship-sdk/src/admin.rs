@@ -6,10 +6,10 @@ use midship_api::{
     ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView,
     CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest,
     CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PublishRequest,
-    PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView, PushTemplateBody,
-    RollbackRequest, RotateKeyRequest, RotatedKey, SwitchStatusView, SyncBatchRequest, SyncBatchResponse,
-    SyncSendRequest, SyncSendResponse, SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI,
-    WorkspaceView,
+    PushDeliveryView, PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView,
+    PushTemplateBody, RollbackRequest, RotateKeyRequest, RotatedKey, SwitchStatusView, SyncBatchRequest,
+    SyncBatchResponse, SyncSendRequest, SyncSendResponse, SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView,
+    TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -381,6 +381,18 @@ impl AdminClient {
 
     pub async fn push_task(&self, workspace_id: &str, task_id: &str) -> Result<PushTaskView, SdkError> {
         self.get(&Self::workspace_path(workspace_id, &format!("push/tasks/{}", Self::segment(task_id))), &()).await
+    }
+
+    /// A task's deliveries after device `after` (empty for the first page), at most `limit`.
+    pub async fn push_deliveries(
+        &self,
+        workspace_id: &str,
+        task_id: &str,
+        after: &str,
+        limit: u32,
+    ) -> Result<List<PushDeliveryView>, SdkError> {
+        let path = Self::workspace_path(workspace_id, &format!("push/tasks/{}/deliveries", Self::segment(task_id)));
+        self.get(&path, &[("after", after.to_owned()), ("limit", limit.to_string())]).await
     }
 
     pub async fn push_cancel(&self, workspace_id: &str, task_id: &str) -> Result<PushTaskView, SdkError> {

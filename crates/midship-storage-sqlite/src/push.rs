@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use midship_core::NewAuditEntry;
 use midship_core::clock::UnixMillis;
 use midship_storage::{
-    BroadcastAudience, DeliveryOutcome, DeliveryUpdate, PushDefinitionKind, PushDefinitionRecord, PushDeliveryRecord,
-    PushDeviceRecord, PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope, PushStore, PushTaskRecord,
-    StorageError, StorageResult,
+    BroadcastAudience, DeliveryFilter, DeliveryOutcome, DeliveryUpdate, PushDefinitionKind, PushDefinitionRecord,
+    PushDeliveryRecord, PushDeviceRecord, PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope,
+    PushStore, PushTaskRecord, StorageError, StorageResult,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
@@ -404,16 +404,20 @@ impl PushStore for Storage {
         transaction.commit().await.map_err(database_error)
     }
 
-    async fn pending_push_deliveries(
+    async fn push_deliveries(
         &self,
         task_id: &str,
+        which: DeliveryFilter,
         after_device_id: &str,
         limit: u32,
     ) -> StorageResult<Vec<PushDeliveryRecord>> {
+        let pending = match which {
+            DeliveryFilter::All => "",
+            DeliveryFilter::Pending => "AND sent_at IS NULL AND failed_at IS NULL AND revoked_at IS NULL",
+        };
         let statement = format!(
             "SELECT {DELIVERY_COLUMNS} FROM push_deliveries
-             WHERE task_id = $1 AND device_id > $2 AND sent_at IS NULL AND failed_at IS NULL AND revoked_at IS NULL
-             ORDER BY device_id LIMIT $3"
+             WHERE task_id = $1 AND device_id > $2 {pending} ORDER BY device_id LIMIT $3"
         );
         let rows = sqlx::query(&statement)
             .bind(task_id)

@@ -106,6 +106,14 @@ pub struct PushDeliveryRecord {
     pub revoked_at: Option<UnixMillis>,
 }
 
+/// Which of a task's deliveries to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryFilter {
+    All,
+    /// Not yet sent, failed or revoked: the dispatcher's to-do list.
+    Pending,
+}
+
 /// What a channel made of one delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeliveryOutcome {
@@ -240,11 +248,12 @@ pub trait PushStore: Send + Sync {
         status: &str,
         audit: Option<&NewAuditEntry>,
     ) -> StorageResult<()>;
-    /// Deliveries of the task not yet sent, failed or revoked, after `after_device_id` in device
-    /// order, at most `limit`.
-    async fn pending_push_deliveries(
+    /// The task's deliveries (or only its pending ones) after `after_device_id` in device order,
+    /// at most `limit`.
+    async fn push_deliveries(
         &self,
         task_id: &str,
+        which: DeliveryFilter,
         after_device_id: &str,
         limit: u32,
     ) -> StorageResult<Vec<PushDeliveryRecord>>;

@@ -231,4 +231,12 @@ impl PushChannel for FcmChannel {
     async fn send(&self, _workspace: &Workspace, batch: &[Outgoing]) -> Vec<ChannelResult> {
         send_each(batch, &self.limits, &self.limiter, self).await
     }
+
+    async fn verify(&self) -> Result<(), String> {
+        match self.access_token().await {
+            Ok(_) => Ok(()),
+            Err(Attempt::Retry { error, .. }) | Err(Attempt::Done(ChannelResult::Failed { error, .. })) => Err(error),
+            Err(Attempt::Done(ChannelResult::Sent)) => Ok(()),
+        }
+    }
 }

@@ -48,6 +48,12 @@ pub trait PushChannel: Send + Sync + std::fmt::Debug {
     /// Sends a batch, answering one result per message, in order. A provider's failure is a
     /// result, never a panic, and takes at most the channel's timeouts and retries.
     async fn send(&self, workspace: &Workspace, batch: &[Outgoing]) -> Vec<ChannelResult>;
+
+    /// Checks the credentials with the provider where it offers a way without a device (FCM's
+    /// token exchange), so settings that cannot work are refused before anything is sent.
+    async fn verify(&self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Builds a channel from its stored definition (`{"kind": ..., ...}`). A vendor channel

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use midship_api::{
-    ErrorBody, List, PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsRowView, PushStatsView,
-    PushTaskView, PushTemplateBody,
+    ErrorBody, List, PushDeliveryView, PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView,
+    PushStatsRowView, PushStatsView, PushTaskView, PushTemplateBody,
 };
 use midship_core::clock::format_rfc3339;
 use midship_push::{PushKind, TaskSummary};
@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tasks))
         .routes(routes!(show_task))
         .routes(routes!(cancel_task))
+        .routes(routes!(list_deliveries))
         .routes(routes!(revoke))
         .routes(routes!(stats))
         .routes(routes!(list_templates))
@@ -99,6 +100,56 @@ async fn show_task(
     Path((workspace_id, task_id)): Path<(String, String)>,
 ) -> Result<Json<PushTaskView>, ApiError> {
     Ok(Json(task_view(state.push.task(&who, &workspace_id, &task_id).await?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct DeliveryListParams {
+    /// The last device of the previous page.
+    #[serde(default)]
+    after: String,
+    /// Default 100, at most 1000.
+    limit: Option<u32>,
+}
+
+/// A task's deliveries in device order: each device's channel, outcome times and error. Page with
+/// `after` = the last `device_id` shown.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/push/tasks/{task_id}/deliveries", tag = "push",
+    params(("workspace_id" = String, Path), ("task_id" = String, Path), DeliveryListParams),
+    responses((status = 200, body = List<PushDeliveryView>), (status = 404, body = ErrorBody)))]
+async fn list_deliveries(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, task_id)): Path<(String, String)>,
+    ApiQuery(params): ApiQuery<DeliveryListParams>,
+) -> Result<Json<List<PushDeliveryView>>, ApiError> {
+    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let deliveries = state.push.deliveries(&who, &workspace_id, &task_id, &params.after, limit).await?;
+    let next_cursor = (deliveries.len() == limit as usize)
+        .then(|| deliveries.last().map(|delivery| delivery.device_id.clone()))
+        .flatten();
+    let time = |at: Option<i64>| at.map(format_rfc3339);
+    let items = deliveries
+        .into_iter()
+        .map(|delivery| PushDeliveryView {
+            task_id: delivery.task_id,
+            device_id: delivery.device_id,
+            user_id: delivery.user_id,
+            platform: delivery.platform,
+            channel: delivery.channel,
+            msg_id: delivery.msg_id,
+            expires_at: format_rfc3339(delivery.expires_at),
+            sent_at: time(delivery.sent_at),
+            failed_at: time(delivery.failed_at),
+            error: delivery.error,
+            delivered_at: time(delivery.delivered_at),
+            opened_at: time(delivery.opened_at),
+            ignored_at: time(delivery.ignored_at),
+            revoked_at: time(delivery.revoked_at),
+        })
+        .collect();
+    Ok(Json(List { items, next_cursor }))
 }
 
 /// Stops a scheduled or repeating task, or what a sending task has not sent yet.

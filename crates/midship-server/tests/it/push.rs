@@ -410,6 +410,11 @@ async fn apns_gets_http2_requests_with_a_valid_provider_token_and_retires_unregi
         .unwrap();
     let total = stats_when(&fixture, &task.task_id, |total| total.sent + total.failed == 2).await;
     assert_eq!((total.sent, total.failed), (1, 1));
+    let deliveries = admin.push_deliveries(&fixture.workspace, &task.task_id, "", 10).await.unwrap();
+    let gone_delivery = deliveries.items.iter().find(|delivery| delivery.device_id == "iphone-2").unwrap();
+    assert_eq!(gone_delivery.channel, "apns");
+    assert_eq!(gone_delivery.error.as_deref(), Some("apns: 410 Unregistered"));
+    assert!(deliveries.items.iter().any(|delivery| delivery.device_id == "iphone-1" && delivery.sent_at.is_some()));
 
     {
         let recorded = server.recorded.lock().unwrap();
@@ -556,6 +561,11 @@ async fn fcm_exchanges_a_service_account_jwt_once_and_sends_v1_messages() {
         "limits": { "backoff_ms": 10 },
     });
     admin.put_push_channel(&fixture.workspace, "fcm", &definition).await.unwrap();
+    // Credentials the provider refuses are refused when they are set, before anything is sent.
+    let mut intruder = definition.clone();
+    intruder["service_account"]["client_email"] = json!("intruder@elsewhere.iam.gserviceaccount.com");
+    let refused = admin.put_push_channel(&fixture.workspace, "fcm-2", &intruder).await.unwrap_err().to_string();
+    assert!(refused.contains("refused the credentials") && refused.contains("invalid_grant"), "{refused}");
     let malformed = json!({ "kind": "fcm", "service_account": { "project_id": "x" } });
     assert!(
         admin
@@ -604,7 +614,7 @@ async fn fcm_exchanges_a_service_account_jwt_once_and_sends_v1_messages() {
         .await
         .unwrap();
     stats_when(&fixture, &again.task_id, |total| total.sent == 2).await;
-    assert_eq!(*state.token_requests.lock().unwrap(), 1);
+    assert_eq!(*state.token_requests.lock().unwrap(), 1, "the token the settings check obtained serves every send");
     let stats = admin.push_task_stats(&fixture.workspace, &again.task_id).await.unwrap();
     let channels: Vec<&str> = stats.rows.iter().map(|row| row.channel.as_str()).collect();
     assert_eq!(channels, ["fcm", "own"]);

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use super::{T0, audit, bootstrapped, create_app};
 use crate::{
-    BroadcastAudience, DeliveryOutcome, DeliveryUpdate, PushDefinitionKind, PushDefinitionRecord, PushDeliveryRecord,
-    PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope, PushTaskRecord, Storage, StorageError,
-    SyncStream, SyncTargetKind,
+    BroadcastAudience, DeliveryFilter, DeliveryOutcome, DeliveryUpdate, PushDefinitionKind, PushDefinitionRecord,
+    PushDeliveryRecord, PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope, PushTaskRecord, Storage,
+    StorageError, SyncStream, SyncTargetKind,
 };
 
 const WORKSPACE: &str = "APP0000000000001W1";
@@ -150,10 +150,10 @@ pub async fn push_tasks_track_deliveries_events_revokes_and_stats(storage: Arc<d
     let again = storage.create_push_task(&task("T1", "sending", None), &[], None, None).await;
     assert!(matches!(again, Err(StorageError::Conflict { .. })));
 
-    let pending = storage.pending_push_deliveries("T1", "", 2).await.unwrap();
+    let pending = storage.push_deliveries("T1", DeliveryFilter::Pending, "", 2).await.unwrap();
     assert_eq!(pending.iter().map(|delivery| delivery.device_id.as_str()).collect::<Vec<_>>(), ["dev-a", "dev-b"]);
     assert_eq!(pending[0], deliveries[0]);
-    let rest = storage.pending_push_deliveries("T1", "dev-b", 2).await.unwrap();
+    let rest = storage.push_deliveries("T1", DeliveryFilter::Pending, "dev-b", 2).await.unwrap();
     assert_eq!(rest.len(), 1);
 
     let update = |device_id: &str, outcome| DeliveryUpdate {
@@ -169,7 +169,7 @@ pub async fn push_tasks_track_deliveries_events_revokes_and_stats(storage: Arc<d
         ])
         .await
         .unwrap();
-    let pending = storage.pending_push_deliveries("T1", "", 10).await.unwrap();
+    let pending = storage.push_deliveries("T1", DeliveryFilter::Pending, "", 10).await.unwrap();
     assert_eq!(pending.iter().map(|delivery| delivery.device_id.as_str()).collect::<Vec<_>>(), ["dev-b"]);
 
     let event = |device_id: &str, kind| PushEvent {
@@ -197,8 +197,12 @@ pub async fn push_tasks_track_deliveries_events_revokes_and_stats(storage: Arc<d
     assert_eq!(revoked[0].revoked_at, None, "answered as it was before");
     assert!(storage.revoke_push_deliveries(WORKSPACE, "T1", Some("dev-b"), T0 + 31, None).await.unwrap().is_empty());
     assert!(super::audit_actions(&storage).await.contains(&"push.revoke".to_owned()));
-    assert!(storage.pending_push_deliveries("T1", "", 10).await.unwrap().is_empty());
+    assert!(storage.push_deliveries("T1", DeliveryFilter::Pending, "", 10).await.unwrap().is_empty());
 
+    let all = storage.push_deliveries("T1", DeliveryFilter::All, "", 10).await.unwrap();
+    assert_eq!(all.iter().map(|delivery| delivery.device_id.as_str()).collect::<Vec<_>>(), ["dev-a", "dev-b", "dev-c"]);
+    assert_eq!((all[0].sent_at, all[0].opened_at, all[0].delivered_at), (Some(T0 + 10), Some(T0 + 20), Some(T0 + 20)));
+    assert_eq!(all[2].error.as_deref(), Some("unregistered"));
     let stats = storage.push_stats(WORKSPACE, &PushStatsScope::Task("T1".into())).await.unwrap();
     let row = |channel: &str, platform: &str, counts: [i64; 7]| PushStatsRow {
         channel: channel.into(),
