@@ -12,7 +12,7 @@ use midship_core::{NewAuditEntry, Platform, Principal, Workspace};
 use midship_storage::{
     BroadcastAudience, DeliveryFilter, DeliveryOutcome, DeliveryUpdate, PushDefinitionKind, PushDefinitionRecord,
     PushDeliveryRecord, PushDeviceRecord, PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope,
-    PushTaskRecord, StorageError,
+    PushTaskRecord, PushTaskStatus, StorageError,
 };
 use midship_sync::{PUSH_BIZ_TYPE, SyncService};
 use serde::{Deserialize, Serialize};
@@ -490,7 +490,7 @@ impl PushService {
             parent_task_id: None,
             kind: kind.as_str().to_owned(),
             definition: serde_json::to_string(&definition).expect("task definitions serialize"),
-            status: "sending".into(),
+            status: PushTaskStatus::Sending,
             created_at: now,
             next_run_at: None,
             runs: 1,
@@ -499,7 +499,7 @@ impl PushService {
             .in_app(&workspace.app_id)
             .after(serde_json::to_value(&definition.request).expect("requests serialize"));
         let deliveries = if let Some(schedule) = schedule {
-            task.status = "scheduled".into();
+            task.status = PushTaskStatus::Scheduled;
             task.next_run_at = Some(schedule.at);
             task.runs = 0;
             Vec::new()
@@ -508,7 +508,7 @@ impl PushService {
         };
         let targets = i64::try_from(deliveries.len()).unwrap_or(i64::MAX);
         self.control().storage().create_push_task(&task, &deliveries, None, Some(&audit)).await?;
-        tracing::info!(app_id = %workspace.app_id, workspace_id, task_id, kind = kind.as_str(), targets, status = %task.status, "push task created");
+        tracing::info!(app_id = %workspace.app_id, workspace_id, task_id, kind = kind.as_str(), targets, status = task.status.as_str(), "push task created");
         self.inner.wake.notify_one();
         Ok(TaskSummary { task, targets })
     }
@@ -755,16 +755,16 @@ impl PushService {
     pub async fn cancel(&self, who: &Principal, workspace_id: &str, task_id: &str) -> Result<TaskSummary, PushError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
         let mut task = self.owned_task(workspace_id, task_id).await?;
-        if task.status != "scheduled" && task.status != "sending" {
+        if !matches!(task.status, PushTaskStatus::Scheduled | PushTaskStatus::Sending) {
             return Err(PushError::Conflict(format!(
                 "task {task_id} is {}; only scheduled or sending tasks cancel",
-                task.status
+                task.status.as_str()
             )));
         }
         let audit =
             NewAuditEntry::by(who, self.now_ms(), "push.cancel", "push_task", task_id).in_app(&workspace.app_id);
-        self.control().storage().set_push_task_status(task_id, "cancelled", Some(&audit)).await?;
-        task.status = "cancelled".into();
+        self.control().storage().set_push_task_status(task_id, PushTaskStatus::Cancelled, Some(&audit)).await?;
+        task.status = PushTaskStatus::Cancelled;
         self.summary(task).await
     }
 
@@ -890,7 +890,7 @@ impl PushService {
         let storage = self.control().storage();
         let mut runnable = Vec::new();
         for task in storage.runnable_push_tasks(now, RUNNABLE_BATCH).await? {
-            if task.status != "scheduled" {
+            if task.status != PushTaskStatus::Scheduled {
                 runnable.push(task);
                 continue;
             }
@@ -926,7 +926,7 @@ impl PushService {
         let run = PushTaskRecord {
             task_id: format!("{}.{run_number}", parent.task_id),
             parent_task_id: Some(parent.task_id.clone()),
-            status: "sending".into(),
+            status: PushTaskStatus::Sending,
             created_at: now,
             next_run_at: None,
             runs: 1,
@@ -938,7 +938,7 @@ impl PushService {
             .map(|repeat| schedule::occurrence(schedule.at, repeat, run_number))
             .filter(|next| schedule.until.is_none_or(|until| *next <= until));
         let advanced = PushTaskRecord {
-            status: if next.is_some() { "scheduled".into() } else { "done".into() },
+            status: if next.is_some() { PushTaskStatus::Scheduled } else { PushTaskStatus::Done },
             next_run_at: next,
             runs: run_number,
             ..parent
@@ -967,7 +967,7 @@ impl PushService {
         let mut pending = storage.push_deliveries(&task.task_id, DeliveryFilter::Pending, "", DISPATCH_CHUNK).await?;
         loop {
             let status = storage.get_push_task(&task.task_id).await?.map(|task| task.status);
-            if status.as_deref() != Some("sending") {
+            if status != Some(PushTaskStatus::Sending) {
                 return Ok(());
             }
             let Some(last) = pending.last() else { break };
@@ -1036,9 +1036,10 @@ impl PushService {
             storage.update_push_deliveries(&updates).await?;
             pending = next?;
         }
-        let still_sending = storage.get_push_task(&task.task_id).await?.is_some_and(|task| task.status == "sending");
+        let still_sending =
+            storage.get_push_task(&task.task_id).await?.is_some_and(|task| task.status == PushTaskStatus::Sending);
         if still_sending {
-            storage.set_push_task_status(&task.task_id, "done", None).await?;
+            storage.set_push_task_status(&task.task_id, PushTaskStatus::Done, None).await?;
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use midship_core::clock::UnixMillis;
 use midship_storage::{
     BroadcastAudience, DeliveryFilter, DeliveryOutcome, DeliveryUpdate, PushDefinitionKind, PushDefinitionRecord,
     PushDeliveryRecord, PushDeviceRecord, PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope,
-    PushStore, PushTaskRecord, StorageError, StorageResult,
+    PushStore, PushTaskRecord, PushTaskStatus, StorageError, StorageResult,
 };
 use sqlx::sqlite::SqliteRow;
 use sqlx::{QueryBuilder, Row, Sqlite, Transaction};
@@ -49,7 +49,11 @@ fn task_from_row(row: &DbRow) -> Result<PushTaskRecord, sqlx::Error> {
         parent_task_id: row.try_get(2)?,
         kind: row.try_get(3)?,
         definition: row.try_get(4)?,
-        status: row.try_get(5)?,
+        status: {
+            let status: String = row.try_get(5)?;
+            PushTaskStatus::parse(&status)
+                .ok_or_else(|| sqlx::Error::Decode(format!("unknown push task status {status}").into()))?
+        },
         created_at: row.try_get(6)?,
         next_run_at: row.try_get(7)?,
         runs: row.try_get(8)?,
@@ -96,7 +100,7 @@ async fn insert_task(transaction: &mut Transaction<'_, Db>, task: &PushTaskRecor
         .bind(&task.parent_task_id)
         .bind(&task.kind)
         .bind(&task.definition)
-        .bind(&task.status)
+        .bind(task.status.as_str())
         .bind(task.created_at)
         .bind(task.next_run_at)
         .bind(task.runs)
@@ -110,7 +114,7 @@ async fn insert_task(transaction: &mut Transaction<'_, Db>, task: &PushTaskRecor
 async fn advance_task(transaction: &mut Transaction<'_, Db>, task: &PushTaskRecord) -> StorageResult<()> {
     sqlx::query("UPDATE push_tasks SET status = $2, next_run_at = $3, runs = $4 WHERE task_id = $1")
         .bind(&task.task_id)
-        .bind(&task.status)
+        .bind(task.status.as_str())
         .bind(task.next_run_at)
         .bind(task.runs)
         .execute(&mut **transaction)
@@ -384,13 +388,13 @@ impl PushStore for Storage {
     async fn set_push_task_status(
         &self,
         task_id: &str,
-        status: &str,
+        status: PushTaskStatus,
         audit: Option<&NewAuditEntry>,
     ) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
         let changed = sqlx::query("UPDATE push_tasks SET status = $2 WHERE task_id = $1")
             .bind(task_id)
-            .bind(status)
+            .bind(status.as_str())
             .execute(&mut *transaction)
             .await
             .map_err(database_error)?

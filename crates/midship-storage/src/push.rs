@@ -63,6 +63,33 @@ pub struct PushDefinitionRecord {
     pub updated_at: UnixMillis,
 }
 
+/// Where a push task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushTaskStatus {
+    /// Waits for `next_run_at`.
+    Scheduled,
+    Sending,
+    Done,
+    Cancelled,
+}
+
+impl PushTaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PushTaskStatus::Scheduled => "scheduled",
+            PushTaskStatus::Sending => "sending",
+            PushTaskStatus::Done => "done",
+            PushTaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [PushTaskStatus::Scheduled, PushTaskStatus::Sending, PushTaskStatus::Done, PushTaskStatus::Cancelled]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushTaskRecord {
     pub task_id: String,
@@ -73,8 +100,7 @@ pub struct PushTaskRecord {
     pub kind: String,
     /// The request, as JSON owned by `midship-push`.
     pub definition: String,
-    /// `scheduled` (waits for `next_run_at`), `sending`, `done` or `cancelled`.
-    pub status: String,
+    pub status: PushTaskStatus,
     pub created_at: UnixMillis,
     pub next_run_at: Option<UnixMillis>,
     /// Runs started so far (repeating tasks).
@@ -245,7 +271,7 @@ pub trait PushStore: Send + Sync {
     async fn set_push_task_status(
         &self,
         task_id: &str,
-        status: &str,
+        status: PushTaskStatus,
         audit: Option<&NewAuditEntry>,
     ) -> StorageResult<()>;
     /// The task's deliveries (or only its pending ones) after `after_device_id` in device order,

@@ -40,7 +40,7 @@ pub(crate) fn task_view(summary: TaskSummary) -> PushTaskView {
     PushTaskView {
         task_id: task.task_id,
         kind: task.kind,
-        status: task.status,
+        status: task.status.as_str().to_owned(),
         created_at: format_rfc3339(task.created_at),
         parent_task_id: task.parent_task_id,
         next_run_at: task.next_run_at.map(format_rfc3339),

@@ -8,7 +8,7 @@ use midship_api::{PushMessageBody, PushRequest, PushRevokeRequest, PushTarget};
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
 use midship_push::{PushError, PushKind};
-use midship_storage::{PushStatsRow, PushStatsScope};
+use midship_storage::{PushStatsRow, PushStatsScope, PushTaskStatus};
 use serde::Deserialize;
 
 use super::layout;
@@ -94,18 +94,18 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                     tr {
                         td.mono { (task.task_id) }
                         td { (task.kind) }
-                        td { (task.status) @if let Some(next) = task.next_run_at { " (next " (format_rfc3339(next)) ")" } }
+                        td { (task.status.as_str()) @if let Some(next) = task.next_run_at { " (next " (format_rfc3339(next)) ")" } }
                         td { (format_rfc3339(task.created_at)) }
                         td { (figures.targets) } td { (figures.sent) } td { (figures.failed) } td { (figures.delivered) }
                         td { (figures.opened) } td { (figures.ignored) } td { (figures.revoked) }
                         td {
-                            @if may_send && (task.status == "scheduled" || task.status == "sending") {
+                            @if may_send && matches!(task.status, PushTaskStatus::Scheduled | PushTaskStatus::Sending) {
                                 form method="post" action="/console/push/cancel" {
                                     input type="hidden" name="task_id" value=(task.task_id);
                                     button type="submit" { "Cancel" }
                                 }
                             }
-                            @if may_send && task.status != "scheduled" && now - task.created_at <= WEEK_MS {
+                            @if may_send && task.status != PushTaskStatus::Scheduled && now - task.created_at <= WEEK_MS {
                                 form method="post" action="/console/push/revoke" {
                                     input type="hidden" name="task_id" value=(task.task_id);
                                     button.danger type="submit" { "Revoke" }

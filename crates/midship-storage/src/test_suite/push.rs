@@ -5,8 +5,8 @@ use std::sync::Arc;
 use super::{T0, audit, bootstrapped, create_app};
 use crate::{
     BroadcastAudience, DeliveryFilter, DeliveryOutcome, DeliveryUpdate, PushDefinitionKind, PushDefinitionRecord,
-    PushDeliveryRecord, PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope, PushTaskRecord, Storage,
-    StorageError, SyncStream, SyncTargetKind,
+    PushDeliveryRecord, PushEvent, PushEventKind, PushReport, PushStatsRow, PushStatsScope, PushTaskRecord,
+    PushTaskStatus, Storage, StorageError, SyncStream, SyncTargetKind,
 };
 
 const WORKSPACE: &str = "APP0000000000001W1";
@@ -28,13 +28,14 @@ fn report(device_id: &str, platform: &str, channel: &str, token: Option<&str>, a
 }
 
 fn task(task_id: &str, status: &str, next_run_at: Option<i64>) -> PushTaskRecord {
+    let status = PushTaskStatus::parse(status).expect("a task status");
     PushTaskRecord {
         task_id: task_id.into(),
         workspace_id: WORKSPACE.into(),
         parent_task_id: None,
         kind: "simple".into(),
         definition: "{}".into(),
-        status: status.into(),
+        status,
         created_at: T0,
         next_run_at,
         runs: 0,
@@ -249,11 +250,12 @@ pub async fn scheduled_push_tasks_run_once_per_occurrence(storage: Arc<dyn Stora
     let twice = storage.create_push_task(&run, &[], Some(&task("R", "done", None)), None).await;
     assert!(matches!(twice, Err(StorageError::Conflict { .. })));
     let stored = storage.get_push_task("R").await.unwrap().unwrap();
-    assert_eq!((stored.status.as_str(), stored.next_run_at, stored.runs), ("scheduled", Some(T0 + 200), 1));
+    assert_eq!((stored.status, stored.next_run_at, stored.runs), (PushTaskStatus::Scheduled, Some(T0 + 200), 1));
     assert_eq!(runnable(T0 + 150).await, ["R.1", "S"]);
 
-    storage.set_push_task_status("S", "done", None).await.unwrap();
-    assert!(matches!(storage.set_push_task_status("nope", "done", None).await, Err(StorageError::NotFound { .. })));
+    storage.set_push_task_status("S", PushTaskStatus::Done, None).await.unwrap();
+    let unknown = storage.set_push_task_status("nope", PushTaskStatus::Done, None).await;
+    assert!(matches!(unknown, Err(StorageError::NotFound { .. })));
     let listed = storage.list_push_tasks(WORKSPACE, 10).await.unwrap();
     assert_eq!(listed.len(), 4);
     // A parent's statistics include its runs.
