@@ -26,6 +26,9 @@ pub enum BuiltinError {
     /// The body does not fit the service (answers 3002).
     #[error("malformed request: {0}")]
     Malformed(String),
+    /// The caller may not do this (answers 1001).
+    #[error("access denied: {0}")]
+    Denied(String),
     /// The service failed (answers 5000).
     #[error("{0}")]
     Failed(String),

@@ -11,7 +11,9 @@ pub mod message;
 pub mod schedule;
 mod service;
 
-pub use service::{DeviceReport, DispatchObserver, PushKind, PushService, RevokeOutcome, TaskSummary};
+pub use service::{
+    DeviceBinding, DeviceReport, DispatchObserver, PushKind, PushService, PushSettings, RevokeOutcome, TaskSummary,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PushError {
@@ -31,6 +33,12 @@ pub enum PushError {
     /// The task is past the state the change needs (cancelling a finished task, say).
     #[error("{0}")]
     Conflict(String),
+    /// The workspace's settings do not allow it (a device binding itself when bindings come
+    /// from the backend only, say).
+    #[error("{0}")]
+    Denied(String),
+    #[error("no push device {0}: it has not reported to push yet")]
+    UnknownDevice(String),
 }
 
 impl From<StorageError> for PushError {

@@ -68,6 +68,29 @@ impl PushKind {
     }
 }
 
+/// Who may bind a device to a user.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceBinding {
+    /// The device itself (`midship.push.bind` with the user it claims) or the backend.
+    #[default]
+    Device,
+    /// Only the backend, through the admin API, which knows who signed in: a device cannot bind
+    /// itself to someone else's user and receive their pushes.
+    Backend,
+}
+
+/// A workspace's push settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PushSettings {
+    #[serde(default)]
+    pub device_binding: DeviceBinding,
+}
+
+/// The name of the one settings definition of a workspace.
+const SETTINGS_NAME: &str = "workspace";
+
 /// What a device reports through `midship.push.report`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceReport {
@@ -265,7 +288,8 @@ impl PushService {
         Ok(())
     }
 
-    /// Binds the device to a user (`midship.push.bind`) or unbinds it (`None`).
+    /// Binds the device to a user (`midship.push.bind`) or unbinds it (`None`), unless the
+    /// workspace takes bindings from its backend only.
     pub async fn bind(
         &self,
         workspace_id: &str,
@@ -273,6 +297,11 @@ impl PushService {
         platform: &str,
         user_id: Option<&str>,
     ) -> Result<(), PushError> {
+        if self.settings_of(workspace_id).await?.device_binding == DeviceBinding::Backend {
+            return Err(PushError::Denied(
+                "this workspace binds devices to users through its backend only (push settings)".into(),
+            ));
+        }
         if let Some(user_id) = user_id {
             check_id("user_id", user_id)?;
         }
@@ -296,6 +325,64 @@ impl PushService {
             other => other?,
         }
         Ok(())
+    }
+
+    /// A backend binds a device that reported to push to the user who signed in on it, or
+    /// unbinds it (`None`).
+    pub async fn bind_by_backend(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        device_id: &str,
+        user_id: Option<&str>,
+    ) -> Result<(), PushError> {
+        let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        if let Some(user_id) = user_id {
+            check_id("user_id", user_id)?;
+        }
+        match self.control().storage().bind_push_device(workspace_id, device_id, user_id, self.now_ms()).await {
+            Err(StorageError::NotFound { .. }) => {
+                Err(PushError::UnknownDevice(device_id.chars().filter(|c| !c.is_control()).take(64).collect()))
+            }
+            other => {
+                other?;
+                tracing::info!(app_id = %workspace.app_id, workspace_id, device_id, bound = user_id.is_some(), "push binding set by the backend");
+                Ok(())
+            }
+        }
+    }
+
+    async fn settings_of(&self, workspace_id: &str) -> Result<PushSettings, PushError> {
+        let records =
+            self.control().storage().list_push_definitions(workspace_id, PushDefinitionKind::Settings).await?;
+        records.into_iter().find(|record| record.name == SETTINGS_NAME).map_or(Ok(PushSettings::default()), |record| {
+            serde_json::from_str(&record.definition).map_err(corrupt("push_definitions"))
+        })
+    }
+
+    pub async fn settings(&self, who: &Principal, workspace_id: &str) -> Result<PushSettings, PushError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        self.settings_of(workspace_id).await
+    }
+
+    pub async fn put_settings(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        settings: PushSettings,
+    ) -> Result<PushSettings, PushError> {
+        let workspace = self.workspace(who, workspace_id, Action::ManageApps).await?;
+        let definition = serde_json::to_value(settings).expect("settings serialize");
+        self.put_definition(
+            who,
+            &workspace,
+            PushDefinitionKind::Settings,
+            SETTINGS_NAME,
+            definition.clone(),
+            definition,
+        )
+        .await?;
+        Ok(settings)
     }
 
     /// A device says it got, opened or dismissed a message (`midship.push.ack`). Unknown tasks
@@ -400,7 +487,7 @@ impl PushService {
         kind: PushDefinitionKind,
         name: &str,
     ) -> Result<(), PushError> {
-        let action = if kind == PushDefinitionKind::Channel { Action::ManageApps } else { Action::Operate };
+        let action = if kind == PushDefinitionKind::Template { Action::Operate } else { Action::ManageApps };
         let workspace = self.workspace(who, workspace_id, action).await?;
         let audit =
             NewAuditEntry::by(who, self.now_ms(), &format!("push.{}.delete", kind.as_str()), kind.as_str(), name)
@@ -408,7 +495,9 @@ impl PushService {
         match self.control().storage().delete_push_definition(workspace_id, kind, name, &audit).await {
             Err(StorageError::NotFound { .. }) => Err(match kind {
                 PushDefinitionKind::Template => PushError::UnknownTemplate(name.chars().take(64).collect()),
-                PushDefinitionKind::Channel => PushError::UnknownChannel(name.chars().take(64).collect()),
+                PushDefinitionKind::Channel | PushDefinitionKind::Settings => {
+                    PushError::UnknownChannel(name.chars().take(64).collect())
+                }
             }),
             other => Ok(other?),
         }

@@ -111,7 +111,12 @@ impl AdminClient {
 
     /// A call answered `204 No Content` on success.
     async fn delete(&self, path: &str) -> Result<(), SdkError> {
-        let response = self.request(Method::DELETE, path)?.send().await?;
+        self.no_content(self.request(Method::DELETE, path)?).await
+    }
+
+    /// Sends a call answered `204 No Content` on success.
+    async fn no_content(&self, request: reqwest::RequestBuilder) -> Result<(), SdkError> {
+        let response = request.send().await?;
         if response.status().is_success() {
             return Ok(());
         }
@@ -393,6 +398,31 @@ impl AdminClient {
     ) -> Result<List<PushDeliveryView>, SdkError> {
         let path = Self::workspace_path(workspace_id, &format!("push/tasks/{}/deliveries", Self::segment(task_id)));
         self.get(&path, &[("after", after.to_owned()), ("limit", limit.to_string())]).await
+    }
+
+    pub async fn push_settings(&self, workspace_id: &str) -> Result<serde_json::Value, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "push/settings"), &()).await
+    }
+
+    /// Sets the workspace's push settings, e.g. `{"device_binding": "backend"}`.
+    pub async fn put_push_settings(
+        &self,
+        workspace_id: &str,
+        settings: &serde_json::Value,
+    ) -> Result<serde_json::Value, SdkError> {
+        self.put(&Self::workspace_path(workspace_id, "push/settings"), settings).await
+    }
+
+    /// Binds a device to a user (`Some`) or unbinds it (`None`), as the backend.
+    pub async fn push_bind(&self, workspace_id: &str, device_id: &str, user_id: Option<&str>) -> Result<(), SdkError> {
+        let path = Self::workspace_path(workspace_id, &format!("push/devices/{}/binding", Self::segment(device_id)));
+        match user_id {
+            Some(user_id) => {
+                let body = serde_json::json!({ "user_id": user_id });
+                self.no_content(self.request(Method::PUT, &path)?.json(&body)).await
+            }
+            None => self.delete(&path).await,
+        }
     }
 
     pub async fn push_cancel(&self, workspace_id: &str, task_id: &str) -> Result<PushTaskView, SdkError> {

@@ -150,6 +150,7 @@ struct PushDeviceBody {
 fn push_error(error: PushError) -> BuiltinError {
     match error {
         PushError::Invalid { .. } | PushError::TooLarge(_) => BuiltinError::Malformed(error.to_string()),
+        PushError::Denied(_) => BuiltinError::Denied(error.to_string()),
         other => BuiltinError::Failed(other.to_string()),
     }
 }

@@ -113,6 +113,8 @@ impl From<midship_push::PushError> for ApiError {
                 Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
             }
             PushError::Conflict(_) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, message),
+            PushError::Denied(_) => Self::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message),
+            PushError::UnknownDevice(_) => Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message),
         }
     }
 }

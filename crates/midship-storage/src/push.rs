@@ -43,6 +43,8 @@ pub enum PushDefinitionKind {
     Template,
     /// A channel's settings and credentials (APNs, FCM, vendor).
     Channel,
+    /// The workspace's push settings (one, named `workspace`).
+    Settings,
 }
 
 impl PushDefinitionKind {
@@ -50,6 +52,7 @@ impl PushDefinitionKind {
         match self {
             PushDefinitionKind::Template => "template",
             PushDefinitionKind::Channel => "channel",
+            PushDefinitionKind::Settings => "settings",
         }
     }
 }

@@ -625,6 +625,24 @@ pub enum PushCommand {
         workspace_id: String,
         task_id: String,
     },
+    /// Bind a device to a user (as the backend), or unbind it.
+    Bind {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        device_id: String,
+        #[arg(long = "user", required_unless_present = "unbind")]
+        user_id: Option<String>,
+        #[arg(long, conflicts_with = "user_id")]
+        unbind: bool,
+    },
+    /// Show the workspace's push settings, or change them.
+    Settings {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        /// device (devices bind themselves) or backend (only the backend binds).
+        #[arg(long)]
+        device_binding: Option<String>,
+    },
     /// Stored templates: set, list, delete.
     Templates {
         #[command(subcommand)]

@@ -9,7 +9,7 @@ use midship_api::{
     PushStatsRowView, PushStatsView, PushTaskView, PushTemplateBody,
 };
 use midship_core::clock::format_rfc3339;
-use midship_push::{PushKind, TaskSummary};
+use midship_push::{PushKind, PushSettings, TaskSummary};
 use midship_storage::{PushDefinitionKind, PushStatsRow, PushStatsScope};
 use serde::Deserialize;
 use serde_json::Value;
@@ -33,6 +33,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(put_template, delete_template))
         .routes(routes!(list_channels))
         .routes(routes!(put_channel, delete_channel))
+        .routes(routes!(get_settings, put_settings))
+        .routes(routes!(put_binding, delete_binding))
 }
 
 pub(crate) fn task_view(summary: TaskSummary) -> PushTaskView {
@@ -337,5 +339,64 @@ async fn delete_channel(
     Path((workspace_id, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state.push.delete_definition(&who, &workspace_id, PushDefinitionKind::Channel, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The workspace's push settings: `{"device_binding": "device" | "backend"}` (docs/push.md).
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/push/settings", tag = "push",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody)))]
+async fn get_settings(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<PushSettings>, ApiError> {
+    Ok(Json(state.push.settings(&who, &workspace_id).await?))
+}
+
+/// Sets the push settings. `device_binding: "backend"` makes devices unable to bind themselves
+/// (`midship.push.bind` answers 1001): only the backend binds, through this API.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/push/settings", tag = "push",
+    params(("workspace_id" = String, Path)), request_body(content = serde_json::Value, description = "push settings"),
+    responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn put_settings(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiJson(settings): ApiJson<PushSettings>,
+) -> Result<Json<PushSettings>, ApiError> {
+    Ok(Json(state.push.put_settings(&who, &workspace_id, settings).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BindingBody {
+    user_id: String,
+}
+
+/// Binds a device that reported to push to the user the backend knows signed in on it.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/push/devices/{device_id}/binding", tag = "push",
+    params(("workspace_id" = String, Path), ("device_id" = String, Path)), request_body = BindingBody,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn put_binding(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, device_id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<BindingBody>,
+) -> Result<StatusCode, ApiError> {
+    state.push.bind_by_backend(&who, &workspace_id, &device_id, Some(&body.user_id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unbinds a device (the user signed out).
+#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace_id}/push/devices/{device_id}/binding", tag = "push",
+    params(("workspace_id" = String, Path), ("device_id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_binding(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, device_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    state.push.bind_by_backend(&who, &workspace_id, &device_id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -619,3 +619,38 @@ async fn fcm_exchanges_a_service_account_jwt_once_and_sends_v1_messages() {
     let channels: Vec<&str> = stats.rows.iter().map(|row| row.channel.as_str()).collect();
     assert_eq!(channels, ["fcm", "own"]);
 }
+
+#[tokio::test]
+async fn a_workspace_can_take_bindings_from_its_backend_only() {
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    let settings = admin.put_push_settings(&fixture.workspace, &json!({ "device_binding": "backend" })).await.unwrap();
+    assert_eq!(settings["device_binding"], "backend");
+    let mut phone = Device::connect(&fixture, "phone-b", "android").await;
+    phone.push.report_token(None, None).await.unwrap();
+    // A device claiming someone else's user is refused.
+    match phone.push.bind("mallory-wants-alice").await {
+        Err(midship_sdk::push::PushClientError::Refused { result, memo }) => {
+            assert_eq!(result, 1001, "{memo}");
+        }
+        other => panic!("a device bound itself: {other:?}"),
+    }
+    let unknown = admin.push_bind(&fixture.workspace, "never-reported", Some("alice")).await.unwrap_err();
+    assert!(unknown.to_string().contains("not_found"), "{unknown}");
+    admin.push_bind(&fixture.workspace, "phone-b", Some("alice")).await.unwrap();
+    let task = admin
+        .push_send(&fixture.workspace, "simple", &simple(vec![target("user", "alice", "a-1")], message("Hi", "Alice")))
+        .await
+        .unwrap();
+    assert_eq!(task.targets, 1);
+    let PushNotification::Message(arrived) = phone.next().await else { panic!("a message") };
+    assert_eq!(arrived.msg_id, "a-1");
+    admin.push_bind(&fixture.workspace, "phone-b", None).await.unwrap();
+    let after = admin
+        .push_send(&fixture.workspace, "simple", &simple(vec![target("user", "alice", "a-2")], message("Hi", "again")))
+        .await
+        .unwrap();
+    assert_eq!(after.targets, 0, "signed out");
+    let odd = admin.put_push_settings(&fixture.workspace, &json!({ "device_binding": "anyone" })).await.unwrap_err();
+    assert!(odd.to_string().contains("invalid_request"), "{odd}");
+}

@@ -220,6 +220,29 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             print_tasks(&[task]);
             Ok(())
         }
+        PushCommand::Bind { workspace_id, device_id, user_id, unbind } => {
+            let user_id = if unbind { None } else { user_id };
+            client.push_bind(&workspace_id, &device_id, user_id.as_deref()).await?;
+            if json_output {
+                return output::json(&json!({ "device_id": device_id, "user_id": user_id }));
+            }
+            match user_id {
+                Some(user_id) => println!("{device_id} bound to {user_id}"),
+                None => println!("{device_id} unbound"),
+            }
+            Ok(())
+        }
+        PushCommand::Settings { workspace_id, device_binding } => {
+            let settings = match device_binding {
+                Some(binding) => client.put_push_settings(&workspace_id, &json!({ "device_binding": binding })).await?,
+                None => client.push_settings(&workspace_id).await?,
+            };
+            if json_output {
+                return output::json(&settings);
+            }
+            println!("device binding: {}", settings["device_binding"].as_str().unwrap_or("?"));
+            Ok(())
+        }
         PushCommand::Templates { command } => template(client, command, json_output).await,
         PushCommand::Channels { command } => channel(client, command, json_output).await,
     }

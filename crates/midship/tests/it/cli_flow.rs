@@ -256,4 +256,10 @@ fn push_through_the_cli() {
     assert_eq!(tasks["items"][0]["task_id"], task_id.as_str());
     let overall = server.cli_json(&admin, &["push", "stats", "--workspace", workspace, "--days", "1"]);
     assert_eq!(overall["total"]["revoked"], 1);
+
+    let settings =
+        server.cli_json(&admin, &["push", "settings", "--workspace", workspace, "--device-binding", "backend"]);
+    assert_eq!(settings["device_binding"], "backend");
+    let unknown = server.cli(&admin, &["push", "bind", "--workspace", workspace, "phone-9", "--user", "ana"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("has not reported"), "{unknown:?}");
 }
