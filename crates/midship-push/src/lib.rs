@@ -7,6 +7,7 @@ use midship_control::ControlError;
 use midship_storage::StorageError;
 
 pub mod channel;
+mod events;
 pub mod message;
 pub mod schedule;
 mod service;

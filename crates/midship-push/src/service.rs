@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use crate::PushError;
 use crate::channel::own::{self, OwnChannel};
 use crate::channel::{ChannelFactory, ChannelKinds, ChannelResult, OWN_CHANNEL, Outgoing, PushChannel};
+use crate::events::EventWriter;
 use crate::message::{self, DEFAULT_EXPIRY_SECONDS, OwnChannelPayload};
 use crate::schedule::{self, Repeat};
 
@@ -36,6 +37,8 @@ pub const REVOKE_WINDOW_MS: i64 = 7 * DAY_MS;
 pub const MAX_STATS_RANGE_MS: i64 = 90 * DAY_MS;
 /// Deliveries read, sent and recorded per dispatcher step.
 const DISPATCH_CHUNK: u32 = 2000;
+/// Device reports waiting for the report writer before callers wait too.
+const EVENT_QUEUE: usize = 16_384;
 /// Tasks one dispatcher pass looks at.
 const RUNNABLE_BATCH: u32 = 100;
 const MAX_ID_CHARS: usize = 128;
@@ -162,6 +165,7 @@ struct Inner {
     running: Mutex<HashSet<String>>,
     wake: Notify,
     observer: Option<Arc<dyn DispatchObserver>>,
+    events: EventWriter,
 }
 
 impl std::fmt::Debug for Inner {
@@ -227,6 +231,7 @@ impl PushService {
 
     /// With an observer of what the dispatcher sends.
     pub fn observed(control: ControlPlane, sync: SyncService, observer: Option<Arc<dyn DispatchObserver>>) -> Self {
+        let events = EventWriter::spawn(control.storage().clone(), EVENT_QUEUE);
         Self {
             inner: Arc::new(Inner {
                 own: Arc::new(OwnChannel { sync: sync.clone() }),
@@ -237,6 +242,7 @@ impl PushService {
                 running: Mutex::new(HashSet::new()),
                 wake: Notify::new(),
                 observer,
+                events,
             }),
         }
     }
@@ -402,7 +408,7 @@ impl PushService {
             kind,
             at: self.now_ms(),
         };
-        Ok(self.control().storage().record_push_events(&[event]).await? > 0)
+        Ok(self.inner.events.record(event).await?)
     }
 
     // ---- templates and channels ------------------------------------------------------------

@@ -463,9 +463,9 @@ impl PushStore for Storage {
         transaction.commit().await.map_err(database_error)
     }
 
-    async fn record_push_events(&self, events: &[PushEvent]) -> StorageResult<u64> {
+    async fn record_push_events(&self, events: &[PushEvent]) -> StorageResult<Vec<bool>> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let mut changed = 0;
+        let mut changed = Vec::with_capacity(events.len());
         for event in events {
             let column = event_column(event.kind);
             // An open or a dismissal implies the message arrived.
@@ -478,7 +478,7 @@ impl PushStore for Storage {
                 "UPDATE push_deliveries SET {column} = $4{delivered}
                  WHERE workspace_id = $1 AND task_id = $2 AND device_id = $3 AND {column} IS NULL"
             );
-            changed += sqlx::query(&statement)
+            let rows = sqlx::query(&statement)
                 .bind(&event.workspace_id)
                 .bind(&event.task_id)
                 .bind(&event.device_id)
@@ -487,6 +487,7 @@ impl PushStore for Storage {
                 .await
                 .map_err(database_error)?
                 .rows_affected();
+            changed.push(rows > 0);
         }
         transaction.commit().await.map_err(database_error)?;
         Ok(changed)

@@ -288,9 +288,9 @@ pub trait PushStore: Send + Sync {
     ) -> StorageResult<Vec<PushDeliveryRecord>>;
     /// Records what channels made of deliveries, in one transaction.
     async fn update_push_deliveries(&self, updates: &[DeliveryUpdate]) -> StorageResult<()>;
-    /// Records device reports; the first report of each kind counts. Unknown deliveries are skipped.
-    /// Returns how many deliveries changed.
-    async fn record_push_events(&self, events: &[PushEvent]) -> StorageResult<u64>;
+    /// Records device reports in one transaction; the first report of each kind counts. Unknown
+    /// deliveries are skipped. Answers, per event, whether it changed its delivery.
+    async fn record_push_events(&self, events: &[PushEvent]) -> StorageResult<Vec<bool>>;
     /// Marks the deliveries of the task and its runs (or one device's) revoked, with the audit
     /// entry, and returns them as they were before; already revoked ones are left out.
     async fn revoke_push_deliveries(
