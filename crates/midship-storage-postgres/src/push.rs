@@ -501,28 +501,30 @@ impl PushStore for Storage {
         at: UnixMillis,
         audit: Option<&NewAuditEntry>,
     ) -> StorageResult<Vec<PushDeliveryRecord>> {
+        // One statement that writes first: a read followed by a write in one SQLite transaction
+        // fails at once when another writer committed in between.
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let filter = "workspace_id = $1 AND (task_id = $2 OR task_id IN (SELECT task_id FROM push_tasks WHERE parent_task_id = $2))
-             AND ($3 IS NULL OR device_id = $3) AND revoked_at IS NULL";
-        let statement =
-            format!("SELECT {DELIVERY_COLUMNS} FROM push_deliveries WHERE {filter} ORDER BY task_id, device_id");
+        let statement = format!(
+            "UPDATE push_deliveries SET revoked_at = $4
+             WHERE workspace_id = $1
+               AND (task_id = $2 OR task_id IN (SELECT task_id FROM push_tasks WHERE parent_task_id = $2))
+               AND ($3 IS NULL OR device_id = $3) AND revoked_at IS NULL
+             RETURNING {DELIVERY_COLUMNS}"
+        );
         let rows = sqlx::query(&statement)
             .bind(workspace_id)
             .bind(task_id)
             .bind(device_id)
+            .bind(at)
             .fetch_all(&mut *transaction)
             .await
             .map_err(database_error)?;
-        let revoked: Vec<PushDeliveryRecord> =
-            rows.iter().map(delivery_from_row).collect::<Result<_, _>>().map_err(corrupt("push_deliveries"))?;
-        sqlx::query(&format!("UPDATE push_deliveries SET revoked_at = $4 WHERE {filter}"))
-            .bind(workspace_id)
-            .bind(task_id)
-            .bind(device_id)
-            .bind(at)
-            .execute(&mut *transaction)
-            .await
-            .map_err(database_error)?;
+        let mut revoked = rows
+            .iter()
+            .map(|row| delivery_from_row(row).map(|delivery| PushDeliveryRecord { revoked_at: None, ..delivery }))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(corrupt("push_deliveries"))?;
+        revoked.sort_by(|left, right| (&left.task_id, &left.device_id).cmp(&(&right.task_id, &right.device_id)));
         if let Some(audit) = audit {
             insert_audit(&mut transaction, audit).await?;
         }
