@@ -191,9 +191,20 @@ fn targeting_eval_condition_needs_no_server() {
 }
 
 #[test]
-fn push_through_the_cli() {
+fn push_through_the_cli_on_sqlite() {
     let data_dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(data_dir.path(), &[]);
+    push_flow(&ServerProcess::start(data_dir.path(), &[]));
+}
+
+#[test]
+fn push_through_the_cli_on_postgres() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let database_url = runtime.block_on(midship_testkit::fresh_postgres_database("push"));
+    let data_dir = tempfile::tempdir().unwrap();
+    push_flow(&ServerProcess::start(data_dir.path(), &["--database-url", &database_url]));
+}
+
+fn push_flow(server: &ServerProcess) {
     let admin = server.admin_token();
     let created = server.cli_json(&admin, &["app", "create", "bank"]);
     let workspace = created["workspaces"][2]["workspace_id"].as_str().unwrap().to_owned();
