@@ -12,6 +12,7 @@ use midship_core::clock::UnixMillis;
 use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Tenant, Workspace};
 
 mod push;
+mod push_sql;
 mod sync;
 #[cfg(feature = "testsuite")]
 pub mod test_suite;
