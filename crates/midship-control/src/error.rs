@@ -25,8 +25,7 @@ pub enum ControlError {
 impl ControlError {
     pub fn not_found(kind: &'static str, id: &str) -> Self {
         // Echo back only a bounded, printable part of what the caller sent.
-        let shown: String = id.chars().filter(|c| !c.is_control()).take(64).collect();
-        Self::NotFound { kind, id: shown }
+        Self::NotFound { kind, id: midship_core::ids::echo(id) }
     }
 }
 

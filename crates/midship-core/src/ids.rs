@@ -21,6 +21,11 @@ pub fn looks_like_id(text: &str) -> bool {
     text.len() == 16 && text.bytes().all(|byte| CROCKFORD.contains(&byte))
 }
 
+/// A bounded, printable part of an id a caller sent, safe to echo back in an error message.
+pub fn echo(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(64).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use midship_api::{PushMessageBody, PushRequest, PushRevokeRequest};
 use midship_control::{ControlError, ControlPlane};
 use midship_core::access::Action;
+use midship_core::ids::echo;
 use midship_core::{NewAuditEntry, Platform, Principal, Workspace};
 use midship_storage::{
     DeliveryFilter, PushDefinitionKind, PushDefinitionRecord, PushDeliveryRecord, PushEvent, PushEventKind, PushReport,
@@ -111,11 +112,11 @@ pub trait DispatchObserver: Send + Sync + std::fmt::Debug {
     fn dispatched(&self, channel: &str, sent: u64, failed: u64);
 }
 
-/// A task and how many devices it reaches.
+/// A task and its figures so far (with its runs), summed over channels and platforms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskSummary {
     pub task: PushTaskRecord,
-    pub targets: i64,
+    pub totals: PushStatsRow,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -140,17 +141,25 @@ impl TaskDefinition {
         match &self.template_message {
             None => self.request.message.clone().ok_or_else(|| invalid("message", "is required")),
             Some(template) => {
-                let mut values = self.request.values.clone();
-                if let Some(own) = &delivery.values {
-                    let own: BTreeMap<String, String> = serde_json::from_str(own).map_err(|error| {
-                        PushError::from(StorageError::Corrupt { table: "push_deliveries", detail: error.to_string() })
-                    })?;
-                    values.extend(own);
-                }
-                message::render(template, &values)
+                let own: BTreeMap<String, String> = match &delivery.values {
+                    Some(own) => serde_json::from_str(own).map_err(corrupt("push_deliveries"))?,
+                    None => BTreeMap::new(),
+                };
+                render_for_target(template, &self.request.values, &own)
             }
         }
     }
+}
+
+/// A template's message for one target: the push's shared values, then the target's own.
+fn render_for_target(
+    template: &PushMessageBody,
+    shared: &BTreeMap<String, String>,
+    own: &BTreeMap<String, String>,
+) -> Result<PushMessageBody, PushError> {
+    let mut values = shared.clone();
+    values.extend(own.iter().map(|(name, value)| (name.clone(), value.clone())));
+    message::render(template, &values)
 }
 
 /// Built channels by (workspace, name), with the definition each was built from.
@@ -348,9 +357,7 @@ impl PushService {
             check_id("user_id", user_id)?;
         }
         match self.control().storage().bind_push_device(workspace_id, device_id, user_id, self.now_ms()).await {
-            Err(StorageError::NotFound { .. }) => {
-                Err(PushError::UnknownDevice(device_id.chars().filter(|c| !c.is_control()).take(64).collect()))
-            }
+            Err(StorageError::NotFound { .. }) => Err(PushError::UnknownDevice(echo(device_id))),
             other => {
                 other?;
                 tracing::info!(app_id = %workspace.app_id, workspace_id, device_id, bound = user_id.is_some(), "push binding set by the backend");
@@ -360,11 +367,10 @@ impl PushService {
     }
 
     async fn settings_of(&self, workspace_id: &str) -> Result<PushSettings, PushError> {
-        let records =
-            self.control().storage().list_push_definitions(workspace_id, PushDefinitionKind::Settings).await?;
-        records.into_iter().find(|record| record.name == SETTINGS_NAME).map_or(Ok(PushSettings::default()), |record| {
-            serde_json::from_str(&record.definition).map_err(corrupt("push_definitions"))
-        })
+        match self.definition(workspace_id, PushDefinitionKind::Settings, SETTINGS_NAME).await? {
+            Some(record) => serde_json::from_str(&record.definition).map_err(corrupt("push_definitions")),
+            None => Ok(PushSettings::default()),
+        }
     }
 
     pub async fn settings(&self, who: &Principal, workspace_id: &str) -> Result<PushSettings, PushError> {
@@ -501,10 +507,8 @@ impl PushService {
                 .in_app(&workspace.app_id);
         match self.control().storage().delete_push_definition(workspace_id, kind, name, &audit).await {
             Err(StorageError::NotFound { .. }) => Err(match kind {
-                PushDefinitionKind::Template => PushError::UnknownTemplate(name.chars().take(64).collect()),
-                PushDefinitionKind::Channel | PushDefinitionKind::Settings => {
-                    PushError::UnknownChannel(name.chars().take(64).collect())
-                }
+                PushDefinitionKind::Template => PushError::UnknownTemplate(echo(name)),
+                PushDefinitionKind::Channel | PushDefinitionKind::Settings => PushError::UnknownChannel(echo(name)),
             }),
             other => Ok(other?),
         }
@@ -529,13 +533,22 @@ impl PushService {
             .collect()
     }
 
+    /// The workspace's definition of this kind and name, if stored.
+    async fn definition(
+        &self,
+        workspace_id: &str,
+        kind: PushDefinitionKind,
+        name: &str,
+    ) -> Result<Option<PushDefinitionRecord>, PushError> {
+        let records = self.control().storage().list_push_definitions(workspace_id, kind).await?;
+        Ok(records.into_iter().find(|record| record.name == name))
+    }
+
     async fn template(&self, workspace_id: &str, name: &str) -> Result<PushMessageBody, PushError> {
-        let records =
-            self.control().storage().list_push_definitions(workspace_id, PushDefinitionKind::Template).await?;
-        let record = records
-            .into_iter()
-            .find(|record| record.name == name)
-            .ok_or_else(|| PushError::UnknownTemplate(name.chars().filter(|c| !c.is_control()).take(64).collect()))?;
+        let record = self
+            .definition(workspace_id, PushDefinitionKind::Template, name)
+            .await?
+            .ok_or_else(|| PushError::UnknownTemplate(echo(name)))?;
         serde_json::from_str(&record.definition).map_err(corrupt("push_definitions"))
     }
 
@@ -545,11 +558,10 @@ impl PushService {
         if name == OWN_CHANNEL {
             return Ok(self.inner.own.clone());
         }
-        let records = self.control().storage().list_push_definitions(workspace_id, PushDefinitionKind::Channel).await?;
-        let record = records
-            .into_iter()
-            .find(|record| record.name == name)
-            .ok_or_else(|| PushError::UnknownChannel(name.to_owned()))?;
+        let record = self
+            .definition(workspace_id, PushDefinitionKind::Channel, name)
+            .await?
+            .ok_or_else(|| PushError::UnknownChannel(echo(name)))?;
         let key = (workspace_id.to_owned(), name.to_owned());
         if let Some((definition, channel)) = self.inner.channels.lock().expect("channels lock").get(&key)
             && *definition == record.definition
@@ -571,7 +583,7 @@ impl PushService {
             .get_push_task(task_id)
             .await?
             .filter(|task| task.workspace_id == workspace_id)
-            .ok_or_else(|| PushError::UnknownTask(task_id.chars().filter(|c| !c.is_control()).take(64).collect()))
+            .ok_or_else(|| PushError::UnknownTask(echo(task_id)))
     }
 
     async fn summary(&self, task: PushTaskRecord) -> Result<TaskSummary, PushError> {
@@ -580,7 +592,7 @@ impl PushService {
             .storage()
             .push_stats(&task.workspace_id, &PushStatsScope::Task(task.task_id.clone()))
             .await?;
-        Ok(TaskSummary { targets: rows.iter().map(|row| row.targets).sum(), task })
+        Ok(TaskSummary { totals: PushStatsRow::total(&rows), task })
     }
 
     pub async fn task(&self, who: &Principal, workspace_id: &str, task_id: &str) -> Result<TaskSummary, PushError> {
@@ -657,10 +669,7 @@ impl PushService {
             (None, Some(msg_id)) if request.target_id.is_some() => {
                 let task_ids = storage.push_tasks_by_msg_id(workspace_id, msg_id, now - REVOKE_WINDOW_MS).await?;
                 if task_ids.is_empty() {
-                    return Err(PushError::UnknownTask(format!(
-                        "with msg_id {} in the last 7 days",
-                        msg_id.chars().filter(|c| !c.is_control()).take(64).collect::<String>()
-                    )));
+                    return Err(PushError::UnknownTask(format!("with msg_id {} in the last 7 days", echo(msg_id))));
                 }
                 task_ids
             }
@@ -715,10 +724,10 @@ impl PushService {
                 notices.push(own::request(&delivery.device_id, &id, &payload, delivery.expires_at.max(now + DAY_MS)));
             }
         }
-        for chunk in notices.chunks(midship_sync::MAX_BATCH_MESSAGES) {
-            if let Err(error) = self.inner.sync.send_batch_in(&workspace, chunk.to_vec()).await {
-                tracing::warn!(%error, ?task_ids, "revoke notices not stored");
-            }
+        if !notices.is_empty()
+            && let Err(error) = self.inner.sync.send_batch_in(&workspace, notices).await
+        {
+            tracing::warn!(%error, ?task_ids, "revoke notices not stored");
         }
         Ok(outcome)
     }

@@ -253,7 +253,11 @@ async fn a_daily_push_runs_once_per_day_until_cancelled() {
     }
     assert_eq!(fixture.stream_len("watch").await, 3);
     let summary = fixture.push.task(&fixture.admin, &fixture.workspace_id, &parent).await.unwrap();
-    assert_eq!((summary.task.status.as_str(), summary.task.runs, summary.targets), ("done", 3, 3), "ended after until");
+    assert_eq!(
+        (summary.task.status.as_str(), summary.task.runs, summary.totals.targets),
+        ("done", 3, 3),
+        "ended after until"
+    );
 
     let weekly = PushRequest {
         schedule: Some(PushSchedule { at: T0 + 10 * 86_400_000, repeat: Some("weekly".into()), until: None }),

@@ -199,6 +199,25 @@ pub struct PushStatsRow {
     pub revoked: i64,
 }
 
+impl PushStatsRow {
+    /// The sum of `rows`, with channel and platform `all`.
+    pub fn total(rows: &[PushStatsRow]) -> PushStatsRow {
+        rows.iter().fold(
+            PushStatsRow { channel: "all".into(), platform: "all".into(), ..PushStatsRow::default() },
+            |total, row| PushStatsRow {
+                targets: total.targets + row.targets,
+                sent: total.sent + row.sent,
+                failed: total.failed + row.failed,
+                delivered: total.delivered + row.delivered,
+                opened: total.opened + row.opened,
+                ignored: total.ignored + row.ignored,
+                revoked: total.revoked + row.revoked,
+                ..total
+            },
+        )
+    }
+}
+
 /// Which devices a broadcast reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BroadcastAudience {

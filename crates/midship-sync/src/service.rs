@@ -358,7 +358,7 @@ impl SyncService {
             .iter()
             .find(|config| config.biz_type == biz_type)
             .cloned()
-            .ok_or_else(|| SyncError::UnknownBizType(biz_type.chars().filter(|c| !c.is_control()).take(64).collect()))
+            .ok_or_else(|| SyncError::UnknownBizType(midship_core::ids::echo(biz_type)))
     }
 
     fn stream(workspace_id: &str, config: &SyncConfig, link_token: &str) -> SyncStream {

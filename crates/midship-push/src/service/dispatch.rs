@@ -110,14 +110,17 @@ impl PushService {
             let mut by_channel: BTreeMap<String, Vec<Outgoing>> = BTreeMap::new();
             for delivery in std::mem::take(&mut pending) {
                 if delivery.expires_at <= now {
-                    updates.push(failed(&delivery, "expired before it could be sent".into(), now));
+                    let outcome = DeliveryOutcome::Failed { error: "expired before it could be sent".into() };
+                    updates.push(update(&delivery, outcome, now));
                     continue;
                 }
                 match definition.message_for(&delivery) {
                     Ok(message) => {
                         by_channel.entry(delivery.channel.clone()).or_default().push(Outgoing { delivery, message })
                     }
-                    Err(error) => updates.push(failed(&delivery, error.to_string(), now)),
+                    Err(error) => {
+                        updates.push(update(&delivery, DeliveryOutcome::Failed { error: error.to_string() }, now))
+                    }
                 }
             }
             let sends = by_channel.into_iter().map(|(name, batch)| {
@@ -147,12 +150,7 @@ impl PushService {
                 for (outgoing, result) in batch.iter().zip(results) {
                     let delivery = &outgoing.delivery;
                     match result {
-                        ChannelResult::Sent => updates.push(DeliveryUpdate {
-                            task_id: delivery.task_id.clone(),
-                            device_id: delivery.device_id.clone(),
-                            outcome: DeliveryOutcome::Sent,
-                            at: now,
-                        }),
+                        ChannelResult::Sent => updates.push(update(delivery, DeliveryOutcome::Sent, now)),
                         ChannelResult::Failed { error, token_invalid } => {
                             tracing::debug!(task_id = %delivery.task_id, device_id = %delivery.device_id, channel = %delivery.channel, %error, "push not sent");
                             if token_invalid && let Some(token) = &delivery.token {
@@ -161,7 +159,7 @@ impl PushService {
                                     .await?;
                                 tracing::info!(device_id = %delivery.device_id, channel = %delivery.channel, "push token retired");
                             }
-                            updates.push(failed(delivery, error, now));
+                            updates.push(update(delivery, DeliveryOutcome::Failed { error }, now));
                         }
                     }
                 }
@@ -217,11 +215,6 @@ impl Drop for Running<'_> {
     }
 }
 
-fn failed(delivery: &PushDeliveryRecord, error: String, at: i64) -> DeliveryUpdate {
-    DeliveryUpdate {
-        task_id: delivery.task_id.clone(),
-        device_id: delivery.device_id.clone(),
-        outcome: DeliveryOutcome::Failed { error },
-        at,
-    }
+fn update(delivery: &PushDeliveryRecord, outcome: DeliveryOutcome, at: i64) -> DeliveryUpdate {
+    DeliveryUpdate { task_id: delivery.task_id.clone(), device_id: delivery.device_id.clone(), outcome, at }
 }

@@ -2,16 +2,17 @@
 
 use std::collections::HashSet;
 
-use midship_api::{PushMessageBody, PushRequest, PushTarget};
+use midship_api::{PushMessageBody, PushRequest};
 use midship_core::access::Action;
 use midship_core::{NewAuditEntry, Principal};
 use midship_storage::{
-    BroadcastAudience, PushDefinitionKind, PushDeliveryRecord, PushDeviceRecord, PushTaskRecord, PushTaskStatus,
+    BroadcastAudience, PushDefinitionKind, PushDeliveryRecord, PushDeviceRecord, PushStatsRow, PushTaskRecord,
+    PushTaskStatus,
 };
 
 use super::{
     DAY_MS, MAX_MULTIPLE_TARGETS, MAX_SIMPLE_TARGETS, PushKind, PushService, TaskDefinition, TaskSummary, check_id,
-    check_platform, invalid,
+    check_platform, invalid, render_for_target,
 };
 use crate::PushError;
 use crate::channel::OWN_CHANNEL;
@@ -60,7 +61,8 @@ impl PushService {
         self.control().storage().create_push_task(&task, &deliveries, None, Some(&audit)).await?;
         tracing::info!(app_id = %workspace.app_id, workspace_id, task_id, kind = kind.as_str(), targets, status = task.status.as_str(), "push task created");
         self.inner.wake.notify_one();
-        Ok(TaskSummary { task, targets })
+        let totals = PushStatsRow { targets, ..PushStatsRow::total(&[]) };
+        Ok(TaskSummary { task, totals })
     }
 
     /// Checks everything that can be checked before a push is stored; answers the template's
@@ -129,11 +131,8 @@ impl PushService {
         }
         let name = request.template.as_deref().unwrap_or_default();
         let template = self.template(workspace_id, name).await?;
-        let targets: Vec<&PushTarget> = request.targets.iter().collect();
-        for target in targets {
-            let mut values = request.values.clone();
-            values.extend(target.values.clone());
-            let rendered = message::render(&template, &values)?;
+        for target in &request.targets {
+            let rendered = render_for_target(&template, &request.values, &target.values)?;
             message::validate(&rendered)?;
             message::check_size(&rendered)?;
         }

@@ -47,7 +47,7 @@ pub(crate) fn task_view(summary: TaskSummary) -> PushTaskView {
         parent_task_id: task.parent_task_id,
         next_run_at: task.next_run_at.map(format_rfc3339),
         runs: task.runs,
-        targets: summary.targets,
+        targets: summary.totals.targets,
     }
 }
 
@@ -205,18 +205,8 @@ fn stats_row(row: &PushStatsRow) -> PushStatsRowView {
     }
 }
 
-pub(crate) fn stats_view(rows: &[PushStatsRow]) -> PushStatsView {
-    let mut total = PushStatsRowView { channel: "all".into(), platform: "all".into(), ..PushStatsRowView::default() };
-    for row in rows {
-        total.targets += row.targets;
-        total.sent += row.sent;
-        total.failed += row.failed;
-        total.delivered += row.delivered;
-        total.opened += row.opened;
-        total.ignored += row.ignored;
-        total.revoked += row.revoked;
-    }
-    PushStatsView { total, rows: rows.iter().map(stats_row).collect() }
+fn stats_view(rows: &[PushStatsRow]) -> PushStatsView {
+    PushStatsView { total: stats_row(&PushStatsRow::total(rows)), rows: rows.iter().map(stats_row).collect() }
 }
 
 /// Targets, sent, failed, delivered, opened, ignored and revoked, by channel and platform, for

@@ -14,7 +14,6 @@ use serde::Deserialize;
 use super::layout;
 use super::session::ConsoleSession;
 use crate::AppState;
-use crate::api::push::stats_view;
 use crate::error::ApiError;
 
 const PAGE: &str = "/console/push";
@@ -46,10 +45,6 @@ fn funnel_chart(stages: &[(&str, i64)]) -> Markup {
     }
 }
 
-fn totals(rows: &[PushStatsRow]) -> midship_api::PushStatsRowView {
-    stats_view(rows).total
-}
-
 pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Response {
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         let body = html! { h1 { "Push" } p.muted { "Create an app first, then pick it and a workspace above." } };
@@ -58,21 +53,13 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
     let now = state.control.now_ms();
     let week = PushStatsScope::Range { from: now - WEEK_MS, until: now + 1 };
     let week = match state.push.stats(&session.principal, &workspace_id, week).await {
-        Ok(rows) => totals(&rows),
+        Ok(rows) => PushStatsRow::total(&rows),
         Err(error) => return failure(error),
     };
     let tasks = match state.push.tasks(&session.principal, &workspace_id, TASKS_SHOWN).await {
         Ok(tasks) => tasks,
         Err(error) => return failure(error),
     };
-    let mut figures = Vec::with_capacity(tasks.len());
-    for summary in &tasks {
-        let scope = PushStatsScope::Task(summary.task.task_id.clone());
-        match state.push.stats(&session.principal, &workspace_id, scope).await {
-            Ok(rows) => figures.push(totals(&rows)),
-            Err(error) => return failure(error),
-        }
-    }
     let may_send = session.principal.role.allows(Action::Operate);
     let body = html! {
         h1 { "Push" }
@@ -89,8 +76,8 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                 th { "Failed" } th { "Delivered" } th { "Opened" } th { "Ignored" } th { "Revoked" } th {}
             } }
             tbody {
-                @for (summary, figures) in tasks.iter().zip(&figures) {
-                    @let task = &summary.task;
+                @for summary in &tasks {
+                    @let (task, figures) = (&summary.task, &summary.totals);
                     tr {
                         td.mono { (task.task_id) }
                         td { (task.kind) }
