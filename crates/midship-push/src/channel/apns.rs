@@ -9,11 +9,10 @@ use midship_core::clock::Clock;
 use p256::ecdsa::SigningKey;
 use p256::pkcs8::DecodePrivateKey;
 use serde_json::{Map, Value, json};
-use tokio::sync::Mutex;
 
 use super::{
-    Attempt, ChannelContext, ChannelFactory, ChannelResult, Limits, Outgoing, PushChannel, RateLimiter, SendOne,
-    http_client, jwt, required, retry_after, send_each,
+    Attempt, CachedToken, ChannelContext, ChannelFactory, ChannelResult, Limits, Outgoing, PushChannel, RateLimiter,
+    SendOne, http_client, jwt, required, retry_after, send_each,
 };
 use crate::PushError;
 use crate::message::MAX_PAYLOAD_BYTES;
@@ -45,7 +44,7 @@ impl ChannelFactory for ApnsFactory {
             limiter: RateLimiter::new(context.limits.rate_per_second),
             limits: context.limits.clone(),
             clock: context.clock.clone(),
-            token: Mutex::new(None),
+            token: CachedToken::default(),
         }))
     }
 }
@@ -60,8 +59,7 @@ pub struct ApnsChannel {
     limits: Limits,
     limiter: RateLimiter,
     clock: Arc<dyn Clock>,
-    /// The provider token and when it was made.
-    token: Mutex<Option<(String, i64)>>,
+    token: CachedToken,
 }
 
 impl std::fmt::Debug for ApnsChannel {
@@ -106,22 +104,17 @@ pub fn payload(outgoing: &Outgoing) -> Value {
 }
 
 impl ApnsChannel {
-    async fn provider_token(&self, force_new: bool) -> String {
+    async fn provider_token(&self) -> String {
         let now = self.clock.now_ms();
-        let mut token = self.token.lock().await;
-        if let Some((value, made_at)) = token.as_ref()
-            && !force_new
-            && now - made_at < TOKEN_REUSE_MS
-        {
-            return value.clone();
-        }
-        let value = jwt::es256(
-            &json!({ "alg": "ES256", "kid": self.key_id }),
-            &json!({ "iss": self.team_id, "iat": now / 1000 }),
-            &self.key,
-        );
-        *token = Some((value.clone(), now));
-        value
+        let made = self.token.get_or_renew(now, || async {
+            let value = jwt::es256(
+                &json!({ "alg": "ES256", "kid": self.key_id }),
+                &json!({ "iss": self.team_id, "iat": now / 1000 }),
+                &self.key,
+            );
+            Ok::<_, std::convert::Infallible>((value, now + TOKEN_REUSE_MS))
+        });
+        made.await.unwrap_or_else(|never| match never {})
     }
 }
 
@@ -145,7 +138,7 @@ impl SendOne for ApnsChannel {
         let mut request = self
             .client
             .post(format!("{}/3/device/{device_token}", self.endpoint))
-            .header("authorization", format!("bearer {}", self.provider_token(false).await))
+            .header("authorization", format!("bearer {}", self.provider_token().await))
             .header("apns-topic", &self.topic)
             .header("apns-push-type", if silent { "background" } else { "alert" })
             .header("apns-priority", if silent { "5" } else { "10" })
@@ -176,7 +169,7 @@ impl SendOne for ApnsChannel {
                 Attempt::Done(ChannelResult::Failed { error, token_invalid: true })
             }
             (403, "ExpiredProviderToken" | "InvalidProviderToken") => {
-                self.provider_token(true).await;
+                self.token.forget().await;
                 Attempt::Retry { error, after: Some(Duration::ZERO) }
             }
             (429, _) | (500..=599, _) => Attempt::Retry { error, after },

@@ -10,11 +10,10 @@ use midship_core::clock::Clock;
 use rsa::pkcs8::DecodePrivateKey;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use tokio::sync::Mutex;
 
 use super::{
-    Attempt, ChannelContext, ChannelFactory, ChannelResult, Limits, Outgoing, PushChannel, RateLimiter, SendOne,
-    http_client, jwt, retry_after, send_each,
+    Attempt, CachedToken, ChannelContext, ChannelFactory, ChannelResult, Limits, Outgoing, PushChannel, RateLimiter,
+    SendOne, http_client, jwt, retry_after, send_each,
 };
 use crate::PushError;
 
@@ -57,7 +56,7 @@ impl ChannelFactory for FcmFactory {
             limiter: RateLimiter::new(context.limits.rate_per_second),
             limits: context.limits.clone(),
             clock: context.clock.clone(),
-            token: Mutex::new(None),
+            token: CachedToken::default(),
         }))
     }
 }
@@ -71,7 +70,7 @@ pub struct FcmChannel {
     limiter: RateLimiter,
     clock: Arc<dyn Clock>,
     /// The access token and when it stops being used.
-    token: Mutex<Option<(String, i64)>>,
+    token: CachedToken,
 }
 
 impl std::fmt::Debug for FcmChannel {
@@ -132,12 +131,11 @@ pub fn message(outgoing: &Outgoing, device_token: &str, now_ms: i64) -> Value {
 impl FcmChannel {
     async fn access_token(&self) -> Result<String, Attempt> {
         let now = self.clock.now_ms();
-        let mut token = self.token.lock().await;
-        if let Some((value, until)) = token.as_ref()
-            && now < *until
-        {
-            return Ok(value.clone());
-        }
+        self.token.get_or_renew(now, || self.exchange(now)).await
+    }
+
+    /// Exchanges a signed assertion for an access token and until when to use it.
+    async fn exchange(&self, now: i64) -> Result<(String, i64), Attempt> {
         let assertion = jwt::rs256(
             &json!({ "alg": "RS256", "typ": "JWT" }),
             &json!({
@@ -175,8 +173,7 @@ impl FcmChannel {
                 token_invalid: false,
             })
         })?;
-        *token = Some((answer.access_token.clone(), now + answer.expires_in * 1000 - TOKEN_MARGIN_MS));
-        Ok(answer.access_token)
+        Ok((answer.access_token, now + answer.expires_in * 1000 - TOKEN_MARGIN_MS))
     }
 }
 
@@ -217,7 +214,7 @@ impl SendOne for FcmChannel {
         match (status, error_code.as_str()) {
             (_, "UNREGISTERED") => Attempt::Done(ChannelResult::Failed { error, token_invalid: true }),
             (401, _) => {
-                *self.token.lock().await = None;
+                self.token.forget().await;
                 Attempt::Retry { error, after: Some(Duration::ZERO) }
             }
             (429, _) | (500..=599, _) => Attempt::Retry { error, after },

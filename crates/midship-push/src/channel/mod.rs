@@ -135,6 +135,37 @@ impl RateLimiter {
     }
 }
 
+/// A provider credential (APNs' provider token, FCM's access token), kept until it is due for
+/// renewal. Renewals happen under the lock, so a burst of sends makes one.
+#[derive(Debug, Default)]
+pub struct CachedToken {
+    /// The token and until when it is used.
+    current: Mutex<Option<(String, i64)>>,
+}
+
+impl CachedToken {
+    /// The current token, or a new one from `renew` (the token and until when to use it).
+    pub async fn get_or_renew<E, Fut>(&self, now: i64, renew: impl FnOnce() -> Fut) -> Result<String, E>
+    where
+        Fut: std::future::Future<Output = Result<(String, i64), E>>,
+    {
+        let mut current = self.current.lock().await;
+        if let Some((value, until)) = current.as_ref()
+            && now < *until
+        {
+            return Ok(value.clone());
+        }
+        let (value, until) = renew().await?;
+        *current = Some((value.clone(), until));
+        Ok(value)
+    }
+
+    /// The provider refused the token: the next send makes a new one.
+    pub async fn forget(&self) {
+        *self.current.lock().await = None;
+    }
+}
+
 /// One try's outcome, for [`send_each`].
 #[derive(Debug)]
 pub enum Attempt {
