@@ -42,6 +42,17 @@ pub fn slug(field: &'static str, name: &str) -> Result<String, ValidationError> 
     Ok(name.to_owned())
 }
 
+/// The longest id a caller may give.
+pub const MAX_CALLER_ID_CHARS: usize = 128;
+
+/// Ids a caller gives (userIds, utdids, message ids): 1 to 128 printable characters.
+pub fn caller_id(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    if value.is_empty() || value.chars().count() > MAX_CALLER_ID_CHARS || value.chars().any(char::is_control) {
+        return Err(ValidationError::new(field, format!("must be 1 to {MAX_CALLER_ID_CHARS} printable characters")));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,6 +63,14 @@ mod tests {
         assert!(display_name("name", "   ").is_err());
         assert!(display_name("name", &"x".repeat(65)).is_err());
         assert!(display_name("name", "a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn caller_ids_are_printable_and_bounded() {
+        assert!(caller_id("id", "alice@bank").is_ok());
+        assert!(caller_id("id", "").is_err());
+        assert!(caller_id("id", &"x".repeat(129)).is_err());
+        assert!(caller_id("id", "a\nb").is_err());
     }
 
     #[test]

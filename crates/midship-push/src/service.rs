@@ -43,7 +43,6 @@ const DISPATCH_CHUNK: u32 = 2000;
 const EVENT_QUEUE: usize = 16_384;
 /// Tasks one dispatcher pass looks at.
 const RUNNABLE_BATCH: u32 = 100;
-const MAX_ID_CHARS: usize = 128;
 /// Fields of a channel definition that are credentials: never echoed back or written to the audit log.
 const SECRET_FIELDS: [&str; 2] = ["private_key", "service_account"];
 
@@ -194,10 +193,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> PushError {
 }
 
 fn check_id(field: &'static str, value: &str) -> Result<(), PushError> {
-    if value.is_empty() || value.chars().count() > MAX_ID_CHARS || value.chars().any(char::is_control) {
-        return Err(invalid(field, format!("must be 1 to {MAX_ID_CHARS} printable characters")));
-    }
-    Ok(())
+    midship_core::validation::caller_id(field, value).map_err(|error| invalid(error.field, error.message))
 }
 
 fn check_platform(platform: &str) -> Result<(), PushError> {

@@ -24,7 +24,6 @@ use crate::writer::SyncWriter;
 pub const MAX_BATCH_MESSAGES: usize = 500;
 /// Longest payload, in characters (the mPaaS limit).
 pub const MAX_PAYLOAD_CHARS: usize = 4096;
-const MAX_ID_CHARS: usize = 128;
 /// How long a node trusts its copy of a workspace's configurations before reading them again
 /// (changes made on this node apply at once).
 const CONFIG_TTL_MS: i64 = 2000;
@@ -211,10 +210,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> SyncError {
 }
 
 fn check_id(field: &'static str, value: &str) -> Result<(), SyncError> {
-    if value.is_empty() || value.chars().count() > MAX_ID_CHARS || value.chars().any(char::is_control) {
-        return Err(invalid(field, format!("must be 1 to {MAX_ID_CHARS} printable characters")));
-    }
-    Ok(())
+    midship_core::validation::caller_id(field, value).map_err(|error| invalid(error.field, error.message))
 }
 
 impl SyncService {
