@@ -11,12 +11,15 @@ use midship_core::access::TokenRecord;
 use midship_core::clock::UnixMillis;
 use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Tenant, Workspace};
 
+mod delivery;
+mod delivery_sql;
 mod push;
 mod push_sql;
 mod sync;
 #[cfg(feature = "testsuite")]
 pub mod test_suite;
 
+pub use delivery::*;
 pub use push::*;
 pub use sync::*;
 
@@ -256,7 +259,10 @@ pub trait GatewayStore: Send + Sync {
 /// Everything a Midship server stores, behind one object.
 #[async_trait]
 pub trait Storage:
-    TenantStore + AppStore + TokenStore + AuditStore + SwitchStore + GatewayStore + SyncStore + PushStore + std::fmt::Debug
+    TenantStore + AppStore + TokenStore + AuditStore + SwitchStore + GatewayStore + SyncStore
+    + PushStore
+    + DeliveryStore
+    + std::fmt::Debug
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.
     fn backend_name(&self) -> &'static str;

@@ -10,9 +10,11 @@ use midship_core::tenancy::DEFAULT_TENANT_ID;
 use midship_core::{App, AppKey, AuditFilter, NewAuditEntry, PageRequest, Platform, Tenant, Workspace};
 use serde_json::json;
 
+mod delivery;
 mod push;
 mod sync;
 
+pub use delivery::*;
 pub use push::*;
 use sync::append as sync_append;
 pub use sync::*;
@@ -67,7 +69,10 @@ macro_rules! storage_test_suite {
             push_definitions_are_upserted_listed_and_deleted,
             push_tasks_track_deliveries_events_revokes_and_stats,
             scheduled_push_tasks_run_once_per_occurrence,
-            a_sync_message_is_deleted_by_its_id
+            a_sync_message_is_deleted_by_its_id,
+            delivery_packages_patches_and_releases_are_stored,
+            delivery_events_count_each_device_once,
+            delivery_signing_keys_are_created_once
         );
     };
     (@each $factory:path; $($test:ident),* $(,)?) => {
