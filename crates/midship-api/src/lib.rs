@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod delivery;
+pub use delivery::*;
+
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 

@@ -214,7 +214,7 @@ fn check_value(value_type: ValueType, value: &Value, path: &str) -> Result<(), D
 }
 
 impl Rule {
-    fn validate(&self, path: &str) -> Result<(), DefinitionError> {
+    pub fn validate(&self, path: &str) -> Result<(), DefinitionError> {
         if let Some(whitelist) = &self.whitelist {
             let entries = whitelist.user_ids.len() + whitelist.device_ids.len();
             if entries > MAX_WHITELIST_ENTRIES {

@@ -81,6 +81,10 @@ impl Default for SyncSettings {
 /// The bizType push's own channel sends through: one stream per device, kept for a week.
 pub const PUSH_BIZ_TYPE: &str = "midship.push";
 const PUSH_RETENTION_DAYS: u32 = 7;
+/// The bizType delivery announces release changes through, to every device of a workspace, so
+/// online devices check at once (push and pull together). Devices that connect later get the
+/// newest announcement only.
+pub const DELIVERY_BIZ_TYPE: &str = "midship.delivery";
 
 /// bizTypes Midship's services use. Their names hold a dot, which configured ones cannot, so the
 /// two never meet.
@@ -94,6 +98,15 @@ fn builtin_configs() -> &'static [Arc<SyncConfig>] {
             persistent: true,
             retention_days: PUSH_RETENTION_DAYS,
             repush: Repush::All,
+            verified_users_only: false,
+        }), Arc::new(SyncConfig {
+            biz_type: DELIVERY_BIZ_TYPE.to_owned(),
+            scope: Scope::Global,
+            target: TargetKindName::Device,
+            delivery: Delivery::AllDevices,
+            persistent: true,
+            retention_days: 1,
+            repush: Repush::Newest(1),
             verified_users_only: false,
         })]
     });

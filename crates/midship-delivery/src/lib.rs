@@ -1,0 +1,57 @@
+//! Delivery (MDS): what devices download and when.
+//!
+//! - [`blob`]: the package store, content-addressed by sha256 (a local directory by default);
+//! - [`upload`]: uploads checked per kind (zip structure, H5 manifest, sizes) into signed packages;
+//! - [`definition`]: release tasks — gray stages, rules, upgrade modes — checked and compiled;
+//! - [`snapshot`]: one workspace's live releases in memory, answering `midship.delivery.check`;
+//! - [`service`]: uploads, diffs, releases, statistics and the check, tied to storage.
+//!
+//! No HTTP here: the server maps [`DeliveryError`] to statuses and result codes.
+
+pub mod blob;
+pub mod definition;
+mod events;
+pub mod service;
+pub mod snapshot;
+pub mod upload;
+
+use midship_control::ControlError;
+use midship_package::PackageError;
+use midship_storage::StorageError;
+
+pub use blob::{BlobError, BlobStore, LocalBlobStore};
+pub use definition::{ReleaseDefinition, Stage, UpgradeMode};
+pub use service::{DeliveryService, DeliverySettings, ReleaseAction, ReleaseSummary};
+pub use upload::UploadRequest;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    #[error("invalid {field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error("invalid package: {0}")]
+    Package(#[from] PackageError),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("no package {0}")]
+    UnknownPackage(String),
+    #[error("no release {0}")]
+    UnknownRelease(String),
+    /// The change does not fit the release's state, or another release (one active hotpatch
+    /// per app version, say).
+    #[error("{0}")]
+    Conflict(String),
+    #[error("package store: {0}")]
+    Blob(#[from] BlobError),
+}
+
+impl From<StorageError> for DeliveryError {
+    fn from(error: StorageError) -> Self {
+        Self::Control(error.into())
+    }
+}
+
+pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> DeliveryError {
+    DeliveryError::Invalid { field: field.into(), message: message.into() }
+}

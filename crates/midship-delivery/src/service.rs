@@ -1,0 +1,651 @@
+//! The delivery service: uploads (checked, stored, signed, diffed against earlier versions),
+//! release tasks and their statistics for people; the check and progress reports for devices.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use midship_api::{DeliveryCheckResponse, DeliveryReportRequest, InstalledPackages};
+use midship_control::{ControlError, ControlPlane};
+use midship_core::access::Action;
+use midship_core::ids::echo;
+use midship_core::{NewAuditEntry, Principal, Workspace};
+use midship_package::{
+    ArchiveLimits, Files, ManifestSigner, PackageManifest, create_binary_patch, create_content_patch, read_zip,
+};
+use midship_storage::{
+    DeliveryEventKind, DeliveryEventRecord, PackageKind, PackageRecord, PatchRecord, ReleaseRecord, ReleaseStatus,
+    SigningKeyRecord, StorageError,
+};
+use midship_switches::DeviceContext;
+use midship_sync::{DELIVERY_BIZ_TYPE, SendRequest, SyncService};
+use midship_targeting::condition::compare_versions;
+use serde_json::{Value, json};
+
+use crate::blob::BlobStore;
+use crate::definition::{ReleaseDefinition, ReleaseTarget};
+use crate::events::EventWriter;
+use crate::snapshot::{DeliverySnapshot, Progress, SnapshotSource};
+use crate::upload::{CheckedUpload, UploadRequest, check_upload};
+use crate::{DeliveryError, invalid};
+
+#[derive(Debug, Clone, Copy)]
+pub struct DeliverySettings {
+    /// Larger uploads are refused.
+    pub max_package_bytes: u64,
+    pub archive: ArchiveLimits,
+    /// Diffs are made from this many earlier versions of a package.
+    pub patch_from_versions: usize,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self { max_package_bytes: 256 * 1024 * 1024, archive: ArchiveLimits::default(), patch_from_versions: 5 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseAction {
+    Pause,
+    Resume,
+    End,
+    /// Hotpatches: devices remove the patch at their next check.
+    Rollback,
+}
+
+impl ReleaseAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReleaseAction::Pause => "pause",
+            ReleaseAction::Resume => "resume",
+            ReleaseAction::End => "end",
+            ReleaseAction::Rollback => "rollback",
+        }
+    }
+}
+
+/// A release with its package and how far devices got.
+#[derive(Debug, Clone)]
+pub struct ReleaseSummary {
+    pub release: ReleaseRecord,
+    pub definition: ReleaseDefinition,
+    pub package: PackageRecord,
+    /// Devices per step, every step present.
+    pub stats: BTreeMap<String, i64>,
+}
+
+/// A package with the diffs towards it (and the version each starts from).
+#[derive(Debug, Clone)]
+pub struct PackageSummary {
+    pub package: PackageRecord,
+    pub patches: Vec<(String, PatchRecord)>,
+}
+
+struct Inner {
+    control: ControlPlane,
+    sync: SyncService,
+    blobs: Arc<dyn BlobStore>,
+    settings: DeliverySettings,
+    snapshots: RwLock<HashMap<String, Arc<DeliverySnapshot>>>,
+    progress: Mutex<HashMap<String, Arc<Progress>>>,
+    signers: Mutex<HashMap<String, Arc<ManifestSigner>>>,
+    events: EventWriter,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("DeliveryService").field("blobs", &self.blobs).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryService {
+    inner: Arc<Inner>,
+}
+
+fn corrupt(table: &'static str) -> impl Fn(serde_json::Error) -> DeliveryError {
+    move |error| StorageError::Corrupt { table, detail: error.to_string() }.into()
+}
+
+fn parse_definition(release: &ReleaseRecord) -> Result<ReleaseDefinition, DeliveryError> {
+    serde_json::from_str(&release.definition).map_err(corrupt("delivery_releases"))
+}
+
+fn details(package: &PackageRecord) -> Value {
+    serde_json::from_str(&package.details).unwrap_or(Value::Null)
+}
+
+impl DeliveryService {
+    /// Starts the progress writer on the current runtime.
+    pub fn new(control: ControlPlane, sync: SyncService, blobs: Arc<dyn BlobStore>, settings: DeliverySettings) -> Self {
+        let events = EventWriter::spawn(control.storage().clone(), 1024);
+        let inner = Inner {
+            control,
+            sync,
+            blobs,
+            settings,
+            snapshots: RwLock::default(),
+            progress: Mutex::default(),
+            signers: Mutex::default(),
+            events,
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    pub fn blobs(&self) -> &Arc<dyn BlobStore> {
+        &self.inner.blobs
+    }
+
+    pub fn settings(&self) -> &DeliverySettings {
+        &self.inner.settings
+    }
+
+    fn control(&self) -> &ControlPlane {
+        &self.inner.control
+    }
+
+    async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, DeliveryError> {
+        let (app, workspace) = self.control().visible_workspace(who, workspace_id).await?;
+        who.authorize_app(action, &app.app_id).map_err(ControlError::from)?;
+        Ok(workspace)
+    }
+
+    /// The workspace's signing key, created on first use.
+    async fn signer(&self, workspace_id: &str) -> Result<Arc<ManifestSigner>, DeliveryError> {
+        if let Some(signer) = self.inner.signers.lock().expect("signer lock").get(workspace_id) {
+            return Ok(signer.clone());
+        }
+        let candidate = ManifestSigner::generate();
+        let record = SigningKeyRecord {
+            workspace_id: workspace_id.to_owned(),
+            algorithm: midship_package::signing::ALGORITHM.to_owned(),
+            secret: candidate.secret(),
+            public_key: candidate.public_key(),
+            created_at: self.control().now_ms(),
+        };
+        let stored = self.control().storage().delivery_signing_key(&record).await?;
+        let signer = Arc::new(
+            ManifestSigner::from_secret(&stored.secret)
+                .map_err(|error| StorageError::Corrupt { table: "delivery_signing_keys", detail: error.to_string() })?,
+        );
+        self.inner.signers.lock().expect("signer lock").insert(workspace_id.to_owned(), signer.clone());
+        Ok(signer)
+    }
+
+    /// The public key devices verify this workspace's manifests with (base64 Ed25519).
+    pub async fn public_key(&self, who: &Principal, workspace_id: &str) -> Result<String, DeliveryError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        Ok(self.signer(workspace_id).await?.public_key())
+    }
+
+    // ---- packages ------------------------------------------------------------------------
+
+    /// Checks, stores and signs an upload, then diffs it against earlier versions.
+    pub async fn upload(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        request: UploadRequest,
+        bytes: Bytes,
+    ) -> Result<PackageSummary, DeliveryError> {
+        let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        let max = self.inner.settings.max_package_bytes;
+        if bytes.len() as u64 > max {
+            return Err(DeliveryError::TooLarge(format!("a package may have at most {max} bytes")));
+        }
+        let limits = self.inner.settings.archive;
+        let checked: CheckedUpload = tokio::task::spawn_blocking(move || check_upload(&request, bytes, limits))
+            .await
+            .expect("upload checks do not panic")?;
+        let (sha256, size) = match &checked.bytes {
+            Some(bytes) => (Some(self.inner.blobs.put(bytes.clone()).await?), bytes.len() as u64),
+            None => (None, 0),
+        };
+        let manifest = PackageManifest {
+            workspace_id: workspace_id.to_owned(),
+            kind: checked.kind.as_str().to_owned(),
+            app_id: checked.app_id.clone(),
+            version: checked.version.clone(),
+            package_sha256: sha256.clone().unwrap_or_default(),
+            package_size: size,
+            files: checked.files.as_ref().map(PackageManifest::file_entries).unwrap_or_default(),
+        };
+        let signed = self.signer(workspace_id).await?.sign(&manifest);
+        let now = self.control().now_ms();
+        let record = PackageRecord {
+            package_id: self.control().new_id(),
+            workspace_id: workspace_id.to_owned(),
+            kind: checked.kind,
+            app_id: checked.app_id.clone(),
+            version: checked.version.clone(),
+            blob_sha256: sha256,
+            size: size as i64,
+            details: checked.details.to_string(),
+            manifest: signed.manifest,
+            signature: signed.signature,
+            created_at: now,
+        };
+        let audit = NewAuditEntry::by(who, now, "delivery.package.upload", "package", &record.package_id)
+            .in_app(&workspace.app_id)
+            .after(json!({
+                "kind": record.kind.as_str(), "app_id": record.app_id, "version": record.version,
+                "sha256": record.blob_sha256, "size": record.size,
+            }));
+        match self.control().storage().insert_delivery_package(&record, &audit).await {
+            Err(StorageError::Conflict { .. }) => {
+                return Err(DeliveryError::Conflict(format!(
+                    "the workspace has {} {} version {} already",
+                    record.kind.as_str(),
+                    record.app_id,
+                    record.version
+                )));
+            }
+            other => other?,
+        }
+        let patches = self.make_patches(&record, checked.files, checked.bytes).await?;
+        Ok(PackageSummary { package: record, patches })
+    }
+
+    /// Diffs towards `target` from the latest earlier versions of the same package: content
+    /// diffs for zips, plain binary diffs otherwise. A diff no smaller than the package is
+    /// not kept.
+    async fn make_patches(
+        &self,
+        target: &PackageRecord,
+        files: Option<Files>,
+        bytes: Option<Bytes>,
+    ) -> Result<Vec<(String, PatchRecord)>, DeliveryError> {
+        let Some(bytes) = bytes else { return Ok(Vec::new()) };
+        let mut earlier: Vec<PackageRecord> = self
+            .control()
+            .storage()
+            .list_delivery_packages(&target.workspace_id)
+            .await?
+            .into_iter()
+            .filter(|package| {
+                package.kind == target.kind
+                    && package.app_id == target.app_id
+                    && package.blob_sha256.is_some()
+                    && compare_versions(&package.version, &target.version) == Ordering::Less
+                    && details(package).get("app_version") == details(target).get("app_version")
+            })
+            .collect();
+        earlier.sort_by(|left, right| compare_versions(&right.version, &left.version));
+        earlier.truncate(self.inner.settings.patch_from_versions);
+        let files = files.map(Arc::new);
+        let mut made = Vec::new();
+        for source in earlier {
+            let old_bytes = self.inner.blobs.read_all(source.blob_sha256.as_deref().expect("filtered")).await?;
+            let new_bytes = bytes.clone();
+            let new_files = files.clone();
+            let limits = self.inner.settings.archive;
+            let patch = tokio::task::spawn_blocking(move || match new_files {
+                Some(new_files) => read_zip(&old_bytes, limits).map(|old_files| create_content_patch(&old_files, &new_files)),
+                None => Ok(create_binary_patch(&old_bytes, &new_bytes)),
+            })
+            .await
+            .expect("diffing does not panic");
+            let patch = match patch {
+                Ok(patch) => patch,
+                Err(error) => {
+                    tracing::warn!(%error, from = %source.package_id, "cannot diff from an earlier version");
+                    continue;
+                }
+            };
+            if patch.len() >= bytes.len() {
+                continue;
+            }
+            let size = patch.len() as i64;
+            let sha256 = self.inner.blobs.put(Bytes::from(patch)).await?;
+            let record = PatchRecord {
+                from_package_id: source.package_id.clone(),
+                to_package_id: target.package_id.clone(),
+                blob_sha256: sha256,
+                size,
+                created_at: self.control().now_ms(),
+            };
+            self.control().storage().put_delivery_patch(&record).await?;
+            tracing::info!(
+                from = %source.version, to = %target.version, app_id = %target.app_id, size,
+                full = target.size, "made a diff package"
+            );
+            made.push((source.version, record));
+        }
+        Ok(made)
+    }
+
+    pub async fn packages(&self, who: &Principal, workspace_id: &str) -> Result<Vec<PackageSummary>, DeliveryError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        let storage = self.control().storage();
+        let packages = storage.list_delivery_packages(workspace_id).await?;
+        let versions: HashMap<&str, &str> =
+            packages.iter().map(|package| (package.package_id.as_str(), package.version.as_str())).collect();
+        let mut patches: HashMap<String, Vec<(String, PatchRecord)>> = HashMap::new();
+        for patch in storage.list_delivery_patches(workspace_id).await? {
+            let from = versions.get(patch.from_package_id.as_str()).copied().unwrap_or_default().to_owned();
+            patches.entry(patch.to_package_id.clone()).or_default().push((from, patch));
+        }
+        Ok(packages
+            .iter()
+            .map(|package| PackageSummary {
+                package: package.clone(),
+                patches: patches.remove(&package.package_id).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    async fn package_in(&self, workspace_id: &str, package_id: &str) -> Result<PackageRecord, DeliveryError> {
+        self.control()
+            .storage()
+            .get_delivery_package(package_id)
+            .await?
+            .filter(|package| package.workspace_id == workspace_id)
+            .ok_or_else(|| DeliveryError::UnknownPackage(echo(package_id)))
+    }
+
+    // ---- releases ------------------------------------------------------------------------
+
+    /// Starts releasing a package. Earlier releases of the same package end (moving a gray
+    /// release to official is a new release); a second hotpatch for one app version is refused.
+    pub async fn create_release(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        package_id: &str,
+        definition: ReleaseDefinition,
+    ) -> Result<ReleaseSummary, DeliveryError> {
+        let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        let package = self.package_in(workspace_id, package_id).await?;
+        let now = self.control().now_ms();
+        let platform = matches!(package.kind, PackageKind::Upgrade | PackageKind::Hotpatch).then_some(package.app_id.as_str());
+        definition.validate(ReleaseTarget { kind: package.kind, platform }, now)?;
+        let storage = self.control().storage();
+        let existing = storage.list_delivery_releases(workspace_id).await?;
+        let mut superseded = Vec::new();
+        for release in existing.into_iter().filter(|release| !release.status.is_final()) {
+            if release.package_id == package.package_id {
+                superseded.push(release);
+                continue;
+            }
+            if package.kind == PackageKind::Hotpatch {
+                let other = self.package_in(workspace_id, &release.package_id).await?;
+                if other.kind == PackageKind::Hotpatch
+                    && other.app_id == package.app_id
+                    && details(&other).get("app_version") == details(&package).get("app_version")
+                {
+                    return Err(DeliveryError::Conflict(format!(
+                        "release {} already delivers hotpatch {} to this app version: end or roll it back first",
+                        release.release_id, other.version
+                    )));
+                }
+            }
+        }
+        for mut release in superseded {
+            release.status = ReleaseStatus::Ended;
+            release.updated_at = now;
+            let audit = NewAuditEntry::by(who, now, "delivery.release.end", "release", &release.release_id)
+                .in_app(&workspace.app_id)
+                .after(json!({ "status": "ended", "reason": "superseded by a new release of the package" }));
+            storage.update_delivery_release(&release, &audit).await?;
+        }
+        let record = ReleaseRecord {
+            release_id: self.control().new_id(),
+            workspace_id: workspace_id.to_owned(),
+            package_id: package.package_id.clone(),
+            definition: serde_json::to_string(&definition).expect("definitions serialize"),
+            status: ReleaseStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        let audit = NewAuditEntry::by(who, now, "delivery.release.create", "release", &record.release_id)
+            .in_app(&workspace.app_id)
+            .after(json!({ "package_id": package.package_id, "version": package.version, "definition": definition }));
+        storage.create_delivery_release(&record, &audit).await?;
+        self.changed(&workspace, &record, &package).await;
+        self.summary(record, package).await
+    }
+
+    pub async fn change_release(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        release_id: &str,
+        action: ReleaseAction,
+    ) -> Result<ReleaseSummary, DeliveryError> {
+        let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        let mut release = self.release_in(workspace_id, release_id).await?;
+        let package = self.package_in(workspace_id, &release.package_id).await?;
+        let next = match (action, release.status) {
+            (ReleaseAction::Pause, ReleaseStatus::Active) => ReleaseStatus::Paused,
+            (ReleaseAction::Resume, ReleaseStatus::Paused) => ReleaseStatus::Active,
+            (ReleaseAction::End, ReleaseStatus::Active | ReleaseStatus::Paused) => ReleaseStatus::Ended,
+            (ReleaseAction::Rollback, status) if package.kind == PackageKind::Hotpatch && status != ReleaseStatus::RolledBack => {
+                ReleaseStatus::RolledBack
+            }
+            (ReleaseAction::Rollback, _) if package.kind != PackageKind::Hotpatch => {
+                return Err(DeliveryError::Conflict(
+                    "only hotpatch releases roll back; end this release and release the earlier version".into(),
+                ));
+            }
+            (action, status) => {
+                return Err(DeliveryError::Conflict(format!(
+                    "cannot {} a release that is {}",
+                    action.as_str(),
+                    status.as_str()
+                )));
+            }
+        };
+        let now = self.control().now_ms();
+        let before = release.status;
+        release.status = next;
+        release.updated_at = now.max(release.updated_at + 1);
+        let audit = NewAuditEntry::by(who, now, &format!("delivery.release.{}", action.as_str()), "release", release_id)
+            .in_app(&workspace.app_id)
+            .before(json!({ "status": before.as_str() }))
+            .after(json!({ "status": next.as_str() }));
+        match self.control().storage().update_delivery_release(&release, &audit).await {
+            Err(StorageError::NotFound { .. }) => return Err(DeliveryError::UnknownRelease(echo(release_id))),
+            other => other?,
+        }
+        self.changed(&workspace, &release, &package).await;
+        self.summary(release, package).await
+    }
+
+    async fn release_in(&self, workspace_id: &str, release_id: &str) -> Result<ReleaseRecord, DeliveryError> {
+        self.control()
+            .storage()
+            .get_delivery_release(release_id)
+            .await?
+            .filter(|release| release.workspace_id == workspace_id)
+            .ok_or_else(|| DeliveryError::UnknownRelease(echo(release_id)))
+    }
+
+    async fn summary(&self, release: ReleaseRecord, package: PackageRecord) -> Result<ReleaseSummary, DeliveryError> {
+        let mut stats: BTreeMap<String, i64> =
+            DeliveryEventKind::ALL.iter().map(|kind| (kind.as_str().to_owned(), 0)).collect();
+        for (kind, devices) in self.control().storage().delivery_stats(&release.release_id).await? {
+            stats.insert(kind.as_str().to_owned(), devices);
+        }
+        let definition = parse_definition(&release)?;
+        Ok(ReleaseSummary { release, definition, package, stats })
+    }
+
+    pub async fn release(&self, who: &Principal, workspace_id: &str, release_id: &str) -> Result<ReleaseSummary, DeliveryError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        let release = self.release_in(workspace_id, release_id).await?;
+        let package = self.package_in(workspace_id, &release.package_id).await?;
+        self.summary(release, package).await
+    }
+
+    /// Newest first.
+    pub async fn releases(&self, who: &Principal, workspace_id: &str) -> Result<Vec<ReleaseSummary>, DeliveryError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        let storage = self.control().storage();
+        let packages: HashMap<String, PackageRecord> = storage
+            .list_delivery_packages(workspace_id)
+            .await?
+            .into_iter()
+            .map(|package| (package.package_id.clone(), package))
+            .collect();
+        let mut summaries = Vec::new();
+        for release in storage.list_delivery_releases(workspace_id).await? {
+            let Some(package) = packages.get(&release.package_id).cloned() else { continue };
+            summaries.push(self.summary(release, package).await?);
+        }
+        Ok(summaries)
+    }
+
+    /// After a release changed: drop the snapshot (the next check rebuilds it) and tell online
+    /// devices to check now.
+    async fn changed(&self, workspace: &Workspace, release: &ReleaseRecord, package: &PackageRecord) {
+        self.inner.snapshots.write().expect("snapshot lock").remove(&workspace.workspace_id);
+        let announcement = SendRequest {
+            biz_type: DELIVERY_BIZ_TYPE.to_owned(),
+            link_token: String::new(),
+            payload: json!({
+                "release_id": release.release_id, "status": release.status.as_str(),
+                "kind": package.kind.as_str(), "app_id": package.app_id, "version": package.version,
+            })
+            .to_string(),
+            third_msg_id: format!("{}.{}", release.release_id, release.updated_at),
+            ..SendRequest::default()
+        };
+        match self.inner.sync.send_batch_in(workspace, vec![announcement]).await {
+            Ok(outcomes) => {
+                if let Some(Err(error)) = outcomes.first() {
+                    tracing::warn!(%error, release_id = %release.release_id, "cannot announce a release change");
+                }
+            }
+            Err(error) => tracing::warn!(%error, release_id = %release.release_id, "cannot announce a release change"),
+        }
+    }
+
+    // ---- devices -------------------------------------------------------------------------
+
+    /// The workspace's snapshot, built on first use after a change.
+    async fn snapshot(&self, workspace_id: &str) -> Result<Arc<DeliverySnapshot>, DeliveryError> {
+        if let Some(snapshot) = self.inner.snapshots.read().expect("snapshot lock").get(workspace_id) {
+            return Ok(snapshot.clone());
+        }
+        let snapshot = Arc::new(self.build_snapshot(workspace_id).await?);
+        self.inner.snapshots.write().expect("snapshot lock").insert(workspace_id.to_owned(), snapshot.clone());
+        Ok(snapshot)
+    }
+
+    async fn build_snapshot(&self, workspace_id: &str) -> Result<DeliverySnapshot, DeliveryError> {
+        let storage = self.control().storage();
+        let revision = storage.delivery_revision(workspace_id).await?;
+        let releases = storage.list_delivery_releases(workspace_id).await?;
+        if releases.is_empty() {
+            return Ok(DeliverySnapshot::empty());
+        }
+        let mut parsed = Vec::with_capacity(releases.len());
+        let mut restored = HashMap::new();
+        for release in releases {
+            let definition = parse_definition(&release)?;
+            let known = self.inner.progress.lock().expect("progress lock").contains_key(&release.release_id);
+            if release.status == ReleaseStatus::Active && !known {
+                restored.insert(release.release_id.clone(), storage.offered_devices(&release.release_id).await?);
+            }
+            parsed.push((release, definition));
+        }
+        let source = SnapshotSource {
+            revision,
+            packages: storage.list_delivery_packages(workspace_id).await?,
+            patches: storage.list_delivery_patches(workspace_id).await?,
+            releases: parsed,
+        };
+        let mut progress = self.inner.progress.lock().expect("progress lock");
+        DeliverySnapshot::build(source, |release| {
+            progress
+                .entry(release.release_id.clone())
+                .or_insert_with(|| {
+                    Arc::new(Progress::with_offered(restored.remove(&release.release_id).unwrap_or_default()))
+                })
+                .clone()
+        })
+    }
+
+    /// Rebuilds snapshots whose workspace changed on another node; returns how many.
+    pub async fn refresh_changed(&self) -> Result<usize, DeliveryError> {
+        let cached: Vec<(String, i64)> = self
+            .inner
+            .snapshots
+            .read()
+            .expect("snapshot lock")
+            .iter()
+            .map(|(workspace_id, snapshot)| (workspace_id.clone(), snapshot.revision))
+            .collect();
+        let mut refreshed = 0;
+        for (workspace_id, revision) in cached {
+            if self.control().storage().delivery_revision(&workspace_id).await? != revision {
+                self.inner.snapshots.write().expect("snapshot lock").remove(&workspace_id);
+                refreshed += 1;
+            }
+        }
+        Ok(refreshed)
+    }
+
+    /// `midship.delivery.check`: what the device should download, from the in-memory snapshot.
+    pub async fn check(
+        &self,
+        workspace_id: &str,
+        device: &DeviceContext,
+        installed: &InstalledPackages,
+    ) -> Result<DeliveryCheckResponse, DeliveryError> {
+        let snapshot = self.snapshot(workspace_id).await?;
+        let now = self.control().now_ms();
+        let (response, progress) = snapshot.check(device, installed, now);
+        if let Some(device_id) = &device.device_id {
+            let events = progress
+                .into_iter()
+                .map(|event| DeliveryEventRecord {
+                    release_id: event.release_id,
+                    device_id: device_id.clone(),
+                    kind: event.kind,
+                    at: now,
+                    detail: None,
+                })
+                .collect();
+            self.inner.events.record(events).await;
+        }
+        Ok(response)
+    }
+
+    /// `midship.delivery.report`: a device downloaded, installed or failed a release; answered
+    /// once durable.
+    pub async fn report(
+        &self,
+        workspace_id: &str,
+        device_id: &str,
+        report: &DeliveryReportRequest,
+    ) -> Result<(), DeliveryError> {
+        let kind = match report.event.as_str() {
+            "downloaded" => DeliveryEventKind::Downloaded,
+            "installed" => DeliveryEventKind::Installed,
+            "failed" => DeliveryEventKind::Failed,
+            _ => return Err(invalid("event", "must be downloaded, installed or failed")),
+        };
+        if let Some(detail) = &report.detail
+            && detail.chars().count() > 500
+        {
+            return Err(invalid("detail", "at most 500 characters"));
+        }
+        self.release_in(workspace_id, &report.release_id).await?;
+        let event = DeliveryEventRecord {
+            release_id: report.release_id.clone(),
+            device_id: device_id.to_owned(),
+            kind,
+            at: self.control().now_ms(),
+            detail: report.detail.clone(),
+        };
+        Ok(self.inner.events.record_durably(vec![event]).await?)
+    }
+
+    /// Waits until every progress event queued so far is written (for statistics right after
+    /// checks, in tests and benchmarks).
+    pub async fn flush_progress(&self) -> Result<(), DeliveryError> {
+        Ok(self.inner.events.record_durably(Vec::new()).await?)
+    }
+}
