@@ -40,10 +40,11 @@ pub trait BlobStore: Send + Sync + Debug {
         })?;
         let mut reader = self.open(sha256, 0, size).await?;
         let mut bytes = Vec::with_capacity(size as usize);
-        reader
-            .read_to_end(&mut bytes)
-            .await
-            .map_err(|source| BlobError::Io { action: "read", name: sha256.to_owned(), source })?;
+        reader.read_to_end(&mut bytes).await.map_err(|source| BlobError::Io {
+            action: "read",
+            name: sha256.to_owned(),
+            source,
+        })?;
         Ok(bytes)
     }
 }
@@ -103,8 +104,11 @@ impl BlobStore for LocalBlobStore {
             let sha256 = hex::encode(Sha256::digest(&bytes));
             let target = store.path(&sha256);
             if !target.exists() {
-                write_durably(&root, &target, &bytes)
-                    .map_err(|source| BlobError::Io { action: "write", name: sha256.clone(), source })?;
+                write_durably(&root, &target, &bytes).map_err(|source| BlobError::Io {
+                    action: "write",
+                    name: sha256.clone(),
+                    source,
+                })?;
             }
             Ok(sha256)
         })

@@ -126,7 +126,10 @@ impl ReleaseDefinition {
             && !self.rules.platforms.is_empty()
             && !self.rules.platforms.iter().any(|allowed| allowed.as_str() == platform)
         {
-            return Err(invalid("rules.platforms", format!("the package is for {platform}, which the rule leaves out")));
+            return Err(invalid(
+                "rules.platforms",
+                format!("the package is for {platform}, which the rule leaves out"),
+            ));
         }
         match (target.kind, self.mode) {
             (PackageKind::Upgrade, None) => {
@@ -158,7 +161,8 @@ impl ReleaseDefinition {
         }
         rule_condition(&rule)
             .map(|condition| {
-                Condition::compile(&condition).map_err(|error| invalid(format!("rules{}", error.path.trim_start_matches('$')), error.message))
+                Condition::compile(&condition)
+                    .map_err(|error| invalid(format!("rules{}", error.path.trim_start_matches('$')), error.message))
             })
             .transpose()
     }
@@ -195,9 +199,7 @@ mod tests {
         }));
         release.validate(H5, NOW).unwrap();
         let condition = release.condition().unwrap().unwrap();
-        let device = |user: &str, city: &str, version: &str| {
-            json!({ "userId": user, "deviceId": "d", "city": city, "appVersion": version })
-        };
+        let device = |user: &str, city: &str, version: &str| json!({ "userId": user, "deviceId": "d", "city": city, "appVersion": version });
         assert!(condition.matches(&device("alice", "Shanghai", "2.1.0")));
         assert!(condition.matches(&device("qa-7", "Shanghai", "2.0.0")));
         assert!(!condition.matches(&device("bob", "Shanghai", "2.1.0")));
@@ -214,19 +216,30 @@ mod tests {
         assert!(refuse(json!({ "stage": { "kind": "official" } }), upgrade).contains("mode"));
         assert!(refuse(json!({ "stage": { "kind": "official" }, "mode": "force" }), H5).contains("upgrades only"));
         assert!(
-            refuse(json!({ "stage": { "kind": "official" }, "mode": "force", "rules": { "platforms": ["ios"] } }), upgrade)
-                .contains("leaves out")
+            refuse(
+                json!({ "stage": { "kind": "official" }, "mode": "force", "rules": { "platforms": ["ios"] } }),
+                upgrade
+            )
+            .contains("leaves out")
         );
-        assert!(refuse(json!({ "stage": { "kind": "time_window", "end_at": NOW + 8 * 86_400_000 } }), H5).contains("7 days"));
+        assert!(
+            refuse(json!({ "stage": { "kind": "time_window", "end_at": NOW + 8 * 86_400_000 } }), H5)
+                .contains("7 days")
+        );
         assert!(refuse(json!({ "stage": { "kind": "time_window", "end_at": NOW - 1 } }), H5).contains("future"));
         assert!(refuse(json!({ "stage": { "kind": "capped", "max_devices": 0 } }), H5).contains("at least 1"));
         assert!(refuse(json!({ "stage": { "kind": "whitelist", "whitelist": {} } }), H5).contains("names no"));
-        assert!(refuse(json!({ "stage": { "kind": "official" }, "rules": { "percentage": 10 } }), H5).contains("capped"));
+        assert!(
+            refuse(json!({ "stage": { "kind": "official" }, "rules": { "percentage": 10 } }), H5).contains("capped")
+        );
         assert!(
             refuse(json!({ "stage": { "kind": "official" }, "mode": "force", "remind_interval_hours": 5 }), upgrade)
                 .contains("remind_once")
         );
-        assert!(refuse(json!({ "stage": { "kind": "official" }, "rules": { "cities": { "include": [] } } }), H5).contains("lists nothing"));
+        assert!(
+            refuse(json!({ "stage": { "kind": "official" }, "rules": { "cities": { "include": [] } } }), H5)
+                .contains("lists nothing")
+        );
         let remind = definition(json!({ "stage": { "kind": "official" }, "mode": "remind_once" }));
         remind.validate(upgrade, NOW).unwrap();
         assert_eq!(remind.remind_interval(), Some(72));

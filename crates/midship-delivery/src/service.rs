@@ -118,7 +118,12 @@ fn details(package: &PackageRecord) -> Value {
 
 impl DeliveryService {
     /// Starts the progress writer on the current runtime.
-    pub fn new(control: ControlPlane, sync: SyncService, blobs: Arc<dyn BlobStore>, settings: DeliverySettings) -> Self {
+    pub fn new(
+        control: ControlPlane,
+        sync: SyncService,
+        blobs: Arc<dyn BlobStore>,
+        settings: DeliverySettings,
+    ) -> Self {
         let events = EventWriter::spawn(control.storage().clone(), 1024);
         let inner = Inner {
             control,
@@ -165,10 +170,11 @@ impl DeliveryService {
             created_at: self.control().now_ms(),
         };
         let stored = self.control().storage().delivery_signing_key(&record).await?;
-        let signer = Arc::new(
-            ManifestSigner::from_secret(&stored.secret)
-                .map_err(|error| StorageError::Corrupt { table: "delivery_signing_keys", detail: error.to_string() })?,
-        );
+        let signer =
+            Arc::new(ManifestSigner::from_secret(&stored.secret).map_err(|error| StorageError::Corrupt {
+                table: "delivery_signing_keys",
+                detail: error.to_string(),
+            })?);
         self.inner.signers.lock().expect("signer lock").insert(workspace_id.to_owned(), signer.clone());
         Ok(signer)
     }
@@ -281,7 +287,9 @@ impl DeliveryService {
             let new_files = files.clone();
             let limits = self.inner.settings.archive;
             let patch = tokio::task::spawn_blocking(move || match new_files {
-                Some(new_files) => read_zip(&old_bytes, limits).map(|old_files| create_content_patch(&old_files, &new_files)),
+                Some(new_files) => {
+                    read_zip(&old_bytes, limits).map(|old_files| create_content_patch(&old_files, &new_files))
+                }
                 None => Ok(create_binary_patch(&old_bytes, &new_bytes)),
             })
             .await
@@ -358,7 +366,8 @@ impl DeliveryService {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
         let package = self.package_in(workspace_id, package_id).await?;
         let now = self.control().now_ms();
-        let platform = matches!(package.kind, PackageKind::Upgrade | PackageKind::Hotpatch).then_some(package.app_id.as_str());
+        let platform =
+            matches!(package.kind, PackageKind::Upgrade | PackageKind::Hotpatch).then_some(package.app_id.as_str());
         definition.validate(ReleaseTarget { kind: package.kind, platform }, now)?;
         let storage = self.control().storage();
         let existing = storage.list_delivery_releases(workspace_id).await?;
@@ -420,7 +429,9 @@ impl DeliveryService {
             (ReleaseAction::Pause, ReleaseStatus::Active) => ReleaseStatus::Paused,
             (ReleaseAction::Resume, ReleaseStatus::Paused) => ReleaseStatus::Active,
             (ReleaseAction::End, ReleaseStatus::Active | ReleaseStatus::Paused) => ReleaseStatus::Ended,
-            (ReleaseAction::Rollback, status) if package.kind == PackageKind::Hotpatch && status != ReleaseStatus::RolledBack => {
+            (ReleaseAction::Rollback, status)
+                if package.kind == PackageKind::Hotpatch && status != ReleaseStatus::RolledBack =>
+            {
                 ReleaseStatus::RolledBack
             }
             (ReleaseAction::Rollback, _) if package.kind != PackageKind::Hotpatch => {
@@ -440,10 +451,11 @@ impl DeliveryService {
         let before = release.status;
         release.status = next;
         release.updated_at = now.max(release.updated_at + 1);
-        let audit = NewAuditEntry::by(who, now, &format!("delivery.release.{}", action.as_str()), "release", release_id)
-            .in_app(&workspace.app_id)
-            .before(json!({ "status": before.as_str() }))
-            .after(json!({ "status": next.as_str() }));
+        let audit =
+            NewAuditEntry::by(who, now, &format!("delivery.release.{}", action.as_str()), "release", release_id)
+                .in_app(&workspace.app_id)
+                .before(json!({ "status": before.as_str() }))
+                .after(json!({ "status": next.as_str() }));
         match self.control().storage().update_delivery_release(&release, &audit).await {
             Err(StorageError::NotFound { .. }) => return Err(DeliveryError::UnknownRelease(echo(release_id))),
             other => other?,
@@ -471,7 +483,12 @@ impl DeliveryService {
         Ok(ReleaseSummary { release, definition, package, stats })
     }
 
-    pub async fn release(&self, who: &Principal, workspace_id: &str, release_id: &str) -> Result<ReleaseSummary, DeliveryError> {
+    pub async fn release(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        release_id: &str,
+    ) -> Result<ReleaseSummary, DeliveryError> {
         self.workspace(who, workspace_id, Action::Read).await?;
         let release = self.release_in(workspace_id, release_id).await?;
         let package = self.package_in(workspace_id, &release.package_id).await?;

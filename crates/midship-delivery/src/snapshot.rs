@@ -88,7 +88,9 @@ impl LiveRelease {
             }
             PackageKind::Hotpatch => {
                 let patched = self.details.get("app_version").and_then(Value::as_str);
-                if device.platform.as_deref() != Some(package.app_id.as_str()) || patched.is_none() || patched != app_version
+                if device.platform.as_deref() != Some(package.app_id.as_str())
+                    || patched.is_none()
+                    || patched != app_version
                 {
                     return false;
                 }
@@ -97,7 +99,10 @@ impl LiveRelease {
                 if let Some(range) = self.details.get("client_version") {
                     let Some(app_version) = app_version else { return false };
                     let outside = |bound: &str, wrong: Ordering| {
-                        range.get(bound).and_then(Value::as_str).is_some_and(|limit| compare_versions(app_version, limit) == wrong)
+                        range
+                            .get(bound)
+                            .and_then(Value::as_str)
+                            .is_some_and(|limit| compare_versions(app_version, limit) == wrong)
                     };
                     if outside("min", Ordering::Less) || outside("max", Ordering::Greater) {
                         return false;
@@ -177,7 +182,9 @@ impl DeliverySnapshot {
             source.packages.into_iter().map(|package| (package.package_id.clone(), Arc::new(package))).collect();
         let versions = packages
             .values()
-            .map(|package| ((package.kind, package.app_id.clone(), package.version.clone()), package.package_id.clone()))
+            .map(|package| {
+                ((package.kind, package.app_id.clone(), package.version.clone()), package.package_id.clone())
+            })
             .collect();
         let patches = source
             .patches
@@ -191,7 +198,11 @@ impl DeliverySnapshot {
             let details: Value = serde_json::from_str(&package.details).unwrap_or(Value::Null);
             if record.status == ReleaseStatus::RolledBack && package.kind == PackageKind::Hotpatch {
                 if let Some(app_version) = details.get("app_version").and_then(Value::as_str) {
-                    rolled_back_hotpatches.insert((package.app_id.clone(), app_version.to_owned(), package.version.clone()));
+                    rolled_back_hotpatches.insert((
+                        package.app_id.clone(),
+                        app_version.to_owned(),
+                        package.version.clone(),
+                    ));
                 }
             }
             if record.status != ReleaseStatus::Active {
@@ -231,18 +242,23 @@ impl DeliverySnapshot {
             if let Some(device_id) = device_id
                 && release.progress.first_check(device_id)
             {
-                events.push(ProgressEvent { release_id: release.record.release_id.clone(), kind: DeliveryEventKind::Checked });
+                events.push(ProgressEvent {
+                    release_id: release.record.release_id.clone(),
+                    kind: DeliveryEventKind::Checked,
+                });
             }
             if !self.is_newer_than_installed(release, device, installed) {
                 continue;
             }
-            if release.cap.is_some() && !device_id.is_some_and(|device_id| release.progress.has_room(device_id, release.cap)) {
+            if release.cap.is_some()
+                && !device_id.is_some_and(|device_id| release.progress.has_room(device_id, release.cap))
+            {
                 continue;
             }
             let slot = slot_of(&release.package);
-            let better = chosen
-                .get(&slot)
-                .is_none_or(|current| compare_versions(&release.package.version, &current.package.version) == Ordering::Greater);
+            let better = chosen.get(&slot).is_none_or(|current| {
+                compare_versions(&release.package.version, &current.package.version) == Ordering::Greater
+            });
             if better {
                 chosen.insert(slot, release);
             }
@@ -296,7 +312,12 @@ impl DeliverySnapshot {
         }
     }
 
-    fn is_newer_than_installed(&self, release: &LiveRelease, device: &DeviceContext, installed: &InstalledPackages) -> bool {
+    fn is_newer_than_installed(
+        &self,
+        release: &LiveRelease,
+        device: &DeviceContext,
+        installed: &InstalledPackages,
+    ) -> bool {
         match self.installed_version(release, device, installed) {
             None => release.package.kind != PackageKind::Upgrade,
             Some(have) if release.package.kind == PackageKind::Hotpatch => have != release.package.version,

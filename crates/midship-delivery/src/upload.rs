@@ -122,7 +122,11 @@ fn device_platform(request: &UploadRequest) -> Result<String, DeliveryError> {
 }
 
 /// Checks an upload; `bytes` is the request body (empty for a store URL).
-pub fn check_upload(request: &UploadRequest, bytes: Bytes, limits: ArchiveLimits) -> Result<CheckedUpload, DeliveryError> {
+pub fn check_upload(
+    request: &UploadRequest,
+    bytes: Bytes,
+    limits: ArchiveLimits,
+) -> Result<CheckedUpload, DeliveryError> {
     let kind = PackageKind::parse(&request.kind)
         .ok_or_else(|| invalid("kind", "must be upgrade, h5, mini_program or hotpatch"))?;
     if let Some(notes) = &request.notes {
@@ -143,7 +147,9 @@ fn check_zip_package(
     if bytes.is_empty() {
         return Err(invalid("body", "the package zip is missing"));
     }
-    for (field, given) in [("platform", &request.platform), ("store_url", &request.store_url), ("app_version", &request.app_version)] {
+    for (field, given) in
+        [("platform", &request.platform), ("store_url", &request.store_url), ("app_version", &request.app_version)]
+    {
         if given.is_some() {
             return Err(invalid(field, "does not apply to H5 and mini program packages"));
         }
@@ -161,17 +167,34 @@ fn check_zip_package(
     if let Some(app_id) = &request.app_id
         && app_id != &manifest.app_id
     {
-        return Err(invalid("app_id", format!("the upload names {} but its manifest.json says {}", midship_core::ids::echo(app_id), manifest.app_id)));
+        return Err(invalid(
+            "app_id",
+            format!(
+                "the upload names {} but its manifest.json says {}",
+                midship_core::ids::echo(app_id),
+                manifest.app_id
+            ),
+        ));
     }
     if let Some(version) = &request.version
         && version != &manifest.version
     {
-        return Err(invalid("version", format!("the upload names {} but its manifest.json says {}", midship_core::ids::echo(version), manifest.version)));
+        return Err(invalid(
+            "version",
+            format!(
+                "the upload names {} but its manifest.json says {}",
+                midship_core::ids::echo(version),
+                manifest.version
+            ),
+        ));
     }
     check_url("manifest.json vhost", &manifest.vhost)?;
     let main = manifest.main_url.trim_start_matches('/');
     if !files.contains_key(main) {
-        return Err(invalid("manifest.json main_url", format!("`{}` is not a file of the package", midship_core::ids::echo(&manifest.main_url))));
+        return Err(invalid(
+            "manifest.json main_url",
+            format!("`{}` is not a file of the package", midship_core::ids::echo(&manifest.main_url)),
+        ));
     }
     if !INSTALL_MODES.contains(&manifest.install_mode.as_str()) {
         return Err(invalid("manifest.json install_mode", "must be automatic, wifi_only or on_use"));
@@ -200,7 +223,11 @@ fn check_zip_package(
     })
 }
 
-fn check_binary_package(kind: PackageKind, request: &UploadRequest, bytes: Bytes) -> Result<CheckedUpload, DeliveryError> {
+fn check_binary_package(
+    kind: PackageKind,
+    request: &UploadRequest,
+    bytes: Bytes,
+) -> Result<CheckedUpload, DeliveryError> {
     let platform = device_platform(request)?;
     let version = request.version.clone().ok_or_else(|| invalid("version", "is required for this kind"))?;
     check_version("version", &version)?;
@@ -223,7 +250,9 @@ fn check_binary_package(kind: PackageKind, request: &UploadRequest, bytes: Bytes
                 return Err(invalid("app_version", "applies to hotpatches only"));
             }
             match (&request.store_url, bytes.is_empty()) {
-                (Some(_), false) => return Err(invalid("store_url", "give either a store URL or the installer, not both")),
+                (Some(_), false) => {
+                    return Err(invalid("store_url", "give either a store URL or the installer, not both"));
+                }
                 (None, true) => return Err(invalid("body", "the installer is missing (or give store_url)")),
                 (Some(url), true) => {
                     check_url("store_url", url)?;
@@ -238,8 +267,10 @@ fn check_binary_package(kind: PackageKind, request: &UploadRequest, bytes: Bytes
                 .map_err(|error| invalid("body", format!("not an installer (apk, ipa and hap are zips): {error}")))?;
         }
         PackageKind::Hotpatch => {
-            let app_version =
-                request.app_version.clone().ok_or_else(|| invalid("app_version", "a hotpatch names the app version it patches"))?;
+            let app_version = request
+                .app_version
+                .clone()
+                .ok_or_else(|| invalid("app_version", "a hotpatch names the app version it patches"))?;
             check_version("app_version", &app_version)?;
             if request.store_url.is_some() {
                 return Err(invalid("store_url", "applies to upgrades only"));
@@ -278,7 +309,8 @@ mod tests {
 
     #[test]
     fn h5_packages_are_read_from_their_manifest() {
-        let upload = check_upload(&h5(), h5_zip(manifest(), &[("index.html", "<html>")]), ArchiveLimits::default()).unwrap();
+        let upload =
+            check_upload(&h5(), h5_zip(manifest(), &[("index.html", "<html>")]), ArchiveLimits::default()).unwrap();
         assert_eq!((upload.app_id.as_str(), upload.version.as_str()), ("12345678", "1.0.0"));
         assert_eq!(upload.details["install_mode"], "automatic");
         assert_eq!(upload.files.unwrap().len(), 2);
@@ -287,7 +319,8 @@ mod tests {
     #[test]
     fn bad_h5_packages_are_refused_with_the_reason() {
         let limits = ArchiveLimits::default();
-        let refuse = |request: &UploadRequest, bytes: Bytes| check_upload(request, bytes, limits).unwrap_err().to_string();
+        let refuse =
+            |request: &UploadRequest, bytes: Bytes| check_upload(request, bytes, limits).unwrap_err().to_string();
         assert!(refuse(&h5(), h5_zip(manifest(), &[])).contains("main_url"));
         let mut wrong_id = manifest();
         wrong_id["app_id"] = json!("1234");

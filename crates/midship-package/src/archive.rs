@@ -52,9 +52,10 @@ pub fn read_zip(bytes: &[u8], limits: ArchiveLimits) -> Result<Files, PackageErr
         }
         let remaining = limits.max_unpacked_bytes - unpacked;
         let mut content = Vec::with_capacity(entry.size().min(remaining) as usize);
-        (&mut entry).take(remaining + 1).read_to_end(&mut content).map_err(|error| {
-            PackageError::Corrupt(format!("entry `{name}`: {error}"))
-        })?;
+        (&mut entry)
+            .take(remaining + 1)
+            .read_to_end(&mut content)
+            .map_err(|error| PackageError::Corrupt(format!("entry `{name}`: {error}")))?;
         unpacked += content.len() as u64;
         if unpacked > limits.max_unpacked_bytes {
             return Err(PackageError::TooLarge(format!("more than {} bytes unpacked", limits.max_unpacked_bytes)));

@@ -74,7 +74,10 @@ impl PackageManifest {
     /// The downloaded package itself is the manifest's.
     pub fn check_package(&self, bytes: &[u8]) -> Result<(), PackageError> {
         if bytes.len() as u64 != self.package_size || sha256_hex(bytes) != self.package_sha256 {
-            return Err(PackageError::ManifestMismatch { path: String::new(), reason: "package sha256 differs".into() });
+            return Err(PackageError::ManifestMismatch {
+                path: String::new(),
+                reason: "package sha256 differs".into(),
+            });
         }
         Ok(())
     }

@@ -51,8 +51,8 @@ fn window_log(reference: usize, content: usize) -> u32 {
 }
 
 fn compress(content: &[u8], reference: &[u8]) -> Vec<u8> {
-    let mut encoder = zstd::stream::write::Encoder::with_ref_prefix(Vec::new(), LEVEL, reference)
-        .expect("zstd accepts the level");
+    let mut encoder =
+        zstd::stream::write::Encoder::with_ref_prefix(Vec::new(), LEVEL, reference).expect("zstd accepts the level");
     encoder.window_log(window_log(reference.len(), content.len())).expect("the window log is in range");
     encoder.long_distance_matching(reference.len() + content.len() > 8 << 20).expect("a known parameter");
     encoder.set_pledged_src_size(Some(content.len() as u64)).expect("before any data");

@@ -66,8 +66,11 @@ pub fn verify_manifest(public_key: &str, signed: &SignedManifest) -> Result<Pack
     if signed.algorithm != ALGORITHM {
         return Err(bad("unsupported algorithm"));
     }
-    let key_bytes: [u8; 32] =
-        STANDARD.decode(public_key).ok().and_then(|bytes| bytes.try_into().ok()).ok_or_else(|| bad("bad public key"))?;
+    let key_bytes: [u8; 32] = STANDARD
+        .decode(public_key)
+        .ok()
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(|| bad("bad public key"))?;
     let key = VerifyingKey::from_bytes(&key_bytes).map_err(|_| bad("bad public key"))?;
     let signature: [u8; 64] = STANDARD
         .decode(&signed.signature)

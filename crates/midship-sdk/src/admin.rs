@@ -5,11 +5,11 @@ use std::time::Duration;
 use midship_api::{
     ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView,
     CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest,
-    CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PublishRequest,
-    PushDeliveryView, PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView,
-    PushTemplateBody, RollbackRequest, RotateKeyRequest, RotatedKey, SwitchStatusView, SyncBatchRequest,
-    SyncBatchResponse, SyncSendRequest, SyncSendResponse, SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView,
-    TokenView, WhoAmI, WorkspaceView,
+    CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PackageView,
+    PublishRequest, PushDeliveryView, PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsView,
+    PushTaskView, PushTemplateBody, ReleaseView, RollbackRequest, RotateKeyRequest, RotatedKey, SigningKeyView,
+    SwitchStatusView, SyncBatchRequest, SyncBatchResponse, SyncSendRequest, SyncSendResponse, SyncStatusView,
+    SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -483,5 +483,64 @@ impl AdminClient {
 
     pub async fn delete_push_channel(&self, workspace_id: &str, name: &str) -> Result<(), SdkError> {
         self.delete(&Self::workspace_path(workspace_id, &format!("push/channels/{}", Self::segment(name)))).await
+    }
+
+    // ---- delivery ------------------------------------------------------------------------
+
+    /// Uploads a package (`query`: kind, platform, version, app_id, build, notes, app_version,
+    /// store_url, as `midship_delivery::UploadRequest` reads them); `body` is the file.
+    pub async fn upload_package(
+        &self,
+        workspace_id: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<PackageView, SdkError> {
+        let request = self
+            .request(Method::POST, &Self::workspace_path(workspace_id, "delivery/packages"))?
+            .query(query)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .timeout(Duration::from_secs(600))
+            .body(body);
+        self.send(request).await
+    }
+
+    pub async fn list_packages(&self, workspace_id: &str) -> Result<List<PackageView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "delivery/packages"), &()).await
+    }
+
+    pub async fn delivery_signing_key(&self, workspace_id: &str) -> Result<SigningKeyView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "delivery/signing-key"), &()).await
+    }
+
+    /// Creates a release: `definition` is `{"package_id", "stage", "rules", "mode", …}`.
+    pub async fn create_release(
+        &self,
+        workspace_id: &str,
+        definition: &serde_json::Value,
+    ) -> Result<ReleaseView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "delivery/releases"), definition).await
+    }
+
+    pub async fn list_releases(&self, workspace_id: &str) -> Result<List<ReleaseView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "delivery/releases"), &()).await
+    }
+
+    pub async fn show_release(&self, workspace_id: &str, release_id: &str) -> Result<ReleaseView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, &format!("delivery/releases/{}", Self::segment(release_id))), &())
+            .await
+    }
+
+    /// `action`: pause, resume, end or rollback.
+    pub async fn change_release(
+        &self,
+        workspace_id: &str,
+        release_id: &str,
+        action: &str,
+    ) -> Result<ReleaseView, SdkError> {
+        let path = Self::workspace_path(
+            workspace_id,
+            &format!("delivery/releases/{}/{}", Self::segment(release_id), Self::segment(action)),
+        );
+        self.post(&path, &serde_json::json!({})).await
     }
 }

@@ -6,6 +6,10 @@
 //! - [`config`]: the device side of remote configuration (typed getters, disk cache, pulls at
 //!   cold start and after 30 minutes in the background, change listeners).
 //!
+//! - [`delivery`]: checks for upgrades, H5 and mini program packages and hotpatches; downloads
+//!   that resume; signature and hash checks before anything is used; diffs applied with a fall back
+//!   to the full package; progress reports.
+//!
 //! - [`rpc`]: signed calls through the gateway (`POST /mgw`), with retries of failures that did
 //!   not reach the backend and the trace id surfaced to the caller.
 //!
@@ -15,6 +19,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod delivery;
 pub mod push;
 pub mod rpc;
 pub mod sync;

@@ -162,6 +162,11 @@ impl RpcClient {
         self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).device_id.clone()
     }
 
+    /// The server the calls go to (no trailing slash).
+    pub fn server_url(&self) -> &str {
+        &self.settings.server_url
+    }
+
     pub fn set_user(&self, user_id: Option<String>) {
         self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).user_id = user_id;
     }

@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use midship_api::ConfigPullResponse;
+use midship_api::{ConfigPullResponse, DeliveryCheckRequest, DeliveryReportRequest};
 use midship_control::ControlPlane;
+use midship_delivery::{DeliveryError, DeliveryService};
 use midship_gateway::connect::{DEVICE_TOKEN_TTL_MS, issue_token};
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
 use midship_push::{DeviceReport, PushError, PushService};
@@ -210,11 +211,80 @@ impl BuiltinService for PushDevice {
     }
 }
 
+/// `midship.delivery.check`: what the device should download (upgrade, H5 and mini program
+/// packages with full or diff URLs, hotpatch), answered from the workspace's in-memory snapshot.
+/// Device, user, platform and app version come from the signed headers.
+#[derive(Debug)]
+pub struct DeliveryCheck {
+    pub delivery: DeliveryService,
+}
+
+fn delivery_error(error: DeliveryError) -> BuiltinError {
+    match error {
+        DeliveryError::Invalid { .. } | DeliveryError::UnknownRelease(_) | DeliveryError::UnknownPackage(_) => {
+            BuiltinError::Malformed(error.to_string())
+        }
+        other => BuiltinError::Failed(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl BuiltinService for DeliveryCheck {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let request: DeliveryCheckRequest = if body.is_empty() {
+            DeliveryCheckRequest::default()
+        } else {
+            serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))?
+        };
+        let device = DeviceContext {
+            device_id: context.device_id.clone(),
+            user_id: context.user_id.clone(),
+            platform: context.platform.clone(),
+            app_version: context.app_version.clone(),
+            os_version: request.os_version,
+            model: request.model,
+            city: request.city,
+            network: request.network,
+            attributes: request.attributes,
+        };
+        let response =
+            self.delivery.check(&context.workspace_id, &device, &request.installed).await.map_err(delivery_error)?;
+        Ok(serde_json::to_vec(&response).expect("responses serialize"))
+    }
+}
+
+/// `midship.delivery.report`: the device downloaded, installed or failed a release.
+#[derive(Debug)]
+pub struct DeliveryReport {
+    pub delivery: DeliveryService,
+}
+
+#[async_trait]
+impl BuiltinService for DeliveryReport {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let report: DeliveryReportRequest =
+            serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))?;
+        let device_id = context
+            .device_id
+            .as_deref()
+            .ok_or_else(|| BuiltinError::Malformed("the call names no device (the utdid header)".into()))?;
+        self.delivery.report(&context.workspace_id, device_id, &report).await.map_err(delivery_error)?;
+        Ok(serde_json::to_vec(&json!({ "recorded": true })).expect("JSON serializes"))
+    }
+}
+
 /// Every built-in service of this node.
-pub fn registry(control: &ControlPlane, switches: &SwitchService, push: &PushService) -> BuiltinRegistry {
+pub fn registry(
+    control: &ControlPlane,
+    switches: &SwitchService,
+    push: &PushService,
+    delivery: &DeliveryService,
+) -> BuiltinRegistry {
     let mut registry = BuiltinRegistry::default();
     registry.register("midship.config.pull", Arc::new(ConfigPull { switches: switches.clone() }));
     registry.register("midship.sync.token", Arc::new(SyncToken { control: control.clone() }));
+    registry.register("midship.delivery.check", Arc::new(DeliveryCheck { delivery: delivery.clone() }));
+    registry.register("midship.delivery.report", Arc::new(DeliveryReport { delivery: delivery.clone() }));
     for (operation_type, operation) in [
         ("midship.push.report", PushOperation::Report),
         ("midship.push.bind", PushOperation::Bind),

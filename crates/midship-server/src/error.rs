@@ -131,3 +131,30 @@ impl From<midship_sync::SyncError> for ApiError {
         }
     }
 }
+
+impl From<midship_delivery::DeliveryError> for ApiError {
+    fn from(error: midship_delivery::DeliveryError) -> Self {
+        use midship_delivery::DeliveryError;
+        let message = error.to_string();
+        match error {
+            DeliveryError::Control(control) => control.into(),
+            DeliveryError::Invalid { .. } | DeliveryError::Package(_) => Self::invalid(message),
+            DeliveryError::TooLarge(_) => Self::new(StatusCode::PAYLOAD_TOO_LARGE, codes::PAYLOAD_TOO_LARGE, message),
+            DeliveryError::UnknownPackage(_) | DeliveryError::UnknownRelease(_) => {
+                Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+            }
+            DeliveryError::Conflict(_) => Self::new(StatusCode::CONFLICT, codes::CONFLICT, message),
+            DeliveryError::Blob(midship_delivery::BlobError::BadName(_)) => {
+                Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
+            }
+            DeliveryError::Blob(blob_error) => {
+                tracing::error!(error = %blob_error, "package store failure");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    codes::UNAVAILABLE,
+                    "the package store is unavailable, try again",
+                )
+            }
+        }
+    }
+}

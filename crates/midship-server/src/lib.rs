@@ -29,6 +29,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use midship_control::ControlPlane;
+use midship_delivery::{DeliveryService, LocalBlobStore};
 use midship_gateway::{Gateway, GatewaySettings};
 use midship_push::PushService;
 use midship_switches::SwitchService;
@@ -45,6 +46,24 @@ pub struct ServerSettings {
     /// Mark console cookies `Secure` (set when Midship is reached over HTTPS).
     pub secure_cookies: bool,
     pub long_connection: longconn::LongConnectionSettings,
+    pub delivery: DeliveryPlacement,
+}
+
+/// Where delivery keeps package blobs, and its limits (the `[delivery]` config section).
+#[derive(Debug, Clone)]
+pub struct DeliveryPlacement {
+    /// The package store's directory (`DATA_DIR/packages` for `midship serve`).
+    pub package_dir: std::path::PathBuf,
+    pub settings: midship_delivery::DeliverySettings,
+}
+
+impl Default for DeliveryPlacement {
+    fn default() -> Self {
+        Self {
+            package_dir: std::path::PathBuf::from("./midship-data/packages"),
+            settings: midship_delivery::DeliverySettings::default(),
+        }
+    }
 }
 
 impl Default for ServerSettings {
@@ -53,6 +72,7 @@ impl Default for ServerSettings {
             max_body_bytes: 1024 * 1024,
             secure_cookies: false,
             long_connection: longconn::LongConnectionSettings::default(),
+            delivery: DeliveryPlacement::default(),
         }
     }
 }
@@ -65,6 +85,7 @@ pub struct AppState {
     pub gateway: Arc<Gateway>,
     pub sync: SyncService,
     pub push: PushService,
+    pub delivery: DeliveryService,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: Arc<ServerSettings>,
 }
@@ -77,9 +98,11 @@ impl AppState {
         let sync = SyncService::new(control.clone(), settings.long_connection.sync.clone());
         let observer: Arc<dyn midship_push::DispatchObserver> = metrics.clone();
         let push = PushService::observed(control.clone(), sync.clone(), Some(observer));
-        let builtins = builtins::registry(&control, &switches, &push);
+        let blobs = Arc::new(LocalBlobStore::new(&settings.delivery.package_dir));
+        let delivery = DeliveryService::new(control.clone(), sync.clone(), blobs, settings.delivery.settings);
+        let builtins = builtins::registry(&control, &switches, &push, &delivery);
         let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins));
-        Self { control, switches, gateway, sync, push, metrics, settings: Arc::new(settings) }
+        Self { control, switches, gateway, sync, push, delivery, metrics, settings: Arc::new(settings) }
     }
 }
 
@@ -87,7 +110,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.settings.max_body_bytes;
     Router::new()
-        .merge(api::router())
+        .merge(api::router(state.settings.delivery.settings.max_package_bytes as usize))
         .merge(console::router())
         .merge(ops::router())
         .merge(mgw::router())
@@ -105,6 +128,7 @@ pub fn router(state: AppState) -> Router {
 pub fn spawn_snapshot_refresh(state: &AppState, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
     let switches = state.switches.clone();
     let gateway = state.gateway.clone();
+    let delivery = state.delivery.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -121,6 +145,11 @@ pub fn spawn_snapshot_refresh(state: &AppState, interval: std::time::Duration) -
                 Ok(false) => {}
                 Ok(true) => tracing::info!("reloading gateway routes changed by another node"),
                 Err(error) => tracing::warn!(%error, "cannot check the gateway revision"),
+            }
+            match delivery.refresh_changed().await {
+                Ok(0) => {}
+                Ok(refreshed) => tracing::info!(refreshed, "reloading releases changed by another node"),
+                Err(error) => tracing::warn!(%error, "cannot check for release changes"),
             }
         }
     })

@@ -17,8 +17,8 @@ use midship_storage::{
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 
-mod gateway;
 mod delivery;
+mod gateway;
 mod push;
 mod switches;
 mod sync;

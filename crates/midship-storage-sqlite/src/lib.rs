@@ -17,8 +17,8 @@ use midship_storage::{
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
-mod gateway;
 mod delivery;
+mod gateway;
 mod push;
 mod switches;
 mod sync;

@@ -259,7 +259,13 @@ pub trait GatewayStore: Send + Sync {
 /// Everything a Midship server stores, behind one object.
 #[async_trait]
 pub trait Storage:
-    TenantStore + AppStore + TokenStore + AuditStore + SwitchStore + GatewayStore + SyncStore
+    TenantStore
+    + AppStore
+    + TokenStore
+    + AuditStore
+    + SwitchStore
+    + GatewayStore
+    + SyncStore
     + PushStore
     + DeliveryStore
     + std::fmt::Debug

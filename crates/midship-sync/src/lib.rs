@@ -19,8 +19,8 @@ pub use config::{Delivery, Repush, Scope, SyncConfig, SyncConfigError, TargetKin
 pub use hub::{Bus, Hub, Kick, LocalBus};
 pub use message::{SyncMessage, VersionRange};
 pub use service::{
-    MAX_BATCH_MESSAGES, MAX_PAYLOAD_CHARS, Maintenance, PUSH_BIZ_TYPE, DELIVERY_BIZ_TYPE, SendOutcome, SendRequest, SendResult,
-    StreamStatus, SyncError, SyncService, SyncSettings,
+    DELIVERY_BIZ_TYPE, MAX_BATCH_MESSAGES, MAX_PAYLOAD_CHARS, Maintenance, PUSH_BIZ_TYPE, SendOutcome, SendRequest,
+    SendResult, StreamStatus, SyncError, SyncService, SyncSettings,
 };
 pub use session::{DeviceIdentity, DeviceSession, SessionError, SessionEvent};
 

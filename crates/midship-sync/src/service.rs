@@ -90,25 +90,28 @@ pub const DELIVERY_BIZ_TYPE: &str = "midship.delivery";
 /// two never meet.
 fn builtin_configs() -> &'static [Arc<SyncConfig>] {
     static BUILTIN: std::sync::LazyLock<Vec<Arc<SyncConfig>>> = std::sync::LazyLock::new(|| {
-        vec![Arc::new(SyncConfig {
-            biz_type: PUSH_BIZ_TYPE.to_owned(),
-            scope: Scope::Targeted,
-            target: TargetKindName::Device,
-            delivery: Delivery::AllDevices,
-            persistent: true,
-            retention_days: PUSH_RETENTION_DAYS,
-            repush: Repush::All,
-            verified_users_only: false,
-        }), Arc::new(SyncConfig {
-            biz_type: DELIVERY_BIZ_TYPE.to_owned(),
-            scope: Scope::Global,
-            target: TargetKindName::Device,
-            delivery: Delivery::AllDevices,
-            persistent: true,
-            retention_days: 1,
-            repush: Repush::Newest(1),
-            verified_users_only: false,
-        })]
+        vec![
+            Arc::new(SyncConfig {
+                biz_type: PUSH_BIZ_TYPE.to_owned(),
+                scope: Scope::Targeted,
+                target: TargetKindName::Device,
+                delivery: Delivery::AllDevices,
+                persistent: true,
+                retention_days: PUSH_RETENTION_DAYS,
+                repush: Repush::All,
+                verified_users_only: false,
+            }),
+            Arc::new(SyncConfig {
+                biz_type: DELIVERY_BIZ_TYPE.to_owned(),
+                scope: Scope::Global,
+                target: TargetKindName::Device,
+                delivery: Delivery::AllDevices,
+                persistent: true,
+                retention_days: 1,
+                repush: Repush::Newest(1),
+                verified_users_only: false,
+            }),
+        ]
     });
     &BUILTIN
 }

@@ -66,7 +66,8 @@ impl Condition {
 /// [`Condition`] to match many users.
 /// Version order as the `$v…` operators see it (`10.10` after `10.9`, `1.0.0` after `1.0.0-beta`).
 pub fn compare_versions(left: &str, right: &str) -> std::cmp::Ordering {
-    version::padded_version(&Value::String(left.to_owned())).cmp(&version::padded_version(&Value::String(right.to_owned())))
+    version::padded_version(&Value::String(left.to_owned()))
+        .cmp(&version::padded_version(&Value::String(right.to_owned())))
 }
 
 pub fn eval_condition(attributes: &Value, condition: &Value) -> bool {

@@ -4,6 +4,7 @@
 mod apps;
 mod audit;
 pub mod client;
+pub mod delivery;
 pub mod gateway;
 pub mod push;
 pub mod switches;
@@ -32,13 +33,18 @@ use crate::AppState;
     ),
     security(("bearer" = [])),
     tags(
-        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync"), (name = "push")
+        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync"), (name = "push"), (name = "delivery")
     )
 )]
 struct ApiDoc;
 
 /// The API's routes and their OpenAPI document.
 pub fn routes() -> (Router<AppState>, OpenApi) {
+    routes_with(midship_delivery::DeliverySettings::default().max_package_bytes as usize)
+}
+
+/// The routes, with package uploads limited to `max_package_bytes`.
+pub fn routes_with(max_package_bytes: usize) -> (Router<AppState>, OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .merge(tenants::routes())
         .merge(apps::routes())
@@ -48,6 +54,7 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
         .merge(gateway::routes())
         .merge(sync::routes())
         .merge(push::routes())
+        .merge(delivery::routes(max_package_bytes))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = document.components.get_or_insert_with(Default::default);
@@ -60,12 +67,12 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
     (router, document)
 }
 
-pub fn router() -> Router<AppState> {
-    let (router, document) = routes();
+pub fn router(max_package_bytes: usize) -> Router<AppState> {
+    let (router, document) = routes_with(max_package_bytes);
     // Serialized once and shared: axum clones handlers per connection, and a deep copy of the
     // whole document for every device connection would cost more than the connection itself.
     let document = Bytes::from(serde_json::to_vec(&document).expect("the OpenAPI document serializes"));
     let serve_document =
         move || std::future::ready(([(header::CONTENT_TYPE, "application/json")], document.clone()).into_response());
-    router.route("/api/v1/openapi.json", get(serve_document)).merge(client::router())
+    router.route("/api/v1/openapi.json", get(serve_document)).merge(client::router()).merge(delivery::blob_router())
 }

@@ -3,6 +3,7 @@
 
 mod admin_api;
 mod console;
+mod delivery;
 mod gateway;
 mod ops;
 mod push;
@@ -35,8 +36,9 @@ impl TestServer {
         Self::start_with(ServerSettings::default()).await
     }
 
-    pub async fn start_with(settings: ServerSettings) -> Self {
+    pub async fn start_with(mut settings: ServerSettings) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
+        settings.delivery.package_dir = data_dir.path().join("packages");
         let url = format!("sqlite://{}", data_dir.path().join("midship.db").display());
         let storage = open_storage(&url, 4).await.unwrap();
         let control = ControlPlane::new(storage, Arc::new(SystemClock), ControlSettings::default());

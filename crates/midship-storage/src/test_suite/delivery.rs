@@ -46,8 +46,12 @@ pub async fn delivery_packages_patches_and_releases_are_stored(storage: Arc<dyn 
     bootstrapped(&storage).await;
     create_app(&storage, "APP0000000000001", "One", T0).await;
     storage.insert_delivery_package(&package("PKG1", "1.0.0", T0), &audit("package.upload", "PKG1", T0)).await.unwrap();
-    storage.insert_delivery_package(&package("PKG2", "1.0.1", T0 + 1), &audit("package.upload", "PKG2", T0)).await.unwrap();
-    let again = storage.insert_delivery_package(&package("PKG3", "1.0.1", T0 + 2), &audit("package.upload", "PKG3", T0)).await;
+    storage
+        .insert_delivery_package(&package("PKG2", "1.0.1", T0 + 1), &audit("package.upload", "PKG2", T0))
+        .await
+        .unwrap();
+    let again =
+        storage.insert_delivery_package(&package("PKG3", "1.0.1", T0 + 2), &audit("package.upload", "PKG3", T0)).await;
     assert!(matches!(again, Err(StorageError::Conflict { .. })), "{again:?}");
     let packages = storage.list_delivery_packages(WORKSPACE).await.unwrap();
     assert_eq!(packages.iter().map(|package| package.package_id.as_str()).collect::<Vec<_>>(), ["PKG1", "PKG2"]);
@@ -68,7 +72,10 @@ pub async fn delivery_packages_patches_and_releases_are_stored(storage: Arc<dyn 
 
     assert_eq!(storage.delivery_revision(WORKSPACE).await.unwrap(), 0);
     storage.create_delivery_release(&release("REL1", "PKG1", T0), &audit("release.create", "REL1", T0)).await.unwrap();
-    storage.create_delivery_release(&release("REL2", "PKG2", T0 + 5), &audit("release.create", "REL2", T0)).await.unwrap();
+    storage
+        .create_delivery_release(&release("REL2", "PKG2", T0 + 5), &audit("release.create", "REL2", T0))
+        .await
+        .unwrap();
     let mut paused = release("REL1", "PKG1", T0);
     paused.status = ReleaseStatus::Paused;
     paused.definition = "{\"stage\":1}".into();
@@ -78,7 +85,8 @@ pub async fn delivery_packages_patches_and_releases_are_stored(storage: Arc<dyn 
     assert_eq!(storage.delivery_revision(WORKSPACE).await.unwrap(), T0 + 9);
     let listed = storage.list_delivery_releases(WORKSPACE).await.unwrap();
     assert_eq!(listed.iter().map(|release| release.release_id.as_str()).collect::<Vec<_>>(), ["REL2", "REL1"]);
-    let unknown = storage.update_delivery_release(&release("REL9", "PKG1", T0), &audit("release.end", "REL9", T0)).await;
+    let unknown =
+        storage.update_delivery_release(&release("REL9", "PKG1", T0), &audit("release.end", "REL9", T0)).await;
     assert!(matches!(unknown, Err(StorageError::NotFound { .. })), "{unknown:?}");
 }
 
@@ -87,7 +95,8 @@ pub async fn delivery_events_count_each_device_once(storage: Arc<dyn Storage>) {
     create_app(&storage, "APP0000000000001", "One", T0).await;
     storage.insert_delivery_package(&package("PKG1", "1.0.0", T0), &audit("package.upload", "PKG1", T0)).await.unwrap();
     storage.create_delivery_release(&release("REL1", "PKG1", T0), &audit("release.create", "REL1", T0)).await.unwrap();
-    let mut events: Vec<_> = (0..1500).map(|index| event("REL1", &format!("dev-{index}"), DeliveryEventKind::Checked)).collect();
+    let mut events: Vec<_> =
+        (0..1500).map(|index| event("REL1", &format!("dev-{index}"), DeliveryEventKind::Checked)).collect();
     events.push(event("REL1", "dev-1", DeliveryEventKind::Offered));
     events.push(event("REL1", "dev-2", DeliveryEventKind::Offered));
     storage.record_delivery_events(&events).await.unwrap();

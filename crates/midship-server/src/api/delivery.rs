@@ -1,0 +1,296 @@
+//! `/api/v1/workspaces/{workspace_id}/delivery/*`: packages (upload, list), release tasks
+//! (create, list, show, pause, resume, end, rollback) with their statistics, the signing key;
+//! and `GET /delivery/blobs/{sha256}`, where devices download packages and diffs (with ranges,
+//! so an interrupted download resumes).
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use midship_api::{ErrorBody, List, PackageView, PatchView, ReleaseView, SigningKeyView, codes};
+use midship_core::clock::format_rfc3339;
+use midship_delivery::service::PackageSummary;
+use midship_delivery::{ReleaseAction, ReleaseDefinition, ReleaseSummary, UploadRequest};
+use serde_json::Value;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Caller};
+
+pub fn routes(max_package_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(upload_package).layer(DefaultBodyLimit::max(max_package_bytes)))
+        .routes(routes!(list_packages))
+        .routes(routes!(signing_key))
+        .routes(routes!(create_release, list_releases))
+        .routes(routes!(show_release))
+        .routes(routes!(change_release))
+}
+
+/// The download route for devices (no admin token: blobs are named by their hash and signed).
+pub fn blob_router() -> axum::Router<AppState> {
+    axum::Router::new().route("/delivery/blobs/{sha256}", get(download_blob))
+}
+
+pub fn package_view(summary: PackageSummary) -> PackageView {
+    let package = summary.package;
+    let full = package.size.max(1) as f64;
+    let files = serde_json::from_str::<Value>(&package.manifest)
+        .ok()
+        .and_then(|manifest| manifest.get("files").and_then(Value::as_array).map(Vec::len))
+        .unwrap_or(0);
+    PackageView {
+        package_id: package.package_id,
+        kind: package.kind.as_str().to_owned(),
+        app_id: package.app_id,
+        version: package.version,
+        sha256: package.blob_sha256,
+        size: package.size,
+        files,
+        details: serde_json::from_str(&package.details).unwrap_or(Value::Null),
+        created_at: format_rfc3339(package.created_at),
+        patches: summary
+            .patches
+            .into_iter()
+            .map(|(from_version, patch)| PatchView { from_version, size: patch.size, ratio: patch.size as f64 / full })
+            .collect(),
+    }
+}
+
+pub fn release_view(summary: ReleaseSummary) -> ReleaseView {
+    ReleaseView {
+        release_id: summary.release.release_id,
+        package_id: summary.package.package_id,
+        kind: summary.package.kind.as_str().to_owned(),
+        app_id: summary.package.app_id,
+        version: summary.package.version,
+        status: summary.release.status.as_str().to_owned(),
+        definition: serde_json::to_value(&summary.definition).expect("definitions serialize"),
+        created_at: format_rfc3339(summary.release.created_at),
+        updated_at: format_rfc3339(summary.release.updated_at),
+        stats: summary.stats,
+    }
+}
+
+/// Uploads a package; the body is the file itself (an H5 or mini program zip with
+/// `manifest.json` at its root, an apk/ipa/hap, a hotpatch file, or nothing for an upgrade
+/// given as `store_url`). It is checked, stored by sha256, signed with the workspace's key, and
+/// diffed against the latest earlier versions.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/packages", tag = "delivery",
+    params(("workspace_id" = String, Path), ("kind" = String, Query, description = "upgrade, h5, mini_program or hotpatch"),
+        ("platform" = Option<String>, Query), ("version" = Option<String>, Query), ("app_id" = Option<String>, Query),
+        ("build" = Option<i64>, Query), ("notes" = Option<String>, Query), ("app_version" = Option<String>, Query),
+        ("store_url" = Option<String>, Query)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = PackageView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
+async fn upload_package(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(request): ApiQuery<UploadRequest>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<PackageView>), ApiError> {
+    let summary = state.delivery.upload(&who, &workspace_id, request, body).await?;
+    Ok((StatusCode::CREATED, Json(package_view(summary))))
+}
+
+/// Every package of the workspace, oldest first, with the diffs made towards each.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/delivery/packages", tag = "delivery",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = List<PackageView>), (status = 404, body = ErrorBody)))]
+async fn list_packages(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<List<PackageView>>, ApiError> {
+    let packages = state.delivery.packages(&who, &workspace_id).await?;
+    Ok(Json(List { items: packages.into_iter().map(package_view).collect(), next_cursor: None }))
+}
+
+/// The public key (Ed25519, base64) devices verify this workspace's package manifests with.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/delivery/signing-key", tag = "delivery",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = SigningKeyView), (status = 404, body = ErrorBody)))]
+async fn signing_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<SigningKeyView>, ApiError> {
+    let public_key = state.delivery.public_key(&who, &workspace_id).await?;
+    Ok(Json(SigningKeyView { algorithm: midship_package::signing::ALGORITHM.to_owned(), public_key }))
+}
+
+/// Releases a package: `{"package_id", "stage": {"kind": "whitelist" | "time_window" | "capped" |
+/// "official", …}, "rules": {…}, "mode": "remind_once" | "remind_always" | "force" (upgrades),
+/// "remind_interval_hours", "note"}` (see docs/delivery.md). Earlier releases of the package end.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/releases", tag = "delivery",
+    params(("workspace_id" = String, Path)), request_body(content = Value, description = "a release definition with its package_id"),
+    responses((status = 201, body = ReleaseView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn create_release(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiJson(mut body): ApiJson<serde_json::Map<String, Value>>,
+) -> Result<(StatusCode, Json<ReleaseView>), ApiError> {
+    let package_id = match body.remove("package_id") {
+        Some(Value::String(package_id)) => package_id,
+        _ => return Err(ApiError::invalid("invalid package_id: a string is required")),
+    };
+    let definition: ReleaseDefinition = serde_json::from_value(Value::Object(body))
+        .map_err(|error| ApiError::invalid(format!("invalid release: {error}")))?;
+    let summary = state.delivery.create_release(&who, &workspace_id, &package_id, definition).await?;
+    Ok((StatusCode::CREATED, Json(release_view(summary))))
+}
+
+/// Every release of the workspace, newest first, with devices per step.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/delivery/releases", tag = "delivery",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = List<ReleaseView>), (status = 404, body = ErrorBody)))]
+async fn list_releases(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<List<ReleaseView>>, ApiError> {
+    let releases = state.delivery.releases(&who, &workspace_id).await?;
+    Ok(Json(List { items: releases.into_iter().map(release_view).collect(), next_cursor: None }))
+}
+
+/// One release with its statistics: devices that checked, were offered, downloaded, installed
+/// and failed.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/delivery/releases/{release_id}", tag = "delivery",
+    params(("workspace_id" = String, Path), ("release_id" = String, Path)),
+    responses((status = 200, body = ReleaseView), (status = 404, body = ErrorBody)))]
+async fn show_release(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, release_id)): Path<(String, String)>,
+) -> Result<Json<ReleaseView>, ApiError> {
+    Ok(Json(release_view(state.delivery.release(&who, &workspace_id, &release_id).await?)))
+}
+
+/// `pause`, `resume`, `end`, or `rollback` (hotpatches: devices remove the patch at their next
+/// check).
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/releases/{release_id}/{action}", tag = "delivery",
+    params(("workspace_id" = String, Path), ("release_id" = String, Path), ("action" = String, Path)),
+    responses((status = 200, body = ReleaseView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn change_release(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, release_id, action)): Path<(String, String, String)>,
+) -> Result<Json<ReleaseView>, ApiError> {
+    let action = match action.as_str() {
+        "pause" => ReleaseAction::Pause,
+        "resume" => ReleaseAction::Resume,
+        "end" => ReleaseAction::End,
+        "rollback" => ReleaseAction::Rollback,
+        _ => return Err(ApiError::invalid("invalid action: must be pause, resume, end or rollback")),
+    };
+    Ok(Json(release_view(state.delivery.change_release(&who, &workspace_id, &release_id, action).await?)))
+}
+
+/// A single `bytes=` range of a blob of `size` bytes: `Ok(None)` for no (or an ignored multi-)
+/// range, `Err(())` when unsatisfiable.
+fn requested_range(headers: &HeaderMap, size: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(value) = headers.get(header::RANGE).and_then(|value| value.to_str().ok()) else { return Ok(None) };
+    let Some(spec) = value.trim().strip_prefix("bytes=") else { return Ok(None) };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (start, end) = spec.split_once('-').ok_or(())?;
+    let (start, end) = match (start.trim(), end.trim()) {
+        ("", suffix) => {
+            let suffix: u64 = suffix.parse().map_err(|_| ())?;
+            if suffix == 0 {
+                return Err(());
+            }
+            (size.saturating_sub(suffix), size.saturating_sub(1))
+        }
+        (start, "") => (start.parse().map_err(|_| ())?, size.saturating_sub(1)),
+        (start, end) => {
+            let end: u64 = end.parse().map_err(|_| ())?;
+            (start.parse().map_err(|_| ())?, end.min(size.saturating_sub(1)))
+        }
+    };
+    if start >= size || start > end {
+        return Err(());
+    }
+    Ok(Some((start, end)))
+}
+
+async fn download_blob(
+    State(state): State<AppState>,
+    Path(sha256): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let blobs = state.delivery.blobs();
+    let not_found = || ApiError::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, "no such package");
+    let size = match blobs.size(&sha256).await {
+        Ok(Some(size)) => size,
+        Ok(None) | Err(midship_delivery::BlobError::BadName(_)) => return Err(not_found()),
+        Err(error) => return Err(midship_delivery::DeliveryError::from(error).into()),
+    };
+    let range = match requested_range(&headers, size) {
+        Ok(range) => range,
+        Err(()) => {
+            let mut response =
+                ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, codes::INVALID_REQUEST, "range not satisfiable")
+                    .into_response();
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}")).expect("ASCII header"),
+            );
+            return Ok(response);
+        }
+    };
+    let (status, start, length) = match range {
+        Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
+        None => (StatusCode::OK, 0, size),
+    };
+    let reader = blobs.open(&sha256, start, length).await.map_err(midship_delivery::DeliveryError::from)?;
+    let mut response = Response::new(Body::from_stream(tokio_util::io::ReaderStream::new(reader)));
+    *response.status_mut() = status;
+    let response_headers = response.headers_mut();
+    response_headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    response_headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    response_headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    response_headers.insert(header::ETAG, HeaderValue::from_str(&format!("\"{sha256}\"")).expect("hex is ASCII"));
+    response_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"));
+    if status == StatusCode::PARTIAL_CONTENT {
+        response_headers.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {start}-{}/{size}", start + length - 1)).expect("ASCII header"),
+        );
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn range(value: &str, size: u64) -> Result<Option<(u64, u64)>, ()> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RANGE, HeaderValue::from_str(value).unwrap());
+        requested_range(&headers, size)
+    }
+
+    #[test]
+    fn ranges_are_read_as_rfc_9110_says() {
+        assert_eq!(range("bytes=0-99", 1000), Ok(Some((0, 99))));
+        assert_eq!(range("bytes=500-", 1000), Ok(Some((500, 999))));
+        assert_eq!(range("bytes=-100", 1000), Ok(Some((900, 999))));
+        assert_eq!(range("bytes=900-5000", 1000), Ok(Some((900, 999))));
+        assert_eq!(range("bytes=0-1,5-6", 1000), Ok(None));
+        assert_eq!(range("bytes=1000-", 1000), Err(()));
+        assert_eq!(range("bytes=5-2", 1000), Err(()));
+        assert_eq!(range("bytes=x-", 1000), Err(()));
+        assert_eq!(range("items=0-1", 1000), Ok(None));
+    }
+}
