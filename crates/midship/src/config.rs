@@ -17,7 +17,41 @@ pub struct Config {
     pub admin: AdminSection,
     pub gateway: GatewaySection,
     pub sync: SyncSection,
+    pub delivery: DeliverySection,
     pub log: LogSection,
+}
+
+/// Delivery packages: limits and diffs (blobs live in `server.data_dir/packages`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliverySection {
+    pub max_package_mib: u64,
+    pub max_package_entries: usize,
+    pub max_unpacked_mib: u64,
+    pub diff_from_versions: usize,
+}
+
+impl Default for DeliverySection {
+    fn default() -> Self {
+        Self { max_package_mib: 256, max_package_entries: 20_000, max_unpacked_mib: 512, diff_from_versions: 5 }
+    }
+}
+
+impl DeliverySection {
+    pub fn placement(&self, data_dir: &Path) -> midship_server::DeliveryPlacement {
+        const MIB: u64 = 1024 * 1024;
+        midship_server::DeliveryPlacement {
+            package_dir: data_dir.join("packages"),
+            settings: midship_delivery::DeliverySettings {
+                max_package_bytes: self.max_package_mib.saturating_mul(MIB),
+                archive: midship_package::ArchiveLimits {
+                    max_entries: self.max_package_entries,
+                    max_unpacked_bytes: self.max_unpacked_mib.saturating_mul(MIB),
+                },
+                patch_from_versions: self.diff_from_versions,
+            },
+        }
+    }
 }
 
 /// The device long connection and data sync.
@@ -276,6 +310,16 @@ window = 128
 max_rpcs_in_flight = 16
 # How often expired messages are purged and scheduled ones released, in seconds.
 maintenance_interval_seconds = 1
+
+[delivery]
+# Packages are kept by sha256 in data_dir/packages.
+# Largest package upload, in MiB; larger ones get 413.
+max_package_mib = 256
+# Zip packages (H5, mini programs): most entries, and most bytes unpacked in MiB.
+max_package_entries = 20000
+max_unpacked_mib = 512
+# A new version is diffed against this many earlier versions of the same package.
+diff_from_versions = 5
 
 [log]
 # Filter in tracing's syntax, e.g. "info" or "info,midship_server=debug". RUST_LOG overrides it.

@@ -54,6 +54,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max_body_bytes: config.server.max_body_bytes,
         secure_cookies: config.server.secure_cookies,
         long_connection: config.sync.long_connection(),
+        delivery: config.delivery.placement(&data_dir),
     };
     let tls = match (&config.server.tls_certificate, &config.server.tls_private_key) {
         (Some(certificate), Some(private_key)) => Some(load_tls_config(certificate, private_key)?),

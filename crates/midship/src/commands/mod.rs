@@ -3,6 +3,7 @@
 mod access;
 mod apis;
 mod apps;
+mod delivery;
 mod push;
 mod switches;
 mod sync;
@@ -30,6 +31,8 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Api { command } => apis::api(&client, command, json).await,
         AdminCommand::Switch { command } => switches::switch(&client, command, json).await,
         AdminCommand::Push { command } => push::push(&client, command, json).await,
+        AdminCommand::Package { command } => delivery::package(&client, command, json).await,
+        AdminCommand::Release { command } => delivery::release(&client, command, json).await,
         AdminCommand::Sync { command } => sync::sync(&client, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }

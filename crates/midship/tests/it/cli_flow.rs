@@ -274,3 +274,99 @@ fn push_flow(server: &ServerProcess) {
     let unknown = server.cli(&admin, &["push", "bind", "--workspace", workspace, "phone-9", "--user", "ana"]);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("has not reported"), "{unknown:?}");
 }
+
+#[test]
+fn delivery_through_the_cli_on_sqlite() {
+    let data_dir = tempfile::tempdir().unwrap();
+    delivery_flow(&ServerProcess::start(data_dir.path(), &[]));
+}
+
+#[test]
+fn delivery_through_the_cli_on_postgres() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let database_url = runtime.block_on(midship_testkit::fresh_postgres_database("delivery"));
+    let data_dir = tempfile::tempdir().unwrap();
+    delivery_flow(&ServerProcess::start(data_dir.path(), &["--database-url", &database_url]));
+}
+
+/// An H5 zip of 1.5 MB (more than the API's 1 MiB body limit: uploads have their own), with an
+/// incompressible asset that stays the same between versions.
+fn h5_zip(directory: &std::path::Path, version: &str) -> std::path::PathBuf {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let asset: Vec<u8> = (0..1_500_000)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect();
+    let files = midship_package::Files::from([
+        (
+            "manifest.json".to_owned(),
+            serde_json::json!({ "app_id": "30000001", "version": version, "vhost": "https://30000001.h5app.example.com", "main_url": "/index.html" })
+                .to_string()
+                .into_bytes(),
+        ),
+        ("index.html".to_owned(), format!("<html>{version}</html>").into_bytes()),
+        ("asset.bin".to_owned(), asset),
+    ]);
+    let path = directory.join(format!("h5-{version}.zip"));
+    std::fs::write(&path, midship_package::write_zip(&files)).unwrap();
+    path
+}
+
+fn delivery_flow(server: &ServerProcess) {
+    let admin = server.admin_token();
+    let created = server.cli_json(&admin, &["app", "create", "transit"]);
+    let workspace = created["workspaces"][2]["workspace_id"].as_str().unwrap().to_owned();
+    let workspace = workspace.as_str();
+    let files = tempfile::tempdir().unwrap();
+    let upload = |version: &str| {
+        let zip = h5_zip(files.path(), version);
+        server.cli_json(&admin, &["package", "upload", "--workspace", workspace, "--kind", "h5", zip.to_str().unwrap()])
+    };
+    let first = upload("1.0.0");
+    assert!(first["size"].as_i64().unwrap() > 1_048_576, "{first}");
+    let second = upload("1.0.1");
+    let patch = &second["patches"][0];
+    assert_eq!(patch["from_version"], "1.0.0");
+    assert!(patch["size"].as_i64().unwrap() < 2_000, "only index.html changed: {patch}");
+
+    let key = server.cli_json(&admin, &["package", "key", "--workspace", workspace]);
+    assert_eq!(key["algorithm"], "ed25519");
+    let package_id = second["package_id"].as_str().unwrap();
+    let release = server.cli_json(
+        &admin,
+        &[
+            "release",
+            "create",
+            "--workspace",
+            workspace,
+            "--package",
+            package_id,
+            "--stage",
+            "capped",
+            "--max-devices",
+            "100",
+        ],
+    );
+    let release_id = release["release_id"].as_str().unwrap();
+    assert_eq!(release["definition"]["stage"], serde_json::json!({ "kind": "capped", "max_devices": 100 }));
+    let paused = server.cli_json(&admin, &["release", "pause", "--workspace", workspace, release_id]);
+    assert_eq!(paused["status"], "paused");
+    let resumed = server.cli_json(&admin, &["release", "resume", "--workspace", workspace, release_id]);
+    assert_eq!(resumed["status"], "active");
+    let refused = server.cli(&admin, &["release", "rollback", "--workspace", workspace, release_id]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("only hotpatch releases roll back"));
+    let ended = server.cli_json(&admin, &["release", "end", "--workspace", workspace, release_id]);
+    assert_eq!(ended["status"], "ended");
+    let shown = server.cli_json(&admin, &["release", "show", "--workspace", workspace, release_id]);
+    assert_eq!(shown["stats"]["checked"], 0);
+    let listed = server.cli(&admin, &["release", "list", "--workspace", workspace]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("h5 30000001 1.0.1"), "people get a table");
+    let audit = server.cli_json(&admin, &["audit", "list"]);
+    let actions: Vec<_> =
+        audit["items"].as_array().unwrap().iter().filter_map(|entry| entry["action"].as_str()).collect();
+    assert!(actions.contains(&"delivery.package.upload") && actions.contains(&"delivery.release.end"), "{actions:?}");
+}

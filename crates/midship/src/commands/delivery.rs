@@ -1,0 +1,203 @@
+//! `package` and `release` commands: delivery packages and their release tasks.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use midship_api::{PackageView, ReleaseView};
+use midship_sdk::AdminClient;
+use serde_json::{Value, json};
+
+use crate::cli::{PackageCommand, ReleaseCommand};
+use crate::output;
+
+fn print_packages(packages: &[PackageView]) {
+    let rows = packages
+        .iter()
+        .map(|package| {
+            let patches = package
+                .patches
+                .iter()
+                .map(|patch| format!("{}: {} B ({:.1} %)", patch.from_version, patch.size, patch.ratio * 100.0))
+                .collect::<Vec<_>>()
+                .join(", ");
+            vec![
+                package.package_id.clone(),
+                package.kind.clone(),
+                package.app_id.clone(),
+                package.version.clone(),
+                package.size.to_string(),
+                if patches.is_empty() { "-".into() } else { patches },
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(&["package", "kind", "app id", "version", "bytes", "diffs from"], &rows);
+}
+
+fn print_releases(releases: &[ReleaseView]) {
+    let rows = releases
+        .iter()
+        .map(|release| {
+            let stats = |name: &str| release.stats.get(name).copied().unwrap_or(0).to_string();
+            vec![
+                release.release_id.clone(),
+                format!("{} {} {}", release.kind, release.app_id, release.version),
+                release.definition["stage"]["kind"].as_str().unwrap_or("-").to_owned(),
+                release.status.clone(),
+                stats("checked"),
+                stats("offered"),
+                stats("downloaded"),
+                stats("installed"),
+                stats("failed"),
+            ]
+        })
+        .collect::<Vec<_>>();
+    output::table(
+        &["release", "package", "stage", "status", "checked", "offered", "downloaded", "installed", "failed"],
+        &rows,
+    );
+}
+
+pub async fn package(client: &AdminClient, command: PackageCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        PackageCommand::Upload {
+            workspace_id,
+            kind,
+            file,
+            platform,
+            version,
+            build,
+            notes,
+            app_version,
+            store_url,
+        } => {
+            let body = match &file {
+                Some(path) => std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
+                None => Vec::new(),
+            };
+            let build = build.map(|build| build.to_string());
+            let mut query: Vec<(&str, &str)> = vec![("kind", kind.as_str())];
+            for (name, value) in [
+                ("platform", &platform),
+                ("version", &version),
+                ("build", &build),
+                ("notes", &notes),
+                ("app_version", &app_version),
+                ("store_url", &store_url),
+            ] {
+                if let Some(value) = value {
+                    query.push((name, value.as_str()));
+                }
+            }
+            let package = client.upload_package(&workspace_id, &query, body).await?;
+            if json {
+                output::json(&package)
+            } else {
+                print_packages(std::slice::from_ref(&package));
+                Ok(())
+            }
+        }
+        PackageCommand::List { workspace_id } => {
+            let packages = client.list_packages(&workspace_id).await?;
+            if json {
+                output::json(&packages)
+            } else {
+                print_packages(&packages.items);
+                Ok(())
+            }
+        }
+        PackageCommand::Key { workspace_id } => {
+            let key = client.delivery_signing_key(&workspace_id).await?;
+            if json {
+                output::json(&key)
+            } else {
+                println!("{} {}", key.algorithm, key.public_key);
+                Ok(())
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis() as i64).unwrap_or(0)
+}
+
+pub async fn release(client: &AdminClient, command: ReleaseCommand, json: bool) -> anyhow::Result<()> {
+    let (workspace_id, release_id, action) = match command {
+        ReleaseCommand::Create {
+            workspace_id,
+            package_id,
+            stage,
+            users,
+            devices,
+            patterns,
+            hours,
+            max_devices,
+            mode,
+            remind_hours,
+            rules,
+            note,
+        } => {
+            let stage = match stage.as_str() {
+                "whitelist" => {
+                    json!({ "kind": "whitelist", "whitelist": { "user_ids": users, "device_ids": devices, "patterns": patterns } })
+                }
+                "time-window" => {
+                    let hours = hours.context("--stage time-window needs --hours")?;
+                    json!({ "kind": "time_window", "end_at": now_ms() + i64::from(hours) * 3_600_000 })
+                }
+                "capped" => {
+                    json!({ "kind": "capped", "max_devices": max_devices.context("--stage capped needs --max-devices")? })
+                }
+                "official" => json!({ "kind": "official" }),
+                other => bail!("unknown stage {other}"),
+            };
+            let mut definition = json!({ "package_id": package_id, "stage": stage, "note": note });
+            if let Some(rules) = rules {
+                definition["rules"] = serde_json::from_str::<Value>(&rules).context("--rules is not JSON")?;
+            }
+            if let Some(mode) = mode {
+                definition["mode"] = json!(mode);
+            }
+            if let Some(hours) = remind_hours {
+                definition["remind_interval_hours"] = json!(hours);
+            }
+            let release = client.create_release(&workspace_id, &definition).await?;
+            return if json {
+                output::json(&release)
+            } else {
+                print_releases(std::slice::from_ref(&release));
+                Ok(())
+            };
+        }
+        ReleaseCommand::List { workspace_id } => {
+            let releases = client.list_releases(&workspace_id).await?;
+            return if json {
+                output::json(&releases)
+            } else {
+                print_releases(&releases.items);
+                Ok(())
+            };
+        }
+        ReleaseCommand::Show { workspace_id, release_id } => {
+            let release = client.show_release(&workspace_id, &release_id).await?;
+            return if json {
+                output::json(&release)
+            } else {
+                print_releases(std::slice::from_ref(&release));
+                println!("{}", serde_json::to_string_pretty(&release.definition)?);
+                Ok(())
+            };
+        }
+        ReleaseCommand::Pause { workspace_id, release_id } => (workspace_id, release_id, "pause"),
+        ReleaseCommand::Resume { workspace_id, release_id } => (workspace_id, release_id, "resume"),
+        ReleaseCommand::End { workspace_id, release_id } => (workspace_id, release_id, "end"),
+        ReleaseCommand::Rollback { workspace_id, release_id } => (workspace_id, release_id, "rollback"),
+    };
+    let release = client.change_release(&workspace_id, &release_id, action).await?;
+    if json {
+        output::json(&release)
+    } else {
+        print_releases(std::slice::from_ref(&release));
+        Ok(())
+    }
+}
