@@ -55,6 +55,12 @@ pub enum ReleaseAction {
 }
 
 impl ReleaseAction {
+    pub const ALL: [ReleaseAction; 4] = [Self::Pause, Self::Resume, Self::End, Self::Rollback];
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReleaseAction::Pause => "pause",

@@ -185,13 +185,8 @@ async fn change_release(
     Caller(who): Caller,
     Path((workspace_id, release_id, action)): Path<(String, String, String)>,
 ) -> Result<Json<ReleaseView>, ApiError> {
-    let action = match action.as_str() {
-        "pause" => ReleaseAction::Pause,
-        "resume" => ReleaseAction::Resume,
-        "end" => ReleaseAction::End,
-        "rollback" => ReleaseAction::Rollback,
-        _ => return Err(ApiError::invalid("invalid action: must be pause, resume, end or rollback")),
-    };
+    let action = ReleaseAction::parse(&action)
+        .ok_or_else(|| ApiError::invalid("invalid action: must be pause, resume, end or rollback"))?;
     Ok(Json(release_view(state.delivery.change_release(&who, &workspace_id, &release_id, action).await?)))
 }
 

@@ -13,6 +13,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/console/gateway", "Gateway"),
     ("/console/sync", "Data sync"),
     ("/console/push", "Push"),
+    ("/console/delivery", "Delivery"),
     ("/console/tokens", "Tokens"),
     ("/console/audit", "Audit log"),
 ];
@@ -110,4 +111,24 @@ pub fn error_page(status: StatusCode, message: &str) -> Response {
             p { a href="/console" { "Back to the console" } }
         },
     )
+}
+
+/// Horizontal bars, one per stage of the funnel, scaled to the first.
+pub fn funnel_chart(label: &str, stages: &[(&str, i64)]) -> Markup {
+    const WIDTH: i64 = 640;
+    const LABEL: i64 = 110;
+    const ROW: i64 = 28;
+    let largest = stages.iter().map(|(_, count)| *count).max().unwrap_or(0).max(1);
+    let height = ROW * stages.len() as i64 + 8;
+    html! {
+        svg width=(WIDTH) height=(height) viewBox=(format!("0 0 {WIDTH} {height}")) role="img" aria-label=(label) {
+            @for (index, (label, count)) in stages.iter().enumerate() {
+                @let y = index as i64 * ROW + 4;
+                @let bar = (WIDTH - LABEL - 80) * count / largest;
+                text x="0" y=(y + 17) font-size="13" fill="#1d2733" { (label) }
+                rect x=(LABEL) y=(y) width=(bar.max(1)) height="20" rx="3" fill="#0b63c5" {}
+                text x=(LABEL + bar + 8) y=(y + 16) font-size="13" fill="#5b6b7c" { (count) }
+            }
+        }
+    }
 }

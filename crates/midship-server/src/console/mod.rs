@@ -6,6 +6,7 @@
 
 mod access;
 mod apps;
+mod delivery;
 mod gateway;
 mod layout;
 mod push;
@@ -40,6 +41,9 @@ pub fn router() -> Router<AppState> {
         .route("/console/gateway/groups", post(gateway::create_group))
         .route("/console/gateway/apis", post(gateway::create_api))
         .route("/console/gateway/status", post(gateway::set_status))
+        .route("/console/delivery", get(delivery::page))
+        .route("/console/delivery/release", post(delivery::release))
+        .route("/console/delivery/change", post(delivery::change))
         .route("/console/push", get(push::page))
         .route("/console/push/send", post(push::send))
         .route("/console/push/cancel", post(push::cancel))

@@ -3,7 +3,7 @@
 
 use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{Markup, html};
+use maud::html;
 use midship_api::{PushMessageBody, PushRequest, PushRevokeRequest, PushTarget};
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
@@ -25,26 +25,6 @@ fn failure(error: PushError) -> Response {
     layout::error_page(api_error.status, &api_error.message)
 }
 
-/// Horizontal bars, one per stage of the funnel, scaled to the first.
-fn funnel_chart(stages: &[(&str, i64)]) -> Markup {
-    const WIDTH: i64 = 640;
-    const LABEL: i64 = 110;
-    const ROW: i64 = 28;
-    let largest = stages.iter().map(|(_, count)| *count).max().unwrap_or(0).max(1);
-    let height = ROW * stages.len() as i64 + 8;
-    html! {
-        svg width=(WIDTH) height=(height) viewBox=(format!("0 0 {WIDTH} {height}")) role="img" aria-label="push funnel, last 7 days" {
-            @for (index, (label, count)) in stages.iter().enumerate() {
-                @let y = index as i64 * ROW + 4;
-                @let bar = (WIDTH - LABEL - 80) * count / largest;
-                text x="0" y=(y + 17) font-size="13" fill="#1d2733" { (label) }
-                rect x=(LABEL) y=(y) width=(bar.max(1)) height="20" rx="3" fill="#0b63c5" {}
-                text x=(LABEL + bar + 8) y=(y + 16) font-size="13" fill="#5b6b7c" { (count) }
-            }
-        }
-    }
-}
-
 pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Response {
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         let body = html! { h1 { "Push" } p.muted { "Create an app first, then pick it and a workspace above." } };
@@ -64,7 +44,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
     let body = html! {
         h1 { "Push" }
         h2 { "Last 7 days" }
-        (funnel_chart(&[
+        (layout::funnel_chart("push funnel, last 7 days", &[
             ("targets", week.targets), ("sent", week.sent), ("delivered", week.delivered),
             ("opened", week.opened), ("ignored", week.ignored),
         ]))

@@ -310,3 +310,69 @@ async fn push_page_sends_charts_and_revokes() {
     let refused = post("/console/push/send", nobody).await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "a target needs an id");
 }
+
+#[tokio::test]
+async fn delivery_page_lists_packages_releases_and_changes_them() {
+    let server = TestServer::start().await;
+    let cookie = session_cookie(&sign_in(&server, &server.admin_token).await);
+    let post = |path: &'static str, form: Vec<(&'static str, String)>| {
+        let request = server.http.post(server.url(path)).header("cookie", cookie.clone()).form(&form);
+        async move { request.send().await.unwrap() }
+    };
+    let get = |path: &'static str| {
+        let request = server.http.get(server.url(path)).header("cookie", cookie.clone());
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(get("/console/delivery").await.contains("Create an app first"));
+    post("/console/apps", vec![("name", "Clinic".into()), ("workspaces", "prod".into())]).await;
+    let admin = server.admin();
+    let app = admin.list_apps(&Default::default()).await.unwrap().items.remove(0);
+    let workspace = admin.list_workspaces(&app.app_id).await.unwrap().items.remove(0).workspace_id;
+    let files = midship_package::Files::from([
+        (
+            "manifest.json".to_owned(),
+            serde_json::json!({ "app_id": "40000001", "version": "2.0.0", "vhost": "https://40000001.h5app.example.com", "main_url": "/index.html" })
+                .to_string()
+                .into_bytes(),
+        ),
+        ("index.html".to_owned(), b"<html>appointments</html>".to_vec()),
+    ]);
+    let package =
+        admin.upload_package(&workspace, &[("kind", "h5")], midship_package::write_zip(&files)).await.unwrap();
+    let page = get("/console/delivery").await;
+    assert!(page.contains(&package.package_id) && page.contains("40000001"), "{page}");
+
+    let released = post(
+        "/console/delivery/release",
+        vec![
+            ("package_id", package.package_id.clone()),
+            ("stage", "whitelist".into()),
+            ("users", "nurse-1, nurse-2".into()),
+            ("mode", String::new()),
+        ],
+    )
+    .await;
+    assert_eq!(released.status(), StatusCode::SEE_OTHER, "{}", released.text().await.unwrap());
+    let page = get("/console/delivery").await;
+    assert!(page.contains("<svg") && page.contains("devices per step"), "a server-rendered chart: {page}");
+    assert!(page.contains("<td>whitelist</td>") && page.contains("<td>active</td>"), "{page}");
+    let release_id = admin.list_releases(&workspace).await.unwrap().items[0].release_id.clone();
+    let paused =
+        post("/console/delivery/change", vec![("release_id", release_id.clone()), ("action", "pause".into())]).await;
+    assert_eq!(paused.status(), StatusCode::SEE_OTHER);
+    assert!(get("/console/delivery").await.contains("<td>paused</td>"));
+    let refused =
+        post("/console/delivery/change", vec![("release_id", release_id), ("action", "rollback".into())]).await;
+    assert_eq!(refused.status(), StatusCode::CONFLICT, "only hotpatches roll back");
+    let refused = post(
+        "/console/delivery/release",
+        vec![
+            ("package_id", package.package_id),
+            ("stage", "official".into()),
+            ("users", String::new()),
+            ("mode", "force".into()),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "an H5 release has no upgrade mode");
+}
