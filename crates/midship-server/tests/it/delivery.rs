@@ -356,3 +356,42 @@ async fn downloads_serve_ranges_and_resume() {
     assert_eq!(device.download(&format!("/delivery/blobs/{sha256}"), &sha256).await.unwrap(), full.to_vec());
     assert!(!kept.join(format!("{sha256}.part")).exists());
 }
+
+#[tokio::test]
+async fn online_devices_hear_of_release_changes_over_the_long_connection() {
+    use midship_protocol::Codec;
+    use midship_sdk::sync::{ConnectionState, SyncClient};
+    use tokio::sync::{mpsc, watch};
+
+    let fixture = crate::sync::fixture().await;
+    let client = SyncClient::new(fixture.settings("device-online", None, Codec::Json)).unwrap();
+    let (sender, mut announcements) = mpsc::unbounded_channel();
+    client.register("midship.delivery", move |message| {
+        let sender = sender.clone();
+        async move {
+            let _ = sender.send(message);
+        }
+    });
+    let (connected, mut is_connected) = watch::channel(false);
+    client.on_state_change(move |state| {
+        connected.send_replace(matches!(state, ConnectionState::Connected { .. }));
+    });
+    client.start();
+    tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected)).await.unwrap().unwrap();
+
+    let admin = fixture.server.admin();
+    let package =
+        admin.upload_package(&fixture.workspace, &[("kind", "h5")], write_zip(&h5_files("1.0.0"))).await.unwrap();
+    let release = admin
+        .create_release(&fixture.workspace, &json!({ "package_id": package.package_id, "stage": { "kind": "official" } }))
+        .await
+        .unwrap();
+    let announcement = tokio::time::timeout(Duration::from_secs(10), announcements.recv()).await.unwrap().unwrap();
+    let payload: Value = serde_json::from_str(&announcement.payload).unwrap();
+    assert_eq!(payload["release_id"], release.release_id.as_str());
+    assert_eq!((payload["status"].as_str(), payload["app_id"].as_str()), (Some("active"), Some(H5_APP)));
+    admin.change_release(&fixture.workspace, &release.release_id, "pause").await.unwrap();
+    let announcement = tokio::time::timeout(Duration::from_secs(10), announcements.recv()).await.unwrap().unwrap();
+    assert!(announcement.payload.contains("\"paused\""), "{}", announcement.payload);
+    client.stop();
+}
