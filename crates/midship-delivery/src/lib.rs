@@ -15,6 +15,9 @@ pub mod service;
 pub mod snapshot;
 pub mod upload;
 
+#[cfg(test)]
+mod tests;
+
 use midship_control::ControlError;
 use midship_package::PackageError;
 use midship_storage::StorageError;

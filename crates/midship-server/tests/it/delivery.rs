@@ -377,13 +377,19 @@ async fn online_devices_hear_of_release_changes_over_the_long_connection() {
         connected.send_replace(matches!(state, ConnectionState::Connected { .. }));
     });
     client.start();
-    tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected))
+        .await
+        .unwrap()
+        .unwrap();
 
     let admin = fixture.server.admin();
     let package =
         admin.upload_package(&fixture.workspace, &[("kind", "h5")], write_zip(&h5_files("1.0.0"))).await.unwrap();
     let release = admin
-        .create_release(&fixture.workspace, &json!({ "package_id": package.package_id, "stage": { "kind": "official" } }))
+        .create_release(
+            &fixture.workspace,
+            &json!({ "package_id": package.package_id, "stage": { "kind": "official" } }),
+        )
         .await
         .unwrap();
     let announcement = tokio::time::timeout(Duration::from_secs(10), announcements.recv()).await.unwrap().unwrap();
