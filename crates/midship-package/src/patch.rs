@@ -1,10 +1,12 @@
 //! Diffs between two versions of a package.
 //!
 //! A **content patch** goes file by file: a file whose bytes an old file already has is copied
-//! (by hash, so renames cost nothing), a changed file is a zstd frame compressed against the old
-//! file of the same path (zstd's patch-from: the old file is the frame's reference prefix), and a
-//! new file is compressed alone. Files not named are gone. Layout: `MSPATCH1`, the header length
-//! (u32 little-endian), the JSON header, then the frames.
+//! (by hash, so renames cost nothing); every other file's bytes go, in path order, into one zstd
+//! frame compressed against the whole old version (its files concatenated in path order: zstd's
+//! patch-from), so a changed file is coded as its differences from whatever old bytes match
+//! best, and many small changed files share one frame instead of paying a frame each. Files not
+//! named are gone. Layout: `MSPATCH2`, the compressed header's length (u32 little-endian), the
+//! header (zstd-compressed JSON), then the frame.
 //!
 //! A **binary patch** (for apk/ipa that are not unpacked on the device) is one patch-from frame
 //! of the whole new file against the whole old one: `MSBDIFF1`, the new size (u64 LE), the frame.
@@ -20,24 +22,43 @@ use serde::{Deserialize, Serialize};
 use crate::archive::is_safe_path;
 use crate::{Files, PackageError, sha256_hex};
 
-const CONTENT_MAGIC: &[u8; 8] = b"MSPATCH1";
+const CONTENT_MAGIC: &[u8; 8] = b"MSPATCH2";
 const BINARY_MAGIC: &[u8; 8] = b"MSBDIFF1";
 /// zstd's highest level: patches are made once and downloaded many times.
 const LEVEL: i32 = 19;
 /// Decoders accept windows up to 2 GiB, what the encoder may choose for large binaries.
 const MAX_WINDOW_LOG: u32 = 31;
+/// A compressed header may inflate to at most this.
+const MAX_HEADER_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct PatchHeader {
     files: Vec<PatchedFile>,
 }
 
+/// One file of the new version: copied from an old file, or the next `size` bytes of the frame.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum PatchedFile {
-    Copy { path: String, from: String },
-    Patch { path: String, from: String, offset: u64, length: u64, size: u64 },
-    Add { path: String, offset: u64, length: u64, size: u64 },
+    Copy {
+        path: String,
+        /// Absent when the old file has the same path.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+    },
+    Data {
+        path: String,
+        size: u64,
+    },
+}
+
+/// The old version as one reference: its files concatenated in path order.
+fn reference_of(old: &Files) -> Vec<u8> {
+    let mut reference = Vec::with_capacity(old.values().map(Vec::len).sum());
+    for content in old.values() {
+        reference.extend_from_slice(content);
+    }
+    reference
 }
 
 fn invalid(reason: impl Into<String>) -> PackageError {
@@ -60,6 +81,18 @@ fn compress(content: &[u8], reference: &[u8]) -> Vec<u8> {
     encoder.finish().expect("writing to memory")
 }
 
+/// A frame of unknown size, refused past `limit` bytes.
+fn decompress_bounded(frame: &[u8], reference: &[u8], limit: u64) -> Result<Vec<u8>, PackageError> {
+    let mut decoder = zstd::stream::read::Decoder::with_ref_prefix(frame, reference)
+        .map_err(|error| invalid(format!("zstd: {error}")))?;
+    let mut content = Vec::new();
+    decoder.take(limit + 1).read_to_end(&mut content).map_err(|error| invalid(format!("zstd: {error}")))?;
+    if content.len() as u64 > limit {
+        return Err(PackageError::TooLarge(format!("more than {limit} bytes")));
+    }
+    Ok(content)
+}
+
 fn decompress(frame: &[u8], reference: &[u8], size: u64) -> Result<Vec<u8>, PackageError> {
     let mut decoder = zstd::stream::read::Decoder::with_ref_prefix(frame, reference)
         .map_err(|error| invalid(format!("zstd: {error}")))?;
@@ -79,31 +112,24 @@ pub fn create_content_patch(old: &Files, new: &Files) -> Vec<u8> {
     let mut header = PatchHeader { files: Vec::with_capacity(new.len()) };
     let mut data = Vec::new();
     for (path, content) in new {
-        if let Some(from) = old_by_hash.get(&sha256_hex(content)) {
-            header.files.push(PatchedFile::Copy { path: path.clone(), from: (*from).to_owned() });
-            continue;
-        }
-        let offset = data.len() as u64;
-        let size = content.len() as u64;
-        match old.get(path) {
-            Some(reference) => {
-                data.extend(compress(content, reference));
-                let length = data.len() as u64 - offset;
-                header.files.push(PatchedFile::Patch { path: path.clone(), from: path.clone(), offset, length, size });
+        match old_by_hash.get(&sha256_hex(content)) {
+            Some(from) => {
+                let from = (*from != path).then(|| (*from).to_owned());
+                header.files.push(PatchedFile::Copy { path: path.clone(), from });
             }
             None => {
-                data.extend(compress(content, &[]));
-                let length = data.len() as u64 - offset;
-                header.files.push(PatchedFile::Add { path: path.clone(), offset, length, size });
+                header.files.push(PatchedFile::Data { path: path.clone(), size: content.len() as u64 });
+                data.extend_from_slice(content);
             }
         }
     }
-    let header = serde_json::to_vec(&header).expect("headers serialize");
-    let mut patch = Vec::with_capacity(12 + header.len() + data.len());
+    let header = compress(&serde_json::to_vec(&header).expect("headers serialize"), &[]);
+    let frame = if data.is_empty() { Vec::new() } else { compress(&data, &reference_of(old)) };
+    let mut patch = Vec::with_capacity(12 + header.len() + frame.len());
     patch.extend_from_slice(CONTENT_MAGIC);
     patch.extend_from_slice(&(header.len() as u32).to_le_bytes());
     patch.extend_from_slice(&header);
-    patch.extend_from_slice(&data);
+    patch.extend_from_slice(&frame);
     patch
 }
 
@@ -113,32 +139,30 @@ pub fn apply_content_patch(old: &Files, patch: &[u8], max_bytes: u64) -> Result<
     let (length, rest) = rest.split_first_chunk::<4>().ok_or_else(|| invalid("truncated header"))?;
     let length = u32::from_le_bytes(*length) as usize;
     let header = rest.get(..length).ok_or_else(|| invalid("truncated header"))?;
-    let data = &rest[length..];
-    let header: PatchHeader = serde_json::from_slice(header).map_err(|error| invalid(error.to_string()))?;
-    let frame = |offset: u64, length: u64| {
-        usize::try_from(offset)
-            .ok()
-            .zip(usize::try_from(length).ok())
-            .and_then(|(offset, length)| data.get(offset..offset.checked_add(length)?))
-            .ok_or_else(|| invalid("a frame lies outside the patch"))
-    };
-    let source = |from: &str| old.get(from).ok_or_else(|| invalid(format!("the old version has no `{from}`")));
+    let frame = &rest[length..];
+    let header = decompress_bounded(header, &[], MAX_HEADER_BYTES)?;
+    let header: PatchHeader = serde_json::from_slice(&header).map_err(|error| invalid(error.to_string()))?;
+    let data_size = header.files.iter().try_fold(0u64, |total, file| match file {
+        PatchedFile::Data { size, .. } => total.checked_add(*size).ok_or_else(|| invalid("sizes overflow")),
+        PatchedFile::Copy { .. } => Ok(total),
+    })?;
+    check_budget(0, data_size, max_bytes)?;
+    let data = if data_size == 0 { Vec::new() } else { decompress(frame, &reference_of(old), data_size)? };
     let mut files = Files::new();
+    let mut offset = 0usize;
     let mut total: u64 = 0;
     for file in header.files {
         let (path, content) = match file {
             PatchedFile::Copy { path, from } => {
-                let content = source(&from)?.clone();
+                let from = from.as_deref().unwrap_or(&path);
+                let content = old.get(from).ok_or_else(|| invalid(format!("the old version has no `{from}`")))?.clone();
                 (path, content)
             }
-            PatchedFile::Patch { path, from, offset, length, size } => {
-                check_budget(total, size, max_bytes)?;
-                let content = decompress(frame(offset, length)?, source(&from)?, size)?;
+            PatchedFile::Data { path, size } => {
+                let end = offset + size as usize;
+                let content = data[offset..end].to_vec();
+                offset = end;
                 (path, content)
-            }
-            PatchedFile::Add { path, offset, length, size } => {
-                check_budget(total, size, max_bytes)?;
-                (path, decompress(frame(offset, length)?, &[], size)?)
             }
         };
         if !is_safe_path(&path) {
@@ -198,7 +222,7 @@ mod tests {
         new.insert("moved/logo.png".into(), logo);
         new.insert("new.css".into(), b"body { color: red }".to_vec());
         let patch = create_content_patch(&old, &new);
-        assert!(patch.len() < 600, "patch of {} bytes", patch.len());
+        assert!(patch.len() < 400, "patch of {} bytes", patch.len());
         assert_eq!(apply_content_patch(&old, &patch, u64::MAX).unwrap(), new);
     }
 
