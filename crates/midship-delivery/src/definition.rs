@@ -10,7 +10,6 @@ use midship_switches::compile::rule_condition;
 use midship_switches::definition::Whitelist;
 use midship_targeting::Condition;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 use crate::{DeliveryError, invalid};
 
@@ -153,29 +152,29 @@ impl ReleaseDefinition {
         self.condition().map(|_| ())
     }
 
-    /// The audience (stage whitelist AND rules) as one compiled condition; `None` matches all.
-    pub fn condition(&self) -> Result<Option<Condition>, DeliveryError> {
+    /// The audience (stage whitelist AND rules) in the targeting language; `None` matches all.
+    pub fn audience(&self) -> Option<serde_json::Value> {
         let mut rule = self.rules.clone();
         if let Stage::Whitelist { whitelist } = &self.stage {
             rule.whitelist = Some(whitelist.clone());
         }
         rule_condition(&rule)
-            .map(|condition| {
-                Condition::compile(&condition)
-                    .map_err(|error| invalid(format!("rules{}", error.path.trim_start_matches('$')), error.message))
-            })
-            .transpose()
+    }
+
+    /// The audience compiled; `None` matches all.
+    pub fn condition(&self) -> Result<Option<Condition>, DeliveryError> {
+        self.audience().as_ref().map(compile_audience).transpose()
     }
 
     pub fn remind_interval(&self) -> Option<u32> {
         (self.mode == Some(UpgradeMode::RemindOnce))
             .then(|| self.remind_interval_hours.unwrap_or(DEFAULT_REMIND_INTERVAL_HOURS))
     }
+}
 
-    /// A short human description for lists.
-    pub fn summary(&self) -> serde_json::Value {
-        json!({ "stage": self.stage.name(), "mode": self.mode.map(UpgradeMode::as_str) })
-    }
+pub fn compile_audience(audience: &serde_json::Value) -> Result<Condition, DeliveryError> {
+    Condition::compile(audience)
+        .map_err(|error| invalid(format!("rules{}", error.path.trim_start_matches('$')), error.message))
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
 use midship_api::{DeliveryCheckResponse, InstalledPackages, PackageOffer, PatchOffer};
@@ -13,48 +14,57 @@ use midship_targeting::Condition;
 use midship_targeting::condition::compare_versions;
 use serde_json::Value;
 
-use crate::definition::{ReleaseDefinition, Stage};
+use crate::definition::{ReleaseDefinition, Stage, compile_audience};
 
 /// Where devices download a blob of the package store.
 pub fn blob_url(sha256: &str) -> String {
     format!("/delivery/blobs/{sha256}")
 }
 
+/// Devices are kept as a 64-bit hash of their id: a hundred releases remembering a million
+/// devices each stay small, and a set lookup does not hash a string again.
+type DeviceKey = u64;
+type DeviceSet = HashSet<DeviceKey, foldhash::fast::FixedState>;
+
+pub fn device_key(device_id: &str) -> DeviceKey {
+    foldhash::quality::FixedState::with_seed(0x6d69_6473_6869_7064).hash_one(device_id)
+}
+
 /// The devices a release has seen, so each step is recorded once per device, and a capped
 /// release knows how many it has offered. Kept across snapshot rebuilds.
 #[derive(Debug, Default)]
 pub struct Progress {
-    checked: Mutex<HashSet<String>>,
-    offered: Mutex<HashSet<String>>,
+    checked: Mutex<DeviceSet>,
+    offered: Mutex<DeviceSet>,
 }
 
 impl Progress {
     pub fn with_offered(devices: Vec<String>) -> Self {
-        Self { checked: Mutex::default(), offered: Mutex::new(devices.into_iter().collect()) }
+        let offered = devices.iter().map(|device_id| device_key(device_id)).collect();
+        Self { checked: Mutex::default(), offered: Mutex::new(offered) }
     }
 
-    fn first_check(&self, device_id: &str) -> bool {
-        let mut checked = self.checked.lock().expect("progress lock");
-        !checked.contains(device_id) && checked.insert(device_id.to_owned())
+    fn first_check(&self, device: DeviceKey) -> bool {
+        self.checked.lock().expect("progress lock").insert(device)
     }
 
     /// Whether the device may be offered the release under `cap`; records it as offered.
-    fn offer(&self, device_id: &str, cap: Option<u64>) -> Option<bool> {
+    fn offer(&self, device: DeviceKey, cap: Option<u64>) -> Option<bool> {
         let mut offered = self.offered.lock().expect("progress lock");
-        if offered.contains(device_id) {
+        if offered.contains(&device) {
             return Some(false);
         }
         if cap.is_some_and(|cap| offered.len() as u64 >= cap) {
             return None;
         }
-        offered.insert(device_id.to_owned());
+        offered.insert(device);
         Some(true)
     }
 
-    fn has_room(&self, device_id: &str, cap: Option<u64>) -> bool {
+    fn has_room(&self, device: DeviceKey, cap: Option<u64>) -> bool {
         let Some(cap) = cap else { return true };
         let offered = self.offered.lock().expect("progress lock");
-        offered.contains(device_id) || (offered.len() as u64) < cap
+        offered.contains(&device) || (offered.len() as u64) < cap
     }
 }
 
@@ -64,15 +74,21 @@ struct LiveRelease {
     package: Arc<PackageRecord>,
     details: Value,
     definition: ReleaseDefinition,
-    condition: Option<Condition>,
+    /// Index of its audience in [`DeliverySnapshot::audiences`]; `None` for everyone.
+    audience: Option<usize>,
     window: Option<(i64, i64)>,
     cap: Option<u64>,
+    /// H5 and mini programs: the app versions the package is for.
+    client_range: Option<(Option<String>, Option<String>)>,
+    /// Hotpatches: the app version patched.
+    patched_app_version: Option<String>,
     progress: Arc<Progress>,
 }
 
 impl LiveRelease {
-    /// Whether the device may get this release at all (before comparing with what it has).
-    fn admits(&self, device: &DeviceContext, attributes: &Value, now: i64) -> bool {
+    /// Whether the device may get this release, audience aside (before comparing with what it
+    /// has).
+    fn admits(&self, device: &DeviceContext, now: i64) -> bool {
         if let Some((start, end)) = self.window
             && !(start..end).contains(&now)
         {
@@ -81,36 +97,21 @@ impl LiveRelease {
         let package = &self.package;
         let app_version = device.app_version.as_deref();
         match package.kind {
-            PackageKind::Upgrade => {
-                if device.platform.as_deref() != Some(package.app_id.as_str()) {
-                    return false;
-                }
-            }
+            PackageKind::Upgrade => device.platform.as_deref() == Some(package.app_id.as_str()),
             PackageKind::Hotpatch => {
-                let patched = self.details.get("app_version").and_then(Value::as_str);
-                if device.platform.as_deref() != Some(package.app_id.as_str())
-                    || patched.is_none()
-                    || patched != app_version
-                {
-                    return false;
-                }
+                device.platform.as_deref() == Some(package.app_id.as_str())
+                    && self.patched_app_version.is_some()
+                    && self.patched_app_version.as_deref() == app_version
             }
-            PackageKind::H5 | PackageKind::MiniProgram => {
-                if let Some(range) = self.details.get("client_version") {
-                    let Some(app_version) = app_version else { return false };
-                    let outside = |bound: &str, wrong: Ordering| {
-                        range
-                            .get(bound)
-                            .and_then(Value::as_str)
-                            .is_some_and(|limit| compare_versions(app_version, limit) == wrong)
-                    };
-                    if outside("min", Ordering::Less) || outside("max", Ordering::Greater) {
-                        return false;
-                    }
+            PackageKind::H5 | PackageKind::MiniProgram => match (&self.client_range, app_version) {
+                (None, _) => true,
+                (Some(_), None) => false,
+                (Some((min, max)), Some(app_version)) => {
+                    min.as_deref().is_none_or(|min| compare_versions(app_version, min) != Ordering::Less)
+                        && max.as_deref().is_none_or(|max| compare_versions(app_version, max) != Ordering::Greater)
                 }
-            }
+            },
         }
-        self.condition.as_ref().is_none_or(|condition| condition.matches(attributes))
     }
 }
 
@@ -144,6 +145,9 @@ pub struct DeliverySnapshot {
     /// The latest release change it was built from.
     pub revision: i64,
     releases: Vec<LiveRelease>,
+    /// Compiled audiences, each once however many releases share it (a QA whitelist used by
+    /// many releases is held and evaluated once per check).
+    audiences: Vec<Condition>,
     /// (platform, app version, hotpatch version) of rolled-back hotpatches.
     rolled_back_hotpatches: HashSet<(String, String, String)>,
     /// (kind, app id, version) → package id.
@@ -167,6 +171,7 @@ impl DeliverySnapshot {
         Self {
             revision: 0,
             releases: Vec::new(),
+            audiences: Vec::new(),
             rolled_back_hotpatches: HashSet::new(),
             versions: HashMap::new(),
             patches: HashMap::new(),
@@ -192,6 +197,8 @@ impl DeliverySnapshot {
             .map(|patch| ((patch.from_package_id.clone(), patch.to_package_id.clone()), patch))
             .collect();
         let mut releases = Vec::new();
+        let mut audiences = Vec::new();
+        let mut audience_index: HashMap<String, usize> = HashMap::new();
         let mut rolled_back_hotpatches = HashSet::new();
         for (record, definition) in source.releases {
             let Some(package) = packages.get(&record.package_id).cloned() else { continue };
@@ -213,11 +220,41 @@ impl DeliverySnapshot {
                 Stage::Capped { max_devices } => (None, Some(*max_devices)),
                 Stage::Whitelist { .. } | Stage::Official => (None, None),
             };
-            let condition = definition.condition()?;
+            let audience = match definition.audience() {
+                None => None,
+                Some(audience) => {
+                    let text = audience.to_string();
+                    match audience_index.get(&text) {
+                        Some(index) => Some(*index),
+                        None => {
+                            audiences.push(compile_audience(&audience)?);
+                            audience_index.insert(text, audiences.len() - 1);
+                            Some(audiences.len() - 1)
+                        }
+                    }
+                }
+            };
+            let text_at = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
+            let client_range = details
+                .get("client_version")
+                .filter(|range| range.is_object())
+                .map(|range| (text_at(range, "min"), text_at(range, "max")));
+            let patched_app_version = text_at(&details, "app_version");
             let progress = progress(&record);
-            releases.push(LiveRelease { record, package, details, definition, condition, window, cap, progress });
+            releases.push(LiveRelease {
+                record,
+                package,
+                details,
+                definition,
+                audience,
+                window,
+                cap,
+                client_range,
+                patched_app_version,
+                progress,
+            });
         }
-        Ok(Self { revision: source.revision, releases, rolled_back_hotpatches, versions, patches })
+        Ok(Self { revision: source.revision, releases, audiences, rolled_back_hotpatches, versions, patches })
     }
 
     pub fn live_releases(&self) -> usize {
@@ -232,15 +269,22 @@ impl DeliverySnapshot {
         now: i64,
     ) -> (DeliveryCheckResponse, Vec<ProgressEvent>) {
         let attributes = device.attributes();
-        let device_id = device.device_id.as_deref();
+        let device_key = device.device_id.as_deref().map(device_key);
+        let mut verdicts: Vec<Option<bool>> = vec![None; self.audiences.len()];
         let mut events = Vec::new();
         let mut chosen: HashMap<Slot, &LiveRelease> = HashMap::new();
         for release in &self.releases {
-            if !release.admits(device, &attributes, now) {
+            if !release.admits(device, now) {
                 continue;
             }
-            if let Some(device_id) = device_id
-                && release.progress.first_check(device_id)
+            if let Some(index) = release.audience {
+                let verdict = *verdicts[index].get_or_insert_with(|| self.audiences[index].matches(&attributes));
+                if !verdict {
+                    continue;
+                }
+            }
+            if let Some(device_key) = device_key
+                && release.progress.first_check(device_key)
             {
                 events.push(ProgressEvent {
                     release_id: release.record.release_id.clone(),
@@ -251,7 +295,7 @@ impl DeliverySnapshot {
                 continue;
             }
             if release.cap.is_some()
-                && !device_id.is_some_and(|device_id| release.progress.has_room(device_id, release.cap))
+                && !device_key.is_some_and(|device_key| release.progress.has_room(device_key, release.cap))
             {
                 continue;
             }
@@ -267,8 +311,8 @@ impl DeliverySnapshot {
         let mut offers: Vec<(&Slot, &LiveRelease)> = chosen.iter().map(|(slot, release)| (slot, *release)).collect();
         offers.sort_by(|left, right| left.1.package.app_id.cmp(&right.1.package.app_id));
         for (slot, release) in offers {
-            if let Some(device_id) = device_id {
-                match release.progress.offer(device_id, release.cap) {
+            if let Some(device_key) = device_key {
+                match release.progress.offer(device_key, release.cap) {
                     Some(true) => events.push(ProgressEvent {
                         release_id: release.record.release_id.clone(),
                         kind: DeliveryEventKind::Offered,
@@ -320,6 +364,8 @@ impl DeliverySnapshot {
     ) -> bool {
         match self.installed_version(release, device, installed) {
             None => release.package.kind != PackageKind::Upgrade,
+            // Most devices are up to date: no version parsing for them.
+            Some(have) if have == release.package.version => false,
             Some(have) if release.package.kind == PackageKind::Hotpatch => have != release.package.version,
             Some(have) => compare_versions(&release.package.version, have) == Ordering::Greater,
         }

@@ -83,7 +83,7 @@ fn compress(content: &[u8], reference: &[u8]) -> Vec<u8> {
 
 /// A frame of unknown size, refused past `limit` bytes.
 fn decompress_bounded(frame: &[u8], reference: &[u8], limit: u64) -> Result<Vec<u8>, PackageError> {
-    let mut decoder = zstd::stream::read::Decoder::with_ref_prefix(frame, reference)
+    let decoder = zstd::stream::read::Decoder::with_ref_prefix(frame, reference)
         .map_err(|error| invalid(format!("zstd: {error}")))?;
     let mut content = Vec::new();
     decoder.take(limit + 1).read_to_end(&mut content).map_err(|error| invalid(format!("zstd: {error}")))?;
