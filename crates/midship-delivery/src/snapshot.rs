@@ -14,7 +14,7 @@ use midship_targeting::Condition;
 use midship_targeting::condition::compare_versions;
 use serde_json::Value;
 
-use crate::definition::{ReleaseDefinition, Stage, compile_audience};
+use crate::definition::{ReleaseDefinition, Stage, UpgradeMode, compile_audience};
 
 /// Where devices download a blob of the package store.
 pub fn blob_url(sha256: &str) -> String {
@@ -73,7 +73,10 @@ struct LiveRelease {
     record: ReleaseRecord,
     package: Arc<PackageRecord>,
     details: Value,
-    definition: ReleaseDefinition,
+    /// Upgrades: how insistently to ask, and after how many hours again (the rest of the
+    /// definition, whitelists included, lives compiled in the audience).
+    mode: Option<UpgradeMode>,
+    remind_interval_hours: Option<u32>,
     /// Index of its audience in [`DeliverySnapshot::audiences`]; `None` for everyone.
     audience: Option<usize>,
     window: Option<(i64, i64)>,
@@ -200,7 +203,7 @@ impl DeliverySnapshot {
         let mut audiences = Vec::new();
         let mut audience_index: HashMap<String, usize> = HashMap::new();
         let mut rolled_back_hotpatches = HashSet::new();
-        for (record, definition) in source.releases {
+        for (mut record, definition) in source.releases {
             let Some(package) = packages.get(&record.package_id).cloned() else { continue };
             let details: Value = serde_json::from_str(&package.details).unwrap_or(Value::Null);
             if record.status == ReleaseStatus::RolledBack && package.kind == PackageKind::Hotpatch {
@@ -241,11 +244,14 @@ impl DeliverySnapshot {
                 .map(|range| (text_at(range, "min"), text_at(range, "max")));
             let patched_app_version = text_at(&details, "app_version");
             let progress = progress(&record);
+            // The definition's text (whitelists and all) is not needed to answer checks.
+            record.definition = String::new();
             releases.push(LiveRelease {
                 record,
                 package,
                 details,
-                definition,
+                mode: definition.mode,
+                remind_interval_hours: definition.remind_interval(),
                 audience,
                 window,
                 cap,
@@ -394,8 +400,8 @@ impl DeliverySnapshot {
             algorithm: ALGORITHM.to_owned(),
             signature: package.signature.clone(),
             patch,
-            mode: release.definition.mode.map(|mode| mode.as_str().to_owned()),
-            remind_interval_hours: release.definition.remind_interval(),
+            mode: release.mode.map(|mode| mode.as_str().to_owned()),
+            remind_interval_hours: release.remind_interval_hours,
             details: release.details.clone(),
         }
     }
