@@ -206,14 +206,15 @@ impl DeliverySnapshot {
         for (mut record, definition) in source.releases {
             let Some(package) = packages.get(&record.package_id).cloned() else { continue };
             let details: Value = serde_json::from_str(&package.details).unwrap_or(Value::Null);
-            if record.status == ReleaseStatus::RolledBack && package.kind == PackageKind::Hotpatch {
-                if let Some(app_version) = details.get("app_version").and_then(Value::as_str) {
-                    rolled_back_hotpatches.insert((
-                        package.app_id.clone(),
-                        app_version.to_owned(),
-                        package.version.clone(),
-                    ));
-                }
+            if record.status == ReleaseStatus::RolledBack
+                && package.kind == PackageKind::Hotpatch
+                && let Some(app_version) = details.get("app_version").and_then(Value::as_str)
+            {
+                rolled_back_hotpatches.insert((
+                    package.app_id.clone(),
+                    app_version.to_owned(),
+                    package.version.clone(),
+                ));
             }
             if record.status != ReleaseStatus::Active {
                 continue;
