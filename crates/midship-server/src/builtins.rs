@@ -13,7 +13,48 @@ use midship_signing::connect_token::ConnectClaims;
 use midship_storage::PushEventKind;
 use midship_switches::{DeviceContext, PullOutcome, SwitchError, SwitchService};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
+
+/// A call's JSON body; a wrong one is 3002 with the parser's reason.
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, BuiltinError> {
+    serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))
+}
+
+/// A call's JSON body, where an empty body means all defaults.
+fn parse_body_or_default<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, BuiltinError> {
+    if body.is_empty() { Ok(T::default()) } else { parse_body(body) }
+}
+
+/// The calling device's utdid (the `Device-Id` header), which device-state calls need.
+fn calling_device(context: &CallContext) -> Result<&str, BuiltinError> {
+    context
+        .device_id
+        .as_deref()
+        .ok_or_else(|| BuiltinError::Malformed("the call names no device (the utdid header)".into()))
+}
+
+/// What the device says about itself: the signed headers, and the body's further attributes.
+fn device_context(
+    context: &CallContext,
+    os_version: Option<String>,
+    model: Option<String>,
+    city: Option<String>,
+    network: Option<String>,
+    attributes: Map<String, Value>,
+) -> DeviceContext {
+    DeviceContext {
+        device_id: context.device_id.clone(),
+        user_id: context.user_id.clone(),
+        platform: context.platform.clone(),
+        app_version: context.app_version.clone(),
+        os_version,
+        model,
+        city,
+        network,
+        attributes,
+    }
+}
 
 /// `midship.config.pull`: the device's switch values. Device, user, platform and app version come
 /// from the signed headers; the body adds the rest.
@@ -42,19 +83,15 @@ struct ConfigPullBody {
 #[async_trait]
 impl BuiltinService for ConfigPull {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
-        let request: ConfigPullBody =
-            serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))?;
-        let device = DeviceContext {
-            device_id: context.device_id.clone(),
-            user_id: context.user_id.clone(),
-            platform: context.platform.clone(),
-            app_version: context.app_version.clone(),
-            os_version: request.os_version,
-            model: request.model,
-            city: request.city,
-            network: request.network,
-            attributes: request.attributes,
-        };
+        let request: ConfigPullBody = parse_body(body)?;
+        let device = device_context(
+            context,
+            request.os_version,
+            request.model,
+            request.city,
+            request.network,
+            request.attributes,
+        );
         let outcome = self
             .switches
             .pull(&context.app_id, &context.workspace_id, &device, request.etag.as_deref())
@@ -92,8 +129,7 @@ struct SyncTokenBody {}
 #[async_trait]
 impl BuiltinService for SyncToken {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
-        let _: SyncTokenBody =
-            serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))?;
+        let _: SyncTokenBody = parse_body(body)?;
         let now = self.control.now_ms();
         let claims = ConnectClaims {
             app_id: context.app_id.clone(),
@@ -159,15 +195,8 @@ fn push_error(error: PushError) -> BuiltinError {
 #[async_trait]
 impl BuiltinService for PushDevice {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
-        let request: PushDeviceBody = if body.is_empty() {
-            PushDeviceBody::default()
-        } else {
-            serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))?
-        };
-        let device_id = context
-            .device_id
-            .clone()
-            .ok_or_else(|| BuiltinError::Malformed("the call names no device (the utdid header)".into()))?;
+        let request: PushDeviceBody = parse_body_or_default(body)?;
+        let device_id = calling_device(context)?.to_owned();
         let platform = context.platform.clone().unwrap_or_default();
         let workspace_id = context.workspace_id.as_str();
         let answer = match self.operation {
@@ -231,22 +260,15 @@ fn delivery_error(error: DeliveryError) -> BuiltinError {
 #[async_trait]
 impl BuiltinService for DeliveryCheck {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
-        let request: DeliveryCheckRequest = if body.is_empty() {
-            DeliveryCheckRequest::default()
-        } else {
-            serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))?
-        };
-        let device = DeviceContext {
-            device_id: context.device_id.clone(),
-            user_id: context.user_id.clone(),
-            platform: context.platform.clone(),
-            app_version: context.app_version.clone(),
-            os_version: request.os_version,
-            model: request.model,
-            city: request.city,
-            network: request.network,
-            attributes: request.attributes,
-        };
+        let request: DeliveryCheckRequest = parse_body_or_default(body)?;
+        let device = device_context(
+            context,
+            request.os_version,
+            request.model,
+            request.city,
+            request.network,
+            request.attributes,
+        );
         let response =
             self.delivery.check(&context.workspace_id, &device, &request.installed).await.map_err(delivery_error)?;
         Ok(serde_json::to_vec(&response).expect("responses serialize"))
@@ -262,12 +284,8 @@ pub struct DeliveryReport {
 #[async_trait]
 impl BuiltinService for DeliveryReport {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
-        let report: DeliveryReportRequest =
-            serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))?;
-        let device_id = context
-            .device_id
-            .as_deref()
-            .ok_or_else(|| BuiltinError::Malformed("the call names no device (the utdid header)".into()))?;
+        let report: DeliveryReportRequest = parse_body(body)?;
+        let device_id = calling_device(context)?;
         self.delivery.report(&context.workspace_id, device_id, &report).await.map_err(delivery_error)?;
         Ok(serde_json::to_vec(&json!({ "recorded": true })).expect("JSON serializes"))
     }
