@@ -255,25 +255,28 @@ impl DeliveryService {
             }
             other => other?,
         }
-        let patches = self.make_patches(&record, checked.files, checked.bytes).await?;
+        let patches = self.make_patches(&record, checked.files, checked.bytes).await;
         Ok(PackageSummary { package: record, patches })
     }
 
     /// Diffs towards `target` from the latest earlier versions of the same package: content
-    /// diffs for zips, plain binary diffs otherwise. A diff no smaller than the package is
-    /// not kept.
+    /// diffs for zips, plain binary diffs otherwise. The package is stored already, so a diff
+    /// that cannot be made is logged and left out (devices then download the full package).
     async fn make_patches(
         &self,
         target: &PackageRecord,
         files: Option<Files>,
         bytes: Option<Bytes>,
-    ) -> Result<Vec<(String, PatchRecord)>, DeliveryError> {
-        let Some(bytes) = bytes else { return Ok(Vec::new()) };
-        let mut earlier: Vec<PackageRecord> = self
-            .control()
-            .storage()
-            .list_delivery_packages(&target.workspace_id)
-            .await?
+    ) -> Vec<(String, PatchRecord)> {
+        let Some(bytes) = bytes else { return Vec::new() };
+        let packages = match self.control().storage().list_delivery_packages(&target.workspace_id).await {
+            Ok(packages) => packages,
+            Err(error) => {
+                tracing::warn!(%error, package_id = %target.package_id, "cannot list earlier versions to diff from");
+                return Vec::new();
+            }
+        };
+        let mut earlier: Vec<PackageRecord> = packages
             .into_iter()
             .filter(|package| {
                 package.kind == target.kind
@@ -288,45 +291,50 @@ impl DeliveryService {
         let files = files.map(Arc::new);
         let mut made = Vec::new();
         for source in earlier {
-            let old_bytes = self.inner.blobs.read_all(source.blob_sha256.as_deref().expect("filtered")).await?;
-            let new_bytes = bytes.clone();
-            let new_files = files.clone();
-            let limits = self.inner.settings.archive;
-            let patch = tokio::task::spawn_blocking(move || match new_files {
-                Some(new_files) => {
-                    read_zip(&old_bytes, limits).map(|old_files| create_content_patch(&old_files, &new_files))
-                }
-                None => Ok(create_binary_patch(&old_bytes, &new_bytes)),
-            })
-            .await
-            .expect("diffing does not panic");
-            let patch = match patch {
-                Ok(patch) => patch,
-                Err(error) => {
-                    tracing::warn!(%error, from = %source.package_id, "cannot diff from an earlier version");
-                    continue;
-                }
-            };
-            if patch.len() >= bytes.len() {
-                continue;
+            match self.make_patch(&source, target, files.clone(), bytes.clone()).await {
+                Ok(Some(record)) => made.push((source.version, record)),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, from = %source.version, to = %target.version,
+                    app_id = %target.app_id, "cannot diff from an earlier version"),
             }
-            let size = patch.len() as i64;
-            let sha256 = self.inner.blobs.put(Bytes::from(patch)).await?;
-            let record = PatchRecord {
-                from_package_id: source.package_id.clone(),
-                to_package_id: target.package_id.clone(),
-                blob_sha256: sha256,
-                size,
-                created_at: self.control().now_ms(),
-            };
-            self.control().storage().put_delivery_patch(&record).await?;
-            tracing::info!(
-                from = %source.version, to = %target.version, app_id = %target.app_id, size,
-                full = target.size, "made a diff package"
-            );
-            made.push((source.version, record));
         }
-        Ok(made)
+        made
+    }
+
+    /// One diff from `source` to `target`, stored; `None` when it would not be smaller.
+    async fn make_patch(
+        &self,
+        source: &PackageRecord,
+        target: &PackageRecord,
+        files: Option<Arc<Files>>,
+        bytes: Bytes,
+    ) -> Result<Option<PatchRecord>, DeliveryError> {
+        let old_bytes = self.inner.blobs.read_all(source.blob_sha256.as_deref().unwrap_or_default()).await?;
+        let limits = self.inner.settings.archive;
+        let full_size = bytes.len();
+        let patch = tokio::task::spawn_blocking(move || match files {
+            Some(new_files) => {
+                read_zip(&old_bytes, limits).map(|old_files| create_content_patch(&old_files, &new_files))
+            }
+            None => Ok(create_binary_patch(&old_bytes, &bytes)),
+        })
+        .await
+        .expect("diffing does not panic")?;
+        if patch.len() >= full_size {
+            return Ok(None);
+        }
+        let size = patch.len() as i64;
+        let record = PatchRecord {
+            from_package_id: source.package_id.clone(),
+            to_package_id: target.package_id.clone(),
+            blob_sha256: self.inner.blobs.put(Bytes::from(patch)).await?,
+            size,
+            created_at: self.control().now_ms(),
+        };
+        self.control().storage().put_delivery_patch(&record).await?;
+        tracing::info!(from = %source.version, to = %target.version, app_id = %target.app_id, size,
+            full = target.size, "made a diff package");
+        Ok(Some(record))
     }
 
     pub async fn packages(&self, who: &Principal, workspace_id: &str) -> Result<Vec<PackageSummary>, DeliveryError> {
@@ -580,6 +588,18 @@ impl DeliveryService {
             releases: parsed,
         };
         let mut progress = self.inner.progress.lock().expect("progress lock");
+        // Progress of releases that stopped is no longer needed in memory (it is stored).
+        let active: std::collections::HashSet<&str> = source
+            .releases
+            .iter()
+            .filter(|(release, _)| release.status == ReleaseStatus::Active)
+            .map(|(release, _)| release.release_id.as_str())
+            .collect();
+        let workspace_releases: std::collections::HashSet<&str> =
+            source.releases.iter().map(|(release, _)| release.release_id.as_str()).collect();
+        progress.retain(|release_id, _| {
+            !workspace_releases.contains(release_id.as_str()) || active.contains(release_id.as_str())
+        });
         DeliverySnapshot::build(source, |release| {
             progress
                 .entry(release.release_id.clone())
