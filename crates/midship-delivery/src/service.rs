@@ -122,6 +122,14 @@ fn details(package: &PackageRecord) -> Value {
     serde_json::from_str(&package.details).unwrap_or(Value::Null)
 }
 
+/// Versions of one package line: the same kind and id and, for hotpatches, the same patched app
+/// version. Diffs are made within a line; a hotpatch line has one live release at a time.
+fn same_line(left: &PackageRecord, right: &PackageRecord) -> bool {
+    left.kind == right.kind
+        && left.app_id == right.app_id
+        && details(left).get("app_version") == details(right).get("app_version")
+}
+
 impl DeliveryService {
     /// Starts the progress writer on the current runtime.
     pub fn new(
@@ -279,11 +287,9 @@ impl DeliveryService {
         let mut earlier: Vec<PackageRecord> = packages
             .into_iter()
             .filter(|package| {
-                package.kind == target.kind
-                    && package.app_id == target.app_id
-                    && package.blob_sha256.is_some()
+                package.blob_sha256.is_some()
                     && compare_versions(&package.version, &target.version) == Ordering::Less
-                    && details(package).get("app_version") == details(target).get("app_version")
+                    && same_line(package, target)
             })
             .collect();
         earlier.sort_by(|left, right| compare_versions(&right.version, &left.version));
@@ -385,23 +391,25 @@ impl DeliveryService {
         definition.validate(ReleaseTarget { kind: package.kind, platform }, now)?;
         let storage = self.control().storage();
         let existing = storage.list_delivery_releases(workspace_id).await?;
+        let packages: HashMap<String, PackageRecord> = if package.kind == PackageKind::Hotpatch {
+            let packages = storage.list_delivery_packages(workspace_id).await?;
+            packages.into_iter().map(|other| (other.package_id.clone(), other)).collect()
+        } else {
+            HashMap::new()
+        };
         let mut superseded = Vec::new();
         for release in existing.into_iter().filter(|release| !release.status.is_final()) {
             if release.package_id == package.package_id {
                 superseded.push(release);
                 continue;
             }
-            if package.kind == PackageKind::Hotpatch {
-                let other = self.package_in(workspace_id, &release.package_id).await?;
-                if other.kind == PackageKind::Hotpatch
-                    && other.app_id == package.app_id
-                    && details(&other).get("app_version") == details(&package).get("app_version")
-                {
-                    return Err(DeliveryError::Conflict(format!(
-                        "release {} already delivers hotpatch {} to this app version: end or roll it back first",
-                        release.release_id, other.version
-                    )));
-                }
+            if let Some(other) = packages.get(&release.package_id)
+                && same_line(other, &package)
+            {
+                return Err(DeliveryError::Conflict(format!(
+                    "release {} already delivers hotpatch {} to this app version: end or roll it back first",
+                    release.release_id, other.version
+                )));
             }
         }
         for mut release in superseded {
