@@ -156,10 +156,6 @@ impl DeliveryService {
         &self.inner.blobs
     }
 
-    pub fn settings(&self) -> &DeliverySettings {
-        &self.inner.settings
-    }
-
     fn control(&self) -> &ControlPlane {
         &self.inner.control
     }

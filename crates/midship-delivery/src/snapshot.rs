@@ -264,10 +264,6 @@ impl DeliverySnapshot {
         Ok(Self { revision: source.revision, releases, audiences, rolled_back_hotpatches, versions, patches })
     }
 
-    pub fn live_releases(&self) -> usize {
-        self.releases.len()
-    }
-
     /// The device's answer at `now`, and the progress it made (first check, first offer).
     pub fn check(
         &self,
