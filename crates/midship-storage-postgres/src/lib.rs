@@ -17,6 +17,7 @@ use midship_storage::{
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, QueryBuilder, Row, Transaction};
 
+mod analytics;
 mod delivery;
 mod gateway;
 mod push;

@@ -17,6 +17,7 @@ use midship_storage::{
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 
+mod analytics;
 mod delivery;
 mod gateway;
 mod push;

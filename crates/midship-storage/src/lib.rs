@@ -11,6 +11,8 @@ use midship_core::access::TokenRecord;
 use midship_core::clock::UnixMillis;
 use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Tenant, Workspace};
 
+mod analytics;
+mod analytics_sql;
 mod delivery;
 mod delivery_sql;
 mod push;
@@ -19,6 +21,7 @@ mod sync;
 #[cfg(feature = "testsuite")]
 pub mod test_suite;
 
+pub use analytics::*;
 pub use delivery::*;
 pub use push::*;
 pub use sync::*;
@@ -268,6 +271,7 @@ pub trait Storage:
     + SyncStore
     + PushStore
     + DeliveryStore
+    + AnalyticsStore
     + std::fmt::Debug
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.

@@ -10,10 +10,12 @@ use midship_core::tenancy::DEFAULT_TENANT_ID;
 use midship_core::{App, AppKey, AuditFilter, NewAuditEntry, PageRequest, Platform, Tenant, Workspace};
 use serde_json::json;
 
+mod analytics;
 mod delivery;
 mod push;
 mod sync;
 
+pub use analytics::*;
 pub use delivery::*;
 pub use push::*;
 use sync::append as sync_append;
@@ -72,7 +74,9 @@ macro_rules! storage_test_suite {
             a_sync_message_is_deleted_by_its_id,
             delivery_packages_patches_and_releases_are_stored,
             delivery_events_count_each_device_once,
-            delivery_signing_keys_are_created_once
+            delivery_signing_keys_are_created_once,
+            analytics_batches_are_stored_once_per_device_and_id,
+            analytics_policies_are_replaced_with_an_audit_entry
         );
     };
     (@each $factory:path; $($test:ident),* $(,)?) => {

@@ -1,0 +1,121 @@
+//! The analytics store's SQL, written once for both backends like [`crate::push_store_sql!`].
+
+/// Implements `AnalyticsStore` for a backend, which provides `corrupt`, `database_error`,
+/// `insert_audit` and `write_error`.
+#[macro_export]
+#[allow(clippy::crate_in_macro_def, reason = "the helpers are the expanding backend's own")]
+macro_rules! analytics_store_sql {
+    (storage: $storage:ty, database: $db:ty, row: $row:ty $(,)?) => {
+        use async_trait::async_trait;
+        use midship_core::NewAuditEntry;
+        use $crate::{
+            AnalyticsBatchRecord, AnalyticsPolicyRecord, AnalyticsStore, StorageResult, StoredAnalyticsBatch,
+        };
+        use sqlx::Row;
+
+        use crate::{corrupt, database_error, insert_audit, write_error};
+
+        type DbRow = $row;
+
+        fn batch_from_row(row: &DbRow) -> Result<StoredAnalyticsBatch, sqlx::Error> {
+            Ok(StoredAnalyticsBatch {
+                seq: row.try_get(0)?,
+                batch: AnalyticsBatchRecord {
+                    workspace_id: row.try_get(1)?,
+                    device_id: row.try_get(2)?,
+                    batch_id: row.try_get(3)?,
+                    received_at: row.try_get(4)?,
+                    event_count: row.try_get(5)?,
+                    payload: row.try_get(6)?,
+                },
+            })
+        }
+
+        #[async_trait]
+        impl AnalyticsStore for $storage {
+            async fn append_analytics_batches(
+                &self,
+                batches: &[AnalyticsBatchRecord],
+            ) -> StorageResult<Vec<Option<i64>>> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                let mut sequences = Vec::with_capacity(batches.len());
+                for batch in batches {
+                    let seq: Option<i64> = sqlx::query_scalar(
+                        "INSERT INTO analytics_batches (workspace_id, device_id, batch_id, received_at, event_count, payload)
+                         VALUES ($1, $2, $3, $4, $5, $6)
+                         ON CONFLICT (workspace_id, device_id, batch_id) DO NOTHING
+                         RETURNING seq",
+                    )
+                    .bind(&batch.workspace_id)
+                    .bind(&batch.device_id)
+                    .bind(&batch.batch_id)
+                    .bind(batch.received_at)
+                    .bind(batch.event_count)
+                    .bind(&batch.payload)
+                    .fetch_optional(&mut *transaction)
+                    .await
+                    .map_err(write_error("analytics batch"))?;
+                    sequences.push(seq);
+                }
+                transaction.commit().await.map_err(database_error)?;
+                Ok(sequences)
+            }
+
+            async fn analytics_batches_after(
+                &self,
+                after_seq: i64,
+                limit: u32,
+            ) -> StorageResult<Vec<StoredAnalyticsBatch>> {
+                let rows = sqlx::query(
+                    "SELECT seq, workspace_id, device_id, batch_id, received_at, event_count, payload
+                     FROM analytics_batches WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(after_seq)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                rows.iter().map(batch_from_row).collect::<Result<_, _>>().map_err(corrupt("analytics_batches"))
+            }
+
+            async fn get_analytics_policy(&self, workspace_id: &str) -> StorageResult<Option<AnalyticsPolicyRecord>> {
+                let row = sqlx::query(
+                    "SELECT workspace_id, policy, updated_at FROM analytics_policies WHERE workspace_id = $1",
+                )
+                .bind(workspace_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                row.map(|row| -> Result<AnalyticsPolicyRecord, sqlx::Error> {
+                    Ok(AnalyticsPolicyRecord {
+                        workspace_id: row.try_get(0)?,
+                        policy: row.try_get(1)?,
+                        updated_at: row.try_get(2)?,
+                    })
+                })
+                .transpose()
+                .map_err(corrupt("analytics_policies"))
+            }
+
+            async fn put_analytics_policy(
+                &self,
+                policy: &AnalyticsPolicyRecord,
+                audit: &NewAuditEntry,
+            ) -> StorageResult<()> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                sqlx::query(
+                    "INSERT INTO analytics_policies (workspace_id, policy, updated_at) VALUES ($1, $2, $3)
+                     ON CONFLICT (workspace_id) DO UPDATE SET policy = excluded.policy, updated_at = excluded.updated_at",
+                )
+                .bind(&policy.workspace_id)
+                .bind(&policy.policy)
+                .bind(policy.updated_at)
+                .execute(&mut *transaction)
+                .await
+                .map_err(write_error("analytics policy"))?;
+                insert_audit(&mut transaction, audit).await?;
+                transaction.commit().await.map_err(database_error)
+            }
+        }
+    };
+}
