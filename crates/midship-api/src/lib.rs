@@ -5,7 +5,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod analytics;
 mod delivery;
+pub use analytics::*;
 pub use delivery::*;
 
 #[cfg(feature = "openapi")]

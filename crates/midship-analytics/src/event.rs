@@ -1,0 +1,450 @@
+//! The upload format: a batch of client log events, decoded from JSON (gzip or zstd compressed, or
+//! not), checked event by event and placed in time.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::AnalyticsError;
+
+/// Decompressed bodies past this are refused.
+pub const MAX_BATCH_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_BATCH_EVENTS: usize = 5_000;
+/// Events further ahead of the server's clock are placed at the receive time.
+pub const MAX_FUTURE_SKEW_MS: i64 = 10 * 60 * 1000;
+/// Events older than this (against the receive time) are placed at the receive time.
+pub const MAX_EVENT_AGE_MS: i64 = 30 * 24 * 60 * 60 * 1000;
+const MAX_ATTRIBUTES: usize = 32;
+const MAX_FRAMES: usize = 256;
+const MAX_TEXT: usize = 256;
+/// Log levels, lowest first.
+pub const LOG_LEVELS: [&str; 4] = ["debug", "info", "warn", "error"];
+
+/// One log event as stored: what the client sent, with the time it is counted at, the client's own
+/// time when that differs, and the user and app version the call's headers gave.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub time: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    #[serde(flatten)]
+    pub payload: Payload,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Payload {
+    /// A session start.
+    Launch {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cold: Option<bool>,
+    },
+    SessionEnd {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_id: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+    },
+    /// A custom event.
+    Event {
+        name: String,
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        attributes: BTreeMap<String, Value>,
+    },
+    Page {
+        page: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        referrer: Option<String>,
+    },
+    Startup {
+        duration_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cold: Option<bool>,
+    },
+    PageLoad {
+        page: String,
+        duration_ms: u64,
+    },
+    Crash(Failure),
+    Anr(Failure),
+    Lag(Failure),
+    Network {
+        host: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        operation_type: Option<String>,
+        status: i64,
+        duration_ms: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timings: Option<Value>,
+    },
+    /// A log line of the app's own logger.
+    Log {
+        level: String,
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tag: Option<String>,
+    },
+    H5Error {
+        message: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        stack: Option<String>,
+    },
+}
+
+/// A crash, ANR or lag.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Failure {
+    #[serde(default)]
+    pub exception: Exception,
+    #[serde(default)]
+    pub frames: Vec<Frame>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Exception {
+    #[serde(default, rename = "type")]
+    pub exception_type: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Frame {
+    #[serde(default)]
+    pub function: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+/// The failure kinds that are grouped by stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    Crash,
+    Anr,
+    Lag,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 3] = [Self::Crash, Self::Anr, Self::Lag];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Crash => "crash",
+            Self::Anr => "anr",
+            Self::Lag => "lag",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+impl Payload {
+    pub fn failure(&self) -> Option<(FailureKind, &Failure)> {
+        match self {
+            Payload::Crash(failure) => Some((FailureKind::Crash, failure)),
+            Payload::Anr(failure) => Some((FailureKind::Anr, failure)),
+            Payload::Lag(failure) => Some((FailureKind::Lag, failure)),
+            _ => None,
+        }
+    }
+
+    /// What else a well-formed event must satisfy beyond its shape.
+    fn check(&self) -> Result<(), String> {
+        let text = |field: &str, value: &str| {
+            if value.is_empty() || value.chars().count() > MAX_TEXT {
+                Err(format!("{field} must be 1 to {MAX_TEXT} characters"))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Payload::Event { name, attributes } => {
+                text("name", name)?;
+                if attributes.len() > MAX_ATTRIBUTES {
+                    return Err(format!("at most {MAX_ATTRIBUTES} attributes"));
+                }
+                for (key, value) in attributes {
+                    text("an attribute name", key)?;
+                    if !(value.is_string() || value.is_number() || value.is_boolean()) {
+                        return Err(format!("attribute {key} must be a string, number or boolean"));
+                    }
+                }
+                Ok(())
+            }
+            Payload::Page { page, .. } | Payload::PageLoad { page, .. } => text("page", page),
+            Payload::Crash(failure) => {
+                text("exception.type", &failure.exception.exception_type)?;
+                check_frames(failure)
+            }
+            Payload::Anr(failure) | Payload::Lag(failure) => check_frames(failure),
+            Payload::Network { host, .. } => text("host", host),
+            Payload::H5Error { message, .. } => {
+                if message.is_empty() {
+                    Err("message is required".into())
+                } else {
+                    Ok(())
+                }
+            }
+            Payload::Log { level, .. } => {
+                if LOG_LEVELS.contains(&level.as_str()) {
+                    Ok(())
+                } else {
+                    Err(format!("level must be one of {}", LOG_LEVELS.join(", ")))
+                }
+            }
+            Payload::Launch { .. } | Payload::SessionEnd { .. } | Payload::Startup { .. } => Ok(()),
+        }
+    }
+}
+
+fn check_frames(failure: &Failure) -> Result<(), String> {
+    if failure.frames.len() > MAX_FRAMES { Err(format!("at most {MAX_FRAMES} frames")) } else { Ok(()) }
+}
+
+/// The wire form of one event: [`Event`] plus the client's time, which is required.
+#[derive(Deserialize)]
+struct ClientEvent {
+    time: i64,
+    #[serde(default)]
+    user_id: Option<String>,
+    #[serde(default)]
+    app_version: Option<String>,
+    #[serde(flatten)]
+    payload: Payload,
+}
+
+#[derive(Deserialize)]
+struct ClientBatch<'body> {
+    batch_id: String,
+    #[serde(borrow)]
+    events: Vec<&'body RawValue>,
+}
+
+/// An event of a batch that was left out, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// A decoded batch: the events kept, placed in time, and those left out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedBatch {
+    pub batch_id: String,
+    pub events: Vec<Event>,
+    pub rejected: Vec<Rejected>,
+}
+
+/// What the call's signed headers say, the defaults for every event.
+#[derive(Debug, Clone, Default)]
+pub struct Uploader<'call> {
+    pub user_id: Option<&'call str>,
+    pub app_version: Option<&'call str>,
+}
+
+/// Decodes an upload body. A batch that cannot be read is an error; a bad event is rejected alone.
+pub fn decode_batch(body: &[u8], uploader: &Uploader<'_>, received_at: i64) -> Result<DecodedBatch, AnalyticsError> {
+    let plain = decompress(body)?;
+    let batch: ClientBatch<'_> =
+        serde_json::from_slice(&plain).map_err(|error| AnalyticsError::Malformed(format!("bad batch: {error}")))?;
+    check_batch_id(&batch.batch_id)?;
+    if batch.events.len() > MAX_BATCH_EVENTS {
+        return Err(AnalyticsError::Malformed(format!(
+            "{} events in one batch, at most {MAX_BATCH_EVENTS}",
+            batch.events.len()
+        )));
+    }
+    let mut events = Vec::with_capacity(batch.events.len());
+    let mut rejected = Vec::new();
+    for (index, raw) in batch.events.iter().enumerate() {
+        match decode_event(raw.get(), uploader, received_at) {
+            Ok(event) => events.push(event),
+            Err(reason) => rejected.push(Rejected { index, reason }),
+        }
+    }
+    Ok(DecodedBatch { batch_id: batch.batch_id, events, rejected })
+}
+
+fn decode_event(raw: &str, uploader: &Uploader<'_>, received_at: i64) -> Result<Event, String> {
+    let event: ClientEvent = serde_json::from_str(raw).map_err(|error| error.to_string())?;
+    event.payload.check()?;
+    let skewed = event.time > received_at + MAX_FUTURE_SKEW_MS || event.time < received_at - MAX_EVENT_AGE_MS;
+    let pick =
+        |own: Option<String>, header: Option<&str>| own.filter(|value| !value.is_empty()).or(header.map(str::to_owned));
+    Ok(Event {
+        time: if skewed { received_at } else { event.time },
+        client_time: skewed.then_some(event.time),
+        user_id: pick(event.user_id, uploader.user_id),
+        app_version: pick(event.app_version, uploader.app_version),
+        payload: event.payload,
+    })
+}
+
+fn check_batch_id(batch_id: &str) -> Result<(), AnalyticsError> {
+    let fits = (1..=64).contains(&batch_id.len())
+        && batch_id.bytes().all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.'));
+    if fits {
+        Ok(())
+    } else {
+        Err(AnalyticsError::Malformed("batch_id must be 1 to 64 characters of A-Z a-z 0-9 - _ .".into()))
+    }
+}
+
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+
+/// The body as JSON text: gzip and zstd are recognised by their magic bytes, and inflated no further
+/// than [`MAX_BATCH_BYTES`].
+fn decompress(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, AnalyticsError> {
+    let reader: Box<dyn Read + '_> = if body.starts_with(&GZIP_MAGIC) {
+        Box::new(flate2::read::GzDecoder::new(body))
+    } else if body.starts_with(&ZSTD_MAGIC) {
+        Box::new(
+            zstd::stream::read::Decoder::with_buffer(body)
+                .map_err(|error| AnalyticsError::Malformed(format!("bad zstd data: {error}")))?,
+        )
+    } else if body.len() > MAX_BATCH_BYTES {
+        return Err(too_large());
+    } else {
+        return Ok(std::borrow::Cow::Borrowed(body));
+    };
+    let mut plain = Vec::new();
+    reader
+        .take(MAX_BATCH_BYTES as u64 + 1)
+        .read_to_end(&mut plain)
+        .map_err(|error| AnalyticsError::Malformed(format!("cannot decompress the batch: {error}")))?;
+    if plain.len() > MAX_BATCH_BYTES {
+        return Err(too_large());
+    }
+    Ok(std::borrow::Cow::Owned(plain))
+}
+
+fn too_large() -> AnalyticsError {
+    AnalyticsError::Malformed(format!("the batch is over {MAX_BATCH_BYTES} bytes once decompressed"))
+}
+
+/// Stored payloads: the kept events as zstd-compressed JSON.
+pub fn encode_stored(events: &[Event]) -> Vec<u8> {
+    let json = serde_json::to_vec(events).expect("events serialize");
+    zstd::bulk::compress(&json, 3).expect("compressing into memory cannot fail")
+}
+
+pub fn decode_stored(payload: &[u8]) -> Result<Vec<Event>, String> {
+    let json = zstd::stream::decode_all(payload).map_err(|error| error.to_string())?;
+    serde_json::from_slice(&json).map_err(|error| error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    const NOW: i64 = 1_795_313_234_000;
+
+    fn uploader() -> Uploader<'static> {
+        Uploader { user_id: Some("alice"), app_version: Some("1.0.0") }
+    }
+
+    #[test]
+    fn a_bad_event_is_rejected_alone_and_the_rest_kept() {
+        let body = serde_json::json!({
+            "batch_id": "B-1",
+            "events": [
+                { "kind": "launch", "time": NOW - 1000 },
+                { "kind": "event", "time": NOW },
+                { "kind": "teleport", "time": NOW },
+                { "kind": "page", "time": NOW, "page": "home", "duration_ms": -5 },
+                { "kind": "event", "time": NOW, "name": "buy", "attributes": { "sku": "A1", "qty": 2 }, "user_id": "bob" },
+            ]
+        });
+        let batch = decode_batch(body.to_string().as_bytes(), &uploader(), NOW).unwrap();
+        assert_eq!(batch.events.len(), 2);
+        assert_eq!(batch.rejected.iter().map(|rejected| rejected.index).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(batch.rejected[0].reason.contains("name"), "{:?}", batch.rejected);
+        assert!(batch.rejected[1].reason.contains("teleport"), "{:?}", batch.rejected);
+        assert_eq!(batch.events[0].user_id.as_deref(), Some("alice"));
+        assert_eq!(batch.events[1].user_id.as_deref(), Some("bob"));
+        assert_eq!(batch.events[1].app_version.as_deref(), Some("1.0.0"));
+    }
+
+    #[test]
+    fn skewed_events_are_placed_at_the_receive_time_keeping_the_client_time() {
+        let future = NOW + MAX_FUTURE_SKEW_MS + 1;
+        let ancient = NOW - MAX_EVENT_AGE_MS - 1;
+        let body = format!(
+            r#"{{"batch_id":"B","events":[{{"kind":"launch","time":{future}}},{{"kind":"launch","time":{ancient}}},{{"kind":"launch","time":{}}}]}}"#,
+            NOW - 5
+        );
+        let batch = decode_batch(body.as_bytes(), &Uploader::default(), NOW).unwrap();
+        let placed: Vec<_> = batch.events.iter().map(|event| (event.time, event.client_time)).collect();
+        assert_eq!(placed, [(NOW, Some(future)), (NOW, Some(ancient)), (NOW - 5, None)]);
+    }
+
+    #[test]
+    fn gzip_and_zstd_bodies_are_recognised() {
+        let json = format!(r#"{{"batch_id":"B","events":[{{"kind":"launch","time":{NOW}}}]}}"#);
+        let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gzip.write_all(json.as_bytes()).unwrap();
+        let gzip = gzip.finish().unwrap();
+        let zstd = zstd::bulk::compress(json.as_bytes(), 3).unwrap();
+        for body in [json.as_bytes().to_vec(), gzip, zstd] {
+            assert_eq!(decode_batch(&body, &Uploader::default(), NOW).unwrap().events.len(), 1);
+        }
+    }
+
+    #[test]
+    fn unreadable_batches_are_refused_whole() {
+        let bomb = zstd::bulk::compress(&vec![b' '; MAX_BATCH_BYTES + 10], 3).unwrap();
+        let many = format!(
+            r#"{{"batch_id":"B","events":[{}]}}"#,
+            vec![r#"{"kind":"launch","time":1}"#; MAX_BATCH_EVENTS + 1].join(",")
+        );
+        for (body, reason) in [
+            (b"not json".to_vec(), "bad batch"),
+            (br#"{"events":[]}"#.to_vec(), "batch_id"),
+            (br#"{"batch_id":"a b","events":[]}"#.to_vec(), "batch_id"),
+            (vec![0x1f, 0x8b, 1, 2, 3], "decompress"),
+            (bomb, "decompressed"),
+            (many.into_bytes(), "at most"),
+        ] {
+            let error = decode_batch(&body, &Uploader::default(), NOW).unwrap_err();
+            assert!(error.to_string().contains(reason), "{error} lacks {reason}");
+        }
+    }
+
+    #[test]
+    fn stored_payloads_round_trip() {
+        let body = r#"{"batch_id":"B","events":[{"kind":"crash","time":5,"exception":{"type":"E"},"frames":[{"function":"f","line":3}]}]}"#;
+        let batch = decode_batch(body.as_bytes(), &Uploader::default(), 10).unwrap();
+        assert_eq!(decode_stored(&encode_stored(&batch.events)).unwrap(), batch.events);
+    }
+}

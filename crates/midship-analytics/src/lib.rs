@@ -1,0 +1,54 @@
+//! Analysis (MAS): client logs in, reports out.
+//!
+//! - [`event`]: the upload format, decoded and checked event by event, placed in time;
+//! - [`fingerprint`]: crash, ANR and lag grouping by normalised stack;
+//! - [`rollup`]: one workspace's rollups and active-device sets in memory, updated per batch;
+//! - [`report`]: overview, real time, retention, funnels, events, pages, paths, performance and
+//!   failure groups, computed from the rollups;
+//! - [`policy`]: what each device uploads;
+//! - [`service`]: uploads group-committed to storage, the rollups rebuilt from it at start and
+//!   kept current, reports with access checks.
+//!
+//! No HTTP here: the server maps [`AnalyticsError`] to statuses and result codes.
+
+pub mod event;
+pub mod fingerprint;
+mod histogram;
+pub mod policy;
+pub mod report;
+pub mod rollup;
+pub mod service;
+
+use midship_control::ControlError;
+use midship_storage::StorageError;
+
+pub use service::{AnalyticsService, AnalyticsSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    #[error(transparent)]
+    Control(#[from] ControlError),
+    /// The batch cannot be read at all; nothing of it is kept.
+    #[error("{0}")]
+    Malformed(String),
+    #[error("invalid {field}: {message}")]
+    Invalid { field: String, message: String },
+    /// The device sent more than its share this minute.
+    #[error("{0}")]
+    RateLimited(String),
+    #[error("no failure group {0}")]
+    UnknownGroup(String),
+    /// The batch writer stopped (the server is shutting down).
+    #[error("the analytics writer stopped")]
+    WriterStopped,
+}
+
+impl From<StorageError> for AnalyticsError {
+    fn from(error: StorageError) -> Self {
+        Self::Control(error.into())
+    }
+}
+
+pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> AnalyticsError {
+    AnalyticsError::Invalid { field: field.into(), message: message.into() }
+}

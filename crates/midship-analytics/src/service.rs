@@ -1,0 +1,471 @@
+//! Uploads in, reports out. Every accepted batch is committed to storage before it is acknowledged
+//! (one transaction per group of concurrent uploads); the in-memory rollups are then updated from it,
+//! rebuilt from storage at start, and caught up from batches other nodes stored.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use midship_api::{
+    AnalyticsPolicy, DevicePolicy, EventsReport, FailureGroupDetail, FailuresReport, FunnelReport, OverviewReport,
+    PagesReport, PathsReport, PerfReport, RealtimeReport, RejectedEvent, RetentionReport, UploadResponse,
+};
+use midship_control::{ControlError, ControlPlane};
+use midship_core::access::Action;
+use midship_core::cache::TtlCache;
+use midship_core::{NewAuditEntry, Principal};
+use midship_storage::{AnalyticsBatchRecord, AnalyticsPolicyRecord, Storage, StorageError};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::event::{Event, Uploader, decode_batch, decode_stored, encode_stored};
+use crate::report::{self, DayRange, Period, Subject};
+use crate::rollup::{DAY_MS, MINUTE_MS, WorkspaceRollup, day_of};
+use crate::{AnalyticsError, invalid, policy};
+
+/// Batches stored in one transaction at most.
+const GROUP_LIMIT: usize = 256;
+/// Batches read per query when catching up.
+const CATCH_UP_PAGE: u32 = 1000;
+/// Reports span at most this many days.
+const MAX_RANGE_DAYS: i32 = 400;
+/// Policies are served from memory this long before they are read again.
+const POLICY_TTL_MS: i64 = 2_000;
+
+#[derive(Debug, Clone)]
+pub struct AnalyticsSettings {
+    /// Events one device may upload per minute; past it uploads are refused until the minute ends.
+    pub device_events_per_minute: u64,
+}
+
+impl Default for AnalyticsSettings {
+    fn default() -> Self {
+        Self { device_events_per_minute: 20_000 }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AnalyticsService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    control: ControlPlane,
+    settings: AnalyticsSettings,
+    shared: Arc<Shared>,
+    writer: mpsc::Sender<PendingBatch>,
+    /// (workspace, device) → (minute, events uploaded in it).
+    admitted: Mutex<HashMap<(String, String), (i64, u64)>>,
+    policies: TtlCache<String, AnalyticsPolicy>,
+}
+
+/// What the writer task and the service share.
+#[derive(Debug)]
+struct Shared {
+    storage: Arc<dyn Storage>,
+    rollups: RwLock<Rollups>,
+    /// One catch-up at a time.
+    catching_up: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct Rollups {
+    /// Every stored batch up to this sequence number is counted.
+    applied_seq: i64,
+    workspaces: HashMap<String, WorkspaceRollup>,
+}
+
+impl Rollups {
+    fn apply(&mut self, seq: i64, batch: &AnalyticsBatchRecord, events: &[Event]) {
+        if seq <= self.applied_seq {
+            return;
+        }
+        self.workspaces.entry(batch.workspace_id.clone()).or_default().apply(
+            &batch.device_id,
+            events,
+            batch.received_at,
+        );
+        self.applied_seq = seq;
+    }
+}
+
+#[derive(Debug)]
+struct PendingBatch {
+    record: AnalyticsBatchRecord,
+    events: Vec<Event>,
+    stored: oneshot::Sender<Result<Option<i64>, String>>,
+}
+
+impl AnalyticsService {
+    /// Starts the batch writer on the current runtime; call [`AnalyticsService::catch_up`] before
+    /// serving reports, so the rollups hold what was stored before.
+    pub fn new(control: ControlPlane, settings: AnalyticsSettings) -> Self {
+        let shared = Arc::new(Shared {
+            storage: control.storage().clone(),
+            rollups: RwLock::default(),
+            catching_up: tokio::sync::Mutex::default(),
+        });
+        let (writer, pending) = mpsc::channel(4 * GROUP_LIMIT);
+        tokio::spawn(write_batches(shared.clone(), pending));
+        let inner = Inner {
+            control,
+            settings,
+            shared,
+            writer,
+            admitted: Mutex::default(),
+            policies: TtlCache::new(POLICY_TTL_MS, 10_000),
+        };
+        Self { inner: Arc::new(inner) }
+    }
+
+    fn control(&self) -> &ControlPlane {
+        &self.inner.control
+    }
+
+    /// Counts every batch stored since the last call (all of them, the first time): those of
+    /// other nodes, or everything at start. Returns how many batches it counted.
+    pub async fn catch_up(&self) -> Result<usize, AnalyticsError> {
+        catch_up(&self.inner.shared).await
+    }
+
+    // ---- ingestion -----------------------------------------------------------------------
+
+    /// Decodes, checks and durably stores one batch of one device, then counts it.
+    pub async fn upload(
+        &self,
+        workspace_id: &str,
+        device_id: &str,
+        uploader: &Uploader<'_>,
+        body: &[u8],
+    ) -> Result<UploadResponse, AnalyticsError> {
+        let now = self.control().now_ms();
+        let batch = decode_batch(body, uploader, now)?;
+        self.admit(workspace_id, device_id, batch.events.len() as u64, now)?;
+        let rejected = batch
+            .rejected
+            .into_iter()
+            .map(|rejected| RejectedEvent { index: rejected.index, reason: rejected.reason })
+            .collect();
+        if batch.events.is_empty() {
+            return Ok(UploadResponse { batch_id: batch.batch_id, accepted: 0, duplicate: false, rejected });
+        }
+        let record = AnalyticsBatchRecord {
+            workspace_id: workspace_id.to_owned(),
+            device_id: device_id.to_owned(),
+            batch_id: batch.batch_id.clone(),
+            received_at: now,
+            event_count: batch.events.len() as i64,
+            payload: encode_stored(&batch.events),
+        };
+        let accepted = batch.events.len() as u64;
+        let (stored, answer) = oneshot::channel();
+        self.inner
+            .writer
+            .send(PendingBatch { record, events: batch.events, stored })
+            .await
+            .map_err(|_| AnalyticsError::WriterStopped)?;
+        let seq = answer
+            .await
+            .map_err(|_| AnalyticsError::WriterStopped)?
+            .map_err(|error| AnalyticsError::Control(ControlError::Storage(StorageError::Database(error))))?;
+        Ok(UploadResponse {
+            batch_id: batch.batch_id,
+            accepted: if seq.is_some() { accepted } else { 0 },
+            duplicate: seq.is_none(),
+            rejected,
+        })
+    }
+
+    /// Counts `events` against the device's budget for this minute.
+    fn admit(&self, workspace_id: &str, device_id: &str, events: u64, now: i64) -> Result<(), AnalyticsError> {
+        let minute = now.div_euclid(MINUTE_MS);
+        let mut admitted = self.inner.admitted.lock().expect("admission lock");
+        if admitted.len() > 100_000 {
+            admitted.retain(|_, (seen, _)| *seen == minute);
+        }
+        let entry = admitted.entry((workspace_id.to_owned(), device_id.to_owned())).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 + events > self.inner.settings.device_events_per_minute {
+            return Err(AnalyticsError::RateLimited(format!(
+                "device {device_id} uploaded over {} events this minute",
+                self.inner.settings.device_events_per_minute
+            )));
+        }
+        entry.1 += events;
+        Ok(())
+    }
+
+    // ---- policy --------------------------------------------------------------------------
+
+    async fn stored_policy(&self, workspace_id: &str) -> Result<AnalyticsPolicy, AnalyticsError> {
+        let now = self.control().now_ms();
+        if let Some(policy) = self.inner.policies.get(&workspace_id.to_owned(), now) {
+            return Ok(policy);
+        }
+        let policy = match self.control().storage().get_analytics_policy(workspace_id).await? {
+            Some(record) => serde_json::from_str(&record.policy).map_err(|error| {
+                AnalyticsError::from(StorageError::Corrupt { table: "analytics_policies", detail: error.to_string() })
+            })?,
+            None => AnalyticsPolicy::default(),
+        };
+        self.inner.policies.insert(workspace_id.to_owned(), policy.clone(), now);
+        Ok(policy)
+    }
+
+    /// What one device uploads; `subject` is its user id, or its device id without one.
+    pub async fn device_policy(&self, workspace_id: &str, subject: &str) -> Result<DevicePolicy, AnalyticsError> {
+        let policy = self.stored_policy(workspace_id).await?;
+        Ok(policy::for_device(&policy, workspace_id, subject))
+    }
+
+    pub async fn policy(&self, who: &Principal, workspace_id: &str) -> Result<AnalyticsPolicy, AnalyticsError> {
+        self.authorize(who, workspace_id, Action::Read).await?;
+        self.stored_policy(workspace_id).await
+    }
+
+    pub async fn set_policy(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        policy: AnalyticsPolicy,
+    ) -> Result<AnalyticsPolicy, AnalyticsError> {
+        let app_id = self.authorize(who, workspace_id, Action::Operate).await?;
+        policy::check(&policy)?;
+        let now = self.control().now_ms();
+        let text = serde_json::to_string(&policy).expect("policies serialize");
+        let audit = NewAuditEntry::by(who, now, "analytics.policy.update", "workspace", workspace_id)
+            .in_app(&app_id)
+            .after(json!(policy));
+        let record = AnalyticsPolicyRecord { workspace_id: workspace_id.to_owned(), policy: text, updated_at: now };
+        self.control().storage().put_analytics_policy(&record, &audit).await?;
+        self.inner.policies.insert(workspace_id.to_owned(), policy.clone(), now);
+        Ok(policy)
+    }
+
+    // ---- reports -------------------------------------------------------------------------
+
+    /// Checks the caller may read the workspace; returns its app.
+    async fn authorize(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<String, AnalyticsError> {
+        let (app, _) = self.control().visible_workspace(who, workspace_id).await?;
+        who.authorize_app(action, &app.app_id).map_err(ControlError::from)?;
+        Ok(app.app_id)
+    }
+
+    async fn read<T>(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        report: impl FnOnce(&WorkspaceRollup) -> T,
+    ) -> Result<T, AnalyticsError> {
+        self.authorize(who, workspace_id, Action::Read).await?;
+        let rollups = self.inner.shared.rollups.read().expect("rollup lock");
+        match rollups.workspaces.get(workspace_id) {
+            Some(rollup) => Ok(report(rollup)),
+            None => Ok(report(&WorkspaceRollup::default())),
+        }
+    }
+
+    /// The range asked for, or the 30 days up to today.
+    pub fn range(&self, from: Option<&str>, to: Option<&str>) -> Result<DayRange, AnalyticsError> {
+        let parse = |field: &str, text: &str| {
+            crate::rollup::parse_day(text).ok_or_else(|| invalid(field, format!("{text} is not a YYYY-MM-DD date")))
+        };
+        let today = day_of(self.control().now_ms());
+        let to = to.map(|text| parse("to", text)).transpose()?.unwrap_or(today);
+        let from = from.map(|text| parse("from", text)).transpose()?.unwrap_or(to - 29);
+        if from > to {
+            return Err(invalid("from", "must not be after to"));
+        }
+        if to - from >= MAX_RANGE_DAYS {
+            return Err(invalid("to", format!("a report spans at most {MAX_RANGE_DAYS} days")));
+        }
+        Ok(DayRange { from, to })
+    }
+
+    pub async fn overview(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        range: DayRange,
+        version: Option<&str>,
+    ) -> Result<OverviewReport, AnalyticsError> {
+        self.read(who, workspace_id, |rollup| report::overview(rollup, range, version)).await
+    }
+
+    pub async fn realtime(&self, who: &Principal, workspace_id: &str) -> Result<RealtimeReport, AnalyticsError> {
+        let now = self.control().now_ms();
+        self.read(who, workspace_id, |rollup| report::realtime(rollup, now)).await
+    }
+
+    pub async fn retention(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        range: DayRange,
+        subject: &str,
+        period: &str,
+        offsets: &[u32],
+    ) -> Result<RetentionReport, AnalyticsError> {
+        let subject = Subject::parse(subject).ok_or_else(|| invalid("subject", "must be device or user"))?;
+        let period = Period::parse(period).ok_or_else(|| invalid("period", "must be day, week or month"))?;
+        if offsets.is_empty() || offsets.len() > 60 || offsets.iter().any(|&offset| offset > 400) {
+            return Err(invalid("offsets", "give 1 to 60 offsets, each at most 400"));
+        }
+        self.read(who, workspace_id, |rollup| report::retention(rollup, range, subject, period, offsets)).await
+    }
+
+    pub async fn funnel(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        range: DayRange,
+        steps: &[String],
+        window_seconds: u64,
+    ) -> Result<FunnelReport, AnalyticsError> {
+        if !(2..=10).contains(&steps.len()) || steps.iter().any(String::is_empty) {
+            return Err(invalid("steps", "give 2 to 10 event names"));
+        }
+        if window_seconds == 0 || window_seconds > 90 * 86_400 {
+            return Err(invalid("window_seconds", "must be 1 second to 90 days"));
+        }
+        let window_ms = i64::try_from(window_seconds).unwrap_or(i64::MAX) * 1000;
+        debug_assert!(window_ms <= 90 * DAY_MS);
+        self.read(who, workspace_id, |rollup| report::funnel(rollup, steps, range, window_ms)).await
+    }
+
+    pub async fn events(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        range: DayRange,
+        breakdown: Option<(&str, &str)>,
+    ) -> Result<EventsReport, AnalyticsError> {
+        self.read(who, workspace_id, |rollup| report::events(rollup, range, breakdown)).await
+    }
+
+    pub async fn pages(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        range: DayRange,
+    ) -> Result<PagesReport, AnalyticsError> {
+        self.read(who, workspace_id, |rollup| report::pages(rollup, range)).await
+    }
+
+    pub async fn paths(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        range: DayRange,
+        limit: usize,
+    ) -> Result<PathsReport, AnalyticsError> {
+        self.read(who, workspace_id, |rollup| report::paths(rollup, range, limit.clamp(1, 500))).await
+    }
+
+    pub async fn perf(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        range: DayRange,
+    ) -> Result<PerfReport, AnalyticsError> {
+        self.read(who, workspace_id, |rollup| report::perf(rollup, range)).await
+    }
+
+    pub async fn failures(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        kind: &str,
+    ) -> Result<FailuresReport, AnalyticsError> {
+        let kind =
+            crate::event::FailureKind::parse(kind).ok_or_else(|| invalid("kind", "must be crash, anr or lag"))?;
+        self.read(who, workspace_id, |rollup| report::failures(rollup, kind)).await
+    }
+
+    pub async fn failure(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        fingerprint: &str,
+    ) -> Result<FailureGroupDetail, AnalyticsError> {
+        self.read(who, workspace_id, |rollup| report::failure(rollup, fingerprint))
+            .await?
+            .ok_or_else(|| AnalyticsError::UnknownGroup(fingerprint.to_owned()))
+    }
+}
+
+/// The writer task: stores whatever uploads are waiting in one transaction, counts them, answers.
+async fn write_batches(shared: Arc<Shared>, mut pending: mpsc::Receiver<PendingBatch>) {
+    while let Some(first) = pending.recv().await {
+        let mut group = vec![first];
+        while group.len() < GROUP_LIMIT
+            && let Ok(next) = pending.try_recv()
+        {
+            group.push(next);
+        }
+        let records: Vec<AnalyticsBatchRecord> = group.iter().map(|batch| batch.record.clone()).collect();
+        match shared.storage.append_analytics_batches(&records).await {
+            Ok(sequences) => {
+                if !apply_in_order(&shared, &group, &sequences)
+                    && let Err(error) = catch_up(&shared).await
+                {
+                    tracing::warn!(%error, "cannot catch up with stored analytics batches");
+                }
+                for (batch, seq) in group.into_iter().zip(sequences) {
+                    let _ = batch.stored.send(Ok(seq));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, batches = group.len(), "cannot store analytics batches");
+                for batch in group {
+                    let _ = batch.stored.send(Err(error.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Counts a stored group directly when its sequence numbers follow the last counted one without
+/// a gap; otherwise another node stored batches in between and the caller catches up instead.
+fn apply_in_order(shared: &Shared, group: &[PendingBatch], sequences: &[Option<i64>]) -> bool {
+    let mut stored: Vec<(i64, &PendingBatch)> =
+        sequences.iter().zip(group).filter_map(|(seq, batch)| seq.map(|seq| (seq, batch))).collect();
+    stored.sort_by_key(|(seq, _)| *seq);
+    let mut rollups = shared.rollups.write().expect("rollup lock");
+    let follows = stored.iter().enumerate().all(|(offset, (seq, _))| *seq == rollups.applied_seq + 1 + offset as i64);
+    if follows {
+        for (seq, batch) in stored {
+            rollups.apply(seq, &batch.record, &batch.events);
+        }
+    }
+    follows
+}
+
+async fn catch_up(shared: &Shared) -> Result<usize, AnalyticsError> {
+    let _one_at_a_time = shared.catching_up.lock().await;
+    let mut counted = 0;
+    loop {
+        let after = shared.rollups.read().expect("rollup lock").applied_seq;
+        let page = shared.storage.analytics_batches_after(after, CATCH_UP_PAGE).await?;
+        let decoded: Vec<_> = page
+            .iter()
+            .map(|stored| {
+                let events = decode_stored(&stored.batch.payload).unwrap_or_else(|error| {
+                    tracing::error!(seq = stored.seq, %error, "an analytics batch cannot be decoded; skipped");
+                    Vec::new()
+                });
+                (stored, events)
+            })
+            .collect();
+        let mut rollups = shared.rollups.write().expect("rollup lock");
+        for (stored, events) in &decoded {
+            rollups.apply(stored.seq, &stored.batch, events);
+        }
+        counted += page.len();
+        if page.len() < CATCH_UP_PAGE as usize {
+            return Ok(counted);
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! Analytics (MAS) wire types: the upload answer, the upload policy, and the admin API's reports.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// What `midship.analytics.upload` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    pub batch_id: String,
+    /// Events kept (0 for a duplicate).
+    pub accepted: u64,
+    /// The device sent this batch id before; nothing was counted again.
+    pub duplicate: bool,
+    pub rejected: Vec<RejectedEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedEvent {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// A workspace's upload policy, as operators set it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsPolicy {
+    /// Per event kind (`launch`, `event`, `page`, `crash`, …, or `*` for every kind not named).
+    #[serde(default)]
+    pub kinds: BTreeMap<String, KindPolicy>,
+    /// Events per upload.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: u32,
+    /// How long the SDK waits before uploading a batch that is not full.
+    #[serde(default = "default_flush_interval")]
+    pub flush_interval_seconds: u32,
+}
+
+fn default_batch_size() -> u32 {
+    50
+}
+
+fn default_flush_interval() -> u32 {
+    30
+}
+
+impl Default for AnalyticsPolicy {
+    fn default() -> Self {
+        Self {
+            kinds: BTreeMap::new(),
+            batch_size: default_batch_size(),
+            flush_interval_seconds: default_flush_interval(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct KindPolicy {
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub wifi_only: bool,
+    /// Users (or devices without a user) uploading this kind, in parts per thousand.
+    #[serde(default = "all_per_thousand")]
+    pub sample_per_thousand: u16,
+    /// `debug`, `info`, `warn` or `error`: log lines below it stay on the device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_level: Option<String>,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+fn all_per_thousand() -> u16 {
+    1000
+}
+
+impl Default for KindPolicy {
+    fn default() -> Self {
+        Self { enabled: true, wifi_only: false, sample_per_thousand: 1000, min_level: None }
+    }
+}
+
+/// What `midship.analytics.policy` answers one device: the policy decided for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicePolicy {
+    pub batch_size: u32,
+    pub flush_interval_seconds: u32,
+    /// Kinds this device uploads; kinds absent here are not uploaded.
+    pub kinds: BTreeMap<String, DeviceKindPolicy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceKindPolicy {
+    pub wifi_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_level: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OverviewDay {
+    pub day: String,
+    pub launches: u64,
+    pub active_devices: u64,
+    pub active_users: u64,
+    pub new_devices: u64,
+    pub cumulative_devices: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct OverviewReport {
+    /// The app version the figures are limited to, if one was asked for.
+    pub version: Option<String>,
+    pub days: Vec<OverviewDay>,
+    /// Versions seen in the range, with their launches and active devices over it.
+    pub versions: Vec<VersionFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VersionFigures {
+    pub version: String,
+    pub launches: u64,
+    pub active_devices: u64,
+    pub crashes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RealtimeMinute {
+    /// The minute's start, Unix milliseconds.
+    pub minute: i64,
+    pub events: u64,
+    pub launches: u64,
+    pub active_devices: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RealtimeReport {
+    pub minutes: Vec<RealtimeMinute>,
+    pub active_devices: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RetentionReport {
+    /// `device` or `user`.
+    pub subject: String,
+    /// `day`, `week` or `month`.
+    pub period: String,
+    pub cohorts: Vec<Cohort>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Cohort {
+    /// The first day of the cohort's period.
+    pub start: String,
+    pub size: u64,
+    pub retained: Vec<Retained>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Retained {
+    pub offset: u32,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FunnelReport {
+    pub window_seconds: u64,
+    pub steps: Vec<FunnelStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FunnelStep {
+    pub name: String,
+    pub devices: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EventFigures {
+    pub name: String,
+    pub count: u64,
+    pub devices: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EventsReport {
+    pub events: Vec<EventFigures>,
+    /// With `name` and `attribute`: the attribute's values and their counts, largest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breakdown: Vec<AttributeValueCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AttributeValueCount {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PageFigures {
+    pub page: String,
+    pub views: u64,
+    pub visitors: u64,
+    pub average_duration_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PagesReport {
+    pub pages: Vec<PageFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PathFigures {
+    pub from: String,
+    pub to: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PathsReport {
+    pub paths: Vec<PathFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Percentiles {
+    pub count: u64,
+    pub p50: Option<u64>,
+    pub p90: Option<u64>,
+    pub p95: Option<u64>,
+    pub p99: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NetworkFigures {
+    pub host: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub duration_ms: Percentiles,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PerfReport {
+    pub startup_ms: Percentiles,
+    pub page_load_ms: Percentiles,
+    pub network: Vec<NetworkFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FailureGroupSummary {
+    pub fingerprint: String,
+    /// `crash`, `anr` or `lag`.
+    pub kind: String,
+    pub title: String,
+    pub count: u64,
+    pub devices: u64,
+    pub users: u64,
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FailuresReport {
+    pub groups: Vec<FailureGroupSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VersionFailureRate {
+    pub version: String,
+    pub count: u64,
+    pub launches: u64,
+    /// Failures of this group per launch of the version.
+    pub rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct FailureGroupDetail {
+    #[serde(flatten)]
+    pub summary: FailureGroupSummary,
+    pub versions: Vec<VersionFailureRate>,
+    /// The newest events of the group, as stored.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub samples: Vec<serde_json::Value>,
+}
