@@ -31,6 +31,7 @@ pub mod codes {
     pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     pub const UNSUPPORTED_MEDIA_TYPE: &str = "unsupported_media_type";
+    pub const RATE_LIMITED: &str = "rate_limited";
     pub const UNAVAILABLE: &str = "unavailable";
     pub const INTERNAL: &str = "internal";
 }

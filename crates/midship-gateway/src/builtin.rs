@@ -29,6 +29,9 @@ pub enum BuiltinError {
     /// The caller may not do this (answers 1001).
     #[error("access denied: {0}")]
     Denied(String),
+    /// The caller sent more than its share (answers 1002).
+    #[error("rate limited: {0}")]
+    Limited(String),
     /// The service failed (answers 5000).
     #[error("{0}")]
     Failed(String),

@@ -159,6 +159,7 @@ impl Gateway {
                 Ok(body) => success(trace_id, 200, Some("application/json".into()), Bytes::from(body)),
                 Err(BuiltinError::Malformed(detail)) => fail(ResultCode::MalformedRequest, Some(detail)),
                 Err(BuiltinError::Denied(detail)) => fail(ResultCode::AccessDenied, Some(detail)),
+                Err(BuiltinError::Limited(detail)) => fail(ResultCode::RateLimited, Some(detail)),
                 Err(BuiltinError::Failed(detail)) => {
                     tracing::error!(operation_type, detail, "built-in service failed");
                     fail(ResultCode::Unknown, Some(detail))

@@ -3,13 +3,15 @@
 use std::time::Duration;
 
 use midship_api::{
-    ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView,
-    CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest, CreateTokenRequest,
-    CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, ImportResult, IssuedToken, List, PackageView,
-    PublishRequest, PushDeliveryView, PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsView,
-    PushTaskView, PushTemplateBody, ReleaseView, RollbackRequest, RotateKeyRequest, RotatedKey, SigningKeyView,
-    SwitchStatusView, SyncBatchRequest, SyncBatchResponse, SyncSendRequest, SyncSendResponse, SyncStatusView,
-    SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI, WorkspaceView,
+    AnalyticsPolicy, ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView,
+    ConfigVersionView, CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest,
+    CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, EventsReport,
+    FailureGroupDetail, FailuresReport, FunnelReport, ImportResult, IssuedToken, List, OverviewReport, PackageView,
+    PagesReport, PathsReport, PerfReport, PublishRequest, PushDeliveryView, PushMessageBody, PushRequest,
+    PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView, PushTemplateBody, RealtimeReport, ReleaseView,
+    RetentionReport, RollbackRequest, RotateKeyRequest, RotatedKey, SigningKeyView, SwitchStatusView, SyncBatchRequest,
+    SyncBatchResponse, SyncSendRequest, SyncSendResponse, SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView,
+    TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -45,6 +47,38 @@ pub struct PageParams {
     pub limit: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+}
+
+/// The parameters of analytics reports; each report reads the ones docs/analytics.md lists for it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReportParams {
+    /// `YYYY-MM-DD` (UTC).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<String>,
+    /// Comma-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offsets: Option<String>,
+    /// Comma-separated event names.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attribute: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -542,5 +576,81 @@ impl AdminClient {
             &format!("delivery/releases/{}/{}", Self::segment(release_id), Self::segment(action)),
         );
         self.post(&path, &serde_json::json!({})).await
+    }
+
+    // ---- analytics -----------------------------------------------------------------------
+
+    async fn analytics_report<T: DeserializeOwned>(
+        &self,
+        workspace_id: &str,
+        report: &str,
+        params: &ReportParams,
+    ) -> Result<T, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, &format!("analytics/{report}")), params).await
+    }
+
+    pub async fn analytics_overview(
+        &self,
+        workspace_id: &str,
+        params: &ReportParams,
+    ) -> Result<OverviewReport, SdkError> {
+        self.analytics_report(workspace_id, "overview", params).await
+    }
+
+    pub async fn analytics_realtime(&self, workspace_id: &str) -> Result<RealtimeReport, SdkError> {
+        self.analytics_report(workspace_id, "realtime", &ReportParams::default()).await
+    }
+
+    pub async fn analytics_retention(
+        &self,
+        workspace_id: &str,
+        params: &ReportParams,
+    ) -> Result<RetentionReport, SdkError> {
+        self.analytics_report(workspace_id, "retention", params).await
+    }
+
+    pub async fn analytics_funnel(&self, workspace_id: &str, params: &ReportParams) -> Result<FunnelReport, SdkError> {
+        self.analytics_report(workspace_id, "funnel", params).await
+    }
+
+    pub async fn analytics_events(&self, workspace_id: &str, params: &ReportParams) -> Result<EventsReport, SdkError> {
+        self.analytics_report(workspace_id, "events", params).await
+    }
+
+    pub async fn analytics_pages(&self, workspace_id: &str, params: &ReportParams) -> Result<PagesReport, SdkError> {
+        self.analytics_report(workspace_id, "pages", params).await
+    }
+
+    pub async fn analytics_paths(&self, workspace_id: &str, params: &ReportParams) -> Result<PathsReport, SdkError> {
+        self.analytics_report(workspace_id, "paths", params).await
+    }
+
+    pub async fn analytics_perf(&self, workspace_id: &str, params: &ReportParams) -> Result<PerfReport, SdkError> {
+        self.analytics_report(workspace_id, "perf", params).await
+    }
+
+    pub async fn analytics_crashes(
+        &self,
+        workspace_id: &str,
+        params: &ReportParams,
+    ) -> Result<FailuresReport, SdkError> {
+        self.analytics_report(workspace_id, "crashes", params).await
+    }
+
+    pub async fn analytics_crash(&self, workspace_id: &str, fingerprint: &str) -> Result<FailureGroupDetail, SdkError> {
+        let report = format!("crashes/{}", Self::segment(fingerprint));
+        self.analytics_report(workspace_id, &report, &ReportParams::default()).await
+    }
+
+    pub async fn analytics_policy(&self, workspace_id: &str) -> Result<AnalyticsPolicy, SdkError> {
+        self.analytics_report(workspace_id, "policy", &ReportParams::default()).await
+    }
+
+    pub async fn set_analytics_policy(
+        &self,
+        workspace_id: &str,
+        policy: &AnalyticsPolicy,
+    ) -> Result<AnalyticsPolicy, SdkError> {
+        self.put(&Self::workspace_path(workspace_id, "analytics/policy"), policy).await
     }
 }

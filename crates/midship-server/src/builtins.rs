@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use midship_analytics::event::Uploader;
+use midship_analytics::{AnalyticsError, AnalyticsService};
 use midship_api::{ConfigPullResponse, DeliveryCheckRequest, DeliveryReportRequest};
 use midship_control::ControlPlane;
 use midship_delivery::{DeliveryError, DeliveryService};
@@ -291,18 +293,71 @@ impl BuiltinService for DeliveryReport {
     }
 }
 
+/// `midship.analytics.upload`: a batch of the calling device's logs (JSON, optionally gzip or zstd
+/// compressed), answered once it is durably stored.
+#[derive(Debug)]
+pub struct AnalyticsUpload {
+    pub analytics: AnalyticsService,
+}
+
+fn analytics_error(error: AnalyticsError) -> BuiltinError {
+    match error {
+        AnalyticsError::Malformed(_) | AnalyticsError::Invalid { .. } => BuiltinError::Malformed(error.to_string()),
+        AnalyticsError::RateLimited(_) => BuiltinError::Limited(error.to_string()),
+        other => BuiltinError::Failed(other.to_string()),
+    }
+}
+
+#[async_trait]
+impl BuiltinService for AnalyticsUpload {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let device_id = calling_device(context)?;
+        let uploader = Uploader { user_id: context.user_id.as_deref(), app_version: context.app_version.as_deref() };
+        let answer =
+            self.analytics.upload(&context.workspace_id, device_id, &uploader, body).await.map_err(analytics_error)?;
+        Ok(serde_json::to_vec(&answer).expect("responses serialize"))
+    }
+}
+
+/// `midship.analytics.policy`: what the calling device uploads (kinds, networks, batch size),
+/// sampled per user, or per device without one.
+#[derive(Debug)]
+pub struct AnalyticsPolicyPull {
+    pub analytics: AnalyticsService,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnalyticsPolicyBody {}
+
+#[async_trait]
+impl BuiltinService for AnalyticsPolicyPull {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let _: AnalyticsPolicyBody = parse_body_or_default(body)?;
+        let subject = match context.user_id.as_deref() {
+            Some(user_id) => user_id,
+            None => calling_device(context)?,
+        };
+        let policy = self.analytics.device_policy(&context.workspace_id, subject).await.map_err(analytics_error)?;
+        Ok(serde_json::to_vec(&policy).expect("responses serialize"))
+    }
+}
+
 /// Every built-in service of this node.
 pub fn registry(
     control: &ControlPlane,
     switches: &SwitchService,
     push: &PushService,
     delivery: &DeliveryService,
+    analytics: &AnalyticsService,
 ) -> BuiltinRegistry {
     let mut registry = BuiltinRegistry::default();
     registry.register("midship.config.pull", Arc::new(ConfigPull { switches: switches.clone() }));
     registry.register("midship.sync.token", Arc::new(SyncToken { control: control.clone() }));
     registry.register("midship.delivery.check", Arc::new(DeliveryCheck { delivery: delivery.clone() }));
     registry.register("midship.delivery.report", Arc::new(DeliveryReport { delivery: delivery.clone() }));
+    registry.register("midship.analytics.upload", Arc::new(AnalyticsUpload { analytics: analytics.clone() }));
+    registry.register("midship.analytics.policy", Arc::new(AnalyticsPolicyPull { analytics: analytics.clone() }));
     for (operation_type, operation) in [
         ("midship.push.report", PushOperation::Report),
         ("midship.push.bind", PushOperation::Bind),

@@ -132,6 +132,20 @@ impl From<midship_sync::SyncError> for ApiError {
     }
 }
 
+impl From<midship_analytics::AnalyticsError> for ApiError {
+    fn from(error: midship_analytics::AnalyticsError) -> Self {
+        use midship_analytics::AnalyticsError;
+        let message = error.to_string();
+        match error {
+            AnalyticsError::Control(control) => control.into(),
+            AnalyticsError::Malformed(_) | AnalyticsError::Invalid { .. } => Self::invalid(message),
+            AnalyticsError::UnknownGroup(_) => Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message),
+            AnalyticsError::RateLimited(_) => Self::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, message),
+            AnalyticsError::WriterStopped => Self::new(StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE, message),
+        }
+    }
+}
+
 impl From<midship_delivery::DeliveryError> for ApiError {
     fn from(error: midship_delivery::DeliveryError) -> Self {
         use midship_delivery::DeliveryError;

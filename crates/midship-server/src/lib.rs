@@ -28,6 +28,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use midship_analytics::AnalyticsService;
 use midship_control::ControlPlane;
 use midship_delivery::{DeliveryService, LocalBlobStore};
 use midship_gateway::{Gateway, GatewaySettings};
@@ -47,6 +48,7 @@ pub struct ServerSettings {
     pub secure_cookies: bool,
     pub long_connection: longconn::LongConnectionSettings,
     pub delivery: DeliveryPlacement,
+    pub analytics: midship_analytics::AnalyticsSettings,
 }
 
 /// Where delivery keeps package blobs, and its limits (the `[delivery]` config section).
@@ -73,6 +75,7 @@ impl Default for ServerSettings {
             secure_cookies: false,
             long_connection: longconn::LongConnectionSettings::default(),
             delivery: DeliveryPlacement::default(),
+            analytics: midship_analytics::AnalyticsSettings::default(),
         }
     }
 }
@@ -86,6 +89,7 @@ pub struct AppState {
     pub sync: SyncService,
     pub push: PushService,
     pub delivery: DeliveryService,
+    pub analytics: AnalyticsService,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: Arc<ServerSettings>,
 }
@@ -100,9 +104,10 @@ impl AppState {
         let push = PushService::observed(control.clone(), sync.clone(), Some(observer));
         let blobs = Arc::new(LocalBlobStore::new(&settings.delivery.package_dir));
         let delivery = DeliveryService::new(control.clone(), sync.clone(), blobs, settings.delivery.settings);
-        let builtins = builtins::registry(&control, &switches, &push, &delivery);
+        let analytics = AnalyticsService::new(control.clone(), settings.analytics.clone());
+        let builtins = builtins::registry(&control, &switches, &push, &delivery, &analytics);
         let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins));
-        Self { control, switches, gateway, sync, push, delivery, metrics, settings: Arc::new(settings) }
+        Self { control, switches, gateway, sync, push, delivery, analytics, metrics, settings: Arc::new(settings) }
     }
 }
 
@@ -129,6 +134,7 @@ pub fn spawn_snapshot_refresh(state: &AppState, interval: std::time::Duration) -
     let switches = state.switches.clone();
     let gateway = state.gateway.clone();
     let delivery = state.delivery.clone();
+    let analytics = state.analytics.clone();
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -150,6 +156,9 @@ pub fn spawn_snapshot_refresh(state: &AppState, interval: std::time::Duration) -
                 Ok(0) => {}
                 Ok(refreshed) => tracing::info!(refreshed, "reloading releases changed by another node"),
                 Err(error) => tracing::warn!(%error, "cannot check for release changes"),
+            }
+            if let Err(error) = analytics.catch_up().await {
+                tracing::warn!(%error, "cannot count analytics batches stored by another node");
             }
         }
     })

@@ -140,6 +140,12 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: ReleaseCommand,
     },
+    /// Analytics reports: overview, real time, retention, events, funnels, pages, paths,
+    /// performance, crash groups; and the upload policy.
+    Stats {
+        #[command(subcommand)]
+        command: StatsCommand,
+    },
     /// Data sync: bizType configurations and messages to devices and users.
     Sync {
         #[command(subcommand)]
@@ -779,6 +785,105 @@ pub enum PackageCommand {
     Key {
         #[arg(long = "workspace")]
         workspace_id: String,
+    },
+}
+
+/// The workspace and days (UTC, `YYYY-MM-DD`) a report covers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportRange {
+    #[arg(long = "workspace")]
+    pub workspace_id: String,
+    /// First day; default 29 days before --to.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last day; default today.
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Launches, active devices and users, new and cumulative devices per day.
+    Overview {
+        #[command(flatten)]
+        range: ReportRange,
+        /// Only this app version.
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// Events, launches and active devices per minute over the last hour.
+    Realtime {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    /// Of the devices (or users) new in each period, how many are active N periods later.
+    Retention {
+        #[command(flatten)]
+        range: ReportRange,
+        #[arg(long, default_value = "device", value_parser = ["device", "user"])]
+        subject: String,
+        #[arg(long, default_value = "day", value_parser = ["day", "week", "month"])]
+        period: String,
+        /// Comma-separated offsets in periods.
+        #[arg(long, default_value = "1,7")]
+        offsets: String,
+    },
+    /// Custom events with counts and devices; with --name and --attribute, that attribute's values.
+    Events {
+        #[command(flatten)]
+        range: ReportRange,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        attribute: Option<String>,
+    },
+    /// Devices reaching each step of an ordered funnel of custom events.
+    Funnel {
+        #[command(flatten)]
+        range: ReportRange,
+        /// Comma-separated event names, in order.
+        #[arg(long)]
+        steps: String,
+        /// The last step within this many seconds of the first.
+        #[arg(long = "window-seconds", default_value_t = 86_400)]
+        window_seconds: u64,
+    },
+    /// Page views, visitors and average time on page.
+    Pages {
+        #[command(flatten)]
+        range: ReportRange,
+    },
+    /// The most frequent steps from one page to the next.
+    Paths {
+        #[command(flatten)]
+        range: ReportRange,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Startup, page load and network percentiles.
+    Perf {
+        #[command(flatten)]
+        range: ReportRange,
+    },
+    /// Crash, ANR or lag groups, the most frequent first.
+    Crashes {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long, default_value = "crash", value_parser = ["crash", "anr", "lag"])]
+        kind: String,
+    },
+    /// One crash group: per-version rates and the newest events.
+    Crash {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        fingerprint: String,
+    },
+    /// Show the upload policy, or replace it with a JSON file (`--set FILE`).
+    Policy {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long)]
+        set: Option<std::path::PathBuf>,
     },
 }
 

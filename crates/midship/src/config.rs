@@ -18,6 +18,7 @@ pub struct Config {
     pub gateway: GatewaySection,
     pub sync: SyncSection,
     pub delivery: DeliverySection,
+    pub analytics: AnalyticsSection,
     pub log: LogSection,
 }
 
@@ -51,6 +52,26 @@ impl DeliverySection {
                 patch_from_versions: self.diff_from_versions,
             },
         }
+    }
+}
+
+/// Analytics uploads (batches live in the database; reports are kept in memory).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnalyticsSection {
+    pub device_events_per_minute: u64,
+}
+
+impl Default for AnalyticsSection {
+    fn default() -> Self {
+        let defaults = midship_analytics::AnalyticsSettings::default();
+        Self { device_events_per_minute: defaults.device_events_per_minute }
+    }
+}
+
+impl AnalyticsSection {
+    pub fn settings(&self) -> midship_analytics::AnalyticsSettings {
+        midship_analytics::AnalyticsSettings { device_events_per_minute: self.device_events_per_minute }
     }
 }
 
@@ -320,6 +341,10 @@ max_package_entries = 20000
 max_unpacked_mib = 512
 # A new version is diffed against this many earlier versions of the same package.
 diff_from_versions = 5
+
+[analytics]
+# Events one device may upload per minute; more are answered 1002 until the minute ends.
+device_events_per_minute = 20000
 
 [log]
 # Filter in tracing's syntax, e.g. "info" or "info,midship_server=debug". RUST_LOG overrides it.

@@ -55,6 +55,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         secure_cookies: config.server.secure_cookies,
         long_connection: config.sync.long_connection(),
         delivery: config.delivery.placement(&data_dir),
+        analytics: config.analytics.settings(),
     };
     let tls = match (&config.server.tls_certificate, &config.server.tls_private_key) {
         (Some(certificate), Some(private_key)) => Some(load_tls_config(certificate, private_key)?),
@@ -72,6 +73,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         ..GatewaySettings::default()
     };
     let state = AppState::new(control, settings, gateway_settings);
+    // Reports are answered from memory: count what was stored before serving.
+    let started = std::time::Instant::now();
+    let batches = state.analytics.catch_up().await.context("cannot load the stored analytics batches")?;
+    tracing::info!(batches, elapsed_ms = started.elapsed().as_millis() as u64, "analytics loaded");
     let refresh = spawn_snapshot_refresh(&state, SNAPSHOT_REFRESH_INTERVAL);
     let maintenance =
         state.sync.spawn_maintenance(std::time::Duration::from_secs(config.sync.maintenance_interval_seconds.max(1)));

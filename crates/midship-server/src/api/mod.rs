@@ -1,6 +1,7 @@
 //! The admin REST API under `/api/v1`, one module per resource. Every handler carries a
 //! `#[utoipa::path]`, and the OpenAPI document is collected from those, so it cannot drift.
 
+mod analytics;
 mod apps;
 mod audit;
 pub mod client;
@@ -33,7 +34,7 @@ use crate::AppState;
     ),
     security(("bearer" = [])),
     tags(
-        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync"), (name = "push"), (name = "delivery")
+        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync"), (name = "push"), (name = "delivery"), (name = "analytics")
     )
 )]
 struct ApiDoc;
@@ -55,6 +56,7 @@ pub fn routes_with(max_package_bytes: usize) -> (Router<AppState>, OpenApi) {
         .merge(sync::routes())
         .merge(push::routes())
         .merge(delivery::routes(max_package_bytes))
+        .merge(analytics::routes())
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = document.components.get_or_insert_with(Default::default);

@@ -5,6 +5,7 @@ mod apis;
 mod apps;
 mod delivery;
 mod push;
+mod stats;
 mod switches;
 mod sync;
 
@@ -33,6 +34,7 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Push { command } => push::push(&client, command, json).await,
         AdminCommand::Package { command } => delivery::package(&client, command, json).await,
         AdminCommand::Release { command } => delivery::release(&client, command, json).await,
+        AdminCommand::Stats { command } => stats::stats(&client, command, json).await,
         AdminCommand::Sync { command } => sync::sync(&client, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `midship` binary: `midship serve` runs as a child process on port 0,
 //! and the CLI and plain HTTP drive it, on SQLite and on a real PostgreSQL.
 
+mod analytics;
 mod cli_flow;
 mod gateway_protocol;
 mod growthbook;

@@ -1,0 +1,244 @@
+//! `/api/v1/workspaces/{workspace_id}/analytics/*`: reports (overview, real time, retention, funnel,
+//! events, pages, paths, performance, crash/ANR/lag groups) and the upload policy.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use midship_analytics::report::DayRange;
+use midship_api::{
+    AnalyticsPolicy, ErrorBody, EventsReport, FailureGroupDetail, FailuresReport, FunnelReport, OverviewReport,
+    PagesReport, PathsReport, PerfReport, RealtimeReport, RetentionReport,
+};
+use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery, Caller};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(overview))
+        .routes(routes!(realtime))
+        .routes(routes!(retention))
+        .routes(routes!(funnel))
+        .routes(routes!(events))
+        .routes(routes!(pages))
+        .routes(routes!(paths))
+        .routes(routes!(perf))
+        .routes(routes!(crashes))
+        .routes(routes!(crash))
+        .routes(routes!(show_policy, update_policy))
+}
+
+/// The query every report shares; each reads the parameters it documents.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQuery {
+    from: Option<String>,
+    to: Option<String>,
+    version: Option<String>,
+    subject: Option<String>,
+    period: Option<String>,
+    offsets: Option<String>,
+    steps: Option<String>,
+    window_seconds: Option<u64>,
+    name: Option<String>,
+    attribute: Option<String>,
+    kind: Option<String>,
+    limit: Option<usize>,
+}
+
+impl ReportQuery {
+    fn range(&self, state: &AppState) -> Result<DayRange, ApiError> {
+        Ok(state.analytics.range(self.from.as_deref(), self.to.as_deref())?)
+    }
+}
+
+fn invalid(field: &str, message: &str) -> ApiError {
+    ApiError::from(midship_analytics::AnalyticsError::Invalid { field: field.into(), message: message.into() })
+}
+
+/// Launches, active devices and users, new and cumulative devices per day (UTC), optionally for
+/// one app version, with the figures of each version seen.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/overview", tag = "analytics",
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query, description = "YYYY-MM-DD, default 29 days before `to`"),
+        ("to" = Option<String>, Query, description = "YYYY-MM-DD, default today"), ("version" = Option<String>, Query)),
+    responses((status = 200, body = OverviewReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn overview(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<OverviewReport>, ApiError> {
+    let range = query.range(&state)?;
+    Ok(Json(state.analytics.overview(&who, &workspace_id, range, query.version.as_deref()).await?))
+}
+
+/// Events, launches and active devices per minute over the last hour.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/realtime", tag = "analytics",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = RealtimeReport), (status = 404, body = ErrorBody)))]
+async fn realtime(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<RealtimeReport>, ApiError> {
+    Ok(Json(state.analytics.realtime(&who, &workspace_id).await?))
+}
+
+/// N-period retention of each cohort in the range: of the devices (or users) new in a period, how
+/// many are active `offset` periods later.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/retention", tag = "analytics",
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
+        ("subject" = Option<String>, Query, description = "device (default) or user"),
+        ("period" = Option<String>, Query, description = "day (default), week or month"),
+        ("offsets" = Option<String>, Query, description = "comma-separated, default 1,7")),
+    responses((status = 200, body = RetentionReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn retention(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<RetentionReport>, ApiError> {
+    let range = query.range(&state)?;
+    let offsets = query
+        .offsets
+        .as_deref()
+        .unwrap_or("1,7")
+        .split(',')
+        .map(|offset| offset.trim().parse::<u32>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| invalid("offsets", "must be comma-separated whole numbers"))?;
+    let subject = query.subject.as_deref().unwrap_or("device");
+    let period = query.period.as_deref().unwrap_or("day");
+    Ok(Json(state.analytics.retention(&who, &workspace_id, range, subject, period, &offsets).await?))
+}
+
+/// Devices reaching each step of an ordered funnel of custom events within a time window.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/funnel", tag = "analytics",
+    params(("workspace_id" = String, Path), ("steps" = String, Query, description = "comma-separated event names, 2 to 10"),
+        ("from" = Option<String>, Query), ("to" = Option<String>, Query),
+        ("window_seconds" = Option<u64>, Query, description = "default 86400")),
+    responses((status = 200, body = FunnelReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn funnel(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<FunnelReport>, ApiError> {
+    let range = query.range(&state)?;
+    let steps: Vec<String> =
+        query.steps.as_deref().unwrap_or_default().split(',').map(|step| step.trim().to_owned()).collect();
+    let window = query.window_seconds.unwrap_or(86_400);
+    Ok(Json(state.analytics.funnel(&who, &workspace_id, range, &steps, window).await?))
+}
+
+/// Custom events with counts and devices; with `name` and `attribute`, that attribute's values.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/events", tag = "analytics",
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
+        ("name" = Option<String>, Query), ("attribute" = Option<String>, Query)),
+    responses((status = 200, body = EventsReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn events(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<EventsReport>, ApiError> {
+    let range = query.range(&state)?;
+    let breakdown = query.name.as_deref().zip(query.attribute.as_deref());
+    Ok(Json(state.analytics.events(&who, &workspace_id, range, breakdown).await?))
+}
+
+/// Page views, visitors and average time on page.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/pages", tag = "analytics",
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    responses((status = 200, body = PagesReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn pages(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<PagesReport>, ApiError> {
+    let range = query.range(&state)?;
+    Ok(Json(state.analytics.pages(&who, &workspace_id, range).await?))
+}
+
+/// The most frequent steps from one page to the next.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/paths", tag = "analytics",
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
+        ("limit" = Option<usize>, Query, description = "default 20")),
+    responses((status = 200, body = PathsReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn paths(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<PathsReport>, ApiError> {
+    let range = query.range(&state)?;
+    Ok(Json(state.analytics.paths(&who, &workspace_id, range, query.limit.unwrap_or(20)).await?))
+}
+
+/// Startup, page load and network percentiles.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/perf", tag = "analytics",
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    responses((status = 200, body = PerfReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn perf(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<PerfReport>, ApiError> {
+    let range = query.range(&state)?;
+    Ok(Json(state.analytics.perf(&who, &workspace_id, range).await?))
+}
+
+/// Crash, ANR or lag groups (by normalised stack), the most frequent first.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/crashes", tag = "analytics",
+    params(("workspace_id" = String, Path), ("kind" = Option<String>, Query, description = "crash (default), anr or lag")),
+    responses((status = 200, body = FailuresReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn crashes(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<FailuresReport>, ApiError> {
+    Ok(Json(state.analytics.failures(&who, &workspace_id, query.kind.as_deref().unwrap_or("crash")).await?))
+}
+
+/// One group: its figures, its rate per app version and its newest events.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/crashes/{fingerprint}", tag = "analytics",
+    params(("workspace_id" = String, Path), ("fingerprint" = String, Path)),
+    responses((status = 200, body = FailureGroupDetail), (status = 404, body = ErrorBody)))]
+async fn crash(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, fingerprint)): Path<(String, String)>,
+) -> Result<Json<FailureGroupDetail>, ApiError> {
+    Ok(Json(state.analytics.failure(&who, &workspace_id, &fingerprint).await?))
+}
+
+/// The upload policy devices get from `midship.analytics.policy`.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/policy", tag = "analytics",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = AnalyticsPolicy), (status = 404, body = ErrorBody)))]
+async fn show_policy(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<AnalyticsPolicy>, ApiError> {
+    Ok(Json(state.analytics.policy(&who, &workspace_id).await?))
+}
+
+/// Replaces the upload policy.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/analytics/policy", tag = "analytics",
+    params(("workspace_id" = String, Path)), request_body = AnalyticsPolicy,
+    responses((status = 200, body = AnalyticsPolicy), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn update_policy(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiJson(policy): ApiJson<AnalyticsPolicy>,
+) -> Result<Json<AnalyticsPolicy>, ApiError> {
+    Ok(Json(state.analytics.set_policy(&who, &workspace_id, policy).await?))
+}

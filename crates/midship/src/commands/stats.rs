@@ -1,0 +1,253 @@
+//! `midship stats …`: analytics reports as tables (or JSON with `--json`), and the upload policy.
+
+use anyhow::Context;
+use midship_api::AnalyticsPolicy;
+use midship_sdk::AdminClient;
+use midship_sdk::admin::ReportParams;
+use serde::Serialize;
+
+use crate::cli::{ReportRange, StatsCommand};
+use crate::output;
+
+fn params(range: &ReportRange) -> ReportParams {
+    ReportParams { from: range.from.clone(), to: range.to.clone(), ..ReportParams::default() }
+}
+
+/// Prints `report` as JSON, or as the table `rows` makes of it.
+fn show<T: Serialize>(
+    report: &T,
+    json: bool,
+    headers: &[&str],
+    rows: impl FnOnce(&T) -> Vec<Vec<String>>,
+) -> anyhow::Result<()> {
+    if json {
+        return output::json(report);
+    }
+    output::table(headers, &rows(report));
+    Ok(())
+}
+
+fn or_dash(value: Option<u64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |value| value.to_string())
+}
+
+pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        StatsCommand::Overview { range, version } => {
+            let report =
+                client.analytics_overview(&range.workspace_id, &ReportParams { version, ..params(&range) }).await?;
+            show(&report, json, &["day", "launches", "active devices", "active users", "new", "cumulative"], |report| {
+                report
+                    .days
+                    .iter()
+                    .map(|day| {
+                        vec![
+                            day.day.clone(),
+                            day.launches.to_string(),
+                            day.active_devices.to_string(),
+                            day.active_users.to_string(),
+                            day.new_devices.to_string(),
+                            day.cumulative_devices.to_string(),
+                        ]
+                    })
+                    .collect()
+            })
+        }
+        StatsCommand::Realtime { workspace_id } => {
+            let report = client.analytics_realtime(&workspace_id).await?;
+            show(&report, json, &["minute", "events", "launches", "active devices"], |report| {
+                report
+                    .minutes
+                    .iter()
+                    .filter(|minute| minute.events > 0)
+                    .map(|minute| {
+                        vec![
+                            midship_core::clock::format_rfc3339(minute.minute),
+                            minute.events.to_string(),
+                            minute.launches.to_string(),
+                            minute.active_devices.to_string(),
+                        ]
+                    })
+                    .collect()
+            })
+        }
+        StatsCommand::Retention { range, subject, period, offsets } => {
+            let request =
+                ReportParams { subject: Some(subject), period: Some(period), offsets: Some(offsets), ..params(&range) };
+            let report = client.analytics_retention(&range.workspace_id, &request).await?;
+            let mut headers = vec!["cohort".to_owned(), "size".to_owned()];
+            if let Some(cohort) = report.cohorts.first() {
+                headers.extend(cohort.retained.iter().map(|retained| format!("+{}", retained.offset)));
+            }
+            let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+            show(&report, json, &headers, |report| {
+                report
+                    .cohorts
+                    .iter()
+                    .map(|cohort| {
+                        let mut row = vec![cohort.start.clone(), cohort.size.to_string()];
+                        row.extend(cohort.retained.iter().map(|retained| {
+                            let percent =
+                                if cohort.size == 0 { 0.0 } else { 100.0 * retained.count as f64 / cohort.size as f64 };
+                            format!("{} ({percent:.1}%)", retained.count)
+                        }));
+                        row
+                    })
+                    .collect()
+            })
+        }
+        StatsCommand::Events { range, name, attribute } => {
+            let report = client
+                .analytics_events(&range.workspace_id, &ReportParams { name, attribute, ..params(&range) })
+                .await?;
+            if !json && !report.breakdown.is_empty() {
+                output::table(
+                    &["value", "count"],
+                    &report
+                        .breakdown
+                        .iter()
+                        .map(|value| vec![value.value.clone(), value.count.to_string()])
+                        .collect::<Vec<_>>(),
+                );
+                return Ok(());
+            }
+            show(&report, json, &["event", "count", "devices"], |report| {
+                report
+                    .events
+                    .iter()
+                    .map(|event| vec![event.name.clone(), event.count.to_string(), event.devices.to_string()])
+                    .collect()
+            })
+        }
+        StatsCommand::Funnel { range, steps, window_seconds } => {
+            let request = ReportParams { steps: Some(steps), window_seconds: Some(window_seconds), ..params(&range) };
+            let report = client.analytics_funnel(&range.workspace_id, &request).await?;
+            show(&report, json, &["step", "devices", "of first"], |report| {
+                let first = report.steps.first().map_or(0, |step| step.devices);
+                report
+                    .steps
+                    .iter()
+                    .map(|step| {
+                        let percent = if first == 0 { 0.0 } else { 100.0 * step.devices as f64 / first as f64 };
+                        vec![step.name.clone(), step.devices.to_string(), format!("{percent:.1}%")]
+                    })
+                    .collect()
+            })
+        }
+        StatsCommand::Pages { range } => {
+            let report = client.analytics_pages(&range.workspace_id, &params(&range)).await?;
+            show(&report, json, &["page", "views", "visitors", "average ms"], |report| {
+                report
+                    .pages
+                    .iter()
+                    .map(|page| {
+                        vec![
+                            page.page.clone(),
+                            page.views.to_string(),
+                            page.visitors.to_string(),
+                            or_dash(page.average_duration_ms),
+                        ]
+                    })
+                    .collect()
+            })
+        }
+        StatsCommand::Paths { range, limit } => {
+            let report = client
+                .analytics_paths(&range.workspace_id, &ReportParams { limit: Some(limit), ..params(&range) })
+                .await?;
+            show(&report, json, &["from", "to", "count"], |report| {
+                report
+                    .paths
+                    .iter()
+                    .map(|path| vec![path.from.clone(), path.to.clone(), path.count.to_string()])
+                    .collect()
+            })
+        }
+        StatsCommand::Perf { range } => {
+            let report = client.analytics_perf(&range.workspace_id, &params(&range)).await?;
+            show(&report, json, &["measure", "count", "p50", "p90", "p95", "p99"], |report| {
+                let row = |name: String, figures: &midship_api::Percentiles| {
+                    vec![
+                        name,
+                        figures.count.to_string(),
+                        or_dash(figures.p50),
+                        or_dash(figures.p90),
+                        or_dash(figures.p95),
+                        or_dash(figures.p99),
+                    ]
+                };
+                let mut rows = vec![
+                    row("startup ms".into(), &report.startup_ms),
+                    row("page load ms".into(), &report.page_load_ms),
+                ];
+                rows.extend(report.network.iter().map(|host| row(format!("{} ms", host.host), &host.duration_ms)));
+                rows
+            })
+        }
+        StatsCommand::Crashes { workspace_id, kind } => {
+            let report = client
+                .analytics_crashes(&workspace_id, &ReportParams { kind: Some(kind), ..ReportParams::default() })
+                .await?;
+            show(&report, json, &["fingerprint", "count", "devices", "users", "last seen", "title"], |report| {
+                report
+                    .groups
+                    .iter()
+                    .map(|group| {
+                        vec![
+                            group.fingerprint.clone(),
+                            group.count.to_string(),
+                            group.devices.to_string(),
+                            group.users.to_string(),
+                            midship_core::clock::format_rfc3339(group.last_seen),
+                            group.title.clone(),
+                        ]
+                    })
+                    .collect()
+            })
+        }
+        StatsCommand::Crash { workspace_id, fingerprint } => {
+            let detail = client.analytics_crash(&workspace_id, &fingerprint).await?;
+            if json {
+                return output::json(&detail);
+            }
+            println!(
+                "{} ({}): {} events, {} devices, {} users",
+                detail.summary.title,
+                detail.summary.kind,
+                detail.summary.count,
+                detail.summary.devices,
+                detail.summary.users
+            );
+            output::table(
+                &["version", "count", "launches", "per launch"],
+                &detail
+                    .versions
+                    .iter()
+                    .map(|version| {
+                        vec![
+                            version.version.clone(),
+                            version.count.to_string(),
+                            version.launches.to_string(),
+                            version.rate.map_or_else(|| "-".to_owned(), |rate| format!("{rate:.4}")),
+                        ]
+                    })
+                    .collect::<Vec<_>>(),
+            );
+            println!("{}", serde_json::to_string_pretty(&detail.samples.first())?);
+            Ok(())
+        }
+        StatsCommand::Policy { workspace_id, set } => {
+            let policy = match set {
+                Some(path) => {
+                    let text =
+                        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    let policy: AnalyticsPolicy =
+                        serde_json::from_str(&text).with_context(|| format!("{} is not a policy", path.display()))?;
+                    client.set_analytics_policy(&workspace_id, &policy).await?
+                }
+                None => client.analytics_policy(&workspace_id).await?,
+            };
+            output::json(&policy)
+        }
+    }
+}
