@@ -3,6 +3,10 @@
 //! - [`admin`]: a typed client of the admin REST API, used by the `midship` CLI, by tests and by
 //!   any backend that automates Midship.
 //!
+//! - [`analytics`]: the analytics logger: an on-disk queue that survives app kills, batches with
+//!   stable ids (a retry is counted once), zstd compression, the server's upload policy, sessions
+//!   (a new one after 30 minutes in the background) and a panic hook that writes the crash first.
+//!
 //! - [`config`]: the device side of remote configuration (typed getters, disk cache, pulls at
 //!   cold start and after 30 minutes in the background, change listeners).
 //!
@@ -18,6 +22,7 @@
 //!   connection.
 
 pub mod admin;
+pub mod analytics;
 pub mod config;
 pub mod delivery;
 pub mod push;

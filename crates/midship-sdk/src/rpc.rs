@@ -174,10 +174,14 @@ impl RpcClient {
     /// Calls `operation_type` with `body`, signed, retrying failures that did not reach the
     /// backend (connection refused, 1002, 4003) with exponential backoff.
     pub async fn rpc(&self, operation_type: &str, body: &Value) -> Result<RpcReply, RpcError> {
-        let body = serde_json::to_vec(body).expect("JSON values serialize");
+        self.rpc_bytes(operation_type, &serde_json::to_vec(body).expect("JSON values serialize")).await
+    }
+
+    /// [`RpcClient::rpc`] with a body already encoded (compressed uploads, say).
+    pub async fn rpc_bytes(&self, operation_type: &str, body: &[u8]) -> Result<RpcReply, RpcError> {
         let mut attempt = 0;
         loop {
-            let outcome = self.attempt(operation_type, &body).await;
+            let outcome = self.attempt(operation_type, body).await;
             let retry = match &outcome {
                 Ok(reply) => retryable(reply.result),
                 Err(RpcError::Transport(error)) => error.is_connect(),

@@ -2,6 +2,7 @@
 //! by the SDK's admin client and by plain HTTP for the malformed requests the SDK cannot send.
 
 mod admin_api;
+mod analytics;
 mod console;
 mod delivery;
 mod gateway;

@@ -1,0 +1,316 @@
+//! Analytics end to end: devices log through the SDK's logger (on-disk queue, batches with stable
+//! ids, policy, crash hook) and raw calls through the gateway; reports come from the admin API.
+
+use std::time::Duration;
+
+use midship_analytics::AnalyticsSettings;
+use midship_api::{AnalyticsPolicy, CreateAppRequest, KindPolicy};
+use midship_sdk::admin::ReportParams;
+use midship_sdk::analytics::{AnalyticsLogger, LoggerSettings, Network};
+use midship_sdk::rpc::{DeviceIdentity, RpcClient, RpcSettings};
+use midship_server::ServerSettings;
+use serde_json::{Value, json};
+
+use crate::TestServer;
+
+struct Fixture {
+    server: TestServer,
+    app_id: String,
+    workspace: String,
+    secret: String,
+    queues: tempfile::TempDir,
+}
+
+async fn fixture_with(settings: ServerSettings) -> Fixture {
+    let server = TestServer::start_with(settings).await;
+    let request = CreateAppRequest { name: "shop".into(), platforms: vec![], workspaces: None };
+    let created = server.admin().create_app(&request).await.unwrap();
+    Fixture {
+        server,
+        app_id: created.app.app_id,
+        workspace: created.workspaces[0].workspace_id.clone(),
+        secret: created.secret,
+        queues: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn fixture() -> Fixture {
+    fixture_with(ServerSettings::default()).await
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn today() -> ReportParams {
+    let day = midship_analytics::rollup::format_day(midship_analytics::rollup::day_of(now_ms()));
+    ReportParams { from: Some(day.clone()), to: Some(day), ..ReportParams::default() }
+}
+
+impl Fixture {
+    fn rpc(&self, device_id: &str, user_id: Option<&str>, app_version: &str) -> std::sync::Arc<RpcClient> {
+        let mut settings = RpcSettings::new(&self.server.base_url, &self.app_id, &self.workspace, &self.secret);
+        settings.retry_backoff = Duration::from_millis(5);
+        let identity = DeviceIdentity {
+            device_id: Some(device_id.into()),
+            user_id: user_id.map(str::to_owned),
+            platform: Some("android".into()),
+            app_version: Some(app_version.into()),
+            ..DeviceIdentity::default()
+        };
+        RpcClient::new(settings, identity).unwrap()
+    }
+
+    fn logger(&self, device_id: &str, user_id: Option<&str>) -> std::sync::Arc<AnalyticsLogger> {
+        let settings = LoggerSettings::new(self.queues.path().join(device_id));
+        AnalyticsLogger::open(self.rpc(device_id, user_id, "2.0.0"), settings).unwrap()
+    }
+
+    async fn overview_today(&self) -> midship_api::OverviewDay {
+        let report = self.server.admin().analytics_overview(&self.workspace, &today()).await.unwrap();
+        report.days.into_iter().next().unwrap()
+    }
+
+    async fn event_count(&self, name: &str) -> u64 {
+        let report = self.server.admin().analytics_events(&self.workspace, &today()).await.unwrap();
+        report.events.iter().find(|event| event.name == name).map_or(0, |event| event.count)
+    }
+}
+
+#[tokio::test]
+async fn the_logger_survives_a_restart_and_a_lost_answer_counts_once() {
+    let fixture = fixture().await;
+    let logger = fixture.logger("DEVICE-A", Some("alice"));
+    assert!(logger.foreground(now_ms()).unwrap(), "the first foreground is a launch");
+    assert!(!logger.foreground(now_ms()).unwrap(), "still the same session");
+    for index in 0..3 {
+        logger.event("add_to_cart", json!({ "sku": format!("A{index}") })).unwrap();
+    }
+    logger.page("home", 1_500).unwrap();
+    // The app is killed: a new logger over the same directory finds the queue.
+    drop(logger);
+    let logger = fixture.logger("DEVICE-A", Some("alice"));
+    assert_eq!(logger.queued().unwrap(), 5);
+
+    // The answer to the first send is lost: the batch file stays, and is sent again as it was.
+    let batch_id = logger.prepare_batch(Network::Wifi).unwrap().unwrap();
+    let batch_file = fixture.queues.path().join("DEVICE-A").join("batch.json");
+    let kept = std::fs::read(&batch_file).unwrap();
+    let first = logger.send_prepared().await.unwrap().unwrap();
+    assert_eq!((first.batch_id.as_str(), first.accepted, first.duplicate), (batch_id.as_str(), 5, false));
+    std::fs::write(&batch_file, kept).unwrap();
+    let summary = logger.upload(Network::Wifi).await.unwrap();
+    assert_eq!((summary.batches, summary.events, summary.duplicates), (1, 0, 1));
+    assert!(!batch_file.exists());
+
+    let day = fixture.overview_today().await;
+    assert_eq!((day.launches, day.active_devices, day.active_users, day.new_devices), (1, 1, 1, 1));
+    assert_eq!(fixture.event_count("add_to_cart").await, 3, "counted once");
+    let breakdown = fixture
+        .server
+        .admin()
+        .analytics_events(
+            &fixture.workspace,
+            &ReportParams { name: Some("add_to_cart".into()), attribute: Some("sku".into()), ..today() },
+        )
+        .await
+        .unwrap()
+        .breakdown;
+    assert_eq!(breakdown.len(), 3);
+    let pages = fixture.server.admin().analytics_pages(&fixture.workspace, &today()).await.unwrap();
+    assert_eq!((pages.pages[0].views, pages.pages[0].average_duration_ms), (1, Some(1_500)));
+}
+
+#[tokio::test]
+async fn devices_obey_the_upload_policy() {
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    let mut policy = AnalyticsPolicy { batch_size: 2, ..AnalyticsPolicy::default() };
+    policy.kinds.insert("page".into(), KindPolicy { enabled: false, ..KindPolicy::default() });
+    policy.kinds.insert("event".into(), KindPolicy { wifi_only: true, ..KindPolicy::default() });
+    policy.kinds.insert("log".into(), KindPolicy { min_level: Some("warn".into()), ..KindPolicy::default() });
+    admin.set_analytics_policy(&fixture.workspace, &policy).await.unwrap();
+    assert_eq!(admin.analytics_policy(&fixture.workspace).await.unwrap(), policy);
+    let bad = AnalyticsPolicy { batch_size: 0, ..AnalyticsPolicy::default() };
+    let error = admin.set_analytics_policy(&fixture.workspace, &bad).await.unwrap_err();
+    assert_eq!(error.code(), Some("invalid_request"), "{error}");
+
+    let logger = fixture.logger("DEVICE-P", None);
+    let decided = logger.refresh_policy().await.unwrap();
+    assert_eq!(decided.batch_size, 2);
+    assert!(!decided.kinds.contains_key("page"));
+    assert!(!logger.page("home", 10).unwrap(), "pages are not logged");
+    assert!(!logger.log("info", "quiet").unwrap(), "below the minimum level");
+    assert!(logger.log("error", "loud").unwrap());
+    logger.foreground(now_ms()).unwrap();
+    logger.event("search", json!({})).unwrap();
+    logger.event("search", json!({})).unwrap();
+
+    let on_cellular = logger.upload(Network::Cellular).await.unwrap();
+    assert_eq!((on_cellular.batches, on_cellular.events), (1, 2), "the log line and the launch, one batch of 2");
+    assert_eq!(logger.queued().unwrap(), 2, "custom events wait for Wi-Fi");
+    assert_eq!(fixture.event_count("search").await, 0);
+    let on_wifi = logger.upload(Network::Wifi).await.unwrap();
+    assert_eq!((on_wifi.batches, on_wifi.events), (1, 2));
+    assert_eq!(fixture.event_count("search").await, 2);
+
+    // The policy survives a restart of the app.
+    drop(logger);
+    let logger = fixture.logger("DEVICE-P", None);
+    assert!(!logger.page("home", 10).unwrap());
+}
+
+#[tokio::test]
+async fn a_panic_is_written_to_the_queue_and_grouped() {
+    let fixture = fixture().await;
+    let logger = fixture.logger("DEVICE-C", Some("carol"));
+    logger.foreground(now_ms()).unwrap();
+    logger.install_crash_handler();
+    for _ in 0..2 {
+        let outcome = std::panic::catch_unwind(|| {
+            let cart: Vec<u32> = Vec::new();
+            assert!(!cart.is_empty(), "the cart is empty");
+        });
+        assert!(outcome.is_err());
+    }
+    let _ = std::panic::take_hook();
+    assert_eq!(logger.upload(Network::Wifi).await.unwrap().events, 3);
+
+    let admin = fixture.server.admin();
+    let groups = admin.analytics_crashes(&fixture.workspace, &ReportParams::default()).await.unwrap().groups;
+    assert_eq!(groups.len(), 1, "the same panic twice is one group: {groups:?}");
+    assert_eq!((groups[0].count, groups[0].devices, groups[0].users), (2, 1, 1));
+    let detail = admin.analytics_crash(&fixture.workspace, &groups[0].fingerprint).await.unwrap();
+    assert_eq!(detail.versions[0].version, "2.0.0");
+    assert_eq!((detail.versions[0].count, detail.versions[0].launches), (2, 1));
+    assert_eq!(detail.versions[0].rate, Some(2.0));
+    let sample = &detail.samples[0];
+    assert!(sample["exception"]["message"].as_str().unwrap().contains("the cart is empty"), "{sample}");
+    assert_eq!(sample["device_id"], "DEVICE-C");
+    assert!(
+        sample["frames"].as_array().unwrap().iter().any(|frame| {
+            frame["function"].as_str().unwrap_or_default().contains("a_panic_is_written_to_the_queue_and_grouped")
+        }),
+        "{sample}"
+    );
+    let error = admin.analytics_crash(&fixture.workspace, "0123456789abcdef").await.unwrap_err();
+    assert_eq!(error.code(), Some("not_found"));
+}
+
+#[tokio::test]
+async fn crashes_differing_in_addresses_and_framework_lines_group_together() {
+    let fixture = fixture().await;
+    let device = fixture.rpc("DEVICE-G", None, "3.1.0");
+    let crash = |address: u64, framework_line: u32, app_line: u32| {
+        json!({
+            "kind": "crash", "time": now_ms(),
+            "exception": { "type": "java.lang.IllegalStateException", "message": format!("order {address} failed") },
+            "frames": [
+                { "function": "com.demo.pay.Checkout.submit", "file": "Checkout.kt", "line": app_line,
+                  "address": format!("{address:#x}") },
+                { "function": "com.demo.pay.Checkout$$ExternalSyntheticLambda3.run", "line": 2 },
+                { "function": "android.os.Handler.dispatchMessage", "file": "Handler.java", "line": framework_line,
+                  "address": format!("{:#x}", address + 64) },
+            ],
+        })
+    };
+    let events = [crash(0x7f00_1000, 106, 42), crash(0x5500_2000, 111, 42), crash(0x1000, 99, 57)];
+    let reply =
+        device.rpc("midship.analytics.upload", &json!({ "batch_id": "crashes-1", "events": events })).await.unwrap();
+    assert_eq!(reply.result, 1000, "{}", reply.memo);
+    let groups =
+        fixture.server.admin().analytics_crashes(&fixture.workspace, &ReportParams::default()).await.unwrap().groups;
+    let counts: Vec<u64> = groups.iter().map(|group| group.count).collect();
+    assert_eq!(counts, [2, 1], "another app line is another bug");
+    assert_eq!(groups[0].title, "java.lang.IllegalStateException in com.demo.pay.Checkout.submit");
+}
+
+#[tokio::test]
+async fn bad_uploads_are_refused_whole_or_event_by_event() {
+    let fixture = fixture().await;
+    let device = fixture.rpc("DEVICE-B", None, "1.0.0");
+    for (body, reason) in [
+        (b"{\"batch_id\":".to_vec(), "bad batch"),
+        (b"{\"events\":[]}".to_vec(), "batch_id"),
+        (vec![0x28, 0xb5, 0x2f, 0xfd, 1, 2, 3], "decompress"),
+    ] {
+        let reply = device.rpc_bytes("midship.analytics.upload", &body).await.unwrap();
+        assert_eq!(reply.result, 3002);
+        assert!(reply.memo.contains(reason), "{} lacks {reason}", reply.memo);
+    }
+    let body = json!({ "batch_id": "mixed", "events": [
+        { "kind": "launch", "time": now_ms() },
+        { "kind": "event", "time": now_ms() },
+        { "kind": "page", "time": now_ms(), "page": "home", "duration_ms": -1 },
+        { "kind": "launch", "time": now_ms() + 3_600_000 },
+    ]});
+    let reply = device.rpc("midship.analytics.upload", &body).await.unwrap();
+    assert_eq!(reply.result, 1000);
+    let answer: Value = reply.json().unwrap();
+    assert_eq!(answer["accepted"], 2);
+    let rejected: Vec<u64> =
+        answer["rejected"].as_array().unwrap().iter().map(|rejected| rejected["index"].as_u64().unwrap()).collect();
+    assert_eq!(rejected, [1, 2]);
+    assert_eq!(fixture.overview_today().await.launches, 2, "the future launch is placed at the receive time");
+
+    let admin = fixture.server.admin();
+    let error = admin
+        .analytics_overview(&fixture.workspace, &ReportParams { from: Some("2026-02-30".into()), ..today() })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("invalid_request"), "{error}");
+    let error = admin
+        .analytics_funnel(&fixture.workspace, &ReportParams { steps: Some("only_one".into()), ..today() })
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("invalid_request"), "{error}");
+    let error = admin.analytics_overview("NOSUCHWORKSPACE", &today()).await.unwrap_err();
+    assert_eq!(error.code(), Some("not_found"), "{error}");
+}
+
+#[tokio::test]
+async fn an_abusive_device_is_rate_limited_and_others_are_not() {
+    let settings =
+        ServerSettings { analytics: AnalyticsSettings { device_events_per_minute: 5 }, ..ServerSettings::default() };
+    let fixture = fixture_with(settings).await;
+    let launches = |count: usize, batch: &str| json!({ "batch_id": batch, "events": vec![json!({ "kind": "launch", "time": now_ms() }); count] });
+    let mut settings = RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
+    settings.max_retries = 0;
+    let noisy =
+        RpcClient::new(settings, DeviceIdentity { device_id: Some("NOISY".into()), ..DeviceIdentity::default() })
+            .unwrap();
+    assert_eq!(noisy.rpc("midship.analytics.upload", &launches(4, "n1")).await.unwrap().result, 1000);
+    assert_eq!(noisy.rpc("midship.analytics.upload", &launches(4, "n2")).await.unwrap().result, 1002);
+    let quiet = fixture.rpc("QUIET", None, "1.0.0");
+    assert_eq!(quiet.rpc("midship.analytics.upload", &launches(4, "q1")).await.unwrap().result, 1000);
+    assert_eq!(fixture.overview_today().await.launches, 8);
+}
+
+#[tokio::test]
+async fn uploads_also_travel_over_the_long_connection() {
+    use midship_protocol::Codec;
+    use midship_sdk::sync::{ConnectionState, SyncClient};
+    use tokio::sync::watch;
+
+    let fixture = crate::sync::fixture().await;
+    let client = SyncClient::new(fixture.settings("DEVICE-WS", Some("dora"), Codec::Protobuf)).unwrap();
+    let (connected, mut is_connected) = watch::channel(false);
+    client.on_state_change(move |state| {
+        connected.send_replace(matches!(state, ConnectionState::Connected { .. }));
+    });
+    client.start();
+    tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected))
+        .await
+        .unwrap()
+        .unwrap();
+    let body = json!({ "batch_id": "ws-1", "events": [{ "kind": "launch", "time": now_ms() }] });
+    let reply = client.rpc("midship.analytics.upload", &body).await.unwrap();
+    assert_eq!(reply.result, 1000, "{}", reply.memo);
+    assert_eq!(reply.json().unwrap()["accepted"], 1);
+    let policy = client.rpc("midship.analytics.policy", &json!({})).await.unwrap();
+    assert_eq!(policy.json().unwrap()["batch_size"], 50);
+    let report = fixture.server.admin().analytics_overview(&fixture.workspace, &today()).await.unwrap();
+    assert_eq!((report.days[0].launches, report.days[0].active_users), (1, 1));
+    let realtime = fixture.server.admin().analytics_realtime(&fixture.workspace).await.unwrap();
+    assert_eq!(realtime.active_devices, 1);
+}
