@@ -10,6 +10,9 @@ const GROWTH: f64 = 1.02;
 pub struct Histogram {
     counts: Vec<u64>,
     total: u64,
+    /// Exact extremes, which bound every estimate (so one value reads back as itself).
+    smallest: u64,
+    largest: u64,
 }
 
 fn bucket(value: u64) -> usize {
@@ -36,6 +39,8 @@ impl Histogram {
             self.counts.resize(index + 1, 0);
         }
         self.counts[index] += 1;
+        self.smallest = if self.total == 0 { value } else { self.smallest.min(value) };
+        self.largest = self.largest.max(value);
         self.total += 1;
     }
 
@@ -46,6 +51,10 @@ impl Histogram {
         for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
             *mine += theirs;
         }
+        if other.total > 0 {
+            self.smallest = if self.total == 0 { other.smallest } else { self.smallest.min(other.smallest) };
+            self.largest = self.largest.max(other.largest);
+        }
         self.total += other.total;
     }
 
@@ -53,7 +62,8 @@ impl Histogram {
         self.total
     }
 
-    /// The value at `quantile` (0.0–1.0): the lower bound of the bucket holding it.
+    /// The value at `quantile` (0.0–1.0): the lower bound of the bucket holding it, within the
+    /// smallest and largest values recorded.
     pub fn percentile(&self, quantile: f64) -> Option<u64> {
         if self.total == 0 {
             return None;
@@ -63,7 +73,7 @@ impl Histogram {
         for (index, count) in self.counts.iter().enumerate() {
             seen += count;
             if seen >= rank {
-                return Some(lower_bound(index));
+                return Some(lower_bound(index).clamp(self.smallest, self.largest));
             }
         }
         None
@@ -91,5 +101,8 @@ mod tests {
         assert_eq!(merged.count(), 20_000);
         assert_eq!(merged.percentile(0.5), histogram.percentile(0.5));
         assert_eq!(Histogram::default().percentile(0.5), None);
+        let mut one = Histogram::default();
+        one.record(840);
+        assert_eq!((one.percentile(0.5), one.percentile(0.99)), (Some(840), Some(840)));
     }
 }

@@ -14,6 +14,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/console/sync", "Data sync"),
     ("/console/push", "Push"),
     ("/console/delivery", "Delivery"),
+    ("/console/analytics", "Analytics"),
     ("/console/tokens", "Tokens"),
     ("/console/audit", "Audit log"),
 ];
@@ -128,6 +129,33 @@ pub fn funnel_chart(label: &str, stages: &[(&str, i64)]) -> Markup {
                 text x="0" y=(y + 17) font-size="13" fill="#1d2733" { (label) }
                 rect x=(LABEL) y=(y) width=(bar.max(1)) height="20" rx="3" fill="#0b63c5" {}
                 text x=(LABEL + bar + 8) y=(y + 16) font-size="13" fill="#5b6b7c" { (count) }
+            }
+        }
+    }
+}
+
+/// Vertical columns over a labelled axis (days, minutes), scaled to the largest, with the largest
+/// value and the first and last labels written out.
+pub fn column_chart(label: &str, columns: &[(String, i64)]) -> Markup {
+    const WIDTH: i64 = 720;
+    const HEIGHT: i64 = 160;
+    const AXIS: i64 = 20;
+    let largest = columns.iter().map(|(_, value)| *value).max().unwrap_or(0).max(1);
+    let slot = WIDTH / (columns.len() as i64).max(1);
+    let bar = (slot - 2).max(1);
+    html! {
+        svg width=(WIDTH) height=(HEIGHT + AXIS) viewBox=(format!("0 0 {WIDTH} {}", HEIGHT + AXIS)) role="img" aria-label=(label) {
+            line x1="0" y1=(HEIGHT) x2=(WIDTH) y2=(HEIGHT) stroke="#d9e0e7" {}
+            @for (index, (name, value)) in columns.iter().enumerate() {
+                @let height = (HEIGHT - 16) * value / largest;
+                rect x=(index as i64 * slot + 1) y=(HEIGHT - height) width=(bar) height=(height) fill="#0b63c5" {
+                    title { (name) ": " (value) }
+                }
+            }
+            text x="0" y="12" font-size="12" fill="#5b6b7c" { "max " (largest) }
+            @if let (Some((first, _)), Some((last, _))) = (columns.first(), columns.last()) {
+                text x="0" y=(HEIGHT + 15) font-size="12" fill="#5b6b7c" { (first) }
+                text x=(WIDTH) y=(HEIGHT + 15) font-size="12" fill="#5b6b7c" text-anchor="end" { (last) }
             }
         }
     }

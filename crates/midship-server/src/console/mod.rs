@@ -5,6 +5,7 @@
 //! Later issues add their pages as modules here and a link in [`layout::NAV`].
 
 mod access;
+mod analytics;
 mod apps;
 mod delivery;
 mod gateway;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/gateway/groups", post(gateway::create_group))
         .route("/console/gateway/apis", post(gateway::create_api))
         .route("/console/gateway/status", post(gateway::set_status))
+        .route("/console/analytics", get(analytics::page))
         .route("/console/delivery", get(delivery::page))
         .route("/console/delivery/release", post(delivery::release))
         .route("/console/delivery/change", post(delivery::change))

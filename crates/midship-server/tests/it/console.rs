@@ -376,3 +376,45 @@ async fn delivery_page_lists_packages_releases_and_changes_them() {
     .await;
     assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "an H5 release has no upgrade mode");
 }
+
+#[tokio::test]
+async fn analytics_page_charts_reports_funnels_and_crash_groups() {
+    use midship_sdk::rpc::{DeviceIdentity, RpcClient, RpcSettings};
+
+    let server = TestServer::start().await;
+    let cookie = session_cookie(&sign_in(&server, &server.admin_token).await);
+    let get = |path: String| {
+        let request = server.http.get(server.url(&path)).header("cookie", cookie.clone());
+        async move { request.send().await.unwrap().text().await.unwrap() }
+    };
+    assert!(get("/console/analytics".into()).await.contains("Create an app first"));
+    let request = midship_api::CreateAppRequest { name: "Transit".into(), platforms: vec![], workspaces: None };
+    let created = server.admin().create_app(&request).await.unwrap();
+    let workspace = &created.workspaces[0].workspace_id;
+    let settings = RpcSettings::new(&server.base_url, &created.app.app_id, workspace, &created.secret);
+    let identity = DeviceIdentity { device_id: Some("RIDER-1".into()), ..DeviceIdentity::default() };
+    let device = RpcClient::new(settings, identity).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let body = serde_json::json!({ "batch_id": "b1", "events": [
+        { "kind": "launch", "time": now - 3000 },
+        { "kind": "event", "name": "plan_trip", "time": now - 2000 },
+        { "kind": "event", "name": "buy_ticket", "time": now - 1000 },
+        { "kind": "startup", "duration_ms": 840, "time": now - 2500 },
+        { "kind": "anr", "time": now, "frames": [{ "function": "com.transit.Map.render", "line": 9 }] },
+    ]});
+    assert_eq!(device.rpc("midship.analytics.upload", &body).await.unwrap().result, 1000);
+
+    let page = get("/console/analytics?steps=plan_trip,%20buy_ticket".into()).await;
+    assert!(page.contains("<svg") && page.contains("active devices per day"), "{page}");
+    assert!(page.contains("devices per funnel step") && page.contains("buy_ticket"), "{page}");
+    assert!(page.contains("com.transit.Map.render") && page.contains("840 ms"), "{page}");
+    assert!(page.contains("<td>anr</td>"), "{page}");
+    let bad = server
+        .http
+        .get(server.url("/console/analytics?from=someday"))
+        .header("cookie", cookie.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+}
