@@ -1,6 +1,7 @@
 //! Analysis (MAS): client logs in, reports out.
 //!
 //! - [`event`]: the upload format, decoded and checked event by event, placed in time;
+//! - [`export`]: raw events in Parquet, partitioned by app and day, for outside engines;
 //! - [`fingerprint`]: crash, ANR and lag grouping by normalised stack;
 //! - [`rollup`]: one workspace's rollups and active-device sets in memory, updated per batch;
 //! - [`report`]: overview, real time, retention, funnels, events, pages, paths, performance and
@@ -12,6 +13,7 @@
 //! No HTTP here: the server maps [`AnalyticsError`] to statuses and result codes.
 
 pub mod event;
+pub mod export;
 pub mod fingerprint;
 mod histogram;
 pub mod policy;
@@ -38,6 +40,9 @@ pub enum AnalyticsError {
     RateLimited(String),
     #[error("no failure group {0}")]
     UnknownGroup(String),
+    /// Parquet files cannot be written.
+    #[error("cannot export to parquet: {0}")]
+    Export(String),
     /// The batch writer stopped (the server is shutting down).
     #[error("the analytics writer stopped")]
     WriterStopped,

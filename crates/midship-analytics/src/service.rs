@@ -18,6 +18,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::event::{Event, Uploader, decode_batch, decode_stored, encode_stored};
+use crate::export::{ExportSummary, ParquetExporter};
 use crate::report::{self, DayRange, Period, Subject};
 use crate::rollup::{DAY_MS, MINUTE_MS, WorkspaceRollup, day_of};
 use crate::{AnalyticsError, invalid, policy};
@@ -35,11 +36,13 @@ const POLICY_TTL_MS: i64 = 2_000;
 pub struct AnalyticsSettings {
     /// Events one device may upload per minute; past it uploads are refused until the minute ends.
     pub device_events_per_minute: u64,
+    /// Where raw events are written as Parquet (`None`: not written).
+    pub export_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for AnalyticsSettings {
     fn default() -> Self {
-        Self { device_events_per_minute: 20_000 }
+        Self { device_events_per_minute: 20_000, export_dir: None }
     }
 }
 
@@ -57,6 +60,8 @@ struct Inner {
     /// (workspace, device) → (minute, events uploaded in it).
     admitted: Mutex<HashMap<(String, String), (i64, u64)>>,
     policies: TtlCache<String, AnalyticsPolicy>,
+    /// Held while an export runs, so periodic and asked-for runs do not overlap.
+    exporter: Option<tokio::sync::Mutex<ParquetExporter>>,
 }
 
 /// What the writer task and the service share.
@@ -107,7 +112,12 @@ impl AnalyticsService {
         });
         let (writer, pending) = mpsc::channel(4 * GROUP_LIMIT);
         tokio::spawn(write_batches(shared.clone(), pending));
+        let exporter = settings
+            .export_dir
+            .as_ref()
+            .map(|directory| tokio::sync::Mutex::new(ParquetExporter::new(directory, control.storage().clone())));
         let inner = Inner {
+            exporter,
             control,
             settings,
             shared,
@@ -126,6 +136,45 @@ impl AnalyticsService {
     /// other nodes, or everything at start. Returns how many batches it counted.
     pub async fn catch_up(&self) -> Result<usize, AnalyticsError> {
         catch_up(&self.inner.shared).await
+    }
+
+    /// Writes the batches stored since the last export as Parquet; `None` when exporting is off.
+    pub async fn export_now(&self) -> Result<Option<ExportSummary>, AnalyticsError> {
+        let Some(exporter) = &self.inner.exporter else { return Ok(None) };
+        let exporter = exporter.lock().await;
+        Ok(Some(exporter.export_new().await?))
+    }
+
+    /// Exports every `interval` until the returned task is aborted.
+    pub fn spawn_exports(&self, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                match service.export_now().await {
+                    Ok(Some(summary)) if summary.files > 0 => {
+                        tracing::info!(
+                            batches = summary.batches,
+                            events = summary.events,
+                            files = summary.files,
+                            "analytics exported to parquet"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "cannot export analytics to parquet"),
+                }
+            }
+        })
+    }
+
+    /// [`AnalyticsService::export_now`] for an installation admin, with the directory written to.
+    pub async fn export(&self, who: &Principal) -> Result<Option<(ExportSummary, std::path::PathBuf)>, AnalyticsError> {
+        who.authorize(Action::ManageTenants).map_err(ControlError::from)?;
+        let summary = self.export_now().await?;
+        Ok(summary.zip(self.inner.settings.export_dir.clone()))
     }
 
     // ---- ingestion -----------------------------------------------------------------------

@@ -311,3 +311,14 @@ pub struct FailureGroupDetail {
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub samples: Vec<serde_json::Value>,
 }
+
+/// What an export to Parquet wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ExportView {
+    pub batches: u64,
+    pub events: u64,
+    pub files: u64,
+    /// The directory on the server holding `app_id=…/day=…/part-….parquet`.
+    pub directory: String,
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 use midship_api::{
     AnalyticsPolicy, ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView,
     ConfigVersionView, CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest,
-    CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, EventsReport,
+    CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, EventsReport, ExportView,
     FailureGroupDetail, FailuresReport, FunnelReport, ImportResult, IssuedToken, List, OverviewReport, PackageView,
     PagesReport, PathsReport, PerfReport, PublishRequest, PushDeliveryView, PushMessageBody, PushRequest,
     PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView, PushTemplateBody, RealtimeReport, ReleaseView,
@@ -652,5 +652,10 @@ impl AdminClient {
         policy: &AnalyticsPolicy,
     ) -> Result<AnalyticsPolicy, SdkError> {
         self.put(&Self::workspace_path(workspace_id, "analytics/policy"), policy).await
+    }
+
+    /// Writes the events stored since the last export as Parquet now (installation admins).
+    pub async fn analytics_export(&self) -> Result<ExportView, SdkError> {
+        self.post("/api/v1/analytics/export", &serde_json::json!({})).await
     }
 }

@@ -141,7 +141,9 @@ impl From<midship_analytics::AnalyticsError> for ApiError {
             AnalyticsError::Malformed(_) | AnalyticsError::Invalid { .. } => Self::invalid(message),
             AnalyticsError::UnknownGroup(_) => Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message),
             AnalyticsError::RateLimited(_) => Self::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, message),
-            AnalyticsError::WriterStopped => Self::new(StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE, message),
+            AnalyticsError::WriterStopped | AnalyticsError::Export(_) => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE, message)
+            }
         }
     }
 }

@@ -878,6 +878,8 @@ pub enum StatsCommand {
         workspace_id: String,
         fingerprint: String,
     },
+    /// Write the events stored since the last export as Parquet now (installation admins).
+    Export,
     /// Show the upload policy, or replace it with a JSON file (`--set FILE`).
     Policy {
         #[arg(long = "workspace")]

@@ -60,18 +60,24 @@ impl DeliverySection {
 #[serde(default, deny_unknown_fields)]
 pub struct AnalyticsSection {
     pub device_events_per_minute: u64,
+    /// How often raw events are written to `server.data_dir/analytics/parquet`; 0 turns it off
+    /// (`POST /api/v1/analytics/export` still writes on demand).
+    pub export_interval_seconds: u64,
 }
 
 impl Default for AnalyticsSection {
     fn default() -> Self {
         let defaults = midship_analytics::AnalyticsSettings::default();
-        Self { device_events_per_minute: defaults.device_events_per_minute }
+        Self { device_events_per_minute: defaults.device_events_per_minute, export_interval_seconds: 300 }
     }
 }
 
 impl AnalyticsSection {
-    pub fn settings(&self) -> midship_analytics::AnalyticsSettings {
-        midship_analytics::AnalyticsSettings { device_events_per_minute: self.device_events_per_minute }
+    pub fn settings(&self, data_dir: &Path) -> midship_analytics::AnalyticsSettings {
+        midship_analytics::AnalyticsSettings {
+            device_events_per_minute: self.device_events_per_minute,
+            export_dir: Some(data_dir.join("analytics").join("parquet")),
+        }
     }
 }
 
@@ -345,6 +351,9 @@ diff_from_versions = 5
 [analytics]
 # Events one device may upload per minute; more are answered 1002 until the minute ends.
 device_events_per_minute = 20000
+# Raw events are written as Parquet (app_id=…/day=…) under data_dir/analytics/parquet this often,
+# in seconds, for DuckDB, Spark or ClickHouse; 0 turns the schedule off.
+export_interval_seconds = 300
 
 [log]
 # Filter in tracing's syntax, e.g. "info" or "info,midship_server=debug". RUST_LOG overrides it.

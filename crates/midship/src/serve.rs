@@ -55,7 +55,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         secure_cookies: config.server.secure_cookies,
         long_connection: config.sync.long_connection(),
         delivery: config.delivery.placement(&data_dir),
-        analytics: config.analytics.settings(),
+        analytics: config.analytics.settings(&data_dir),
     };
     let tls = match (&config.server.tls_certificate, &config.server.tls_private_key) {
         (Some(certificate), Some(private_key)) => Some(load_tls_config(certificate, private_key)?),
@@ -81,6 +81,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let maintenance =
         state.sync.spawn_maintenance(std::time::Duration::from_secs(config.sync.maintenance_interval_seconds.max(1)));
     let dispatcher = state.push.spawn_dispatcher(PUSH_DISPATCH_INTERVAL);
+    let exports = (config.analytics.export_interval_seconds > 0).then(|| {
+        state.analytics.spawn_exports(std::time::Duration::from_secs(config.analytics.export_interval_seconds))
+    });
     // Long connections are not HTTP requests the server waits for: close them (1001) and write
     // pending acks as soon as the signal comes.
     let sync = state.sync.clone();
@@ -98,6 +101,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     refresh.abort();
     maintenance.abort();
     dispatcher.abort();
+    if let Some(exports) = exports {
+        exports.abort();
+    }
     state.sync.flush_acks().await;
     storage.close().await;
     tracing::info!("midship stopped");

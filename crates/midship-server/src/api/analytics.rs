@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use midship_analytics::report::DayRange;
 use midship_api::{
-    AnalyticsPolicy, ErrorBody, EventsReport, FailureGroupDetail, FailuresReport, FunnelReport, OverviewReport,
-    PagesReport, PathsReport, PerfReport, RealtimeReport, RetentionReport,
+    AnalyticsPolicy, ErrorBody, EventsReport, ExportView, FailureGroupDetail, FailuresReport, FunnelReport,
+    OverviewReport, PagesReport, PathsReport, PerfReport, RealtimeReport, RetentionReport,
 };
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crashes))
         .routes(routes!(crash))
         .routes(routes!(show_policy, update_policy))
+        .routes(routes!(export))
 }
 
 /// The query every report shares; each reads the parameters it documents.
@@ -241,4 +242,24 @@ async fn update_policy(
     ApiJson(policy): ApiJson<AnalyticsPolicy>,
 ) -> Result<Json<AnalyticsPolicy>, ApiError> {
     Ok(Json(state.analytics.set_policy(&who, &workspace_id, policy).await?))
+}
+
+/// Writes the events stored since the last export as Parquet now (the server also does so every
+/// `analytics.export_interval_seconds`). Installation admins only.
+#[utoipa::path(post, path = "/api/v1/analytics/export", tag = "analytics",
+    responses((status = 200, body = ExportView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn export(State(state): State<AppState>, Caller(who): Caller) -> Result<Json<ExportView>, ApiError> {
+    let (summary, directory) = state.analytics.export(&who).await?.ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::CONFLICT,
+            midship_api::codes::CONFLICT,
+            "this server does not export to parquet",
+        )
+    })?;
+    Ok(Json(ExportView {
+        batches: summary.batches as u64,
+        events: summary.events as u64,
+        files: summary.files as u64,
+        directory: directory.display().to_string(),
+    }))
 }

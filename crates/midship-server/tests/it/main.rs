@@ -40,6 +40,7 @@ impl TestServer {
     pub async fn start_with(mut settings: ServerSettings) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         settings.delivery.package_dir = data_dir.path().join("packages");
+        settings.analytics.export_dir = Some(data_dir.path().join("analytics").join("parquet"));
         let url = format!("sqlite://{}", data_dir.path().join("midship.db").display());
         let storage = open_storage(&url, 4).await.unwrap();
         let control = ControlPlane::new(storage, Arc::new(SystemClock), ControlSettings::default());

@@ -236,6 +236,17 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             println!("{}", serde_json::to_string_pretty(&detail.samples.first())?);
             Ok(())
         }
+        StatsCommand::Export => {
+            let export = client.analytics_export().await?;
+            if json {
+                return output::json(&export);
+            }
+            println!(
+                "{} events of {} batches in {} files under {}",
+                export.events, export.batches, export.files, export.directory
+            );
+            Ok(())
+        }
         StatsCommand::Policy { workspace_id, set } => {
             let policy = match set {
                 Some(path) => {

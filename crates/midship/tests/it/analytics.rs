@@ -1,7 +1,7 @@
 //! The analytics acceptance check: a generated data set is uploaded through the public RPC by a
 //! client written from the documents (`scripts/analytics-dataset`, Python), and every day's DAU,
 //! new devices, day-1 and day-7 retention, a 3-step funnel and the crash groups from the API equal
-//! the script's own plain-SQL computation. Then the server is killed (`kill -9`) and restarted: the
+//! the script's own plain-SQL computation, and DuckDB over the Parquet export agrees. Then the server is killed (`kill -9`) and restarted: the
 //! reports, rebuilt from storage, are the same.
 
 use std::process::Command;
@@ -32,6 +32,9 @@ fn reports_equal_an_independent_computation_and_survive_kill_9() {
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result["mismatches"], serde_json::json!([]), "{stderr}");
     assert!(result["events"].as_u64().unwrap() > 5_000, "{}", result["events"]);
+    let parquet =
+        result["actual"]["parquet"]["days"].as_array().expect("DuckDB read the Parquet export (pip install duckdb)");
+    assert_eq!(parquet.len(), 12, "{parquet:?}");
     let funnel = &result["actual"]["funnel"];
     assert!(funnel.to_string().contains("checkout"), "{funnel}");
 
