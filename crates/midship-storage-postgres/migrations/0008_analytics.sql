@@ -17,3 +17,26 @@ CREATE TABLE analytics_policies (
     policy       TEXT NOT NULL,
     updated_at   BIGINT NOT NULL
 );
+
+-- Alert rules (their definition is JSON the analytics service owns) and every notification sent.
+CREATE TABLE analytics_alert_rules (
+    rule_id      TEXT COLLATE "C" PRIMARY KEY,
+    workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces (workspace_id),
+    definition   TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    updated_at   BIGINT NOT NULL
+);
+CREATE INDEX analytics_alert_rules_by_workspace ON analytics_alert_rules (workspace_id);
+
+CREATE TABLE analytics_alert_events (
+    seq          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    rule_id      TEXT COLLATE "C" NOT NULL,
+    workspace_id TEXT COLLATE "C" NOT NULL,
+    state        TEXT NOT NULL,
+    value        DOUBLE PRECISION NOT NULL,
+    at           BIGINT NOT NULL,
+    delivered    BOOLEAN NOT NULL,
+    attempts     BIGINT NOT NULL,
+    detail       TEXT
+);
+CREATE INDEX analytics_alert_events_by_workspace ON analytics_alert_events (workspace_id, seq);

@@ -17,3 +17,26 @@ CREATE TABLE analytics_policies (
     policy       TEXT NOT NULL,
     updated_at   INTEGER NOT NULL
 ) WITHOUT ROWID;
+
+-- Alert rules (their definition is JSON the analytics service owns) and every notification sent.
+CREATE TABLE analytics_alert_rules (
+    rule_id      TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+    definition   TEXT NOT NULL,
+    created_at   INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX analytics_alert_rules_by_workspace ON analytics_alert_rules (workspace_id);
+
+CREATE TABLE analytics_alert_events (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    rule_id      TEXT NOT NULL,
+    workspace_id TEXT NOT NULL,
+    state        TEXT NOT NULL,
+    value        REAL NOT NULL,
+    at           INTEGER NOT NULL,
+    delivered    BOOLEAN NOT NULL,
+    attempts     INTEGER NOT NULL,
+    detail       TEXT
+);
+CREATE INDEX analytics_alert_events_by_workspace ON analytics_alert_events (workspace_id, seq);

@@ -35,6 +35,32 @@ pub struct AnalyticsPolicyRecord {
     pub updated_at: UnixMillis,
 }
 
+/// An alert rule; its definition is JSON the analytics service owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRuleRecord {
+    pub rule_id: String,
+    pub workspace_id: String,
+    pub definition: String,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// A rule that started or stopped firing, and how its webhook went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertEventRecord {
+    /// Given by the store; ignored on insert.
+    pub seq: i64,
+    pub rule_id: String,
+    pub workspace_id: String,
+    /// `firing` or `resolved`.
+    pub state: String,
+    pub value: f64,
+    pub at: UnixMillis,
+    pub delivered: bool,
+    pub attempts: i64,
+    pub detail: Option<String>,
+}
+
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
     /// Stores the batches in one transaction (group commit). For each, its sequence number, or
@@ -45,4 +71,14 @@ pub trait AnalyticsStore: Send + Sync {
     async fn get_analytics_policy(&self, workspace_id: &str) -> StorageResult<Option<AnalyticsPolicyRecord>>;
     /// Creates or replaces the workspace's policy.
     async fn put_analytics_policy(&self, policy: &AnalyticsPolicyRecord, audit: &NewAuditEntry) -> StorageResult<()>;
+    /// Creates or replaces a rule.
+    async fn put_alert_rule(&self, rule: &AlertRuleRecord, audit: &NewAuditEntry) -> StorageResult<()>;
+    /// Whether the rule existed.
+    async fn delete_alert_rule(&self, rule_id: &str, audit: &NewAuditEntry) -> StorageResult<bool>;
+    /// The workspace's rules, or every rule, oldest first.
+    async fn list_alert_rules(&self, workspace_id: Option<&str>) -> StorageResult<Vec<AlertRuleRecord>>;
+    /// Returns the event's sequence number.
+    async fn insert_alert_event(&self, event: &AlertEventRecord) -> StorageResult<i64>;
+    /// The workspace's newest events first, at most `limit`.
+    async fn list_alert_events(&self, workspace_id: &str, limit: u32) -> StorageResult<Vec<AlertEventRecord>>;
 }

@@ -9,7 +9,8 @@ macro_rules! analytics_store_sql {
         use async_trait::async_trait;
         use midship_core::NewAuditEntry;
         use $crate::{
-            AnalyticsBatchRecord, AnalyticsPolicyRecord, AnalyticsStore, StorageResult, StoredAnalyticsBatch,
+            AlertEventRecord, AlertRuleRecord, AnalyticsBatchRecord, AnalyticsPolicyRecord, AnalyticsStore,
+            StorageResult, StoredAnalyticsBatch,
         };
         use sqlx::Row;
 
@@ -28,6 +29,30 @@ macro_rules! analytics_store_sql {
                     event_count: row.try_get(5)?,
                     payload: row.try_get(6)?,
                 },
+            })
+        }
+
+        fn rule_from_row(row: &DbRow) -> Result<AlertRuleRecord, sqlx::Error> {
+            Ok(AlertRuleRecord {
+                rule_id: row.try_get(0)?,
+                workspace_id: row.try_get(1)?,
+                definition: row.try_get(2)?,
+                created_at: row.try_get(3)?,
+                updated_at: row.try_get(4)?,
+            })
+        }
+
+        fn alert_event_from_row(row: &DbRow) -> Result<AlertEventRecord, sqlx::Error> {
+            Ok(AlertEventRecord {
+                seq: row.try_get(0)?,
+                rule_id: row.try_get(1)?,
+                workspace_id: row.try_get(2)?,
+                state: row.try_get(3)?,
+                value: row.try_get(4)?,
+                at: row.try_get(5)?,
+                delivered: row.try_get(6)?,
+                attempts: row.try_get(7)?,
+                detail: row.try_get(8)?,
             })
         }
 
@@ -115,6 +140,84 @@ macro_rules! analytics_store_sql {
                 .map_err(write_error("analytics policy"))?;
                 insert_audit(&mut transaction, audit).await?;
                 transaction.commit().await.map_err(database_error)
+            }
+
+            async fn put_alert_rule(&self, rule: &AlertRuleRecord, audit: &NewAuditEntry) -> StorageResult<()> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                sqlx::query(
+                    "INSERT INTO analytics_alert_rules (rule_id, workspace_id, definition, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (rule_id) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
+                )
+                .bind(&rule.rule_id)
+                .bind(&rule.workspace_id)
+                .bind(&rule.definition)
+                .bind(rule.created_at)
+                .bind(rule.updated_at)
+                .execute(&mut *transaction)
+                .await
+                .map_err(write_error("alert rule"))?;
+                insert_audit(&mut transaction, audit).await?;
+                transaction.commit().await.map_err(database_error)
+            }
+
+            async fn delete_alert_rule(&self, rule_id: &str, audit: &NewAuditEntry) -> StorageResult<bool> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                let deleted = sqlx::query("DELETE FROM analytics_alert_rules WHERE rule_id = $1")
+                    .bind(rule_id)
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(database_error)?
+                    .rows_affected();
+                if deleted == 0 {
+                    return Ok(false);
+                }
+                insert_audit(&mut transaction, audit).await?;
+                transaction.commit().await.map_err(database_error)?;
+                Ok(true)
+            }
+
+            async fn list_alert_rules(&self, workspace_id: Option<&str>) -> StorageResult<Vec<AlertRuleRecord>> {
+                let rows = sqlx::query(
+                    "SELECT rule_id, workspace_id, definition, created_at, updated_at FROM analytics_alert_rules
+                     WHERE $1 IS NULL OR workspace_id = $1 ORDER BY created_at, rule_id",
+                )
+                .bind(workspace_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                rows.iter().map(rule_from_row).collect::<Result<_, _>>().map_err(corrupt("analytics_alert_rules"))
+            }
+
+            async fn insert_alert_event(&self, event: &AlertEventRecord) -> StorageResult<i64> {
+                sqlx::query_scalar(
+                    "INSERT INTO analytics_alert_events (rule_id, workspace_id, state, value, at, delivered, attempts, detail)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+                )
+                .bind(&event.rule_id)
+                .bind(&event.workspace_id)
+                .bind(&event.state)
+                .bind(event.value)
+                .bind(event.at)
+                .bind(event.delivered)
+                .bind(event.attempts)
+                .bind(&event.detail)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(database_error)
+            }
+
+            async fn list_alert_events(&self, workspace_id: &str, limit: u32) -> StorageResult<Vec<AlertEventRecord>> {
+                let rows = sqlx::query(
+                    "SELECT seq, rule_id, workspace_id, state, value, at, delivered, attempts, detail
+                     FROM analytics_alert_events WHERE workspace_id = $1 ORDER BY seq DESC LIMIT $2",
+                )
+                .bind(workspace_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                rows.iter().map(alert_event_from_row).collect::<Result<_, _>>().map_err(corrupt("analytics_alert_events"))
             }
         }
     };

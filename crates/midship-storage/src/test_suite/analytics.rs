@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{T0, audit, audit_actions, bootstrapped, create_app};
-use crate::{AnalyticsBatchRecord, AnalyticsPolicyRecord, Storage};
+use crate::{AlertEventRecord, AlertRuleRecord, AnalyticsBatchRecord, AnalyticsPolicyRecord, Storage};
 
 const WORKSPACE: &str = "APP0000000000001W1";
 
@@ -54,4 +54,57 @@ pub async fn analytics_policies_are_replaced_with_an_audit_entry(storage: Arc<dy
     assert_eq!(stored.updated_at, T0 + 5);
     let actions = audit_actions(&storage).await;
     assert_eq!(actions.iter().filter(|action| *action == "analytics.policy").count(), 2, "{actions:?}");
+}
+
+pub async fn analytics_alert_rules_and_events_are_kept(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let rule = |definition: &str, at: i64| AlertRuleRecord {
+        rule_id: "RULE1".into(),
+        workspace_id: WORKSPACE.into(),
+        definition: definition.into(),
+        created_at: T0,
+        updated_at: at,
+    };
+    storage
+        .put_alert_rule(&rule("{\"threshold\":1}", T0), &audit("analytics.alert.create", "RULE1", T0))
+        .await
+        .unwrap();
+    storage
+        .put_alert_rule(&rule("{\"threshold\":2}", T0 + 1), &audit("analytics.alert.update", "RULE1", T0))
+        .await
+        .unwrap();
+    assert_eq!(storage.list_alert_rules(Some(WORKSPACE)).await.unwrap(), [rule("{\"threshold\":2}", T0 + 1)]);
+    assert_eq!(storage.list_alert_rules(None).await.unwrap().len(), 1);
+    assert!(storage.list_alert_rules(Some("APP0000000000001W2")).await.unwrap().is_empty());
+
+    let event = |state: &str, at: i64| AlertEventRecord {
+        seq: 0,
+        rule_id: "RULE1".into(),
+        workspace_id: WORKSPACE.into(),
+        state: state.into(),
+        value: 0.25,
+        at,
+        delivered: state == "firing",
+        attempts: 3,
+        detail: Some("HTTP 500".into()),
+    };
+    let first = storage.insert_alert_event(&event("firing", T0)).await.unwrap();
+    let second = storage.insert_alert_event(&event("resolved", T0 + 60_000)).await.unwrap();
+    assert!(second > first);
+    let events = storage.list_alert_events(WORKSPACE, 10).await.unwrap();
+    assert_eq!(
+        events,
+        [
+            AlertEventRecord { seq: second, ..event("resolved", T0 + 60_000) },
+            AlertEventRecord { seq: first, ..event("firing", T0) }
+        ]
+    );
+    assert_eq!(storage.list_alert_events(WORKSPACE, 1).await.unwrap().len(), 1);
+
+    assert!(storage.delete_alert_rule("RULE1", &audit("analytics.alert.delete", "RULE1", T0)).await.unwrap());
+    assert!(!storage.delete_alert_rule("RULE1", &audit("analytics.alert.delete", "RULE1", T0)).await.unwrap());
+    assert!(storage.list_alert_rules(None).await.unwrap().is_empty());
+    let actions = audit_actions(&storage).await;
+    assert_eq!(actions.iter().filter(|action| action.starts_with("analytics.alert")).count(), 3, "{actions:?}");
 }
