@@ -1,5 +1,6 @@
 //! Analysis (MAS): client logs in, reports out.
 //!
+//! - [`alert`]: alert rules on crash and ANR rates, startup and gateway API figures, with webhooks;
 //! - [`event`]: the upload format, decoded and checked event by event, placed in time;
 //! - [`export`]: raw events in Parquet, partitioned by app and day, for outside engines;
 //! - [`fingerprint`]: crash, ANR and lag grouping by normalised stack;
@@ -12,11 +13,13 @@
 //!
 //! No HTTP here: the server maps [`AnalyticsError`] to statuses and result codes.
 
+pub mod alert;
 pub mod event;
 pub mod export;
 pub mod fingerprint;
 mod histogram;
 pub mod policy;
+pub mod proguard;
 pub mod report;
 pub mod rollup;
 pub mod service;
@@ -38,6 +41,8 @@ pub enum AnalyticsError {
     /// The device sent more than its share this minute.
     #[error("{0}")]
     RateLimited(String),
+    #[error("no alert rule {0}")]
+    UnknownAlert(String),
     #[error("no failure group {0}")]
     UnknownGroup(String),
     /// Parquet files cannot be written.

@@ -170,6 +170,10 @@ pub struct MinuteRollup {
     pub events: u64,
     pub launches: u64,
     pub devices: RoaringBitmap,
+    /// Crashes and ANRs, for alerts on their rates.
+    pub crashes: u64,
+    pub anrs: u64,
+    pub startup: Histogram,
 }
 
 /// A custom event as funnels need it.
@@ -249,7 +253,13 @@ impl WorkspaceRollup {
             let rollup = self.minutes.entry(minute).or_default();
             rollup.events += 1;
             rollup.devices.insert(device);
-            rollup.launches += u64::from(matches!(event.payload, Payload::Launch { .. }));
+            match &event.payload {
+                Payload::Launch { .. } => rollup.launches += 1,
+                Payload::Crash(_) => rollup.crashes += 1,
+                Payload::Anr(_) => rollup.anrs += 1,
+                Payload::Startup { duration_ms, .. } => rollup.startup.record(*duration_ms),
+                _ => {}
+            }
         }
 
         let rollup = self.days.entry(day).or_default();

@@ -322,3 +322,55 @@ pub struct ExportView {
     /// The directory on the server holding `app_id=…/day=…/part-….parquet`.
     pub directory: String,
 }
+
+/// An alert rule: when `metric` over the last `window_minutes` goes above `threshold`, the
+/// webhook is told (and told again when it comes back down).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AlertRuleDefinition {
+    pub name: String,
+    /// `crash_rate` and `anr_rate` (per launch), `startup_p95_ms`, `api_error_rate` (calls not
+    /// answered 1000, per call) or `api_latency_p95_ms` of the gateway API `operation_type`.
+    pub metric: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_type: Option<String>,
+    pub threshold: f64,
+    #[serde(default = "default_window_minutes")]
+    pub window_minutes: u32,
+    pub webhook_url: String,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+}
+
+fn default_window_minutes() -> u32 {
+    5
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AlertRuleView {
+    pub rule_id: String,
+    pub workspace_id: String,
+    pub definition: AlertRuleDefinition,
+    /// `ok`, `firing`, or `unknown` before the first evaluation with data.
+    pub state: String,
+    pub last_value: Option<f64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AlertEventView {
+    pub seq: i64,
+    pub rule_id: String,
+    /// `firing` or `resolved`.
+    pub state: String,
+    pub value: f64,
+    pub at: String,
+    /// Whether the webhook answered 2xx.
+    pub delivered: bool,
+    pub attempts: i64,
+    pub detail: Option<String>,
+}

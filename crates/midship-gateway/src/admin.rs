@@ -211,4 +211,9 @@ impl Gateway {
         self.workspace(who, workspace_id, Action::Read).await?;
         Ok(self.stats.for_workspace(workspace_id))
     }
+
+    /// One API's raw counters on this node, for alert rules (no caller: the server evaluates).
+    pub fn api_totals(&self, workspace_id: &str, operation_type: &str) -> Option<(u64, u64, Vec<(f64, u64)>)> {
+        self.stats.totals(workspace_id, operation_type)
+    }
 }

@@ -57,6 +57,22 @@ impl CallStats {
         api.latency[bucket_of(micros)] += 1;
     }
 
+    /// One API's counters since the node started: calls, calls not answered 1000, and the
+    /// latency buckets as (upper bound in ms, calls). `None` if it was never called.
+    pub fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<(u64, u64, Vec<(f64, u64)>)> {
+        let counters = self.counters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let api = counters.get(&(workspace_id.to_owned(), operation_type.to_owned()))?;
+        let calls: u64 = api.by_result.values().sum();
+        let errors = calls - api.by_result.get(&1000).copied().unwrap_or(0);
+        let latency = api
+            .latency
+            .iter()
+            .enumerate()
+            .map(|(index, count)| (bucket_upper_micros(index) / 1000.0, *count))
+            .collect();
+        Some((calls, errors, latency))
+    }
+
     /// Every API of the workspace that was called, by operation type.
     pub fn for_workspace(&self, workspace_id: &str) -> Vec<ApiStats> {
         let counters = self.counters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -3,15 +3,15 @@
 use std::time::Duration;
 
 use midship_api::{
-    AnalyticsPolicy, ApiGroupView, ApiStatsView, ApiView, AppDetails, AppKeyView, AppView, AuditEntryView,
-    ConfigVersionView, CreateApiGroupRequest, CreateApiRequest, CreateAppRequest, CreateTenantRequest,
-    CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView, ErrorBody, EventsReport, ExportView,
-    FailureGroupDetail, FailuresReport, FunnelReport, ImportResult, IssuedToken, List, OverviewReport, PackageView,
-    PagesReport, PathsReport, PerfReport, PublishRequest, PushDeliveryView, PushMessageBody, PushRequest,
-    PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView, PushTemplateBody, RealtimeReport, ReleaseView,
-    RetentionReport, RollbackRequest, RotateKeyRequest, RotatedKey, SigningKeyView, SwitchStatusView, SyncBatchRequest,
-    SyncBatchResponse, SyncSendRequest, SyncSendResponse, SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView,
-    TokenView, WhoAmI, WorkspaceView,
+    AlertEventView, AlertRuleDefinition, AlertRuleView, AnalyticsPolicy, ApiGroupView, ApiStatsView, ApiView,
+    AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView, CreateApiGroupRequest, CreateApiRequest,
+    CreateAppRequest, CreateTenantRequest, CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView,
+    ErrorBody, EventsReport, ExportView, FailureGroupDetail, FailuresReport, FunnelReport, ImportResult, IssuedToken,
+    List, OverviewReport, PackageView, PagesReport, PathsReport, PerfReport, PublishRequest, PushDeliveryView,
+    PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView, PushTemplateBody,
+    RealtimeReport, ReleaseView, RetentionReport, RollbackRequest, RotateKeyRequest, RotatedKey, SigningKeyView,
+    SwitchStatusView, SyncBatchRequest, SyncBatchResponse, SyncSendRequest, SyncSendResponse, SyncStatusView,
+    SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -657,5 +657,39 @@ impl AdminClient {
     /// Writes the events stored since the last export as Parquet now (installation admins).
     pub async fn analytics_export(&self) -> Result<ExportView, SdkError> {
         self.post("/api/v1/analytics/export", &serde_json::json!({})).await
+    }
+
+    pub async fn create_alert(
+        &self,
+        workspace_id: &str,
+        definition: &AlertRuleDefinition,
+    ) -> Result<AlertRuleView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "analytics/alerts"), definition).await
+    }
+
+    pub async fn update_alert(
+        &self,
+        workspace_id: &str,
+        rule_id: &str,
+        definition: &AlertRuleDefinition,
+    ) -> Result<AlertRuleView, SdkError> {
+        self.put(
+            &Self::workspace_path(workspace_id, &format!("analytics/alerts/{}", Self::segment(rule_id))),
+            definition,
+        )
+        .await
+    }
+
+    pub async fn delete_alert(&self, workspace_id: &str, rule_id: &str) -> Result<(), SdkError> {
+        self.delete(&Self::workspace_path(workspace_id, &format!("analytics/alerts/{}", Self::segment(rule_id)))).await
+    }
+
+    pub async fn list_alerts(&self, workspace_id: &str) -> Result<Vec<AlertRuleView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "analytics/alerts"), &()).await
+    }
+
+    /// Notifications sent, newest first.
+    pub async fn alert_history(&self, workspace_id: &str) -> Result<Vec<AlertEventView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "analytics/alert-history"), &()).await
     }
 }

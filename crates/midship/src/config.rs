@@ -63,12 +63,18 @@ pub struct AnalyticsSection {
     /// How often raw events are written to `server.data_dir/analytics/parquet`; 0 turns it off
     /// (`POST /api/v1/analytics/export` still writes on demand).
     pub export_interval_seconds: u64,
+    /// How often alert rules are evaluated.
+    pub alert_interval_seconds: u64,
 }
 
 impl Default for AnalyticsSection {
     fn default() -> Self {
         let defaults = midship_analytics::AnalyticsSettings::default();
-        Self { device_events_per_minute: defaults.device_events_per_minute, export_interval_seconds: 300 }
+        Self {
+            device_events_per_minute: defaults.device_events_per_minute,
+            export_interval_seconds: 300,
+            alert_interval_seconds: 60,
+        }
     }
 }
 
@@ -77,6 +83,7 @@ impl AnalyticsSection {
         midship_analytics::AnalyticsSettings {
             device_events_per_minute: self.device_events_per_minute,
             export_dir: Some(data_dir.join("analytics").join("parquet")),
+            ..midship_analytics::AnalyticsSettings::default()
         }
     }
 }
@@ -354,6 +361,9 @@ device_events_per_minute = 20000
 # Raw events are written as Parquet (app_id=…/day=…) under data_dir/analytics/parquet this often,
 # in seconds, for DuckDB, Spark or ClickHouse; 0 turns the schedule off.
 export_interval_seconds = 300
+# How often alert rules (crash and ANR rates, startup p95, a gateway API's error rate or latency)
+# are evaluated, in seconds. Webhooks are tried 3 times.
+alert_interval_seconds = 60
 
 [log]
 # Filter in tracing's syntax, e.g. "info" or "info,midship_server=debug". RUST_LOG overrides it.

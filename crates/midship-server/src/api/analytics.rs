@@ -5,8 +5,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use midship_analytics::report::DayRange;
 use midship_api::{
-    AnalyticsPolicy, ErrorBody, EventsReport, ExportView, FailureGroupDetail, FailuresReport, FunnelReport,
-    OverviewReport, PagesReport, PathsReport, PerfReport, RealtimeReport, RetentionReport,
+    AlertEventView, AlertRuleDefinition, AlertRuleView, AnalyticsPolicy, ErrorBody, EventsReport, ExportView,
+    FailureGroupDetail, FailuresReport, FunnelReport, OverviewReport, PagesReport, PathsReport, PerfReport,
+    RealtimeReport, RetentionReport,
 };
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -30,6 +31,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(crash))
         .routes(routes!(show_policy, update_policy))
         .routes(routes!(export))
+        .routes(routes!(list_alerts, create_alert))
+        .routes(routes!(update_alert, delete_alert))
+        .routes(routes!(alert_history))
 }
 
 /// The query every report shares; each reads the parameters it documents.
@@ -262,4 +266,69 @@ async fn export(State(state): State<AppState>, Caller(who): Caller) -> Result<Js
         files: summary.files as u64,
         directory: directory.display().to_string(),
     }))
+}
+
+/// The workspace's alert rules with their current state.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/alerts", tag = "analytics",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = Vec<AlertRuleView>), (status = 404, body = ErrorBody)))]
+async fn list_alerts(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<Vec<AlertRuleView>>, ApiError> {
+    Ok(Json(state.analytics.alerts(&who, &workspace_id).await?))
+}
+
+/// Creates an alert rule.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/analytics/alerts", tag = "analytics",
+    params(("workspace_id" = String, Path)), request_body = AlertRuleDefinition,
+    responses((status = 201, body = AlertRuleView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn create_alert(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiJson(definition): ApiJson<AlertRuleDefinition>,
+) -> Result<(axum::http::StatusCode, Json<AlertRuleView>), ApiError> {
+    let rule = state.analytics.put_alert(&who, &workspace_id, None, definition).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(rule)))
+}
+
+/// Replaces an alert rule's definition.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/analytics/alerts/{rule_id}", tag = "analytics",
+    params(("workspace_id" = String, Path), ("rule_id" = String, Path)), request_body = AlertRuleDefinition,
+    responses((status = 200, body = AlertRuleView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn update_alert(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, rule_id)): Path<(String, String)>,
+    ApiJson(definition): ApiJson<AlertRuleDefinition>,
+) -> Result<Json<AlertRuleView>, ApiError> {
+    Ok(Json(state.analytics.put_alert(&who, &workspace_id, Some(&rule_id), definition).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/workspaces/{workspace_id}/analytics/alerts/{rule_id}", tag = "analytics",
+    params(("workspace_id" = String, Path), ("rule_id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn delete_alert(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, rule_id)): Path<(String, String)>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state.analytics.delete_alert(&who, &workspace_id, &rule_id).await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// Notifications sent (a rule started or stopped firing), newest first, with how the webhook went.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/alert-history", tag = "analytics",
+    params(("workspace_id" = String, Path), ("limit" = Option<usize>, Query, description = "default 100")),
+    responses((status = 200, body = Vec<AlertEventView>), (status = 404, body = ErrorBody)))]
+async fn alert_history(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<Vec<AlertEventView>>, ApiError> {
+    let limit = u32::try_from(query.limit.unwrap_or(100)).unwrap_or(u32::MAX);
+    Ok(Json(state.analytics.alert_history(&who, &workspace_id, limit).await?))
 }

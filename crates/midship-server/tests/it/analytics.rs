@@ -270,8 +270,10 @@ async fn bad_uploads_are_refused_whole_or_event_by_event() {
 
 #[tokio::test]
 async fn an_abusive_device_is_rate_limited_and_others_are_not() {
-    let settings =
-        ServerSettings { analytics: AnalyticsSettings { device_events_per_minute: 5 }, ..ServerSettings::default() };
+    let settings = ServerSettings {
+        analytics: AnalyticsSettings { device_events_per_minute: 5, ..AnalyticsSettings::default() },
+        ..ServerSettings::default()
+    };
     let fixture = fixture_with(settings).await;
     let launches = |count: usize, batch: &str| json!({ "batch_id": batch, "events": vec![json!({ "kind": "launch", "time": now_ms() }); count] });
     let mut settings = RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
@@ -313,4 +315,107 @@ async fn uploads_also_travel_over_the_long_connection() {
     assert_eq!((report.days[0].launches, report.days[0].active_users), (1, 1));
     let realtime = fixture.server.admin().analytics_realtime(&fixture.workspace).await.unwrap();
     assert_eq!(realtime.active_devices, 1);
+}
+
+/// A webhook receiver on its own port: answers 500 to the first call, 200 after, and keeps bodies.
+async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::routing::post;
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                let mut kept = kept.lock().unwrap();
+                kept.push(body);
+                if kept.len() == 1 { axum::http::StatusCode::INTERNAL_SERVER_ERROR } else { axum::http::StatusCode::OK }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+#[tokio::test]
+async fn alert_rules_fire_and_resolve_with_webhook_retries_and_history() {
+    use midship_analytics::alert::WebhookSettings;
+    use midship_api::AlertRuleDefinition;
+    use midship_server::GatewayCalls;
+
+    let mut settings = ServerSettings::default();
+    settings.analytics.webhooks = WebhookSettings { backoff: Duration::from_millis(1), ..WebhookSettings::default() };
+    let fixture = fixture_with(settings).await;
+    let (hook, received) = webhook_receiver().await;
+    let admin = fixture.server.admin();
+    let rule = |name: &str, metric: &str, operation_type: Option<&str>, threshold: f64| AlertRuleDefinition {
+        name: name.into(),
+        metric: metric.into(),
+        operation_type: operation_type.map(str::to_owned),
+        threshold,
+        window_minutes: 10,
+        webhook_url: hook.clone(),
+        enabled: true,
+    };
+    let crashes = admin.create_alert(&fixture.workspace, &rule("crashes", "crash_rate", None, 0.5)).await.unwrap();
+    let errors = admin
+        .create_alert(
+            &fixture.workspace,
+            &rule("upload errors", "api_error_rate", Some("midship.analytics.upload"), 0.2),
+        )
+        .await
+        .unwrap();
+    let bad = rule("bad", "api_error_rate", None, 0.2);
+    assert_eq!(admin.create_alert(&fixture.workspace, &bad).await.unwrap_err().code(), Some("invalid_request"));
+    let calls = GatewayCalls(fixture.server.state.gateway.clone());
+    let analytics = &fixture.server.state.analytics;
+    assert!(analytics.evaluate_alerts(&calls).await.unwrap().is_empty(), "no data yet");
+
+    let device = fixture.rpc("DEVICE-ALERT", None, "4.0.0");
+    let crash = json!({ "kind": "crash", "time": now_ms(), "exception": { "type": "E" }, "frames": [] });
+    let launch = json!({ "kind": "launch", "time": now_ms() });
+    let body = json!({ "batch_id": "a1", "events": [launch, crash, launch, crash] });
+    assert_eq!(device.rpc("midship.analytics.upload", &body).await.unwrap().result, 1000);
+    for _ in 0..3 {
+        assert_eq!(device.rpc_bytes("midship.analytics.upload", b"nonsense").await.unwrap().result, 3002);
+    }
+    let changes = analytics.evaluate_alerts(&calls).await.unwrap();
+    let fired: Vec<(&str, &str)> =
+        changes.iter().map(|change| (change.rule_id.as_str(), change.state.as_str())).collect();
+    assert_eq!(fired, [(crashes.rule_id.as_str(), "firing"), (errors.rule_id.as_str(), "firing")]);
+    assert_eq!((changes[0].value, changes[0].delivered, changes[0].attempts), (1.0, true, 2), "the first call got 500");
+    assert_eq!(changes[1].value, 0.75, "3 of the 4 uploads failed");
+    assert!(analytics.evaluate_alerts(&calls).await.unwrap().is_empty(), "still firing: no new notice");
+
+    let launches = json!({ "batch_id": "a2", "events": vec![json!({ "kind": "launch", "time": now_ms() }); 8] });
+    assert_eq!(device.rpc("midship.analytics.upload", &launches).await.unwrap().result, 1000);
+    let changes = analytics.evaluate_alerts(&calls).await.unwrap();
+    let resolved: Vec<(&str, &str)> =
+        changes.iter().map(|change| (change.rule_id.as_str(), change.state.as_str())).collect();
+    assert_eq!(
+        resolved,
+        [(crashes.rule_id.as_str(), "resolved")],
+        "2 crashes in 10 launches; 3 failed uploads in 5 still fire"
+    );
+
+    let notices = received.lock().unwrap().clone();
+    assert_eq!(notices.len(), 4, "a failed attempt, then three notices");
+    assert_eq!((notices[1]["state"].as_str(), notices[1]["name"].as_str()), (Some("firing"), Some("crashes")));
+    assert_eq!((notices[3]["state"].as_str(), notices[3]["value"].as_f64()), (Some("resolved"), Some(0.2)));
+    let history = admin.alert_history(&fixture.workspace).await.unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!((history[0].state.as_str(), history[2].attempts), ("resolved", 2));
+    let states: Vec<(String, String)> = admin
+        .list_alerts(&fixture.workspace)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|rule| (rule.definition.name, rule.state))
+        .collect();
+    assert_eq!(states, [("crashes".to_owned(), "ok".to_owned()), ("upload errors".to_owned(), "firing".to_owned())]);
+    admin.delete_alert(&fixture.workspace, &errors.rule_id).await.unwrap();
+    assert_eq!(admin.delete_alert(&fixture.workspace, &errors.rule_id).await.unwrap_err().code(), Some("not_found"));
+    assert_eq!(admin.list_alerts(&fixture.workspace).await.unwrap().len(), 1);
 }

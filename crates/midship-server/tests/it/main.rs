@@ -27,6 +27,8 @@ pub struct TestServer {
     pub base_url: String,
     pub admin_token: String,
     pub http: reqwest::Client,
+    /// The node's services, for what tests drive directly (alert evaluation, say).
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     dispatcher: tokio::task::JoinHandle<()>,
     _data_dir: tempfile::TempDir,
@@ -50,11 +52,11 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(control, settings, GatewaySettings::default());
         let dispatcher = state.push.spawn_dispatcher(std::time::Duration::from_millis(200));
-        tokio::spawn(run(listener, router(state), async move {
+        tokio::spawn(run(listener, router(state.clone()), async move {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { base_url, admin_token: issued.token, http, stop: Some(stop), dispatcher, _data_dir: data_dir }
+        Self { base_url, admin_token: issued.token, http, state, stop: Some(stop), dispatcher, _data_dir: data_dir }
     }
 
     pub fn admin(&self) -> AdminClient {
