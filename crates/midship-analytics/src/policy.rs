@@ -60,7 +60,7 @@ fn sample_slot(workspace_id: &str, kind: &str, subject: &str) -> u16 {
         .chain_update([0])
         .chain_update(subject)
         .finalize();
-    (u16::from_be_bytes([digest[0], digest[1]]) % 1000) as u16
+    u16::from_be_bytes([digest[0], digest[1]]) % 1000
 }
 
 /// The policy decided for one device.

@@ -2,13 +2,14 @@
 //! (one transaction per group of concurrent uploads); the in-memory rollups are then updated from it,
 //! rebuilt from storage at start, and caught up from batches other nodes stored.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use midship_api::{
     AlertEventView, AlertRuleDefinition, AlertRuleView, AnalyticsPolicy, DevicePolicy, EventsReport,
     FailureGroupDetail, FailuresReport, FunnelReport, OverviewReport, PagesReport, PathsReport, PerfReport,
-    RealtimeReport, RejectedEvent, RetentionReport, UploadResponse,
+    RealtimeReport, RejectedEvent, RetentionReport, SymbolFileView, UploadResponse,
 };
 use midship_control::{ControlError, ControlPlane};
 use midship_core::access::Action;
@@ -17,13 +18,15 @@ use midship_core::clock::format_rfc3339;
 use midship_core::{NewAuditEntry, Principal};
 use midship_storage::{
     AlertEventRecord, AlertRuleRecord, AnalyticsBatchRecord, AnalyticsPolicyRecord, Storage, StorageError,
+    SymbolFileRecord,
 };
 use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::alert::{self, ApiCalls, RuleStates, WebhookSettings};
-use crate::event::{Event, Uploader, decode_batch, decode_stored, encode_stored};
+use crate::event::{Event, Payload, Uploader, decode_batch, decode_stored, encode_stored};
 use crate::export::{ExportSummary, ParquetExporter};
+use crate::proguard::ProguardMapping;
 use crate::report::{self, DayRange, Period, Subject};
 use crate::rollup::{DAY_MS, MINUTE_MS, WorkspaceRollup, day_of};
 use crate::{AnalyticsError, invalid, policy};
@@ -74,10 +77,14 @@ struct Inner {
 }
 
 /// What the writer task and the service share.
+/// ProGuard mappings by (workspace, app version).
+type Mappings = HashMap<(String, String), Arc<ProguardMapping>>;
+
 #[derive(Debug)]
 struct Shared {
     storage: Arc<dyn Storage>,
     rollups: RwLock<Rollups>,
+    mappings: RwLock<Mappings>,
     /// One catch-up at a time.
     catching_up: tokio::sync::Mutex<()>,
 }
@@ -90,17 +97,43 @@ struct Rollups {
 }
 
 impl Rollups {
-    fn apply(&mut self, seq: i64, batch: &AnalyticsBatchRecord, events: &[Event]) {
+    fn apply(&mut self, seq: i64, batch: &AnalyticsBatchRecord, events: &[Event], mappings: &Mappings) {
         if seq <= self.applied_seq {
             return;
         }
+        let events = symbolicate(&batch.workspace_id, events, mappings);
         self.workspaces.entry(batch.workspace_id.clone()).or_default().apply(
             &batch.device_id,
-            events,
+            &events,
             batch.received_at,
         );
         self.applied_seq = seq;
     }
+}
+
+/// Failure stacks of versions with a mapping, retraced; everything else as it came.
+fn symbolicate<'events>(workspace_id: &str, events: &'events [Event], mappings: &Mappings) -> Cow<'events, [Event]> {
+    let mapping_of = |event: &Event| {
+        event.payload.failure()?;
+        mappings.get(&(workspace_id.to_owned(), event.app_version.clone()?))
+    };
+    if mappings.is_empty() || !events.iter().any(|event| mapping_of(event).is_some()) {
+        return Cow::Borrowed(events);
+    }
+    Cow::Owned(
+        events
+            .iter()
+            .map(|event| {
+                let mut event = event.clone();
+                if let Some(mapping) = mapping_of(&event)
+                    && let Payload::Crash(failure) | Payload::Anr(failure) | Payload::Lag(failure) = &mut event.payload
+                {
+                    failure.frames = failure.frames.iter().flat_map(|frame| mapping.retrace(frame)).collect();
+                }
+                event
+            })
+            .collect(),
+    )
 }
 
 #[derive(Debug)]
@@ -117,6 +150,7 @@ impl AnalyticsService {
         let shared = Arc::new(Shared {
             storage: control.storage().clone(),
             rollups: RwLock::default(),
+            mappings: RwLock::default(),
             catching_up: tokio::sync::Mutex::default(),
         });
         let (writer, pending) = mpsc::channel(4 * GROUP_LIMIT);
@@ -141,6 +175,24 @@ impl AnalyticsService {
 
     fn control(&self) -> &ControlPlane {
         &self.inner.control
+    }
+
+    /// Loads the symbol files, then counts every stored batch: call once before serving.
+    pub async fn start(&self) -> Result<usize, AnalyticsError> {
+        let files = self.control().storage().list_symbol_files(None).await?;
+        let mut mappings = Mappings::new();
+        for file in files {
+            match parse_mapping(&file.content) {
+                Ok(mapping) => {
+                    mappings.insert((file.workspace_id, file.app_version), Arc::new(mapping));
+                }
+                Err(error) => {
+                    tracing::error!(%error, app_version = %file.app_version, "a stored mapping cannot be read")
+                }
+            }
+        }
+        *self.inner.shared.mappings.write().expect("mapping lock") = mappings;
+        self.catch_up().await
     }
 
     /// Counts every batch stored since the last call (all of them, the first time): those of
@@ -636,6 +688,89 @@ impl AnalyticsService {
     }
 }
 
+fn parse_mapping(content: &[u8]) -> Result<ProguardMapping, AnalyticsError> {
+    let text = std::str::from_utf8(content).map_err(|_| invalid("mapping", "is not UTF-8 text"))?;
+    ProguardMapping::parse(text).map_err(|error| invalid("mapping", error.to_string()))
+}
+
+impl AnalyticsService {
+    // ---- symbol files --------------------------------------------------------------------
+
+    /// Stores a ProGuard/R8 mapping for an app version and recounts the stored batches with it, so
+    /// past crashes of that version are retraced and regrouped along with new ones.
+    pub async fn upload_mapping(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        app_version: &str,
+        content: Vec<u8>,
+    ) -> Result<SymbolFileView, AnalyticsError> {
+        let app_id = self.authorize(who, workspace_id, Action::Operate).await?;
+        if app_version.is_empty() || app_version.len() > 64 {
+            return Err(invalid("app_version", "must be 1 to 64 characters"));
+        }
+        let mapping = parse_mapping(&content)?;
+        let now = self.control().now_ms();
+        let view = SymbolFileView {
+            app_version: app_version.to_owned(),
+            kind: "proguard".into(),
+            size: content.len() as u64,
+            classes: mapping.classes() as u64,
+            uploaded_at: format_rfc3339(now),
+        };
+        let record = SymbolFileRecord {
+            workspace_id: workspace_id.to_owned(),
+            app_version: app_version.to_owned(),
+            kind: "proguard".into(),
+            content,
+            uploaded_at: now,
+        };
+        let audit = NewAuditEntry::by(who, now, "analytics.symbols.upload", "symbols", app_version)
+            .in_app(&app_id)
+            .after(json!({ "kind": "proguard", "size": view.size, "classes": view.classes }));
+        self.control().storage().put_symbol_file(&record, &audit).await?;
+        self.inner
+            .shared
+            .mappings
+            .write()
+            .expect("mapping lock")
+            .insert((workspace_id.to_owned(), app_version.to_owned()), Arc::new(mapping));
+        self.recount().await?;
+        Ok(view)
+    }
+
+    /// Drops the rollups and counts every stored batch again.
+    async fn recount(&self) -> Result<usize, AnalyticsError> {
+        {
+            let _one_at_a_time = self.inner.shared.catching_up.lock().await;
+            *self.inner.shared.rollups.write().expect("rollup lock") = Rollups::default();
+        }
+        self.catch_up().await
+    }
+
+    pub async fn symbol_files(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+    ) -> Result<Vec<SymbolFileView>, AnalyticsError> {
+        self.authorize(who, workspace_id, Action::Read).await?;
+        let files = self.control().storage().list_symbol_files(Some(workspace_id)).await?;
+        let mappings = self.inner.shared.mappings.read().expect("mapping lock");
+        Ok(files
+            .into_iter()
+            .map(|file| SymbolFileView {
+                classes: mappings
+                    .get(&(file.workspace_id.clone(), file.app_version.clone()))
+                    .map_or(0, |mapping| mapping.classes() as u64),
+                size: file.content.len() as u64,
+                app_version: file.app_version,
+                kind: file.kind,
+                uploaded_at: format_rfc3339(file.uploaded_at),
+            })
+            .collect())
+    }
+}
+
 /// The writer task: stores whatever uploads are waiting in one transaction, counts them, answers.
 async fn write_batches(shared: Arc<Shared>, mut pending: mpsc::Receiver<PendingBatch>) {
     while let Some(first) = pending.recv().await {
@@ -673,11 +808,12 @@ fn apply_in_order(shared: &Shared, group: &[PendingBatch], sequences: &[Option<i
     let mut stored: Vec<(i64, &PendingBatch)> =
         sequences.iter().zip(group).filter_map(|(seq, batch)| seq.map(|seq| (seq, batch))).collect();
     stored.sort_by_key(|(seq, _)| *seq);
+    let mappings = shared.mappings.read().expect("mapping lock");
     let mut rollups = shared.rollups.write().expect("rollup lock");
     let follows = stored.iter().enumerate().all(|(offset, (seq, _))| *seq == rollups.applied_seq + 1 + offset as i64);
     if follows {
         for (seq, batch) in stored {
-            rollups.apply(seq, &batch.record, &batch.events);
+            rollups.apply(seq, &batch.record, &batch.events, &mappings);
         }
     }
     follows
@@ -699,9 +835,10 @@ async fn catch_up(shared: &Shared) -> Result<usize, AnalyticsError> {
                 (stored, events)
             })
             .collect();
+        let mappings = shared.mappings.read().expect("mapping lock");
         let mut rollups = shared.rollups.write().expect("rollup lock");
         for (stored, events) in &decoded {
-            rollups.apply(stored.seq, &stored.batch, events);
+            rollups.apply(stored.seq, &stored.batch, events, &mappings);
         }
         counted += page.len();
         if page.len() < CATCH_UP_PAGE as usize {

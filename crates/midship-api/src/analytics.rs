@@ -374,3 +374,16 @@ pub struct AlertEventView {
     pub attempts: i64,
     pub detail: Option<String>,
 }
+
+/// An uploaded symbol file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SymbolFileView {
+    pub app_version: String,
+    /// `proguard`.
+    pub kind: String,
+    pub size: u64,
+    /// Classes the mapping names.
+    pub classes: u64,
+    pub uploaded_at: String,
+}

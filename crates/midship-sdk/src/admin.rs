@@ -10,8 +10,8 @@ use midship_api::{
     List, OverviewReport, PackageView, PagesReport, PathsReport, PerfReport, PublishRequest, PushDeliveryView,
     PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView, PushTemplateBody,
     RealtimeReport, ReleaseView, RetentionReport, RollbackRequest, RotateKeyRequest, RotatedKey, SigningKeyView,
-    SwitchStatusView, SyncBatchRequest, SyncBatchResponse, SyncSendRequest, SyncSendResponse, SyncStatusView,
-    SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI, WorkspaceView,
+    SwitchStatusView, SymbolFileView, SyncBatchRequest, SyncBatchResponse, SyncSendRequest, SyncSendResponse,
+    SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -691,5 +691,24 @@ impl AdminClient {
     /// Notifications sent, newest first.
     pub async fn alert_history(&self, workspace_id: &str) -> Result<Vec<AlertEventView>, SdkError> {
         self.get(&Self::workspace_path(workspace_id, "analytics/alert-history"), &()).await
+    }
+
+    /// Uploads a ProGuard/R8 mapping for an app version.
+    pub async fn upload_mapping(
+        &self,
+        workspace_id: &str,
+        app_version: &str,
+        mapping: Vec<u8>,
+    ) -> Result<SymbolFileView, SdkError> {
+        let request = self
+            .request(Method::POST, &Self::workspace_path(workspace_id, "analytics/symbols"))?
+            .query(&[("app_version", app_version), ("kind", "proguard")])
+            .header(reqwest::header::CONTENT_TYPE, "text/plain")
+            .body(mapping);
+        self.send(request).await
+    }
+
+    pub async fn symbol_files(&self, workspace_id: &str) -> Result<Vec<SymbolFileView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "analytics/symbols"), &()).await
     }
 }

@@ -40,3 +40,13 @@ CREATE TABLE analytics_alert_events (
     detail       TEXT
 );
 CREATE INDEX analytics_alert_events_by_workspace ON analytics_alert_events (workspace_id, seq);
+
+-- Symbol files (ProGuard/R8 mappings) per app version, applied to that version's crash stacks.
+CREATE TABLE analytics_symbol_files (
+    workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces (workspace_id),
+    app_version  TEXT COLLATE "C" NOT NULL,
+    kind         TEXT NOT NULL,
+    content      BYTEA NOT NULL,
+    uploaded_at  BIGINT NOT NULL,
+    PRIMARY KEY (workspace_id, app_version, kind)
+);

@@ -61,6 +61,16 @@ pub struct AlertEventRecord {
     pub detail: Option<String>,
 }
 
+/// A symbol file for one app version: `proguard` (a ProGuard/R8 mapping).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolFileRecord {
+    pub workspace_id: String,
+    pub app_version: String,
+    pub kind: String,
+    pub content: Vec<u8>,
+    pub uploaded_at: UnixMillis,
+}
+
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
     /// Stores the batches in one transaction (group commit). For each, its sequence number, or
@@ -81,4 +91,8 @@ pub trait AnalyticsStore: Send + Sync {
     async fn insert_alert_event(&self, event: &AlertEventRecord) -> StorageResult<i64>;
     /// The workspace's newest events first, at most `limit`.
     async fn list_alert_events(&self, workspace_id: &str, limit: u32) -> StorageResult<Vec<AlertEventRecord>>;
+    /// Creates or replaces the version's file of that kind.
+    async fn put_symbol_file(&self, file: &SymbolFileRecord, audit: &NewAuditEntry) -> StorageResult<()>;
+    /// The workspace's symbol files, or every workspace's, with their content.
+    async fn list_symbol_files(&self, workspace_id: Option<&str>) -> StorageResult<Vec<SymbolFileRecord>>;
 }

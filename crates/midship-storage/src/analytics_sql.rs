@@ -10,7 +10,7 @@ macro_rules! analytics_store_sql {
         use midship_core::NewAuditEntry;
         use $crate::{
             AlertEventRecord, AlertRuleRecord, AnalyticsBatchRecord, AnalyticsPolicyRecord, AnalyticsStore,
-            StorageResult, StoredAnalyticsBatch,
+            StorageResult, StoredAnalyticsBatch, SymbolFileRecord,
         };
         use sqlx::Row;
 
@@ -218,6 +218,49 @@ macro_rules! analytics_store_sql {
                 .await
                 .map_err(database_error)?;
                 rows.iter().map(alert_event_from_row).collect::<Result<_, _>>().map_err(corrupt("analytics_alert_events"))
+            }
+
+            async fn put_symbol_file(&self, file: &SymbolFileRecord, audit: &NewAuditEntry) -> StorageResult<()> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                sqlx::query(
+                    "INSERT INTO analytics_symbol_files (workspace_id, app_version, kind, content, uploaded_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (workspace_id, app_version, kind) DO UPDATE
+                     SET content = excluded.content, uploaded_at = excluded.uploaded_at",
+                )
+                .bind(&file.workspace_id)
+                .bind(&file.app_version)
+                .bind(&file.kind)
+                .bind(&file.content)
+                .bind(file.uploaded_at)
+                .execute(&mut *transaction)
+                .await
+                .map_err(write_error("symbol file"))?;
+                insert_audit(&mut transaction, audit).await?;
+                transaction.commit().await.map_err(database_error)
+            }
+
+            async fn list_symbol_files(&self, workspace_id: Option<&str>) -> StorageResult<Vec<SymbolFileRecord>> {
+                let rows = sqlx::query(
+                    "SELECT workspace_id, app_version, kind, content, uploaded_at FROM analytics_symbol_files
+                     WHERE $1 IS NULL OR workspace_id = $1 ORDER BY workspace_id, app_version, kind",
+                )
+                .bind(workspace_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                rows.iter()
+                    .map(|row| -> Result<SymbolFileRecord, sqlx::Error> {
+                        Ok(SymbolFileRecord {
+                            workspace_id: row.try_get(0)?,
+                            app_version: row.try_get(1)?,
+                            kind: row.try_get(2)?,
+                            content: row.try_get(3)?,
+                            uploaded_at: row.try_get(4)?,
+                        })
+                    })
+                    .collect::<Result<_, _>>()
+                    .map_err(corrupt("analytics_symbol_files"))
             }
         }
     };

@@ -880,6 +880,16 @@ pub enum StatsCommand {
     },
     /// Write the events stored since the last export as Parquet now (installation admins).
     Export,
+    /// List the symbol files, or upload a ProGuard/R8 mapping for an app version.
+    Symbols {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        /// The mapping file (mapping.txt) to upload.
+        #[arg(long, requires = "app_version")]
+        upload: Option<std::path::PathBuf>,
+        #[arg(long = "app-version")]
+        app_version: Option<String>,
+    },
     /// Show the upload policy, or replace it with a JSON file (`--set FILE`).
     Policy {
         #[arg(long = "workspace")]

@@ -75,7 +75,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState::new(control, settings, gateway_settings);
     // Reports are answered from memory: count what was stored before serving.
     let started = std::time::Instant::now();
-    let batches = state.analytics.catch_up().await.context("cannot load the stored analytics batches")?;
+    let batches = state.analytics.start().await.context("cannot load the stored analytics batches")?;
     tracing::info!(batches, elapsed_ms = started.elapsed().as_millis() as u64, "analytics loaded");
     let refresh = spawn_snapshot_refresh(&state, SNAPSHOT_REFRESH_INTERVAL);
     let maintenance =

@@ -7,18 +7,21 @@ use midship_analytics::report::DayRange;
 use midship_api::{
     AlertEventView, AlertRuleDefinition, AlertRuleView, AnalyticsPolicy, ErrorBody, EventsReport, ExportView,
     FailureGroupDetail, FailuresReport, FunnelReport, OverviewReport, PagesReport, PathsReport, PerfReport,
-    RealtimeReport, RetentionReport,
+    RealtimeReport, RetentionReport, SymbolFileView,
 };
 use serde::Deserialize;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes(max_symbol_file_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(
+            routes!(upload_symbols, list_symbols).layer(axum::extract::DefaultBodyLimit::max(max_symbol_file_bytes)),
+        )
         .routes(routes!(overview))
         .routes(routes!(realtime))
         .routes(routes!(retention))
@@ -331,4 +334,48 @@ async fn alert_history(
 ) -> Result<Json<Vec<AlertEventView>>, ApiError> {
     let limit = u32::try_from(query.limit.unwrap_or(100)).unwrap_or(u32::MAX);
     Ok(Json(state.analytics.alert_history(&who, &workspace_id, limit).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SymbolQuery {
+    app_version: String,
+    /// Only `proguard` for now.
+    #[serde(default = "proguard")]
+    kind: String,
+}
+
+fn proguard() -> String {
+    "proguard".into()
+}
+
+/// Uploads a ProGuard/R8 mapping (the body, as text) for an app version. That version's crashes,
+/// ANRs and lags, past and future, are retraced and regrouped with it.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/analytics/symbols", tag = "analytics",
+    params(("workspace_id" = String, Path), ("app_version" = String, Query), ("kind" = Option<String>, Query, description = "proguard")),
+    request_body(content = String, content_type = "text/plain"),
+    responses((status = 201, body = SymbolFileView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn upload_symbols(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<SymbolQuery>,
+    body: axum::body::Bytes,
+) -> Result<(axum::http::StatusCode, Json<SymbolFileView>), ApiError> {
+    if query.kind != "proguard" {
+        return Err(invalid("kind", "only proguard mappings are supported; native and iOS symbol files are not yet"));
+    }
+    let view = state.analytics.upload_mapping(&who, &workspace_id, &query.app_version, body.to_vec()).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(view)))
+}
+
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/symbols", tag = "analytics",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = Vec<SymbolFileView>), (status = 404, body = ErrorBody)))]
+async fn list_symbols(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<Vec<SymbolFileView>>, ApiError> {
+    Ok(Json(state.analytics.symbol_files(&who, &workspace_id).await?))
 }

@@ -56,7 +56,7 @@ pub fn routes_with(max_package_bytes: usize) -> (Router<AppState>, OpenApi) {
         .merge(sync::routes())
         .merge(push::routes())
         .merge(delivery::routes(max_package_bytes))
-        .merge(analytics::routes())
+        .merge(analytics::routes(max_package_bytes))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = document.components.get_or_insert_with(Default::default);

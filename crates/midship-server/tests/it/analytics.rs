@@ -419,3 +419,57 @@ async fn alert_rules_fire_and_resolve_with_webhook_retries_and_history() {
     assert_eq!(admin.delete_alert(&fixture.workspace, &errors.rule_id).await.unwrap_err().code(), Some("not_found"));
     assert_eq!(admin.list_alerts(&fixture.workspace).await.unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_proguard_mapping_retraces_and_regroups_past_and_new_crashes() {
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    let device = fixture.rpc("DEVICE-R8", None, "5.0.0");
+    let obfuscated = |line: u32| {
+        json!({ "kind": "crash", "time": now_ms(), "exception": { "type": "java.lang.IllegalStateException" },
+                "frames": [
+                    { "function": "a.a.b.a", "file": "SourceFile", "line": line },
+                    { "function": "android.os.Handler.dispatchMessage", "file": "Handler.java", "line": 106 },
+                ] })
+    };
+    let upload = |batch: &'static str, event: Value| {
+        let device = device.clone();
+        async move {
+            let reply = device.rpc("midship.analytics.upload", &json!({ "batch_id": batch, "events": [event] })).await;
+            assert_eq!(reply.unwrap().result, 1000);
+        }
+    };
+    upload("before", obfuscated(1)).await;
+    let groups = admin.analytics_crashes(&fixture.workspace, &ReportParams::default()).await.unwrap().groups;
+    assert_eq!(groups[0].title, "java.lang.IllegalStateException in a.a.b.a");
+
+    let mapping = "# compiler: R8\n\
+        com.example.app.Cart -> a.a.b:\n\
+        # {\"id\":\"sourceFile\",\"fileName\":\"Cart.kt\"}\n    \
+        1:1:int total():42:42 -> a\n    \
+        2:2:void clear():50:50 -> a\n";
+    let broken =
+        admin.upload_mapping(&fixture.workspace, "5.0.0", b"this is not a mapping".to_vec()).await.unwrap_err();
+    assert_eq!(broken.code(), Some("invalid_request"), "{broken}");
+    let uploaded = admin.upload_mapping(&fixture.workspace, "5.0.0", mapping.as_bytes().to_vec()).await.unwrap();
+    assert_eq!((uploaded.classes, uploaded.kind.as_str()), (1, "proguard"));
+    assert_eq!(admin.symbol_files(&fixture.workspace).await.unwrap(), [uploaded]);
+
+    // The crash stored before the mapping is now retraced, and a new one of the same bug joins it.
+    upload("after", obfuscated(1)).await;
+    let groups = admin.analytics_crashes(&fixture.workspace, &ReportParams::default()).await.unwrap().groups;
+    assert_eq!(groups.len(), 1, "{groups:?}");
+    assert_eq!(
+        (groups[0].title.as_str(), groups[0].count),
+        ("java.lang.IllegalStateException in com.example.app.Cart.total", 2)
+    );
+    let detail = admin.analytics_crash(&fixture.workspace, &groups[0].fingerprint).await.unwrap();
+    assert_eq!(
+        detail.samples[1]["frames"][0],
+        json!({ "function": "com.example.app.Cart.total", "file": "Cart.kt", "line": 42 })
+    );
+    // Another obfuscated line is another method: another group.
+    upload("other", obfuscated(2)).await;
+    let groups = admin.analytics_crashes(&fixture.workspace, &ReportParams::default()).await.unwrap().groups;
+    assert_eq!(groups[1].title, "java.lang.IllegalStateException in com.example.app.Cart.clear");
+}

@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use super::{T0, audit, audit_actions, bootstrapped, create_app};
-use crate::{AlertEventRecord, AlertRuleRecord, AnalyticsBatchRecord, AnalyticsPolicyRecord, Storage};
+use crate::{
+    AlertEventRecord, AlertRuleRecord, AnalyticsBatchRecord, AnalyticsPolicyRecord, Storage, SymbolFileRecord,
+};
 
 const WORKSPACE: &str = "APP0000000000001W1";
 
@@ -107,4 +109,27 @@ pub async fn analytics_alert_rules_and_events_are_kept(storage: Arc<dyn Storage>
     assert!(storage.list_alert_rules(None).await.unwrap().is_empty());
     let actions = audit_actions(&storage).await;
     assert_eq!(actions.iter().filter(|action| action.starts_with("analytics.alert")).count(), 3, "{actions:?}");
+}
+
+pub async fn analytics_symbol_files_are_replaced_per_version(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let file = |version: &str, content: &[u8], at: i64| SymbolFileRecord {
+        workspace_id: WORKSPACE.into(),
+        app_version: version.into(),
+        kind: "proguard".into(),
+        content: content.to_vec(),
+        uploaded_at: at,
+    };
+    for (version, content, at) in [("1.0.0", b"one".as_slice(), T0), ("1.1.0", b"two", T0), ("1.0.0", b"three", T0 + 1)]
+    {
+        storage
+            .put_symbol_file(&file(version, content, at), &audit("analytics.symbols.upload", version, at))
+            .await
+            .unwrap();
+    }
+    let files = storage.list_symbol_files(Some(WORKSPACE)).await.unwrap();
+    assert_eq!(files, [file("1.0.0", b"three", T0 + 1), file("1.1.0", b"two", T0)]);
+    assert_eq!(storage.list_symbol_files(None).await.unwrap().len(), 2);
+    assert!(storage.list_symbol_files(Some("APP0000000000001W2")).await.unwrap().is_empty());
 }

@@ -247,6 +247,32 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             );
             Ok(())
         }
+        StatsCommand::Symbols { workspace_id, upload, app_version } => {
+            if let (Some(path), Some(app_version)) = (upload, app_version) {
+                let mapping = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let uploaded = client.upload_mapping(&workspace_id, &app_version, mapping).await?;
+                if json {
+                    return output::json(&uploaded);
+                }
+                println!("{} mapping for {}: {} classes", uploaded.kind, uploaded.app_version, uploaded.classes);
+                return Ok(());
+            }
+            let files = client.symbol_files(&workspace_id).await?;
+            show(&files, json, &["app version", "kind", "classes", "bytes", "uploaded"], |files| {
+                files
+                    .iter()
+                    .map(|file| {
+                        vec![
+                            file.app_version.clone(),
+                            file.kind.clone(),
+                            file.classes.to_string(),
+                            file.size.to_string(),
+                            file.uploaded_at.clone(),
+                        ]
+                    })
+                    .collect()
+            })
+        }
         StatsCommand::Policy { workspace_id, set } => {
             let policy = match set {
                 Some(path) => {
