@@ -50,3 +50,26 @@ CREATE TABLE analytics_symbol_files (
     uploaded_at  BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, app_version, kind)
 );
+
+-- Diagnosis: requests for one device's (or user's) local log file, and the files uploaded.
+CREATE TABLE analytics_log_requests (
+    request_id   TEXT COLLATE "C" PRIMARY KEY,
+    workspace_id TEXT COLLATE "C" NOT NULL REFERENCES workspaces (workspace_id),
+    device_id    TEXT COLLATE "C",
+    user_id      TEXT COLLATE "C",
+    created_at   BIGINT NOT NULL
+);
+CREATE INDEX analytics_log_requests_by_workspace ON analytics_log_requests (workspace_id, created_at);
+
+CREATE TABLE analytics_log_files (
+    file_id      TEXT COLLATE "C" PRIMARY KEY,
+    request_id   TEXT COLLATE "C" NOT NULL REFERENCES analytics_log_requests (request_id),
+    workspace_id TEXT COLLATE "C" NOT NULL,
+    device_id    TEXT COLLATE "C" NOT NULL,
+    user_id      TEXT COLLATE "C",
+    file_name    TEXT NOT NULL,
+    size         BIGINT NOT NULL,
+    content      BYTEA NOT NULL,
+    uploaded_at  BIGINT NOT NULL
+);
+CREATE INDEX analytics_log_files_by_workspace ON analytics_log_files (workspace_id, uploaded_at);

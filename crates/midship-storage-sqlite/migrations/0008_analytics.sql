@@ -50,3 +50,26 @@ CREATE TABLE analytics_symbol_files (
     uploaded_at  INTEGER NOT NULL,
     PRIMARY KEY (workspace_id, app_version, kind)
 ) WITHOUT ROWID;
+
+-- Diagnosis: requests for one device's (or user's) local log file, and the files uploaded.
+CREATE TABLE analytics_log_requests (
+    request_id   TEXT PRIMARY KEY,
+    workspace_id TEXT NOT NULL REFERENCES workspaces (workspace_id),
+    device_id    TEXT,
+    user_id      TEXT,
+    created_at   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX analytics_log_requests_by_workspace ON analytics_log_requests (workspace_id, created_at);
+
+CREATE TABLE analytics_log_files (
+    file_id      TEXT PRIMARY KEY,
+    request_id   TEXT NOT NULL REFERENCES analytics_log_requests (request_id),
+    workspace_id TEXT NOT NULL,
+    device_id    TEXT NOT NULL,
+    user_id      TEXT,
+    file_name    TEXT NOT NULL,
+    size         INTEGER NOT NULL,
+    content      BLOB NOT NULL,
+    uploaded_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX analytics_log_files_by_workspace ON analytics_log_files (workspace_id, uploaded_at);

@@ -71,6 +71,31 @@ pub struct SymbolFileRecord {
     pub uploaded_at: UnixMillis,
 }
 
+/// An operator's request for one device's (or one user's devices') log file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRequestRecord {
+    pub request_id: String,
+    pub workspace_id: String,
+    pub device_id: Option<String>,
+    pub user_id: Option<String>,
+    pub created_at: UnixMillis,
+}
+
+/// A log file a device uploaded for a request; `content` is zstd-compressed text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFileRecord {
+    pub file_id: String,
+    pub request_id: String,
+    pub workspace_id: String,
+    pub device_id: String,
+    pub user_id: Option<String>,
+    pub file_name: String,
+    /// Bytes of text before compression.
+    pub size: i64,
+    pub content: Vec<u8>,
+    pub uploaded_at: UnixMillis,
+}
+
 #[async_trait]
 pub trait AnalyticsStore: Send + Sync {
     /// Stores the batches in one transaction (group commit). For each, its sequence number, or
@@ -95,4 +120,17 @@ pub trait AnalyticsStore: Send + Sync {
     async fn put_symbol_file(&self, file: &SymbolFileRecord, audit: &NewAuditEntry) -> StorageResult<()>;
     /// The workspace's symbol files, or every workspace's, with their content.
     async fn list_symbol_files(&self, workspace_id: Option<&str>) -> StorageResult<Vec<SymbolFileRecord>>;
+    async fn insert_log_request(&self, request: &LogRequestRecord, audit: &NewAuditEntry) -> StorageResult<()>;
+    async fn get_log_request(&self, request_id: &str) -> StorageResult<Option<LogRequestRecord>>;
+    async fn insert_log_file(&self, file: &LogFileRecord) -> StorageResult<()>;
+    /// The workspace's files uploaded in `[from, to)`, newest first, with their content only when
+    /// `with_content` (else it is empty).
+    async fn list_log_files(
+        &self,
+        workspace_id: &str,
+        from: UnixMillis,
+        to: UnixMillis,
+        with_content: bool,
+    ) -> StorageResult<Vec<LogFileRecord>>;
+    async fn get_log_file(&self, file_id: &str) -> StorageResult<Option<LogFileRecord>>;
 }

@@ -10,7 +10,7 @@ macro_rules! analytics_store_sql {
         use midship_core::NewAuditEntry;
         use $crate::{
             AlertEventRecord, AlertRuleRecord, AnalyticsBatchRecord, AnalyticsPolicyRecord, AnalyticsStore,
-            StorageResult, StoredAnalyticsBatch, SymbolFileRecord,
+            LogFileRecord, LogRequestRecord, StorageResult, StoredAnalyticsBatch, SymbolFileRecord,
         };
         use sqlx::Row;
 
@@ -53,6 +53,23 @@ macro_rules! analytics_store_sql {
                 delivered: row.try_get(6)?,
                 attempts: row.try_get(7)?,
                 detail: row.try_get(8)?,
+            })
+        }
+
+        const LOG_FILE_COLUMNS: &str =
+            "file_id, request_id, workspace_id, device_id, user_id, file_name, size, uploaded_at";
+
+        fn log_file_from_row(row: &DbRow, with_content: bool) -> Result<LogFileRecord, sqlx::Error> {
+            Ok(LogFileRecord {
+                file_id: row.try_get(0)?,
+                request_id: row.try_get(1)?,
+                workspace_id: row.try_get(2)?,
+                device_id: row.try_get(3)?,
+                user_id: row.try_get(4)?,
+                file_name: row.try_get(5)?,
+                size: row.try_get(6)?,
+                uploaded_at: row.try_get(7)?,
+                content: if with_content { row.try_get(8)? } else { Vec::new() },
             })
         }
 
@@ -261,6 +278,101 @@ macro_rules! analytics_store_sql {
                     })
                     .collect::<Result<_, _>>()
                     .map_err(corrupt("analytics_symbol_files"))
+            }
+
+            async fn insert_log_request(&self, request: &LogRequestRecord, audit: &NewAuditEntry) -> StorageResult<()> {
+                let mut transaction = self.pool.begin().await.map_err(database_error)?;
+                sqlx::query(
+                    "INSERT INTO analytics_log_requests (request_id, workspace_id, device_id, user_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&request.request_id)
+                .bind(&request.workspace_id)
+                .bind(&request.device_id)
+                .bind(&request.user_id)
+                .bind(request.created_at)
+                .execute(&mut *transaction)
+                .await
+                .map_err(write_error("log request"))?;
+                insert_audit(&mut transaction, audit).await?;
+                transaction.commit().await.map_err(database_error)
+            }
+
+            async fn get_log_request(&self, request_id: &str) -> StorageResult<Option<LogRequestRecord>> {
+                let row = sqlx::query(
+                    "SELECT request_id, workspace_id, device_id, user_id, created_at FROM analytics_log_requests
+                     WHERE request_id = $1",
+                )
+                .bind(request_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                row.map(|row| -> Result<LogRequestRecord, sqlx::Error> {
+                    Ok(LogRequestRecord {
+                        request_id: row.try_get(0)?,
+                        workspace_id: row.try_get(1)?,
+                        device_id: row.try_get(2)?,
+                        user_id: row.try_get(3)?,
+                        created_at: row.try_get(4)?,
+                    })
+                })
+                .transpose()
+                .map_err(corrupt("analytics_log_requests"))
+            }
+
+            async fn insert_log_file(&self, file: &LogFileRecord) -> StorageResult<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO analytics_log_files ({LOG_FILE_COLUMNS}, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                ))
+                .bind(&file.file_id)
+                .bind(&file.request_id)
+                .bind(&file.workspace_id)
+                .bind(&file.device_id)
+                .bind(&file.user_id)
+                .bind(&file.file_name)
+                .bind(file.size)
+                .bind(file.uploaded_at)
+                .bind(&file.content)
+                .execute(&self.pool)
+                .await
+                .map_err(write_error("log file"))?;
+                Ok(())
+            }
+
+            async fn list_log_files(
+                &self,
+                workspace_id: &str,
+                from: i64,
+                to: i64,
+                with_content: bool,
+            ) -> StorageResult<Vec<LogFileRecord>> {
+                let content = if with_content { ", content" } else { "" };
+                let rows = sqlx::query(&format!(
+                    "SELECT {LOG_FILE_COLUMNS}{content} FROM analytics_log_files
+                     WHERE workspace_id = $1 AND uploaded_at >= $2 AND uploaded_at < $3
+                     ORDER BY uploaded_at DESC, file_id DESC"
+                ))
+                .bind(workspace_id)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(database_error)?;
+                rows.iter()
+                    .map(|row| log_file_from_row(row, with_content))
+                    .collect::<Result<_, _>>()
+                    .map_err(corrupt("analytics_log_files"))
+            }
+
+            async fn get_log_file(&self, file_id: &str) -> StorageResult<Option<LogFileRecord>> {
+                let row = sqlx::query(&format!(
+                    "SELECT {LOG_FILE_COLUMNS}, content FROM analytics_log_files WHERE file_id = $1"
+                ))
+                .bind(file_id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(database_error)?;
+                row.as_ref().map(|row| log_file_from_row(row, true)).transpose().map_err(corrupt("analytics_log_files"))
             }
         }
     };

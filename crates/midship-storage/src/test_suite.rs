@@ -78,7 +78,8 @@ macro_rules! storage_test_suite {
             analytics_batches_are_stored_once_per_device_and_id,
             analytics_policies_are_replaced_with_an_audit_entry,
             analytics_alert_rules_and_events_are_kept,
-            analytics_symbol_files_are_replaced_per_version
+            analytics_symbol_files_are_replaced_per_version,
+            analytics_log_requests_and_files_are_kept
         );
     };
     (@each $factory:path; $($test:ident),* $(,)?) => {

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use super::{T0, audit, audit_actions, bootstrapped, create_app};
 use crate::{
-    AlertEventRecord, AlertRuleRecord, AnalyticsBatchRecord, AnalyticsPolicyRecord, Storage, SymbolFileRecord,
+    AlertEventRecord, AlertRuleRecord, AnalyticsBatchRecord, AnalyticsPolicyRecord, LogFileRecord, LogRequestRecord,
+    Storage, SymbolFileRecord,
 };
 
 const WORKSPACE: &str = "APP0000000000001W1";
@@ -132,4 +133,39 @@ pub async fn analytics_symbol_files_are_replaced_per_version(storage: Arc<dyn St
     assert_eq!(files, [file("1.0.0", b"three", T0 + 1), file("1.1.0", b"two", T0)]);
     assert_eq!(storage.list_symbol_files(None).await.unwrap().len(), 2);
     assert!(storage.list_symbol_files(Some("APP0000000000001W2")).await.unwrap().is_empty());
+}
+
+pub async fn analytics_log_requests_and_files_are_kept(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let request = LogRequestRecord {
+        request_id: "REQ1".into(),
+        workspace_id: WORKSPACE.into(),
+        device_id: None,
+        user_id: Some("ann".into()),
+        created_at: T0,
+    };
+    storage.insert_log_request(&request, &audit("analytics.logs.request", "REQ1", T0)).await.unwrap();
+    assert_eq!(storage.get_log_request("REQ1").await.unwrap(), Some(request));
+    assert_eq!(storage.get_log_request("REQ2").await.unwrap(), None);
+    let file = |file_id: &str, at: i64| LogFileRecord {
+        file_id: file_id.into(),
+        request_id: "REQ1".into(),
+        workspace_id: WORKSPACE.into(),
+        device_id: "DEVICE1".into(),
+        user_id: Some("ann".into()),
+        file_name: "app.log".into(),
+        size: 5,
+        content: b"lines".to_vec(),
+        uploaded_at: at,
+    };
+    storage.insert_log_file(&file("F1", T0 + 1)).await.unwrap();
+    storage.insert_log_file(&file("F2", T0 + 2)).await.unwrap();
+    let listed = storage.list_log_files(WORKSPACE, T0, T0 + 10, false).await.unwrap();
+    assert_eq!(listed.iter().map(|file| file.file_id.as_str()).collect::<Vec<_>>(), ["F2", "F1"]);
+    assert!(listed[0].content.is_empty());
+    let with_content = storage.list_log_files(WORKSPACE, T0 + 2, T0 + 10, true).await.unwrap();
+    assert_eq!(with_content, [file("F2", T0 + 2)]);
+    assert_eq!(storage.get_log_file("F1").await.unwrap(), Some(file("F1", T0 + 1)));
+    assert_eq!(storage.get_log_file("F9").await.unwrap(), None);
 }
