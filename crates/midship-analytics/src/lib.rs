@@ -43,6 +43,11 @@ pub enum AnalyticsError {
     RateLimited(String),
     #[error("no alert rule {0}")]
     UnknownAlert(String),
+    #[error("no log file {0}")]
+    UnknownLogFile(String),
+    /// The log request does not name this device or its user.
+    #[error("log request {0} is not for this device")]
+    NotAsked(String),
     #[error("no failure group {0}")]
     UnknownGroup(String),
     /// Parquet files cannot be written.

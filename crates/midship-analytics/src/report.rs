@@ -28,6 +28,11 @@ impl DayRange {
         rollup.days.range(self.from..=self.to).map(|(&day, figures)| (day, figures))
     }
 
+    /// The range as `[start, end)` Unix milliseconds.
+    pub fn millis(&self) -> (i64, i64) {
+        (self.start_ms(), self.end_ms())
+    }
+
     fn start_ms(&self) -> i64 {
         i64::from(self.from) * DAY_MS
     }

@@ -387,3 +387,55 @@ pub struct SymbolFileView {
     pub classes: u64,
     pub uploaded_at: String,
 }
+
+/// Asks one device, or every device of one user, for its local log file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct LogRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogRequestView {
+    pub request_id: String,
+    pub device_id: Option<String>,
+    pub user_id: Option<String>,
+    pub created_at: String,
+}
+
+/// What a device sends to `midship.analytics.log.upload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogUpload {
+    pub request_id: String,
+    pub file_name: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogFileView {
+    pub file_id: String,
+    pub request_id: String,
+    pub device_id: String,
+    pub user_id: Option<String>,
+    pub file_name: String,
+    pub size: u64,
+    pub uploaded_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct LogLineView {
+    pub file_id: String,
+    pub device_id: String,
+    pub user_id: Option<String>,
+    /// From 1.
+    pub line_number: u64,
+    pub line: String,
+}

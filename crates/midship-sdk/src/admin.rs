@@ -7,11 +7,12 @@ use midship_api::{
     AppDetails, AppKeyView, AppView, AuditEntryView, ConfigVersionView, CreateApiGroupRequest, CreateApiRequest,
     CreateAppRequest, CreateTenantRequest, CreateTokenRequest, CreateWorkspaceRequest, CreatedApp, EnvelopeKeyView,
     ErrorBody, EventsReport, ExportView, FailureGroupDetail, FailuresReport, FunnelReport, ImportResult, IssuedToken,
-    List, OverviewReport, PackageView, PagesReport, PathsReport, PerfReport, PublishRequest, PushDeliveryView,
-    PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView, PushStatsView, PushTaskView, PushTemplateBody,
-    RealtimeReport, ReleaseView, RetentionReport, RollbackRequest, RotateKeyRequest, RotatedKey, SigningKeyView,
-    SwitchStatusView, SymbolFileView, SyncBatchRequest, SyncBatchResponse, SyncSendRequest, SyncSendResponse,
-    SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView, TokenView, WhoAmI, WorkspaceView,
+    List, LogFileView, LogLineView, LogRequest, LogRequestView, OverviewReport, PackageView, PagesReport, PathsReport,
+    PerfReport, PublishRequest, PushDeliveryView, PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView,
+    PushStatsView, PushTaskView, PushTemplateBody, RealtimeReport, ReleaseView, RetentionReport, RollbackRequest,
+    RotateKeyRequest, RotatedKey, SigningKeyView, SwitchStatusView, SymbolFileView, SyncBatchRequest,
+    SyncBatchResponse, SyncSendRequest, SyncSendResponse, SyncStatusView, SyncTokenRequest, SyncTokenView, TenantView,
+    TokenView, WhoAmI, WorkspaceView,
 };
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
@@ -79,6 +80,20 @@ pub struct ReportParams {
     pub kind: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+}
+
+/// A log search: the keyword, and optionally a device, a user and upload days.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LogSearchParams {
+    pub q: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -710,5 +725,35 @@ impl AdminClient {
 
     pub async fn symbol_files(&self, workspace_id: &str) -> Result<Vec<SymbolFileView>, SdkError> {
         self.get(&Self::workspace_path(workspace_id, "analytics/symbols"), &()).await
+    }
+
+    /// Asks a device or a user's devices for their log file.
+    pub async fn request_logs(&self, workspace_id: &str, request: &LogRequest) -> Result<LogRequestView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "analytics/logs"), request).await
+    }
+
+    pub async fn log_files(&self, workspace_id: &str, params: &ReportParams) -> Result<Vec<LogFileView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "analytics/logs"), params).await
+    }
+
+    /// Lines containing `search.q`, optionally of one device or user.
+    pub async fn search_logs(
+        &self,
+        workspace_id: &str,
+        search: &LogSearchParams,
+    ) -> Result<Vec<LogLineView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "analytics/logs/search"), search).await
+    }
+
+    /// One uploaded log file's text.
+    pub async fn download_log(&self, workspace_id: &str, file_id: &str) -> Result<String, SdkError> {
+        let path = Self::workspace_path(workspace_id, &format!("analytics/logs/{}", Self::segment(file_id)));
+        let response = self.request(Method::GET, &path)?.send().await?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let body: ErrorBody = response.json().await?;
+            return Err(SdkError::Api { status, code: body.code, message: body.message });
+        }
+        Ok(response.text().await?)
     }
 }

@@ -10,11 +10,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use midship_api::{DevicePolicy, UploadResponse};
+use midship_api::{DevicePolicy, LogFileView, UploadResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::rpc::{RpcClient, RpcError};
+use crate::sync::SyncClient;
+
+/// The bizTypes log requests come through (one names the device, the other its user).
+const DIAGNOSIS_DEVICE_BIZ_TYPE: &str = "midship.diagnosis";
+const DIAGNOSIS_USER_BIZ_TYPE: &str = "midship.diagnosis.user";
 
 /// A session ends after this long in the background; coming back starts a new one (a launch).
 pub const SESSION_TIMEOUT_MS: i64 = 30 * 60 * 1000;
@@ -334,6 +339,44 @@ impl AnalyticsLogger {
             summary.duplicates += usize::from(answer.duplicate);
         }
         Ok(summary)
+    }
+
+    /// Answers the operators' log requests that arrive over the long connection (bizTypes
+    /// `midship.diagnosis` and `midship.diagnosis.user`) by uploading `log_file` through the
+    /// gateway. A request is acknowledged once handled, so one that arrives while the file cannot
+    /// be sent is logged and not retried.
+    pub fn answer_log_requests(self: &Arc<Self>, sync: &SyncClient, log_file: PathBuf) {
+        for biz_type in [DIAGNOSIS_DEVICE_BIZ_TYPE, DIAGNOSIS_USER_BIZ_TYPE] {
+            let logger = Arc::clone(self);
+            let log_file = log_file.clone();
+            sync.register(biz_type, move |message| {
+                let logger = Arc::clone(&logger);
+                let log_file = log_file.clone();
+                async move {
+                    if let Err(error) = logger.send_log(&message.payload, &log_file).await {
+                        tracing::warn!(%error, "cannot answer a log request");
+                    }
+                }
+            });
+        }
+    }
+
+    async fn send_log(&self, request: &str, log_file: &Path) -> Result<LogFileView, AnalyticsClientError> {
+        let request: Value =
+            serde_json::from_str(request).map_err(|error| AnalyticsClientError::BadAnswer(error.to_string()))?;
+        let request_id =
+            request["request_id"].as_str().ok_or_else(|| AnalyticsClientError::BadAnswer("no request_id".into()))?;
+        let content = std::fs::read(log_file).map_err(queue_error(log_file))?;
+        let body = json!({
+            "request_id": request_id,
+            "file_name": log_file.file_name().map_or_else(|| "app.log".into(), |name| name.to_string_lossy()),
+            "content": String::from_utf8_lossy(&content),
+        });
+        let reply = self.rpc.rpc("midship.analytics.log.upload", &body).await?;
+        if !reply.is_success() {
+            return Err(AnalyticsClientError::Refused { result: reply.result, memo: reply.memo });
+        }
+        serde_json::from_slice(&reply.body).map_err(|error| AnalyticsClientError::BadAnswer(error.to_string()))
     }
 
     /// Installs a panic hook that appends the crash (message, location, stack) to the queue before

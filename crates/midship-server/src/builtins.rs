@@ -304,6 +304,7 @@ fn analytics_error(error: AnalyticsError) -> BuiltinError {
     match error {
         AnalyticsError::Malformed(_) | AnalyticsError::Invalid { .. } => BuiltinError::Malformed(error.to_string()),
         AnalyticsError::RateLimited(_) => BuiltinError::Limited(error.to_string()),
+        AnalyticsError::NotAsked(_) => BuiltinError::Denied(error.to_string()),
         other => BuiltinError::Failed(other.to_string()),
     }
 }
@@ -343,6 +344,27 @@ impl BuiltinService for AnalyticsPolicyPull {
     }
 }
 
+/// `midship.analytics.log.upload`: the calling device's log file, for a request that named it
+/// (or its user).
+#[derive(Debug)]
+pub struct AnalyticsLogUpload {
+    pub analytics: AnalyticsService,
+}
+
+#[async_trait]
+impl BuiltinService for AnalyticsLogUpload {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let upload: midship_api::LogUpload = parse_body(body)?;
+        let device_id = calling_device(context)?;
+        let file = self
+            .analytics
+            .receive_log(&context.workspace_id, device_id, context.user_id.as_deref(), upload)
+            .await
+            .map_err(analytics_error)?;
+        Ok(serde_json::to_vec(&file).expect("responses serialize"))
+    }
+}
+
 /// Every built-in service of this node.
 pub fn registry(
     control: &ControlPlane,
@@ -357,6 +379,7 @@ pub fn registry(
     registry.register("midship.delivery.check", Arc::new(DeliveryCheck { delivery: delivery.clone() }));
     registry.register("midship.delivery.report", Arc::new(DeliveryReport { delivery: delivery.clone() }));
     registry.register("midship.analytics.upload", Arc::new(AnalyticsUpload { analytics: analytics.clone() }));
+    registry.register("midship.analytics.log.upload", Arc::new(AnalyticsLogUpload { analytics: analytics.clone() }));
     registry.register("midship.analytics.policy", Arc::new(AnalyticsPolicyPull { analytics: analytics.clone() }));
     for (operation_type, operation) in [
         ("midship.push.report", PushOperation::Report),

@@ -139,9 +139,10 @@ impl From<midship_analytics::AnalyticsError> for ApiError {
         match error {
             AnalyticsError::Control(control) => control.into(),
             AnalyticsError::Malformed(_) | AnalyticsError::Invalid { .. } => Self::invalid(message),
-            AnalyticsError::UnknownGroup(_) | AnalyticsError::UnknownAlert(_) => {
+            AnalyticsError::UnknownGroup(_) | AnalyticsError::UnknownAlert(_) | AnalyticsError::UnknownLogFile(_) => {
                 Self::new(StatusCode::NOT_FOUND, codes::NOT_FOUND, message)
             }
+            AnalyticsError::NotAsked(_) => Self::new(StatusCode::FORBIDDEN, codes::FORBIDDEN, message),
             AnalyticsError::RateLimited(_) => Self::new(StatusCode::TOO_MANY_REQUESTS, codes::RATE_LIMITED, message),
             AnalyticsError::WriterStopped | AnalyticsError::Export(_) => {
                 Self::new(StatusCode::SERVICE_UNAVAILABLE, codes::UNAVAILABLE, message)

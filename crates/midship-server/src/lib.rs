@@ -104,7 +104,7 @@ impl AppState {
         let push = PushService::observed(control.clone(), sync.clone(), Some(observer));
         let blobs = Arc::new(LocalBlobStore::new(&settings.delivery.package_dir));
         let delivery = DeliveryService::new(control.clone(), sync.clone(), blobs, settings.delivery.settings);
-        let analytics = AnalyticsService::new(control.clone(), settings.analytics.clone());
+        let analytics = AnalyticsService::new(control.clone(), sync.clone(), settings.analytics.clone());
         let builtins = builtins::registry(&control, &switches, &push, &delivery, &analytics);
         let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins));
         Self { control, switches, gateway, sync, push, delivery, analytics, metrics, settings: Arc::new(settings) }

@@ -19,8 +19,9 @@ pub use config::{Delivery, Repush, Scope, SyncConfig, SyncConfigError, TargetKin
 pub use hub::{Bus, Hub, Kick, LocalBus};
 pub use message::{SyncMessage, VersionRange};
 pub use service::{
-    DELIVERY_BIZ_TYPE, MAX_BATCH_MESSAGES, MAX_PAYLOAD_CHARS, Maintenance, PUSH_BIZ_TYPE, SendOutcome, SendRequest,
-    SendResult, StreamStatus, SyncError, SyncService, SyncSettings,
+    DELIVERY_BIZ_TYPE, DIAGNOSIS_DEVICE_BIZ_TYPE, DIAGNOSIS_USER_BIZ_TYPE, MAX_BATCH_MESSAGES, MAX_PAYLOAD_CHARS,
+    Maintenance, PUSH_BIZ_TYPE, SendOutcome, SendRequest, SendResult, StreamStatus, SyncError, SyncService,
+    SyncSettings,
 };
 pub use session::{DeviceIdentity, DeviceSession, SessionError, SessionEvent};
 

@@ -86,6 +86,13 @@ const PUSH_RETENTION_DAYS: u32 = 7;
 /// newest announcement only.
 pub const DELIVERY_BIZ_TYPE: &str = "midship.delivery";
 
+/// The bizTypes analytics asks devices for their log file through: one names the device, the
+/// other the user (every device of the user gets it). Kept 3 days, so a device that comes online
+/// later still answers.
+pub const DIAGNOSIS_DEVICE_BIZ_TYPE: &str = "midship.diagnosis";
+pub const DIAGNOSIS_USER_BIZ_TYPE: &str = "midship.diagnosis.user";
+const DIAGNOSIS_RETENTION_DAYS: u32 = 3;
+
 /// bizTypes Midship's services use. Their names hold a dot, which configured ones cannot, so the
 /// two never meet.
 fn builtin_configs() -> &'static [Arc<SyncConfig>] {
@@ -109,6 +116,26 @@ fn builtin_configs() -> &'static [Arc<SyncConfig>] {
                 persistent: true,
                 retention_days: 1,
                 repush: Repush::Newest(1),
+                verified_users_only: false,
+            }),
+            Arc::new(SyncConfig {
+                biz_type: DIAGNOSIS_DEVICE_BIZ_TYPE.to_owned(),
+                scope: Scope::Targeted,
+                target: TargetKindName::Device,
+                delivery: Delivery::AllDevices,
+                persistent: true,
+                retention_days: DIAGNOSIS_RETENTION_DAYS,
+                repush: Repush::All,
+                verified_users_only: false,
+            }),
+            Arc::new(SyncConfig {
+                biz_type: DIAGNOSIS_USER_BIZ_TYPE.to_owned(),
+                scope: Scope::Targeted,
+                target: TargetKindName::User,
+                delivery: Delivery::AllDevices,
+                persistent: true,
+                retention_days: DIAGNOSIS_RETENTION_DAYS,
+                repush: Repush::All,
                 verified_users_only: false,
             }),
         ]

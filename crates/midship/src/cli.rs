@@ -802,6 +802,40 @@ pub struct ReportRange {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Ask one device (--device) or every device of one user (--user) to upload its log file.
+    Request {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long = "device", conflicts_with = "user_id", required_unless_present = "user_id")]
+        device_id: Option<String>,
+        #[arg(long = "user")]
+        user_id: Option<String>,
+    },
+    /// Files uploaded in the range, newest first.
+    List {
+        #[command(flatten)]
+        range: ReportRange,
+    },
+    /// Lines containing a keyword (ignoring case).
+    Search {
+        #[command(flatten)]
+        range: ReportRange,
+        keyword: String,
+        #[arg(long = "device")]
+        device_id: Option<String>,
+        #[arg(long = "user")]
+        user_id: Option<String>,
+    },
+    /// Print one file.
+    Get {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        file_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum StatsCommand {
     /// Launches, active devices and users, new and cumulative devices per day.
     Overview {
@@ -880,6 +914,11 @@ pub enum StatsCommand {
     },
     /// Write the events stored since the last export as Parquet now (installation admins).
     Export,
+    /// Diagnosis: ask a device (or a user's devices) for its log file, list, search and fetch files.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
     /// List the symbol files, or upload a ProGuard/R8 mapping for an app version.
     Symbols {
         #[arg(long = "workspace")]

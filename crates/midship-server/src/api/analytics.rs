@@ -6,8 +6,8 @@ use axum::extract::{Path, State};
 use midship_analytics::report::DayRange;
 use midship_api::{
     AlertEventView, AlertRuleDefinition, AlertRuleView, AnalyticsPolicy, ErrorBody, EventsReport, ExportView,
-    FailureGroupDetail, FailuresReport, FunnelReport, OverviewReport, PagesReport, PathsReport, PerfReport,
-    RealtimeReport, RetentionReport, SymbolFileView,
+    FailureGroupDetail, FailuresReport, FunnelReport, LogFileView, LogLineView, LogRequest, LogRequestView,
+    OverviewReport, PagesReport, PathsReport, PerfReport, RealtimeReport, RetentionReport, SymbolFileView,
 };
 use serde::Deserialize;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -37,6 +37,9 @@ pub fn routes(max_symbol_file_bytes: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(list_alerts, create_alert))
         .routes(routes!(update_alert, delete_alert))
         .routes(routes!(alert_history))
+        .routes(routes!(request_logs, list_logs))
+        .routes(routes!(search_logs))
+        .routes(routes!(download_log))
 }
 
 /// The query every report shares; each reads the parameters it documents.
@@ -55,6 +58,10 @@ struct ReportQuery {
     attribute: Option<String>,
     kind: Option<String>,
     limit: Option<usize>,
+    /// Log search: the keyword, and the device or user.
+    q: Option<String>,
+    device_id: Option<String>,
+    user_id: Option<String>,
 }
 
 impl ReportQuery {
@@ -378,4 +385,76 @@ async fn list_symbols(
     Path(workspace_id): Path<String>,
 ) -> Result<Json<Vec<SymbolFileView>>, ApiError> {
     Ok(Json(state.analytics.symbol_files(&who, &workspace_id).await?))
+}
+
+/// Asks one device (`device_id`) or every device of one user (`user_id`) for its local log file,
+/// through sync: online devices get the request at once, others when they connect within 3 days.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/analytics/logs", tag = "analytics",
+    params(("workspace_id" = String, Path)), request_body = LogRequest,
+    responses((status = 201, body = LogRequestView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn request_logs(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiJson(request): ApiJson<LogRequest>,
+) -> Result<(axum::http::StatusCode, Json<LogRequestView>), ApiError> {
+    let view = state.analytics.request_logs(&who, &workspace_id, request).await?;
+    Ok((axum::http::StatusCode::CREATED, Json(view)))
+}
+
+/// Log files devices uploaded in the range (by upload day), newest first.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/logs", tag = "analytics",
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    responses((status = 200, body = Vec<LogFileView>), (status = 404, body = ErrorBody)))]
+async fn list_logs(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<Vec<LogFileView>>, ApiError> {
+    let range = query.range(&state)?;
+    Ok(Json(state.analytics.log_files(&who, &workspace_id, range).await?))
+}
+
+/// Lines of uploaded log files containing `q` (ignoring case), optionally of one device or user,
+/// in files uploaded in the range; at most 500.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/logs/search", tag = "analytics",
+    params(("workspace_id" = String, Path), ("q" = String, Query), ("device_id" = Option<String>, Query),
+        ("user_id" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    responses((status = 200, body = Vec<LogLineView>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn search_logs(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
+) -> Result<Json<Vec<LogLineView>>, ApiError> {
+    let search = midship_analytics::service::LogSearch {
+        keyword: query.q.clone().unwrap_or_default(),
+        device_id: query.device_id.clone(),
+        user_id: query.user_id.clone(),
+        range: query.range(&state)?,
+    };
+    Ok(Json(state.analytics.search_logs(&who, &workspace_id, &search).await?))
+}
+
+/// One uploaded log file, as text.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/logs/{file_id}", tag = "analytics",
+    params(("workspace_id" = String, Path), ("file_id" = String, Path)),
+    responses((status = 200, body = String, content_type = "text/plain"), (status = 404, body = ErrorBody)))]
+async fn download_log(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, file_id)): Path<(String, String)>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let (file, text) = state.analytics.log_file(&who, &workspace_id, &file_id).await?;
+    let disposition = format!("attachment; filename=\"{}\"", file.file_name.replace(['"', '\\', '\r', '\n'], "_"));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+        ],
+        text,
+    )
+        .into_response())
 }

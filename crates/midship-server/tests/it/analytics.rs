@@ -473,3 +473,104 @@ async fn a_proguard_mapping_retraces_and_regroups_past_and_new_crashes() {
     let groups = admin.analytics_crashes(&fixture.workspace, &ReportParams::default()).await.unwrap().groups;
     assert_eq!(groups[1].title, "java.lang.IllegalStateException in com.example.app.Cart.clear");
 }
+
+#[tokio::test]
+async fn operators_get_a_devices_log_file_over_sync_and_search_it() {
+    use midship_api::LogRequest;
+    use midship_protocol::Codec;
+    use midship_sdk::admin::LogSearchParams;
+    use midship_sdk::sync::{ConnectionState, SyncClient};
+    use tokio::sync::watch;
+
+    let fixture = crate::sync::fixture().await;
+    let admin = fixture.server.admin();
+    let log_file = fixture.state.path().join("app.log");
+    std::fs::write(
+        &log_file,
+        "09:00:01 INFO start\n09:00:02 WARN payment Timeout after 30 s\n09:00:03 INFO retry ok\n",
+    )
+    .unwrap();
+    let client = SyncClient::new(fixture.settings("DEVICE-LOG", Some("lena"), Codec::Json)).unwrap();
+    let rpc = {
+        let mut settings =
+            RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
+        settings.retry_backoff = Duration::from_millis(5);
+        let identity = DeviceIdentity {
+            device_id: Some("DEVICE-LOG".into()),
+            user_id: Some("lena".into()),
+            ..DeviceIdentity::default()
+        };
+        RpcClient::new(settings, identity).unwrap()
+    };
+    let logger = AnalyticsLogger::open(rpc, LoggerSettings::new(fixture.state.path().join("queue"))).unwrap();
+    logger.answer_log_requests(&client, log_file.clone());
+    let (connected, mut is_connected) = watch::channel(false);
+    client.on_state_change(move |state| {
+        connected.send_replace(matches!(state, ConnectionState::Connected { .. }));
+    });
+    client.start();
+    tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let wait_for_files = |count: usize| {
+        let admin = admin.clone();
+        let workspace = fixture.workspace.clone();
+        async move {
+            tokio::time::timeout(Duration::from_secs(10), async {
+                loop {
+                    let files = admin.log_files(&workspace, &today()).await.unwrap();
+                    if files.len() >= count {
+                        return files;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            })
+            .await
+            .expect("the device answers the log request")
+        }
+    };
+    let request = LogRequest { device_id: Some("DEVICE-LOG".into()), user_id: None };
+    let asked = admin.request_logs(&fixture.workspace, &request).await.unwrap();
+    let files = wait_for_files(1).await;
+    assert_eq!((files[0].request_id.as_str(), files[0].device_id.as_str()), (asked.request_id.as_str(), "DEVICE-LOG"));
+    assert_eq!((files[0].file_name.as_str(), files[0].user_id.as_deref()), ("app.log", Some("lena")));
+    let text = admin.download_log(&fixture.workspace, &files[0].file_id).await.unwrap();
+    assert_eq!(text, std::fs::read_to_string(&log_file).unwrap());
+
+    // By user: every device of the user answers.
+    let by_user = LogRequest { device_id: None, user_id: Some("lena".into()) };
+    admin.request_logs(&fixture.workspace, &by_user).await.unwrap();
+    wait_for_files(2).await;
+
+    let search = |q: &str, device_id: Option<&str>, user_id: Option<&str>| LogSearchParams {
+        q: q.into(),
+        device_id: device_id.map(str::to_owned),
+        user_id: user_id.map(str::to_owned),
+        ..LogSearchParams::default()
+    };
+    let lines = admin.search_logs(&fixture.workspace, &search("timeout", None, None)).await.unwrap();
+    assert_eq!(lines.len(), 2, "one line in each file: {lines:?}");
+    assert_eq!((lines[0].line_number, lines[0].line.as_str()), (2, "09:00:02 WARN payment Timeout after 30 s"));
+    assert_eq!(admin.search_logs(&fixture.workspace, &search("timeout", Some("OTHER"), None)).await.unwrap().len(), 0);
+    assert_eq!(admin.search_logs(&fixture.workspace, &search("retry", None, Some("lena"))).await.unwrap().len(), 2);
+    let error = admin.search_logs(&fixture.workspace, &search(" ", None, None)).await.unwrap_err();
+    assert_eq!(error.code(), Some("invalid_request"));
+    let both = LogRequest { device_id: Some("A".into()), user_id: Some("b".into()) };
+    assert_eq!(admin.request_logs(&fixture.workspace, &both).await.unwrap_err().code(), Some("invalid_request"));
+
+    // A device the request does not name cannot answer it.
+    let stranger = fixture_rpc(&fixture, "STRANGER");
+    let upload = json!({ "request_id": asked.request_id, "file_name": "x.log", "content": "forged" });
+    assert_eq!(stranger.rpc("midship.analytics.log.upload", &upload).await.unwrap().result, 1001);
+    let unknown = json!({ "request_id": "NOSUCHREQUEST", "file_name": "x.log", "content": "" });
+    assert_eq!(stranger.rpc("midship.analytics.log.upload", &unknown).await.unwrap().result, 3002);
+    let error = admin.download_log(&fixture.workspace, "NOSUCHFILE").await.unwrap_err();
+    assert_eq!(error.code(), Some("not_found"));
+}
+
+fn fixture_rpc(fixture: &crate::sync::Fixture, device_id: &str) -> std::sync::Arc<RpcClient> {
+    let settings = RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
+    RpcClient::new(settings, DeviceIdentity { device_id: Some(device_id.into()), ..DeviceIdentity::default() }).unwrap()
+}

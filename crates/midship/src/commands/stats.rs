@@ -3,10 +3,10 @@
 use anyhow::Context;
 use midship_api::AnalyticsPolicy;
 use midship_sdk::AdminClient;
-use midship_sdk::admin::ReportParams;
+use midship_sdk::admin::{LogSearchParams, ReportParams};
 use serde::Serialize;
 
-use crate::cli::{ReportRange, StatsCommand};
+use crate::cli::{LogsCommand, ReportRange, StatsCommand};
 use crate::output;
 
 fn params(range: &ReportRange) -> ReportParams {
@@ -273,6 +273,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
                     .collect()
             })
         }
+        StatsCommand::Logs { command } => logs(client, command, json).await,
         StatsCommand::Policy { workspace_id, set } => {
             let policy = match set {
                 Some(path) => {
@@ -285,6 +286,59 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
                 None => client.analytics_policy(&workspace_id).await?,
             };
             output::json(&policy)
+        }
+    }
+}
+
+async fn logs(client: &AdminClient, command: LogsCommand, json: bool) -> anyhow::Result<()> {
+    match command {
+        LogsCommand::Request { workspace_id, device_id, user_id } => {
+            let request = client.request_logs(&workspace_id, &midship_api::LogRequest { device_id, user_id }).await?;
+            if json {
+                return output::json(&request);
+            }
+            println!("asked for logs: request {}", request.request_id);
+            Ok(())
+        }
+        LogsCommand::List { range } => {
+            let files = client.log_files(&range.workspace_id, &params(&range)).await?;
+            show(&files, json, &["file", "device", "user", "name", "bytes", "uploaded"], |files| {
+                files
+                    .iter()
+                    .map(|file| {
+                        vec![
+                            file.file_id.clone(),
+                            file.device_id.clone(),
+                            output::optional(file.user_id.as_deref()),
+                            file.file_name.clone(),
+                            file.size.to_string(),
+                            file.uploaded_at.clone(),
+                        ]
+                    })
+                    .collect()
+            })
+        }
+        LogsCommand::Search { range, keyword, device_id, user_id } => {
+            let search =
+                LogSearchParams { q: keyword, device_id, user_id, from: range.from.clone(), to: range.to.clone() };
+            let lines = client.search_logs(&range.workspace_id, &search).await?;
+            show(&lines, json, &["file", "device", "line", "text"], |lines| {
+                lines
+                    .iter()
+                    .map(|line| {
+                        vec![
+                            line.file_id.clone(),
+                            line.device_id.clone(),
+                            line.line_number.to_string(),
+                            line.line.clone(),
+                        ]
+                    })
+                    .collect()
+            })
+        }
+        LogsCommand::Get { workspace_id, file_id } => {
+            print!("{}", client.download_log(&workspace_id, &file_id).await?);
+            Ok(())
         }
     }
 }
