@@ -270,27 +270,36 @@ pub struct Uploader<'call> {
     pub app_version: Option<&'call str>,
 }
 
-/// Decodes an upload body. A batch that cannot be read is an error; a bad event is rejected alone.
+/// Decodes an upload body, JSON or protobuf. A batch that cannot be read is an error; a bad event
+/// is rejected alone.
 pub fn decode_batch(body: &[u8], uploader: &Uploader<'_>, received_at: i64) -> Result<DecodedBatch, AnalyticsError> {
     let plain = decompress(body)?;
-    let batch: ClientBatch<'_> =
-        serde_json::from_slice(&plain).map_err(|error| AnalyticsError::Malformed(format!("bad batch: {error}")))?;
-    check_batch_id(&batch.batch_id)?;
-    if batch.events.len() > MAX_BATCH_EVENTS {
+    let is_json = plain.iter().find(|byte| !byte.is_ascii_whitespace()).is_none_or(|byte| *byte == b'{');
+    let (batch_id, events): (String, Vec<String>) = if is_json {
+        let batch: ClientBatch<'_> =
+            serde_json::from_slice(&plain).map_err(|error| AnalyticsError::Malformed(format!("bad batch: {error}")))?;
+        (batch.batch_id, batch.events.iter().map(|raw| raw.get().to_owned()).collect())
+    } else {
+        let batch = <crate::pb::UploadBatch as prost::Message>::decode(plain.as_ref())
+            .map_err(|error| AnalyticsError::Malformed(format!("bad protobuf batch: {error}")))?;
+        (batch.batch_id, batch.events.iter().map(|event| event.to_json().to_string()).collect())
+    };
+    check_batch_id(&batch_id)?;
+    if events.len() > MAX_BATCH_EVENTS {
         return Err(AnalyticsError::Malformed(format!(
             "{} events in one batch, at most {MAX_BATCH_EVENTS}",
-            batch.events.len()
+            events.len()
         )));
     }
-    let mut events = Vec::with_capacity(batch.events.len());
+    let mut kept = Vec::with_capacity(events.len());
     let mut rejected = Vec::new();
-    for (index, raw) in batch.events.iter().enumerate() {
-        match decode_event(raw.get(), uploader, received_at) {
-            Ok(event) => events.push(event),
+    for (index, raw) in events.iter().enumerate() {
+        match decode_event(raw, uploader, received_at) {
+            Ok(event) => kept.push(event),
             Err(reason) => rejected.push(Rejected { index, reason }),
         }
     }
-    Ok(DecodedBatch { batch_id: batch.batch_id, events, rejected })
+    Ok(DecodedBatch { batch_id, events: kept, rejected })
 }
 
 fn decode_event(raw: &str, uploader: &Uploader<'_>, received_at: i64) -> Result<Event, String> {
@@ -429,7 +438,8 @@ mod tests {
             vec![r#"{"kind":"launch","time":1}"#; MAX_BATCH_EVENTS + 1].join(",")
         );
         for (body, reason) in [
-            (b"not json".to_vec(), "bad batch"),
+            (b"not json".to_vec(), "bad protobuf batch"),
+            (b"{not json".to_vec(), "bad batch"),
             (br#"{"events":[]}"#.to_vec(), "batch_id"),
             (br#"{"batch_id":"a b","events":[]}"#.to_vec(), "batch_id"),
             (vec![0x1f, 0x8b, 1, 2, 3], "decompress"),
@@ -439,6 +449,37 @@ mod tests {
             let error = decode_batch(&body, &Uploader::default(), NOW).unwrap_err();
             assert!(error.to_string().contains(reason), "{error} lacks {reason}");
         }
+    }
+
+    #[test]
+    fn protobuf_batches_are_checked_like_json_ones() {
+        use prost::Message;
+        let event = |kind: &str, name: Option<&str>| crate::pb::Event {
+            kind: kind.into(),
+            time: NOW,
+            name: name.map(str::to_owned),
+            attributes: [("sku".to_owned(), "A1".to_owned())].into(),
+            ..crate::pb::Event::default()
+        };
+        let crash = crate::pb::Event {
+            exception: Some(crate::pb::Exception { r#type: "E".into(), message: "m".into() }),
+            frames: vec![crate::pb::Frame { function: "f".into(), line: Some(3), ..crate::pb::Frame::default() }],
+            ..event("crash", None)
+        };
+        let batch = crate::pb::UploadBatch {
+            batch_id: "P1".into(),
+            events: vec![event("event", Some("buy")), event("event", None), crash],
+        };
+        let body = zstd::bulk::compress(&batch.encode_to_vec(), 3).unwrap();
+        let decoded = decode_batch(&body, &uploader(), NOW).unwrap();
+        assert_eq!(decoded.batch_id, "P1");
+        assert_eq!(decoded.rejected.iter().map(|rejected| rejected.index).collect::<Vec<_>>(), [1]);
+        assert!(
+            matches!(&decoded.events[0].payload, Payload::Event { name, attributes } if name == "buy" && attributes["sku"] == "A1")
+        );
+        let Payload::Crash(failure) = &decoded.events[1].payload else { panic!("a crash") };
+        assert_eq!((failure.exception.exception_type.as_str(), failure.frames[0].line), ("E", Some(3)));
+        assert!(decode_batch(&[0x0a, 0xff], &uploader(), NOW).unwrap_err().to_string().contains("protobuf"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! - [`rollup`]: one workspace's rollups and active-device sets in memory, updated per batch;
 //! - [`report`]: overview, real time, retention, funnels, events, pages, paths, performance and
 //!   failure groups, computed from the rollups;
+//! - [`pb`]: the protobuf form of an upload;
 //! - [`policy`]: what each device uploads;
 //! - [`service`]: uploads group-committed to storage, the rollups rebuilt from it at start and
 //!   kept current, reports with access checks.
@@ -18,6 +19,7 @@ pub mod event;
 pub mod export;
 pub mod fingerprint;
 mod histogram;
+pub mod pb;
 pub mod policy;
 pub mod proguard;
 pub mod report;
