@@ -57,6 +57,10 @@ pub struct Event {
     pub level: Option<String>,
     #[prost(string, optional, tag = "21")]
     pub tag: Option<String>,
+    #[prost(string, optional, tag = "22")]
+    pub context_json: Option<String>,
+    #[prost(string, optional, tag = "23")]
+    pub threads_json: Option<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -108,6 +112,12 @@ impl Event {
         put("stack", self.stack.clone().map(Value::from));
         put("level", self.level.clone().map(Value::from));
         put("tag", self.tag.clone().map(Value::from));
+        // JSON text that does not parse is kept as a string.
+        let parsed = |text: &Option<String>| {
+            text.as_ref().map(|text| serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.as_str())))
+        };
+        put("context", parsed(&self.context_json));
+        put("threads", parsed(&self.threads_json));
         put("attributes", (!self.attributes.is_empty()).then(|| json!(self.attributes)));
         put(
             "exception",
