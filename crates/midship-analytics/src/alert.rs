@@ -6,6 +6,8 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use midship_api::AlertRuleDefinition;
+pub use midship_gateway::ApiTotals;
+use midship_gateway::Gateway;
 use serde_json::json;
 
 use crate::histogram::Histogram;
@@ -16,46 +18,41 @@ pub const METRICS: [&str; 5] = ["crash_rate", "anr_rate", "startup_p95_ms", "api
 /// Windows reach back at most as far as the per-minute rollups are kept.
 const MAX_WINDOW_MINUTES: u32 = 24 * 60;
 
-/// A gateway API's counters since the node started: calls, calls not answered 1000, and latency
-/// buckets as (upper bound in ms, calls).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ApiTotals {
-    pub calls: u64,
-    pub errors: u64,
-    pub latency: Vec<(f64, u64)>,
+/// What happened between `earlier` and `later`.
+fn since(later: &ApiTotals, earlier: &ApiTotals) -> ApiTotals {
+    ApiTotals {
+        calls: later.calls.saturating_sub(earlier.calls),
+        errors: later.errors.saturating_sub(earlier.errors),
+        latency: later
+            .latency
+            .iter()
+            .enumerate()
+            .map(|(index, (upper, count))| {
+                (*upper, count.saturating_sub(earlier.latency.get(index).map_or(0, |(_, count)| *count)))
+            })
+            .collect(),
+    }
 }
 
-impl ApiTotals {
-    /// What happened between `earlier` and `self`.
-    fn since(&self, earlier: &ApiTotals) -> ApiTotals {
-        ApiTotals {
-            calls: self.calls.saturating_sub(earlier.calls),
-            errors: self.errors.saturating_sub(earlier.errors),
-            latency: self
-                .latency
-                .iter()
-                .enumerate()
-                .map(|(index, (upper, count))| {
-                    (*upper, count.saturating_sub(earlier.latency.get(index).map_or(0, |(_, count)| *count)))
-                })
-                .collect(),
-        }
-    }
-
-    fn latency_p95(&self) -> Option<f64> {
-        let total: u64 = self.latency.iter().map(|(_, count)| count).sum();
-        let rank = (total as f64 * 0.95).ceil() as u64;
-        let mut seen = 0;
-        self.latency.iter().find_map(|(upper, count)| {
-            seen += count;
-            (total > 0 && seen >= rank).then_some(*upper)
-        })
-    }
+fn latency_p95(totals: &ApiTotals) -> Option<f64> {
+    let total: u64 = totals.latency.iter().map(|(_, count)| count).sum();
+    let rank = (total as f64 * 0.95).ceil() as u64;
+    let mut seen = 0;
+    totals.latency.iter().find_map(|(upper, count)| {
+        seen += count;
+        (total > 0 && seen >= rank).then_some(*upper)
+    })
 }
 
 /// Where API metrics come from: the gateway of this node.
 pub trait ApiCalls: Send + Sync + std::fmt::Debug {
     fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<ApiTotals>;
+}
+
+impl ApiCalls for Gateway {
+    fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<ApiTotals> {
+        self.api_totals(workspace_id, operation_type)
+    }
 }
 
 pub fn check(definition: &AlertRuleDefinition) -> Result<(), AnalyticsError> {
@@ -111,10 +108,10 @@ pub fn measure(
             state.snapshots.pop_front();
         }
         let (_, earliest) = state.snapshots.front()?;
-        let window = current.since(earliest);
+        let window = since(&current, earliest);
         return match definition.metric.as_str() {
             "api_error_rate" => (window.calls > 0).then(|| window.errors as f64 / window.calls as f64),
-            _ => window.latency_p95(),
+            _ => latency_p95(&window),
         };
     }
     let rollup = rollup?;

@@ -213,7 +213,7 @@ impl Gateway {
     }
 
     /// One API's raw counters on this node, for alert rules (no caller: the server evaluates).
-    pub fn api_totals(&self, workspace_id: &str, operation_type: &str) -> Option<(u64, u64, Vec<(f64, u64)>)> {
+    pub fn api_totals(&self, workspace_id: &str, operation_type: &str) -> Option<crate::ApiTotals> {
         self.stats.totals(workspace_id, operation_type)
     }
 }

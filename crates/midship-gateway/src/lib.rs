@@ -39,7 +39,7 @@ pub use definition::{
 pub use model::{Api, ApiGroup};
 pub use request::{RpcHeaders, RpcRequest, RpcResponse, default_status};
 pub use result::ResultCode;
-pub use stats::ApiStats;
+pub use stats::{ApiStats, ApiTotals};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {

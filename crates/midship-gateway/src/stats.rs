@@ -44,6 +44,15 @@ pub struct ApiStats {
     pub p99_ms: f64,
 }
 
+/// One API's raw counters since the node started: calls, calls not answered 1000, and latency
+/// buckets as (upper bound in ms, calls), so others can difference them over a window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiTotals {
+    pub calls: u64,
+    pub errors: u64,
+    pub latency: Vec<(f64, u64)>,
+}
+
 #[derive(Debug, Default)]
 pub struct CallStats {
     counters: Mutex<HashMap<(String, String), ApiCounters>>,
@@ -57,9 +66,8 @@ impl CallStats {
         api.latency[bucket_of(micros)] += 1;
     }
 
-    /// One API's counters since the node started: calls, calls not answered 1000, and the
-    /// latency buckets as (upper bound in ms, calls). `None` if it was never called.
-    pub fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<(u64, u64, Vec<(f64, u64)>)> {
+    /// One API's counters since the node started; `None` if it was never called.
+    pub fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<ApiTotals> {
         let counters = self.counters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let api = counters.get(&(workspace_id.to_owned(), operation_type.to_owned()))?;
         let calls: u64 = api.by_result.values().sum();
@@ -70,7 +78,7 @@ impl CallStats {
             .enumerate()
             .map(|(index, count)| (bucket_upper_micros(index) / 1000.0, *count))
             .collect();
-        Some((calls, errors, latency))
+        Some(ApiTotals { calls, errors, latency })
     }
 
     /// Every API of the workspace that was called, by operation type.

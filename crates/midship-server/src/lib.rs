@@ -111,17 +111,6 @@ impl AppState {
     }
 }
 
-/// The gateway's counters, as alert rules read them.
-#[derive(Debug, Clone)]
-pub struct GatewayCalls(pub Arc<Gateway>);
-
-impl midship_analytics::alert::ApiCalls for GatewayCalls {
-    fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<midship_analytics::alert::ApiTotals> {
-        let (calls, errors, latency) = self.0.api_totals(workspace_id, operation_type)?;
-        Some(midship_analytics::alert::ApiTotals { calls, errors, latency })
-    }
-}
-
 /// The whole HTTP surface of a node.
 pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.settings.max_body_bytes;

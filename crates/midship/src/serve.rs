@@ -81,10 +81,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let maintenance =
         state.sync.spawn_maintenance(std::time::Duration::from_secs(config.sync.maintenance_interval_seconds.max(1)));
     let dispatcher = state.push.spawn_dispatcher(PUSH_DISPATCH_INTERVAL);
-    let gateway_calls = std::sync::Arc::new(midship_server::GatewayCalls(state.gateway.clone()));
-    let alerts = state
-        .analytics
-        .spawn_alerts(std::time::Duration::from_secs(config.analytics.alert_interval_seconds.max(1)), gateway_calls);
+    let alerts = state.analytics.spawn_alerts(
+        std::time::Duration::from_secs(config.analytics.alert_interval_seconds.max(1)),
+        state.gateway.clone(),
+    );
     let exports = (config.analytics.export_interval_seconds > 0).then(|| {
         state.analytics.spawn_exports(std::time::Duration::from_secs(config.analytics.export_interval_seconds))
     });

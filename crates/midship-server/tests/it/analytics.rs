@@ -343,7 +343,6 @@ async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Valu
 async fn alert_rules_fire_and_resolve_with_webhook_retries_and_history() {
     use midship_analytics::alert::WebhookSettings;
     use midship_api::AlertRuleDefinition;
-    use midship_server::GatewayCalls;
 
     let mut settings = ServerSettings::default();
     settings.analytics.webhooks = WebhookSettings { backoff: Duration::from_millis(1), ..WebhookSettings::default() };
@@ -369,9 +368,9 @@ async fn alert_rules_fire_and_resolve_with_webhook_retries_and_history() {
         .unwrap();
     let bad = rule("bad", "api_error_rate", None, 0.2);
     assert_eq!(admin.create_alert(&fixture.workspace, &bad).await.unwrap_err().code(), Some("invalid_request"));
-    let calls = GatewayCalls(fixture.server.state.gateway.clone());
+    let calls = fixture.server.state.gateway.clone();
     let analytics = &fixture.server.state.analytics;
-    assert!(analytics.evaluate_alerts(&calls).await.unwrap().is_empty(), "no data yet");
+    assert!(analytics.evaluate_alerts(calls.as_ref()).await.unwrap().is_empty(), "no data yet");
 
     let device = fixture.rpc("DEVICE-ALERT", None, "4.0.0");
     let crash = json!({ "kind": "crash", "time": now_ms(), "exception": { "type": "E" }, "frames": [] });
@@ -381,17 +380,17 @@ async fn alert_rules_fire_and_resolve_with_webhook_retries_and_history() {
     for _ in 0..3 {
         assert_eq!(device.rpc_bytes("midship.analytics.upload", b"nonsense").await.unwrap().result, 3002);
     }
-    let changes = analytics.evaluate_alerts(&calls).await.unwrap();
+    let changes = analytics.evaluate_alerts(calls.as_ref()).await.unwrap();
     let fired: Vec<(&str, &str)> =
         changes.iter().map(|change| (change.rule_id.as_str(), change.state.as_str())).collect();
     assert_eq!(fired, [(crashes.rule_id.as_str(), "firing"), (errors.rule_id.as_str(), "firing")]);
     assert_eq!((changes[0].value, changes[0].delivered, changes[0].attempts), (1.0, true, 2), "the first call got 500");
     assert_eq!(changes[1].value, 0.75, "3 of the 4 uploads failed");
-    assert!(analytics.evaluate_alerts(&calls).await.unwrap().is_empty(), "still firing: no new notice");
+    assert!(analytics.evaluate_alerts(calls.as_ref()).await.unwrap().is_empty(), "still firing: no new notice");
 
     let launches = json!({ "batch_id": "a2", "events": vec![json!({ "kind": "launch", "time": now_ms() }); 8] });
     assert_eq!(device.rpc("midship.analytics.upload", &launches).await.unwrap().result, 1000);
-    let changes = analytics.evaluate_alerts(&calls).await.unwrap();
+    let changes = analytics.evaluate_alerts(calls.as_ref()).await.unwrap();
     let resolved: Vec<(&str, &str)> =
         changes.iter().map(|change| (change.rule_id.as_str(), change.state.as_str())).collect();
     assert_eq!(
