@@ -365,8 +365,7 @@ impl AnalyticsService {
 
     /// Checks the caller may read the workspace; returns its app.
     async fn authorize(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<String, AnalyticsError> {
-        let (app, _) = self.control().visible_workspace(who, workspace_id).await?;
-        who.authorize_app(action, &app.app_id).map_err(ControlError::from)?;
+        let (app, _) = self.control().authorized_workspace(who, workspace_id, action).await?;
         Ok(app.app_id)
     }
 

@@ -166,6 +166,19 @@ impl ControlPlane {
         Ok((app, workspace))
     }
 
+    /// [`Self::visible_workspace`] where the caller may also do `action` in its app: the check
+    /// every service runs before touching a workspace.
+    pub async fn authorized_workspace(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        action: Action,
+    ) -> Result<(App, Workspace), ControlError> {
+        let (app, workspace) = self.visible_workspace(who, workspace_id).await?;
+        who.authorize_app(action, &app.app_id)?;
+        Ok((app, workspace))
+    }
+
     pub async fn app_details(&self, who: &Principal, app_id: &str) -> Result<AppDetails, ControlError> {
         who.authorize(Action::Read)?;
         let app = self.visible_app(who, app_id).await?;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use midship_api::{DeliveryCheckResponse, DeliveryReportRequest, InstalledPackages};
-use midship_control::{ControlError, ControlPlane};
+use midship_control::ControlPlane;
 use midship_core::access::Action;
 use midship_core::ids::echo;
 use midship_core::{NewAuditEntry, Principal, Workspace};
@@ -161,8 +161,7 @@ impl DeliveryService {
     }
 
     async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, DeliveryError> {
-        let (app, workspace) = self.control().visible_workspace(who, workspace_id).await?;
-        who.authorize_app(action, &app.app_id).map_err(ControlError::from)?;
+        let (_, workspace) = self.control().authorized_workspace(who, workspace_id, action).await?;
         Ok(workspace)
     }
 

@@ -33,8 +33,7 @@ pub struct NewApi {
 
 impl Gateway {
     async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, GatewayError> {
-        let (app, workspace) = self.control.visible_workspace(who, workspace_id).await?;
-        who.authorize_app(action, &app.app_id).map_err(ControlError::from)?;
+        let (_, workspace) = self.control.authorized_workspace(who, workspace_id, action).await?;
         Ok(workspace)
     }
 

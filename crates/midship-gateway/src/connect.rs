@@ -3,7 +3,6 @@
 //! connection tokens. Keys come from the same cache the pipeline uses.
 
 use bytes::Bytes;
-use midship_control::ControlError;
 use midship_core::access::Action;
 use midship_core::{AppKey, Principal};
 use midship_signing::connect_token::{self, ConnectClaims};
@@ -151,8 +150,7 @@ impl Gateway {
         workspace_id: &str,
         request: NewConnectToken,
     ) -> Result<IssuedConnectToken, GatewayError> {
-        let (app, _) = self.control.visible_workspace(who, workspace_id).await?;
-        who.authorize_app(Action::Operate, &app.app_id).map_err(ControlError::from)?;
+        let (app, _) = self.control.authorized_workspace(who, workspace_id, Action::Operate).await?;
         if !(1..=MAX_TOKEN_TTL_SECONDS).contains(&request.ttl_seconds) {
             let message = format!("must be 1 to {MAX_TOKEN_TTL_SECONDS}");
             return Err(GatewayError::Invalid(DefinitionError { field: "ttl_seconds", message }));

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, RwLock};
 
 use midship_api::{PushMessageBody, PushRequest, PushRevokeRequest};
-use midship_control::{ControlError, ControlPlane};
+use midship_control::ControlPlane;
 use midship_core::access::Action;
 use midship_core::ids::echo;
 use midship_core::{NewAuditEntry, Platform, Principal, Workspace};
@@ -267,8 +267,7 @@ impl PushService {
     }
 
     async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, PushError> {
-        let (app, workspace) = self.control().visible_workspace(who, workspace_id).await?;
-        who.authorize_app(action, &app.app_id).map_err(ControlError::from)?;
+        let (_, workspace) = self.control().authorized_workspace(who, workspace_id, action).await?;
         Ok(workspace)
     }
 

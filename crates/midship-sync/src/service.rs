@@ -300,8 +300,7 @@ impl SyncService {
     }
 
     async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, SyncError> {
-        let (app, workspace) = self.inner.control.visible_workspace(who, workspace_id).await?;
-        who.authorize_app(action, &app.app_id).map_err(ControlError::from)?;
+        let (_, workspace) = self.inner.control.authorized_workspace(who, workspace_id, action).await?;
         Ok(workspace)
     }
 
