@@ -291,20 +291,11 @@ async fn an_abusive_device_is_rate_limited_and_others_are_not() {
 #[tokio::test]
 async fn uploads_also_travel_over_the_long_connection() {
     use midship_protocol::Codec;
-    use midship_sdk::sync::{ConnectionState, SyncClient};
-    use tokio::sync::watch;
+    use midship_sdk::sync::SyncClient;
 
     let fixture = crate::sync::fixture().await;
     let client = SyncClient::new(fixture.settings("DEVICE-WS", Some("dora"), Codec::Protobuf)).unwrap();
-    let (connected, mut is_connected) = watch::channel(false);
-    client.on_state_change(move |state| {
-        connected.send_replace(matches!(state, ConnectionState::Connected { .. }));
-    });
-    client.start();
-    tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected))
-        .await
-        .unwrap()
-        .unwrap();
+    crate::sync::start_connected(&client).await;
     let body = json!({ "batch_id": "ws-1", "events": [{ "kind": "launch", "time": now_ms() }] });
     let reply = client.rpc("midship.analytics.upload", &body).await.unwrap();
     assert_eq!(reply.result, 1000, "{}", reply.memo);
@@ -478,8 +469,7 @@ async fn operators_get_a_devices_log_file_over_sync_and_search_it() {
     use midship_api::LogRequest;
     use midship_protocol::Codec;
     use midship_sdk::admin::LogSearchParams;
-    use midship_sdk::sync::{ConnectionState, SyncClient};
-    use tokio::sync::watch;
+    use midship_sdk::sync::SyncClient;
 
     let fixture = crate::sync::fixture().await;
     let admin = fixture.server.admin();
@@ -503,15 +493,7 @@ async fn operators_get_a_devices_log_file_over_sync_and_search_it() {
     };
     let logger = AnalyticsLogger::open(rpc, LoggerSettings::new(fixture.state.path().join("queue"))).unwrap();
     logger.answer_log_requests(&client, log_file.clone());
-    let (connected, mut is_connected) = watch::channel(false);
-    client.on_state_change(move |state| {
-        connected.send_replace(matches!(state, ConnectionState::Connected { .. }));
-    });
-    client.start();
-    tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected))
-        .await
-        .unwrap()
-        .unwrap();
+    crate::sync::start_connected(&client).await;
 
     let wait_for_files = |count: usize| {
         let admin = admin.clone();

@@ -360,8 +360,8 @@ async fn downloads_serve_ranges_and_resume() {
 #[tokio::test]
 async fn online_devices_hear_of_release_changes_over_the_long_connection() {
     use midship_protocol::Codec;
-    use midship_sdk::sync::{ConnectionState, SyncClient};
-    use tokio::sync::{mpsc, watch};
+    use midship_sdk::sync::SyncClient;
+    use tokio::sync::mpsc;
 
     let fixture = crate::sync::fixture().await;
     let client = SyncClient::new(fixture.settings("device-online", None, Codec::Json)).unwrap();
@@ -372,15 +372,7 @@ async fn online_devices_hear_of_release_changes_over_the_long_connection() {
             let _ = sender.send(message);
         }
     });
-    let (connected, mut is_connected) = watch::channel(false);
-    client.on_state_change(move |state| {
-        connected.send_replace(matches!(state, ConnectionState::Connected { .. }));
-    });
-    client.start();
-    tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected))
-        .await
-        .unwrap()
-        .unwrap();
+    crate::sync::start_connected(&client).await;
 
     let admin = fixture.server.admin();
     let package =

@@ -14,10 +14,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use midship_api::{PushAudience, PushMessageBody, PushRequest, PushRevokeRequest, PushStatsRowView, PushTarget};
 use midship_protocol::Codec;
 use midship_sdk::push::{PushClient, PushEvent, PushNotification};
-use midship_sdk::sync::{ConnectionState, SyncClient};
+use midship_sdk::sync::SyncClient;
 use midship_server::tls::{TlsListener, load_tls_config};
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use crate::sync::{Fixture, fixture};
 
@@ -53,15 +53,7 @@ impl Device {
                 let _ = sender.send(notification);
             }
         });
-        let (connected, mut is_connected) = watch::channel(false);
-        sync.on_state_change(move |state| {
-            connected.send_replace(matches!(state, ConnectionState::Connected { .. }));
-        });
-        sync.start();
-        tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected))
-            .await
-            .expect("connected in time")
-            .unwrap();
+        crate::sync::start_connected(&sync).await;
         Self { sync, push, received }
     }
 

@@ -48,6 +48,20 @@ pub(crate) async fn fixture() -> Fixture {
     fixture_with(ServerSettings::default()).await
 }
 
+/// Starts the client and waits until its connection is up.
+pub(crate) async fn start_connected(client: &midship_sdk::sync::SyncClient) {
+    use midship_sdk::sync::ConnectionState;
+    let (connected, mut is_connected) = tokio::sync::watch::channel(false);
+    client.on_state_change(move |state| {
+        connected.send_replace(matches!(state, ConnectionState::Connected { .. }));
+    });
+    client.start();
+    tokio::time::timeout(Duration::from_secs(10), is_connected.wait_for(|connected| *connected))
+        .await
+        .expect("connected in time")
+        .unwrap();
+}
+
 fn message(link_token: &str, third_msg_id: &str) -> SyncSendRequest {
     SyncSendRequest {
         biz_type: "CHAT-MSG".into(),
