@@ -819,7 +819,7 @@ impl AnalyticsService {
         workspace_id: &str,
         request: LogRequest,
     ) -> Result<LogRequestView, AnalyticsError> {
-        let app_id = self.authorize(who, workspace_id, Action::Operate).await?;
+        let (app, workspace) = self.control().authorized_workspace(who, workspace_id, Action::Operate).await?;
         let (biz_type, link_token) = match (&request.device_id, &request.user_id) {
             (Some(device_id), None) => (DIAGNOSIS_DEVICE_BIZ_TYPE, device_id.clone()),
             (None, Some(user_id)) => (DIAGNOSIS_USER_BIZ_TYPE, user_id.clone()),
@@ -834,7 +834,7 @@ impl AnalyticsService {
             created_at: now,
         };
         let audit = NewAuditEntry::by(who, now, "analytics.logs.request", "log_request", &record.request_id)
-            .in_app(&app_id)
+            .in_app(&app.app_id)
             .after(json!(request));
         self.control().storage().insert_log_request(&record, &audit).await?;
         let message = SendRequest {
@@ -844,18 +844,11 @@ impl AnalyticsService {
             third_msg_id: record.request_id.clone(),
             ..SendRequest::default()
         };
-        let workspace = self
-            .control()
-            .storage()
-            .get_workspace(workspace_id)
-            .await?
-            .ok_or_else(|| invalid("workspace_id", "no such workspace"))?;
-        let outcomes = self.inner.sync.send_batch_in(&workspace, vec![message]).await.map_err(|error| {
-            AnalyticsError::Invalid { field: "device_id".into(), message: format!("cannot send the request: {error}") }
-        })?;
-        if let Some(Err(error)) = outcomes.into_iter().next() {
-            return Err(invalid("device_id", format!("cannot send the request: {error}")));
-        }
+        let sent = match self.inner.sync.send_batch_in(&workspace, vec![message]).await {
+            Ok(mut outcomes) => outcomes.pop().map_or(Ok(()), |outcome| outcome.map(drop)),
+            Err(error) => Err(error),
+        };
+        sent.map_err(|error| invalid("device_id", format!("cannot send the request: {error}")))?;
         Ok(LogRequestView {
             request_id: record.request_id,
             device_id: record.device_id,
