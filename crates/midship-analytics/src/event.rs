@@ -1,6 +1,7 @@
 //! The upload format: a batch of client log events, decoded from JSON (gzip or zstd compressed, or
 //! not), checked event by event and placed in time.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -275,14 +276,15 @@ pub struct Uploader<'call> {
 pub fn decode_batch(body: &[u8], uploader: &Uploader<'_>, received_at: i64) -> Result<DecodedBatch, AnalyticsError> {
     let plain = decompress(body)?;
     let is_json = plain.iter().find(|byte| !byte.is_ascii_whitespace()).is_none_or(|byte| *byte == b'{');
-    let (batch_id, events): (String, Vec<String>) = if is_json {
+    // JSON events are checked where they lie in the body; protobuf ones are turned into JSON first.
+    let (batch_id, events): (String, Vec<Cow<'_, str>>) = if is_json {
         let batch: ClientBatch<'_> =
             serde_json::from_slice(&plain).map_err(|error| AnalyticsError::Malformed(format!("bad batch: {error}")))?;
-        (batch.batch_id, batch.events.iter().map(|raw| raw.get().to_owned()).collect())
+        (batch.batch_id, batch.events.iter().map(|raw| Cow::Borrowed(raw.get())).collect())
     } else {
         let batch = <crate::pb::UploadBatch as prost::Message>::decode(plain.as_ref())
             .map_err(|error| AnalyticsError::Malformed(format!("bad protobuf batch: {error}")))?;
-        (batch.batch_id, batch.events.iter().map(|event| event.to_json().to_string()).collect())
+        (batch.batch_id, batch.events.iter().map(|event| Cow::Owned(event.to_json().to_string())).collect())
     };
     check_batch_id(&batch_id)?;
     if events.len() > MAX_BATCH_EVENTS {
@@ -332,7 +334,7 @@ const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 /// The body as JSON text: gzip and zstd are recognised by their magic bytes, and inflated no further
 /// than [`MAX_BATCH_BYTES`].
-fn decompress(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, AnalyticsError> {
+fn decompress(body: &[u8]) -> Result<Cow<'_, [u8]>, AnalyticsError> {
     let reader: Box<dyn Read + '_> = if body.starts_with(&GZIP_MAGIC) {
         Box::new(flate2::read::GzDecoder::new(body))
     } else if body.starts_with(&ZSTD_MAGIC) {
@@ -343,7 +345,7 @@ fn decompress(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, AnalyticsError>
     } else if body.len() > MAX_BATCH_BYTES {
         return Err(too_large());
     } else {
-        return Ok(std::borrow::Cow::Borrowed(body));
+        return Ok(Cow::Borrowed(body));
     };
     let mut plain = Vec::new();
     reader
@@ -353,7 +355,7 @@ fn decompress(body: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, AnalyticsError>
     if plain.len() > MAX_BATCH_BYTES {
         return Err(too_large());
     }
-    Ok(std::borrow::Cow::Owned(plain))
+    Ok(Cow::Owned(plain))
 }
 
 fn too_large() -> AnalyticsError {
