@@ -30,15 +30,7 @@ impl DayRange {
 
     /// The range as `[start, end)` Unix milliseconds.
     pub fn millis(&self) -> (i64, i64) {
-        (self.start_ms(), self.end_ms())
-    }
-
-    fn start_ms(&self) -> i64 {
-        i64::from(self.from) * DAY_MS
-    }
-
-    fn end_ms(&self) -> i64 {
-        (i64::from(self.to) + 1) * DAY_MS
+        (i64::from(self.from) * DAY_MS, (i64::from(self.to) + 1) * DAY_MS)
     }
 }
 
@@ -251,7 +243,7 @@ pub fn retention(
 /// the range, the last no more than `window_ms` after the first.
 pub fn funnel(rollup: &WorkspaceRollup, steps: &[String], range: DayRange, window_ms: i64) -> FunnelReport {
     let names: Vec<Option<u32>> = steps.iter().map(|step| rollup.event_names.get(step)).collect();
-    let (start, end) = (range.start_ms(), range.end_ms());
+    let (start, end) = range.millis();
     let mut events: Vec<CustomEvent> = rollup
         .custom_events
         .iter()
