@@ -14,6 +14,7 @@ use midship_api::{DevicePolicy, LogFileView, UploadResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::replace_file;
 use crate::rpc::{RpcClient, RpcError};
 use crate::sync::SyncClient;
 
@@ -103,16 +104,6 @@ fn now_ms() -> i64 {
 
 fn queue_error(path: &Path) -> impl Fn(std::io::Error) -> AnalyticsClientError + '_ {
     move |error| AnalyticsClientError::Queue { path: path.to_owned(), error }
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename, so a kill leaves the old or
-/// the new content, never half of one.
-fn replace_file(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = path.with_extension("tmp");
-    let mut file = File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
 }
 
 fn append_line(path: &Path, event: &Value) -> std::io::Result<()> {

@@ -30,3 +30,14 @@ pub mod rpc;
 pub mod sync;
 
 pub use admin::{AdminClient, SdkError};
+
+/// Replaces a file through a temporary file, synced, and a rename, so a crash or an app kill
+/// leaves the old content or the new, never half of one.
+pub(crate) fn replace_file(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}

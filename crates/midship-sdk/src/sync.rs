@@ -193,14 +193,9 @@ fn read_state<T: serde::de::DeserializeOwned + Default>(path: &Path) -> Result<T
     }
 }
 
-/// Replaces the file atomically and syncs it, so a crash leaves the old or the new state.
+/// Replaces the state file atomically and syncs it, so a crash leaves the old or the new state.
 fn write_state(path: &Path, value: &impl serde::Serialize) -> std::io::Result<()> {
-    use std::io::Write;
-    let temporary = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(&serde_json::to_vec(value).expect("state serializes"))?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
+    crate::replace_file(path, &serde_json::to_vec(value).expect("state serializes"))
 }
 
 fn websocket_url(server_url: &str) -> String {
