@@ -18,32 +18,6 @@ pub const METRICS: [&str; 5] = ["crash_rate", "anr_rate", "startup_p95_ms", "api
 /// Windows reach back at most as far as the per-minute rollups are kept.
 const MAX_WINDOW_MINUTES: u32 = 24 * 60;
 
-/// What happened between `earlier` and `later`.
-fn since(later: &ApiTotals, earlier: &ApiTotals) -> ApiTotals {
-    ApiTotals {
-        calls: later.calls.saturating_sub(earlier.calls),
-        errors: later.errors.saturating_sub(earlier.errors),
-        latency: later
-            .latency
-            .iter()
-            .enumerate()
-            .map(|(index, (upper, count))| {
-                (*upper, count.saturating_sub(earlier.latency.get(index).map_or(0, |(_, count)| *count)))
-            })
-            .collect(),
-    }
-}
-
-fn latency_p95(totals: &ApiTotals) -> Option<f64> {
-    let total: u64 = totals.latency.iter().map(|(_, count)| count).sum();
-    let rank = (total as f64 * 0.95).ceil() as u64;
-    let mut seen = 0;
-    totals.latency.iter().find_map(|(upper, count)| {
-        seen += count;
-        (total > 0 && seen >= rank).then_some(*upper)
-    })
-}
-
 /// Where API metrics come from: the gateway of this node.
 pub trait ApiCalls: Send + Sync + std::fmt::Debug {
     fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<ApiTotals>;
@@ -108,10 +82,10 @@ pub fn measure(
             state.snapshots.pop_front();
         }
         let (_, earliest) = state.snapshots.front()?;
-        let window = since(&current, earliest);
+        let window = current.since(earliest);
         return match definition.metric.as_str() {
             "api_error_rate" => (window.calls > 0).then(|| window.errors as f64 / window.calls as f64),
-            _ => latency_p95(&window),
+            _ => window.latency_percentile(0.95),
         };
     }
     let rollup = rollup?;

@@ -53,6 +53,49 @@ pub struct ApiTotals {
     pub latency: Vec<(f64, u64)>,
 }
 
+impl ApiTotals {
+    /// What happened between `earlier` and these counters.
+    pub fn since(&self, earlier: &ApiTotals) -> ApiTotals {
+        ApiTotals {
+            calls: self.calls.saturating_sub(earlier.calls),
+            errors: self.errors.saturating_sub(earlier.errors),
+            latency: self
+                .latency
+                .iter()
+                .enumerate()
+                .map(|(index, (upper, count))| {
+                    (*upper, count.saturating_sub(earlier.latency.get(index).map_or(0, |(_, count)| *count)))
+                })
+                .collect(),
+        }
+    }
+
+    /// The upper bound (ms) of the bucket holding the `share` percentile; `None` without calls.
+    pub fn latency_percentile(&self, share: f64) -> Option<f64> {
+        let calls: u64 = self.latency.iter().map(|(_, count)| count).sum();
+        let rank = ((calls as f64) * share).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        self.latency.iter().find_map(|(upper, count)| {
+            seen += count;
+            (seen >= rank).then_some(*upper)
+        })
+    }
+}
+
+impl ApiCounters {
+    fn totals(&self) -> ApiTotals {
+        let calls: u64 = self.by_result.values().sum();
+        let errors = calls - self.by_result.get(&1000).copied().unwrap_or(0);
+        let latency = self
+            .latency
+            .iter()
+            .enumerate()
+            .map(|(index, count)| (bucket_upper_micros(index) / 1000.0, *count))
+            .collect();
+        ApiTotals { calls, errors, latency }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct CallStats {
     counters: Mutex<HashMap<(String, String), ApiCounters>>,
@@ -69,16 +112,7 @@ impl CallStats {
     /// One API's counters since the node started; `None` if it was never called.
     pub fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<ApiTotals> {
         let counters = self.counters.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let api = counters.get(&(workspace_id.to_owned(), operation_type.to_owned()))?;
-        let calls: u64 = api.by_result.values().sum();
-        let errors = calls - api.by_result.get(&1000).copied().unwrap_or(0);
-        let latency = api
-            .latency
-            .iter()
-            .enumerate()
-            .map(|(index, count)| (bucket_upper_micros(index) / 1000.0, *count))
-            .collect();
-        Some(ApiTotals { calls, errors, latency })
+        counters.get(&(workspace_id.to_owned(), operation_type.to_owned())).map(ApiCounters::totals)
     }
 
     /// Every API of the workspace that was called, by operation type.
@@ -88,21 +122,11 @@ impl CallStats {
             .iter()
             .filter(|((workspace, _), _)| workspace == workspace_id)
             .map(|((_, operation_type), api)| {
-                let calls: u64 = api.latency.iter().sum();
-                let percentile = |share: f64| {
-                    let rank = ((calls as f64) * share).ceil().max(1.0) as u64;
-                    let mut seen = 0;
-                    for (index, count) in api.latency.iter().enumerate() {
-                        seen += count;
-                        if seen >= rank {
-                            return bucket_upper_micros(index) / 1000.0;
-                        }
-                    }
-                    0.0
-                };
+                let totals = api.totals();
+                let percentile = |share: f64| totals.latency_percentile(share).unwrap_or(0.0);
                 ApiStats {
                     operation_type: operation_type.clone(),
-                    calls,
+                    calls: totals.calls,
                     by_result: api.by_result.clone(),
                     p50_ms: percentile(0.50),
                     p95_ms: percentile(0.95),
