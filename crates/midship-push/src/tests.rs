@@ -9,7 +9,7 @@ use midship_api::{PushAudience, PushMessageBody, PushRequest, PushSchedule, Push
 use midship_control::{ControlPlane, ControlSettings, NewApp};
 use midship_core::{ManualClock, Principal, Workspace};
 use midship_storage::{PushStatsRow, PushStatsScope, SyncStream, SyncTargetKind};
-use midship_storage_sqlite::{SqliteSettings, SqliteStorage};
+use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 use midship_sync::{PUSH_BIZ_TYPE, SyncService, SyncSettings};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -74,7 +74,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let directory = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", directory.path().join("push.db").display());
-    let storage = Arc::new(SqliteStorage::open(&url, SqliteSettings::default()).await.unwrap());
+    let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
     let clock = Arc::new(ManualClock::new(T0));
     let control = ControlPlane::new(storage, clock.clone(), ControlSettings::default());
     let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use midship_storage::{Storage, StorageError};
-use midship_storage_postgres::{PostgresSettings, PostgresStorage};
-use midship_storage_sqlite::{SqliteSettings, SqliteStorage};
+use midship_storage_postgres::PostgresStorage;
+use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StorageOpenError {
@@ -17,15 +17,10 @@ pub enum StorageOpenError {
 /// `sqlite:…` opens the embedded backend, `postgres:…`/`postgresql:…` the cluster backend.
 pub async fn open_storage(database_url: &str, max_connections: u32) -> Result<Arc<dyn Storage>, StorageOpenError> {
     let scheme = database_url.split(':').next().unwrap_or_default();
+    let settings = PoolSettings { max_connections, ..PoolSettings::default() };
     match scheme {
-        "sqlite" => {
-            let settings = SqliteSettings { max_connections, ..SqliteSettings::default() };
-            Ok(Arc::new(SqliteStorage::open(database_url, settings).await?))
-        }
-        "postgres" | "postgresql" => {
-            let settings = PostgresSettings { max_connections, ..PostgresSettings::default() };
-            Ok(Arc::new(PostgresStorage::open(database_url, settings).await?))
-        }
+        "sqlite" => Ok(Arc::new(SqliteStorage::open(database_url, settings).await?)),
+        "postgres" | "postgresql" => Ok(Arc::new(PostgresStorage::open(database_url, settings).await?)),
         other => Err(StorageOpenError::UnsupportedScheme(other.to_owned())),
     }
 }

@@ -1,6 +1,6 @@
-//! Storage traits, one per area, implemented by each backend crate (`midship-storage-sqlite`,
-//! `midship-storage-postgres`). Services hold an `Arc<dyn Storage>` and never know which backend
-//! is behind it. Every method that changes data takes the audit entry describing the change and
+//! Storage traits, one per area, and the records they carry. `midship-storage-sql` implements
+//! them once for both backends (`midship-storage-sqlite`, `midship-storage-postgres`). Services
+//! hold an `Arc<dyn Storage>` and never know which backend is behind it. Every method that changes data takes the audit entry describing the change and
 //! writes both in one transaction, so the log can never disagree with the data.
 //!
 //! With feature `testsuite`, [`storage_test_suite!`] expands to the one body of tests that every
@@ -12,11 +12,8 @@ use midship_core::clock::UnixMillis;
 use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Tenant, Workspace};
 
 mod analytics;
-mod analytics_sql;
 mod delivery;
-mod delivery_sql;
 mod push;
-mod push_sql;
 mod sync;
 #[cfg(feature = "testsuite")]
 pub mod test_suite;
@@ -280,28 +277,4 @@ pub trait Storage:
     async fn ping(&self) -> StorageResult<()>;
     /// Waits for in-flight statements and closes the connections.
     async fn close(&self);
-}
-
-/// Parses the `app_ids` column, a JSON array or NULL, shared by both backends.
-pub fn decode_app_ids(raw: Option<&str>) -> StorageResult<Option<Vec<String>>> {
-    raw.map(serde_json::from_str)
-        .transpose()
-        .map_err(|error| StorageError::Corrupt { table: "api_tokens", detail: error.to_string() })
-}
-
-pub fn encode_app_ids(app_ids: Option<&[String]>) -> Option<String> {
-    app_ids.map(|apps| serde_json::Value::from(apps.to_vec()).to_string())
-}
-
-/// Parses a JSON summary column of the audit log.
-pub fn decode_json_column(raw: Option<&str>) -> StorageResult<Option<serde_json::Value>> {
-    raw.map(serde_json::from_str)
-        .transpose()
-        .map_err(|error| StorageError::Corrupt { table: "audit_log", detail: error.to_string() })
-}
-
-/// Parses a cursor of a newest-first list keyed by a number (audit `seq`, switch `version`);
-/// anything unparsable starts from the newest entry (services refuse such cursors first).
-pub fn descending_cursor(page: &PageRequest) -> i64 {
-    page.after.as_deref().and_then(|cursor| cursor.parse().ok()).unwrap_or(i64::MAX)
 }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use midship_control::{ControlPlane, ControlSettings, NewApp};
 use midship_core::{ManualClock, Principal};
-use midship_storage_sqlite::{SqliteSettings, SqliteStorage};
+use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 use serde_json::json;
 
 use crate::{DeviceContext, ImportMode, PullOutcome, SwitchDefinition, SwitchError, SwitchService, SwitchState};
@@ -18,7 +18,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let directory = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", directory.path().join("switches.db").display());
-    let storage = Arc::new(SqliteStorage::open(&url, SqliteSettings::default()).await.unwrap());
+    let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
     let control = ControlPlane::new(storage, Arc::new(ManualClock::new(1_795_313_234_000)), ControlSettings::default());
     let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();
     let admin = control.authenticate(&issued.token).await.unwrap();

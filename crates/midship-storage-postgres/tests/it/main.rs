@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use midship_storage::test_suite::Harness;
-use midship_storage_postgres::{PostgresSettings, PostgresStorage};
+use midship_storage_postgres::{PoolSettings, PostgresStorage};
 
 async fn fresh_postgres() -> Harness {
     let url = midship_testkit::fresh_postgres_database("storage_suite").await;
-    let settings = PostgresSettings { max_connections: 4, ..PostgresSettings::default() };
+    let settings = PoolSettings { max_connections: 4, ..PoolSettings::default() };
     let storage = PostgresStorage::open(&url, settings).await.expect("open postgres");
     Harness { storage: Arc::new(storage), keep_alive: Box::new(()) }
 }

@@ -3,12 +3,12 @@
 use std::sync::Arc;
 
 use midship_storage::test_suite::Harness;
-use midship_storage_sqlite::{SqliteSettings, SqliteStorage};
+use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 
 async fn fresh_sqlite() -> Harness {
     let directory = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", directory.path().join("midship.db").display());
-    let storage = SqliteStorage::open(&url, SqliteSettings::default()).await.expect("open sqlite");
+    let storage = SqliteStorage::open(&url, PoolSettings::default()).await.expect("open sqlite");
     Harness { storage: Arc::new(storage), keep_alive: Box::new(directory) }
 }
 

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use midship_core::NewAuditEntry;
 use midship_storage::{ApiGroupRecord, ApiRecord, DeviceRecord, GatewayStore, StorageError, StorageResult};
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::Transaction;
 
-use crate::{PostgresStorage, corrupt, database_error, insert_audit, write_error};
+use crate::db::{SqlDatabase, SqlRow, query};
+use crate::{Dialect, SqlStorage, corrupt, database_error, insert_audit, write_error};
 
-fn group_from_row(row: &PgRow) -> Result<ApiGroupRecord, sqlx::Error> {
+fn group_from_row(row: &impl SqlRow) -> Result<ApiGroupRecord, sqlx::Error> {
     Ok(ApiGroupRecord {
         group_id: row.try_get("group_id")?,
         workspace_id: row.try_get("workspace_id")?,
@@ -18,7 +18,7 @@ fn group_from_row(row: &PgRow) -> Result<ApiGroupRecord, sqlx::Error> {
     })
 }
 
-fn api_from_row(row: &PgRow) -> Result<ApiRecord, sqlx::Error> {
+fn api_from_row(row: &impl SqlRow) -> Result<ApiRecord, sqlx::Error> {
     Ok(ApiRecord {
         api_id: row.try_get("api_id")?,
         workspace_id: row.try_get("workspace_id")?,
@@ -30,8 +30,8 @@ fn api_from_row(row: &PgRow) -> Result<ApiRecord, sqlx::Error> {
 }
 
 /// Every gateway change bumps the revision in its own transaction, so other nodes notice it.
-async fn bump_revision(transaction: &mut Transaction<'_, Postgres>) -> StorageResult<()> {
-    sqlx::query("UPDATE gateway_revision SET revision = revision + 1 WHERE singleton = 1")
+async fn bump_revision<Db: SqlDatabase>(transaction: &mut Transaction<'_, Db>) -> StorageResult<()> {
+    query("UPDATE gateway_revision SET revision = revision + 1 WHERE singleton = 1")
         .execute(&mut **transaction)
         .await
         .map_err(database_error)?;
@@ -39,10 +39,10 @@ async fn bump_revision(transaction: &mut Transaction<'_, Postgres>) -> StorageRe
 }
 
 #[async_trait]
-impl GatewayStore for PostgresStorage {
+impl<D: Dialect> GatewayStore for SqlStorage<D> {
     async fn create_api_group(&self, group: &ApiGroupRecord, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        sqlx::query(
+        query(
             "INSERT INTO api_groups (group_id, workspace_id, name, definition, updated_at) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(&group.group_id)
@@ -60,16 +60,15 @@ impl GatewayStore for PostgresStorage {
 
     async fn update_api_group(&self, group: &ApiGroupRecord, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let updated =
-            sqlx::query("UPDATE api_groups SET name = $1, definition = $2, updated_at = $3 WHERE group_id = $4")
-                .bind(&group.name)
-                .bind(&group.definition)
-                .bind(group.updated_at)
-                .bind(&group.group_id)
-                .execute(&mut *transaction)
-                .await
-                .map_err(write_error("api group"))?
-                .rows_affected();
+        let updated = query("UPDATE api_groups SET name = $1, definition = $2, updated_at = $3 WHERE group_id = $4")
+            .bind(&group.name)
+            .bind(&group.definition)
+            .bind(group.updated_at)
+            .bind(&group.group_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(write_error("api group"))?
+            .rows_affected();
         if updated == 0 {
             return Err(StorageError::NotFound { entity: "api group" });
         }
@@ -79,7 +78,7 @@ impl GatewayStore for PostgresStorage {
     }
 
     async fn list_api_groups(&self, workspace_id: &str) -> StorageResult<Vec<ApiGroupRecord>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT group_id, workspace_id, name, definition, updated_at FROM api_groups WHERE workspace_id = $1 ORDER BY name",
         )
         .bind(workspace_id)
@@ -91,7 +90,7 @@ impl GatewayStore for PostgresStorage {
 
     async fn create_api(&self, api: &ApiRecord, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        sqlx::query(
+        query(
             "INSERT INTO apis (api_id, workspace_id, operation_type, group_id, definition, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&api.api_id)
@@ -110,7 +109,7 @@ impl GatewayStore for PostgresStorage {
 
     async fn update_api(&self, api: &ApiRecord, audit: &NewAuditEntry) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let updated = sqlx::query("UPDATE apis SET group_id = $1, definition = $2, updated_at = $3 WHERE api_id = $4")
+        let updated = query("UPDATE apis SET group_id = $1, definition = $2, updated_at = $3 WHERE api_id = $4")
             .bind(&api.group_id)
             .bind(&api.definition)
             .bind(api.updated_at)
@@ -128,7 +127,7 @@ impl GatewayStore for PostgresStorage {
     }
 
     async fn list_apis(&self, workspace_id: &str) -> StorageResult<Vec<ApiRecord>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT api_id, workspace_id, operation_type, group_id, definition, updated_at FROM apis
              WHERE workspace_id = $1 ORDER BY operation_type",
         )
@@ -140,7 +139,7 @@ impl GatewayStore for PostgresStorage {
     }
 
     async fn gateway_revision(&self) -> StorageResult<i64> {
-        let row = sqlx::query("SELECT revision FROM gateway_revision WHERE singleton = 1")
+        let row = query("SELECT revision FROM gateway_revision WHERE singleton = 1")
             .fetch_one(&self.pool)
             .await
             .map_err(database_error)?;
@@ -148,7 +147,7 @@ impl GatewayStore for PostgresStorage {
     }
 
     async fn envelope_key(&self, workspace_id: &str, suite: &str, candidate: &str, now: i64) -> StorageResult<String> {
-        sqlx::query(
+        query(
             "INSERT INTO gateway_envelope_keys (workspace_id, suite, secret, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (workspace_id, suite) DO NOTHING",
         )
@@ -159,7 +158,7 @@ impl GatewayStore for PostgresStorage {
         .execute(&self.pool)
         .await
         .map_err(write_error("envelope key"))?;
-        let row = sqlx::query("SELECT secret FROM gateway_envelope_keys WHERE workspace_id = $1 AND suite = $2")
+        let row = query("SELECT secret FROM gateway_envelope_keys WHERE workspace_id = $1 AND suite = $2")
             .bind(workspace_id)
             .bind(suite)
             .fetch_one(&self.pool)
@@ -169,7 +168,7 @@ impl GatewayStore for PostgresStorage {
     }
 
     async fn register_device(&self, device: &DeviceRecord) -> StorageResult<()> {
-        sqlx::query(
+        query(
             "INSERT INTO devices (utdid, app_id, workspace_id, platform, model, os_version, app_version, first_seen_at, last_seen_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )

@@ -2,16 +2,13 @@
 
 use async_trait::async_trait;
 use midship_core::{NewAuditEntry, Page, PageRequest};
-use midship_storage::{
-    DraftAfterPublish, DraftSwitchRecord, StorageError, StorageResult, SwitchStore, SwitchVersionRecord,
-    descending_cursor,
-};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, Sqlite, Transaction};
+use midship_storage::{DraftAfterPublish, DraftSwitchRecord, StorageResult, SwitchStore, SwitchVersionRecord};
+use sqlx::Transaction;
 
-use crate::{SqliteStorage, corrupt, database_error, insert_audit, write_error};
+use crate::db::{SqlDatabase, SqlRow, query};
+use crate::{Dialect, SqlStorage, corrupt, database_error, descending_cursor, insert_audit, write_error};
 
-fn draft_from_row(row: &SqliteRow) -> Result<DraftSwitchRecord, sqlx::Error> {
+fn draft_from_row(row: &impl SqlRow) -> Result<DraftSwitchRecord, sqlx::Error> {
     Ok(DraftSwitchRecord {
         key: row.try_get("key")?,
         definition: row.try_get("definition")?,
@@ -19,7 +16,7 @@ fn draft_from_row(row: &SqliteRow) -> Result<DraftSwitchRecord, sqlx::Error> {
     })
 }
 
-fn version_from_row(row: &SqliteRow) -> Result<SwitchVersionRecord, sqlx::Error> {
+fn version_from_row(row: &impl SqlRow) -> Result<SwitchVersionRecord, sqlx::Error> {
     Ok(SwitchVersionRecord {
         workspace_id: row.try_get("workspace_id")?,
         version: row.try_get("version")?,
@@ -30,13 +27,13 @@ fn version_from_row(row: &SqliteRow) -> Result<SwitchVersionRecord, sqlx::Error>
     })
 }
 
-async fn upsert_draft(
-    transaction: &mut Transaction<'_, Sqlite>,
+async fn upsert_draft<Db: SqlDatabase>(
+    transaction: &mut Transaction<'_, Db>,
     workspace_id: &str,
     switch: &DraftSwitchRecord,
 ) -> StorageResult<()> {
-    sqlx::query(
-        "INSERT INTO switch_drafts (workspace_id, key, definition, updated_at) VALUES (?, ?, ?, ?)
+    query(
+        "INSERT INTO switch_drafts (workspace_id, key, definition, updated_at) VALUES ($1, $2, $3, $4)
          ON CONFLICT (workspace_id, key) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at",
     )
     .bind(workspace_id)
@@ -49,12 +46,12 @@ async fn upsert_draft(
     Ok(())
 }
 
-async fn replace_all(
-    transaction: &mut Transaction<'_, Sqlite>,
+async fn replace_all<Db: SqlDatabase>(
+    transaction: &mut Transaction<'_, Db>,
     workspace_id: &str,
     switches: &[DraftSwitchRecord],
 ) -> StorageResult<()> {
-    sqlx::query("DELETE FROM switch_drafts WHERE workspace_id = ?")
+    query("DELETE FROM switch_drafts WHERE workspace_id = $1")
         .bind(workspace_id)
         .execute(&mut **transaction)
         .await
@@ -68,7 +65,7 @@ async fn replace_all(
 const VERSION_COLUMNS: &str = "workspace_id, version, document, published_at, published_by, note";
 
 #[async_trait]
-impl SwitchStore for SqliteStorage {
+impl<D: Dialect> SwitchStore for SqlStorage<D> {
     async fn put_draft_switch(
         &self,
         workspace_id: &str,
@@ -82,28 +79,17 @@ impl SwitchStore for SqliteStorage {
     }
 
     async fn delete_draft_switch(&self, workspace_id: &str, key: &str, audit: &NewAuditEntry) -> StorageResult<()> {
-        let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let deleted = sqlx::query("DELETE FROM switch_drafts WHERE workspace_id = ? AND key = ?")
-            .bind(workspace_id)
-            .bind(key)
-            .execute(&mut *transaction)
-            .await
-            .map_err(database_error)?
-            .rows_affected();
-        if deleted == 0 {
-            return Err(StorageError::NotFound { entity: "switch" });
-        }
-        insert_audit(&mut transaction, audit).await?;
-        transaction.commit().await.map_err(database_error)
+        let change =
+            query("DELETE FROM switch_drafts WHERE workspace_id = $1 AND key = $2").bind(workspace_id).bind(key);
+        self.audited_existing(change, "switch", audit).await
     }
 
     async fn list_draft_switches(&self, workspace_id: &str) -> StorageResult<Vec<DraftSwitchRecord>> {
-        let rows =
-            sqlx::query("SELECT key, definition, updated_at FROM switch_drafts WHERE workspace_id = ? ORDER BY key")
-                .bind(workspace_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(database_error)?;
+        let rows = query("SELECT key, definition, updated_at FROM switch_drafts WHERE workspace_id = $1 ORDER BY key")
+            .bind(workspace_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database_error)?;
         rows.iter().map(draft_from_row).collect::<Result<_, _>>().map_err(corrupt("switch_drafts"))
     }
 
@@ -126,7 +112,7 @@ impl SwitchStore for SqliteStorage {
         audit: &NewAuditEntry,
     ) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        sqlx::query(&format!("INSERT INTO switch_versions ({VERSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"))
+        query(&format!("INSERT INTO switch_versions ({VERSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
             .bind(&version.workspace_id)
             .bind(version.version)
             .bind(&version.document)
@@ -148,8 +134,8 @@ impl SwitchStore for SqliteStorage {
         workspace_id: &str,
         version: Option<i64>,
     ) -> StorageResult<Option<SwitchVersionRecord>> {
-        let row = sqlx::query(&format!(
-            "SELECT {VERSION_COLUMNS} FROM switch_versions WHERE workspace_id = ? AND version <= ? ORDER BY version DESC LIMIT 1"
+        let row = query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM switch_versions WHERE workspace_id = $1 AND version <= $2 ORDER BY version DESC LIMIT 1"
         ))
         .bind(workspace_id)
         .bind(version.unwrap_or(i64::MAX))
@@ -165,8 +151,8 @@ impl SwitchStore for SqliteStorage {
         workspace_id: &str,
         page: &PageRequest,
     ) -> StorageResult<Page<SwitchVersionRecord>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {VERSION_COLUMNS} FROM switch_versions WHERE workspace_id = ? AND version < ? ORDER BY version DESC LIMIT ?"
+        let rows = query(&format!(
+            "SELECT {VERSION_COLUMNS} FROM switch_versions WHERE workspace_id = $1 AND version < $2 ORDER BY version DESC LIMIT $3"
         ))
         .bind(workspace_id)
         .bind(descending_cursor(page))
@@ -180,11 +166,10 @@ impl SwitchStore for SqliteStorage {
     }
 
     async fn latest_switch_versions(&self) -> StorageResult<Vec<(String, i64)>> {
-        let rows =
-            sqlx::query("SELECT workspace_id, MAX(version) AS version FROM switch_versions GROUP BY workspace_id")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(database_error)?;
+        let rows = query("SELECT workspace_id, MAX(version) AS version FROM switch_versions GROUP BY workspace_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(database_error)?;
         rows.iter()
             .map(|row| Ok((row.try_get("workspace_id")?, row.try_get("version")?)))
             .collect::<Result<_, sqlx::Error>>()
