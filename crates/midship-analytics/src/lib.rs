@@ -27,6 +27,7 @@ pub mod rollup;
 pub mod service;
 
 use midship_control::ControlError;
+use midship_core::{Classify, ErrorKind};
 use midship_storage::StorageError;
 
 pub use service::{AnalyticsService, AnalyticsSettings};
@@ -58,6 +59,21 @@ pub enum AnalyticsError {
     /// The batch writer stopped (the server is shutting down).
     #[error("the analytics writer stopped")]
     WriterStopped,
+}
+
+impl Classify for AnalyticsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            AnalyticsError::Control(control) => control.kind(),
+            AnalyticsError::Malformed(_) | AnalyticsError::Invalid { .. } => ErrorKind::Invalid,
+            AnalyticsError::UnknownGroup(_) | AnalyticsError::UnknownAlert(_) | AnalyticsError::UnknownLogFile(_) => {
+                ErrorKind::NotFound
+            }
+            AnalyticsError::NotAsked(_) => ErrorKind::Forbidden,
+            AnalyticsError::RateLimited(_) => ErrorKind::RateLimited,
+            AnalyticsError::WriterStopped | AnalyticsError::Export(_) => ErrorKind::Unavailable,
+        }
+    }
 }
 
 impl From<StorageError> for AnalyticsError {

@@ -1,5 +1,5 @@
-use midship_core::ValidationError;
 use midship_core::access::AccessDenied;
+use midship_core::{Classify, ErrorKind, ValidationError};
 use midship_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -42,4 +42,18 @@ impl From<StorageError> for ControlError {
 /// `app 06H0… not found`, or `token not found` when the id is unknown to the layer that noticed.
 fn describe_not_found(kind: &str, id: &str) -> String {
     if id.is_empty() { format!("{kind} not found") } else { format!("{kind} {id} not found") }
+}
+
+impl Classify for ControlError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ControlError::Unauthenticated => ErrorKind::Unauthenticated,
+            ControlError::Forbidden(_) => ErrorKind::Forbidden,
+            ControlError::NotFound { .. } => ErrorKind::NotFound,
+            ControlError::Invalid(_) => ErrorKind::Invalid,
+            ControlError::Conflict(_) => ErrorKind::Conflict,
+            ControlError::Storage(storage) => storage.kind(),
+            ControlError::SaveToken(_) => ErrorKind::Internal,
+        }
+    }
 }

@@ -19,6 +19,7 @@ pub mod upload;
 mod tests;
 
 use midship_control::ControlError;
+use midship_core::{Classify, ErrorKind};
 use midship_package::PackageError;
 use midship_storage::StorageError;
 
@@ -47,6 +48,21 @@ pub enum DeliveryError {
     Conflict(String),
     #[error("package store: {0}")]
     Blob(#[from] BlobError),
+}
+
+impl Classify for DeliveryError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DeliveryError::Control(control) => control.kind(),
+            DeliveryError::Invalid { .. } | DeliveryError::Package(_) => ErrorKind::Invalid,
+            DeliveryError::TooLarge(_) => ErrorKind::TooLarge,
+            DeliveryError::UnknownPackage(_) | DeliveryError::UnknownRelease(_) => ErrorKind::NotFound,
+            DeliveryError::Conflict(_) => ErrorKind::Conflict,
+            // A blob name that is not a sha256 cannot name a stored package.
+            DeliveryError::Blob(BlobError::BadName(_)) => ErrorKind::NotFound,
+            DeliveryError::Blob(_) => ErrorKind::Unavailable,
+        }
+    }
 }
 
 impl From<StorageError> for DeliveryError {

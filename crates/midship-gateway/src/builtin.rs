@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use midship_core::{Classify, ErrorKind};
 
 /// Who is calling, as the pipeline established it.
 #[derive(Debug, Clone)]
@@ -21,20 +22,28 @@ pub struct CallContext {
     pub principal: Option<(String, String)>,
 }
 
+/// Why a built-in service refused or failed a call: the kind of failure, which the pipeline
+/// answers with its result code (`ResultCode::for_kind`), and what went wrong.
 #[derive(Debug, thiserror::Error)]
-pub enum BuiltinError {
+#[error("{detail}")]
+pub struct BuiltinError {
+    pub kind: ErrorKind,
+    pub detail: String,
+}
+
+impl BuiltinError {
     /// The body does not fit the service (answers 3002).
-    #[error("malformed request: {0}")]
-    Malformed(String),
-    /// The caller may not do this (answers 1001).
-    #[error("access denied: {0}")]
-    Denied(String),
-    /// The caller sent more than its share (answers 1002).
-    #[error("rate limited: {0}")]
-    Limited(String),
-    /// The service failed (answers 5000).
-    #[error("{0}")]
-    Failed(String),
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        Self { kind: ErrorKind::Invalid, detail: detail.into() }
+    }
+}
+
+/// A domain error, by its kind. Failures of Midship itself keep their text for the log; the
+/// pipeline does not send it to the device.
+impl<E: Classify> From<E> for BuiltinError {
+    fn from(error: E) -> Self {
+        Self { kind: error.kind(), detail: error.to_string() }
+    }
 }
 
 #[async_trait]

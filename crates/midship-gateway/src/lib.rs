@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use midship_control::{ControlError, ControlPlane};
+use midship_core::{Classify, ErrorKind};
 use midship_signing::envelope::{GatewayKey, Suite};
 use midship_storage::StorageError;
 
@@ -53,6 +54,17 @@ pub enum GatewayError {
     UnknownGroup(String),
     #[error("api {0} not found")]
     UnknownApi(String),
+}
+
+impl Classify for GatewayError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            GatewayError::Control(control) => control.kind(),
+            GatewayError::Invalid(_) => ErrorKind::Invalid,
+            GatewayError::Conflict(_) => ErrorKind::Conflict,
+            GatewayError::UnknownGroup(_) | GatewayError::UnknownApi(_) => ErrorKind::NotFound,
+        }
+    }
 }
 
 impl From<StorageError> for GatewayError {

@@ -157,12 +157,12 @@ impl Gateway {
         let mut response = match target {
             Target::Builtin(service) => match service.call(&context, &body).await {
                 Ok(body) => success(trace_id, 200, Some("application/json".into()), Bytes::from(body)),
-                Err(BuiltinError::Malformed(detail)) => fail(ResultCode::MalformedRequest, Some(detail)),
-                Err(BuiltinError::Denied(detail)) => fail(ResultCode::AccessDenied, Some(detail)),
-                Err(BuiltinError::Limited(detail)) => fail(ResultCode::RateLimited, Some(detail)),
-                Err(BuiltinError::Failed(detail)) => {
+                Err(BuiltinError { kind, detail }) if kind.describes_to_caller() => {
+                    fail(ResultCode::for_kind(kind), Some(detail))
+                }
+                Err(BuiltinError { kind, detail }) => {
                     tracing::error!(operation_type, detail, "built-in service failed");
-                    fail(ResultCode::Unknown, Some(detail))
+                    fail(ResultCode::for_kind(kind), Some(kind.withheld_message().to_owned()))
                 }
             },
             Target::Backend(route) => {

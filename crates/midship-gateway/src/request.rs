@@ -87,6 +87,7 @@ pub fn default_status(result: ResultCode) -> u16 {
         ResultCode::UnknownOperation => 404,
         ResultCode::EmptyRequest | ResultCode::MalformedRequest | ResultCode::DecryptionFailed => 400,
         ResultCode::RequestTooLarge => 413,
+        ResultCode::Conflict => 409,
         ResultCode::BackendTimeout => 504,
         ResultCode::BackendError | ResultCode::BackendUnreachable => 502,
         ResultCode::Unknown => 500,

@@ -1,5 +1,7 @@
 //! Gateway result codes, sent in `Result-Status` (the mPaaS contract; see docs/protocol.md).
 
+use midship_core::ErrorKind;
+
 /// Why a call ended; `Success` when the backend or built-in service answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ResultCode {
@@ -29,10 +31,12 @@ pub enum ResultCode {
     /// Midship's own code: a connection token that is forged, garbled, expired or for another
     /// app, workspace or device.
     TokenInvalid,
+    /// Midship's own code: the call does not fit the current state of what it names.
+    Conflict,
 }
 
 impl ResultCode {
-    pub const ALL: [ResultCode; 22] = [
+    pub const ALL: [ResultCode; 23] = [
         ResultCode::Success,
         ResultCode::AccessDenied,
         ResultCode::RateLimited,
@@ -55,6 +59,7 @@ impl ResultCode {
         ResultCode::ReplayedNonce,
         ResultCode::RequestTooLarge,
         ResultCode::TokenInvalid,
+        ResultCode::Conflict,
     ];
 
     pub fn code(self) -> u16 {
@@ -81,6 +86,7 @@ impl ResultCode {
             ResultCode::ReplayedNonce => 7015,
             ResultCode::RequestTooLarge => 3004,
             ResultCode::TokenInvalid => 7016,
+            ResultCode::Conflict => 3005,
         }
     }
 
@@ -109,6 +115,7 @@ impl ResultCode {
             ResultCode::ReplayedNonce => "replayed nonce",
             ResultCode::RequestTooLarge => "request body too large",
             ResultCode::TokenInvalid => "connection token invalid or expired",
+            ResultCode::Conflict => "conflicts with the current state",
         }
     }
 
@@ -123,6 +130,20 @@ impl ResultCode {
             }
             ResultCode::TimestampOutsideWindow => "Please check the time settings of your device.",
             _ => "Something went wrong, please try again later.",
+        }
+    }
+
+    /// The code a built-in service's failure of `kind` answers, the device's face of the one
+    /// error classification (the admin API's is `midship_server::error::status_and_code`).
+    pub fn for_kind(kind: ErrorKind) -> ResultCode {
+        match kind {
+            ErrorKind::Invalid | ErrorKind::NotFound => ResultCode::MalformedRequest,
+            ErrorKind::TooLarge => ResultCode::RequestTooLarge,
+            ErrorKind::Unauthenticated | ErrorKind::Forbidden => ResultCode::AccessDenied,
+            ErrorKind::Conflict => ResultCode::Conflict,
+            ErrorKind::RateLimited => ResultCode::RateLimited,
+            ErrorKind::Unavailable => ResultCode::BackendUnreachable,
+            ErrorKind::Internal => ResultCode::Unknown,
         }
     }
 

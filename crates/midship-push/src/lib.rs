@@ -4,6 +4,7 @@
 //! crash resumes without sending twice and statistics come from the same rows.
 
 use midship_control::ControlError;
+use midship_core::{Classify, ErrorKind};
 use midship_storage::StorageError;
 
 pub mod channel;
@@ -40,6 +41,22 @@ pub enum PushError {
     Denied(String),
     #[error("no push device {0}: it has not reported to push yet")]
     UnknownDevice(String),
+}
+
+impl Classify for PushError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PushError::Control(control) => control.kind(),
+            PushError::Invalid { .. } => ErrorKind::Invalid,
+            PushError::TooLarge(_) => ErrorKind::TooLarge,
+            PushError::UnknownTemplate(_)
+            | PushError::UnknownChannel(_)
+            | PushError::UnknownTask(_)
+            | PushError::UnknownDevice(_) => ErrorKind::NotFound,
+            PushError::Conflict(_) => ErrorKind::Conflict,
+            PushError::Denied(_) => ErrorKind::Forbidden,
+        }
+    }
 }
 
 impl From<StorageError> for PushError {

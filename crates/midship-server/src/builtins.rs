@@ -3,24 +3,25 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use midship_analytics::AnalyticsService;
 use midship_analytics::event::Uploader;
-use midship_analytics::{AnalyticsError, AnalyticsService};
 use midship_api::{ConfigPullResponse, DeliveryCheckRequest, DeliveryReportRequest};
 use midship_control::ControlPlane;
-use midship_delivery::{DeliveryError, DeliveryService};
+use midship_core::ErrorKind;
+use midship_delivery::DeliveryService;
 use midship_gateway::connect::{DEVICE_TOKEN_TTL_MS, issue_token};
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
-use midship_push::{DeviceReport, PushError, PushService};
+use midship_push::{DeviceReport, PushService};
 use midship_signing::connect_token::ConnectClaims;
 use midship_storage::PushEventKind;
-use midship_switches::{DeviceContext, PullOutcome, SwitchError, SwitchService};
+use midship_switches::{DeviceContext, PullOutcome, SwitchService};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 /// A call's JSON body; a wrong one is 3002 with the parser's reason.
 fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, BuiltinError> {
-    serde_json::from_slice(body).map_err(|error| BuiltinError::Malformed(error.to_string()))
+    serde_json::from_slice(body).map_err(|error| BuiltinError::malformed(error.to_string()))
 }
 
 /// A call's JSON body, where an empty body means all defaults.
@@ -33,7 +34,7 @@ fn calling_device(context: &CallContext) -> Result<&str, BuiltinError> {
     context
         .device_id
         .as_deref()
-        .ok_or_else(|| BuiltinError::Malformed("the call names no device (the utdid header)".into()))
+        .ok_or_else(|| BuiltinError::malformed("the call names no device (the utdid header)"))
 }
 
 /// What the device says about itself: the signed headers, and the body's further attributes.
@@ -94,16 +95,8 @@ impl BuiltinService for ConfigPull {
             request.network,
             request.attributes,
         );
-        let outcome = self
-            .switches
-            .pull(&context.app_id, &context.workspace_id, &device, request.etag.as_deref())
-            .await
-            .map_err(|error| match error {
-                SwitchError::Control(midship_control::ControlError::NotFound { .. }) => {
-                    BuiltinError::Malformed(error.to_string())
-                }
-                other => BuiltinError::Failed(other.to_string()),
-            })?;
+        let outcome =
+            self.switches.pull(&context.app_id, &context.workspace_id, &device, request.etag.as_deref()).await?;
         let response = match outcome {
             PullOutcome::NotModified { version, etag } => {
                 ConfigPullResponse { version, etag, not_modified: true, values: None }
@@ -141,14 +134,11 @@ impl BuiltinService for SyncToken {
             user_verified: false,
             expires_at: now + DEVICE_TOKEN_TTL_MS,
         };
-        let keys = self
-            .control
-            .storage()
-            .list_app_keys(&context.app_id)
-            .await
-            .map_err(|error| BuiltinError::Failed(format!("cannot load app keys: {error}")))?;
-        let token = issue_token(&keys, &claims, now)
-            .ok_or_else(|| BuiltinError::Failed(format!("app {} has no valid key", context.app_id)))?;
+        let keys = self.control.storage().list_app_keys(&context.app_id).await?;
+        let token = issue_token(&keys, &claims, now).ok_or_else(|| BuiltinError {
+            kind: ErrorKind::Internal,
+            detail: format!("app {} has no valid key", context.app_id),
+        })?;
         Ok(serde_json::to_vec(&json!({ "token": token, "expires_at": claims.expires_at })).expect("JSON serializes"))
     }
 }
@@ -186,14 +176,6 @@ struct PushDeviceBody {
     event: Option<String>,
 }
 
-fn push_error(error: PushError) -> BuiltinError {
-    match error {
-        PushError::Invalid { .. } | PushError::TooLarge(_) => BuiltinError::Malformed(error.to_string()),
-        PushError::Denied(_) => BuiltinError::Denied(error.to_string()),
-        other => BuiltinError::Failed(other.to_string()),
-    }
-}
-
 #[async_trait]
 impl BuiltinService for PushDevice {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
@@ -210,31 +192,30 @@ impl BuiltinService for PushDevice {
                     channel: request.channel,
                     token: request.token,
                 };
-                self.push.report(report).await.map_err(push_error)?;
+                self.push.report(report).await?;
                 json!({ "reported": true })
             }
             PushOperation::Bind => {
                 let user_id = request
                     .user_id
                     .or_else(|| context.user_id.clone())
-                    .ok_or_else(|| BuiltinError::Malformed("give user_id, or call with the user header".into()))?;
-                self.push.bind(workspace_id, &device_id, &platform, Some(&user_id)).await.map_err(push_error)?;
+                    .ok_or_else(|| BuiltinError::malformed("give user_id, or call with the user header"))?;
+                self.push.bind(workspace_id, &device_id, &platform, Some(&user_id)).await?;
                 json!({ "bound": user_id })
             }
             PushOperation::Unbind => {
-                self.push.bind(workspace_id, &device_id, &platform, None).await.map_err(push_error)?;
+                self.push.bind(workspace_id, &device_id, &platform, None).await?;
                 json!({ "bound": null })
             }
             PushOperation::Ack => {
-                let task_id = request.task_id.ok_or_else(|| BuiltinError::Malformed("task_id is required".into()))?;
+                let task_id = request.task_id.ok_or_else(|| BuiltinError::malformed("task_id is required"))?;
                 let kind = match request.event.as_deref() {
                     Some("delivered") => PushEventKind::Delivered,
                     Some("opened") => PushEventKind::Opened,
                     Some("dismissed") => PushEventKind::Ignored,
-                    _ => return Err(BuiltinError::Malformed("event must be delivered, opened or dismissed".into())),
+                    _ => return Err(BuiltinError::malformed("event must be delivered, opened or dismissed")),
                 };
-                let recorded =
-                    self.push.record_event(workspace_id, &device_id, &task_id, kind).await.map_err(push_error)?;
+                let recorded = self.push.record_event(workspace_id, &device_id, &task_id, kind).await?;
                 json!({ "recorded": recorded })
             }
         };
@@ -250,15 +231,6 @@ pub struct DeliveryCheck {
     pub delivery: DeliveryService,
 }
 
-fn delivery_error(error: DeliveryError) -> BuiltinError {
-    match error {
-        DeliveryError::Invalid { .. } | DeliveryError::UnknownRelease(_) | DeliveryError::UnknownPackage(_) => {
-            BuiltinError::Malformed(error.to_string())
-        }
-        other => BuiltinError::Failed(other.to_string()),
-    }
-}
-
 #[async_trait]
 impl BuiltinService for DeliveryCheck {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
@@ -271,8 +243,7 @@ impl BuiltinService for DeliveryCheck {
             request.network,
             request.attributes,
         );
-        let response =
-            self.delivery.check(&context.workspace_id, &device, &request.installed).await.map_err(delivery_error)?;
+        let response = self.delivery.check(&context.workspace_id, &device, &request.installed).await?;
         Ok(serde_json::to_vec(&response).expect("responses serialize"))
     }
 }
@@ -288,7 +259,7 @@ impl BuiltinService for DeliveryReport {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
         let report: DeliveryReportRequest = parse_body(body)?;
         let device_id = calling_device(context)?;
-        self.delivery.report(&context.workspace_id, device_id, &report).await.map_err(delivery_error)?;
+        self.delivery.report(&context.workspace_id, device_id, &report).await?;
         Ok(serde_json::to_vec(&json!({ "recorded": true })).expect("JSON serializes"))
     }
 }
@@ -300,22 +271,12 @@ pub struct AnalyticsUpload {
     pub analytics: AnalyticsService,
 }
 
-fn analytics_error(error: AnalyticsError) -> BuiltinError {
-    match error {
-        AnalyticsError::Malformed(_) | AnalyticsError::Invalid { .. } => BuiltinError::Malformed(error.to_string()),
-        AnalyticsError::RateLimited(_) => BuiltinError::Limited(error.to_string()),
-        AnalyticsError::NotAsked(_) => BuiltinError::Denied(error.to_string()),
-        other => BuiltinError::Failed(other.to_string()),
-    }
-}
-
 #[async_trait]
 impl BuiltinService for AnalyticsUpload {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
         let device_id = calling_device(context)?;
         let uploader = Uploader { user_id: context.user_id.as_deref(), app_version: context.app_version.as_deref() };
-        let answer =
-            self.analytics.upload(&context.workspace_id, device_id, &uploader, body).await.map_err(analytics_error)?;
+        let answer = self.analytics.upload(&context.workspace_id, device_id, &uploader, body).await?;
         Ok(serde_json::to_vec(&answer).expect("responses serialize"))
     }
 }
@@ -339,7 +300,7 @@ impl BuiltinService for AnalyticsPolicyPull {
             Some(user_id) => user_id,
             None => calling_device(context)?,
         };
-        let policy = self.analytics.device_policy(&context.workspace_id, subject).await.map_err(analytics_error)?;
+        let policy = self.analytics.device_policy(&context.workspace_id, subject).await?;
         Ok(serde_json::to_vec(&policy).expect("responses serialize"))
     }
 }
@@ -356,11 +317,8 @@ impl BuiltinService for AnalyticsLogUpload {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
         let upload: midship_api::LogUpload = parse_body(body)?;
         let device_id = calling_device(context)?;
-        let file = self
-            .analytics
-            .receive_log(&context.workspace_id, device_id, context.user_id.as_deref(), upload)
-            .await
-            .map_err(analytics_error)?;
+        let file =
+            self.analytics.receive_log(&context.workspace_id, device_id, context.user_id.as_deref(), upload).await?;
         Ok(serde_json::to_vec(&file).expect("responses serialize"))
     }
 }

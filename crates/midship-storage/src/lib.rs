@@ -278,3 +278,15 @@ pub trait Storage:
     /// Waits for in-flight statements and closes the connections.
     async fn close(&self);
 }
+
+impl midship_core::Classify for StorageError {
+    fn kind(&self) -> midship_core::ErrorKind {
+        use midship_core::ErrorKind;
+        match self {
+            StorageError::Conflict { .. } => ErrorKind::Conflict,
+            StorageError::NotFound { .. } => ErrorKind::NotFound,
+            StorageError::Database(_) => ErrorKind::Unavailable,
+            StorageError::Migration(_) | StorageError::Corrupt { .. } => ErrorKind::Internal,
+        }
+    }
+}

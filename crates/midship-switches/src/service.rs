@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use crate::definition::{DefinitionError, SwitchDefinition};
 use crate::document::ConfigDocument;
 use crate::snapshot::{ConfigSnapshot, DeviceContext};
+use midship_core::{Classify, ErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
@@ -29,6 +30,17 @@ pub enum SwitchError {
     ConcurrentPublish,
     #[error("nothing to publish: the draft is the same as version {0}")]
     NothingToPublish(i64),
+}
+
+impl Classify for SwitchError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SwitchError::Control(control) => control.kind(),
+            SwitchError::Invalid(_) => ErrorKind::Invalid,
+            SwitchError::UnknownSwitch(_) | SwitchError::UnknownVersion(_) => ErrorKind::NotFound,
+            SwitchError::ConcurrentPublish | SwitchError::NothingToPublish(_) => ErrorKind::Conflict,
+        }
+    }
 }
 
 impl From<StorageError> for SwitchError {

@@ -19,6 +19,7 @@ use crate::hub::{Bus, Hub, LocalBus};
 use crate::message::{SyncMessage, VersionRange, delivery_condition};
 use crate::session::{DeviceIdentity, DeviceSession};
 use crate::writer::SyncWriter;
+use midship_core::{Classify, ErrorKind};
 
 /// Most messages in one batch send.
 pub const MAX_BATCH_MESSAGES: usize = 500;
@@ -44,6 +45,17 @@ pub enum SyncError {
     /// This node holds `max_connections` already.
     #[error("this node holds {0} connections, its maximum")]
     AtCapacity(usize),
+}
+
+impl Classify for SyncError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SyncError::Control(control) => control.kind(),
+            SyncError::InvalidConfig(_) | SyncError::InvalidSend { .. } => ErrorKind::Invalid,
+            SyncError::UnknownBizType(_) => ErrorKind::NotFound,
+            SyncError::AtCapacity(_) => ErrorKind::Unavailable,
+        }
+    }
 }
 
 impl From<StorageError> for SyncError {
