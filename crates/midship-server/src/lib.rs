@@ -1,27 +1,38 @@
 //! The Midship server: composes the services behind one HTTP listener.
 //!
-//! - `/api/v1/*`: the admin REST API (one module per resource under [`api`]), documented at
-//!   `/api/v1/openapi.json`, generated from the handlers.
-//! - `/console/*`: server-rendered web console ([`console`]).
+//! - `/api/v1/*`: the admin REST API ([`api`], assembled from each area's `rest` module),
+//!   documented at `/api/v1/openapi.json`, generated from the handlers.
+//! - `/console/*`: server-rendered web console ([`console`], with each area's pages in its folder).
 //! - `/healthz`, `/readyz`, `/metrics`: operations ([`ops`]).
 //! - `POST /mgw`: client RPCs through the gateway ([`mgw`]); `GET /ws`: the device long
 //!   connection ([`longconn`]), carrying sync data and RPCs.
 //!
+//! One folder per area (`apps`, `access`, `switches`, `gateway`, `sync`, `push`, `delivery`,
+//! `analytics`), each with its REST handlers (`rest`), console pages (`console`) and built-in RPCs
+//! (`rpc`), so a change to one area stays in one place.
+//!
 //! Only this crate knows HTTP: it maps the services' errors to statuses and error codes
 //! ([`error`]). Start it with [`run`] on any listener, so tests bind port 0.
 
+mod access;
+mod analytics;
 pub mod api;
+mod apps;
 mod builtins;
 pub mod console;
+mod delivery;
 pub mod error;
 pub mod extract;
+mod gateway;
 pub mod longconn;
 pub mod metrics;
 mod mgw;
 pub mod ops;
+mod push;
 pub mod storage;
+mod switches;
+mod sync;
 pub mod tls;
-mod views;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -160,3 +160,14 @@ pub fn column_chart(label: &str, columns: &[(String, i64)]) -> Markup {
         }
     }
 }
+
+/// A secret shown once, with the warning that it will not be shown again.
+pub(crate) fn secret_notice(label: &str, secret: &str) -> Markup {
+    html! {
+        div.secret {
+            strong { (label) } br;
+            code { (secret) }
+            p { "Copy it now: Midship stores no way to show it again." }
+        }
+    }
+}

@@ -2,18 +2,12 @@
 //! admin API token, kept in an HttpOnly, SameSite=Strict cookie; every page goes through the same
 //! control plane as the admin API, so the console can do nothing the token could not.
 //!
-//! Later issues add their pages as modules here and a link in [`layout::NAV`].
+//! Each area's pages live in its folder (`apps/console.rs`, …) with their routes, merged here;
+//! a new page also adds its link to [`layout::NAV`]. This module holds what the pages share: the
+//! layout, sign-in and the session.
 
-mod access;
-mod analytics;
-mod apps;
-mod delivery;
-mod gateway;
-mod layout;
-mod push;
-mod session;
-mod switches;
-mod sync;
+pub(crate) mod layout;
+pub(crate) mod session;
 
 use axum::Router;
 use axum::extract::Request;
@@ -30,32 +24,14 @@ pub fn router() -> Router<AppState> {
         .route("/console/login", get(session::login_page).post(session::login))
         .route("/console/logout", post(session::logout))
         .route("/console/switch", get(session::switch_context))
-        .route("/console/apps", get(apps::list).post(apps::create))
-        .route("/console/apps/{app_id}", get(apps::show))
-        .route("/console/apps/{app_id}/workspaces", post(apps::create_workspace))
-        .route("/console/apps/{app_id}/keys/rotate", post(apps::rotate_key))
-        .route("/console/tokens", get(access::tokens).post(access::create_token))
-        .route("/console/tokens/{token_id}/revoke", post(access::revoke_token))
-        .route("/console/audit", get(access::audit))
-        .route("/console/switches", get(switches::page).post(switches::set))
-        .route("/console/gateway", get(gateway::page))
-        .route("/console/gateway/groups", post(gateway::create_group))
-        .route("/console/gateway/apis", post(gateway::create_api))
-        .route("/console/gateway/status", post(gateway::set_status))
-        .route("/console/analytics", get(analytics::page))
-        .route("/console/delivery", get(delivery::page))
-        .route("/console/delivery/release", post(delivery::release))
-        .route("/console/delivery/change", post(delivery::change))
-        .route("/console/push", get(push::page))
-        .route("/console/push/send", post(push::send))
-        .route("/console/push/cancel", post(push::cancel))
-        .route("/console/push/revoke", post(push::revoke))
-        .route("/console/sync", get(sync::page))
-        .route("/console/sync/configs", post(sync::set))
-        .route("/console/sync/delete", post(sync::delete))
-        .route("/console/sync/send", post(sync::send))
-        .route("/console/switches/publish", post(switches::publish))
-        .route("/console/switches/rollback", post(switches::rollback))
+        .merge(crate::apps::console::routes())
+        .merge(crate::access::console::routes())
+        .merge(crate::switches::console::routes())
+        .merge(crate::gateway::console::routes())
+        .merge(crate::sync::console::routes())
+        .merge(crate::push::console::routes())
+        .merge(crate::delivery::console::routes())
+        .merge(crate::analytics::console::routes())
         .layer(axum::middleware::from_fn(refuse_cross_site_posts))
 }
 

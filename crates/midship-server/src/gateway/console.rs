@@ -1,20 +1,30 @@
 //! Gateway pages for the current workspace: backend groups and APIs, open and close.
 
+use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use maud::html;
 use midship_api::CreateApiRequest;
 use midship_core::access::Action;
 use midship_gateway::{ApiStatus, NewApi, NewApiGroup, ProxySignature};
 use serde::Deserialize;
 
-use super::apps::secret_notice;
-use super::layout;
-use super::session::ConsoleSession;
+use super::rest::api_definition;
 use crate::AppState;
-use crate::api::gateway::api_definition;
+use crate::console::layout;
+use crate::console::layout::secret_notice;
+use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/gateway", get(page))
+        .route("/console/gateway/groups", post(create_group))
+        .route("/console/gateway/apis", post(create_api))
+        .route("/console/gateway/status", post(set_status))
+}
 
 fn failure(error: impl Into<ApiError>) -> Response {
     let api_error = error.into();

@@ -1,8 +1,10 @@
 //! Push page for the current workspace: the last week's funnel as an SVG chart, the newest tasks
 //! with their figures, sending a simple push, cancelling and revoking.
 
+use axum::Router;
 use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use maud::html;
 use midship_api::{PushMessageBody, PushRequest, PushRevokeRequest, PushTarget};
 use midship_core::access::Action;
@@ -11,10 +13,18 @@ use midship_push::{PushError, PushKind};
 use midship_storage::{PushStatsRow, PushStatsScope, PushTaskStatus};
 use serde::Deserialize;
 
-use super::layout;
-use super::session::ConsoleSession;
 use crate::AppState;
+use crate::console::layout;
+use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/push", get(page))
+        .route("/console/push/send", post(send))
+        .route("/console/push/cancel", post(cancel))
+        .route("/console/push/revoke", post(revoke))
+}
 
 const PAGE: &str = "/console/push";
 const WEEK_MS: i64 = 7 * 86_400_000;

@@ -1,8 +1,10 @@
 //! Tokens and audit log pages.
 
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use maud::html;
 use midship_control::{AuditQuery, NewToken};
 use midship_core::PageRequest;
@@ -10,10 +12,17 @@ use midship_core::access::Role;
 use midship_core::clock::format_rfc3339;
 use serde::Deserialize;
 
-use super::apps::secret_notice;
-use super::layout;
-use super::session::{ConsoleSession, failure};
 use crate::AppState;
+use crate::console::layout;
+use crate::console::layout::secret_notice;
+use crate::console::session::{ConsoleSession, failure};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/tokens", get(tokens).post(create_token))
+        .route("/console/tokens/{token_id}/revoke", post(revoke_token))
+        .route("/console/audit", get(audit))
+}
 
 pub async fn tokens(State(state): State<AppState>, session: ConsoleSession) -> Response {
     let tokens = match state.control.list_tokens(&session.principal, &PageRequest::first(200)).await {

@@ -1,17 +1,6 @@
-//! The admin REST API under `/api/v1`, one module per resource. Every handler carries a
-//! `#[utoipa::path]`, and the OpenAPI document is collected from those, so it cannot drift.
-
-mod analytics;
-mod apps;
-mod audit;
-pub mod client;
-pub mod delivery;
-pub mod gateway;
-pub mod push;
-pub mod switches;
-pub mod sync;
-mod tenants;
-mod tokens;
+//! The admin REST API under `/api/v1`, assembled from each area's `rest` module. Every handler
+//! carries a `#[utoipa::path]`, and the OpenAPI document is collected from those, so it cannot
+//! drift.
 
 use axum::Router;
 use axum::body::Bytes;
@@ -47,16 +36,14 @@ pub fn routes() -> (Router<AppState>, OpenApi) {
 /// The routes, with package uploads limited to `max_package_bytes`.
 pub fn routes_with(max_package_bytes: usize) -> (Router<AppState>, OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
-        .merge(tenants::routes())
-        .merge(apps::routes())
-        .merge(tokens::routes())
-        .merge(audit::routes())
-        .merge(switches::routes())
-        .merge(gateway::routes())
-        .merge(sync::routes())
-        .merge(push::routes())
-        .merge(delivery::routes(max_package_bytes))
-        .merge(analytics::routes(max_package_bytes))
+        .merge(crate::apps::rest::routes())
+        .merge(crate::access::rest::routes())
+        .merge(crate::switches::rest::routes())
+        .merge(crate::gateway::rest::routes())
+        .merge(crate::sync::rest::routes())
+        .merge(crate::push::rest::routes())
+        .merge(crate::delivery::rest::routes(max_package_bytes))
+        .merge(crate::analytics::rest::routes(max_package_bytes))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     let components = document.components.get_or_insert_with(Default::default);
@@ -76,5 +63,8 @@ pub fn router(max_package_bytes: usize) -> Router<AppState> {
     let document = Bytes::from(serde_json::to_vec(&document).expect("the OpenAPI document serializes"));
     let serve_document =
         move || std::future::ready(([(header::CONTENT_TYPE, "application/json")], document.clone()).into_response());
-    router.route("/api/v1/openapi.json", get(serve_document)).merge(client::router()).merge(delivery::blob_router())
+    router
+        .route("/api/v1/openapi.json", get(serve_document))
+        .merge(crate::switches::client::router())
+        .merge(crate::delivery::rest::blob_router())
 }

@@ -2,8 +2,10 @@
 //! far devices got (the newest release as an SVG funnel), releasing a package, and pausing,
 //! resuming, ending and rolling back releases. Uploads go through the API and CLI.
 
+use axum::Router;
 use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use maud::html;
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
@@ -12,10 +14,17 @@ use midship_storage::{PackageKind, ReleaseStatus};
 use midship_switches::definition::Whitelist;
 use serde::Deserialize;
 
-use super::layout;
-use super::session::ConsoleSession;
 use crate::AppState;
+use crate::console::layout;
+use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/delivery", get(page))
+        .route("/console/delivery/release", post(release))
+        .route("/console/delivery/change", post(change))
+}
 
 const PAGE: &str = "/console/delivery";
 const STEPS: [&str; 5] = ["checked", "offered", "downloaded", "installed", "failed"];

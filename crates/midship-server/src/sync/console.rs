@@ -1,18 +1,28 @@
 //! Data sync pages for the current workspace: bizType configurations, sending a message, and a
 //! stream's status.
 
+use axum::Router;
 use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use maud::html;
 use midship_core::access::Action;
 use midship_sync::{Delivery, Repush, Scope, SendRequest, SyncConfig, SyncError, TargetKindName};
 use serde::Deserialize;
 
-use super::layout;
-use super::session::ConsoleSession;
 use crate::AppState;
+use crate::console::layout;
+use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/sync", get(page))
+        .route("/console/sync/configs", post(set))
+        .route("/console/sync/delete", post(delete))
+        .route("/console/sync/send", post(send))
+}
 
 const PAGE: &str = "/console/sync";
 

@@ -1,8 +1,10 @@
 //! Apps and workspaces pages.
 
+use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use maud::{Markup, html};
 use midship_control::NewApp;
 use midship_core::access::Action;
@@ -10,24 +12,20 @@ use midship_core::clock::format_rfc3339;
 use midship_core::{Platform, Principal};
 use serde::Deserialize;
 
-use super::layout;
-use super::session::{ConsoleSession, failure};
 use crate::AppState;
-use crate::views;
+use crate::console::layout::{self, secret_notice};
+use crate::console::session::{ConsoleSession, failure};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/apps", get(list).post(create))
+        .route("/console/apps/{app_id}", get(show))
+        .route("/console/apps/{app_id}/workspaces", post(create_workspace))
+        .route("/console/apps/{app_id}/keys/rotate", post(rotate_key))
+}
 
 fn can(principal: &Principal, action: Action) -> bool {
     principal.authorize(action).is_ok()
-}
-
-/// A secret shown once, with the warning that it will not be shown again.
-pub fn secret_notice(label: &str, secret: &str) -> Markup {
-    html! {
-        div.secret {
-            strong { (label) } br;
-            code { (secret) }
-            p { "Copy it now: Midship stores no way to show it again." }
-        }
-    }
 }
 
 pub async fn list(session: ConsoleSession) -> Response {
@@ -41,7 +39,7 @@ pub async fn list(session: ConsoleSession) -> Response {
                         tr {
                             td { a href={ "/console/apps/" (app.app_id) } { (app.name) } }
                             td.mono { (app.app_id) }
-                            td { (views::platforms(&app.platforms)) }
+                            td { (Platform::join(&app.platforms)) }
                             td { (format_rfc3339(app.created_at)) }
                         }
                     }
@@ -114,7 +112,7 @@ pub async fn show(State(state): State<AppState>, session: ConsoleSession, Path(a
     let may_change = session.principal.authorize_app(Action::ManageApps, &app_id).is_ok();
     let body = html! {
         h1 { (details.app.name) " " span.muted.mono { (details.app.app_id) } }
-        p { "Platforms: " (views::platforms(&details.app.platforms)) " · created " (format_rfc3339(details.app.created_at)) }
+        p { "Platforms: " (Platform::join(&details.app.platforms)) " · created " (format_rfc3339(details.app.created_at)) }
         h2 { "Workspaces" }
         table {
             thead { tr { th { "Name" } th { "Workspace id" } th { "Created" } } }

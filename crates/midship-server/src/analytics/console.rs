@@ -2,18 +2,24 @@
 //! overview table, day-1 and day-7 retention, a funnel of chosen steps, the last hour per minute,
 //! performance percentiles and crash, ANR and lag groups.
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::response::Response;
+use axum::routing::get;
 use maud::{Markup, html};
 use midship_analytics::AnalyticsError;
 use midship_api::Percentiles;
 use midship_core::clock::format_rfc3339;
 use serde::Deserialize;
 
-use super::layout;
-use super::session::ConsoleSession;
 use crate::AppState;
+use crate::console::layout;
+use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/console/analytics", get(page))
+}
 
 const PAGE: &str = "/console/analytics";
 

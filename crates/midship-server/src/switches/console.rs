@@ -1,18 +1,27 @@
 //! Remote configuration pages for the current workspace: switches, publish, history, rollback.
 
+use axum::Router;
 use axum::extract::{Form, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use maud::html;
 use midship_core::PageRequest;
 use midship_core::clock::format_rfc3339;
 use midship_switches::{SwitchDefinition, SwitchError, ValueType};
 use serde::Deserialize;
 
-use super::layout;
-use super::session::ConsoleSession;
 use crate::AppState;
+use crate::console::layout;
+use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/console/switches", get(page).post(set))
+        .route("/console/switches/publish", post(publish))
+        .route("/console/switches/rollback", post(rollback))
+}
 
 fn failure(error: SwitchError) -> Response {
     let api_error = ApiError::from(error);

@@ -1,0 +1,76 @@
+//! `midship.analytics.upload`, `.policy` and `.log.upload`, the device's face of analytics.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use midship_analytics::AnalyticsService;
+use midship_analytics::event::Uploader;
+use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+use serde::Deserialize;
+
+use crate::builtins::{calling_device, parse_body, parse_body_or_default};
+
+pub fn register(registry: &mut BuiltinRegistry, analytics: &AnalyticsService) {
+    registry.register("midship.analytics.upload", Arc::new(AnalyticsUpload { analytics: analytics.clone() }));
+    registry.register("midship.analytics.log.upload", Arc::new(AnalyticsLogUpload { analytics: analytics.clone() }));
+    registry.register("midship.analytics.policy", Arc::new(AnalyticsPolicyPull { analytics: analytics.clone() }));
+}
+
+/// `midship.analytics.upload`: a batch of the calling device's logs (JSON, optionally gzip or zstd
+/// compressed), answered once it is durably stored.
+#[derive(Debug)]
+pub struct AnalyticsUpload {
+    pub analytics: AnalyticsService,
+}
+
+#[async_trait]
+impl BuiltinService for AnalyticsUpload {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let device_id = calling_device(context)?;
+        let uploader = Uploader { user_id: context.user_id.as_deref(), app_version: context.app_version.as_deref() };
+        let answer = self.analytics.upload(&context.workspace_id, device_id, &uploader, body).await?;
+        Ok(serde_json::to_vec(&answer).expect("responses serialize"))
+    }
+}
+
+/// `midship.analytics.policy`: what the calling device uploads (kinds, networks, batch size),
+/// sampled per user, or per device without one.
+#[derive(Debug)]
+pub struct AnalyticsPolicyPull {
+    pub analytics: AnalyticsService,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnalyticsPolicyBody {}
+
+#[async_trait]
+impl BuiltinService for AnalyticsPolicyPull {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let _: AnalyticsPolicyBody = parse_body_or_default(body)?;
+        let subject = match context.user_id.as_deref() {
+            Some(user_id) => user_id,
+            None => calling_device(context)?,
+        };
+        let policy = self.analytics.device_policy(&context.workspace_id, subject).await?;
+        Ok(serde_json::to_vec(&policy).expect("responses serialize"))
+    }
+}
+
+/// `midship.analytics.log.upload`: the calling device's log file, for a request that named it
+/// (or its user).
+#[derive(Debug)]
+pub struct AnalyticsLogUpload {
+    pub analytics: AnalyticsService,
+}
+
+#[async_trait]
+impl BuiltinService for AnalyticsLogUpload {
+    async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
+        let upload: midship_api::LogUpload = parse_body(body)?;
+        let device_id = calling_device(context)?;
+        let file =
+            self.analytics.receive_log(&context.workspace_id, device_id, context.user_id.as_deref(), upload).await?;
+        Ok(serde_json::to_vec(&file).expect("responses serialize"))
+    }
+}

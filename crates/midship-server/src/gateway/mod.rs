@@ -1,0 +1,5 @@
+//! The gateway's admin side: API groups, APIs, their policies and statistics (the device side
+//! is `POST /mgw`, in [`crate::mgw`]).
+
+pub(crate) mod console;
+pub(crate) mod rest;
