@@ -1,12 +1,50 @@
 //! `token`, `audit` and `whoami` commands.
 
+use clap::Subcommand;
 use midship_api::CreateTokenRequest;
 use midship_sdk::AdminClient;
 use midship_sdk::admin::{AuditParams, PageParams};
 
 use super::list_pages;
-use crate::cli::{AuditCommand, TokenCommand};
+use crate::cli::PageArgs;
 use crate::output::{self, optional};
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; its secret is printed once.
+    Create {
+        /// admin, developer, operator or viewer.
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "cli token")]
+        name: String,
+        /// Limit the token to this app; repeat for several.
+        #[arg(long = "app", value_delimiter = ',')]
+        app_ids: Vec<String>,
+        #[arg(long)]
+        expires_in_days: Option<u64>,
+    },
+    List(PageArgs),
+    Revoke {
+        token_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    List {
+        #[arg(long = "app")]
+        app_id: Option<String>,
+        /// Only this action, such as app.create.
+        #[arg(long)]
+        action: Option<String>,
+        /// Entries to show [default: 50].
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
 
 pub async fn token(client: &AdminClient, command: TokenCommand, json: bool) -> anyhow::Result<()> {
     match command {

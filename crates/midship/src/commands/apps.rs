@@ -1,13 +1,71 @@
 //! `app`, `workspace`, `key` and `tenant` commands.
 
+use clap::Subcommand;
 use midship_api::{
     AppKeyView, CreateAppRequest, CreateTenantRequest, CreateWorkspaceRequest, RotateKeyRequest, WorkspaceView,
 };
 use midship_sdk::AdminClient;
 
 use super::list_pages;
-use crate::cli::{AppCommand, KeyCommand, TenantCommand, WorkspaceCommand};
+use crate::cli::PageArgs;
 use crate::output::{self, optional};
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create an app with its workspaces and first signing secret.
+    Create {
+        name: String,
+        /// android, ios, harmony, h5 or miniprogram; repeat or separate with commas.
+        #[arg(long = "platform", value_delimiter = ',')]
+        platforms: Vec<String>,
+        /// Workspace to create instead of dev, test and prod; repeat or separate with commas.
+        #[arg(long = "workspace", value_delimiter = ',')]
+        workspaces: Vec<String>,
+    },
+    List(PageArgs),
+    Show {
+        app_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    Create {
+        #[arg(long = "app")]
+        app_id: String,
+        name: String,
+    },
+    List {
+        #[arg(long = "app")]
+        app_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Issue a new signing secret; earlier keys keep working for the grace period.
+    Rotate {
+        #[arg(long = "app")]
+        app_id: String,
+        /// Grace period of the earlier keys in seconds [default: the server's, 86400].
+        #[arg(long)]
+        grace_seconds: Option<u64>,
+    },
+    List {
+        #[arg(long = "app")]
+        app_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    Create {
+        name: String,
+    },
+    List(PageArgs),
+    /// The tenant of the token in use.
+    Show,
+}
 
 fn print_keys(keys: &[AppKeyView]) {
     let rows = keys

@@ -1,14 +1,123 @@
 //! `package` and `release` commands: delivery packages and their release tasks.
 
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use clap::Subcommand;
 use midship_api::{PackageView, ReleaseView};
 use midship_sdk::AdminClient;
 use serde_json::{Value, json};
 
-use crate::cli::{PackageCommand, ReleaseCommand};
 use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum PackageCommand {
+    /// Upload a package file; H5 and mini program zips carry manifest.json at their root.
+    Upload {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        /// upgrade, h5, mini_program or hotpatch.
+        #[arg(long)]
+        kind: String,
+        /// The file; leave out for an upgrade given by --store-url.
+        file: Option<PathBuf>,
+        /// Upgrades and hotpatches: android, ios or harmony.
+        #[arg(long)]
+        platform: Option<String>,
+        #[arg(long)]
+        version: Option<String>,
+        #[arg(long)]
+        build: Option<i64>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// Hotpatches: the app version they patch.
+        #[arg(long = "app-version")]
+        app_version: Option<String>,
+        #[arg(long = "store-url")]
+        store_url: Option<String>,
+    },
+    /// Packages of a workspace with their diffs.
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    /// The public key devices verify package manifests with.
+    Key {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Release a package at a stage: whitelist, time-window, capped or official.
+    Create {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long = "package")]
+        package_id: String,
+        #[arg(long, value_parser = ["whitelist", "time-window", "capped", "official"])]
+        stage: String,
+        /// Whitelist: user ids, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        users: Vec<String>,
+        /// Whitelist: device ids (utdids), comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        devices: Vec<String>,
+        /// Whitelist: regular expressions on user and device ids.
+        #[arg(long = "pattern")]
+        patterns: Vec<String>,
+        /// Time window: hours from now until it ends (at most 168).
+        #[arg(long)]
+        hours: Option<u32>,
+        /// Capped: how many devices.
+        #[arg(long = "max-devices")]
+        max_devices: Option<u64>,
+        /// Upgrades: remind_once, remind_always or force.
+        #[arg(long)]
+        mode: Option<String>,
+        #[arg(long = "remind-hours")]
+        remind_hours: Option<u32>,
+        /// Rules as JSON: {"cities": {"include": [...]}, "os_version": {"in_range": {"min": "10"}}, ...}.
+        #[arg(long)]
+        rules: Option<String>,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Releases of a workspace, newest first, with devices per step.
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    /// One release with its definition and statistics.
+    Show {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        release_id: String,
+    },
+    Pause {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        release_id: String,
+    },
+    Resume {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        release_id: String,
+    },
+    End {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        release_id: String,
+    },
+    /// Hotpatches: devices remove the patch at their next check.
+    Rollback {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        release_id: String,
+    },
+}
 
 fn print_packages(packages: &[PackageView]) {
     let rows = packages

@@ -1,13 +1,14 @@
-//! CLI commands that drive a running server through the admin API (via the SDK's client).
+//! CLI commands that drive a running server through the admin API (via the SDK's client), one
+//! module per area, each with its grammar (clap) and what it runs.
 
-mod access;
-mod apis;
-mod apps;
-mod delivery;
-mod push;
-mod stats;
-mod switches;
-mod sync;
+pub mod access;
+pub mod analytics;
+pub mod apps;
+pub mod delivery;
+pub mod gateway;
+pub mod push;
+pub mod switches;
+pub mod sync;
 
 use std::future::Future;
 use std::path::Path;
@@ -29,12 +30,12 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Tenant { command } => apps::tenant(&client, command, json).await,
         AdminCommand::Token { command } => access::token(&client, command, json).await,
         AdminCommand::Audit { command } => access::audit(&client, command, json).await,
-        AdminCommand::Api { command } => apis::api(&client, command, json).await,
+        AdminCommand::Api { command } => gateway::api(&client, command, json).await,
         AdminCommand::Switch { command } => switches::switch(&client, command, json).await,
         AdminCommand::Push { command } => push::push(&client, command, json).await,
         AdminCommand::Package { command } => delivery::package(&client, command, json).await,
         AdminCommand::Release { command } => delivery::release(&client, command, json).await,
-        AdminCommand::Stats { command } => stats::stats(&client, command, json).await,
+        AdminCommand::Stats { command } => analytics::stats(&client, command, json).await,
         AdminCommand::Sync { command } => sync::sync(&client, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }

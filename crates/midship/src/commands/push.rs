@@ -1,9 +1,11 @@
 //! `push` commands: sending, revoking, statistics, tasks, templates and channels.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
+use clap::Subcommand;
 use midship_api::{
     PushAudience, PushMessageBody, PushRequest, PushRevokeRequest, PushSchedule, PushStatsView, PushTarget,
     PushTaskView,
@@ -11,8 +13,210 @@ use midship_api::{
 use midship_sdk::AdminClient;
 use serde_json::json;
 
-use crate::cli::{PushChannelCommand, PushCommand, PushMessageArgs, PushScheduleArgs, PushTemplateCommand};
 use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum PushCommand {
+    /// Up to 10 targets, one message.
+    Simple {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        /// `device:UTDID:MSG_ID` or `user:USER_ID:MSG_ID`, repeated.
+        #[arg(long = "to", required = true)]
+        targets: Vec<String>,
+        #[command(flatten)]
+        message: PushMessageArgs,
+        #[command(flatten)]
+        schedule: PushScheduleArgs,
+    },
+    /// A stored template with shared values, up to 10 targets.
+    Template {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        template: String,
+        #[arg(long = "to", required = true)]
+        targets: Vec<String>,
+        /// `name=value`, repeated.
+        #[arg(long = "value")]
+        values: Vec<String>,
+        #[command(flatten)]
+        schedule: PushScheduleArgs,
+    },
+    /// A template with values per target, up to 100 targets, from a JSON file:
+    /// `[{"kind": "user", "id": "...", "msg_id": "...", "values": {...}}, ...]`.
+    Multiple {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        template: String,
+        #[arg(long = "targets-file")]
+        targets_file: PathBuf,
+        #[command(flatten)]
+        schedule: PushScheduleArgs,
+    },
+    /// Every device of a platform: all, bound or unbound ones.
+    Broadcast {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long = "id")]
+        msg_id: String,
+        #[arg(long)]
+        platform: Option<String>,
+        /// all, bound or unbound.
+        #[arg(long, default_value = "all")]
+        devices: String,
+        /// Only devices bound within the last 7 or 15 days.
+        #[arg(long)]
+        bound_within_days: Option<u32>,
+        #[command(flatten)]
+        message: PushMessageArgs,
+        #[command(flatten)]
+        schedule: PushScheduleArgs,
+    },
+    /// Take back a task's messages, or one target's, within 7 days; or by msg id and target.
+    Revoke {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(required_unless_present = "msg_id")]
+        task_id: Option<String>,
+        /// The business message id, with --device or --user, instead of a task id.
+        #[arg(long = "msg-id", conflicts_with = "task_id")]
+        msg_id: Option<String>,
+        #[arg(long = "device", conflicts_with = "user")]
+        device: Option<String>,
+        #[arg(long = "user")]
+        user: Option<String>,
+    },
+    /// Targets, sent, delivered, opened and ignored, by channel and platform.
+    Stats {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        /// One task; otherwise the tasks of the last `--days` days.
+        #[arg(long = "task")]
+        task_id: Option<String>,
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+    },
+    /// The newest tasks.
+    Tasks {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+    /// Stop a scheduled or repeating task.
+    Cancel {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        task_id: String,
+    },
+    /// Bind a device to a user (as the backend), or unbind it.
+    Bind {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        device_id: String,
+        #[arg(long = "user", required_unless_present = "unbind")]
+        user_id: Option<String>,
+        #[arg(long, conflicts_with = "user_id")]
+        unbind: bool,
+    },
+    /// Show the workspace's push settings, or change them.
+    Settings {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        /// device (devices bind themselves) or backend (only the backend binds).
+        #[arg(long)]
+        device_binding: Option<String>,
+    },
+    /// Stored templates: set, list, delete.
+    Templates {
+        #[command(subcommand)]
+        command: PushTemplateCommand,
+    },
+    /// Channel settings and credentials (APNs, FCM, vendors): set, list, delete.
+    Channels {
+        #[command(subcommand)]
+        command: PushChannelCommand,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PushMessageArgs {
+    #[arg(long, default_value = "")]
+    pub title: String,
+    #[arg(long, default_value = "")]
+    pub content: String,
+    #[arg(long)]
+    pub uri: Option<String>,
+    /// `key=value`, repeated.
+    #[arg(long = "ext")]
+    pub ext: Vec<String>,
+    /// plain, big_text or image.
+    #[arg(long)]
+    pub style: Option<String>,
+    #[arg(long)]
+    pub image_url: Option<String>,
+    #[arg(long)]
+    pub silent: bool,
+    #[arg(long)]
+    pub expiry_seconds: Option<u32>,
+    #[arg(long)]
+    pub classification: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PushScheduleArgs {
+    /// Send this many seconds from now instead of at once.
+    #[arg(long)]
+    pub in_seconds: Option<u64>,
+    /// daily, weekly or monthly (with --in-seconds for the first time).
+    #[arg(long, requires = "in_seconds")]
+    pub repeat: Option<String>,
+    /// Stop repeating after this many days.
+    #[arg(long, requires = "repeat")]
+    pub for_days: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PushTemplateCommand {
+    /// Create or replace a template; `${name}` placeholders take values at send time.
+    Set {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        name: String,
+        #[command(flatten)]
+        message: PushMessageArgs,
+    },
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    Delete {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PushChannelCommand {
+    /// Set a channel from a JSON file (docs/push.md), checked before it is stored.
+    Set {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        name: String,
+        #[arg(long = "file")]
+        file: PathBuf,
+    },
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    Delete {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        name: String,
+    },
+}
 
 const DAY_MS: i64 = 86_400_000;
 

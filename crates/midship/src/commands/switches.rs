@@ -1,13 +1,98 @@
 //! `switch` commands: remote configuration.
 
+use std::path::PathBuf;
+
 use anyhow::{Context, bail};
+use clap::Subcommand;
 use midship_api::{ConfigVersionView, SwitchStatusView};
 use midship_sdk::AdminClient;
 use serde_json::{Value, json};
 
 use super::list_pages;
-use crate::cli::SwitchCommand;
+use crate::cli::PageArgs;
 use crate::output::{self};
+
+#[derive(Debug, Subcommand)]
+pub enum SwitchCommand {
+    /// Create or replace a switch in the draft (devices get it after `switch publish`).
+    Set {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        key: String,
+        /// bool, number, string or json.
+        #[arg(long = "type")]
+        value_type: String,
+        /// The value devices get when no target matches, typed as `--type` says (`true`, `42`, `text`, `{"a":1}`).
+        #[arg(long = "default")]
+        default_value: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Only these platforms receive the key; repeat or separate with commas.
+        #[arg(long = "platform", value_delimiter = ',')]
+        platforms: Vec<String>,
+        /// A targeted value as JSON, `{"value": …, "rule": {…}}` (docs/switches.md); repeat, first match wins.
+        #[arg(long = "target")]
+        targets: Vec<String>,
+        /// A JSON file holding the whole definition instead of the flags above (its key must match).
+        #[arg(long, conflicts_with_all = ["targets"])]
+        file: Option<PathBuf>,
+    },
+    /// One switch: its draft, what devices get, and its state.
+    Get {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        key: String,
+    },
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    /// Remove a switch from the draft.
+    Delete {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        key: String,
+    },
+    /// Publish the draft as the next version.
+    Publish {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Published versions, newest first.
+    History {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Make an earlier version current again (published as a new version).
+    Rollback {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long = "to")]
+        version: i64,
+    },
+    /// Print the configuration as a JSON document (the latest published version by default).
+    Export {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long, conflicts_with = "draft")]
+        version: Option<i64>,
+        #[arg(long)]
+        draft: bool,
+    },
+    /// Load a JSON document (from `switch export`) into the draft.
+    Import {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        file: PathBuf,
+        /// Keep draft switches the document does not name.
+        #[arg(long)]
+        merge: bool,
+    },
+}
 
 fn read_json(path: &std::path::Path) -> anyhow::Result<Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;

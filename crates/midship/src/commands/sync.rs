@@ -2,12 +2,131 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use clap::Subcommand;
 use midship_api::{SyncSendRequest, SyncSendResponse, SyncTokenRequest};
 use midship_sdk::AdminClient;
 use serde_json::{Value, json};
 
-use crate::cli::{SyncCommand, SyncConfigCommand, SyncMessageArgs};
 use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// bizType configurations.
+    Config {
+        #[command(subcommand)]
+        command: SyncConfigCommand,
+    },
+    /// Send one message to a user's or device's stream.
+    Send {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        biz_type: String,
+        /// The userId or utdid.
+        #[arg(long = "to")]
+        link_token: String,
+        #[command(flatten)]
+        message: SyncMessageArgs,
+    },
+    /// Send one message to every device (a global bizType).
+    Global {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        biz_type: String,
+        #[command(flatten)]
+        message: SyncMessageArgs,
+    },
+    /// A stream's last sequence, whether its target is online, and a device's acknowledged position.
+    Status {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        biz_type: String,
+        /// The userId or utdid; leave out for global bizTypes.
+        #[arg(long = "to", default_value = "")]
+        link_token: String,
+        #[arg(long = "device")]
+        device_id: Option<String>,
+    },
+    /// A connection token that vouches for a user, for an app to open its long connection with.
+    Token {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long = "user")]
+        user_id: Option<String>,
+        /// Only this device may use it.
+        #[arg(long = "device")]
+        device_id: Option<String>,
+        #[arg(long, default_value_t = 3600)]
+        ttl_seconds: u32,
+    },
+}
+
+/// What `sync send` and `sync global` share.
+#[derive(Debug, clap::Args)]
+pub struct SyncMessageArgs {
+    #[arg(long)]
+    pub payload: String,
+    /// Your id for the message; a repeat answers DUPLICATED_BIZ_ID.
+    #[arg(long = "id")]
+    pub third_msg_id: String,
+    /// Only devices of this platform (android, ios, harmony, h5, miniprogram).
+    #[arg(long)]
+    pub os_type: Option<String>,
+    /// Only app versions at or above this.
+    #[arg(long)]
+    pub min_version: Option<String>,
+    /// Only app versions at or below this.
+    #[arg(long)]
+    pub max_version: Option<String>,
+    /// Deliver from this many seconds from now.
+    #[arg(long)]
+    pub delay_seconds: Option<u64>,
+    /// Not delivered after this many seconds from now.
+    #[arg(long)]
+    pub valid_seconds: Option<u64>,
+    /// Store and deliver only if the target is online now.
+    #[arg(long)]
+    pub online_check: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncConfigCommand {
+    /// Create or replace a bizType's configuration.
+    Set {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        biz_type: String,
+        /// targeted or global.
+        #[arg(long, default_value = "targeted")]
+        scope: String,
+        /// user or device (targeted scope).
+        #[arg(long, default_value = "user")]
+        target: String,
+        /// all_devices or latest_device.
+        #[arg(long, default_value = "all_devices")]
+        delivery: String,
+        /// Drop messages for offline targets instead of keeping them.
+        #[arg(long)]
+        non_persistent: bool,
+        #[arg(long, default_value_t = 30)]
+        retention_days: u32,
+        /// Re-push only the newest N messages of a backlog.
+        #[arg(long)]
+        repush_newest: Option<u32>,
+        /// Deliver only to connections whose user a backend vouched for (`sync token`).
+        #[arg(long)]
+        verified_users_only: bool,
+    },
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    /// Remove a bizType; its stored messages stay until they expire.
+    Delete {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        biz_type: String,
+    },
+}
 
 fn print_configs(configs: &[Value]) {
     let text = |config: &Value, field: &str| match &config[field] {

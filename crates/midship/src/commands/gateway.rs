@@ -1,11 +1,100 @@
 //! `api` commands: the gateway's groups and APIs.
 
+use std::path::PathBuf;
+
 use anyhow::Context;
+use clap::Subcommand;
 use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest};
 use midship_sdk::AdminClient;
 
-use crate::cli::{ApiCommand, ApiGroupCommand};
 use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// Backend groups.
+    Group {
+        #[command(subcommand)]
+        command: ApiGroupCommand,
+    },
+    /// Register an API: an operation type routed to a group's backend.
+    Create {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        operation_type: String,
+        /// Group name or id.
+        #[arg(long)]
+        group: String,
+        #[arg(long, default_value = "POST")]
+        method: String,
+        /// Path appended to the group's base URL; `{name}` segments come from the body.
+        #[arg(long)]
+        path: String,
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// Accept calls without a client signature.
+        #[arg(long)]
+        no_sign: bool,
+        /// Calls per second on each node.
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    Show {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        operation_type: String,
+    },
+    /// Stop routing an API: calls answer 3000.
+    Close {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        operation_type: String,
+    },
+    Open {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        operation_type: String,
+    },
+    /// Calls by result code and p50/p95/p99 latency per API, on the node that answers.
+    Stats {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    /// The workspace's public keys for body encryption, to ship with the app.
+    Keys {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiGroupCommand {
+    /// Register a backend; prints its proxy-signature secret once.
+    Create {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        name: String,
+        #[arg(long)]
+        base_url: String,
+        #[arg(long)]
+        timeout_ms: Option<u64>,
+        /// hmac (default) or rsa: how the gateway proves itself to this backend.
+        #[arg(long, default_value = "hmac")]
+        proxy_signature: String,
+        /// PKCS#8 PEM private key for rsa; one is generated when absent.
+        #[arg(long)]
+        rsa_private_key_file: Option<PathBuf>,
+    },
+    List {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+}
 
 fn print_groups(groups: &[ApiGroupView]) {
     let rows = groups

@@ -1,13 +1,163 @@
 //! `midship stats …`: analytics reports as tables (or JSON with `--json`), and the upload policy.
 
 use anyhow::Context;
+use clap::Subcommand;
 use midship_api::AnalyticsPolicy;
 use midship_sdk::AdminClient;
 use midship_sdk::admin::{LogSearchParams, ReportParams};
 use serde::Serialize;
 
-use crate::cli::{LogsCommand, ReportRange, StatsCommand};
 use crate::output;
+
+/// The workspace and days (UTC, `YYYY-MM-DD`) a report covers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportRange {
+    #[arg(long = "workspace")]
+    pub workspace_id: String,
+    /// First day; default 29 days before --to.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Last day; default today.
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogsCommand {
+    /// Ask one device (--device) or every device of one user (--user) to upload its log file.
+    Request {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long = "device", conflicts_with = "user_id", required_unless_present = "user_id")]
+        device_id: Option<String>,
+        #[arg(long = "user")]
+        user_id: Option<String>,
+    },
+    /// Files uploaded in the range, newest first.
+    List {
+        #[command(flatten)]
+        range: ReportRange,
+    },
+    /// Lines containing a keyword (ignoring case).
+    Search {
+        #[command(flatten)]
+        range: ReportRange,
+        keyword: String,
+        #[arg(long = "device")]
+        device_id: Option<String>,
+        #[arg(long = "user")]
+        user_id: Option<String>,
+    },
+    /// Print one file.
+    Get {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        file_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatsCommand {
+    /// Launches, active devices and users, new and cumulative devices per day.
+    Overview {
+        #[command(flatten)]
+        range: ReportRange,
+        /// Only this app version.
+        #[arg(long)]
+        version: Option<String>,
+    },
+    /// Events, launches and active devices per minute over the last hour.
+    Realtime {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    /// Of the devices (or users) new in each period, how many are active N periods later.
+    Retention {
+        #[command(flatten)]
+        range: ReportRange,
+        #[arg(long, default_value = "device", value_parser = ["device", "user"])]
+        subject: String,
+        #[arg(long, default_value = "day", value_parser = ["day", "week", "month"])]
+        period: String,
+        /// Comma-separated offsets in periods.
+        #[arg(long, default_value = "1,7")]
+        offsets: String,
+    },
+    /// Custom events with counts and devices; with --name and --attribute, that attribute's values.
+    Events {
+        #[command(flatten)]
+        range: ReportRange,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        attribute: Option<String>,
+    },
+    /// Devices reaching each step of an ordered funnel of custom events.
+    Funnel {
+        #[command(flatten)]
+        range: ReportRange,
+        /// Comma-separated event names, in order.
+        #[arg(long)]
+        steps: String,
+        /// The last step within this many seconds of the first.
+        #[arg(long = "window-seconds", default_value_t = 86_400)]
+        window_seconds: u64,
+    },
+    /// Page views, visitors and average time on page.
+    Pages {
+        #[command(flatten)]
+        range: ReportRange,
+    },
+    /// The most frequent steps from one page to the next.
+    Paths {
+        #[command(flatten)]
+        range: ReportRange,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Startup, page load and network percentiles.
+    Perf {
+        #[command(flatten)]
+        range: ReportRange,
+    },
+    /// Crash, ANR or lag groups, the most frequent first.
+    Crashes {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long, default_value = "crash", value_parser = ["crash", "anr", "lag"])]
+        kind: String,
+    },
+    /// One crash group: per-version rates and the newest events.
+    Crash {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        fingerprint: String,
+    },
+    /// Write the events stored since the last export as Parquet now (installation admins).
+    Export,
+    /// Diagnosis: ask a device (or a user's devices) for its log file, list, search and fetch files.
+    Logs {
+        #[command(subcommand)]
+        command: LogsCommand,
+    },
+    /// List the symbol files, or upload a ProGuard/R8 mapping for an app version.
+    Symbols {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        /// The mapping file (mapping.txt) to upload.
+        #[arg(long, requires = "app_version")]
+        upload: Option<std::path::PathBuf>,
+        #[arg(long = "app-version")]
+        app_version: Option<String>,
+    },
+    /// Show the upload policy, or replace it with a JSON file (`--set FILE`).
+    Policy {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        #[arg(long)]
+        set: Option<std::path::PathBuf>,
+    },
+}
 
 fn params(range: &ReportRange) -> ReportParams {
     ReportParams { from: range.from.clone(), to: range.to.clone(), ..ReportParams::default() }
