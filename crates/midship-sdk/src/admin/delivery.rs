@@ -1,0 +1,67 @@
+//! Delivery: packages and releases.
+
+use std::time::Duration;
+
+use midship_api::{List, PackageView, ReleaseView, SigningKeyView};
+use reqwest::Method;
+
+use super::{AdminClient, SdkError};
+
+impl AdminClient {
+    /// Uploads a package (`query`: kind, platform, version, app_id, build, notes, app_version,
+    /// store_url, as `midship_delivery::UploadRequest` reads them); `body` is the file.
+    pub async fn upload_package(
+        &self,
+        workspace_id: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<PackageView, SdkError> {
+        let request = self
+            .request(Method::POST, &Self::workspace_path(workspace_id, "delivery/packages"))?
+            .query(query)
+            .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .timeout(Duration::from_secs(600))
+            .body(body);
+        self.send(request).await
+    }
+
+    pub async fn list_packages(&self, workspace_id: &str) -> Result<List<PackageView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "delivery/packages"), &()).await
+    }
+
+    pub async fn delivery_signing_key(&self, workspace_id: &str) -> Result<SigningKeyView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "delivery/signing-key"), &()).await
+    }
+
+    /// Creates a release: `definition` is `{"package_id", "stage", "rules", "mode", …}`.
+    pub async fn create_release(
+        &self,
+        workspace_id: &str,
+        definition: &serde_json::Value,
+    ) -> Result<ReleaseView, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "delivery/releases"), definition).await
+    }
+
+    pub async fn list_releases(&self, workspace_id: &str) -> Result<List<ReleaseView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "delivery/releases"), &()).await
+    }
+
+    pub async fn show_release(&self, workspace_id: &str, release_id: &str) -> Result<ReleaseView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, &format!("delivery/releases/{}", Self::segment(release_id))), &())
+            .await
+    }
+
+    /// `action`: pause, resume, end or rollback.
+    pub async fn change_release(
+        &self,
+        workspace_id: &str,
+        release_id: &str,
+        action: &str,
+    ) -> Result<ReleaseView, SdkError> {
+        let path = Self::workspace_path(
+            workspace_id,
+            &format!("delivery/releases/{}/{}", Self::segment(release_id), Self::segment(action)),
+        );
+        self.post(&path, &serde_json::json!({})).await
+    }
+}
