@@ -1,0 +1,219 @@
+//! Uploads in: checked, rate-limited per device, group-committed by the writer task and counted
+//! once stored; the upload policy devices obey.
+
+use std::sync::Arc;
+
+use midship_api::{AnalyticsPolicy, DevicePolicy, RejectedEvent, UploadResponse};
+use midship_control::ControlError;
+use midship_core::access::Action;
+use midship_core::{NewAuditEntry, Principal};
+use midship_storage::{AnalyticsBatchRecord, AnalyticsPolicyRecord, StorageError};
+use serde_json::json;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{AnalyticsService, GROUP_LIMIT, Shared};
+use crate::event::{Event, Uploader, decode_batch, decode_stored, encode_stored};
+use crate::rollup::MINUTE_MS;
+use crate::{AnalyticsError, policy};
+
+/// Batches read per query when catching up.
+const CATCH_UP_PAGE: u32 = 1000;
+
+#[derive(Debug)]
+pub(super) struct PendingBatch {
+    record: AnalyticsBatchRecord,
+    events: Vec<Event>,
+    stored: oneshot::Sender<Result<Option<i64>, String>>,
+}
+
+impl AnalyticsService {
+    /// Decodes, checks and durably stores one batch of one device, then counts it.
+    pub async fn upload(
+        &self,
+        workspace_id: &str,
+        device_id: &str,
+        uploader: &Uploader<'_>,
+        body: &[u8],
+    ) -> Result<UploadResponse, AnalyticsError> {
+        let now = self.control().now_ms();
+        let batch = decode_batch(body, uploader, now)?;
+        self.admit(workspace_id, device_id, batch.events.len() as u64, now)?;
+        let rejected = batch
+            .rejected
+            .into_iter()
+            .map(|rejected| RejectedEvent { index: rejected.index, reason: rejected.reason })
+            .collect();
+        if batch.events.is_empty() {
+            return Ok(UploadResponse { batch_id: batch.batch_id, accepted: 0, duplicate: false, rejected });
+        }
+        let record = AnalyticsBatchRecord {
+            workspace_id: workspace_id.to_owned(),
+            device_id: device_id.to_owned(),
+            batch_id: batch.batch_id.clone(),
+            received_at: now,
+            event_count: batch.events.len() as i64,
+            payload: encode_stored(&batch.events),
+        };
+        let accepted = batch.events.len() as u64;
+        let (stored, answer) = oneshot::channel();
+        self.inner
+            .writer
+            .send(PendingBatch { record, events: batch.events, stored })
+            .await
+            .map_err(|_| AnalyticsError::WriterStopped)?;
+        let seq = answer
+            .await
+            .map_err(|_| AnalyticsError::WriterStopped)?
+            .map_err(|error| AnalyticsError::Control(ControlError::Storage(StorageError::Database(error))))?;
+        Ok(UploadResponse {
+            batch_id: batch.batch_id,
+            accepted: if seq.is_some() { accepted } else { 0 },
+            duplicate: seq.is_none(),
+            rejected,
+        })
+    }
+
+    /// Counts `events` against the device's budget for this minute.
+    fn admit(&self, workspace_id: &str, device_id: &str, events: u64, now: i64) -> Result<(), AnalyticsError> {
+        let minute = now.div_euclid(MINUTE_MS);
+        let mut admitted = self.inner.admitted.lock().expect("admission lock");
+        if admitted.len() > 100_000 {
+            admitted.retain(|_, (seen, _)| *seen == minute);
+        }
+        let entry = admitted.entry((workspace_id.to_owned(), device_id.to_owned())).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        if entry.1 + events > self.inner.settings.device_events_per_minute {
+            return Err(AnalyticsError::RateLimited(format!(
+                "device {device_id} uploaded over {} events this minute",
+                self.inner.settings.device_events_per_minute
+            )));
+        }
+        entry.1 += events;
+        Ok(())
+    }
+
+    // ---- policy --------------------------------------------------------------------------
+
+    async fn stored_policy(&self, workspace_id: &str) -> Result<AnalyticsPolicy, AnalyticsError> {
+        let now = self.control().now_ms();
+        if let Some(policy) = self.inner.policies.get(&workspace_id.to_owned(), now) {
+            return Ok(policy);
+        }
+        let policy = match self.control().storage().get_analytics_policy(workspace_id).await? {
+            Some(record) => serde_json::from_str(&record.policy).map_err(|error| {
+                AnalyticsError::from(StorageError::Corrupt { table: "analytics_policies", detail: error.to_string() })
+            })?,
+            None => AnalyticsPolicy::default(),
+        };
+        self.inner.policies.insert(workspace_id.to_owned(), policy.clone(), now);
+        Ok(policy)
+    }
+
+    /// What one device uploads; `subject` is its user id, or its device id without one.
+    pub async fn device_policy(&self, workspace_id: &str, subject: &str) -> Result<DevicePolicy, AnalyticsError> {
+        let policy = self.stored_policy(workspace_id).await?;
+        Ok(policy::for_device(&policy, workspace_id, subject))
+    }
+
+    pub async fn policy(&self, who: &Principal, workspace_id: &str) -> Result<AnalyticsPolicy, AnalyticsError> {
+        self.authorize(who, workspace_id, Action::Read).await?;
+        self.stored_policy(workspace_id).await
+    }
+
+    pub async fn set_policy(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        policy: AnalyticsPolicy,
+    ) -> Result<AnalyticsPolicy, AnalyticsError> {
+        let app_id = self.authorize(who, workspace_id, Action::Operate).await?;
+        policy::check(&policy)?;
+        let now = self.control().now_ms();
+        let text = serde_json::to_string(&policy).expect("policies serialize");
+        let audit = NewAuditEntry::by(who, now, "analytics.policy.update", "workspace", workspace_id)
+            .in_app(&app_id)
+            .after(json!(policy));
+        let record = AnalyticsPolicyRecord { workspace_id: workspace_id.to_owned(), policy: text, updated_at: now };
+        self.control().storage().put_analytics_policy(&record, &audit).await?;
+        self.inner.policies.insert(workspace_id.to_owned(), policy.clone(), now);
+        Ok(policy)
+    }
+}
+
+/// The writer task: stores whatever uploads are waiting in one transaction, counts them, answers.
+pub(super) async fn write_batches(shared: Arc<Shared>, mut pending: mpsc::Receiver<PendingBatch>) {
+    while let Some(first) = pending.recv().await {
+        let mut group = vec![first];
+        while group.len() < GROUP_LIMIT
+            && let Ok(next) = pending.try_recv()
+        {
+            group.push(next);
+        }
+        let records: Vec<AnalyticsBatchRecord> = group.iter().map(|batch| batch.record.clone()).collect();
+        match shared.storage.append_analytics_batches(&records).await {
+            Ok(sequences) => {
+                if !apply_in_order(&shared, &group, &sequences)
+                    && let Err(error) = catch_up(&shared).await
+                {
+                    tracing::warn!(%error, "cannot catch up with stored analytics batches");
+                }
+                for (batch, seq) in group.into_iter().zip(sequences) {
+                    let _ = batch.stored.send(Ok(seq));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, batches = group.len(), "cannot store analytics batches");
+                for batch in group {
+                    let _ = batch.stored.send(Err(error.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Counts a stored group directly when its sequence numbers follow the last counted one without
+/// a gap; otherwise another node stored batches in between and the caller catches up instead.
+fn apply_in_order(shared: &Shared, group: &[PendingBatch], sequences: &[Option<i64>]) -> bool {
+    let mut stored: Vec<(i64, &PendingBatch)> =
+        sequences.iter().zip(group).filter_map(|(seq, batch)| seq.map(|seq| (seq, batch))).collect();
+    stored.sort_by_key(|(seq, _)| *seq);
+    let mappings = shared.mappings.read().expect("mapping lock");
+    let mut rollups = shared.rollups.write().expect("rollup lock");
+    let follows = stored.iter().enumerate().all(|(offset, (seq, _))| *seq == rollups.applied_seq + 1 + offset as i64);
+    if follows {
+        for (seq, batch) in stored {
+            rollups.apply(seq, &batch.record, &batch.events, &mappings);
+        }
+    }
+    follows
+}
+
+pub(super) async fn catch_up(shared: &Shared) -> Result<usize, AnalyticsError> {
+    let _one_at_a_time = shared.catching_up.lock().await;
+    let mut counted = 0;
+    loop {
+        let after = shared.rollups.read().expect("rollup lock").applied_seq;
+        let page = shared.storage.analytics_batches_after(after, CATCH_UP_PAGE).await?;
+        let decoded: Vec<_> = page
+            .iter()
+            .map(|stored| {
+                let events = decode_stored(&stored.batch.payload).unwrap_or_else(|error| {
+                    tracing::error!(seq = stored.seq, %error, "an analytics batch cannot be decoded; skipped");
+                    Vec::new()
+                });
+                (stored, events)
+            })
+            .collect();
+        let mappings = shared.mappings.read().expect("mapping lock");
+        let mut rollups = shared.rollups.write().expect("rollup lock");
+        for (stored, events) in &decoded {
+            rollups.apply(stored.seq, &stored.batch, events, &mappings);
+        }
+        counted += page.len();
+        if page.len() < CATCH_UP_PAGE as usize {
+            return Ok(counted);
+        }
+    }
+}
