@@ -7,14 +7,13 @@ use std::sync::{Arc, RwLock};
 use midship_control::{ControlError, ControlPlane};
 use midship_core::access::Action;
 use midship_core::page::{Page, PageRequest};
-use midship_core::{NewAuditEntry, Principal, Workspace};
+use midship_core::{Classify, ErrorKind, NewAuditEntry, Principal, Workspace};
 use midship_storage::{DraftAfterPublish, DraftSwitchRecord, StorageError, SwitchVersionRecord};
 use serde_json::{Value, json};
 
 use crate::definition::{DefinitionError, SwitchDefinition};
 use crate::document::ConfigDocument;
 use crate::snapshot::{ConfigSnapshot, DeviceContext};
-use midship_core::{Classify, ErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {
