@@ -6,8 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use midship_api::AlertRuleDefinition;
-pub use midship_gateway::ApiTotals;
-use midship_gateway::Gateway;
+pub use midship_core::api_calls::{ApiCalls, ApiTotals};
 use serde_json::json;
 
 use crate::histogram::Histogram;
@@ -17,17 +16,6 @@ use crate::{AnalyticsError, invalid};
 pub const METRICS: [&str; 5] = ["crash_rate", "anr_rate", "startup_p95_ms", "api_error_rate", "api_latency_p95_ms"];
 /// Windows reach back at most as far as the per-minute rollups are kept.
 const MAX_WINDOW_MINUTES: u32 = 24 * 60;
-
-/// Where API metrics come from: the gateway of this node.
-pub trait ApiCalls: Send + Sync + std::fmt::Debug {
-    fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<ApiTotals>;
-}
-
-impl ApiCalls for Gateway {
-    fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<ApiTotals> {
-        self.api_totals(workspace_id, operation_type)
-    }
-}
 
 pub fn check(definition: &AlertRuleDefinition) -> Result<(), AnalyticsError> {
     if definition.name.trim().is_empty() || definition.name.chars().count() > 100 {

@@ -3,6 +3,7 @@
 //! come in from the caller so every rule is testable as it is.
 
 pub mod access;
+pub mod api_calls;
 pub mod audit;
 pub mod cache;
 pub mod clock;

@@ -5,10 +5,8 @@
 //! hash lookup.
 
 use midship_storage::PackageKind;
-use midship_switches::Rule;
-use midship_switches::compile::rule_condition;
-use midship_switches::definition::Whitelist;
 use midship_targeting::Condition;
+use midship_targeting::rules::{Rule, RuleError, Whitelist, rule_condition};
 use serde::{Deserialize, Serialize};
 
 use crate::{DeliveryError, invalid};
@@ -92,7 +90,7 @@ impl ReleaseDefinition {
     /// Checks the definition for a package at `now`, naming the first problem; conflicting rules
     /// (a rule that can match no device, say) are refused.
     pub fn validate(&self, target: ReleaseTarget<'_>, now: i64) -> Result<(), DeliveryError> {
-        let rule_error = |error: midship_switches::DefinitionError| invalid(error.path, error.message);
+        let rule_error = |error: RuleError| invalid(error.path, error.message);
         if self.rules.whitelist.is_some() {
             return Err(invalid("rules.whitelist", "a whitelist is a stage: use stage {\"kind\": \"whitelist\"}"));
         }

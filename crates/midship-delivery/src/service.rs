@@ -18,8 +18,8 @@ use midship_storage::{
     DeliveryEventKind, DeliveryEventRecord, PackageKind, PackageRecord, PatchRecord, ReleaseRecord, ReleaseStatus,
     SigningKeyRecord, StorageError,
 };
-use midship_switches::DeviceContext;
 use midship_sync::{DELIVERY_BIZ_TYPE, SendRequest, SyncService};
+use midship_targeting::DeviceContext;
 use midship_targeting::condition::compare_versions;
 use serde_json::{Value, json};
 

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use midship_api::{DeliveryCheckResponse, InstalledPackages, PackageOffer, PatchOffer};
 use midship_package::signing::ALGORITHM;
 use midship_storage::{DeliveryEventKind, PackageKind, PackageRecord, PatchRecord, ReleaseRecord, ReleaseStatus};
-use midship_switches::DeviceContext;
 use midship_targeting::Condition;
+use midship_targeting::DeviceContext;
 use midship_targeting::condition::compare_versions;
 use serde_json::Value;
 

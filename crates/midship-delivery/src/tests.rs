@@ -10,8 +10,8 @@ use midship_core::{ManualClock, Principal};
 use midship_package::{Files, write_zip};
 use midship_storage::Storage;
 use midship_storage_sqlite::{PoolSettings, SqliteStorage};
-use midship_switches::DeviceContext;
 use midship_sync::{SyncService, SyncSettings};
+use midship_targeting::DeviceContext;
 use serde_json::{Value, json};
 
 use crate::{DeliveryService, DeliverySettings, LocalBlobStore, UploadRequest};

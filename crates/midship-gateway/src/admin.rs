@@ -2,6 +2,7 @@
 
 use midship_control::ControlError;
 use midship_core::access::Action;
+use midship_core::api_calls::{ApiCalls, ApiTotals};
 use midship_core::secrets::new_app_secret;
 use midship_core::{NewAuditEntry, Principal, Workspace, validation};
 use midship_signing::envelope::Suite;
@@ -210,9 +211,11 @@ impl Gateway {
         self.workspace(who, workspace_id, Action::Read).await?;
         Ok(self.stats.for_workspace(workspace_id))
     }
+}
 
-    /// One API's raw counters on this node, for alert rules (no caller: the server evaluates).
-    pub fn api_totals(&self, workspace_id: &str, operation_type: &str) -> Option<crate::ApiTotals> {
+/// One API's raw counters on this node, for alert rules (no caller: the server evaluates).
+impl ApiCalls for Gateway {
+    fn totals(&self, workspace_id: &str, operation_type: &str) -> Option<ApiTotals> {
         self.stats.totals(workspace_id, operation_type)
     }
 }

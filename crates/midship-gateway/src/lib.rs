@@ -37,10 +37,11 @@ pub use definition::{
     HeaderAction, HeaderRule, HeaderStage, HttpMethod, Mock, Parameter, ParameterKind, ProxySignature, ResponseCache,
     TrafficMigration,
 };
+pub use midship_core::api_calls::ApiTotals;
 pub use model::{Api, ApiGroup};
 pub use request::{RpcHeaders, RpcRequest, RpcResponse, default_status};
 pub use result::ResultCode;
-pub use stats::{ApiStats, ApiTotals};
+pub use stats::ApiStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {

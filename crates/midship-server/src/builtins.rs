@@ -7,7 +7,8 @@ use midship_control::ControlPlane;
 use midship_delivery::DeliveryService;
 use midship_gateway::{BuiltinError, BuiltinRegistry, CallContext};
 use midship_push::PushService;
-use midship_switches::{DeviceContext, SwitchService};
+use midship_switches::SwitchService;
+use midship_targeting::DeviceContext;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 

@@ -6,7 +6,8 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use midship_switches::{ConfigDocument, ConfigSnapshot, DeviceContext, SwitchDefinition};
+use midship_switches::{ConfigDocument, ConfigSnapshot, SwitchDefinition};
+use midship_targeting::DeviceContext;
 use serde_json::json;
 
 const SWITCHES: usize = 50;

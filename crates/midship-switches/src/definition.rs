@@ -10,12 +10,20 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use midship_targeting::rules::{Rule, RuleError};
+
 /// A validation failure, with the JSON path of the bad part (`$.targets[2].rule.os_version.min`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{path}: {message}")]
 pub struct DefinitionError {
     pub path: String,
     pub message: String,
+}
+
+impl From<RuleError> for DefinitionError {
+    fn from(error: RuleError) -> Self {
+        Self { path: error.path, message: error.message }
+    }
 }
 
 impl DefinitionError {
@@ -101,81 +109,11 @@ pub struct TargetedValue {
     pub rule: Rule,
 }
 
-/// Dimensions combined with AND; an absent dimension matches everyone.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub whitelist: Option<Whitelist>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub platforms: Vec<Platform>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cities: Option<Membership>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub models: Option<Membership>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub networks: Option<Membership>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub os_version: Option<VersionRule>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_version: Option<VersionRule>,
-    /// Share of devices, 0 to 100, chosen by a stable hash of the device id and the switch key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percentage: Option<f64>,
-    /// Any further condition in the targeting language (GrowthBook syntax) on device attributes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub condition: Option<Value>,
-}
-
-/// Exact user ids and device ids (a set: hundreds of thousands stay fast) and up to 20 regular
-/// expressions matched against both.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Whitelist {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub user_ids: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub device_ids: Vec<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub patterns: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum Membership {
-    Include(Vec<String>),
-    Exclude(Vec<String>),
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", deny_unknown_fields)]
-pub enum VersionRule {
-    Include(Vec<String>),
-    Exclude(Vec<String>),
-    /// Inclusive bounds; either may be absent.
-    InRange {
-        #[serde(default)]
-        min: Option<String>,
-        #[serde(default)]
-        max: Option<String>,
-    },
-    OutOfRange {
-        #[serde(default)]
-        min: Option<String>,
-        #[serde(default)]
-        max: Option<String>,
-    },
-}
-
-pub const MAX_WHITELIST_ENTRIES: usize = 500_000;
-pub const MAX_WHITELIST_PATTERNS: usize = 20;
 pub const MAX_TARGETS: usize = 100;
 pub const MAX_VALUE_BYTES: usize = 64 * 1024;
 
 static KEY_SHAPE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$").expect("valid regex"));
-static VERSION_SHAPE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.\-]+)?$").expect("valid regex"));
 
 impl SwitchDefinition {
     /// Checks everything that can be checked before publishing, naming the path of the bad part.
@@ -209,92 +147,6 @@ fn check_value(value_type: ValueType, value: &Value, path: &str) -> Result<(), D
     }
     if value.to_string().len() > MAX_VALUE_BYTES {
         return Err(DefinitionError::new(path, format!("value is larger than {MAX_VALUE_BYTES} bytes")));
-    }
-    Ok(())
-}
-
-impl Rule {
-    pub fn validate(&self, path: &str) -> Result<(), DefinitionError> {
-        if let Some(whitelist) = &self.whitelist {
-            let entries = whitelist.user_ids.len() + whitelist.device_ids.len();
-            if entries > MAX_WHITELIST_ENTRIES {
-                return Err(DefinitionError::new(
-                    format!("{path}.whitelist"),
-                    format!("at most {MAX_WHITELIST_ENTRIES} ids"),
-                ));
-            }
-            if whitelist.patterns.len() > MAX_WHITELIST_PATTERNS {
-                return Err(DefinitionError::new(
-                    format!("{path}.whitelist.patterns"),
-                    format!("at most {MAX_WHITELIST_PATTERNS} patterns"),
-                ));
-            }
-            for (index, pattern) in whitelist.patterns.iter().enumerate() {
-                if let Err(error) = Regex::new(pattern) {
-                    return Err(DefinitionError::new(
-                        format!("{path}.whitelist.patterns[{index}]"),
-                        format!("invalid regular expression: {error}"),
-                    ));
-                }
-            }
-            if entries == 0 && whitelist.patterns.is_empty() {
-                return Err(DefinitionError::new(format!("{path}.whitelist"), "names no user, device or pattern"));
-            }
-        }
-        for (name, membership) in [("cities", &self.cities), ("models", &self.models), ("networks", &self.networks)] {
-            if let Some(Membership::Include(values) | Membership::Exclude(values)) = membership
-                && values.is_empty()
-            {
-                return Err(DefinitionError::new(format!("{path}.{name}"), "lists nothing"));
-            }
-        }
-        for (name, rule) in [("os_version", &self.os_version), ("app_version", &self.app_version)] {
-            if let Some(rule) = rule {
-                validate_version_rule(rule, &format!("{path}.{name}"))?;
-            }
-        }
-        if let Some(percentage) = self.percentage
-            && !(0.0..=100.0).contains(&percentage)
-        {
-            return Err(DefinitionError::new(format!("{path}.percentage"), "must be between 0 and 100"));
-        }
-        if let Some(condition) = &self.condition {
-            midship_targeting::condition::Condition::compile(condition).map_err(|error| {
-                DefinitionError::new(format!("{path}.condition{}", error.path.trim_start_matches('$')), error.message)
-            })?;
-        }
-        Ok(())
-    }
-}
-
-fn validate_version_rule(rule: &VersionRule, path: &str) -> Result<(), DefinitionError> {
-    let check = |version: &str, at: String| {
-        if VERSION_SHAPE.is_match(version) {
-            Ok(())
-        } else {
-            Err(DefinitionError::new(at, format!("`{version}` is not a version such as 10.2.3")))
-        }
-    };
-    match rule {
-        VersionRule::Include(versions) | VersionRule::Exclude(versions) => {
-            if versions.is_empty() {
-                return Err(DefinitionError::new(path, "lists no version"));
-            }
-            for (index, version) in versions.iter().enumerate() {
-                check(version, format!("{path}[{index}]"))?;
-            }
-        }
-        VersionRule::InRange { min, max } | VersionRule::OutOfRange { min, max } => {
-            if min.is_none() && max.is_none() {
-                return Err(DefinitionError::new(path, "needs min, max or both"));
-            }
-            if let Some(min) = min {
-                check(min, format!("{path}.min"))?;
-            }
-            if let Some(max) = max {
-                check(max, format!("{path}.max"))?;
-            }
-        }
     }
     Ok(())
 }

@@ -9,11 +9,12 @@ use midship_core::access::Action;
 use midship_core::page::{Page, PageRequest};
 use midship_core::{Classify, ErrorKind, NewAuditEntry, Principal, Workspace};
 use midship_storage::{DraftAfterPublish, DraftSwitchRecord, StorageError, SwitchVersionRecord};
+use midship_targeting::DeviceContext;
 use serde_json::{Value, json};
 
 use crate::definition::{DefinitionError, SwitchDefinition};
 use crate::document::ConfigDocument;
-use crate::snapshot::{ConfigSnapshot, DeviceContext};
+use crate::snapshot::ConfigSnapshot;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwitchError {

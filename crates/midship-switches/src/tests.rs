@@ -5,7 +5,9 @@ use midship_core::{ManualClock, Principal};
 use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 use serde_json::json;
 
-use crate::{DeviceContext, ImportMode, PullOutcome, SwitchDefinition, SwitchError, SwitchService, SwitchState};
+use midship_targeting::DeviceContext;
+
+use crate::{ImportMode, PullOutcome, SwitchDefinition, SwitchError, SwitchService, SwitchState};
 
 struct Fixture {
     control: ControlPlane,

@@ -10,18 +10,23 @@
 //! - [`condition`]: compiled attribute conditions (`$in`, `$regex`, `$vgte`, …);
 //! - [`hash`]: the hashing and bucket ranges behind rollouts and experiments;
 //! - [`feature`]: feature definitions, their rules, experiments and evaluation;
-//! - [`query_string`]: forcing an experiment variation from a URL.
+//! - [`query_string`]: forcing an experiment variation from a URL;
+//! - [`rules`]: mPaaS-style audiences (whitelists, cities, models, networks, version ranges,
+//!   percentages) written as one condition, and [`DeviceContext`], the attributes they read.
 //!
 //! Pure code: no I/O, no clock, no randomness. Compile definitions once
 //! ([`feature::CompiledFeatures`], [`condition::Condition`]) and evaluate them for many users.
 
 pub mod condition;
+mod device;
 pub mod feature;
 pub mod hash;
 mod js;
 pub mod query_string;
+pub mod rules;
 
 pub use condition::{Condition, ConditionError, eval_condition};
+pub use device::DeviceContext;
 pub use feature::{
     CompiledFeatures, Context, Experiment, ExperimentResult, FeatureDefinition, FeatureResult, FeatureRule,
     FeatureSource, UserContext, evaluate_feature, run_experiment,

@@ -11,7 +11,7 @@ use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
 use midship_delivery::{DeliveryError, ReleaseAction, ReleaseDefinition, Stage};
 use midship_storage::{PackageKind, ReleaseStatus};
-use midship_switches::definition::Whitelist;
+use midship_targeting::rules::Whitelist;
 use serde::Deserialize;
 
 use crate::AppState;

@@ -8,7 +8,8 @@ use axum::routing::{get, post};
 use midship_api::{ConfigPullRequest, ConfigPullResponse};
 use midship_core::Platform;
 use midship_core::clock::format_rfc3339;
-use midship_switches::{DeviceContext, PullOutcome};
+use midship_switches::PullOutcome;
+use midship_targeting::DeviceContext;
 use serde_json::{Value, json};
 
 use crate::AppState;
