@@ -373,6 +373,15 @@ pub fn decode_stored(payload: &[u8]) -> Result<Vec<Event>, String> {
     serde_json::from_slice(&json).map_err(|error| error.to_string())
 }
 
+/// Whether two batches hold the same events as their device sent them, whenever each was received:
+/// an event placed at its receive time is compared at its client time.
+pub fn same_events(left: &[Event], right: &[Event]) -> bool {
+    fn as_sent(event: &Event) -> (i64, &Option<String>, &Option<String>, &Payload) {
+        (event.client_time.unwrap_or(event.time), &event.user_id, &event.app_version, &event.payload)
+    }
+    left.len() == right.len() && left.iter().zip(right).all(|(left, right)| as_sent(left) == as_sent(right))
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -482,6 +491,23 @@ mod tests {
         let Payload::Crash(failure) = &decoded.events[1].payload else { panic!("a crash") };
         assert_eq!((failure.exception.exception_type.as_str(), failure.frames[0].line), ("E", Some(3)));
         assert!(decode_batch(&[0x0a, 0xff], &uploader(), NOW).unwrap_err().to_string().contains("protobuf"));
+    }
+
+    #[test]
+    fn a_retry_received_later_holds_the_same_events_and_another_batch_does_not() {
+        let body = |name: &str| {
+            let ancient = NOW - MAX_EVENT_AGE_MS - 1;
+            format!(
+                r#"{{"batch_id":"B","events":[{{"kind":"launch","time":{ancient}}},{{"kind":"event","time":{NOW},"name":"{name}"}}]}}"#
+            )
+        };
+        let decode = |body: String, received_at: i64| decode_batch(body.as_bytes(), &uploader(), received_at).unwrap();
+        let first = decode(body("buy"), NOW);
+        let retry = decode(body("buy"), NOW + 60_000);
+        assert_ne!(first.events, retry.events, "the old launch is placed at each receive time");
+        assert!(same_events(&first.events, &retry.events));
+        assert!(!same_events(&first.events, &decode(body("sell"), NOW).events));
+        assert!(!same_events(&first.events, &first.events[..1]));
     }
 
     #[test]

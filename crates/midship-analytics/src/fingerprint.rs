@@ -1,6 +1,7 @@
 //! Crash grouping: a failure's fingerprint is a hash of its kind, exception type and normalised
-//! stack, so the same bug seen at other load addresses, framework versions (line numbers) or with
-//! renumbered lambdas lands in one group.
+//! stack — functions and modules, never line numbers — so the same bug seen at other load
+//! addresses, in another build of the app or the framework (lines moved by an edit above them) or
+//! with renumbered lambdas lands in one group, as Sentry and Crashlytics group.
 
 use std::sync::LazyLock;
 
@@ -12,8 +13,8 @@ use crate::event::{Failure, FailureKind, Frame};
 /// Frames past this many do not change the group.
 const FRAMES_IN_FINGERPRINT: usize = 32;
 
-/// Function prefixes (JVM) and module names (native, iOS) of frameworks: their line numbers move
-/// between OS and library versions, so they are not part of the fingerprint.
+/// Function prefixes (JVM) and module names (native, iOS) of frameworks: a group's title names
+/// the first frame outside them, the app's own code.
 const FRAMEWORK_FUNCTIONS: &[&str] = &[
     "android.",
     "androidx.",
@@ -78,15 +79,14 @@ fn strip_generated(text: &str) -> String {
 }
 
 /// A frame as the fingerprint sees it: module and function without generated names or addresses,
-/// file, and the line only for the app's own code.
+/// and the file. The line is left out for app and framework frames alike: an edit above a function
+/// moves its lines, and one bug must not split into a group per build. (The stored samples keep
+/// their lines.)
 pub fn normalise_frame(frame: &Frame) -> String {
     let module = frame.module.as_deref().map(strip_generated).unwrap_or_default();
     let function = strip_generated(&frame.function);
     let file = frame.file.as_deref().unwrap_or_default();
-    match frame.line.filter(|_| !is_framework(frame)) {
-        Some(line) => format!("{module}!{function}@{file}:{line}"),
-        None => format!("{module}!{function}@{file}"),
-    }
+    format!("{module}!{function}@{file}")
 }
 
 /// The group a failure belongs to: 32 hex digits.
@@ -164,13 +164,38 @@ mod tests {
     }
 
     #[test]
-    fn app_lines_exception_types_and_kinds_split_groups() {
+    fn one_exception_thrown_at_other_lines_of_the_same_function_is_one_group() {
+        // One NullPointerException in Cart.total, its lines moved by edits above it from build to
+        // build, called from a screen whose own lines moved too.
+        let thrown_at = |line: u32, caller_line: u32| {
+            let mut failure = crash(
+                "",
+                vec![
+                    frame("com.demo.cart.Cart.total", line, "0x1"),
+                    frame("com.demo.cart.CartActivity.onResume", caller_line, "0x2"),
+                    frame("android.app.Activity.performResume", 8_000 + line, "0x3"),
+                ],
+            );
+            failure.exception.exception_type = "java.lang.NullPointerException".into();
+            failure
+        };
+        let print = fingerprint(FailureKind::Crash, &thrown_at(42, 77));
+        for (line, caller_line) in [(43, 77), (58, 80), (120, 12)] {
+            assert_eq!(fingerprint(FailureKind::Crash, &thrown_at(line, caller_line)), print, "line {line}");
+        }
+    }
+
+    #[test]
+    fn functions_exception_types_and_kinds_split_groups() {
         let base = crash("", vec![frame("com.demo.cart.Cart.total", 42, "0x1")]);
-        let other_line = crash("", vec![frame("com.demo.cart.Cart.total", 43, "0x1")]);
+        let other_function = crash("", vec![frame("com.demo.cart.Cart.clear", 42, "0x1")]);
+        let other_caller =
+            crash("", vec![frame("com.demo.cart.Cart.total", 42, "0x1"), frame("com.demo.Checkout.pay", 9, "0x2")]);
         let mut other_type = base.clone();
         other_type.exception.exception_type = "java.lang.NullPointerException".into();
         let print = fingerprint(FailureKind::Crash, &base);
-        assert_ne!(print, fingerprint(FailureKind::Crash, &other_line));
+        assert_ne!(print, fingerprint(FailureKind::Crash, &other_function));
+        assert_ne!(print, fingerprint(FailureKind::Crash, &other_caller));
         assert_ne!(print, fingerprint(FailureKind::Crash, &other_type));
         assert_ne!(print, fingerprint(FailureKind::Anr, &base));
         assert_eq!(print.len(), 32);

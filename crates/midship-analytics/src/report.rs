@@ -193,15 +193,19 @@ pub fn realtime(rollup: &WorkspaceRollup, now: i64) -> RealtimeReport {
     RealtimeReport { minutes, active_devices: devices.len() }
 }
 
+/// Each cohort's retention at each offset. A period that has not begun by `today` has no figure
+/// (`None`, not 0), so a chart shows no false 0 %; the current period counts as far as it has gone.
 pub fn retention(
     rollup: &WorkspaceRollup,
     range: DayRange,
     subject: Subject,
     period: Period,
     offsets: &[u32],
+    today: DayNumber,
 ) -> RetentionReport {
     let first = period.of(range.from);
     let last = period.of(range.to);
+    let current = period.of(today);
     let furthest = last + i64::from(offsets.iter().copied().max().unwrap_or(0));
     let mut newcomers: HashMap<i64, RoaringBitmap> = HashMap::new();
     let mut active: HashMap<i64, RoaringBitmap> = HashMap::new();
@@ -228,9 +232,11 @@ pub fn retention(
                 size: cohort.len(),
                 retained: offsets
                     .iter()
-                    .map(|&offset| Retained {
-                        offset,
-                        count: active.get(&(index + i64::from(offset))).map_or(0, |seen| cohort.intersection_len(seen)),
+                    .map(|&offset| {
+                        let later = index + i64::from(offset);
+                        let count = (later <= current)
+                            .then(|| active.get(&later).map_or(0, |seen| cohort.intersection_len(seen)));
+                        Retained { offset, count }
                     })
                     .collect(),
             }
@@ -480,6 +486,40 @@ mod tests {
         assert_eq!(deepest_step(&[custom(1, 0, 1)], &steps, 10), 0);
         // Past the window.
         assert_eq!(deepest_step(&[custom(1, 0, 0), custom(1, 5, 1), custom(1, 11, 2)], &steps, 10), 2);
+    }
+
+    #[test]
+    fn retention_of_a_period_not_begun_is_absent_not_zero() {
+        use crate::event::{Event, Payload};
+        use crate::rollup::parse_day;
+
+        let monday = parse_day("2026-11-23").unwrap();
+        let launch = |day: DayNumber| Event {
+            time: i64::from(day) * DAY_MS + 3_600_000,
+            client_time: None,
+            user_id: None,
+            app_version: None,
+            payload: Payload::Launch { session_id: None, cold: None },
+        };
+        let mut rollup = WorkspaceRollup::default();
+        let received_at = i64::from(monday + 2) * DAY_MS;
+        rollup.apply("D1", &[launch(monday), launch(monday + 1)], received_at);
+        rollup.apply("D2", &[launch(monday + 1)], received_at);
+        let range = DayRange { from: monday, to: monday + 1 };
+        // Today is Tuesday: Monday's day-1 period (today) has begun, Tuesday's has not.
+        let report = retention(&rollup, range, Subject::Device, Period::Day, &[1, 7], monday + 1);
+        let figures: Vec<(u64, Vec<Option<u64>>)> = report
+            .cohorts
+            .iter()
+            .map(|cohort| (cohort.size, cohort.retained.iter().map(|retained| retained.count).collect()))
+            .collect();
+        assert_eq!(figures, [(1, vec![Some(1), None]), (1, vec![None, None])]);
+        // A day later, Tuesday's day-1 period has come and gone without D2: a real 0.
+        let report = retention(&rollup, range, Subject::Device, Period::Day, &[1], monday + 2);
+        assert_eq!(report.cohorts[1].retained[0].count, Some(0));
+        let json =
+            serde_json::to_value(retention(&rollup, range, Subject::Device, Period::Week, &[1], monday + 6)).unwrap();
+        assert_eq!(json["cohorts"][0]["retained"][0], serde_json::json!({ "offset": 1, "count": null }));
     }
 
     #[test]

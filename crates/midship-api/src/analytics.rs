@@ -15,6 +15,10 @@ pub struct UploadResponse {
     pub accepted: u64,
     /// The device sent this batch id before; nothing was counted again.
     pub duplicate: bool,
+    /// With `duplicate`: the batch stored under this id holds other events, so this was a
+    /// different batch reusing the id, and none of it was stored. `false` for a retry.
+    #[serde(default)]
+    pub content_differs: bool,
     pub rejected: Vec<RejectedEvent>,
 }
 
@@ -31,12 +35,15 @@ pub struct RejectedEvent {
 pub struct AnalyticsPolicy {
     /// Per event kind (`launch`, `event`, `page`, `crash`, …, or `*` for every kind not named).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::rules::policy_kinds))]
     pub kinds: BTreeMap<String, KindPolicy>,
-    /// Events per upload.
+    /// Events per upload, 1 to 1000.
     #[serde(default = "default_batch_size")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub batch_size: u32,
-    /// How long the SDK waits before uploading a batch that is not full.
+    /// How long the SDK waits before uploading a batch that is not full, 1 to 86400 seconds.
     #[serde(default = "default_flush_interval")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 86400))]
     pub flush_interval_seconds: u32,
 }
 
@@ -66,11 +73,13 @@ pub struct KindPolicy {
     pub enabled: bool,
     #[serde(default)]
     pub wifi_only: bool,
-    /// Users (or devices without a user) uploading this kind, in parts per thousand.
+    /// Users (or devices without a user) uploading this kind, in parts per thousand (0 to 1000).
     #[serde(default = "all_per_thousand")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1000))]
     pub sample_per_thousand: u16,
     /// `debug`, `info`, `warn` or `error`: log lines below it stay on the device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(debug|info|warn|error)$"))]
     pub min_level: Option<String>,
 }
 
@@ -174,7 +183,9 @@ pub struct Cohort {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct Retained {
     pub offset: u32,
-    pub count: u64,
+    /// Of the cohort, those active `offset` periods after its own; `null` while that period has
+    /// not begun (the current period counts as far as it has gone).
+    pub count: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,15 +340,27 @@ pub struct ExportView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AlertRuleDefinition {
+    /// 1 to 100 characters, not only spaces.
+    #[cfg_attr(feature = "openapi", schema(max_length = 100, pattern = r"\S"))]
     pub name: String,
     /// `crash_rate` and `anr_rate` (per launch), `startup_p95_ms`, `api_error_rate` (calls not
     /// answered 1000, per call) or `api_latency_p95_ms` of the gateway API `operation_type`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(crash_rate|anr_rate|startup_p95_ms|api_error_rate|api_latency_p95_ms)$")
+    )]
     pub metric: String,
+    /// Required for the `api_` metrics, absent for the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_type: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(minimum = 0))]
     pub threshold: f64,
+    /// 1 to 1440 minutes (default 5).
     #[serde(default = "default_window_minutes")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1440))]
     pub window_minutes: u32,
+    /// An http or https URL, at most 2000 characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000, pattern = "^https?://"))]
     pub webhook_url: String,
     #[serde(default = "enabled")]
     pub enabled: bool,
@@ -393,9 +416,13 @@ pub struct SymbolFileView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LogRequest {
+    /// The device asked (give this or `user_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub device_id: Option<String>,
+    /// The user whose devices are asked (give this or `device_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 128, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$"))]
     pub user_id: Option<String>,
 }
 

@@ -14,6 +14,9 @@ pub struct CallContext {
     pub workspace_id: String,
     pub operation_type: String,
     pub device_id: Option<String>,
+    /// The call came without `Device-Id` and `device_id` was issued for it just now, so it names
+    /// no device the client already knew: a retry would get another one.
+    pub device_id_issued: bool,
     pub user_id: Option<String>,
     pub platform: Option<String>,
     pub app_version: Option<String>,

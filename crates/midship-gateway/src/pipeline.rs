@@ -148,6 +148,7 @@ impl Gateway {
             workspace_id: workspace_id.to_owned(),
             operation_type: operation_type.to_owned(),
             device_id: non_empty(&headers.device_id).map(str::to_owned).or_else(|| issued_device_id.clone()),
+            device_id_issued: issued_device_id.is_some(),
             user_id: non_empty(&headers.user_id).map(str::to_owned),
             platform: non_empty(&headers.platform).map(str::to_owned),
             app_version: non_empty(&headers.app_version).map(str::to_owned),

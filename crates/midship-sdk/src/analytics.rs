@@ -316,6 +316,9 @@ impl AnalyticsLogger {
         for rejected in &answer.rejected {
             tracing::warn!(index = rejected.index, reason = %rejected.reason, "the server rejected an analytics event");
         }
+        if answer.content_differs {
+            tracing::warn!(batch_id = %answer.batch_id, "the server holds other events under this batch id; dropped");
+        }
         std::fs::remove_file(&batch_path).map_err(queue_error(&batch_path))?;
         Ok(Some(answer))
     }

@@ -138,6 +138,9 @@ pub enum RpcError {
     Envelope(#[from] EnvelopeError),
 }
 
+/// `Result-Status` of a request the gateway or a built-in service could not take as sent.
+const MALFORMED_REQUEST: u16 = 3002;
+
 /// Results after which the call certainly did not run, so trying again is safe.
 fn retryable(result: u16) -> bool {
     matches!(result, 1002 | 4003)
@@ -172,7 +175,9 @@ impl RpcClient {
     }
 
     /// Calls `operation_type` with `body`, signed, retrying failures that did not reach the
-    /// backend (connection refused, 1002, 4003) with exponential backoff.
+    /// backend (connection refused, 1002, 4003) with exponential backoff. A first call without a
+    /// device id that is refused (3002, as calls needing `Device-Id` are) is sent again at once
+    /// with the id the gateway issued.
     pub async fn rpc(&self, operation_type: &str, body: &Value) -> Result<RpcReply, RpcError> {
         self.rpc_bytes(operation_type, &serde_json::to_vec(body).expect("JSON values serialize")).await
     }
@@ -180,8 +185,15 @@ impl RpcClient {
     /// [`RpcClient::rpc`] with a body already encoded (compressed uploads, say).
     pub async fn rpc_bytes(&self, operation_type: &str, body: &[u8]) -> Result<RpcReply, RpcError> {
         let mut attempt = 0;
+        let mut first_contact = self.device_id().is_none();
         loop {
             let outcome = self.attempt(operation_type, body).await;
+            // A call that needs the device's id is refused at first contact (3002, which never
+            // runs the call) with the id the gateway issued; sent again with it, it runs.
+            let refused = matches!(&outcome, Ok(reply) if reply.result == MALFORMED_REQUEST);
+            if std::mem::take(&mut first_contact) && refused && self.device_id().is_some() {
+                continue;
+            }
             let retry = match &outcome {
                 Ok(reply) => retryable(reply.result),
                 Err(RpcError::Transport(error)) => error.is_connect(),

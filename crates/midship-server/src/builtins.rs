@@ -22,9 +22,17 @@ pub(crate) fn parse_body_or_default<T: DeserializeOwned + Default>(body: &[u8]) 
     if body.is_empty() { Ok(T::default()) } else { parse_body(body) }
 }
 
-/// The calling device's utdid (the `Device-Id` header), which device-state calls need.
+/// The calling device's utdid (the `Device-Id` header), which device-state calls need. An id the
+/// gateway issued for this very call is refused: a retry without the header would be issued
+/// another, so the same batch, report or binding would land on two devices. The refusal still
+/// carries the issued id, which the client sends the call again with.
 pub(crate) fn calling_device(context: &CallContext) -> Result<&str, BuiltinError> {
-    context.device_id.as_deref().ok_or_else(|| BuiltinError::malformed("the call names no device (the utdid header)"))
+    match context.device_id.as_deref() {
+        Some(device_id) if !context.device_id_issued => Ok(device_id),
+        _ => Err(BuiltinError::malformed(
+            "this call needs the Device-Id header: send it again with the Device-Id this answer issued",
+        )),
+    }
 }
 
 /// What the device says about itself: the signed headers, and the body's further attributes.

@@ -105,6 +105,25 @@ impl<D: Dialect> AnalyticsStore for SqlStorage<D> {
         rows.iter().map(batch_from_row).collect::<Result<_, _>>().map_err(corrupt("analytics_batches"))
     }
 
+    async fn get_analytics_batch(
+        &self,
+        workspace_id: &str,
+        device_id: &str,
+        batch_id: &str,
+    ) -> StorageResult<Option<StoredAnalyticsBatch>> {
+        let row = query(
+            "SELECT seq, workspace_id, device_id, batch_id, received_at, event_count, payload
+             FROM analytics_batches WHERE workspace_id = $1 AND device_id = $2 AND batch_id = $3",
+        )
+        .bind(workspace_id)
+        .bind(device_id)
+        .bind(batch_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database_error)?;
+        row.as_ref().map(batch_from_row).transpose().map_err(corrupt("analytics_batches"))
+    }
+
     async fn get_analytics_policy(&self, workspace_id: &str) -> StorageResult<Option<AnalyticsPolicyRecord>> {
         let row = query("SELECT workspace_id, policy, updated_at FROM analytics_policies WHERE workspace_id = $1")
             .bind(workspace_id)

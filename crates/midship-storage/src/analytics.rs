@@ -103,6 +103,14 @@ pub trait AnalyticsStore: Send + Sync {
     async fn append_analytics_batches(&self, batches: &[AnalyticsBatchRecord]) -> StorageResult<Vec<Option<i64>>>;
     /// Batches stored after `after_seq`, oldest first, at most `limit`.
     async fn analytics_batches_after(&self, after_seq: i64, limit: u32) -> StorageResult<Vec<StoredAnalyticsBatch>>;
+    /// The batch the device stored under `batch_id`, so a repeated id can be told apart from a
+    /// retry by its content.
+    async fn get_analytics_batch(
+        &self,
+        workspace_id: &str,
+        device_id: &str,
+        batch_id: &str,
+    ) -> StorageResult<Option<StoredAnalyticsBatch>>;
     async fn get_analytics_policy(&self, workspace_id: &str) -> StorageResult<Option<AnalyticsPolicyRecord>>;
     /// Creates or replaces the workspace's policy.
     async fn put_analytics_policy(&self, policy: &AnalyticsPolicyRecord, audit: &NewAuditEntry) -> StorageResult<()>;

@@ -76,6 +76,7 @@ macro_rules! storage_test_suite {
             delivery_events_count_each_device_once,
             delivery_signing_keys_are_created_once,
             analytics_batches_are_stored_once_per_device_and_id,
+            an_analytics_batch_is_found_by_its_device_and_id,
             analytics_policies_are_replaced_with_an_audit_entry,
             analytics_alert_rules_and_events_are_kept,
             analytics_symbol_files_are_replaced_per_version,

@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{AnalyticsService, GROUP_LIMIT, Shared};
-use crate::event::{Event, Uploader, decode_batch, decode_stored, encode_stored};
+use crate::event::{Event, Uploader, decode_batch, decode_stored, encode_stored, same_events};
 use crate::rollup::MINUTE_MS;
 use crate::{AnalyticsError, policy};
 
@@ -44,7 +44,13 @@ impl AnalyticsService {
             .map(|rejected| RejectedEvent { index: rejected.index, reason: rejected.reason })
             .collect();
         if batch.events.is_empty() {
-            return Ok(UploadResponse { batch_id: batch.batch_id, accepted: 0, duplicate: false, rejected });
+            return Ok(UploadResponse {
+                batch_id: batch.batch_id,
+                accepted: 0,
+                duplicate: false,
+                content_differs: false,
+                rejected,
+            });
         }
         let record = AnalyticsBatchRecord {
             workspace_id: workspace_id.to_owned(),
@@ -55,6 +61,7 @@ impl AnalyticsService {
             payload: encode_stored(&batch.events),
         };
         let accepted = batch.events.len() as u64;
+        let payload = record.payload.clone();
         let (stored, answer) = oneshot::channel();
         self.inner
             .writer
@@ -65,12 +72,44 @@ impl AnalyticsService {
             .await
             .map_err(|_| AnalyticsError::WriterStopped)?
             .map_err(|error| AnalyticsError::Control(ControlError::Storage(StorageError::Database(error))))?;
+        let content_differs = match seq {
+            Some(_) => false,
+            None => self.stored_content_differs(workspace_id, device_id, &batch.batch_id, &payload).await?,
+        };
         Ok(UploadResponse {
             batch_id: batch.batch_id,
             accepted: if seq.is_some() { accepted } else { 0 },
             duplicate: seq.is_none(),
+            content_differs,
             rejected,
         })
+    }
+
+    /// Whether the batch the device stored under `batch_id` holds other events than `payload` (this
+    /// upload's, encoded for storage): a different batch reusing the id rather than a retry. Events
+    /// placed at the receive time compare at their client time, so a later retry is still the same.
+    async fn stored_content_differs(
+        &self,
+        workspace_id: &str,
+        device_id: &str,
+        batch_id: &str,
+        payload: &[u8],
+    ) -> Result<bool, AnalyticsError> {
+        let storage = self.control().storage();
+        let Some(stored) = storage.get_analytics_batch(workspace_id, device_id, batch_id).await? else {
+            return Ok(false);
+        };
+        if stored.batch.payload == payload {
+            return Ok(false);
+        }
+        let same = match (decode_stored(&stored.batch.payload), decode_stored(payload)) {
+            (Ok(stored), Ok(uploaded)) => same_events(&stored, &uploaded),
+            _ => false,
+        };
+        if !same {
+            tracing::warn!(workspace_id, device_id, batch_id, "a batch id was sent again with other events; dropped");
+        }
+        Ok(!same)
     }
 
     /// Counts `events` against the device's budget for this minute.

@@ -76,7 +76,8 @@ impl AnalyticsService {
         if offsets.is_empty() || offsets.len() > 60 || offsets.iter().any(|&offset| offset > 400) {
             return Err(invalid("offsets", "give 1 to 60 offsets, each at most 400"));
         }
-        self.read(who, workspace_id, |rollup| report::retention(rollup, range, subject, period, offsets)).await
+        let today = day_of(self.control().now_ms());
+        self.read(who, workspace_id, |rollup| report::retention(rollup, range, subject, period, offsets, today)).await
     }
 
     pub async fn funnel(

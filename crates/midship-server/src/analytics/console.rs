@@ -146,7 +146,10 @@ pub async fn page(
                     tr {
                         td { (cohort.start) } td { (cohort.size) }
                         @for retained in &cohort.retained {
-                            td { (retained.count) " (" (percent(retained.count, cohort.size)) ")" }
+                            @match retained.count {
+                                Some(count) => td { (count) " (" (percent(count, cohort.size)) ")" },
+                                None => td.muted title="this period has not begun" { "—" },
+                            }
                         }
                     }
                 }

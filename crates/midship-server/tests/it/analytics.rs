@@ -75,6 +75,53 @@ impl Fixture {
         let report = self.server.admin().analytics_events(&self.workspace, &today()).await.unwrap();
         report.events.iter().find(|event| event.name == name).map_or(0, |event| event.count)
     }
+
+    /// A signed `POST /mgw` call as a client written from docs/protocol.md sends it, with or
+    /// without `Device-Id`: the result code, the memo and the `Device-Id` the gateway issued.
+    async fn signed_call(&self, operation_type: &str, device_id: Option<&str>, body: &str) -> RawReply {
+        use midship_signing::client::{SignType, SigningInput, sign};
+        let timestamp = now_ms().to_string();
+        let nonce = format!("{:032x}", rand::random::<u128>());
+        let input = SigningInput {
+            method: "POST",
+            operation_type,
+            app_id: &self.app_id,
+            workspace_id: &self.workspace,
+            timestamp: &timestamp,
+            nonce: &nonce,
+            body: body.as_bytes(),
+        };
+        let signature = sign(SignType::HmacSha256, self.secret.as_bytes(), &input);
+        let mut request = self
+            .server
+            .http
+            .post(self.server.url("/mgw"))
+            .header("Operation-Type", operation_type)
+            .header("AppId", &self.app_id)
+            .header("WorkspaceId", &self.workspace)
+            .header("Ts", timestamp)
+            .header("Nonce", nonce)
+            .header("Sign", signature)
+            .body(body.to_owned());
+        if let Some(device_id) = device_id {
+            request = request.header("Device-Id", device_id);
+        }
+        let response = request.send().await.unwrap();
+        let header = |name: &str| response.headers().get(name).map(|value| value.to_str().unwrap().to_owned());
+        RawReply {
+            result: header("result-status").unwrap().parse().unwrap(),
+            memo: header("memo").unwrap_or_default(),
+            issued_device_id: header("device-id"),
+            body: response.bytes().await.unwrap().to_vec(),
+        }
+    }
+}
+
+struct RawReply {
+    result: u16,
+    memo: String,
+    issued_device_id: Option<String>,
+    body: Vec<u8>,
 }
 
 #[tokio::test]
@@ -119,6 +166,81 @@ async fn the_logger_survives_a_restart_and_a_lost_answer_counts_once() {
     assert_eq!(breakdown.len(), 3);
     let pages = fixture.server.admin().analytics_pages(&fixture.workspace, &today()).await.unwrap();
     assert_eq!((pages.pages[0].views, pages.pages[0].average_duration_ms), (1, Some(1_500)));
+}
+
+#[tokio::test]
+async fn device_state_calls_without_a_device_id_are_refused_with_the_issued_one() {
+    let fixture = fixture().await;
+    let batch = json!({ "batch_id": "first-contact", "events": [{ "kind": "launch", "time": now_ms() }] }).to_string();
+    let first = fixture.signed_call("midship.analytics.upload", None, &batch).await;
+    let retried = fixture.signed_call("midship.analytics.upload", None, &batch).await;
+    for reply in [&first, &retried] {
+        assert_eq!(reply.result, 3002, "{}", reply.memo);
+        assert!(reply.memo.contains("Device-Id"), "{}", reply.memo);
+    }
+    let issued = first.issued_device_id.clone().expect("the refusal carries the utdid issued at first contact");
+    assert_ne!(retried.issued_device_id, Some(issued.clone()), "every call without the header is issued another id");
+    assert_eq!(fixture.overview_today().await.active_devices, 0, "nothing of a refused batch is counted");
+
+    // Sent again with the issued id, the batch is stored once; a retry of it is a duplicate.
+    for duplicate in [false, true] {
+        let reply = fixture.signed_call("midship.analytics.upload", Some(&issued), &batch).await;
+        assert_eq!(reply.result, 1000, "{}", reply.memo);
+        assert_eq!(serde_json::from_slice::<Value>(&reply.body).unwrap()["duplicate"], duplicate);
+        assert_eq!(reply.issued_device_id, None);
+    }
+    let day = fixture.overview_today().await;
+    assert_eq!((day.launches, day.active_devices), (1, 1));
+
+    // Every call that records or reads a device's state refuses the same way.
+    for (operation_type, body) in [
+        ("midship.analytics.policy", "{}"),
+        ("midship.analytics.log.upload", r#"{"request_id":"R","file_name":"app.log","content":""}"#),
+        ("midship.push.report", "{}"),
+        ("midship.push.bind", r#"{"user_id":"alice"}"#),
+        ("midship.push.unbind", "{}"),
+        ("midship.push.ack", r#"{"task_id":"T","event":"opened"}"#),
+        ("midship.delivery.report", r#"{"release_id":"R","event":"installed"}"#),
+    ] {
+        let reply = fixture.signed_call(operation_type, None, body).await;
+        assert_eq!((reply.result, reply.memo.contains("Device-Id")), (3002, true), "{operation_type}: {}", reply.memo);
+    }
+
+    // The SDK sends a call refused at first contact again with the issued id, on its own.
+    let settings = RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
+    let rpc = RpcClient::new(settings, DeviceIdentity::default()).unwrap();
+    let logger = AnalyticsLogger::open(rpc.clone(), LoggerSettings::new(fixture.queues.path().join("new"))).unwrap();
+    logger.foreground(now_ms()).unwrap();
+    let summary = logger.upload(Network::Wifi).await.unwrap();
+    assert_eq!((summary.batches, summary.events), (1, 1));
+    assert!(rpc.device_id().is_some());
+    assert_eq!(fixture.overview_today().await.active_devices, 2);
+}
+
+#[tokio::test]
+async fn a_batch_id_reused_for_other_events_is_told_apart_from_a_retry() {
+    let fixture = fixture().await;
+    let device = fixture.rpc("DEVICE-REUSE", None, "1.0.0");
+    let batch =
+        |name: &str| json!({ "batch_id": "7", "events": [{ "kind": "event", "name": name, "time": now_ms() - 1000 }] });
+    let first = batch("search");
+    let mut answers = Vec::new();
+    for body in [&first, &first, &batch("checkout")] {
+        let reply = device.rpc("midship.analytics.upload", body).await.unwrap();
+        assert_eq!(reply.result, 1000, "{}", reply.memo);
+        let answer = reply.json().unwrap();
+        answers.push((answer["accepted"].clone(), answer["duplicate"].clone(), answer["content_differs"].clone()));
+    }
+    assert_eq!(
+        answers,
+        [
+            (json!(1), json!(false), json!(false)),
+            (json!(0), json!(true), json!(false)),
+            (json!(0), json!(true), json!(true))
+        ],
+        "stored; a retry of it; another batch reusing its id"
+    );
+    assert_eq!((fixture.event_count("search").await, fixture.event_count("checkout").await), (1, 0));
 }
 
 #[tokio::test]
@@ -198,7 +320,7 @@ async fn a_panic_is_written_to_the_queue_and_grouped() {
 }
 
 #[tokio::test]
-async fn crashes_differing_in_addresses_and_framework_lines_group_together() {
+async fn crashes_differing_in_addresses_and_lines_group_together_keeping_their_lines() {
     let fixture = fixture().await;
     let device = fixture.rpc("DEVICE-G", None, "3.1.0");
     let crash = |address: u64, framework_line: u32, app_line: u32| {
@@ -218,11 +340,14 @@ async fn crashes_differing_in_addresses_and_framework_lines_group_together() {
     let reply =
         device.rpc("midship.analytics.upload", &json!({ "batch_id": "crashes-1", "events": events })).await.unwrap();
     assert_eq!(reply.result, 1000, "{}", reply.memo);
-    let groups =
-        fixture.server.admin().analytics_crashes(&fixture.workspace, &ReportParams::default()).await.unwrap().groups;
+    let admin = fixture.server.admin();
+    let groups = admin.analytics_crashes(&fixture.workspace, &ReportParams::default()).await.unwrap().groups;
     let counts: Vec<u64> = groups.iter().map(|group| group.count).collect();
-    assert_eq!(counts, [2, 1], "another app line is another bug");
+    assert_eq!(counts, [3], "a line moved by an edit above it is the same bug");
     assert_eq!(groups[0].title, "java.lang.IllegalStateException in com.demo.pay.Checkout.submit");
+    let detail = admin.analytics_crash(&fixture.workspace, &groups[0].fingerprint).await.unwrap();
+    let lines: Vec<&Value> = detail.samples.iter().map(|sample| &sample["frames"][0]["line"]).collect();
+    assert_eq!(lines, [57, 42, 42], "the samples keep their lines, newest first");
 }
 
 #[tokio::test]

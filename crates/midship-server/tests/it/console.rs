@@ -409,6 +409,12 @@ async fn analytics_page_charts_reports_funnels_and_crash_groups() {
     assert!(page.contains("devices per funnel step") && page.contains("buy_ticket"), "{page}");
     assert!(page.contains("com.transit.Map.render") && page.contains("840 ms"), "{page}");
     assert!(page.contains("<td>anr</td>"), "{page}");
+    let cohort = page.split("Retention of new devices").nth(1).and_then(|rest| rest.split("</table>").next()).unwrap();
+    assert!(
+        cohort.contains(r#"title="this period has not begun">—</td>"#),
+        "today's cohort has no day 1 yet: {cohort}"
+    );
+    assert!(!cohort.contains("0.0%"), "no false 0 %: {cohort}");
     let bad = server
         .http
         .get(server.url("/console/analytics?from=someday"))

@@ -44,6 +44,25 @@ pub async fn analytics_batches_are_stored_once_per_device_and_id(storage: Arc<dy
     assert!(storage.analytics_batches_after(all[2].seq, 100).await.unwrap().is_empty());
 }
 
+pub async fn an_analytics_batch_is_found_by_its_device_and_id(storage: Arc<dyn Storage>) {
+    let sequences = storage
+        .append_analytics_batches(&[batch("DEVICE1", "B1", b"one"), batch("DEVICE2", "B1", b"two")])
+        .await
+        .unwrap();
+    let found = storage.get_analytics_batch(WORKSPACE, "DEVICE2", "B1").await.unwrap().unwrap();
+    assert_eq!((Some(found.seq), found.batch), (sequences[1], batch("DEVICE2", "B1", b"two")));
+    // A repeated id stores nothing: the first content stays.
+    assert_eq!(storage.append_analytics_batches(&[batch("DEVICE2", "B1", b"other")]).await.unwrap(), [None]);
+    let kept = storage.get_analytics_batch(WORKSPACE, "DEVICE2", "B1").await.unwrap().unwrap();
+    assert_eq!(kept.batch.payload, b"two");
+    for (workspace_id, device_id, batch_id) in
+        [(WORKSPACE, "DEVICE1", "B2"), (WORKSPACE, "DEVICE3", "B1"), ("APP0000000000002W1", "DEVICE1", "B1")]
+    {
+        let missing = storage.get_analytics_batch(workspace_id, device_id, batch_id).await.unwrap();
+        assert_eq!(missing, None, "{workspace_id} {device_id} {batch_id}");
+    }
+}
+
 pub async fn analytics_policies_are_replaced_with_an_audit_entry(storage: Arc<dyn Storage>) {
     bootstrapped(&storage).await;
     create_app(&storage, "APP0000000000001", "One", T0).await;

@@ -236,10 +236,14 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
                     .iter()
                     .map(|cohort| {
                         let mut row = vec![cohort.start.clone(), cohort.size.to_string()];
-                        row.extend(cohort.retained.iter().map(|retained| {
-                            let percent =
-                                if cohort.size == 0 { 0.0 } else { 100.0 * retained.count as f64 / cohort.size as f64 };
-                            format!("{} ({percent:.1}%)", retained.count)
+                        row.extend(cohort.retained.iter().map(|retained| match retained.count {
+                            // The period has not begun: no figure yet, rather than a false 0 %.
+                            None => "—".to_owned(),
+                            Some(count) => {
+                                let percent =
+                                    if cohort.size == 0 { 0.0 } else { 100.0 * count as f64 / cohort.size as f64 };
+                                format!("{count} ({percent:.1}%)")
+                            }
                         }));
                         row
                     })
