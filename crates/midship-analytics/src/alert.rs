@@ -37,7 +37,8 @@ pub fn check(definition: &AlertRuleDefinition) -> Result<(), AnalyticsError> {
         return Err(invalid("window_minutes", format!("must be 1 to {MAX_WINDOW_MINUTES}")));
     }
     let url = &definition.webhook_url;
-    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2000 {
+    let parses = reqwest::Url::parse(url).is_ok_and(|parsed| parsed.host().is_some());
+    if !(url.starts_with("https://") || url.starts_with("http://")) || url.len() > 2000 || !parses {
         return Err(invalid("webhook_url", "must be an http or https URL"));
     }
     Ok(())

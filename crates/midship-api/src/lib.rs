@@ -7,6 +7,8 @@ use serde_json::Value;
 
 mod analytics;
 mod delivery;
+#[cfg(feature = "openapi")]
+pub mod rules;
 pub use analytics::*;
 pub use delivery::*;
 
@@ -56,6 +58,7 @@ pub struct TenantView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTenantRequest {
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::display_name))]
     pub name: String,
 }
 
@@ -74,11 +77,14 @@ pub struct AppView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateAppRequest {
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::display_name))]
     pub name: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::platforms))]
     pub platforms: Vec<String>,
     /// Workspace names to create; `dev`, `test` and `prod` when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::workspace_names, nullable))]
     pub workspaces: Option<Vec<String>>,
 }
 
@@ -115,6 +121,7 @@ pub struct WorkspaceView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspaceRequest {
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::slug))]
     pub name: String,
 }
 
@@ -133,8 +140,10 @@ pub struct AppKeyView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RotateKeyRequest {
-    /// How long the previous keys stay valid; the server's configured grace period when absent.
+    /// How long the previous keys stay valid, at most 30 days; the server's configured grace
+    /// period when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 2592000))]
     pub grace_seconds: Option<u64>,
 }
 
@@ -152,13 +161,17 @@ pub struct RotatedKey {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::display_name))]
     pub name: String,
-    /// admin, developer, operator or viewer.
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::role))]
     pub role: String,
-    /// Limit the token to these apps; every app of the tenant when absent.
+    /// Limit the token to these apps (at least one); every app of the tenant when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_items = 1))]
     pub app_ids: Option<Vec<String>>,
+    /// 1 second to ten years; the token never expires when absent.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 315360000))]
     pub expires_in_seconds: Option<u64>,
 }
 
@@ -304,14 +317,19 @@ pub struct ConfigPullResponse {
 #[serde(deny_unknown_fields)]
 pub struct CreateApiGroupRequest {
     /// Lower-case name, unique in the workspace (`accounts`).
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::slug))]
     pub name: String,
-    /// The backend's base URL; API paths are appended to it.
+    /// The backend's base URL (http or https, with a host, without query or fragment); API paths
+    /// are appended to it.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[\x00-\x20]*[Hh][Tt][Tt][Pp][Ss]?://"))]
     pub base_url: String,
-    /// Default timeout of the group's APIs (3000 ms when absent).
+    /// Default timeout of the group's APIs, 1 to 60000 ms (3000 ms when absent).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 60000))]
     pub timeout_ms: Option<u64>,
     /// `hmac` (default) or `rsa`: how `X-Midship-Proxy-Signature` is made.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(hmac|rsa)$"))]
     pub proxy_signature: Option<String>,
     /// PKCS#8 PEM private key for `rsa`; one is generated when absent.
     #[serde(default)]
@@ -341,13 +359,25 @@ pub struct ApiGroupView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiRequest {
-    /// Unique in the workspace, dotted words (`com.bank.account.balance`).
+    /// Unique in the workspace, dotted words (`com.bank.account.balance`), at most 128
+    /// characters; `midship.` is reserved.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 128, pattern = r"^(?!midship\.)[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$")
+    )]
     pub operation_type: String,
     /// Group id or name.
     pub group: String,
-    /// GET, POST, PUT, PATCH or DELETE.
+    /// GET, POST, PUT, PATCH or DELETE, in any letter case.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^([Gg][Ee][Tt]|[Pp][Oo][Ss][Tt]|[Pp][Uu][Tt]|[Pp][Aa][Tt][Cc][Hh]|[Dd][Ee][Ll][Ee][Tt][Ee])$"
+        )
+    )]
     pub method: String,
     /// Appended to the group's base URL; `{name}` segments come from the body's fields.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^/"))]
     pub path: String,
     /// `[{"name", "type": "string"|"number"|"boolean"|"object"|"array", "required"}]`: checked
     /// before the backend is called (3002 on a mismatch).
@@ -476,11 +506,14 @@ pub struct SyncSendRequest {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub link_token: String,
     /// At most 4096 characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096))]
     pub payload: String,
     /// Unique per bizType and target; a repeat answers `DUPLICATED_BIZ_ID` and stores nothing.
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::caller_id))]
     pub third_msg_id: String,
-    /// Only devices of this platform (`android`, `ios`, `harmony`, `h5`, `miniprogram`).
+    /// Only devices of this platform (`android`, `ios`, `harmony`, `h5`, `miniprogram`, in any case).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::os_type))]
     pub os_type: Option<String>,
     /// `{"min": "3.0.0", "max": "4.0.0"}`, both inclusive, either optional.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -514,6 +547,9 @@ pub struct SyncSendResponse {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SyncBatchRequest {
+    /// 1 to 500 messages, each a `SyncSendRequest`. Each is checked on its own: one that breaks a
+    /// rule comes back `FAILED` with its error, and the others are still sent.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 500, value_type = Vec<Object>))]
     pub messages: Vec<SyncSendRequest>,
 }
 
@@ -555,12 +591,15 @@ pub struct SyncStatusView {
 #[serde(deny_unknown_fields)]
 pub struct SyncTokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::optional_caller_id))]
     pub user_id: Option<String>,
     /// Bind the token to one device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::optional_caller_id))]
     pub device_id: Option<String>,
-    /// Default 3600, at most 604800 (7 days).
+    /// 1 to 604800 seconds (7 days); default 3600.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 604800))]
     pub ttl_seconds: Option<u32>,
 }
 
@@ -588,6 +627,7 @@ pub struct PushMessageBody {
     pub ext: std::collections::BTreeMap<String, String>,
     /// `plain` (default), `big_text` or `image` (with `image_url`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(plain|big_text|image)$"))]
     pub style: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
@@ -596,6 +636,7 @@ pub struct PushMessageBody {
     pub silent: bool,
     /// Kept for offline devices this long; default 259200 (3 days), at most 604800 (7 days).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 604800))]
     pub expiry_seconds: Option<u32>,
     /// The vendor's message class (for example `marketing` or `transactional`), passed on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -608,9 +649,12 @@ pub struct PushMessageBody {
 #[serde(deny_unknown_fields)]
 pub struct PushTarget {
     /// `device` or `user`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(device|user)$"))]
     pub kind: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::caller_id))]
     pub id: String,
     /// The sender's business message id for this target.
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::caller_id))]
     pub msg_id: String,
     /// This target's placeholder values (multiple push).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -626,6 +670,7 @@ pub struct PushSchedule {
     pub at: i64,
     /// `daily`, `weekly` or `monthly`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(daily|weekly|monthly)$"))]
     pub repeat: Option<String>,
     /// No repeat starts after this.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -642,6 +687,7 @@ pub struct PushAudience {
     pub platform: Option<String>,
     /// `all` (default), `bound` or `unbound`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(all|bound|unbound)$"))]
     pub devices: Option<String>,
     /// Bound devices bound within the last 7 or 15 days.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -657,6 +703,7 @@ pub struct PushAudience {
 #[serde(deny_unknown_fields)]
 pub struct PushRequest {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub targets: Vec<PushTarget>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<PushMessageBody>,
@@ -712,6 +759,7 @@ pub struct PushRevokeRequest {
     pub msg_id: Option<String>,
     /// `device` or `user`, with `target_id`; absent for the whole task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(device|user)$"))]
     pub target_kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,

@@ -20,7 +20,7 @@ impl ControlPlane {
         page: &PageRequest,
     ) -> Result<Page<AuditEntry>, ControlError> {
         who.authorize(Action::Read)?;
-        if page.after.as_deref().is_some_and(|cursor| cursor.parse::<i64>().is_err()) {
+        if page.after.as_deref().is_some_and(|cursor| midship_core::page::number_cursor(cursor).is_none()) {
             return Err(ValidationError::new("cursor", "is not a cursor this list returned").into());
         }
         if let Some(app_id) = &query.app_id {

@@ -80,7 +80,7 @@ impl ControlPlane {
     pub async fn create_app(&self, who: &Principal, request: NewApp) -> Result<CreatedApp, ControlError> {
         who.authorize(Action::ManageApps)?;
         let name = validation::display_name("name", &request.name)?;
-        let platforms = Platform::parse_list(&request.platforms.join(","))?;
+        let platforms = Platform::parse_each(&request.platforms)?;
         let workspace_names = match request.workspaces {
             None => DEFAULT_WORKSPACES.iter().map(|name| (*name).to_owned()).collect(),
             Some(names) => {

@@ -30,6 +30,13 @@ impl PageRequest {
     }
 }
 
+/// The cursor of a list keyed by a number (the audit log's `seq`, configuration versions): 1 to
+/// 18 digits, as the API documents it.
+pub fn number_cursor(cursor: &str) -> Option<i64> {
+    let digits = !cursor.is_empty() && cursor.len() <= 18 && cursor.bytes().all(|byte| byte.is_ascii_digit());
+    if digits { cursor.parse().ok() } else { None }
+}
+
 impl Default for PageRequest {
     fn default() -> Self {
         Self::new(None, None)

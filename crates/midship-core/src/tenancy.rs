@@ -29,6 +29,7 @@ impl Tenant {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Android,
@@ -60,6 +61,14 @@ impl Platform {
             .filter(|part| !part.is_empty())
             .map(Platform::from_str)
             .collect::<Result<Vec<_>, _>>()?;
+        platforms.sort();
+        platforms.dedup();
+        Ok(platforms)
+    }
+
+    /// One platform per name, as an API body lists them; duplicates count once.
+    pub fn parse_each(names: &[String]) -> Result<Vec<Platform>, ValidationError> {
+        let mut platforms = names.iter().map(|name| Platform::from_str(name)).collect::<Result<Vec<_>, _>>()?;
         platforms.sort();
         platforms.dedup();
         Ok(platforms)

@@ -13,16 +13,17 @@ impl ValidationError {
     }
 }
 
-/// Human-given names (apps, tenants, tokens): 1 to 64 characters, no control characters.
+/// Human-given names (apps, tenants, tokens): 1 to 64 characters, not all spaces, no control
+/// characters; stored without surrounding spaces.
 pub fn display_name(field: &'static str, name: &str) -> Result<String, ValidationError> {
     let trimmed = name.trim();
     if trimmed.is_empty() {
         return Err(ValidationError::new(field, "must not be empty"));
     }
-    if trimmed.chars().count() > 64 {
+    if name.chars().count() > 64 {
         return Err(ValidationError::new(field, "must be at most 64 characters"));
     }
-    if trimmed.chars().any(char::is_control) {
+    if name.chars().any(char::is_control) {
         return Err(ValidationError::new(field, "must not contain control characters"));
     }
     Ok(trimmed.to_owned())

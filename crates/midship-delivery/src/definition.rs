@@ -15,6 +15,7 @@ use crate::{DeliveryError, invalid};
 pub const MAX_WINDOW_MS: i64 = 7 * 24 * 3_600_000;
 pub const DEFAULT_REMIND_INTERVAL_HOURS: u32 = 72;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseDefinition {
@@ -31,6 +32,7 @@ pub struct ReleaseDefinition {
     pub note: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Stage {
@@ -60,6 +62,7 @@ impl Stage {
 }
 
 /// The mPaaS upgrade answers ("no update" is the absence of an offer).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpgradeMode {

@@ -74,6 +74,7 @@ impl PushKind {
 }
 
 /// Who may bind a device to a user.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceBinding {
@@ -86,6 +87,7 @@ pub enum DeviceBinding {
 }
 
 /// A workspace's push settings.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PushSettings {

@@ -9,14 +9,15 @@ use axum::http::{StatusCode, header};
 use midship_api::codes;
 use midship_control::Principal;
 use midship_core::PageRequest;
+use midship_core::page::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::error::ApiError;
 
-/// A JSON body. Malformed JSON and unknown or mistyped fields answer 400 naming the field;
-/// a body over the limit answers 413.
+/// A JSON object body. Malformed JSON, another JSON value than an object, and unknown or
+/// mistyped fields answer 400 naming the field; a body over the limit answers 413.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -28,10 +29,41 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        let value = json_value(request, state).await?;
+        if !value.is_object() {
+            return Err(ApiError::invalid("invalid request body: expected a JSON object"));
         }
+        object(value).map(Self)
+    }
+}
+
+/// The body as any JSON value (the content type and size checked).
+async fn json_value<S: Send + Sync>(request: Request, state: &S) -> Result<serde_json::Value, ApiError> {
+    match axum::Json::<serde_json::Value>::from_request(request, state).await {
+        Ok(axum::Json(value)) => Ok(value),
+        Err(rejection) => Err(json_rejection(rejection)),
+    }
+}
+
+/// `T` read from a JSON object; a wrong field answers 400 naming it.
+fn object<T: DeserializeOwned>(mut value: serde_json::Value) -> Result<T, ApiError> {
+    whole_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|error| ApiError::invalid(format!("invalid request body: {error}")))
+}
+
+/// JSON has one number type: `5.0` is the integer 5 (as JSON Schema says), so integer fields take
+/// it. serde would refuse a float for an integer field; whole floats become integers first.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if number.is_f64() => {
+            let float = number.as_f64().unwrap_or(f64::NAN);
+            if float.fract() == 0.0 && float.abs() < 9.0e15 {
+                *number = serde_json::Number::from(float as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
     }
 }
 
@@ -75,20 +107,52 @@ where
     }
 }
 
-/// `?limit=&cursor=` on every list endpoint.
+/// `?limit=&cursor=` on the lists keyed by id.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
-    /// Items per page, 1 to 200 (default 50).
+    #[param(schema_with = midship_api::rules::page_limit)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
+/// `?limit=&cursor=` on the lists keyed by a number (configuration versions).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NumberPageQuery {
+    #[param(schema_with = midship_api::rules::page_limit)]
+    pub limit: Option<u32>,
+    #[param(schema_with = midship_api::rules::number_cursor)]
+    pub cursor: Option<String>,
+}
+
 impl PageQuery {
-    pub fn page(&self) -> PageRequest {
-        PageRequest::new(self.limit, self.cursor.clone())
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        page(self.limit, self.cursor.clone())
+    }
+}
+
+impl NumberPageQuery {
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        page(self.limit, self.cursor.clone())
+    }
+}
+
+/// A page of a list; a `limit` outside 1 to 200 is refused.
+pub fn page(limit: Option<u32>, cursor: Option<String>) -> Result<PageRequest, ApiError> {
+    let limit = checked_limit(limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
+    Ok(PageRequest::new(Some(limit), cursor))
+}
+
+/// A list's `limit`: `default` when absent, refused outside `1..=max` (as the document states).
+pub fn checked_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+        Some(_) => Err(ApiError::invalid(format!("invalid limit: must be 1 to {max}"))),
     }
 }
 
@@ -117,7 +181,8 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// Like [`ApiJson`], but a request without a body means `T::default()` (optional bodies).
+/// Like [`ApiJson`], but a request without a body, or with the body `null`, means `T::default()`
+/// (optional bodies).
 #[derive(Debug)]
 pub struct ApiJsonOrDefault<T>(pub T);
 
@@ -137,7 +202,10 @@ where
         if has_no_body {
             return Ok(Self(T::default()));
         }
-        let ApiJson(value) = ApiJson::<T>::from_request(request, state).await?;
-        Ok(Self(value))
+        match json_value(request, state).await? {
+            serde_json::Value::Null => Ok(Self(T::default())),
+            value @ serde_json::Value::Object(_) => object(value).map(Self),
+            _ => Err(ApiError::invalid("invalid request body: expected a JSON object or null")),
+        }
     }
 }

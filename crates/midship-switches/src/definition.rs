@@ -33,6 +33,7 @@ impl DefinitionError {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ValueType {
     Bool,
@@ -85,23 +86,30 @@ impl ValueType {
 
 /// One switch: a key every device gets a value for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SwitchDefinition {
+    /// 1 to 128 of letters, digits, `_`, `.` and `-`, starting with a letter.
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[A-Za-z][A-Za-z0-9_.\-]{0,127}$"))]
     pub key: String,
     #[serde(rename = "type")]
     pub value_type: ValueType,
+    /// A value of the switch's type, at most 64 KiB as JSON.
     pub default_value: Value,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
     pub description: String,
     /// Platforms that receive the key at all; empty means every platform.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<Platform>,
     /// Tried in order; the first whose rule matches gives the value.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub targets: Vec<TargetedValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TargetedValue {
     pub value: Value,

@@ -7,9 +7,12 @@ use crate::definition::{DefinitionError, SwitchDefinition, check_unique_keys};
 pub const DOCUMENT_FORMAT: &str = "midship.switches.v1";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfigDocument {
+    /// Always `midship.switches.v1`.
     #[serde(default = "default_format")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^midship\.switches\.v1$"))]
     pub format: String,
     /// Ordered by key.
     pub switches: Vec<SwitchDefinition>,

@@ -345,7 +345,7 @@ impl SwitchService {
         page: &PageRequest,
     ) -> Result<Page<VersionSummary>, SwitchError> {
         self.workspace(who, workspace_id, Action::Read).await?;
-        if page.after.as_deref().is_some_and(|cursor| cursor.parse::<i64>().is_err()) {
+        if page.after.as_deref().is_some_and(|cursor| midship_core::page::number_cursor(cursor).is_none()) {
             return Err(ControlError::Invalid(midship_core::ValidationError::new(
                 "cursor",
                 "is not a cursor this list returned",

@@ -13,6 +13,7 @@ pub struct SyncConfigError {
     pub message: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
@@ -22,6 +23,7 @@ pub enum Scope {
     Global,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
@@ -32,6 +34,7 @@ pub enum Delivery {
 }
 
 /// What a device gets of a backlog when it comes online.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Repush {
@@ -41,8 +44,11 @@ pub enum Repush {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
+    /// 1 to 64 of letters, digits, `-` and `_`, starting with a letter.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z][A-Za-z0-9_-]{0,63}$"))]
     pub biz_type: String,
     #[serde(default = "targeted")]
     pub scope: Scope,
@@ -54,7 +60,9 @@ pub struct SyncConfig {
     /// Kept for offline targets and delivered when they connect; otherwise only online devices get it.
     #[serde(default = "yes")]
     pub persistent: bool,
+    /// 1 to 365 days (default 30).
     #[serde(default = "thirty")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 365))]
     pub retention_days: u32,
     #[serde(default = "repush_all")]
     pub repush: Repush,
@@ -65,6 +73,7 @@ pub struct SyncConfig {
 }
 
 /// `user` or `device` on the wire.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TargetKindName {

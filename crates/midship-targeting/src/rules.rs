@@ -31,6 +31,7 @@ impl RuleError {
 
 /// Dimensions combined with AND; an absent dimension matches everyone.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,36 +39,48 @@ pub struct Rule {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub platforms: Vec<Platform>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::membership))]
     pub cities: Option<Membership>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::membership))]
     pub models: Option<Membership>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::membership))]
     pub networks: Option<Membership>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::version_rule))]
     pub os_version: Option<VersionRule>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(schema_with = schema::version_rule))]
     pub app_version: Option<VersionRule>,
     /// Share of devices, 0 to 100, chosen by a stable hash of the device id and the switch key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 100))]
     pub percentage: Option<f64>,
     /// Any further condition in the targeting language (GrowthBook syntax) on device attributes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub condition: Option<Value>,
 }
 
 /// Exact user ids and device ids (a set: hundreds of thousands stay fast) and up to 20 regular
 /// expressions matched against both.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Whitelist {
+    /// With `device_ids`, at most 500,000 ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub user_ids: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub device_ids: Vec<String>,
+    /// Regular expressions (Rust `regex` syntax) matched against user and device ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
     pub patterns: Vec<String>,
 }
 
+/// Values a device attribute must (`include`) or must not (`exclude`) be one of; never empty.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Membership {
@@ -75,12 +88,13 @@ pub enum Membership {
     Exclude(Vec<String>),
 }
 
+/// Versions such as `10.2.3`, compared as versions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum VersionRule {
     Include(Vec<String>),
     Exclude(Vec<String>),
-    /// Inclusive bounds; either may be absent.
+    /// Inclusive bounds; at least one of them.
     InRange {
         #[serde(default)]
         min: Option<String>,
@@ -95,11 +109,87 @@ pub enum VersionRule {
     },
 }
 
+/// [`Membership`] and [`VersionRule`] as OpenAPI schemas (serde's externally tagged form, with
+/// their rules).
+#[cfg(feature = "openapi")]
+mod schema {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, Array, ArrayBuilder, Object, ObjectBuilder, OneOfBuilder, Schema, Type,
+    };
+
+    fn tagged(tag: &str, value: impl Into<utoipa::openapi::RefOr<Schema>>) -> Object {
+        ObjectBuilder::new()
+            .property(tag, value)
+            .required(tag)
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build()
+    }
+
+    fn strings() -> Array {
+        ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)).min_items(Some(1)).build()
+    }
+
+    fn version() -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("a version such as 10.2.3"))
+            .pattern(Some(super::VERSION_PATTERN))
+            .build()
+    }
+
+    fn versions() -> Array {
+        ArrayBuilder::new().items(version()).min_items(Some(1)).build()
+    }
+
+    fn bound() -> Schema {
+        Schema::OneOf(OneOfBuilder::new().item(version()).item(null()).build())
+    }
+
+    fn bounds() -> Object {
+        ObjectBuilder::new()
+            .description(Some("inclusive bounds: min, max or both"))
+            .property("min", bound())
+            .property("max", bound())
+            .min_properties(Some(1))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .build()
+    }
+
+    fn null() -> Object {
+        ObjectBuilder::new().schema_type(Type::Null).build()
+    }
+
+    /// `{"include": [...]}` or `{"exclude": [...]}`, never empty; or null, the same as absent.
+    pub fn membership() -> Schema {
+        Schema::OneOf(
+            OneOfBuilder::new()
+                .item(tagged("include", strings()))
+                .item(tagged("exclude", strings()))
+                .item(null())
+                .build(),
+        )
+    }
+
+    /// `{"include"|"exclude": [versions]}` or `{"in_range"|"out_of_range": {"min", "max"}}`; or
+    /// null, the same as absent.
+    pub fn version_rule() -> Schema {
+        Schema::OneOf(
+            OneOfBuilder::new()
+                .item(tagged("include", versions()))
+                .item(tagged("exclude", versions()))
+                .item(tagged("in_range", bounds()))
+                .item(tagged("out_of_range", bounds()))
+                .item(null())
+                .build(),
+        )
+    }
+}
+
 pub const MAX_WHITELIST_ENTRIES: usize = 500_000;
 pub const MAX_WHITELIST_PATTERNS: usize = 20;
 
-static VERSION_SHAPE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.\-]+)?$").expect("valid regex"));
+const VERSION_PATTERN: &str = r"^[0-9]+(\.[0-9]+)*([-+][0-9A-Za-z.\-]+)?$";
+static VERSION_SHAPE: LazyLock<Regex> = LazyLock::new(|| Regex::new(VERSION_PATTERN).expect("valid regex"));
 
 impl Rule {
     pub fn validate(&self, path: &str) -> Result<(), RuleError> {

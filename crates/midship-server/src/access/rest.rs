@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, Caller, PageQuery};
+use crate::extract::{ApiJson, ApiQuery, Caller, PageQuery, page};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     audit_routes().routes(routes!(list_tokens, create_token)).routes(routes!(revoke_token))
@@ -29,7 +29,7 @@ async fn list_tokens(
     Caller(who): Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<List<TokenView>>, ApiError> {
-    let page = state.control.list_tokens(&who, &query.page()).await?;
+    let page = state.control.list_tokens(&who, &query.page()?).await?;
     let now = state.control.now_ms();
     Ok(Json(List {
         items: page.items.into_iter().map(|token| token_view(token, now)).collect(),
@@ -37,9 +37,10 @@ async fn list_tokens(
     }))
 }
 
-/// Creates a token; the bearer secret is returned only in this response.
+/// Creates a token; the bearer secret is returned only in this response. An app in `app_ids` that
+/// the caller may not see answers 404.
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = CreateTokenRequest,
-    responses((status = 201, body = IssuedToken), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = IssuedToken), (status = 404, description = "an app of `app_ids` the caller may not see", body = ErrorBody)))]
 async fn create_token(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -80,21 +81,21 @@ struct AuditParams {
     app_id: Option<String>,
     /// Only this action, such as `app.create`.
     action: Option<String>,
-    /// Items per page, 1 to 200 (default 50).
+    #[param(schema_with = midship_api::rules::page_limit)]
     limit: Option<u32>,
-    /// `next_cursor` of the previous page.
+    #[param(schema_with = midship_api::rules::number_cursor)]
     cursor: Option<String>,
 }
 
 /// Who changed what and when, with before and after summaries.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditParams),
-    responses((status = 200, body = List<AuditEntryView>), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = List<AuditEntryView>), (status = 404, description = "`app_id` names an app the token may not see", body = ErrorBody)))]
 async fn list_audit(
     State(state): State<AppState>,
     Caller(who): Caller,
     ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<List<AuditEntryView>>, ApiError> {
-    let page = PageQuery { limit: params.limit, cursor: params.cursor }.page();
+    let page = page(params.limit, params.cursor)?;
     let query = AuditQuery { app_id: params.app_id, action: params.action };
     let entries = state.control.list_audit(&who, query, &page).await?;
     Ok(Json(List { items: entries.items.into_iter().map(audit_view).collect(), next_cursor: entries.next_cursor }))

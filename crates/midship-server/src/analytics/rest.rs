@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller, checked_limit};
 
 pub fn routes(max_symbol_file_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -57,7 +57,7 @@ struct ReportQuery {
     name: Option<String>,
     attribute: Option<String>,
     kind: Option<String>,
-    limit: Option<usize>,
+    limit: Option<u32>,
     /// Log search: the keyword, and the device or user.
     q: Option<String>,
     device_id: Option<String>,
@@ -77,8 +77,8 @@ fn invalid(field: &str, message: &str) -> ApiError {
 /// Launches, active devices and users, new and cumulative devices per day (UTC), optionally for
 /// one app version, with the figures of each version seen.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/overview", tag = "analytics",
-    params(("workspace_id" = String, Path), ("from" = Option<String>, Query, description = "YYYY-MM-DD, default 29 days before `to`"),
-        ("to" = Option<String>, Query, description = "YYYY-MM-DD, default today"), ("version" = Option<String>, Query)),
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default 29 days before `to`; at most 400 days before `to`"),
+        ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default today"), ("version" = Option<String>, Query)),
     responses((status = 200, body = OverviewReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn overview(
     State(state): State<AppState>,
@@ -105,10 +105,11 @@ async fn realtime(
 /// N-period retention of each cohort in the range: of the devices (or users) new in a period, how
 /// many are active `offset` periods later.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/retention", tag = "analytics",
-    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
-        ("subject" = Option<String>, Query, description = "device (default) or user"),
-        ("period" = Option<String>, Query, description = "day (default), week or month"),
-        ("offsets" = Option<String>, Query, description = "comma-separated, default 1,7")),
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default 29 days before `to`; at most 400 days before `to`"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default today"),
+        ("subject" = Option<String>, Query, pattern = "^(device|user)$", description = "device (default) or user"),
+        ("period" = Option<String>, Query, pattern = "^(day|week|month)$", description = "day (default), week or month"),
+        ("offsets" = Option<String>, Query, pattern = r"^(400|[1-3][0-9]{2}|[0-9]{1,2})(,(400|[1-3][0-9]{2}|[0-9]{1,2})){0,59}$",
+            description = "1 to 60 comma-separated periods, each 0 to 400; default 1,7")),
     responses((status = 200, body = RetentionReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn retention(
     State(state): State<AppState>,
@@ -132,9 +133,9 @@ async fn retention(
 
 /// Devices reaching each step of an ordered funnel of custom events within a time window.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/funnel", tag = "analytics",
-    params(("workspace_id" = String, Path), ("steps" = String, Query, description = "comma-separated event names, 2 to 10"),
-        ("from" = Option<String>, Query), ("to" = Option<String>, Query),
-        ("window_seconds" = Option<u64>, Query, description = "default 86400")),
+    params(("workspace_id" = String, Path), ("steps" = String, Query, pattern = r"^[^,]+(,[^,]+){1,9}$", description = "2 to 10 comma-separated event names"),
+        ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default 29 days before `to`; at most 400 days before `to`"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default today"),
+        ("window_seconds" = Option<u64>, Query, minimum = 1, maximum = 7776000, description = "1 second to 90 days, default 86400")),
     responses((status = 200, body = FunnelReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn funnel(
     State(state): State<AppState>,
@@ -151,7 +152,7 @@ async fn funnel(
 
 /// Custom events with counts and devices; with `name` and `attribute`, that attribute's values.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/events", tag = "analytics",
-    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default 29 days before `to`; at most 400 days before `to`"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default today"),
         ("name" = Option<String>, Query), ("attribute" = Option<String>, Query)),
     responses((status = 200, body = EventsReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn events(
@@ -167,7 +168,7 @@ async fn events(
 
 /// Page views, visitors and average time on page.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/pages", tag = "analytics",
-    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default 29 days before `to`; at most 400 days before `to`"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default today")),
     responses((status = 200, body = PagesReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn pages(
     State(state): State<AppState>,
@@ -181,8 +182,8 @@ async fn pages(
 
 /// The most frequent steps from one page to the next.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/paths", tag = "analytics",
-    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query),
-        ("limit" = Option<usize>, Query, description = "default 20")),
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default 29 days before `to`; at most 400 days before `to`"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default today"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "1 to 500, default 20")),
     responses((status = 200, body = PathsReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn paths(
     State(state): State<AppState>,
@@ -191,12 +192,13 @@ async fn paths(
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<Json<PathsReport>, ApiError> {
     let range = query.range(&state)?;
-    Ok(Json(state.analytics.paths(&who, &workspace_id, range, query.limit.unwrap_or(20)).await?))
+    let limit = checked_limit(query.limit, 20, 500)?;
+    Ok(Json(state.analytics.paths(&who, &workspace_id, range, limit as usize).await?))
 }
 
 /// Startup, page load and network percentiles.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/perf", tag = "analytics",
-    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default 29 days before `to`; at most 400 days before `to`"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default today")),
     responses((status = 200, body = PerfReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn perf(
     State(state): State<AppState>,
@@ -210,7 +212,7 @@ async fn perf(
 
 /// Crash, ANR or lag groups (by normalised stack), the most frequent first.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/crashes", tag = "analytics",
-    params(("workspace_id" = String, Path), ("kind" = Option<String>, Query, description = "crash (default), anr or lag")),
+    params(("workspace_id" = String, Path), ("kind" = Option<String>, Query, pattern = "^(crash|anr|lag)$", description = "crash (default), anr or lag")),
     responses((status = 200, body = FailuresReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn crashes(
     State(state): State<AppState>,
@@ -331,7 +333,7 @@ async fn delete_alert(
 
 /// Notifications sent (a rule started or stopped firing), newest first, with how the webhook went.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/alert-history", tag = "analytics",
-    params(("workspace_id" = String, Path), ("limit" = Option<usize>, Query, description = "default 100")),
+    params(("workspace_id" = String, Path), ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "1 to 1000, default 100")),
     responses((status = 200, body = Vec<AlertEventView>), (status = 404, body = ErrorBody)))]
 async fn alert_history(
     State(state): State<AppState>,
@@ -339,7 +341,7 @@ async fn alert_history(
     Path(workspace_id): Path<String>,
     ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<Json<Vec<AlertEventView>>, ApiError> {
-    let limit = u32::try_from(query.limit.unwrap_or(100)).unwrap_or(u32::MAX);
+    let limit = checked_limit(query.limit, 100, 1000)?;
     Ok(Json(state.analytics.alert_history(&who, &workspace_id, limit).await?))
 }
 
@@ -359,7 +361,7 @@ fn proguard() -> String {
 /// Uploads a ProGuard/R8 mapping (the body, as text) for an app version. That version's crashes,
 /// ANRs and lags, past and future, are retraced and regrouped with it.
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/analytics/symbols", tag = "analytics",
-    params(("workspace_id" = String, Path), ("app_version" = String, Query), ("kind" = Option<String>, Query, description = "proguard")),
+    params(("workspace_id" = String, Path), ("app_version" = String, Query, min_length = 1, max_length = 64), ("kind" = Option<String>, Query, pattern = "^proguard$", description = "proguard (the default)")),
     request_body(content = String, content_type = "text/plain"),
     responses((status = 201, body = SymbolFileView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn upload_symbols(
@@ -404,7 +406,7 @@ async fn request_logs(
 
 /// Log files devices uploaded in the range (by upload day), newest first.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/logs", tag = "analytics",
-    params(("workspace_id" = String, Path), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    params(("workspace_id" = String, Path), ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default 29 days before `to`; at most 400 days before `to`"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default today")),
     responses((status = 200, body = Vec<LogFileView>), (status = 404, body = ErrorBody)))]
 async fn list_logs(
     State(state): State<AppState>,
@@ -419,8 +421,8 @@ async fn list_logs(
 /// Lines of uploaded log files containing `q` (ignoring case), optionally of one device or user,
 /// in files uploaded in the range; at most 500.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/analytics/logs/search", tag = "analytics",
-    params(("workspace_id" = String, Path), ("q" = String, Query), ("device_id" = Option<String>, Query),
-        ("user_id" = Option<String>, Query), ("from" = Option<String>, Query), ("to" = Option<String>, Query)),
+    params(("workspace_id" = String, Path), ("q" = String, Query, pattern = r"\S", description = "the keyword, not only spaces"),
+        ("device_id" = Option<String>, Query), ("user_id" = Option<String>, Query), ("from" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default 29 days before `to`; at most 400 days before `to`"), ("to" = Option<String>, Query, format = Date, description = "YYYY-MM-DD, default today")),
     responses((status = 200, body = Vec<LogLineView>), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn search_logs(
     State(state): State<AppState>,

@@ -1,6 +1,8 @@
 //! The admin REST API under `/api/v1`, assembled from each area's `rest` module. Every handler
 //! carries a `#[utoipa::path]`, and the OpenAPI document is collected from those, so it cannot
-//! drift.
+//! drift; [`contract`] adds the error answers every route shares.
+
+mod contract;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -22,6 +24,7 @@ use crate::AppState;
         license(name = "Apache-2.0")
     ),
     security(("bearer" = [])),
+    components(schemas(midship_api::KindPolicy)),
     tags(
         (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync"), (name = "push"), (name = "delivery"), (name = "analytics")
     )
@@ -46,6 +49,7 @@ pub fn routes_with(max_package_bytes: usize) -> (Router<AppState>, OpenApi) {
         .merge(crate::analytics::rest::routes(max_package_bytes))
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    contract::add_shared_responses(&mut document);
     let components = document.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

@@ -35,7 +35,7 @@ async fn list_apps(
     Caller(who): Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<List<AppView>>, ApiError> {
-    let page = state.control.list_apps(&who, &query.page()).await?;
+    let page = state.control.list_apps(&who, &query.page()?).await?;
     Ok(Json(List { items: page.items.into_iter().map(app_view).collect(), next_cursor: page.next_cursor }))
 }
 
@@ -175,7 +175,7 @@ async fn list_tenants(
     Caller(who): Caller,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<List<TenantView>>, ApiError> {
-    let page = state.control.list_tenants(&who, &query.page()).await?;
+    let page = state.control.list_tenants(&who, &query.page()?).await?;
     Ok(Json(List { items: page.items.into_iter().map(tenant_view).collect(), next_cursor: page.next_cursor }))
 }
 

@@ -12,7 +12,8 @@ use axum::routing::get;
 use midship_api::{ErrorBody, List, PackageView, PatchView, ReleaseView, SigningKeyView, codes};
 use midship_core::clock::format_rfc3339;
 use midship_delivery::service::PackageSummary;
-use midship_delivery::{ReleaseAction, ReleaseDefinition, ReleaseSummary, UploadRequest};
+use midship_delivery::{ReleaseAction, ReleaseDefinition, ReleaseSummary, Stage, UpgradeMode, UploadRequest};
+use midship_targeting::rules::Rule;
 use serde_json::Value;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
@@ -81,7 +82,7 @@ pub fn release_view(summary: ReleaseSummary) -> ReleaseView {
 /// given as `store_url`). It is checked, stored by sha256, signed with the workspace's key, and
 /// diffed against the latest earlier versions.
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/packages", tag = "delivery",
-    params(("workspace_id" = String, Path), ("kind" = String, Query, description = "upgrade, h5, mini_program or hotpatch"),
+    params(("workspace_id" = String, Path), ("kind" = String, Query, pattern = "^(upgrade|h5|mini_program|hotpatch)$"),
         ("platform" = Option<String>, Query), ("version" = Option<String>, Query), ("app_id" = Option<String>, Query),
         ("build" = Option<i64>, Query), ("notes" = Option<String>, Query), ("app_version" = Option<String>, Query),
         ("store_url" = Option<String>, Query)),
@@ -125,25 +126,39 @@ async fn signing_key(
     Ok(Json(SigningKeyView { algorithm: midship_package::signing::ALGORITHM.to_owned(), public_key }))
 }
 
+/// The body of a new release: its package, and the release definition's fields.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ReleaseRequest {
+    package_id: String,
+    stage: Stage,
+    #[serde(default)]
+    rules: Rule,
+    /// Upgrades only (and required for them).
+    #[serde(default)]
+    mode: Option<UpgradeMode>,
+    /// Upgrades reminded once: hours before asking again (default 72).
+    #[serde(default)]
+    remind_interval_hours: Option<u32>,
+    #[serde(default)]
+    note: String,
+}
+
 /// Releases a package: `{"package_id", "stage": {"kind": "whitelist" | "time_window" | "capped" |
 /// "official", …}, "rules": {…}, "mode": "remind_once" | "remind_always" | "force" (upgrades),
 /// "remind_interval_hours", "note"}` (see docs/delivery.md). Earlier releases of the package end.
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/releases", tag = "delivery",
-    params(("workspace_id" = String, Path)), request_body(content = Value, description = "a release definition with its package_id"),
+    params(("workspace_id" = String, Path)), request_body = ReleaseRequest,
     responses((status = 201, body = ReleaseView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn create_release(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(workspace_id): Path<String>,
-    ApiJson(mut body): ApiJson<serde_json::Map<String, Value>>,
+    ApiJson(request): ApiJson<ReleaseRequest>,
 ) -> Result<(StatusCode, Json<ReleaseView>), ApiError> {
-    let package_id = match body.remove("package_id") {
-        Some(Value::String(package_id)) => package_id,
-        _ => return Err(ApiError::invalid("invalid package_id: a string is required")),
-    };
-    let definition: ReleaseDefinition = serde_json::from_value(Value::Object(body))
-        .map_err(|error| ApiError::invalid(format!("invalid release: {error}")))?;
+    let ReleaseRequest { package_id, stage, rules, mode, remind_interval_hours, note } = request;
+    let definition = ReleaseDefinition { stage, rules, mode, remind_interval_hours, note };
     let summary = state.delivery.create_release(&who, &workspace_id, &package_id, definition).await?;
     Ok((StatusCode::CREATED, Json(release_view(summary))))
 }
@@ -177,7 +192,7 @@ async fn show_release(
 /// `pause`, `resume`, `end`, or `rollback` (hotpatches: devices remove the patch at their next
 /// check).
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/releases/{release_id}/{action}", tag = "delivery",
-    params(("workspace_id" = String, Path), ("release_id" = String, Path), ("action" = String, Path)),
+    params(("workspace_id" = String, Path), ("release_id" = String, Path), ("action" = String, Path, pattern = "^(pause|resume|end|rollback)$")),
     responses((status = 200, body = ReleaseView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody)))]
 async fn change_release(

@@ -9,6 +9,7 @@ use midship_api::{
     PushStatsRowView, PushStatsView, PushTaskView, PushTemplateBody,
 };
 use midship_core::clock::format_rfc3339;
+use midship_core::page::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use midship_push::{PushKind, PushSettings, TaskSummary};
 use midship_storage::{PushDefinitionKind, PushStatsRow, PushStatsScope};
 use serde::Deserialize;
@@ -18,7 +19,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller, checked_limit};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -56,7 +57,8 @@ pub(crate) fn task_view(summary: TaskSummary) -> PushTaskView {
 /// `multiple` (a `template`, at most 100 targets each with its own `values`) or `broadcast`
 /// (a `message`, a `msg_id` and an `audience`). Everything is checked before anything is stored.
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/push/send/{kind}", tag = "push",
-    params(("workspace_id" = String, Path), ("kind" = String, Path)), request_body = PushRequest,
+    params(("workspace_id" = String, Path), ("kind" = String, Path, pattern = "^(simple|template|multiple|broadcast)$")),
+    request_body = PushRequest,
     responses((status = 201, body = PushTaskView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 413, body = ErrorBody)))]
 async fn send(
@@ -75,7 +77,7 @@ async fn send(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct TaskListParams {
-    /// Default 50, at most 200.
+    #[param(schema_with = midship_api::rules::page_limit)]
     limit: Option<u32>,
 }
 
@@ -89,7 +91,8 @@ async fn list_tasks(
     Path(workspace_id): Path<String>,
     ApiQuery(params): ApiQuery<TaskListParams>,
 ) -> Result<Json<List<PushTaskView>>, ApiError> {
-    let tasks = state.push.tasks(&who, &workspace_id, params.limit.unwrap_or(50)).await?;
+    let limit = checked_limit(params.limit, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT)?;
+    let tasks = state.push.tasks(&who, &workspace_id, limit).await?;
     Ok(Json(List { items: tasks.into_iter().map(task_view).collect(), next_cursor: None }))
 }
 
@@ -111,7 +114,8 @@ struct DeliveryListParams {
     /// The last device of the previous page.
     #[serde(default)]
     after: String,
-    /// Default 100, at most 1000.
+    /// 1 to 1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<u32>,
 }
 
@@ -126,7 +130,7 @@ async fn list_deliveries(
     Path((workspace_id, task_id)): Path<(String, String)>,
     ApiQuery(params): ApiQuery<DeliveryListParams>,
 ) -> Result<Json<List<PushDeliveryView>>, ApiError> {
-    let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = checked_limit(params.limit, 100, 1000)?;
     let deliveries = state.push.deliveries(&who, &workspace_id, &task_id, &params.after, limit).await?;
     let next_cursor = (deliveries.len() == limit as usize)
         .then(|| deliveries.last().map(|delivery| delivery.device_id.clone()))
@@ -256,7 +260,7 @@ async fn list_templates(
 
 /// Creates or replaces a template; `${name}` placeholders in its texts take values at send time.
 #[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/push/templates/{name}", tag = "push",
-    params(("workspace_id" = String, Path), ("name" = String, Path)), request_body = PushTemplateBody,
+    params(("workspace_id" = String, Path), ("name" = String, Path, pattern = "^[a-z][a-z0-9_-]{0,63}$")), request_body = PushTemplateBody,
     responses((status = 200, body = PushTemplateBody), (status = 400, body = ErrorBody)))]
 async fn put_template(
     State(state): State<AppState>,
@@ -272,7 +276,7 @@ async fn put_template(
 }
 
 #[utoipa::path(delete, path = "/api/v1/workspaces/{workspace_id}/push/templates/{name}", tag = "push",
-    params(("workspace_id" = String, Path), ("name" = String, Path)),
+    params(("workspace_id" = String, Path), ("name" = String, Path, pattern = "^[a-z][a-z0-9_-]{0,63}$")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_template(
     State(state): State<AppState>,
@@ -308,7 +312,7 @@ async fn list_channels(
 /// "service_account": {...}}`, both with optional `endpoint`, `ca_certificate` and `limits`
 /// (docs/push.md). Devices reporting a token for channel `name` are reached through it.
 #[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/push/channels/{name}", tag = "push",
-    params(("workspace_id" = String, Path), ("name" = String, Path)),
+    params(("workspace_id" = String, Path), ("name" = String, Path, pattern = "^[a-z][a-z0-9_-]{0,63}$")),
     request_body(content = serde_json::Value, description = "a channel definition"),
     responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn put_channel(
@@ -321,7 +325,7 @@ async fn put_channel(
 }
 
 #[utoipa::path(delete, path = "/api/v1/workspaces/{workspace_id}/push/channels/{name}", tag = "push",
-    params(("workspace_id" = String, Path), ("name" = String, Path)),
+    params(("workspace_id" = String, Path), ("name" = String, Path, pattern = "^[a-z][a-z0-9_-]{0,63}$")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn delete_channel(
     State(state): State<AppState>,
@@ -335,7 +339,7 @@ async fn delete_channel(
 /// The workspace's push settings: `{"device_binding": "device" | "backend"}` (docs/push.md).
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/push/settings", tag = "push",
     params(("workspace_id" = String, Path)),
-    responses((status = 200, body = serde_json::Value), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = PushSettings), (status = 404, body = ErrorBody)))]
 async fn get_settings(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -347,8 +351,8 @@ async fn get_settings(
 /// Sets the push settings. `device_binding: "backend"` makes devices unable to bind themselves
 /// (`midship.push.bind` answers 1001): only the backend binds, through this API.
 #[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/push/settings", tag = "push",
-    params(("workspace_id" = String, Path)), request_body(content = serde_json::Value, description = "push settings"),
-    responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    params(("workspace_id" = String, Path)), request_body = PushSettings,
+    responses((status = 200, body = PushSettings)))]
 async fn put_settings(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -361,6 +365,7 @@ async fn put_settings(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct BindingBody {
+    #[schema(schema_with = midship_api::rules::caller_id)]
     user_id: String,
 }
 

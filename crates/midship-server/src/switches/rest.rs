@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiJsonOrDefault, ApiQuery, Caller, PageQuery};
+use crate::extract::{ApiJson, ApiJsonOrDefault, ApiQuery, Caller, NumberPageQuery};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -66,7 +66,7 @@ async fn list_switches(
 /// switch definition: `key`, `type` (bool, number, string, json), `default_value`, optional
 /// `description`, `platforms` and ordered `targets` of `{value, rule}` (see docs/switches.md).
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/switches", tag = "switches",
-    params(("workspace_id" = String, Path)), request_body(content = serde_json::Value, description = "a switch definition"),
+    params(("workspace_id" = String, Path)), request_body = SwitchDefinition,
     responses((status = 200, body = SwitchStatusView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)))]
 async fn set_switch(
@@ -120,15 +120,15 @@ async fn publish(
 
 /// Published versions, newest first.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/config/versions", tag = "switches",
-    params(("workspace_id" = String, Path), PageQuery),
+    params(("workspace_id" = String, Path), NumberPageQuery),
     responses((status = 200, body = List<ConfigVersionView>), (status = 404, body = ErrorBody)))]
 async fn versions(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(workspace_id): Path<String>,
-    ApiQuery(query): ApiQuery<PageQuery>,
+    ApiQuery(query): ApiQuery<NumberPageQuery>,
 ) -> Result<Json<List<ConfigVersionView>>, ApiError> {
-    let page = state.switches.history(&who, &workspace_id, &query.page()).await?;
+    let page = state.switches.history(&who, &workspace_id, &query.page()?).await?;
     let items = page
         .items
         .into_iter()
@@ -163,15 +163,23 @@ async fn rollback(
 #[into_params(parameter_in = Query)]
 struct ExportParams {
     /// `published` (default) or `draft`.
+    #[param(schema_with = export_source)]
     source: Option<String>,
-    /// A published version; the latest when absent.
+    /// A published version (only with `source=published`); the latest when absent.
     version: Option<i64>,
+}
+
+fn export_source() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["published", "draft"]))
+        .build()
 }
 
 /// The configuration as a JSON document (`midship.switches.v1`), for backups and for `import`.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/config/export", tag = "switches",
     params(("workspace_id" = String, Path), ExportParams),
-    responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = ConfigDocument), (status = 404, body = ErrorBody)))]
 async fn export(
     State(state): State<AppState>,
     Caller(who): Caller,
@@ -196,13 +204,21 @@ async fn export(
 #[into_params(parameter_in = Query)]
 struct ImportParams {
     /// `replace` (default: the draft becomes the document) or `merge`.
+    #[param(schema_with = import_mode)]
     mode: Option<String>,
+}
+
+fn import_mode() -> utoipa::openapi::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(["replace", "merge"]))
+        .build()
 }
 
 /// Loads a `midship.switches.v1` document into the draft; nothing changes unless all of it is valid.
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/config/import", tag = "switches",
-    params(("workspace_id" = String, Path), ImportParams), request_body(content = serde_json::Value, description = "a midship.switches.v1 document"),
-    responses((status = 200, body = ImportResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    params(("workspace_id" = String, Path), ImportParams), request_body = ConfigDocument,
+    responses((status = 200, body = ImportResult), (status = 404, body = ErrorBody)))]
 async fn import(
     State(state): State<AppState>,
     Caller(who): Caller,

@@ -55,7 +55,7 @@ async fn list_configs(
 /// "target": "user"|"device", "delivery": "all_devices"|"latest_device", "persistent",
 /// "retention_days", "repush": "all"|{"newest": n}, "verified_users_only"}` (docs/sync.md).
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/sync/configs", tag = "sync",
-    params(("workspace_id" = String, Path)), request_body(content = serde_json::Value, description = "a sync configuration"),
+    params(("workspace_id" = String, Path)), request_body = SyncConfig,
     responses((status = 200, body = serde_json::Value), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn put_config(
     State(state): State<AppState>,

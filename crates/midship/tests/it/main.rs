@@ -2,6 +2,7 @@
 //! and the CLI and plain HTTP drive it, on SQLite and on a real PostgreSQL.
 
 mod analytics;
+mod api_contract;
 mod cli_flow;
 mod gateway_protocol;
 mod growthbook;
