@@ -1,8 +1,10 @@
 //! The admin REST API under `/api/v1`, assembled from each area's `rest` module. Every handler
 //! carries a `#[utoipa::path]`, and the OpenAPI document is collected from those, so it cannot
-//! drift; [`contract`] adds the error answers every route shares.
+//! drift; [`contract`] adds the error answers every route shares, and [`reference`] renders the
+//! document as a page.
 
 mod contract;
+pub mod reference;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -71,4 +73,5 @@ pub fn router(max_package_bytes: usize) -> Router<AppState> {
         .route("/api/v1/openapi.json", get(serve_document))
         .merge(crate::switches::client::router())
         .merge(crate::delivery::rest::blob_router())
+        .merge(reference::router())
 }

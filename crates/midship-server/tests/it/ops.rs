@@ -41,6 +41,26 @@ async fn openapi_document_describes_every_admin_endpoint() {
     }
     assert!(document["components"]["schemas"]["CreatedApp"].is_object());
     assert!(document["components"]["securitySchemes"]["bearer"].is_object());
+    let rotate = &document["paths"]["/api/v1/apps/{app_id}/keys/rotate"]["post"]["responses"];
+    for status in ["401", "403", "404", "400", "413", "415", "500", "503"] {
+        assert!(rotate[status].is_object(), "rotate documents {status}: {rotate}");
+    }
+}
+
+#[tokio::test]
+async fn the_api_reference_page_is_served_from_the_binary() {
+    let server = TestServer::start().await;
+    let page = server.http.get(server.url("/api/v1/docs")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("/api/v1/openapi.json") && html.contains("/api/v1/docs/swagger-ui-bundle.js"), "{html}");
+    let script = server.http.get(server.url("/api/v1/docs/swagger-ui-bundle.js")).send().await.unwrap();
+    assert_eq!(script.status(), 200);
+    assert!(script.text().await.unwrap().contains("SwaggerUIBundle"));
+    let no_follow = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let injected = no_follow.get(server.url("/api/v1/docs?\"><script>alert(1)</script>")).send().await.unwrap();
+    assert_eq!(injected.status(), 303, "a query string is redirected away, never written into the page");
+    assert_eq!(injected.headers()["location"], "/api/v1/docs");
 }
 
 #[tokio::test]
