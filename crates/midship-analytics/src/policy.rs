@@ -7,22 +7,9 @@ use crate::event::LOG_LEVELS;
 use crate::{AnalyticsError, invalid};
 
 /// Every event kind the upload accepts.
-pub const KINDS: [&str; 12] = [
-    "launch",
-    "session_end",
-    "event",
-    "page",
-    "startup",
-    "page_load",
-    "crash",
-    "anr",
-    "lag",
-    "network",
-    "h5_error",
-    "log",
-];
+pub use midship_api::EVENT_KINDS as KINDS;
 /// `*` in a policy stands for every kind not named.
-pub const EVERY_OTHER_KIND: &str = "*";
+pub use midship_api::EVERY_OTHER_KIND;
 
 pub fn check(policy: &AnalyticsPolicy) -> Result<(), AnalyticsError> {
     for (kind, settings) in &policy.kinds {

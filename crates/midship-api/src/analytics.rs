@@ -28,6 +28,24 @@ pub struct RejectedEvent {
     pub reason: String,
 }
 
+/// Every event kind an upload may carry, as a policy names them.
+pub const EVENT_KINDS: [&str; 12] = [
+    "launch",
+    "session_end",
+    "event",
+    "page",
+    "startup",
+    "page_load",
+    "crash",
+    "anr",
+    "lag",
+    "network",
+    "h5_error",
+    "log",
+];
+/// `*` in a policy stands for every kind not named.
+pub const EVERY_OTHER_KIND: &str = "*";
+
 /// A workspace's upload policy, as operators set it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

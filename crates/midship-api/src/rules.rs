@@ -90,24 +90,10 @@ pub fn role() -> Object {
 
 /// An upload policy's `kinds`: a policy per event kind, `*` for every kind not named.
 pub fn policy_kinds() -> Object {
-    const KINDS: [&str; 13] = [
-        "launch",
-        "session_end",
-        "event",
-        "page",
-        "startup",
-        "page_load",
-        "crash",
-        "anr",
-        "lag",
-        "network",
-        "h5_error",
-        "log",
-        "*",
-    ];
+    let kinds: Vec<&str> = crate::EVENT_KINDS.into_iter().chain([crate::EVERY_OTHER_KIND]).collect();
     ObjectBuilder::new()
         .additional_properties(Some(utoipa::openapi::RefOr::Ref(utoipa::openapi::Ref::from_schema_name("KindPolicy"))))
-        .property_names(Some(one_of("an event kind, or `*`", &KINDS)))
+        .property_names(Some(one_of("an event kind, or `*`", &kinds)))
         .build()
 }
 

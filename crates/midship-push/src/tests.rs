@@ -159,9 +159,12 @@ async fn an_interrupted_broadcast_resumes_without_sending_twice() {
     });
     // Wait until the first step is recorded; the second then waits on the vendor channel.
     let sent = |stats: Vec<PushStatsRow>| stats.iter().map(|row| row.sent).sum::<i64>();
-    while sent(fixture.stats(&task_id).await) < 2000 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    midship_testkit::eventually(
+        "the first step is recorded",
+        || async { sent(fixture.stats(&task_id).await) },
+        |sent| *sent >= 2000,
+    )
+    .await;
     interrupted.abort();
     let _ = interrupted.await;
     assert_eq!(sent(fixture.stats(&task_id).await), 2000, "the first step was recorded; the second never finished");

@@ -66,6 +66,7 @@ pub fn registry(
     analytics: &AnalyticsService,
 ) -> BuiltinRegistry {
     let mut registry = BuiltinRegistry::default();
+    crate::gateway::rpc::register(&mut registry, control);
     crate::switches::rpc::register(&mut registry, switches);
     crate::sync::rpc::register(&mut registry, control);
     crate::push::rpc::register(&mut registry, push);

@@ -1,7 +1,16 @@
-//! Helpers for tests that need a real PostgreSQL. `scripts/test` starts a throwaway cluster and
-//! exports `MIDSHIP_TEST_DATABASE_URL`; each test then gets its own fresh database in it, so tests
-//! run in parallel without seeing each other's rows. Without the variable the tests fail loudly:
-//! the PostgreSQL backend is never skipped.
+//! Test helpers.
+//!
+//! - A real PostgreSQL: `scripts/test` starts a throwaway cluster and exports
+//!   `MIDSHIP_TEST_DATABASE_URL`; each test then gets its own fresh database in it, so tests run in
+//!   parallel without seeing each other's rows. Without the variable the tests fail loudly: the
+//!   PostgreSQL backend is never skipped.
+//! - Waiting for background work (a dispatcher, a writer, a device answering): [`eventually`] and
+//!   [`eventually_blocking`] poll until a deadline instead of sleeping a fixed time, so a test is as
+//!   fast as the work and fails with the last value it saw.
+
+mod wait;
+
+pub use wait::{eventually, eventually_blocking};
 
 use rand::Rng;
 use sqlx::{Connection, PgConnection};

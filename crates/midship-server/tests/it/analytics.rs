@@ -624,17 +624,8 @@ async fn operators_get_a_devices_log_file_over_sync_and_search_it() {
         let admin = admin.clone();
         let workspace = fixture.workspace.clone();
         async move {
-            tokio::time::timeout(Duration::from_secs(10), async {
-                loop {
-                    let files = admin.log_files(&workspace, &today()).await.unwrap();
-                    if files.len() >= count {
-                        return files;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            })
-            .await
-            .expect("the device answers the log request")
+            let read = || async { admin.log_files(&workspace, &today()).await.unwrap() };
+            midship_testkit::eventually("the device answers the log request", read, |files| files.len() >= count).await
         }
     };
     let request = LogRequest { device_id: Some("DEVICE-LOG".into()), user_id: None };

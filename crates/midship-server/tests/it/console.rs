@@ -292,14 +292,12 @@ async fn push_page_sends_charts_and_revokes() {
     };
     let sent = post("/console/push/send", form("Delay")).await;
     assert_eq!(sent.status(), StatusCode::SEE_OTHER, "{}", sent.text().await.unwrap());
-    let mut page = String::new();
-    for _ in 0..200 {
-        page = get("/console/push").await;
-        if page.contains("<td>done</td>") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let page = midship_testkit::eventually(
+        "the push task is done",
+        || get("/console/push"),
+        |page| page.contains("<td>done</td>"),
+    )
+    .await;
     assert!(page.contains("<svg") && page.contains("push funnel"), "a server-rendered chart: {page}");
     assert!(page.contains("<td>simple</td>") && page.contains("<td>done</td>"), "{page}");
     let task_id = page.split("<td class=\"mono\">").nth(1).unwrap().split('<').next().unwrap().to_owned();

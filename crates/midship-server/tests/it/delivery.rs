@@ -100,14 +100,8 @@ impl Fixture {
 
     /// Waits until the release's statistics satisfy `done` (checks record progress on their own).
     async fn stats_when(&self, release_id: &str, done: impl Fn(&ReleaseView) -> bool) -> ReleaseView {
-        for _ in 0..200 {
-            let release = self.server.admin().show_release(&self.workspace, release_id).await.unwrap();
-            if done(&release) {
-                return release;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!("the statistics of {release_id} never got there");
+        let read = || async { self.server.admin().show_release(&self.workspace, release_id).await.unwrap() };
+        midship_testkit::eventually("the release's statistics", read, done).await
     }
 }
 

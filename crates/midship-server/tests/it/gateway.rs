@@ -510,6 +510,17 @@ async fn first_contact_issues_a_device_id_and_built_ins_answer() {
 }
 
 #[tokio::test]
+async fn midship_time_tells_the_server_clock_whatever_the_body() {
+    let fixture = fixture().await;
+    let before = fixture.server.state.control.now_ms();
+    let (_, headers, body) = fixture.call(Call::new("midship.time", "not even JSON")).await;
+    assert_eq!(result(&headers), 1000, "{}", String::from_utf8_lossy(&body));
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    let now_ms = answer["now_ms"].as_i64().unwrap();
+    assert!(now_ms >= before && now_ms <= fixture.server.state.control.now_ms(), "{answer}");
+}
+
+#[tokio::test]
 async fn the_gateway_speaks_http2_and_counts_calls() {
     let fixture = fixture().await;
     let http2 = reqwest::Client::builder().http2_prior_knowledge().build().unwrap();

@@ -71,14 +71,8 @@ impl Drop for Device {
 /// Waits until the task's totals satisfy `done` (the dispatcher and device reports run on their own).
 async fn stats_when(fixture: &Fixture, task_id: &str, done: impl Fn(&PushStatsRowView) -> bool) -> PushStatsRowView {
     let admin = fixture.server.admin();
-    for _ in 0..500 {
-        let stats = admin.push_task_stats(&fixture.workspace, task_id).await.unwrap();
-        if done(&stats.total) {
-            return stats.total;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("statistics of {task_id} never got there: {:?}", admin.push_task_stats(&fixture.workspace, task_id).await);
+    let read = || async { admin.push_task_stats(&fixture.workspace, task_id).await.unwrap().total };
+    midship_testkit::eventually("the task's statistics", read, done).await
 }
 
 #[tokio::test]

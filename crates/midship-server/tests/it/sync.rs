@@ -460,6 +460,7 @@ async fn silent_devices_are_closed() {
     assert_eq!(idle.close_code().await, close::IDLE_TIMEOUT);
 
     // WebSocket pings count as activity: well past the idle timeout the connection still answers.
+    // The idle timer runs on the server's wall clock, so real time passes between the pings here.
     let mut pinging = fixture.raw(Some("midship.v1.json")).await;
     pinging.send(ClientFrame::Hello(Box::new(fixture.signed_hello("PINGING")))).await;
     assert!(matches!(pinging.frame().await, ServerFrame::Welcome(_)));

@@ -252,14 +252,11 @@ fn push_flow(server: &ServerProcess) {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no value for placeholder `amount`"));
 
     // The device is offline: the message waits in its stream until revoked.
-    let mut stats = Value::Null;
-    for _ in 0..200 {
-        stats = server.cli_json(&admin, &["push", "stats", "--workspace", workspace, "--task", &task_id]);
-        if stats["total"]["sent"] == 1 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
+    let stats = midship_testkit::eventually_blocking(
+        "the push is sent",
+        || server.cli_json(&admin, &["push", "stats", "--workspace", workspace, "--task", &task_id]),
+        |stats| stats["total"]["sent"] == 1,
+    );
     assert_eq!(stats["total"]["sent"], 1, "{stats}");
     let revoked = server.cli_json(&admin, &["push", "revoke", "--workspace", workspace, &task_id]);
     assert_eq!((revoked["revoked"].as_u64(), revoked["removed_undelivered"].as_u64()), (Some(1), Some(1)));

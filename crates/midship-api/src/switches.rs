@@ -1,0 +1,92 @@
+//! Remote configuration: switch status, publications and versions, and the device's config pull.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// A switch as the admin API shows it: the draft and the latest published definition (documented
+/// in `docs/switches.md`), and where the draft stands: `new`, `changed`, `published` or `deleted`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SwitchStatusView {
+    pub key: String,
+    pub state: String,
+    pub draft: Option<Value>,
+    pub published: Option<Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    #[serde(default)]
+    pub note: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The published version whose content becomes current again (as a new version).
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConfigVersionView {
+    pub version: i64,
+    pub published_at: String,
+    pub published_by: String,
+    pub note: String,
+    pub switch_count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ImportResult {
+    pub imported: usize,
+}
+
+/// What a device sends to `midship.config.pull` (`POST /api/client/v1/config/pull`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConfigPullRequest {
+    pub app_id: String,
+    pub workspace_id: String,
+    #[serde(default)]
+    pub device_id: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub platform: Option<String>,
+    #[serde(default)]
+    pub app_version: Option<String>,
+    #[serde(default)]
+    pub os_version: Option<String>,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub city: Option<String>,
+    #[serde(default)]
+    pub network: Option<String>,
+    /// Custom attributes for conditions.
+    #[serde(default)]
+    pub attributes: serde_json::Map<String, Value>,
+    /// The `etag` of the device's last pull; an unchanged configuration answers `not_modified`.
+    #[serde(default)]
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ConfigPullResponse {
+    /// Published version the values come from; 0 before the first publication.
+    pub version: i64,
+    pub etag: String,
+    /// `true`: the device's values are unchanged and `values` is absent.
+    pub not_modified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<serde_json::Map<String, Value>>,
+}
