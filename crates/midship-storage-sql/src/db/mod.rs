@@ -52,17 +52,19 @@ pub trait SqlDatabase: Database {
 }
 
 /// Implements [`SqlDatabase`] for one sqlx database. `$text_list` turns a list of strings into
-/// the value the driver binds.
+/// the value the driver binds; `$sql` gives the statement's text as the driver reads it best.
 macro_rules! sql_database {
-    ($db:ty, text_list: $text_list:expr) => {
+    ($db:ty, text_list: $text_list:expr, sql: $sql:expr) => {
         impl SqlDatabase for $db {
             fn execute<'e>(
                 exec: Exec<'e, Self>,
                 query: Query<'e>,
             ) -> impl Future<Output = Result<Done, sqlx::Error>> + Send + 'e {
                 async move {
-                    let arguments = Self::arguments(query.values)?;
-                    let statement = sqlx::query_with::<$db, _>(&query.sql, arguments);
+                    let Query { sql, values, positional } = query;
+                    let arguments = Self::arguments(values)?;
+                    let sql = ($sql)(&sql, &positional);
+                    let statement = sqlx::query_with::<$db, _>(&sql, arguments);
                     let result = match exec {
                         Exec::Pool(pool) => statement.execute(pool).await?,
                         Exec::Connection(connection) => statement.execute(connection).await?,
@@ -76,8 +78,10 @@ macro_rules! sql_database {
                 query: Query<'e>,
             ) -> impl Future<Output = Result<Vec<Self::Row>, sqlx::Error>> + Send + 'e {
                 async move {
-                    let arguments = Self::arguments(query.values)?;
-                    let statement = sqlx::query_with::<$db, _>(&query.sql, arguments);
+                    let Query { sql, values, positional } = query;
+                    let arguments = Self::arguments(values)?;
+                    let sql = ($sql)(&sql, &positional);
+                    let statement = sqlx::query_with::<$db, _>(&sql, arguments);
                     match exec {
                         Exec::Pool(pool) => statement.fetch_all(pool).await,
                         Exec::Connection(connection) => statement.fetch_all(connection).await,
@@ -90,8 +94,10 @@ macro_rules! sql_database {
                 query: Query<'e>,
             ) -> impl Future<Output = Result<Option<Self::Row>, sqlx::Error>> + Send + 'e {
                 async move {
-                    let arguments = Self::arguments(query.values)?;
-                    let statement = sqlx::query_with::<$db, _>(&query.sql, arguments);
+                    let Query { sql, values, positional } = query;
+                    let arguments = Self::arguments(values)?;
+                    let sql = ($sql)(&sql, &positional);
+                    let statement = sqlx::query_with::<$db, _>(&sql, arguments);
                     match exec {
                         Exec::Pool(pool) => statement.fetch_optional(pool).await,
                         Exec::Connection(connection) => statement.fetch_optional(connection).await,
@@ -167,12 +173,18 @@ trait ArgumentsOf: Database {
     fn arguments(values: Vec<Value<'_>>) -> Result<Self::Arguments<'_>, sqlx::Error>;
 }
 
-sql_database!(sqlx::Sqlite, text_list: |items: Vec<std::borrow::Cow<'_, str>>| {
-    serde_json::to_string(&items).expect("strings serialize")
-});
-sql_database!(sqlx::Postgres, text_list: |items: Vec<std::borrow::Cow<'_, str>>| {
-    items.into_iter().map(std::borrow::Cow::into_owned).collect::<Vec<String>>()
-});
+sql_database!(
+    sqlx::Sqlite,
+    text_list: |items: Vec<std::borrow::Cow<'_, str>>| serde_json::to_string(&items).expect("strings serialize"),
+    sql: query::positional_placeholders
+);
+sql_database!(
+    sqlx::Postgres,
+    text_list: |items: Vec<std::borrow::Cow<'_, str>>| {
+        items.into_iter().map(std::borrow::Cow::into_owned).collect::<Vec<String>>()
+    },
+    sql: query::as_written
+);
 
 /// One column, decoded by the driver.
 fn read<'r, R, T>(row: &'r R, column: Column<'_>) -> Result<T, sqlx::Error>

@@ -53,11 +53,37 @@ impl Done {
 pub struct Query<'q> {
     pub(crate) sql: Cow<'q, str>,
     pub(crate) values: Vec<Value<'q>>,
+    /// Where a [`QueryBuilder`] wrote its `$n` placeholders, in order: they may be written as
+    /// plain positional `?` instead. (SQLite looks a named parameter up by scanning every name, so
+    /// binding thousands of `$n` costs their square; `?` costs nothing.)
+    pub(crate) positional: Vec<std::ops::Range<usize>>,
+}
+
+/// `sql` as it is, `$n` placeholders and all (PostgreSQL numbers its parameters itself).
+pub(crate) fn as_written<'s>(sql: &'s str, _positional: &[std::ops::Range<usize>]) -> Cow<'s, str> {
+    Cow::Borrowed(sql)
+}
+
+/// `sql` with the builder's placeholders at `positional` written as `?` (statements written by
+/// hand have none, and keep their `$n`).
+pub(crate) fn positional_placeholders<'s>(sql: &'s str, positional: &[std::ops::Range<usize>]) -> Cow<'s, str> {
+    if positional.is_empty() {
+        return Cow::Borrowed(sql);
+    }
+    let mut rewritten = String::with_capacity(sql.len());
+    let mut written = 0;
+    for placeholder in positional {
+        rewritten.push_str(&sql[written..placeholder.start]);
+        rewritten.push('?');
+        written = placeholder.end;
+    }
+    rewritten.push_str(&sql[written..]);
+    Cow::Owned(rewritten)
 }
 
 /// A statement with `$n` placeholders; bind a value for each.
 pub fn query(sql: &str) -> Query<'_> {
-    Query { sql: Cow::Borrowed(sql), values: Vec::new() }
+    Query { sql: Cow::Borrowed(sql), values: Vec::new(), positional: Vec::new() }
 }
 
 /// A statement whose rows are read as the single value of their first column.
@@ -163,11 +189,12 @@ impl<'q, T: FromColumn + Send + 'q> QueryScalar<'q, T> {
 pub struct QueryBuilder<'q> {
     sql: String,
     values: Vec<Value<'q>>,
+    placeholders: Vec<std::ops::Range<usize>>,
 }
 
 impl<'q> QueryBuilder<'q> {
     pub fn new(init: impl Into<String>) -> Self {
-        Self { sql: init.into(), values: Vec::new() }
+        Self { sql: init.into(), values: Vec::new(), placeholders: Vec::new() }
     }
 
     pub fn push(&mut self, sql: impl std::fmt::Display) -> &mut Self {
@@ -179,8 +206,10 @@ impl<'q> QueryBuilder<'q> {
     /// Appends a placeholder for `value`.
     pub fn push_bind(&mut self, value: impl Bind<'q>) -> &mut Self {
         self.values.push(value.into_value());
-        let placeholder = self.values.len();
-        self.push(format_args!("${placeholder}"))
+        let start = self.sql.len();
+        self.push(format_args!("${}", self.values.len()));
+        self.placeholders.push(start..self.sql.len());
+        self
     }
 
     /// Appends `VALUES (…), (…)`, one tuple per item, filled by `each`.
@@ -202,7 +231,11 @@ impl<'q> QueryBuilder<'q> {
     }
 
     pub fn build(&mut self) -> Query<'q> {
-        Query { sql: Cow::Owned(std::mem::take(&mut self.sql)), values: std::mem::take(&mut self.values) }
+        Query {
+            sql: Cow::Owned(std::mem::take(&mut self.sql)),
+            values: std::mem::take(&mut self.values),
+            positional: std::mem::take(&mut self.placeholders),
+        }
     }
 }
 
@@ -246,6 +279,11 @@ mod tests {
         builder.push(" WHERE d = ").push_bind(None::<String>);
         let query = builder.build();
         assert_eq!(query.sql, "INSERT INTO t (a, b, c) VALUES ($1, $2, 0), ($3, $4, 0) WHERE d = $5");
+        assert_eq!(
+            positional_placeholders(&query.sql, &query.positional),
+            "INSERT INTO t (a, b, c) VALUES (?, ?, 0), (?, ?, 0) WHERE d = ?",
+            "SQLite gets the builder's placeholders as plain `?`"
+        );
         assert!(matches!(
             query.values[..],
             [Value::Text(_), Value::Int(1), Value::Text(_), Value::Int(2), Value::Null(crate::db::Kind::Text)]
