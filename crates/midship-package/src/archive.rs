@@ -32,6 +32,11 @@ pub fn is_safe_path(path: &str) -> bool {
 pub fn read_zip(bytes: &[u8], limits: ArchiveLimits) -> Result<Files, PackageError> {
     let corrupt = |error: zip::result::ZipError| PackageError::Corrupt(error.to_string());
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(corrupt)?;
+    // The reader indexes entries by name and keeps only the last of equal names, so a second
+    // copy would pass unseen below; which copy a device unpacks is then up to its zip reader.
+    if archive.has_duplicate_names() {
+        return Err(PackageError::DuplicateNames);
+    }
     if archive.len() > limits.max_entries {
         return Err(PackageError::TooLarge(format!("{} entries, at most {}", archive.len(), limits.max_entries)));
     }
@@ -97,6 +102,19 @@ mod tests {
     fn round_trips_files() {
         let files = Files::from([("a/b.js".to_owned(), b"hello".to_vec()), ("index.html".to_owned(), vec![7; 10_000])]);
         assert_eq!(read_zip(&write_zip(&files), ArchiveLimits::default()).unwrap(), files);
+    }
+
+    #[test]
+    fn refuses_two_entries_of_one_name() {
+        // The writer refuses equal names, so rename the second entry in the written bytes.
+        let mut bytes = zip_with(&["a.js", "b.js"]);
+        for index in 0..bytes.len() - 3 {
+            if &bytes[index..index + 4] == b"b.js" {
+                bytes[index] = b'a';
+            }
+        }
+        let error = read_zip(&bytes, ArchiveLimits::default()).unwrap_err();
+        assert!(matches!(error, PackageError::DuplicateNames), "{error}");
     }
 
     #[test]

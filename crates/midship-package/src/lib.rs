@@ -31,6 +31,8 @@ pub enum PackageError {
     SymbolicLink(String),
     #[error("zip entry `{0}` appears twice")]
     DuplicateEntry(String),
+    #[error("the zip lists an entry name more than once")]
+    DuplicateNames,
     #[error("package is too large: {0}")]
     TooLarge(String),
     #[error("invalid patch: {0}")]

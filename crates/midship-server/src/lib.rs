@@ -19,6 +19,7 @@ mod analytics;
 pub mod api;
 mod apps;
 mod builtins;
+pub mod connections;
 pub mod console;
 mod delivery;
 pub mod error;
@@ -34,7 +35,6 @@ mod switches;
 mod sync;
 pub mod tls;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use axum::Router;
@@ -48,6 +48,7 @@ use midship_switches::SwitchService;
 use midship_sync::SyncService;
 use tower_http::trace::TraceLayer;
 
+pub use connections::{ConnectionLimits, run};
 pub use storage::{StorageOpenError, open_storage};
 
 /// HTTP-level settings, from the `[server]` config section.
@@ -55,6 +56,8 @@ pub use storage::{StorageOpenError, open_storage};
 pub struct ServerSettings {
     /// Larger request bodies are refused with 413 before they are read.
     pub max_body_bytes: usize,
+    /// Timeouts and caps that keep one client from holding the node's connections.
+    pub connections: ConnectionLimits,
     /// Mark console cookies `Secure` (set when Midship is reached over HTTPS).
     pub secure_cookies: bool,
     pub long_connection: longconn::LongConnectionSettings,
@@ -83,6 +86,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             max_body_bytes: 1024 * 1024,
+            connections: ConnectionLimits::default(),
             secure_cookies: false,
             long_connection: longconn::LongConnectionSettings::default(),
             delivery: DeliveryPlacement::default(),
@@ -173,15 +177,4 @@ pub fn spawn_snapshot_refresh(state: &AppState, interval: std::time::Duration) -
             }
         }
     })
-}
-
-/// Serves `router` on `listener` (HTTP/1.1 and cleartext HTTP/2, or both over TLS with a
-/// [`tls::TlsListener`]) until `shutdown` completes, then lets in-flight requests finish.
-pub async fn run<L, F>(listener: L, router: Router, shutdown: F) -> std::io::Result<()>
-where
-    L: axum::serve::Listener,
-    L::Addr: std::fmt::Debug,
-    F: Future<Output = ()> + Send + 'static,
-{
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
 }

@@ -119,6 +119,27 @@ impl Default for SyncSection {
     }
 }
 
+/// File handles kept free of connections, for the database, packages and logs.
+const RESERVED_FILE_HANDLES: u64 = 512;
+
+impl ServerSection {
+    /// The connection limits, with the total capped below the process's open-file limit so that
+    /// a full house of connections never leaves the database without a file handle.
+    pub fn connection_limits(&self, open_file_limit: Option<u64>) -> midship_server::ConnectionLimits {
+        use std::time::Duration;
+        let handles_for_connections = open_file_limit
+            .map(|limit| limit.saturating_sub(RESERVED_FILE_HANDLES).max(1) as usize)
+            .unwrap_or(usize::MAX);
+        midship_server::ConnectionLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_seconds.max(1)),
+            body_read_timeout: Duration::from_secs(self.body_read_timeout_seconds.max(1)),
+            max_connections: self.max_connections.min(handles_for_connections),
+            max_connections_per_address: self.max_connections_per_address,
+            max_header_bytes: self.max_header_bytes,
+        }
+    }
+}
+
 impl SyncSection {
     pub fn long_connection(&self) -> midship_server::longconn::LongConnectionSettings {
         use std::time::Duration;
@@ -160,6 +181,11 @@ pub struct ServerSection {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
     pub max_body_bytes: usize,
+    pub header_read_timeout_seconds: u64,
+    pub body_read_timeout_seconds: u64,
+    pub max_connections: usize,
+    pub max_connections_per_address: usize,
+    pub max_header_bytes: usize,
     pub secure_cookies: bool,
     /// PEM certificate chain; with `tls_private_key`, Midship serves HTTPS (HTTP/1.1 and HTTP/2).
     pub tls_certificate: Option<PathBuf>,
@@ -211,6 +237,11 @@ impl Default for ServerSection {
             listen: SocketAddr::from(([127, 0, 0, 1], 7070)),
             data_dir: PathBuf::from("./midship-data"),
             max_body_bytes: 1024 * 1024,
+            header_read_timeout_seconds: 15,
+            body_read_timeout_seconds: 30,
+            max_connections: 100_000,
+            max_connections_per_address: 2_000,
+            max_header_bytes: 64 * 1024,
             secure_cookies: false,
             tls_certificate: None,
             tls_private_key: None,
@@ -298,6 +329,19 @@ listen = "127.0.0.1:7070"
 data_dir = "./midship-data"
 # Largest accepted request body in bytes; larger ones get 413.
 max_body_bytes = 1048576
+# Seconds a client has to send a request's headers, from connecting or from the end of its
+# previous response (so also how long an idle keep-alive connection stays open).
+header_read_timeout_seconds = 15
+# Seconds a request body may pause between chunks before the request is dropped.
+body_read_timeout_seconds = 30
+# Open connections (long connections included) on this node; further ones get 503 and are closed.
+# Never more than the open-file limit allows, less a reserve for the database and files.
+max_connections = 100000
+# Open connections from one client address. Mobile carriers put many devices behind one address
+# (carrier-grade NAT), so keep this well above what one office or NAT gateway needs.
+max_connections_per_address = 2000
+# Largest request line and headers, in bytes; larger ones get 431.
+max_header_bytes = 65536
 # Mark console cookies Secure. Set this when people reach Midship over HTTPS.
 secure_cookies = false
 # Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this PEM certificate chain and private key.

@@ -33,7 +33,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .create(&data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let _lock = lock_data_dir(&data_dir)?;
-    raise_open_file_limit();
+    let open_file_limit = raise_open_file_limit();
 
     let database_url = config.database_url();
     tracing::info!(database = %redact_database_url(&database_url), data_dir = %data_dir.display(), "opening storage");
@@ -52,6 +52,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let address = listener.local_addr().context("listener has no local address")?;
     let settings = ServerSettings {
         max_body_bytes: config.server.max_body_bytes,
+        connections: config.server.connection_limits(open_file_limit),
         secure_cookies: config.server.secure_cookies,
         long_connection: config.sync.long_connection(),
         delivery: config.delivery.placement(&data_dir),
@@ -91,6 +92,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Long connections are not HTTP requests the server waits for: close them (1001) and write
     // pending acks as soon as the signal comes.
     let sync = state.sync.clone();
+    let limits = state.settings.connections.clone();
+    tracing::info!(
+        max_connections = limits.max_connections,
+        per_address = limits.max_connections_per_address,
+        "connection limits"
+    );
     let shutdown = async move {
         shutdown_signal().await;
         sync.shut_down().await;
@@ -98,9 +105,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     match tls {
         Some(tls_config) => {
             let listener = TlsListener::new(listener, tls_config).context("cannot start the TLS listener")?;
-            run(listener, router(state.clone()), shutdown).await.context("server failed")?;
+            run(listener, router(state.clone()), limits, shutdown).await.context("server failed")?;
         }
-        None => run(listener, router(state.clone()), shutdown).await.context("server failed")?,
+        None => run(listener, router(state.clone()), limits, shutdown).await.context("server failed")?,
     }
     refresh.abort();
     maintenance.abort();
@@ -117,10 +124,16 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Every device connection is an open file: take all the operating system allows this process
 /// (the hard limit), and say what that is, since it caps the connections one node holds.
-fn raise_open_file_limit() {
+fn raise_open_file_limit() -> Option<u64> {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(limit) => tracing::info!(open_files = limit, "open file limit"),
-        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+        Ok(limit) => {
+            tracing::info!(open_files = limit, "open file limit");
+            Some(limit)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot raise the open file limit");
+            None
+        }
     }
 }
 
@@ -152,7 +165,7 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
 }
 
 /// On the very first start: the installation tenant and an admin token, saved to
-/// `DATA_DIR/admin-token` (mode 0600) before it becomes valid, and printed once.
+/// `DATA_DIR/admin-token` (mode 0600) before it becomes valid; only its path is printed.
 async fn bootstrap(control: &ControlPlane, data_dir: &Path) -> anyhow::Result<()> {
     let token_path = data_dir.join(ADMIN_TOKEN_FILE);
     let mut written: Option<PathBuf> = None;
@@ -166,9 +179,11 @@ async fn bootstrap(control: &ControlPlane, data_dir: &Path) -> anyhow::Result<()
         .context("cannot create the first admin token")?;
     match created {
         Some(token) => {
+            // Standard output ends up in journald or a container log, so the token itself stays
+            // in the 0600 file.
             println!("midship: first start: created the default tenant and an admin token.");
-            println!("midship: admin token (shown once, also saved to {}):", token_path.display());
-            println!("{}", token.token);
+            println!("midship: read it with: cat {}", token_path.display());
+            tracing::info!(token_id = %token.token_id, path = %token_path.display(), "first admin token saved");
         }
         None => {
             // Another node sharing the database bootstrapped first; our token never became valid.

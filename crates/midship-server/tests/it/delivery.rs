@@ -278,6 +278,18 @@ async fn bad_uploads_and_releases_are_refused_with_the_reason() {
     let refused = upload(vec![("kind", "h5")], write_zip(&escaping)).await;
     assert_eq!(refused.code(), Some("invalid_request"));
     assert!(refused.to_string().contains("escapes the package root"), "{refused}");
+    // Two entries named manifest.json: which one a device unpacks would be up to its zip reader.
+    let mut twice = h5_files("1.0.0");
+    twice.insert("Manifest.json".into(), b"{\"version\": \"6.6.6\"}".to_vec());
+    let mut duplicated = write_zip(&twice);
+    for index in 0..duplicated.len() - 13 {
+        if &duplicated[index..index + 13] == b"Manifest.json" {
+            duplicated[index] = b'm';
+        }
+    }
+    let refused = upload(vec![("kind", "h5")], duplicated).await;
+    assert_eq!(refused.code(), Some("invalid_request"));
+    assert!(refused.to_string().contains("more than once"), "{refused}");
     let refused = upload(vec![("kind", "h5"), ("version", "9.9.9")], write_zip(&h5_files("1.0.0"))).await;
     assert!(refused.to_string().contains("manifest.json says 1.0.0"), "{refused}");
     let refused = upload(vec![("kind", "h5")], b"PK\x03\x04 truncated".to_vec()).await;

@@ -8,6 +8,7 @@ mod delivery;
 mod gateway;
 mod ops;
 mod push;
+mod security;
 mod switches;
 mod sync;
 mod tls;
@@ -52,7 +53,7 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(control, settings, GatewaySettings::default());
         let dispatcher = state.push.spawn_dispatcher(std::time::Duration::from_millis(200));
-        tokio::spawn(run(listener, router(state.clone()), async move {
+        tokio::spawn(run(listener, router(state.clone()), state.settings.connections.clone(), async move {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();

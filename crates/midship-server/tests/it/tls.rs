@@ -6,7 +6,7 @@ use midship_control::{ControlPlane, ControlSettings};
 use midship_core::SystemClock;
 use midship_gateway::GatewaySettings;
 use midship_server::tls::{TlsListener, load_tls_config};
-use midship_server::{AppState, ServerSettings, open_storage, router, run};
+use midship_server::{AppState, ConnectionLimits, ServerSettings, open_storage, router, run};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -27,7 +27,7 @@ async fn https_serves_http2_and_http1_with_the_configured_certificate() {
     let tls = TlsListener::new(listener, load_tls_config(&certificate_path, &key_path).unwrap()).unwrap();
     let state = AppState::new(control, ServerSettings::default(), GatewaySettings::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(run(tls, router(state), async move {
+    let server = tokio::spawn(run(tls, router(state), ConnectionLimits::default(), async move {
         let _ = stopped.await;
     }));
 

@@ -12,6 +12,7 @@ mod sync_protocol;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const MIDSHIP: &str = env!("CARGO_BIN_EXE_midship");
@@ -22,6 +23,8 @@ pub struct ServerProcess {
     pub child: Child,
     pub base_url: String,
     pub data_dir: PathBuf,
+    /// Every line the server printed to standard output so far.
+    pub printed: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
@@ -40,11 +43,14 @@ impl ServerProcess {
             .expect("spawn midship serve");
         let stdout = child.stdout.take().expect("piped stdout");
         let (sender, receiver) = std::sync::mpsc::channel();
+        let printed = Arc::new(Mutex::new(Vec::new()));
+        let lines = printed.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(address) = line.strip_prefix("midship listening on ") {
                     let _ = sender.send(address.to_owned());
                 }
+                lines.lock().unwrap().push(line);
             }
         });
         let base_url = match receiver.recv_timeout(Duration::from_secs(60)) {
@@ -54,7 +60,7 @@ impl ServerProcess {
                 panic!("midship serve did not report its address: {:?}", child.wait());
             }
         };
-        Self { child, base_url, data_dir: data_dir.to_owned() }
+        Self { child, base_url, data_dir: data_dir.to_owned(), printed }
     }
 
     pub fn admin_token(&self) -> String {

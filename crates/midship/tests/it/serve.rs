@@ -28,6 +28,25 @@ fn a_second_server_on_the_same_data_dir_is_refused() {
 }
 
 #[test]
+fn secrets_stay_in_files_only_their_owner_reads() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().unwrap();
+    let data_dir = parent.path().join("data");
+    std::fs::create_dir(&data_dir).unwrap();
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = ServerProcess::start(&data_dir, &[]);
+    let token = server.admin_token();
+    server.cli_json(&token, &["app", "create", "private"]);
+    for name in ["midship.db", "midship.db-wal", "midship.db-shm", "admin-token"] {
+        let mode = std::fs::metadata(data_dir.join(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name} is {mode:o} in a 0755 directory");
+    }
+    let printed = server.printed.lock().unwrap().join("\n");
+    assert!(!printed.contains(&token), "the admin token reached standard output: {printed}");
+    assert!(printed.contains("admin-token"), "where to read it is said: {printed}");
+}
+
+#[test]
 fn sigterm_stops_gracefully_and_a_restart_keeps_everything() {
     let data_dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data_dir.path(), &[]);
