@@ -8,6 +8,7 @@ mod delivery;
 mod gateway;
 mod ops;
 mod push;
+mod roles;
 mod switches;
 mod sync;
 mod tls;
