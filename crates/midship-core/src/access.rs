@@ -15,9 +15,11 @@ use crate::validation::ValidationError;
 pub enum Role {
     /// Everything in the tenant, including people and tokens.
     Admin,
-    /// Builds apps: creates apps and workspaces, rotates keys, and operates releases.
+    /// Builds apps: creates apps and workspaces, rotates keys, connects backends and outside
+    /// systems, and operates releases.
     Developer,
-    /// Runs the app in production: releases, pushes, switches; cannot create apps.
+    /// Runs the app in production: releases, pushes, switches; cannot create apps, nor act for
+    /// the app's backend or send data to outside systems.
     Operator,
     /// Reads everything, changes nothing.
     Viewer,
@@ -38,7 +40,7 @@ impl Role {
     pub fn allows(self, action: Action) -> bool {
         match action {
             Action::Read => true,
-            Action::ManageApps => matches!(self, Role::Admin | Role::Developer),
+            Action::ManageApps | Action::Integrate => matches!(self, Role::Admin | Role::Developer),
             Action::Operate => matches!(self, Role::Admin | Role::Developer | Role::Operator),
             Action::ManageAccess | Action::ManageTenants => self == Role::Admin,
         }
@@ -71,8 +73,13 @@ pub enum Action {
     Read,
     /// Create apps and workspaces, rotate app keys.
     ManageApps,
-    /// Day-to-day changes inside an app: releases, switches, pushes (later issues).
+    /// Day-to-day changes inside an app: releases, switches, pushes, configuration rollbacks.
     Operate,
+    /// What a backend or an outside system is trusted with, so a leaked or misused operator token
+    /// cannot do it: connection tokens that vouch for a user, binding devices to users, alert
+    /// webhooks (data sent to outside URLs), configuration imports (a workspace's switches
+    /// replaced wholesale).
+    Integrate,
     /// Create and revoke tokens.
     ManageAccess,
     /// Create tenants; only for admins of the installation's own tenant.
@@ -85,6 +92,7 @@ impl Action {
             Action::Read => "read",
             Action::ManageApps => "manage apps",
             Action::Operate => "operate apps",
+            Action::Integrate => "configure integrations",
             Action::ManageAccess => "manage access tokens",
             Action::ManageTenants => "manage tenants",
         }
@@ -218,7 +226,9 @@ mod tests {
     fn viewers_change_nothing() {
         let viewer = principal(Role::Viewer, None);
         assert!(viewer.authorize(Action::Read).is_ok());
-        for action in [Action::ManageApps, Action::Operate, Action::ManageAccess, Action::ManageTenants] {
+        for action in
+            [Action::ManageApps, Action::Operate, Action::Integrate, Action::ManageAccess, Action::ManageTenants]
+        {
             assert!(viewer.authorize(action).is_err(), "viewer allowed to {action:?}");
         }
     }
@@ -230,6 +240,19 @@ mod tests {
         assert!(principal(Role::Operator, None).authorize(Action::Operate).is_ok());
         assert!(principal(Role::Developer, None).authorize(Action::ManageAccess).is_err());
         assert!(principal(Role::Admin, None).authorize(Action::ManageTenants).is_ok());
+    }
+
+    #[test]
+    fn integrations_need_a_developer() {
+        for role in Role::ALL {
+            let allowed = principal(role, None).authorize(Action::Integrate).is_ok();
+            assert_eq!(allowed, matches!(role, Role::Admin | Role::Developer), "{role}");
+        }
+        let denied = principal(Role::Operator, None).authorize_app(Action::Integrate, "A").unwrap_err();
+        assert_eq!(denied.to_string(), "operator token cannot configure integrations");
+        let scoped = principal(Role::Developer, Some(vec!["A"]));
+        assert!(scoped.authorize_app(Action::Integrate, "A").is_ok(), "app-scoped developers integrate their apps");
+        assert!(scoped.authorize_app(Action::Integrate, "B").is_err());
     }
 
     #[test]

@@ -143,14 +143,15 @@ impl Gateway {
         Ok(claims)
     }
 
-    /// A token for a backend to hand to its app after sign-in; it vouches for `user_id`.
+    /// A token for a backend to hand to its app after sign-in; it vouches for `user_id`, so it
+    /// is the backend's job (`Integrate`), not an operator's.
     pub async fn issue_connect_token(
         &self,
         who: &Principal,
         workspace_id: &str,
         request: NewConnectToken,
     ) -> Result<IssuedConnectToken, GatewayError> {
-        let (app, _) = self.control.authorized_workspace(who, workspace_id, Action::Operate).await?;
+        let (app, _) = self.control.authorized_workspace(who, workspace_id, Action::Integrate).await?;
         if !(1..=MAX_TOKEN_TTL_SECONDS).contains(&request.ttl_seconds) {
             let message = format!("must be 1 to {MAX_TOKEN_TTL_SECONDS}");
             return Err(GatewayError::Invalid(DefinitionError { field: "ttl_seconds", message }));
@@ -180,5 +181,41 @@ impl Gateway {
         // A token is a credential: logged as issued, never shown.
         tracing::info!(app_id = %app.app_id, workspace_id, token_id = %who.token_id, "connection token issued");
         Ok(IssuedConnectToken { token, expires_at })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use midship_control::{ControlPlane, ControlSettings, NewApp};
+    use midship_core::access::Role;
+    use midship_core::{Classify, ErrorKind, ManualClock};
+    use midship_storage_sqlite::{PoolSettings, SqliteStorage};
+
+    use super::*;
+    use crate::{BuiltinRegistry, GatewaySettings};
+
+    /// A token vouching for a user lets its holder read that user's verified-only messages, so
+    /// minting one is a backend's job: operators are refused.
+    #[tokio::test]
+    async fn only_developers_mint_connection_tokens() {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", directory.path().join("gateway.db").display());
+        let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+        let control =
+            ControlPlane::new(storage, Arc::new(ManualClock::new(1_795_313_234_000)), ControlSettings::default());
+        let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();
+        let admin = control.authenticate(&issued.token).await.unwrap();
+        let created = control.create_app(&admin, NewApp { name: "bank".into(), ..NewApp::default() }).await.unwrap();
+        let workspace_id = &created.workspaces[0].workspace_id;
+        let gateway = Gateway::new(control, GatewaySettings::default(), BuiltinRegistry::default());
+        let request = || NewConnectToken { user_id: Some("alice".into()), device_id: None, ttl_seconds: 60 };
+
+        let operator = Principal { role: Role::Operator, ..admin.clone() };
+        let refused = gateway.issue_connect_token(&operator, workspace_id, request()).await.unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Forbidden, "{refused}");
+        let developer = Principal { role: Role::Developer, ..admin };
+        assert!(gateway.issue_connect_token(&developer, workspace_id, request()).await.is_ok());
     }
 }

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use midship_api::{PushAudience, PushMessageBody, PushRequest, PushSchedule, PushTarget};
 use midship_control::{ControlPlane, ControlSettings, NewApp};
-use midship_core::{ManualClock, Principal, Workspace};
+use midship_core::access::Role;
+use midship_core::{Classify, ErrorKind, ManualClock, Principal, Workspace};
 use midship_storage::{PushStatsRow, PushStatsScope, SyncStream, SyncTargetKind};
 use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 use midship_sync::{PUSH_BIZ_TYPE, SyncService, SyncSettings};
@@ -284,4 +285,29 @@ async fn a_daily_push_runs_once_per_day_until_cancelled() {
     fixture.clock.advance_ms(30 * 86_400_000);
     assert_eq!(fixture.push.run_pending().await.unwrap(), 0, "a cancelled task never runs");
     let _ = &fixture.sync;
+}
+
+/// A binding routes a user's pushes to a device, so only a developer (a backend's token) sets it.
+#[tokio::test]
+async fn operators_cannot_bind_devices_to_users() {
+    let fixture = fixture().await;
+    fixture.report("phone", None, None).await;
+    let operator = Principal { role: Role::Operator, ..fixture.admin.clone() };
+    let developer = Principal { role: Role::Developer, ..fixture.admin.clone() };
+    let bound_user = || async {
+        let device = fixture.control.storage().get_push_device(&fixture.workspace_id, "phone").await.unwrap();
+        device.and_then(|device| device.user_id)
+    };
+
+    for user_id in [Some("mallory"), None] {
+        let refused = fixture.push.bind_by_backend(&operator, &fixture.workspace_id, "phone", user_id).await;
+        assert_eq!(refused.unwrap_err().kind(), ErrorKind::Forbidden);
+    }
+    assert_eq!(bound_user().await, None, "nothing was bound");
+
+    fixture.push.bind_by_backend(&developer, &fixture.workspace_id, "phone", Some("alice")).await.unwrap();
+    assert_eq!(bound_user().await.as_deref(), Some("alice"));
+    let refused = fixture.push.bind_by_backend(&operator, &fixture.workspace_id, "phone", None).await;
+    assert_eq!(refused.unwrap_err().kind(), ErrorKind::Forbidden);
+    assert_eq!(bound_user().await.as_deref(), Some("alice"), "an operator cannot unbind either");
 }

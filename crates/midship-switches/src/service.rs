@@ -286,6 +286,8 @@ impl SwitchService {
     }
 
     /// Publishes an earlier version's content again as a new version and makes it the draft.
+    /// Operators keep it on purpose: it is incident response, and it only restores what was
+    /// published before.
     pub async fn rollback(
         &self,
         who: &Principal,
@@ -379,7 +381,9 @@ impl SwitchService {
         }
     }
 
-    /// Loads a document into the draft; nothing changes unless every switch is valid.
+    /// Loads a document into the draft; nothing changes unless every switch is valid. It can
+    /// replace every switch at once (a pipeline promoting a tested configuration), so it needs
+    /// `Integrate` where editing one switch needs `Operate`.
     pub async fn import(
         &self,
         who: &Principal,
@@ -387,7 +391,7 @@ impl SwitchService {
         document: ConfigDocument,
         mode: ImportMode,
     ) -> Result<usize, SwitchError> {
-        let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        let workspace = self.workspace(who, workspace_id, Action::Integrate).await?;
         document.validate()?;
         let mut merged: BTreeMap<String, SwitchDefinition> = match mode {
             ImportMode::Replace => BTreeMap::new(),

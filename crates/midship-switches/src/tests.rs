@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use midship_control::{ControlPlane, ControlSettings, NewApp};
-use midship_core::{ManualClock, Principal};
+use midship_core::access::Role;
+use midship_core::{Classify, ErrorKind, ManualClock, Principal};
 use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 use serde_json::json;
 
@@ -117,4 +118,30 @@ async fn import_merges_or_replaces_and_validates_everything_first() {
         vec!["added"],
         "nothing changed"
     );
+}
+
+/// Importing can replace every switch at once, so it needs a developer; rolling back stays with
+/// operators, who answer incidents.
+#[tokio::test]
+async fn operators_roll_back_but_only_developers_import() {
+    let fixture = fixture().await;
+    let service = SwitchService::new(fixture.control.clone());
+    let operator = Principal { role: Role::Operator, ..fixture.admin.clone() };
+    let developer = Principal { role: Role::Developer, ..fixture.admin.clone() };
+    let keys = |statuses: Vec<crate::SwitchStatus>| statuses.into_iter().map(|status| status.key).collect::<Vec<_>>();
+    service.set_switch(&operator, &fixture.workspace_id, switch("limit", json!(1))).await.unwrap();
+    service.publish(&operator, &fixture.workspace_id, "").await.unwrap();
+
+    let document = crate::ConfigDocument::new(vec![switch("other", json!(2))]);
+    for mode in [ImportMode::Replace, ImportMode::Merge] {
+        let refused = service.import(&operator, &fixture.workspace_id, document.clone(), mode).await.unwrap_err();
+        assert_eq!(refused.kind(), ErrorKind::Forbidden, "{refused}");
+    }
+    assert_eq!(keys(service.list_switches(&operator, &fixture.workspace_id).await.unwrap()), vec!["limit"]);
+
+    service.import(&developer, &fixture.workspace_id, document, ImportMode::Replace).await.unwrap();
+    service.publish(&developer, &fixture.workspace_id, "").await.unwrap();
+    assert_eq!(value_for(&service, &fixture, "limit").await, None);
+    service.rollback(&operator, &fixture.workspace_id, 1).await.unwrap();
+    assert_eq!(value_for(&service, &fixture, "limit").await, Some(json!(1)), "the operator restored version 1");
 }

@@ -36,7 +36,8 @@ impl AnalyticsService {
         })
     }
 
-    /// Creates a rule, or replaces rule `rule_id` of the workspace.
+    /// Creates a rule, or replaces rule `rule_id` of the workspace. Every rule posts to its
+    /// webhook, an outside URL, so rules need `Integrate`.
     pub async fn put_alert(
         &self,
         who: &Principal,
@@ -44,7 +45,7 @@ impl AnalyticsService {
         rule_id: Option<&str>,
         definition: AlertRuleDefinition,
     ) -> Result<AlertRuleView, AnalyticsError> {
-        let app_id = self.authorize(who, workspace_id, Action::Operate).await?;
+        let app_id = self.authorize(who, workspace_id, Action::Integrate).await?;
         alert::check(&definition)?;
         let now = self.control().now_ms();
         let existing = match rule_id {
@@ -74,8 +75,9 @@ impl AnalyticsService {
             .ok_or_else(|| AnalyticsError::UnknownAlert(rule_id.to_owned()))
     }
 
+    /// Removing a rule silences whoever its webhook told, so it needs what creating one does.
     pub async fn delete_alert(&self, who: &Principal, workspace_id: &str, rule_id: &str) -> Result<(), AnalyticsError> {
-        let app_id = self.authorize(who, workspace_id, Action::Operate).await?;
+        let app_id = self.authorize(who, workspace_id, Action::Integrate).await?;
         self.alert_record(workspace_id, rule_id).await?;
         let now = self.control().now_ms();
         let audit = NewAuditEntry::by(who, now, "analytics.alert.delete", "alert", rule_id).in_app(&app_id);
@@ -188,5 +190,69 @@ impl AnalyticsService {
                 }
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use midship_control::{ControlPlane, ControlSettings, NewApp};
+    use midship_core::access::Role;
+    use midship_core::{Classify, ErrorKind, ManualClock};
+    use midship_storage_sqlite::{PoolSettings, SqliteStorage};
+    use midship_sync::{SyncService, SyncSettings};
+
+    use super::*;
+    use crate::AnalyticsSettings;
+
+    fn rule(webhook_url: &str) -> AlertRuleDefinition {
+        AlertRuleDefinition {
+            name: "crashes".into(),
+            metric: "crash_rate".into(),
+            operation_type: None,
+            threshold: 0.1,
+            window_minutes: 5,
+            webhook_url: webhook_url.into(),
+            enabled: true,
+        }
+    }
+
+    /// A rule posts the workspace's figures to its webhook, an outside URL: operators may not
+    /// point one anywhere, nor remove one.
+    #[tokio::test]
+    async fn only_developers_change_alert_rules() {
+        let directory = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", directory.path().join("analytics.db").display());
+        let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+        let control =
+            ControlPlane::new(storage, Arc::new(ManualClock::new(1_795_313_234_000)), ControlSettings::default());
+        let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();
+        let admin = control.authenticate(&issued.token).await.unwrap();
+        let created = control.create_app(&admin, NewApp { name: "bank".into(), ..NewApp::default() }).await.unwrap();
+        let workspace_id = &created.workspaces[0].workspace_id;
+        let sync = SyncService::new(control.clone(), SyncSettings::default());
+        let analytics = AnalyticsService::new(control, sync, AnalyticsSettings::default());
+        let operator = Principal { role: Role::Operator, ..admin.clone() };
+        let developer = Principal { role: Role::Developer, ..admin };
+
+        let refused = analytics.put_alert(&operator, workspace_id, None, rule("https://evil.example")).await;
+        assert_eq!(refused.unwrap_err().kind(), ErrorKind::Forbidden);
+        assert!(analytics.alerts(&operator, workspace_id).await.unwrap().is_empty(), "nothing was stored");
+
+        let created = analytics.put_alert(&developer, workspace_id, None, rule("https://hooks.example")).await.unwrap();
+        let rule_id = created.rule_id.as_str();
+        let refused = analytics.put_alert(&operator, workspace_id, Some(rule_id), rule("https://evil.example")).await;
+        assert_eq!(refused.unwrap_err().kind(), ErrorKind::Forbidden);
+        assert_eq!(
+            analytics.delete_alert(&operator, workspace_id, rule_id).await.unwrap_err().kind(),
+            ErrorKind::Forbidden
+        );
+        let rules = analytics.alerts(&operator, workspace_id).await.unwrap();
+        assert_eq!(
+            rules.iter().map(|rule| rule.definition.webhook_url.as_str()).collect::<Vec<_>>(),
+            ["https://hooks.example"]
+        );
+        analytics.delete_alert(&developer, workspace_id, rule_id).await.unwrap();
     }
 }

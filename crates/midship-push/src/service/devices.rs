@@ -80,7 +80,8 @@ impl PushService {
     }
 
     /// A backend binds a device that reported to push to the user who signed in on it, or
-    /// unbinds it (`None`).
+    /// unbinds it (`None`). A binding routes the user's pushes to the device, so it needs
+    /// `Integrate`: an operator token cannot redirect someone's pushes.
     pub async fn bind_by_backend(
         &self,
         who: &Principal,
@@ -88,7 +89,7 @@ impl PushService {
         device_id: &str,
         user_id: Option<&str>,
     ) -> Result<(), PushError> {
-        let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
+        let workspace = self.workspace(who, workspace_id, Action::Integrate).await?;
         if let Some(user_id) = user_id {
             check_id("user_id", user_id)?;
         }

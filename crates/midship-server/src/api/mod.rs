@@ -1,10 +1,11 @@
 //! The admin REST API under `/api/v1`, assembled from each area's `rest` module. Every handler
 //! carries a `#[utoipa::path]`, and the OpenAPI document is collected from those, so it cannot
-//! drift; [`contract`] adds the error answers every route shares, and [`reference`] renders the
-//! document as a page.
+//! drift; [`contract`] adds the error answers every route shares, [`roles`] states each route's
+//! minimum role, and [`reference`] renders the document as a page.
 
 mod contract;
 pub mod reference;
+mod roles;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -22,7 +23,8 @@ use crate::AppState;
     info(
         title = "Midship admin API",
         description = "Manage tenants, apps, workspaces, keys, access tokens and the audit log. \
-                       Errors are `{\"code\", \"message\"}`; the codes are listed in docs/api.md.",
+                       Errors are `{\"code\", \"message\"}`; the codes are listed in docs/api.md. \
+                       Each operation states the least token role that may call it (`x-minimum-role`).",
         license(name = "Apache-2.0")
     ),
     security(("bearer" = [])),
@@ -52,6 +54,7 @@ pub fn routes_with(max_package_bytes: usize) -> (Router<AppState>, OpenApi) {
         .split_for_parts();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
     contract::add_shared_responses(&mut document);
+    roles::add_minimum_roles(&mut document);
     let components = document.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "bearer",

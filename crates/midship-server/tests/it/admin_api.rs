@@ -1,4 +1,7 @@
-use midship_api::{CreateAppRequest, CreateTokenRequest, CreateWorkspaceRequest, RotateKeyRequest};
+use midship_api::{
+    AlertRuleDefinition, CreateAppRequest, CreateTokenRequest, CreateWorkspaceRequest, RotateKeyRequest,
+    SyncTokenRequest,
+};
 use midship_sdk::admin::{AuditParams, PageParams};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -81,6 +84,77 @@ async fn viewers_are_refused_with_403() {
         .await
         .unwrap_err();
     assert_eq!(error.code(), Some("forbidden"));
+}
+
+fn refused<T: std::fmt::Debug>(result: Result<T, midship_sdk::SdkError>) {
+    let error = result.expect_err("an operator is refused");
+    assert!(matches!(error, midship_sdk::SdkError::Api { status: StatusCode::FORBIDDEN, .. }), "{error}");
+    assert!(error.to_string().contains("operator token cannot configure integrations"), "{error}");
+}
+
+/// The integrations of docs/security-roles.md need a developer: an operator token is refused each
+/// of them, and nothing is stored or audited; a developer token does each.
+#[tokio::test]
+async fn operators_cannot_configure_integrations_but_developers_can() {
+    let server = TestServer::start().await;
+    let created = server.admin().create_app(&demo()).await.unwrap();
+    let workspace = created.workspaces[0].workspace_id.clone();
+    let operator = server.client_with(&token(&server, "operator", None).await);
+    let developer = server.client_with(&token(&server, "developer", None).await);
+    let report = midship_push::DeviceReport {
+        workspace_id: workspace.clone(),
+        device_id: "phone".into(),
+        platform: "android".into(),
+        channel: None,
+        token: None,
+    };
+    server.state.push.report(report).await.unwrap();
+    let bound_user = || async {
+        let device = server.state.control.storage().get_push_device(&workspace, "phone").await.unwrap();
+        device.and_then(|device| device.user_id)
+    };
+    let vouch = SyncTokenRequest { user_id: Some("alice".into()), device_id: None, ttl_seconds: None };
+    let alert = |webhook_url: &str| AlertRuleDefinition {
+        name: "crashes".into(),
+        metric: "crash_rate".into(),
+        operation_type: None,
+        threshold: 0.1,
+        window_minutes: 5,
+        webhook_url: webhook_url.into(),
+        enabled: true,
+    };
+    let document = json!({ "switches": [{ "key": "limit", "type": "number", "default_value": 1 }] });
+
+    refused(operator.sync_token(&workspace, &vouch).await);
+    refused(operator.create_alert(&workspace, &alert("https://collector.example")).await);
+    refused(operator.import_config(&workspace, &document, false).await);
+    refused(operator.push_bind(&workspace, "phone", Some("alice")).await);
+    assert!(developer.list_alerts(&workspace).await.unwrap().is_empty(), "no rule was stored");
+    assert!(developer.list_switches(&workspace).await.unwrap().items.is_empty(), "nothing was imported");
+    assert_eq!(bound_user().await, None, "nothing was bound");
+
+    assert!(!developer.sync_token(&workspace, &vouch).await.unwrap().token.is_empty());
+    let rule = developer.create_alert(&workspace, &alert("https://hooks.example")).await.unwrap();
+    assert_eq!(developer.import_config(&workspace, &document, false).await.unwrap().imported, 1);
+    developer.push_bind(&workspace, "phone", Some("alice")).await.unwrap();
+    assert_eq!(bound_user().await.as_deref(), Some("alice"));
+
+    refused(operator.update_alert(&workspace, &rule.rule_id, &alert("https://collector.example")).await);
+    refused(operator.delete_alert(&workspace, &rule.rule_id).await);
+    refused(operator.push_bind(&workspace, "phone", None).await);
+    let rules = developer.list_alerts(&workspace).await.unwrap();
+    assert_eq!(
+        rules.iter().map(|rule| rule.definition.webhook_url.as_str()).collect::<Vec<_>>(),
+        ["https://hooks.example"]
+    );
+    assert_eq!(bound_user().await.as_deref(), Some("alice"), "the operator could not unbind");
+    let audit = server.admin().list_audit(&AuditParams::default()).await.unwrap();
+    assert!(audit.items.iter().all(|entry| entry.actor_name != "operator token"), "{audit:?}");
+
+    developer.update_alert(&workspace, &rule.rule_id, &alert("https://hooks.example/v2")).await.unwrap();
+    developer.delete_alert(&workspace, &rule.rule_id).await.unwrap();
+    developer.push_bind(&workspace, "phone", None).await.unwrap();
+    assert_eq!(bound_user().await, None);
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@ mod delivery;
 mod gateway;
 mod ops;
 mod push;
+mod roles;
 mod security;
 mod switches;
 mod sync;
