@@ -191,3 +191,28 @@ pub struct ApiStatsView {
     pub p95_ms: f64,
     pub p99_ms: f64,
 }
+
+/// A workspace's device security policy (docs/security.md).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSecurityRequest {
+    /// From this day (00:00 UTC, `YYYY-MM-DD`), calls and hellos signed only with the app's
+    /// secret are refused (7017), but for `midship.device.register`; absent or `null`: they are
+    /// accepted (devices still migrating).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub device_credentials_required_from: Option<String>,
+    /// Refuse every connection token issued until now (a leaked token, a backend key rotation).
+    #[serde(default)]
+    pub revoke_connect_tokens: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeviceSecurityView {
+    /// RFC 3339; `null` while app-secret signatures are accepted.
+    pub device_credentials_required_from: Option<String>,
+    /// RFC 3339; connection tokens issued earlier are refused. `null`: none revoked.
+    pub connect_tokens_valid_after: Option<String>,
+}

@@ -3,9 +3,10 @@
 //! connection tokens. Keys come from the same cache the pipeline uses.
 
 use bytes::Bytes;
+use midship_core::Principal;
 use midship_core::access::Action;
-use midship_core::{AppKey, Principal};
-use midship_signing::connect_token::{self, ConnectClaims};
+use midship_signing::connect_token::ConnectClaims;
+use midship_storage::WorkspaceSecurityRecord;
 
 use crate::definition::DefinitionError;
 use crate::request::{RpcHeaders, RpcRequest};
@@ -60,12 +61,6 @@ fn non_empty(value: Option<&str>) -> Option<&str> {
     value.map(str::trim).filter(|text| !text.is_empty())
 }
 
-/// Signs `claims` with the newest key of the app valid at `now`.
-pub fn issue_token(keys: &[AppKey], claims: &ConnectClaims, now: i64) -> Option<String> {
-    let key = keys.iter().filter(|key| key.is_valid_at(now)).max_by_key(|key| key.created_at)?;
-    Some(connect_token::issue(key.secret.as_bytes(), claims))
-}
-
 impl Gateway {
     /// Checks a hello; the refusal carries the result code a failed RPC would have.
     pub async fn authenticate_connect(&self, request: ConnectRequest) -> Result<ConnectedDevice, Refusal> {
@@ -75,20 +70,20 @@ impl Gateway {
         else {
             return Err((ResultCode::SigningFieldsMissing, "app_id and workspace_id are required".into()));
         };
-        match self.route_table(workspace_id).await {
-            Ok(Some(table)) if table.app_id == app_id => {}
+        let table = match self.route_table(workspace_id).await {
+            Ok(Some(table)) if table.app_id == app_id => table,
             Ok(_) => return Err((ResultCode::NoKey, format!("no app {app_id} with workspace {workspace_id}"))),
             Err(error) => {
                 tracing::error!(%error, "cannot load the workspace");
                 return Err((ResultCode::Unknown, "gateway storage unavailable".into()));
             }
-        }
+        };
         let mut device_id = non_empty(headers.device_id.as_deref()).map(str::to_owned);
         let mut user_id = non_empty(headers.user_id.as_deref()).map(str::to_owned);
         let mut user_verified = false;
         match non_empty(request.token.as_deref()) {
             Some(token) => {
-                let claims = self.verify_token(app_id, workspace_id, token).await?;
+                let claims = self.verify_token(app_id, workspace_id, token, &table.security).await?;
                 if let Some(bound) = claims.device_id {
                     if device_id.as_ref().is_some_and(|device_id| *device_id != bound) {
                         return Err((ResultCode::TokenInvalid, "the token is for another device".into()));
@@ -110,7 +105,7 @@ impl Gateway {
                     body: Bytes::new(),
                     other_headers: Vec::new(),
                 };
-                self.verify_signature(&rpc, CONNECT_OPERATION_TYPE, app_id, workspace_id).await?;
+                self.verify_signature(&rpc, CONNECT_OPERATION_TYPE, app_id, workspace_id, &table.security).await?;
             }
         }
         let (device_id, issued_device_id) = match device_id {
@@ -127,18 +122,27 @@ impl Gateway {
         })
     }
 
-    async fn verify_token(&self, app_id: &str, workspace_id: &str, token: &str) -> Result<ConnectClaims, Refusal> {
-        let now = self.control.now_ms();
+    async fn verify_token(
+        &self,
+        app_id: &str,
+        workspace_id: &str,
+        token: &str,
+        security: &WorkspaceSecurityRecord,
+    ) -> Result<ConnectClaims, Refusal> {
         let claims = self
-            .check_with_app_secrets(app_id, |secrets| connect_token::verify(secrets, token, now))
+            .server_keys
+            .verify_connect_token(workspace_id, token)
             .await
             .map_err(|error| {
-                tracing::error!(%error, "cannot load app keys");
+                tracing::error!(%error, "cannot load the workspace's token key");
                 (ResultCode::Unknown, "gateway storage unavailable".to_owned())
             })?
             .map_err(|error| (ResultCode::TokenInvalid, error.to_string()))?;
         if claims.app_id != app_id || claims.workspace_id != workspace_id {
             return Err((ResultCode::TokenInvalid, "the token is for another app or workspace".into()));
+        }
+        if claims.issued_at < security.connect_tokens_valid_after {
+            return Err((ResultCode::TokenInvalid, "the connection token was revoked".into()));
         }
         Ok(claims)
     }
@@ -173,11 +177,10 @@ impl Gateway {
             device_id: request.device_id,
             user_verified: request.user_id.is_some(),
             user_id: request.user_id,
+            issued_at: now,
             expires_at,
         };
-        let keys = self.reload_app_keys(&app.app_id).await?;
-        let token = issue_token(&keys, &claims, now)
-            .ok_or_else(|| GatewayError::Conflict(format!("app {} has no valid key", app.app_id)))?;
+        let token = self.server_keys.issue_connect_token(&claims).await?;
         // A token is a credential: logged as issued, never shown.
         tracing::info!(app_id = %app.app_id, workspace_id, token_id = %who.token_id, "connection token issued");
         Ok(IssuedConnectToken { token, expires_at })
@@ -209,7 +212,8 @@ mod tests {
         let admin = control.authenticate(&issued.token).await.unwrap();
         let created = control.create_app(&admin, NewApp { name: "bank".into(), ..NewApp::default() }).await.unwrap();
         let workspace_id = &created.workspaces[0].workspace_id;
-        let gateway = Gateway::new(control, GatewaySettings::default(), BuiltinRegistry::default());
+        let server_keys = Arc::new(crate::ServerKeys::new(control.clone()));
+        let gateway = Gateway::new(control, GatewaySettings::default(), BuiltinRegistry::default(), server_keys);
         let request = || NewConnectToken { user_id: Some("alice".into()), device_id: None, ttl_seconds: 60 };
 
         let operator = Principal { role: Role::Operator, ..admin.clone() };

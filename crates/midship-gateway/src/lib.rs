@@ -10,6 +10,7 @@
 mod admin;
 pub mod builtin;
 pub mod connect;
+mod credentials;
 pub mod definition;
 mod limits;
 mod model;
@@ -32,6 +33,7 @@ use midship_storage::StorageError;
 pub use admin::{NewApi, NewApiGroup};
 pub use builtin::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
 pub use connect::{ConnectRequest, ConnectedDevice, IssuedConnectToken, NewConnectToken};
+pub use credentials::{DeviceRegistration, DeviceSecurityChange, REGISTER_OPERATION_TYPE, ServerKeys};
 pub use definition::{
     ApiDefinition, ApiGroupDefinition, ApiStatus, Authorizer, CannedResponse, CircuitBreaker, DefinitionError,
     HeaderAction, HeaderRule, HeaderStage, HttpMethod, Mock, Parameter, ParameterKind, ProxySignature, ResponseCache,
@@ -117,6 +119,9 @@ pub struct Gateway {
     nonces: limits::NonceCache,
     limiter: limits::RateLimiter,
     envelope_keys: RwLock<HashMap<(String, Suite), Arc<GatewayKey>>>,
+    server_keys: Arc<credentials::ServerKeys>,
+    /// Whether a device registered, by workspace and device id.
+    credentialed: midship_core::cache::TtlCache<(String, String), bool>,
     breakers: policies::Breakers,
     stats: stats::CallStats,
     answers: policies::AnswerCache,
@@ -124,7 +129,12 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(control: ControlPlane, settings: GatewaySettings, builtins: BuiltinRegistry) -> Self {
+    pub fn new(
+        control: ControlPlane,
+        settings: GatewaySettings,
+        builtins: BuiltinRegistry,
+        server_keys: Arc<ServerKeys>,
+    ) -> Self {
         let http = reqwest::Client::builder()
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .pool_max_idle_per_host(256)
@@ -140,6 +150,8 @@ impl Gateway {
             routes: routes::RouteCache::default(),
             limiter: limits::RateLimiter::default(),
             envelope_keys: RwLock::default(),
+            server_keys,
+            credentialed: midship_core::cache::TtlCache::new(credentials::CREDENTIAL_LOOKUP_TTL_MS, 100_000),
             breakers: policies::Breakers::default(),
             stats: stats::CallStats::default(),
             answers: policies::AnswerCache::new(ANSWER_CACHE_BUDGET_BYTES),

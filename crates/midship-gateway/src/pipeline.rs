@@ -10,6 +10,7 @@ use midship_storage::DeviceRecord;
 use serde_json::{Map, Value};
 
 use crate::builtin::{BuiltinError, CallContext};
+use crate::credentials::REGISTER_OPERATION_TYPE;
 use crate::definition::{ApiStatus, BUILTIN_PREFIX};
 use crate::definition::{Authorizer, CannedResponse, ResponseCache};
 use crate::model::{Api, ApiGroup};
@@ -22,9 +23,14 @@ use crate::{Gateway, GatewayError};
 
 /// Where a call goes once its operation type is known.
 enum Target<'a> {
+    /// `midship.device.register`, which the gateway answers itself.
+    Registration,
     Builtin(&'a Arc<dyn crate::builtin::BuiltinService>),
     Backend(&'a Route),
 }
+
+/// Nonces are remembered for the timestamp window; a longer one is no more unique.
+const MAX_NONCE_BYTES: usize = 128;
 
 fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|text| !text.is_empty())
@@ -80,7 +86,9 @@ impl Gateway {
                 return Err(fail(ResultCode::Unknown, Some("gateway storage unavailable".into())));
             }
         };
-        let target = if operation_type.starts_with(BUILTIN_PREFIX) {
+        let target = if operation_type == REGISTER_OPERATION_TYPE {
+            Some(Target::Registration)
+        } else if operation_type.starts_with(BUILTIN_PREFIX) {
             self.builtins.get(operation_type).map(Target::Builtin)
         } else {
             table
@@ -94,11 +102,11 @@ impl Gateway {
         })?;
         *routed = true;
         let need_sign = match &target {
-            Target::Builtin(_) => true,
+            Target::Registration | Target::Builtin(_) => true,
             Target::Backend(route) => route.api.definition.need_sign,
         };
         if need_sign {
-            self.verify_signature(request, operation_type, app_id, workspace_id)
+            self.verify_signature(request, operation_type, app_id, workspace_id, &table.security)
                 .await
                 .map_err(|(result, detail)| fail(result, Some(detail)))?;
         }
@@ -117,7 +125,7 @@ impl Gateway {
         let mut limits = Vec::with_capacity(3);
         let api_limit = match &target {
             Target::Backend(route) => route.api.definition.rate_limit_per_second,
-            Target::Builtin(_) => None,
+            Target::Registration | Target::Builtin(_) => None,
         };
         if let Some(per_second) = api_limit {
             limits.push((format!("api:{workspace_id}:{operation_type}"), per_second));
@@ -139,7 +147,7 @@ impl Gateway {
             }
             return Err(refusal);
         }
-        let issued_device_id = match non_empty(&headers.device_id) {
+        let mut issued_device_id = match non_empty(&headers.device_id) {
             Some(_) => None,
             None => Some(self.issue_device(app_id, workspace_id, headers).await),
         };
@@ -155,17 +163,27 @@ impl Gateway {
             trace_id: trace_id.to_owned(),
             principal: None,
         };
+        let answer_builtin = |answer: Result<Vec<u8>, BuiltinError>| match answer {
+            Ok(body) => success(trace_id, 200, Some("application/json".into()), Bytes::from(body)),
+            Err(BuiltinError { kind, detail }) if kind.describes_to_caller() => {
+                fail(ResultCode::for_kind(kind), Some(detail))
+            }
+            Err(BuiltinError { kind, detail }) => {
+                tracing::error!(operation_type, detail, "built-in service failed");
+                fail(ResultCode::for_kind(kind), Some(kind.withheld_message().to_owned()))
+            }
+        };
         let mut response = match target {
-            Target::Builtin(service) => match service.call(&context, &body).await {
-                Ok(body) => success(trace_id, 200, Some("application/json".into()), Bytes::from(body)),
-                Err(BuiltinError { kind, detail }) if kind.describes_to_caller() => {
-                    fail(ResultCode::for_kind(kind), Some(detail))
-                }
-                Err(BuiltinError { kind, detail }) => {
-                    tracing::error!(operation_type, detail, "built-in service failed");
-                    fail(ResultCode::for_kind(kind), Some(kind.withheld_message().to_owned()))
-                }
-            },
+            Target::Registration => {
+                let answer = self.register_device_credential(&context, &table.security).await.map(
+                    |(registration, newly_issued)| {
+                        issued_device_id = newly_issued.or(issued_device_id.take());
+                        serde_json::to_vec(&registration).expect("registrations serialize")
+                    },
+                );
+                answer_builtin(answer)
+            }
+            Target::Builtin(service) => answer_builtin(service.call(&context, &body).await),
             Target::Backend(route) => {
                 let fields: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
                     Ok(Value::Object(fields)) => fields,
@@ -424,14 +442,17 @@ impl Gateway {
         Ok((Bytes::from(plain), Some(session)))
     }
 
-    /// Checks timestamp, signature (with every key still valid, so rotations do not break
-    /// devices) and nonce, in that order: a nonce is spent only by a correctly signed request.
+    /// Checks timestamp, nonce and signature, in that order of cost, and spends the nonce only
+    /// for a correctly signed request. An app-secret signature is checked against every key still
+    /// valid (rotations do not break devices), and then only accepted where the workspace and the
+    /// device still allow one; a device signature against the device's credential.
     pub(crate) async fn verify_signature(
         &self,
         request: &RpcRequest,
         operation_type: &str,
         app_id: &str,
         workspace_id: &str,
+        security: &midship_storage::WorkspaceSecurityRecord,
     ) -> Result<(), (ResultCode, String)> {
         let headers = &request.headers;
         let Some(signature) = non_empty(&headers.sign) else {
@@ -448,6 +469,13 @@ impl Gateway {
         let Ok(timestamp_ms) = timestamp.parse::<i64>() else {
             return Err((ResultCode::SigningFieldsMissing, "Ts must be milliseconds since the epoch".into()));
         };
+        // Without a nonce, a captured call could be replayed for the whole window.
+        let Some(nonce) = non_empty(&headers.nonce).filter(|nonce| nonce.len() <= MAX_NONCE_BYTES) else {
+            return Err((
+                ResultCode::SigningFieldsMissing,
+                format!("Nonce header missing or over {MAX_NONCE_BYTES} bytes"),
+            ));
+        };
         let now = self.control.now_ms();
         if (now - timestamp_ms).abs() > self.settings.timestamp_window_ms {
             return Err((
@@ -456,35 +484,47 @@ impl Gateway {
             ));
         }
         let storage_failure = |error: GatewayError| {
-            tracing::error!(%error, "cannot load app keys");
+            tracing::error!(%error, "cannot load signing keys");
             (ResultCode::Unknown, "gateway storage unavailable".to_owned())
         };
-        let nonce = non_empty(&headers.nonce).unwrap_or("");
+        let device_id = non_empty(&headers.device_id).unwrap_or("");
         let input = SigningInput {
             method: &request.method,
             operation_type,
             app_id,
             workspace_id,
+            device_id,
+            user_id: non_empty(&headers.user_id).unwrap_or(""),
             timestamp,
             nonce,
             body: &request.body,
         };
-        self.check_with_app_secrets(app_id, |secrets| {
-            if secrets.is_empty() {
-                return Err((ResultCode::NoKey, format!("app {app_id} has no valid key")));
+        if sign_type.is_device() {
+            if device_id.is_empty() {
+                return Err((ResultCode::SigningFieldsMissing, "a device signature needs Device-Id".into()));
             }
-            match midship_signing::client::verify(sign_type, secrets, &input, signature) {
-                Some(_) => Ok(()),
-                None => Err((ResultCode::BadSignature, "signature does not match".to_owned())),
+            let credential =
+                self.server_keys.device_credential(workspace_id, device_id).await.map_err(storage_failure)?;
+            if midship_signing::client::verify(sign_type, &[credential.as_bytes()], &input, signature).is_none() {
+                return Err((ResultCode::BadSignature, "signature does not match the device credential".into()));
             }
-        })
-        .await
-        .map_err(storage_failure)??;
-        if !nonce.is_empty() {
-            let expires_at = timestamp_ms + self.settings.timestamp_window_ms;
-            if !self.nonces.first_use(&format!("{app_id}:{nonce}"), now, expires_at) {
-                return Err((ResultCode::ReplayedNonce, "nonce already used".into()));
-            }
+        } else {
+            self.check_with_app_secrets(app_id, |secrets| {
+                if secrets.is_empty() {
+                    return Err((ResultCode::NoKey, format!("app {app_id} has no valid key")));
+                }
+                match midship_signing::client::verify(sign_type, secrets, &input, signature) {
+                    Some(_) => Ok(()),
+                    None => Err((ResultCode::BadSignature, "signature does not match".to_owned())),
+                }
+            })
+            .await
+            .map_err(storage_failure)??;
+            self.check_app_secret_allowed(operation_type, workspace_id, device_id, security).await?;
+        }
+        let expires_at = timestamp_ms + self.settings.timestamp_window_ms;
+        if !self.nonces.first_use(&format!("{app_id}:{nonce}"), now, expires_at) {
+            return Err((ResultCode::ReplayedNonce, "nonce already used".into()));
         }
         Ok(())
     }
@@ -534,7 +574,8 @@ impl Gateway {
                 Some((group.group_id.clone(), Arc::new(signer)))
             })
             .collect();
-        let table = Arc::new(RouteTable { app_id: workspace.app_id, routes, rsa_signers });
+        let security = storage.workspace_security(workspace_id).await?;
+        let table = Arc::new(RouteTable { app_id: workspace.app_id, security, routes, rsa_signers });
         self.routes.insert(workspace_id, table.clone());
         Ok(Some(table))
     }

@@ -98,6 +98,7 @@ pub fn default_status(result: ResultCode) -> u16 {
         | ResultCode::TimestampMissing
         | ResultCode::SignatureMissing
         | ResultCode::ReplayedNonce
-        | ResultCode::TokenInvalid => 401,
+        | ResultCode::TokenInvalid
+        | ResultCode::DeviceCredentialRequired => 401,
     }
 }

@@ -31,12 +31,15 @@ pub enum ResultCode {
     /// Midship's own code: a connection token that is forged, garbled, expired or for another
     /// app, workspace or device.
     TokenInvalid,
+    /// Midship's own code: the call must be signed with the device's own credential (the
+    /// device registered, or its workspace no longer accepts app-secret signatures).
+    DeviceCredentialRequired,
     /// Midship's own code: the call does not fit the current state of what it names.
     Conflict,
 }
 
 impl ResultCode {
-    pub const ALL: [ResultCode; 23] = [
+    pub const ALL: [ResultCode; 24] = [
         ResultCode::Success,
         ResultCode::AccessDenied,
         ResultCode::RateLimited,
@@ -59,6 +62,7 @@ impl ResultCode {
         ResultCode::ReplayedNonce,
         ResultCode::RequestTooLarge,
         ResultCode::TokenInvalid,
+        ResultCode::DeviceCredentialRequired,
         ResultCode::Conflict,
     ];
 
@@ -86,6 +90,7 @@ impl ResultCode {
             ResultCode::ReplayedNonce => 7015,
             ResultCode::RequestTooLarge => 3004,
             ResultCode::TokenInvalid => 7016,
+            ResultCode::DeviceCredentialRequired => 7017,
             ResultCode::Conflict => 3005,
         }
     }
@@ -115,6 +120,7 @@ impl ResultCode {
             ResultCode::ReplayedNonce => "replayed nonce",
             ResultCode::RequestTooLarge => "request body too large",
             ResultCode::TokenInvalid => "connection token invalid or expired",
+            ResultCode::DeviceCredentialRequired => "sign with the device credential",
             ResultCode::Conflict => "conflicts with the current state",
         }
     }

@@ -23,6 +23,8 @@ pub struct Route {
 #[derive(Debug)]
 pub struct RouteTable {
     pub app_id: String,
+    /// The workspace's device security policy, reloaded with the routes.
+    pub security: midship_storage::WorkspaceSecurityRecord,
     pub routes: HashMap<String, Route>,
     /// RSA proxy signers of the groups that sign with RSA, parsed once.
     pub rsa_signers: HashMap<String, Arc<midship_signing::proxy::RsaSigner>>,

@@ -24,6 +24,7 @@ use midship_api::{CreateAppRequest, PushAudience, PushMessageBody, PushRequest, 
 use midship_protocol::frame::{Ack, Hello, Ping};
 use midship_protocol::{ClientFrame, Codec, ServerFrame, WireMessage};
 use midship_sdk::AdminClient;
+use midship_sdk::rpc::CallSigner;
 use midship_sdk::sync::{rpc_call, sign_hello};
 use midship_signing::client::SignType;
 use serde_json::json;
@@ -102,6 +103,18 @@ struct Target {
 }
 
 impl Target {
+    /// RPC frames on a load device's connection, signed with the app's secret.
+    fn signer(&self) -> CallSigner<'_> {
+        CallSigner {
+            sign_type: SignType::HmacSha256,
+            secret: &self.secret,
+            app_id: &self.app_id,
+            workspace_id: &self.workspace,
+            device_id: "",
+            user_id: "",
+        }
+    }
+
     async fn create(server: &str, token: &str) -> anyhow::Result<Self> {
         let admin = AdminClient::new(server, token).context("admin client")?;
         let name = format!("load-{}", rand::random::<u32>());
@@ -172,8 +185,7 @@ async fn handshake(target: &Target, index: usize, gate: &Semaphore, register_pus
         return None;
     };
     if register_push {
-        let secret = Some((target.secret.as_str(), SignType::HmacSha256));
-        let call = rpc_call(1, "midship.push.report", b"{}".to_vec(), &target.app_id, &target.workspace, secret);
+        let call = rpc_call(1, "midship.push.report", b"{}".to_vec(), Some(&target.signer()));
         socket.send(encode(ClientFrame::Rpc(call))).await.ok()?;
         loop {
             let answer = tokio::time::timeout(Duration::from_secs(30), socket.next()).await.ok()??.ok()?;
@@ -264,9 +276,8 @@ fn sent_micros(payload: &str) -> Option<u64> {
 fn arrival_report(target: &Target, payload: &str) -> Option<Message> {
     let message: serde_json::Value = serde_json::from_str(payload).ok()?;
     let body = json!({ "task_id": message.get("task_id")?, "event": "delivered" });
-    let secret = Some((target.secret.as_str(), SignType::HmacSha256));
     let body = serde_json::to_vec(&body).expect("JSON serializes");
-    let call = rpc_call(2, "midship.push.ack", body, &target.app_id, &target.workspace, secret);
+    let call = rpc_call(2, "midship.push.ack", body, Some(&target.signer()));
     Some(encode(ClientFrame::Rpc(call)))
 }
 

@@ -67,13 +67,82 @@ impl RpcSettings {
 }
 
 /// Who is calling; the device id is filled in by the gateway at first contact.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct DeviceIdentity {
     pub device_id: Option<String>,
+    /// The device's own credential from [`RpcClient::register`]: calls are then signed with it
+    /// (`device-hmac-*`), so the app's secret, which any copy of the app reveals, cannot act as
+    /// this device. Keep it in the platform's secure storage (Keychain, Android Keystore).
+    pub device_secret: Option<String>,
     pub user_id: Option<String>,
     pub platform: Option<String>,
     pub app_version: Option<String>,
     pub os_version: Option<String>,
+}
+
+impl std::fmt::Debug for DeviceIdentity {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("DeviceIdentity")
+            .field("device_id", &self.device_id)
+            .field("device_secret", &self.device_secret.as_ref().map(|_| "<redacted>"))
+            .field("user_id", &self.user_id)
+            .field("platform", &self.platform)
+            .field("app_version", &self.app_version)
+            .field("os_version", &self.os_version)
+            .finish()
+    }
+}
+
+/// A registered device's identity, to keep in secure storage and pass back in
+/// [`DeviceIdentity`] on the next start.
+#[derive(Clone, serde::Deserialize)]
+pub struct DeviceCredential {
+    pub device_id: String,
+    pub device_secret: String,
+}
+
+impl std::fmt::Debug for DeviceCredential {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("DeviceCredential").field("device_id", &self.device_id).finish_non_exhaustive()
+    }
+}
+
+/// What a call is signed with and for whom: the app's secret (`hmac-*`), or a registered
+/// device's credential (`device-hmac-*`, which also covers the device and user).
+#[derive(Debug, Clone, Copy)]
+pub struct CallSigner<'a> {
+    /// As sent in `Sign-Type`.
+    pub sign_type: SignType,
+    pub secret: &'a str,
+    pub app_id: &'a str,
+    pub workspace_id: &'a str,
+    /// `""` when the call names no device (only app-secret calls may).
+    pub device_id: &'a str,
+    pub user_id: &'a str,
+}
+
+impl CallSigner<'_> {
+    /// Signs a call now, with a fresh nonce. The long connection's hello is signed the same way
+    /// as method `CONNECT`, operation type `midship.connect` and an empty body.
+    pub(crate) fn sign(&self, method: &str, operation_type: &str, body: &[u8]) -> CallSignature {
+        let timestamp =
+            SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis()).unwrap_or(0).to_string();
+        let nonce = format!("{:032x}", rand::random::<u128>());
+        let input = SigningInput {
+            method,
+            operation_type,
+            app_id: self.app_id,
+            workspace_id: self.workspace_id,
+            device_id: self.device_id,
+            user_id: self.user_id,
+            timestamp: &timestamp,
+            nonce: &nonce,
+            body,
+        };
+        let sign = sign(self.sign_type, self.secret.as_bytes(), &input);
+        CallSignature { timestamp, nonce, sign }
+    }
 }
 
 /// `Ts`, `Nonce` and `Sign` of one call (docs/protocol-signing.md).
@@ -82,26 +151,6 @@ pub(crate) struct CallSignature {
     pub timestamp: String,
     pub nonce: String,
     pub sign: String,
-}
-
-/// Signs a call now, with a fresh nonce. The long connection's hello is signed the same way as
-/// method `CONNECT`, operation type `midship.connect` and an empty body.
-pub(crate) fn sign_call(
-    sign_type: SignType,
-    secret: &str,
-    app_id: &str,
-    workspace_id: &str,
-    method: &str,
-    operation_type: &str,
-    body: &[u8],
-) -> CallSignature {
-    let timestamp =
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis()).unwrap_or(0).to_string();
-    let nonce = format!("{:032x}", rand::random::<u128>());
-    let input =
-        SigningInput { method, operation_type, app_id, workspace_id, timestamp: &timestamp, nonce: &nonce, body };
-    let sign = sign(sign_type, secret.as_bytes(), &input);
-    CallSignature { timestamp, nonce, sign }
 }
 
 /// The gateway's answer to a call that went through the pipeline.
@@ -138,6 +187,19 @@ pub enum RpcError {
     Envelope(#[from] EnvelopeError),
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    #[error("registration refused ({result}): {memo}")]
+    Refused { result: u16, memo: String },
+    #[error("the registration answer is not what the protocol says: {0}")]
+    Answer(serde_json::Error),
+}
+
+/// The built-in a device registers with.
+pub const REGISTER_OPERATION_TYPE: &str = "midship.device.register";
+
 /// `Result-Status` of a request the gateway or a built-in service could not take as sent.
 const MALFORMED_REQUEST: u16 = 3002;
 
@@ -168,6 +230,21 @@ impl RpcClient {
     /// The server the calls go to (no trailing slash).
     pub fn server_url(&self) -> &str {
         &self.settings.server_url
+    }
+
+    /// Registers this device (`midship.device.register`, signed with the app's secret) and signs
+    /// every later call with the credential it gets. The first registration of an id wins: keep
+    /// the answer in secure storage, since the server never shows the secret again.
+    pub async fn register(&self) -> Result<DeviceCredential, RegisterError> {
+        let reply = self.rpc(REGISTER_OPERATION_TYPE, &serde_json::json!({})).await?;
+        if !reply.is_success() {
+            return Err(RegisterError::Refused { result: reply.result, memo: reply.memo });
+        }
+        let credential: DeviceCredential = serde_json::from_slice(&reply.body).map_err(RegisterError::Answer)?;
+        let mut identity = self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        identity.device_id = Some(credential.device_id.clone());
+        identity.device_secret = Some(credential.device_secret.clone());
+        Ok(credential)
     }
 
     pub fn set_user(&self, user_id: Option<String>) {
@@ -220,15 +297,24 @@ impl RpcClient {
         };
         let body = sealed.as_ref().map_or(body, |(_, _, sealed, _)| sealed.as_slice());
         let settings = &self.settings;
-        let signature = sign_call(
-            settings.sign_type,
-            &settings.secret,
-            &settings.app_id,
-            &settings.workspace_id,
-            "POST",
-            operation_type,
-            body,
-        );
+        // Registering is what the app's secret is still for; everything else, once registered,
+        // goes with the device's credential.
+        let device_credential = match (&identity.device_secret, &identity.device_id) {
+            (Some(secret), Some(device_id)) if operation_type != REGISTER_OPERATION_TYPE => Some((secret, device_id)),
+            _ => None,
+        };
+        let signer = CallSigner {
+            sign_type: match device_credential {
+                Some(_) => settings.sign_type.for_device(),
+                None => settings.sign_type,
+            },
+            secret: device_credential.map_or(settings.secret.as_str(), |(secret, _)| secret.as_str()),
+            app_id: &settings.app_id,
+            workspace_id: &settings.workspace_id,
+            device_id: identity.device_id.as_deref().unwrap_or(""),
+            user_id: identity.user_id.as_deref().unwrap_or(""),
+        };
+        let signature = signer.sign("POST", operation_type, body);
         let mut request = self
             .http
             .post(format!("{}/mgw", self.settings.server_url))
@@ -239,7 +325,7 @@ impl RpcClient {
             .header("Ts", &signature.timestamp)
             .header("Nonce", &signature.nonce)
             .header("Sign", &signature.sign)
-            .header("Sign-Type", self.settings.sign_type.as_str())
+            .header("Sign-Type", signer.sign_type.as_str())
             .body(body.to_vec());
         if let Some((suite, client_key, _, _)) = &sealed {
             request = request.header("Encrypt-Suite", suite.as_str()).header("Encrypt-Key", client_key);

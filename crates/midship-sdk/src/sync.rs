@@ -28,13 +28,16 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use crate::rpc::{DeviceIdentity, RpcReply, sign_call};
+use crate::rpc::{CallSigner, DeviceIdentity, RpcReply};
 
 /// How the device proves it belongs to the app.
 #[derive(Clone)]
 pub enum Credentials {
     /// The app's signing secret: the hello and every RPC are signed.
     Secret { secret: String, sign_type: SignType },
+    /// A registered device's credential ([`crate::rpc::RpcClient::register`]), for the device id
+    /// in the identity: the hello and every RPC are signed with it (`device-hmac-*`).
+    Device { device_secret: String, sign_type: SignType },
     /// A connection token (from `midship.sync.token` or the app's backend). RPCs go unsigned,
     /// so only APIs that do not need a signature answer them.
     Token(String),
@@ -44,6 +47,7 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Credentials::Secret { sign_type, .. } => write!(formatter, "Secret({sign_type:?}, <redacted>)"),
+            Credentials::Device { sign_type, .. } => write!(formatter, "Device({sign_type:?}, <redacted>)"),
             Credentials::Token(_) => formatter.write_str("Token(<redacted>)"),
         }
     }
@@ -89,31 +93,33 @@ impl SyncSettings {
 /// (the sender's `third_msg_id`), `payload`, `created_at` (the server's clock) and `persistent`.
 pub use midship_protocol::frame::SyncData as SyncMessage;
 
-/// An RPC frame for the long connection, signed like `POST /mgw` when a secret is given (a
+/// An RPC frame for the long connection, signed like `POST /mgw` when a signer is given (a
 /// connection opened with a token carries unsigned calls).
-pub fn rpc_call(
-    id: u64,
-    operation_type: &str,
-    body: Vec<u8>,
-    app_id: &str,
-    workspace_id: &str,
-    secret: Option<(&str, SignType)>,
-) -> RpcCall {
+pub fn rpc_call(id: u64, operation_type: &str, body: Vec<u8>, signer: Option<&CallSigner>) -> RpcCall {
     let mut headers = BTreeMap::from([("Operation-Type".to_owned(), operation_type.to_owned())]);
-    if let Some((secret, sign_type)) = secret {
-        let signature = sign_call(sign_type, secret, app_id, workspace_id, "POST", operation_type, &body);
+    if let Some(signer) = signer {
+        let signature = signer.sign("POST", operation_type, &body);
         headers.insert("Ts".to_owned(), signature.timestamp);
         headers.insert("Nonce".to_owned(), signature.nonce);
         headers.insert("Sign".to_owned(), signature.sign);
-        headers.insert("Sign-Type".to_owned(), sign_type.as_str().to_owned());
+        headers.insert("Sign-Type".to_owned(), signer.sign_type.as_str().to_owned());
     }
     RpcCall { id, headers, body: midship_protocol::frame::Body(body.into()) }
 }
 
-/// Signs a hello for the app's secret: `ts`, `nonce`, `sign` and `sign_type` over the signing
-/// string of docs/protocol.md (method `CONNECT`, operation type `midship.connect`, empty body).
+/// Signs a hello: `ts`, `nonce`, `sign` and `sign_type` over the signing string of
+/// docs/protocol.md (method `CONNECT`, operation type `midship.connect`, empty body). A device
+/// sign type keys it with the device's credential and covers the hello's device and user.
 pub fn sign_hello(hello: &mut Hello, secret: &str, sign_type: SignType) {
-    let signature = sign_call(sign_type, secret, &hello.app_id, &hello.workspace_id, "CONNECT", "midship.connect", b"");
+    let signer = CallSigner {
+        sign_type,
+        secret,
+        app_id: &hello.app_id,
+        workspace_id: &hello.workspace_id,
+        device_id: hello.device_id.as_deref().unwrap_or(""),
+        user_id: hello.user_id.as_deref().unwrap_or(""),
+    };
+    let signature = signer.sign("CONNECT", "midship.connect", b"");
     hello.ts = Some(signature.timestamp);
     hello.nonce = Some(signature.nonce);
     hello.sign = Some(signature.sign);
@@ -368,6 +374,9 @@ impl SyncClient {
         };
         match &*self.inner.credentials.read().unwrap_or_else(|poisoned| poisoned.into_inner()) {
             Credentials::Secret { secret, sign_type } => sign_hello(&mut hello, secret, *sign_type),
+            Credentials::Device { device_secret, sign_type } => {
+                sign_hello(&mut hello, device_secret, sign_type.for_device())
+            }
             Credentials::Token(token) => hello.token = Some(token.clone()),
         }
         hello
@@ -376,11 +385,22 @@ impl SyncClient {
     fn rpc_call(&self, id: u64, operation_type: &str, body: Vec<u8>) -> RpcCall {
         let settings = &self.inner.settings;
         let credentials = self.inner.credentials.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let secret = match &*credentials {
-            Credentials::Secret { secret, sign_type } => Some((secret.as_str(), *sign_type)),
-            _ => None,
+        let device_id = self.device_id().unwrap_or_default();
+        let user_id = settings.identity.user_id.clone().unwrap_or_default();
+        let (secret, sign_type) = match &*credentials {
+            Credentials::Secret { secret, sign_type } => (secret, *sign_type),
+            Credentials::Device { device_secret, sign_type } => (device_secret, sign_type.for_device()),
+            Credentials::Token(_) => return rpc_call(id, operation_type, body, None),
         };
-        rpc_call(id, operation_type, body, &settings.app_id, &settings.workspace_id, secret)
+        let signer = CallSigner {
+            sign_type,
+            secret,
+            app_id: &settings.app_id,
+            workspace_id: &settings.workspace_id,
+            device_id: &device_id,
+            user_id: &user_id,
+        };
+        rpc_call(id, operation_type, body, Some(&signer))
     }
 
     /// One connection, from handshake to close.

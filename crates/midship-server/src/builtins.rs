@@ -2,10 +2,12 @@
 //! its folder (`switches/rpc.rs`, …); this module holds what they share — reading the call's body,
 //! the calling device and its context — and assembles the registry.
 
+use std::sync::Arc;
+
 use midship_analytics::AnalyticsService;
 use midship_control::ControlPlane;
 use midship_delivery::DeliveryService;
-use midship_gateway::{BuiltinError, BuiltinRegistry, CallContext};
+use midship_gateway::{BuiltinError, BuiltinRegistry, CallContext, ServerKeys};
 use midship_push::PushService;
 use midship_switches::SwitchService;
 use midship_targeting::DeviceContext;
@@ -60,6 +62,7 @@ pub(crate) fn device_context(
 /// Every built-in service of this node.
 pub fn registry(
     control: &ControlPlane,
+    server_keys: &Arc<ServerKeys>,
     switches: &SwitchService,
     push: &PushService,
     delivery: &DeliveryService,
@@ -68,7 +71,7 @@ pub fn registry(
     let mut registry = BuiltinRegistry::default();
     crate::gateway::rpc::register(&mut registry, control);
     crate::switches::rpc::register(&mut registry, switches);
-    crate::sync::rpc::register(&mut registry, control);
+    crate::sync::rpc::register(&mut registry, control, server_keys);
     crate::push::rpc::register(&mut registry, push);
     crate::delivery::rpc::register(&mut registry, delivery);
     crate::analytics::rpc::register(&mut registry, analytics);

@@ -42,7 +42,7 @@ use axum::extract::DefaultBodyLimit;
 use midship_analytics::AnalyticsService;
 use midship_control::ControlPlane;
 use midship_delivery::{DeliveryService, LocalBlobStore};
-use midship_gateway::{Gateway, GatewaySettings};
+use midship_gateway::{Gateway, GatewaySettings, ServerKeys};
 use midship_push::PushService;
 use midship_switches::SwitchService;
 use midship_sync::SyncService;
@@ -120,8 +120,9 @@ impl AppState {
         let blobs = Arc::new(LocalBlobStore::new(&settings.delivery.package_dir));
         let delivery = DeliveryService::new(control.clone(), sync.clone(), blobs, settings.delivery.settings);
         let analytics = AnalyticsService::new(control.clone(), sync.clone(), settings.analytics.clone());
-        let builtins = builtins::registry(&control, &switches, &push, &delivery, &analytics);
-        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins));
+        let server_keys = Arc::new(ServerKeys::new(control.clone()));
+        let builtins = builtins::registry(&control, &server_keys, &switches, &push, &delivery, &analytics);
+        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins, server_keys));
         Self { control, switches, gateway, sync, push, delivery, analytics, metrics, settings: Arc::new(settings) }
     }
 }

@@ -29,6 +29,14 @@
 //! signs as `fd79e74d9b14b9bf73f34efa40c9417e287404debcecf1727de6f9f249443a6e` with
 //! `hmac-sha256` and as `0ae59d40d55c19708664b6500d139085ae4a469a454e5e87dc838eb32da3ef77` with
 //! `hmac-sm3`.
+//!
+//! A device that registered holds its own credential ([`crate::device_credential`]) and signs
+//! with `Sign-Type: device-hmac-sha256` (or `device-hmac-sm3`), keyed with that credential, over
+//! nine lines that also bind the call to its device and user:
+//!
+//! ```text
+//! {METHOD}\n{Operation-Type}\n{AppId}\n{WorkspaceId}\n{Device-Id}\n{User-Id}\n{Ts}\n{Nonce}\n{hex(sha256(body))}
+//! ```
 
 use std::fmt;
 
@@ -40,15 +48,34 @@ use sm3::Sm3;
 /// The HMAC a client signs with, named by the `Sign-Type` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SignType {
-    /// `hmac-sha256`, the default when the header is absent.
+    /// `hmac-sha256`, the default when the header is absent, keyed with the app's secret.
     HmacSha256,
     /// `hmac-sm3`, for apps bound to the Chinese national algorithms.
     HmacSm3,
+    /// `device-hmac-sha256`: keyed with the device's own credential, over the device signing
+    /// string.
+    DeviceHmacSha256,
+    /// `device-hmac-sm3`.
+    DeviceHmacSm3,
 }
 
 impl SignType {
     /// Every sign type, for listings and tests.
-    pub const ALL: [SignType; 2] = [SignType::HmacSha256, SignType::HmacSm3];
+    pub const ALL: [SignType; 4] =
+        [SignType::HmacSha256, SignType::HmacSm3, SignType::DeviceHmacSha256, SignType::DeviceHmacSm3];
+
+    /// Signed with a device credential rather than the app's secret.
+    pub fn is_device(self) -> bool {
+        matches!(self, SignType::DeviceHmacSha256 | SignType::DeviceHmacSm3)
+    }
+
+    /// The device-credential counterpart of an app-secret sign type (and itself otherwise).
+    pub fn for_device(self) -> SignType {
+        match self {
+            SignType::HmacSha256 | SignType::DeviceHmacSha256 => SignType::DeviceHmacSha256,
+            SignType::HmacSm3 | SignType::DeviceHmacSm3 => SignType::DeviceHmacSm3,
+        }
+    }
 
     /// Reads a `Sign-Type` header value, ignoring case; `None` for anything unknown. An absent
     /// header means [`SignType::HmacSha256`], which the caller decides.
@@ -62,6 +89,8 @@ impl SignType {
         match self {
             SignType::HmacSha256 => "hmac-sha256",
             SignType::HmacSm3 => "hmac-sm3",
+            SignType::DeviceHmacSha256 => "device-hmac-sha256",
+            SignType::DeviceHmacSm3 => "device-hmac-sm3",
         }
     }
 }
@@ -80,6 +109,10 @@ pub struct SigningInput<'a> {
     pub operation_type: &'a str,
     pub app_id: &'a str,
     pub workspace_id: &'a str,
+    /// The `Device-Id` header (`""` when absent); only device signatures cover it.
+    pub device_id: &'a str,
+    /// The `User-Id` header (`""` when absent); only device signatures cover it.
+    pub user_id: &'a str,
     /// The `Ts` header exactly as sent, so a signature never depends on how a number is printed.
     pub timestamp: &'a str,
     /// The `Nonce` header, or `""` when the call has none.
@@ -89,7 +122,7 @@ pub struct SigningInput<'a> {
 }
 
 impl SigningInput<'_> {
-    /// The string the HMAC covers (see the module docs).
+    /// The string an app-secret signature covers (see the module docs).
     pub fn signing_string(&self) -> String {
         [
             self.method,
@@ -102,14 +135,38 @@ impl SigningInput<'_> {
         ]
         .join("\n")
     }
+
+    /// The string a device-credential signature covers: the device and user too.
+    pub fn device_signing_string(&self) -> String {
+        [
+            self.method,
+            self.operation_type,
+            self.app_id,
+            self.workspace_id,
+            self.device_id,
+            self.user_id,
+            self.timestamp,
+            self.nonce,
+            &crate::body_digest_hex(self.body),
+        ]
+        .join("\n")
+    }
+
+    fn string_for(&self, sign_type: SignType) -> String {
+        if sign_type.is_device() { self.device_signing_string() } else { self.signing_string() }
+    }
 }
 
 /// The signature a client sends in `Sign`: lower-case hex HMAC of the signing string.
 pub fn sign(sign_type: SignType, secret: &[u8], input: &SigningInput) -> String {
-    let message = input.signing_string();
+    let message = input.string_for(sign_type);
     match sign_type {
-        SignType::HmacSha256 => hex::encode(keyed::<Hmac<Sha256>>(secret, message.as_bytes()).finalize().into_bytes()),
-        SignType::HmacSm3 => hex::encode(keyed::<Hmac<Sm3>>(secret, message.as_bytes()).finalize().into_bytes()),
+        SignType::HmacSha256 | SignType::DeviceHmacSha256 => {
+            hex::encode(keyed::<Hmac<Sha256>>(secret, message.as_bytes()).finalize().into_bytes())
+        }
+        SignType::HmacSm3 | SignType::DeviceHmacSm3 => {
+            hex::encode(keyed::<Hmac<Sm3>>(secret, message.as_bytes()).finalize().into_bytes())
+        }
     }
 }
 
@@ -118,10 +175,14 @@ pub fn sign(sign_type: SignType, secret: &[u8], input: &SigningInput) -> String 
 /// signed it. Each comparison runs in constant time.
 pub fn verify(sign_type: SignType, secrets: &[&[u8]], input: &SigningInput, signature: &str) -> Option<usize> {
     let expected = hex::decode(signature.trim()).ok()?;
-    let message = input.signing_string();
+    let message = input.string_for(sign_type);
     secrets.iter().position(|secret| match sign_type {
-        SignType::HmacSha256 => keyed::<Hmac<Sha256>>(secret, message.as_bytes()).verify_slice(&expected).is_ok(),
-        SignType::HmacSm3 => keyed::<Hmac<Sm3>>(secret, message.as_bytes()).verify_slice(&expected).is_ok(),
+        SignType::HmacSha256 | SignType::DeviceHmacSha256 => {
+            keyed::<Hmac<Sha256>>(secret, message.as_bytes()).verify_slice(&expected).is_ok()
+        }
+        SignType::HmacSm3 | SignType::DeviceHmacSm3 => {
+            keyed::<Hmac<Sm3>>(secret, message.as_bytes()).verify_slice(&expected).is_ok()
+        }
     })
 }
 
@@ -146,6 +207,8 @@ mod tests {
             operation_type: "com.bank.account.balance",
             app_id: "01HV7Z3K9M2Q8RXA",
             workspace_id: "01HV7Z3KA4N6P0WB",
+            device_id: "01HV7Z3KB8C2D4E6",
+            user_id: "alice",
             timestamp: "1717000000000",
             nonce: "5f2c1a9e0b7d4c3e8a6f1b2d3c4e5f60",
             body: BODY,
@@ -206,6 +269,37 @@ mod tests {
     }
 
     #[test]
+    fn device_signatures_cover_the_device_and_user() {
+        let input = worked_example();
+        let credential = b"9f1c2a7e4b3d8c6a5e0f1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60";
+        assert_eq!(
+            input.device_signing_string(),
+            "POST\ncom.bank.account.balance\n01HV7Z3K9M2Q8RXA\n01HV7Z3KA4N6P0WB\n01HV7Z3KB8C2D4E6\nalice\n\
+             1717000000000\n5f2c1a9e0b7d4c3e8a6f1b2d3c4e5f60\n\
+             d5a56d9cc2abd473b46629fff3c9395c086ffdac1657553fab81c1f737704bbe"
+        );
+        let signature = sign(SignType::DeviceHmacSha256, credential, &input);
+        assert_eq!(signature, DEVICE_SIGNATURE_SHA256);
+        assert_eq!(sign(SignType::DeviceHmacSm3, credential, &input), DEVICE_SIGNATURE_SM3);
+        for other in [
+            SigningInput { device_id: "01HV7Z3KB8C2D4E7", ..input },
+            SigningInput { user_id: "mallory", ..input },
+            SigningInput { user_id: "", ..input },
+        ] {
+            assert_eq!(verify(SignType::DeviceHmacSha256, &[credential], &other, &signature), None, "{other:?}");
+        }
+        assert_eq!(verify(SignType::HmacSha256, &[credential], &input, &signature), None, "never the app string");
+        assert_eq!(
+            sign(SignType::HmacSha256, SECRET, &input),
+            sign(SignType::HmacSha256, SECRET, &SigningInput { device_id: "x", user_id: "y", ..input }),
+            "app-secret signatures do not cover the device"
+        );
+    }
+
+    const DEVICE_SIGNATURE_SHA256: &str = "fd21b3dd71401fedc6d927b8312044f740833e95cda3134655a5ce79c1d3572b";
+    const DEVICE_SIGNATURE_SM3: &str = "05862333711ec7398311d504a2bb17cfa854678cee92675c0ad31602a239641b";
+
+    #[test]
     fn absent_nonce_and_empty_body_keep_their_lines() {
         let input = SigningInput { nonce: "", body: b"", ..worked_example() };
         assert_eq!(
@@ -224,6 +318,7 @@ mod tests {
         assert_eq!(SignType::parse("hmac-sha256"), Some(SignType::HmacSha256));
         assert_eq!(SignType::parse("HMAC-SHA256"), Some(SignType::HmacSha256));
         assert_eq!(SignType::parse("Hmac-Sm3"), Some(SignType::HmacSm3));
+        assert_eq!(SignType::parse("Device-HMAC-SHA256"), Some(SignType::DeviceHmacSha256));
         assert_eq!(SignType::parse(""), None);
         assert_eq!(SignType::parse("md5"), None);
         assert_eq!(SignType::parse("hmac-sha1"), None);

@@ -2,10 +2,13 @@
 //! signing its hello, issued by the RPC `midship.sync.token` or by a backend through the admin
 //! API (which may vouch for the user). A token is
 //!
-//! `mct1.{base64url(claims JSON)}.{base64url(HMAC-SHA256(app secret, "midship-connect-token\n" + claims part))}`
+//! `mct2.{base64url(claims JSON)}.{base64url(HMAC-SHA256(token key, "midship-connect-token-v2\n" + claims part))}`
 //!
-//! with base64url unpadded (RFC 4648 §5). Any key of the app still valid verifies it, so tokens
-//! survive a key rotation like signatures do. Format in docs/protocol-signing.md.
+//! with base64url unpadded (RFC 4648 §5). The token key is the workspace's, held by the server
+//! only: never the app's secret, which every copy of the app carries (the first version, `mct1`,
+//! was keyed with it, so anyone who read it from an app could mint a token vouching for any user).
+//! A token's lifetime is capped when it is used, not only when it is issued. Format in
+//! docs/protocol-signing.md.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,8 +16,8 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
-const PREFIX: &str = "mct1";
-const DOMAIN: &[u8] = b"midship-connect-token\n";
+const PREFIX: &str = "mct2";
+const DOMAIN: &[u8] = b"midship-connect-token-v2\n";
 /// Longer tokens are refused before any work is done on them.
 pub const MAX_TOKEN_BYTES: usize = 2048;
 
@@ -32,6 +35,9 @@ pub struct ConnectClaims {
     /// The issuer vouches for `user_id` (a backend did; a device asking for itself does not).
     #[serde(rename = "uv", default)]
     pub user_verified: bool,
+    /// Milliseconds since the epoch; tokens issued before a workspace's revocation are refused.
+    #[serde(rename = "iat")]
+    pub issued_at: i64,
     /// Milliseconds since the epoch.
     #[serde(rename = "exp")]
     pub expires_at: i64,
@@ -45,6 +51,8 @@ pub enum TokenError {
     BadSignature,
     #[error("the connection token has expired")]
     Expired,
+    #[error("the connection token lives longer than tokens may")]
+    LifetimeTooLong,
 }
 
 fn mac(secret: &[u8], claims_part: &str) -> Hmac<Sha256> {
@@ -60,9 +68,10 @@ pub fn issue(secret: &[u8], claims: &ConnectClaims) -> String {
     format!("{PREFIX}.{claims_part}.{tag}")
 }
 
-/// The claims of a token signed with one of `secrets` that has not expired at `now_ms`. The
-/// signature is checked (in constant time) before the claims are read.
-pub fn verify(secrets: &[&[u8]], token: &str, now_ms: i64) -> Result<ConnectClaims, TokenError> {
+/// The claims of a token signed with one of `secrets` that has not expired at `now_ms` and
+/// whose life, from issue to expiry, is at most `max_lifetime_ms`. The signature is checked (in
+/// constant time) before the claims are read.
+pub fn verify(secrets: &[&[u8]], token: &str, now_ms: i64, max_lifetime_ms: i64) -> Result<ConnectClaims, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::Malformed);
     }
@@ -80,6 +89,9 @@ pub fn verify(secrets: &[&[u8]], token: &str, now_ms: i64) -> Result<ConnectClai
     if claims.expires_at <= now_ms {
         return Err(TokenError::Expired);
     }
+    if claims.expires_at - claims.issued_at > max_lifetime_ms || claims.expires_at - now_ms > max_lifetime_ms {
+        return Err(TokenError::LifetimeTooLong);
+    }
     Ok(claims)
 }
 
@@ -89,6 +101,8 @@ mod tests {
 
     const SECRET: &[u8] = b"3b43251287c3a391e6dc6e0003d225fd43e52035f606a3100b15de4b2755acc0";
 
+    const DOCUMENTED_TOKEN: &str = "mct2.eyJhcHAiOiIwMUhWN1ozSzlNMlE4UlhBIiwid3MiOiIwMUhWN1ozS0E0TjZQMFdCIiwidWlkIjoiYWxpY2UiLCJ1diI6dHJ1ZSwiaWF0IjoxNzE3MDAwMDAwMDAwLCJleHAiOjE3MTcwMDA2MDAwMDB9.3Y1s2S2XYFRfqKKKqHEOKVvrlXJZiWIDelR8MQC-qxw";
+
     fn claims() -> ConnectClaims {
         ConnectClaims {
             app_id: "01HV7Z3K9M2Q8RXA".into(),
@@ -96,31 +110,46 @@ mod tests {
             device_id: None,
             user_id: Some("alice".into()),
             user_verified: true,
+            issued_at: 1_717_000_000_000,
             expires_at: 1_717_000_600_000,
         }
     }
 
+    const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
+
     #[test]
     fn matches_the_documented_example() {
         let token = issue(SECRET, &claims());
-        assert_eq!(
-            token,
-            "mct1.eyJhcHAiOiIwMUhWN1ozSzlNMlE4UlhBIiwid3MiOiIwMUhWN1ozS0E0TjZQMFdCIiwidWlkIjoiYWxpY2UiLCJ1diI6dHJ1ZSwiZXhwIjoxNzE3MDAwNjAwMDAwfQ.Y1tGFXARUijQB9fBoUTH2Cco6ncbdDfxYFe1mfhV3s0"
-        );
-        assert_eq!(verify(&[b"old", SECRET], &token, 1_717_000_000_000), Ok(claims()));
+        assert_eq!(token, DOCUMENTED_TOKEN);
+        assert_eq!(verify(&[b"old", SECRET], &token, 1_717_000_000_000, WEEK_MS), Ok(claims()));
     }
 
     #[test]
     fn refuses_forged_expired_and_garbled_tokens() {
         let token = issue(SECRET, &claims());
-        assert_eq!(verify(&[b"other"], &token, 0), Err(TokenError::BadSignature));
-        assert_eq!(verify(&[SECRET], &token, claims().expires_at), Err(TokenError::Expired));
-        let forged_claims = URL_SAFE_NO_PAD.encode(br#"{"app":"X","ws":"Y","uv":true,"exp":9999999999999}"#);
+        let now = claims().issued_at;
+        assert_eq!(verify(&[b"other"], &token, now, WEEK_MS), Err(TokenError::BadSignature));
+        assert_eq!(verify(&[SECRET], &token, claims().expires_at, WEEK_MS), Err(TokenError::Expired));
+        let forged_claims = URL_SAFE_NO_PAD.encode(br#"{"app":"X","ws":"Y","uv":true,"iat":0,"exp":99999999999999}"#);
         let tag = token.rsplit('.').next().unwrap();
-        assert_eq!(verify(&[SECRET], &format!("mct1.{forged_claims}.{tag}"), 0), Err(TokenError::BadSignature));
-        for garbled in ["", "mct1", "mct1.a", "mct2.a.b", "mct1.a.b.c", "mct1.!!.??"] {
-            assert_eq!(verify(&[SECRET], garbled, 0), Err(TokenError::Malformed), "{garbled}");
+        assert_eq!(
+            verify(&[SECRET], &format!("mct2.{forged_claims}.{tag}"), now, WEEK_MS),
+            Err(TokenError::BadSignature)
+        );
+        for garbled in ["", "mct2", "mct2.a", "mct1.a.b", "mct2.a.b.c", "mct2.!!.??"] {
+            assert_eq!(verify(&[SECRET], garbled, now, WEEK_MS), Err(TokenError::Malformed), "{garbled}");
         }
-        assert_eq!(verify(&[SECRET], &"a".repeat(3000), 0), Err(TokenError::Malformed));
+        assert_eq!(verify(&[SECRET], &"a".repeat(3000), now, WEEK_MS), Err(TokenError::Malformed));
+    }
+
+    #[test]
+    fn lifetimes_are_capped_when_a_token_is_used() {
+        // Even a correctly signed token (a leaked key, an old issuer) may not live past the cap.
+        let far = ConnectClaims { expires_at: 99_999_999_999_999, ..claims() };
+        let token = issue(SECRET, &far);
+        assert_eq!(verify(&[SECRET], &token, far.issued_at, WEEK_MS), Err(TokenError::LifetimeTooLong));
+        let backdated = ConnectClaims { issued_at: 0, ..claims() };
+        let token = issue(SECRET, &backdated);
+        assert_eq!(verify(&[SECRET], &token, claims().issued_at, WEEK_MS), Err(TokenError::LifetimeTooLong));
     }
 }

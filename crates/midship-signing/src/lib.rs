@@ -15,8 +15,10 @@
 //!   P-256 with AES-256-GCM, or on SM2 with SM4-GCM), for traffic that must stay confidential even
 //!   where TLS is terminated early.
 //!
+//! - [`device_credential`]: the per-device secret a registered device signs with, derived from a
+//!   server-only workspace key, so an app's secret alone cannot act as a registered device.
 //! - [`connect_token`]: short-lived tokens that open the device long connection without a signed
-//!   hello, HMAC'd with the app's secret.
+//!   hello, HMAC'd with a server-only workspace key.
 //!
 //! The wire formats are documented in `docs/protocol-signing.md`.
 //!
@@ -29,6 +31,7 @@
 
 pub mod client;
 pub mod connect_token;
+pub mod device_credential;
 pub mod envelope;
 pub mod proxy;
 

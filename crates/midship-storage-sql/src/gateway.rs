@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 use midship_core::NewAuditEntry;
-use midship_storage::{ApiGroupRecord, ApiRecord, DeviceRecord, GatewayStore, StorageError, StorageResult};
+use midship_storage::{
+    ApiGroupRecord, ApiRecord, DeviceRecord, GatewayStore, StorageError, StorageResult, WorkspaceSecurityRecord,
+};
 use sqlx::Transaction;
 
 use crate::db::{SqlDatabase, SqlRow, query};
@@ -184,6 +186,107 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
         .execute(&self.pool)
         .await
         .map_err(write_error("device"))?;
+        Ok(())
+    }
+
+    async fn claim_device_credential(&self, device: &DeviceRecord, now: i64) -> StorageResult<bool> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        let inserted = query(
+            "INSERT INTO devices (utdid, app_id, workspace_id, platform, model, os_version, app_version, first_seen_at, last_seen_at, credential_issued_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (utdid) DO NOTHING",
+        )
+        .bind(&device.utdid)
+        .bind(&device.app_id)
+        .bind(&device.workspace_id)
+        .bind(&device.platform)
+        .bind(&device.model)
+        .bind(&device.os_version)
+        .bind(&device.app_version)
+        .bind(device.first_seen_at)
+        .bind(device.first_seen_at)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await
+        .map_err(write_error("device"))?
+        .rows_affected();
+        let claimed = inserted == 1
+            || query(
+                "UPDATE devices SET credential_issued_at = $1
+                 WHERE utdid = $2 AND workspace_id = $3 AND credential_issued_at IS NULL",
+            )
+            .bind(now)
+            .bind(&device.utdid)
+            .bind(&device.workspace_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(database_error)?
+            .rows_affected()
+                == 1;
+        transaction.commit().await.map_err(database_error)?;
+        Ok(claimed)
+    }
+
+    async fn device_credential_issued_at(&self, workspace_id: &str, utdid: &str) -> StorageResult<Option<i64>> {
+        let row = query("SELECT credential_issued_at FROM devices WHERE utdid = $1 AND workspace_id = $2")
+            .bind(utdid)
+            .bind(workspace_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(database_error)?;
+        match row {
+            Some(row) => row.try_get("credential_issued_at").map_err(corrupt("devices")),
+            None => Ok(None),
+        }
+    }
+
+    async fn workspace_security(&self, workspace_id: &str) -> StorageResult<WorkspaceSecurityRecord> {
+        let row = query(
+            "SELECT device_credentials_required_from, connect_tokens_valid_after, updated_at
+             FROM workspace_security WHERE workspace_id = $1",
+        )
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database_error)?;
+        let Some(row) = row else {
+            return Ok(WorkspaceSecurityRecord { workspace_id: workspace_id.to_owned(), ..Default::default() });
+        };
+        let read = || -> Result<WorkspaceSecurityRecord, sqlx::Error> {
+            Ok(WorkspaceSecurityRecord {
+                workspace_id: workspace_id.to_owned(),
+                device_credentials_required_from: row.try_get("device_credentials_required_from")?,
+                connect_tokens_valid_after: row.try_get("connect_tokens_valid_after")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        };
+        read().map_err(corrupt("workspace_security"))
+    }
+
+    async fn set_workspace_security(
+        &self,
+        record: &WorkspaceSecurityRecord,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        query(
+            "INSERT INTO workspace_security (workspace_id, device_credentials_required_from, connect_tokens_valid_after, updated_at)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (workspace_id) DO UPDATE SET
+                 device_credentials_required_from = excluded.device_credentials_required_from,
+                 connect_tokens_valid_after = excluded.connect_tokens_valid_after,
+                 updated_at = excluded.updated_at",
+        )
+        .bind(&record.workspace_id)
+        .bind(record.device_credentials_required_from)
+        .bind(record.connect_tokens_valid_after)
+        .bind(record.updated_at)
+        .execute(&mut *transaction)
+        .await
+        .map_err(write_error("workspace security"))?;
+        bump_revision(&mut transaction).await?;
+        insert_audit(&mut transaction, audit).await?;
+        transaction.commit().await.map_err(database_error)?;
         Ok(())
     }
 }

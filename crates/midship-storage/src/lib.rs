@@ -227,6 +227,19 @@ pub struct DeviceRecord {
     pub first_seen_at: UnixMillis,
 }
 
+/// A workspace's device security policy (defaults when never set: app-secret signatures keep
+/// working, no token revoked).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkspaceSecurityRecord {
+    pub workspace_id: String,
+    /// From this time, calls signed only with the app's secret are refused, but for device
+    /// registration.
+    pub device_credentials_required_from: Option<UnixMillis>,
+    /// Connection tokens issued before this time are refused.
+    pub connect_tokens_valid_after: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
 #[async_trait]
 pub trait GatewayStore: Send + Sync {
     /// `Conflict` when the workspace has a group of that name.
@@ -254,6 +267,19 @@ pub trait GatewayStore: Send + Sync {
     ) -> StorageResult<String>;
     /// Records a newly issued device; `Conflict` if the utdid exists.
     async fn register_device(&self, device: &DeviceRecord) -> StorageResult<()>;
+    /// Marks `device` (recorded now if it is new) as holding a credential since `now`; `false`
+    /// when its id was claimed before, or belongs to another workspace.
+    async fn claim_device_credential(&self, device: &DeviceRecord, now: UnixMillis) -> StorageResult<bool>;
+    /// When the device claimed its credential; `None` for a device without one (or unknown).
+    async fn device_credential_issued_at(&self, workspace_id: &str, utdid: &str) -> StorageResult<Option<UnixMillis>>;
+    /// The workspace's policy; the defaults when it was never set.
+    async fn workspace_security(&self, workspace_id: &str) -> StorageResult<WorkspaceSecurityRecord>;
+    /// Replaces the workspace's policy; bumps the gateway revision so every node reloads it.
+    async fn set_workspace_security(
+        &self,
+        record: &WorkspaceSecurityRecord,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
 }
 
 /// Everything a Midship server stores, behind one object.

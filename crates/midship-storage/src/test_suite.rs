@@ -23,7 +23,7 @@ pub use sync::*;
 
 use crate::{
     ApiGroupRecord, ApiRecord, AppScope, Bootstrap, DeviceRecord, DraftAfterPublish, DraftSwitchRecord, Storage,
-    StorageError, SwitchVersionRecord,
+    StorageError, SwitchVersionRecord, WorkspaceSecurityRecord,
 };
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, say).
@@ -60,6 +60,7 @@ macro_rules! storage_test_suite {
             rollback_replaces_the_draft_with_the_published_version,
             api_groups_and_apis_are_unique_and_bump_the_revision,
             devices_are_registered_once,
+            device_credentials_are_claimed_once,
             envelope_keys_are_created_once,
             sync_configs_are_upserted_listed_and_deleted,
             sync_streams_number_messages_without_gaps_and_remember_ids,
@@ -658,6 +659,51 @@ pub async fn devices_are_registered_once(storage: Arc<dyn Storage>) {
     };
     storage.register_device(&device).await.unwrap();
     assert!(matches!(storage.register_device(&device).await.unwrap_err(), StorageError::Conflict { .. }));
+}
+
+pub async fn device_credentials_are_claimed_once(storage: Arc<dyn Storage>) {
+    bootstrapped(&storage).await;
+    create_app(&storage, "APP0000000000001", "One", T0).await;
+    let device = |utdid: &str, workspace_id: &str| DeviceRecord {
+        utdid: utdid.into(),
+        app_id: "APP0000000000001".into(),
+        workspace_id: workspace_id.into(),
+        platform: "ios".into(),
+        model: None,
+        os_version: None,
+        app_version: None,
+        first_seen_at: T0,
+    };
+    let workspace = "APP0000000000001W1";
+    // A device issued its id before credentials existed claims it once; a new one in one step.
+    storage.register_device(&device("UTDID00000000001", workspace)).await.unwrap();
+    assert_eq!(storage.device_credential_issued_at(workspace, "UTDID00000000001").await.unwrap(), None);
+    assert!(storage.claim_device_credential(&device("UTDID00000000001", workspace), T0 + 5).await.unwrap());
+    assert!(!storage.claim_device_credential(&device("UTDID00000000001", workspace), T0 + 6).await.unwrap());
+    assert_eq!(storage.device_credential_issued_at(workspace, "UTDID00000000001").await.unwrap(), Some(T0 + 5));
+    assert!(storage.claim_device_credential(&device("UTDID00000000002", workspace), T0 + 7).await.unwrap());
+    assert_eq!(storage.device_credential_issued_at(workspace, "UTDID00000000002").await.unwrap(), Some(T0 + 7));
+    assert!(
+        !storage.claim_device_credential(&device("UTDID00000000002", "APP0000000000001W2"), T0 + 8).await.unwrap(),
+        "an id of another workspace is not claimed"
+    );
+    assert_eq!(storage.device_credential_issued_at("APP0000000000001W2", "UTDID00000000002").await.unwrap(), None);
+
+    let unset = storage.workspace_security(workspace).await.unwrap();
+    assert_eq!((unset.device_credentials_required_from, unset.connect_tokens_valid_after), (None, 0));
+    let revision = storage.gateway_revision().await.unwrap();
+    let policy = WorkspaceSecurityRecord {
+        workspace_id: workspace.into(),
+        device_credentials_required_from: Some(T0 + 100),
+        connect_tokens_valid_after: T0 + 50,
+        updated_at: T0 + 9,
+    };
+    storage.set_workspace_security(&policy, &audit("workspace.security", workspace, T0 + 9)).await.unwrap();
+    assert_eq!(storage.workspace_security(workspace).await.unwrap(), policy);
+    let relaxed = WorkspaceSecurityRecord { device_credentials_required_from: None, ..policy.clone() };
+    storage.set_workspace_security(&relaxed, &audit("workspace.security", workspace, T0 + 10)).await.unwrap();
+    assert_eq!(storage.workspace_security(workspace).await.unwrap(), relaxed);
+    assert_eq!(storage.gateway_revision().await.unwrap(), revision + 2, "every node reloads the policy");
 }
 
 pub async fn envelope_keys_are_created_once(storage: Arc<dyn Storage>) {

@@ -53,6 +53,8 @@ const MINIMUM_ROLES: &[(&str, &str, Role)] = &[
     ("POST", "/api/v1/workspaces/{workspace_id}/apis/{operation_type}/close", Role::Operator),
     ("GET", "/api/v1/workspaces/{workspace_id}/gateway-keys", Role::Viewer),
     ("GET", "/api/v1/workspaces/{workspace_id}/api-stats", Role::Viewer),
+    ("GET", "/api/v1/workspaces/{workspace_id}/device-security", Role::Viewer),
+    ("PUT", "/api/v1/workspaces/{workspace_id}/device-security", Role::Developer),
     // Data sync.
     ("GET", "/api/v1/workspaces/{workspace_id}/sync/configs", Role::Viewer),
     ("POST", "/api/v1/workspaces/{workspace_id}/sync/configs", Role::Developer),

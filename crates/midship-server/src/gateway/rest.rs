@@ -4,11 +4,14 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use midship_api::{
-    ApiGroupView, ApiPolicies, ApiStatsView, ApiView, CreateApiGroupRequest, CreateApiRequest, EnvelopeKeyView,
-    ErrorBody, List,
+    ApiGroupView, ApiPolicies, ApiStatsView, ApiView, CreateApiGroupRequest, CreateApiRequest, DeviceSecurityRequest,
+    DeviceSecurityView, EnvelopeKeyView, ErrorBody, List,
 };
 use midship_core::clock::format_rfc3339;
-use midship_gateway::{Api, ApiDefinition, ApiGroup, ApiStatus, HttpMethod, NewApi, NewApiGroup, ProxySignature};
+use midship_gateway::{
+    Api, ApiDefinition, ApiGroup, ApiStatus, DeviceSecurityChange, HttpMethod, NewApi, NewApiGroup, ProxySignature,
+};
+use midship_storage::WorkspaceSecurityRecord;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -25,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(close_api))
         .routes(routes!(envelope_keys))
         .routes(routes!(api_stats))
+        .routes(routes!(show_device_security, change_device_security))
 }
 
 pub fn group_view(group: ApiGroup, show_secret: bool) -> ApiGroupView {
@@ -267,4 +271,51 @@ async fn api_stats(
         })
         .collect();
     Ok(Json(List { items, next_cursor: None }))
+}
+
+fn device_security_view(record: WorkspaceSecurityRecord) -> DeviceSecurityView {
+    DeviceSecurityView {
+        device_credentials_required_from: record.device_credentials_required_from.map(format_rfc3339),
+        connect_tokens_valid_after: (record.connect_tokens_valid_after > 0)
+            .then(|| format_rfc3339(record.connect_tokens_valid_after)),
+    }
+}
+
+/// The workspace's device security policy: from when only device credentials are accepted, and
+/// since when connection tokens are valid (docs/security.md).
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/device-security", tag = "gateway",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = DeviceSecurityView), (status = 404, body = ErrorBody)))]
+async fn show_device_security(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<DeviceSecurityView>, ApiError> {
+    Ok(Json(device_security_view(state.gateway.device_security(&who, &workspace_id).await?)))
+}
+
+/// Sets the day from which app-secret signatures are refused (devices must have registered by
+/// then), and revokes connection tokens.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/device-security", tag = "gateway",
+    params(("workspace_id" = String, Path)), request_body = DeviceSecurityRequest,
+    responses((status = 200, body = DeviceSecurityView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn change_device_security(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+    ApiJson(request): ApiJson<DeviceSecurityRequest>,
+) -> Result<Json<DeviceSecurityView>, ApiError> {
+    let required_from = match request.device_credentials_required_from.as_deref() {
+        None => None,
+        Some(day) => {
+            let day = midship_analytics::rollup::parse_day(day)
+                .ok_or_else(|| ApiError::invalid("device_credentials_required_from: must be a day, YYYY-MM-DD"))?;
+            Some(i64::from(day) * midship_analytics::rollup::DAY_MS)
+        }
+    };
+    let change = DeviceSecurityChange {
+        device_credentials_required_from: required_from,
+        revoke_connect_tokens: request.revoke_connect_tokens,
+    };
+    Ok(Json(device_security_view(state.gateway.set_device_security(&who, &workspace_id, change).await?)))
 }

@@ -4,17 +4,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use midship_control::ControlPlane;
-use midship_core::ErrorKind;
-use midship_gateway::connect::{DEVICE_TOKEN_TTL_MS, issue_token};
-use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+use midship_gateway::connect::DEVICE_TOKEN_TTL_MS;
+use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext, ServerKeys};
 use midship_signing::connect_token::ConnectClaims;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::builtins::parse_body;
 
-pub fn register(registry: &mut BuiltinRegistry, control: &ControlPlane) {
-    registry.register("midship.sync.token", Arc::new(SyncToken { control: control.clone() }));
+pub fn register(registry: &mut BuiltinRegistry, control: &ControlPlane, server_keys: &Arc<ServerKeys>) {
+    let service = SyncToken { control: control.clone(), server_keys: server_keys.clone() };
+    registry.register("midship.sync.token", Arc::new(service));
 }
 
 /// `midship.sync.token`: a short-lived connection token for the calling device, so the long
@@ -23,6 +23,7 @@ pub fn register(registry: &mut BuiltinRegistry, control: &ControlPlane) {
 #[derive(Debug)]
 pub struct SyncToken {
     pub control: ControlPlane,
+    pub server_keys: Arc<ServerKeys>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -40,13 +41,10 @@ impl BuiltinService for SyncToken {
             device_id: context.device_id.clone(),
             user_id: context.user_id.clone(),
             user_verified: false,
+            issued_at: now,
             expires_at: now + DEVICE_TOKEN_TTL_MS,
         };
-        let keys = self.control.storage().list_app_keys(&context.app_id).await?;
-        let token = issue_token(&keys, &claims, now).ok_or_else(|| BuiltinError {
-            kind: ErrorKind::Internal,
-            detail: format!("app {} has no valid key", context.app_id),
-        })?;
+        let token = self.server_keys.issue_connect_token(&claims).await?;
         Ok(serde_json::to_vec(&json!({ "token": token, "expires_at": claims.expires_at })).expect("JSON serializes"))
     }
 }

@@ -87,6 +87,8 @@ impl Fixture {
             operation_type,
             app_id: &self.app_id,
             workspace_id: &self.workspace,
+            device_id: "",
+            user_id: "",
             timestamp: &timestamp,
             nonce: &nonce,
             body: body.as_bytes(),

@@ -203,6 +203,8 @@ impl Fixture {
             operation_type: call.operation_type,
             app_id: &self.app_id,
             workspace_id: &self.workspace,
+            device_id: "",
+            user_id: "",
             timestamp: &timestamp,
             nonce: &nonce,
             body: call.body.as_bytes(),

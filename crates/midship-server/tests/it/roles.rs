@@ -233,6 +233,7 @@ fn sample(method: &Method, path: &str) -> Sample {
             ("", json_body(json!({ "package_id": "0000000000000000", "stage": { "kind": "official" } })))
         }
         ("PUT", "/analytics/policy") => ("", json_body(json!({}))),
+        ("PUT", "/device-security") => ("", json_body(json!({ "revoke_connect_tokens": true }))),
         ("POST", "/analytics/alerts") | ("PUT", "/analytics/alerts/{rule_id}") => ("", json_body(alert)),
         ("POST", "/analytics/symbols") => ("app_version=1.0.0", Some(("text/plain", b"not a mapping".to_vec()))),
         ("POST", "/analytics/logs") => ("", json_body(json!({ "device_id": "phone" }))),

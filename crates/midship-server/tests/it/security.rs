@@ -1,10 +1,20 @@
 //! Holes an outside tester found, each driven from outside as the tester did: connections that
-//! hold the node's file handles, metrics that grow from outside.
+//! hold the node's file handles, metrics that grow from outside, the app's secret acting as a
+//! registered device, forged and replayed credentials.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use midship_api::SyncTokenRequest;
+use midship_protocol::frame::Hello;
+use midship_protocol::{ClientFrame, Codec, ServerFrame, close};
+use midship_sdk::rpc::{DeviceCredential, DeviceIdentity, RpcClient, RpcSettings};
+use midship_sdk::sync::{Credentials, sign_hello};
 use midship_server::{ConnectionLimits, ServerSettings};
+use midship_signing::client::{SignType, SigningInput};
+use midship_signing::connect_token::ConnectClaims;
+use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
@@ -114,4 +124,203 @@ async fn made_up_methods_do_not_grow_the_metrics() {
     assert!(!after.contains("FROB"), "a client's method became a label");
     assert!(after.contains(r#"method="other""#), "{after}");
     assert!(after.len() < before.len() + 200, "metrics grew from {} to {} bytes", before.len(), after.len());
+}
+
+/// An RPC client of the sync fixture's app, as an app with its secret would make one.
+fn rpc_client(fixture: &crate::sync::Fixture, identity: DeviceIdentity) -> Arc<RpcClient> {
+    let settings = RpcSettings::new(&fixture.server.base_url, &fixture.app_id, &fixture.workspace, &fixture.secret);
+    RpcClient::new(settings, identity).unwrap()
+}
+
+fn device_hello(fixture: &crate::sync::Fixture, credential: &DeviceCredential, user: &str) -> Hello {
+    let mut hello = Hello {
+        app_id: fixture.app_id.clone(),
+        workspace_id: fixture.workspace.clone(),
+        device_id: Some(credential.device_id.clone()),
+        user_id: Some(user.into()),
+        foreground: true,
+        ..Hello::default()
+    };
+    sign_hello(&mut hello, &credential.device_secret, SignType::DeviceHmacSha256);
+    hello
+}
+
+#[tokio::test]
+async fn the_app_secret_cannot_act_as_a_registered_device() {
+    let fixture = crate::sync::fixture().await;
+    let phone = rpc_client(&fixture, DeviceIdentity { platform: Some("ios".into()), ..DeviceIdentity::default() });
+    let credential = phone.register().await.unwrap();
+    assert_eq!(credential.device_secret.len(), 64);
+    assert!(phone.rpc("midship.time", &json!({})).await.unwrap().is_success(), "device-signed calls work");
+    let again = phone.register().await.unwrap_err();
+    assert!(again.to_string().contains("3005"), "an id registers once: {again}");
+
+    // The real device's connection, signed with its credential for its user.
+    let captured = device_hello(&fixture, &credential, "alice");
+    let mut real = fixture.raw(Some("midship.v1.json")).await;
+    real.send(ClientFrame::Hello(Box::new(captured.clone()))).await;
+    assert!(matches!(real.frame().await, ServerFrame::Welcome(_)));
+
+    // Replayed as captured, or re-targeted at another user or device: refused.
+    let mut replayed = fixture.raw(Some("midship.v1.json")).await;
+    replayed.send(ClientFrame::Hello(Box::new(captured.clone()))).await;
+    let (code, reason) = replayed.close().await;
+    assert_eq!((code, reason.starts_with("7015")), (close::AUTHENTICATION_FAILED, true), "{reason}");
+    for retargeted in [
+        Hello { user_id: Some("vip-user".into()), nonce: Some("fresh-nonce-1".into()), ..captured.clone() },
+        Hello { device_id: Some("SOMEONE-ELSE".into()), nonce: Some("fresh-nonce-2".into()), ..captured.clone() },
+    ] {
+        let mut intruder = fixture.raw(Some("midship.v1.json")).await;
+        intruder.send(ClientFrame::Hello(Box::new(retargeted))).await;
+        let (code, reason) = intruder.close().await;
+        assert_eq!((code, reason.starts_with("7002")), (close::AUTHENTICATION_FAILED, true), "{reason}");
+    }
+    // The app's secret (in every copy of the app) speaking for the registered device.
+    let mut intruder = fixture.raw(Some("midship.v1.json")).await;
+    intruder.send(ClientFrame::Hello(Box::new(fixture.signed_hello(&credential.device_id)))).await;
+    let (code, reason) = intruder.close().await;
+    assert_eq!((code, reason.starts_with("7017")), (close::AUTHENTICATION_FAILED, true), "{reason}");
+    let impostor = rpc_client(
+        &fixture,
+        DeviceIdentity { device_id: Some(credential.device_id.clone()), ..DeviceIdentity::default() },
+    );
+    assert_eq!(impostor.rpc("midship.time", &json!({})).await.unwrap().result, 7017);
+
+    // The real device was never disconnected: it still gets what is sent to its user.
+    fixture.send("alice", "after-the-attempts").await;
+    loop {
+        if let ServerFrame::Sync(data) = real.frame().await {
+            assert_eq!(data.msg_id, "after-the-attempts");
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn signed_calls_need_a_nonce_and_spend_it() {
+    let fixture = crate::sync::fixture().await;
+    let url = fixture.server.url("/mgw");
+    let call = |nonce: &str| {
+        let timestamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis();
+        let timestamp = timestamp.to_string();
+        let input = SigningInput {
+            method: "POST",
+            operation_type: "midship.time",
+            app_id: &fixture.app_id,
+            workspace_id: &fixture.workspace,
+            device_id: "",
+            user_id: "",
+            timestamp: &timestamp,
+            nonce,
+            body: b"{}",
+        };
+        let sign = midship_signing::client::sign(SignType::HmacSha256, fixture.secret.as_bytes(), &input);
+        let mut request = fixture
+            .server
+            .http
+            .post(&url)
+            .header("Operation-Type", "midship.time")
+            .header("AppId", &fixture.app_id)
+            .header("WorkspaceId", &fixture.workspace)
+            .header("Ts", timestamp)
+            .header("Sign", sign)
+            .body("{}");
+        if !nonce.is_empty() {
+            request = request.header("Nonce", nonce);
+        }
+        async move { request.send().await.unwrap().headers()["result-status"].to_str().unwrap().to_owned() }
+    };
+    assert_eq!(call("").await, "7001", "no nonce, no call");
+    assert_eq!(call("once").await, "1000");
+    assert_eq!(call("once").await, "7015", "replayed");
+}
+
+#[tokio::test]
+async fn tokens_minted_with_the_app_secret_are_refused_and_tokens_can_be_revoked() {
+    let fixture = crate::sync::fixture().await;
+    fixture
+        .server
+        .admin()
+        .put_sync_config(&fixture.workspace, &json!({ "biz_type": "BANK", "verified_users_only": true }))
+        .await
+        .unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let forged = ConnectClaims {
+        app_id: fixture.app_id.clone(),
+        workspace_id: fixture.workspace.clone(),
+        device_id: None,
+        user_id: Some("vip-user".into()),
+        user_verified: true,
+        issued_at: now,
+        expires_at: now + 60_000,
+    };
+    let hello_with = |token: String| Hello {
+        app_id: fixture.app_id.clone(),
+        workspace_id: fixture.workspace.clone(),
+        token: Some(token),
+        foreground: true,
+        ..Hello::default()
+    };
+    let mut attacker = fixture.raw(Some("midship.v1.json")).await;
+    let token = midship_signing::connect_token::issue(fixture.secret.as_bytes(), &forged);
+    attacker.send(ClientFrame::Hello(Box::new(hello_with(token)))).await;
+    let (code, reason) = attacker.close().await;
+    assert_eq!((code, reason.starts_with("7016")), (close::AUTHENTICATION_FAILED, true), "{reason}");
+
+    // A backend's token works until the workspace revokes the tokens issued so far.
+    let admin = fixture.server.admin();
+    let request = SyncTokenRequest { user_id: Some("alice".into()), ..SyncTokenRequest::default() };
+    let issued = admin.sync_token(&fixture.workspace, &request).await.unwrap();
+    let mut backend_user = fixture.raw(Some("midship.v1.json")).await;
+    backend_user.send(ClientFrame::Hello(Box::new(hello_with(issued.token.clone())))).await;
+    assert!(matches!(backend_user.frame().await, ServerFrame::Welcome(_)));
+    let policy = fixture
+        .server
+        .http
+        .put(fixture.server.url(&format!("/api/v1/workspaces/{}/device-security", fixture.workspace)))
+        .bearer_auth(&fixture.server.admin_token)
+        .json(&json!({ "revoke_connect_tokens": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(policy.status(), 200);
+    let policy: serde_json::Value = policy.json().await.unwrap();
+    assert!(policy["connect_tokens_valid_after"].is_string(), "{policy}");
+    let mut revoked = fixture.raw(Some("midship.v1.json")).await;
+    revoked.send(ClientFrame::Hello(Box::new(hello_with(issued.token)))).await;
+    let (code, reason) = revoked.close().await;
+    assert_eq!((code, reason.contains("revoked")), (close::AUTHENTICATION_FAILED, true), "{reason}");
+}
+
+#[tokio::test]
+async fn after_the_deadline_only_registered_devices_are_served() {
+    let fixture = crate::sync::fixture().await;
+    let legacy =
+        rpc_client(&fixture, DeviceIdentity { device_id: Some("LEGACY-PHONE".into()), ..DeviceIdentity::default() });
+    assert!(legacy.rpc("midship.time", &json!({})).await.unwrap().is_success(), "before the deadline");
+    let set_deadline = |day: &str| {
+        fixture
+            .server
+            .http
+            .put(fixture.server.url(&format!("/api/v1/workspaces/{}/device-security", fixture.workspace)))
+            .bearer_auth(&fixture.server.admin_token)
+            .json(&json!({ "device_credentials_required_from": day }))
+            .send()
+    };
+    assert_eq!(set_deadline("2020-02-30").await.unwrap().status(), 400, "not a day");
+    assert_eq!(set_deadline("2020-01-01").await.unwrap().status(), 200);
+    assert_eq!(legacy.rpc("midship.time", &json!({})).await.unwrap().result, 7017);
+    // Registration still takes the app's secret, but no longer hands out an id the device only
+    // claims: it issues a new one.
+    let credential = legacy.register().await.unwrap();
+    assert_ne!(credential.device_id, "LEGACY-PHONE");
+    assert!(legacy.rpc("midship.time", &json!({})).await.unwrap().is_success(), "registered devices are served");
+
+    // The SDK's sync client connects with the credential and receives its user's messages.
+    let mut settings = fixture.settings(&credential.device_id, Some("bob"), Codec::Json);
+    settings.credentials =
+        Credentials::Device { device_secret: credential.device_secret, sign_type: SignType::HmacSha256 };
+    let (_client, mut received) = fixture.device(settings);
+    fixture.send("bob", "for-bob").await;
+    assert_eq!(crate::sync::next(&mut received).await.msg_id, "for-bob");
 }

@@ -77,7 +77,7 @@ impl Fixture {
         self.server.admin().put_sync_config(&self.workspace, &config).await.unwrap();
     }
 
-    async fn send(&self, to: &str, id: &str) -> Option<i64> {
+    pub(crate) async fn send(&self, to: &str, id: &str) -> Option<i64> {
         self.server.admin().sync_send(&self.workspace, &message(to, id)).await.unwrap().seq
     }
 
@@ -104,7 +104,7 @@ impl Fixture {
     }
 
     /// A started client whose CHAT-MSG handler reports into the returned channel.
-    fn device(&self, settings: SyncSettings) -> (SyncClient, mpsc::UnboundedReceiver<SyncMessage>) {
+    pub(crate) fn device(&self, settings: SyncSettings) -> (SyncClient, mpsc::UnboundedReceiver<SyncMessage>) {
         let client = SyncClient::new(settings).unwrap();
         let (sender, receiver) = mpsc::unbounded_channel();
         client.register("CHAT-MSG", move |message| {
@@ -117,7 +117,7 @@ impl Fixture {
         (client, receiver)
     }
 
-    fn signed_hello(&self, device: &str) -> Hello {
+    pub(crate) fn signed_hello(&self, device: &str) -> Hello {
         let mut hello = Hello {
             app_id: self.app_id.clone(),
             workspace_id: self.workspace.clone(),
@@ -129,7 +129,7 @@ impl Fixture {
         hello
     }
 
-    async fn raw(&self, protocol: Option<&str>) -> Raw {
+    pub(crate) async fn raw(&self, protocol: Option<&str>) -> Raw {
         let url = format!("{}/ws", self.server.base_url.replace("http://", "ws://"));
         let mut request = url.into_client_request().unwrap();
         if let Some(protocol) = protocol {
@@ -141,13 +141,13 @@ impl Fixture {
 }
 
 /// A WebSocket client that speaks frames by hand, for what the SDK never sends.
-struct Raw {
-    socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+pub(crate) struct Raw {
+    pub(crate) socket: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
     codec: Codec,
 }
 
 impl Raw {
-    async fn send(&mut self, frame: ClientFrame) {
+    pub(crate) async fn send(&mut self, frame: ClientFrame) {
         let message = match self.codec.encode_client(frame) {
             WireMessage::Text(text) => Message::Text(text.try_into().unwrap()),
             WireMessage::Binary(bytes) => Message::Binary(bytes),
@@ -155,7 +155,7 @@ impl Raw {
         self.socket.send(message).await.unwrap();
     }
 
-    async fn frame(&mut self) -> ServerFrame {
+    pub(crate) async fn frame(&mut self) -> ServerFrame {
         loop {
             let wire = match self.socket.next().await.expect("open").expect("readable") {
                 Message::Text(text) => WireMessage::Text(text.into()),
@@ -168,11 +168,16 @@ impl Raw {
     }
 
     /// The close code the server ends with, reading past any data frames.
-    async fn close_code(&mut self) -> u16 {
+    pub(crate) async fn close_code(&mut self) -> u16 {
+        self.close().await.0
+    }
+
+    /// The close code and reason the server ends with, reading past any data frames.
+    pub(crate) async fn close(&mut self) -> (u16, String) {
         loop {
             match tokio::time::timeout(Duration::from_secs(10), self.socket.next()).await.expect("closed in time") {
-                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-                Some(Ok(Message::Close(None))) | None => return 1005,
+                Some(Ok(Message::Close(Some(frame)))) => return (u16::from(frame.code), frame.reason.to_string()),
+                Some(Ok(Message::Close(None))) | None => return (1005, String::new()),
                 Some(Ok(_)) => {}
                 Some(Err(error)) => panic!("no close frame: {error}"),
             }
@@ -180,7 +185,7 @@ impl Raw {
     }
 }
 
-async fn next(receiver: &mut mpsc::UnboundedReceiver<SyncMessage>) -> SyncMessage {
+pub(crate) async fn next(receiver: &mut mpsc::UnboundedReceiver<SyncMessage>) -> SyncMessage {
     tokio::time::timeout(Duration::from_secs(10), receiver.recv()).await.expect("a message in time").unwrap()
 }
 
@@ -298,7 +303,7 @@ async fn rpcs_run_over_the_connection_through_the_gateway() {
     };
     assert!(reply.is_success(), "{reply:?}");
     let token = reply.json().unwrap()["token"].as_str().unwrap().to_owned();
-    assert!(token.starts_with("mct1."));
+    assert!(token.starts_with("mct2."));
     let unknown = client.rpc("com.nowhere", &json!({})).await.unwrap();
     assert_eq!(unknown.result, 3000);
     let empty = json!({});

@@ -24,6 +24,8 @@ fn a_signed_encrypted_call_passes_the_gateway_and_reaches_the_backend() {
         operation_type: "com.bank.account.balance",
         app_id: "01HV7Z3K9M2Q8RXA",
         workspace_id: "01HV7Z3KA4N6P0WB",
+        device_id: "",
+        user_id: "",
         timestamp: "1717000000000",
         nonce: "",
         body: &sealed,

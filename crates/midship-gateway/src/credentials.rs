@@ -1,0 +1,277 @@
+//! Device identity beyond the app's secret. The secret is in every copy of the app, so it only
+//! proves "some copy of this app": it may register a new device, which receives its own
+//! credential (`midship.device.register`), and from then on that device's calls and hellos are
+//! signed with the credential over a string that names the device and user. A device that has a
+//! credential can no longer be spoken for with the app's secret, and a workspace can stop
+//! accepting app-secret signatures altogether from a date (its migration deadline).
+//!
+//! Credentials and connection tokens are keyed with the workspace's server-only keys, created on
+//! first use and shared by every node through storage; they never leave the server.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use midship_control::ControlPlane;
+use midship_core::access::Action;
+use midship_core::{ErrorKind, NewAuditEntry, Principal};
+use midship_signing::connect_token::{self, ConnectClaims, TokenError};
+use midship_signing::device_credential;
+use midship_storage::{DeviceRecord, WorkspaceSecurityRecord};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::builtin::{BuiltinError, CallContext};
+use crate::connect::MAX_TOKEN_TTL_SECONDS;
+use crate::result::ResultCode;
+use crate::{Gateway, GatewayError};
+
+/// The built-in a device registers with, signed with the app's secret.
+pub const REGISTER_OPERATION_TYPE: &str = "midship.device.register";
+
+/// What a server-only key is for; each purpose has its own key per workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ServerKeyPurpose {
+    DeviceCredential,
+    ConnectToken,
+}
+
+impl ServerKeyPurpose {
+    /// The name it is stored under, beside the workspace's envelope keys.
+    fn stored_name(self) -> &'static str {
+        match self {
+            ServerKeyPurpose::DeviceCredential => "server:device-credential",
+            ServerKeyPurpose::ConnectToken => "server:connect-token",
+        }
+    }
+}
+
+/// How long "this device has no credential" is believed: a device that registers on another
+/// node is refused app-secret calls here at most this much later.
+pub(crate) const CREDENTIAL_LOOKUP_TTL_MS: i64 = 2_000;
+
+/// The answer to `midship.device.register`.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceRegistration {
+    pub device_id: String,
+    /// 64 hex characters, used as ASCII key bytes like the app's secret. Shown once.
+    pub device_secret: String,
+    pub sign_types: [&'static str; 2],
+}
+
+type Refusal = (ResultCode, String);
+
+/// The workspaces' server-only keys, shared by the gateway and the built-in services that issue
+/// what the gateway later checks (connection tokens).
+#[derive(Debug)]
+pub struct ServerKeys {
+    control: ControlPlane,
+    keys: RwLock<HashMap<(String, ServerKeyPurpose), Arc<String>>>,
+}
+
+impl ServerKeys {
+    pub fn new(control: ControlPlane) -> Self {
+        Self { control, keys: RwLock::default() }
+    }
+
+    /// The workspace's key for `purpose`, made (and stored for every node) on first use.
+    async fn key(&self, workspace_id: &str, purpose: ServerKeyPurpose) -> Result<Arc<String>, GatewayError> {
+        let cache_key = (workspace_id.to_owned(), purpose);
+        if let Some(key) = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner()).get(&cache_key) {
+            return Ok(key.clone());
+        }
+        let candidate = hex::encode(rand::random::<[u8; 32]>());
+        let now = self.control.now_ms();
+        let stored = self.control.storage().envelope_key(workspace_id, purpose.stored_name(), &candidate, now).await?;
+        let key = Arc::new(stored);
+        self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(cache_key, key.clone());
+        Ok(key)
+    }
+
+    /// The credential a registered device signs with.
+    pub async fn device_credential(&self, workspace_id: &str, device_id: &str) -> Result<String, GatewayError> {
+        let key = self.key(workspace_id, ServerKeyPurpose::DeviceCredential).await?;
+        Ok(device_credential::derive(key.as_bytes(), workspace_id, device_id))
+    }
+
+    /// A connection token carrying `claims`, keyed with the workspace's token key.
+    pub async fn issue_connect_token(&self, claims: &ConnectClaims) -> Result<String, GatewayError> {
+        let key = self.key(&claims.workspace_id, ServerKeyPurpose::ConnectToken).await?;
+        Ok(connect_token::issue(key.as_bytes(), claims))
+    }
+
+    /// The claims of a token of `workspace_id` that is genuine, unexpired and within the
+    /// lifetime cap; the outer error is storage failing.
+    pub async fn verify_connect_token(
+        &self,
+        workspace_id: &str,
+        token: &str,
+    ) -> Result<Result<ConnectClaims, TokenError>, GatewayError> {
+        let key = self.key(workspace_id, ServerKeyPurpose::ConnectToken).await?;
+        let max_lifetime_ms = i64::from(MAX_TOKEN_TTL_SECONDS) * 1000;
+        Ok(connect_token::verify(&[key.as_bytes()], token, self.control.now_ms(), max_lifetime_ms))
+    }
+}
+
+impl Gateway {
+    /// Whether the device registered, kept briefly (only app-secret calls naming a device ask).
+    async fn device_has_credential(&self, workspace_id: &str, device_id: &str) -> Result<bool, GatewayError> {
+        let now = self.control.now_ms();
+        let cache_key = (workspace_id.to_owned(), device_id.to_owned());
+        if let Some(known) = self.credentialed.get(&cache_key, now) {
+            return Ok(known);
+        }
+        let issued = self.control.storage().device_credential_issued_at(workspace_id, device_id).await?;
+        self.credentialed.insert(cache_key, issued.is_some(), now);
+        Ok(issued.is_some())
+    }
+
+    /// Refuses an app-secret signature where only a device credential will do: after the
+    /// workspace's deadline, or for a device that registered. Registration itself is exempt.
+    pub(crate) async fn check_app_secret_allowed(
+        &self,
+        operation_type: &str,
+        workspace_id: &str,
+        device_id: &str,
+        security: &WorkspaceSecurityRecord,
+    ) -> Result<(), Refusal> {
+        if operation_type == REGISTER_OPERATION_TYPE {
+            return Ok(());
+        }
+        let now = self.control.now_ms();
+        if security.device_credentials_required_from.is_some_and(|from| now >= from) {
+            return Err((
+                ResultCode::DeviceCredentialRequired,
+                format!("this workspace accepts only device signatures: register with {REGISTER_OPERATION_TYPE}"),
+            ));
+        }
+        if device_id.is_empty() {
+            return Ok(());
+        }
+        let registered = self.device_has_credential(workspace_id, device_id).await.map_err(|error| {
+            tracing::error!(%error, "cannot look up the device's credential");
+            (ResultCode::Unknown, "gateway storage unavailable".to_owned())
+        })?;
+        if registered {
+            return Err((
+                ResultCode::DeviceCredentialRequired,
+                "this device registered: sign with its credential (Sign-Type device-hmac-sha256)".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `midship.device.register`: claims the calling device's id and hands it its credential.
+    /// An id the gateway issued for this very call is always claimable; an id the device already
+    /// had only until the workspace's deadline (before it, devices in the field migrate; after
+    /// it, the id could be anyone's, so a new one is issued). An id claimed before is refused.
+    pub(crate) async fn register_device_credential(
+        &self,
+        context: &CallContext,
+        security: &WorkspaceSecurityRecord,
+    ) -> Result<(DeviceRegistration, Option<String>), BuiltinError> {
+        let unavailable = |error: GatewayError| {
+            tracing::error!(%error, "cannot register a device credential");
+            BuiltinError { kind: ErrorKind::Unavailable, detail: "gateway storage unavailable".to_owned() }
+        };
+        let now = self.control.now_ms();
+        let past_deadline = security.device_credentials_required_from.is_some_and(|from| now >= from);
+        let mut newly_issued = None;
+        let device_id = match context.device_id.as_deref() {
+            Some(device_id) if context.device_id_issued || !past_deadline => device_id.to_owned(),
+            _ => {
+                let headers = crate::request::RpcHeaders {
+                    platform: context.platform.clone(),
+                    app_version: context.app_version.clone(),
+                    ..Default::default()
+                };
+                let issued = self.issue_device(&context.app_id, &context.workspace_id, &headers).await;
+                newly_issued = Some(issued.clone());
+                issued
+            }
+        };
+        let record = DeviceRecord {
+            utdid: device_id.clone(),
+            app_id: context.app_id.clone(),
+            workspace_id: context.workspace_id.clone(),
+            platform: context.platform.clone().unwrap_or_else(|| "unknown".to_owned()),
+            model: None,
+            os_version: None,
+            app_version: context.app_version.clone(),
+            first_seen_at: now,
+        };
+        let claimed = self
+            .control
+            .storage()
+            .claim_device_credential(&record, now)
+            .await
+            .map_err(|error| unavailable(error.into()))?;
+        if !claimed {
+            return Err(BuiltinError {
+                kind: ErrorKind::Conflict,
+                detail: format!(
+                    "device {device_id} already registered; a device that lost its credential registers without Device-Id"
+                ),
+            });
+        }
+        self.credentialed.insert((context.workspace_id.clone(), device_id.clone()), true, now);
+        let device_secret =
+            self.server_keys.device_credential(&context.workspace_id, &device_id).await.map_err(unavailable)?;
+        tracing::info!(workspace_id = %context.workspace_id, device_id, "device registered");
+        let registration =
+            DeviceRegistration { device_id, device_secret, sign_types: ["device-hmac-sha256", "device-hmac-sm3"] };
+        Ok((registration, newly_issued))
+    }
+}
+
+/// A change to a workspace's device security policy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DeviceSecurityChange {
+    /// From when only device signatures are accepted; `None` keeps accepting the app's secret.
+    pub device_credentials_required_from: Option<i64>,
+    /// Refuse every connection token issued until now.
+    pub revoke_connect_tokens: bool,
+}
+
+impl Gateway {
+    pub async fn device_security(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+    ) -> Result<WorkspaceSecurityRecord, GatewayError> {
+        let (_, workspace) = self.control.authorized_workspace(who, workspace_id, Action::Read).await?;
+        Ok(self.control.storage().workspace_security(&workspace.workspace_id).await?)
+    }
+
+    /// Sets the migration deadline and revokes tokens; every node applies it with its next
+    /// route reload (at once here, within the refresh interval elsewhere).
+    pub async fn set_device_security(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        change: DeviceSecurityChange,
+    ) -> Result<WorkspaceSecurityRecord, GatewayError> {
+        let (app, workspace) = self.control.authorized_workspace(who, workspace_id, Action::Integrate).await?;
+        let storage = self.control.storage();
+        let before = storage.workspace_security(&workspace.workspace_id).await?;
+        let now = self.control.now_ms();
+        let record = WorkspaceSecurityRecord {
+            workspace_id: workspace.workspace_id.clone(),
+            device_credentials_required_from: change.device_credentials_required_from,
+            connect_tokens_valid_after: if change.revoke_connect_tokens {
+                now
+            } else {
+                before.connect_tokens_valid_after
+            },
+            updated_at: now,
+        };
+        let audit = NewAuditEntry::by(who, now, "workspace.device_security", "workspace", &workspace.workspace_id)
+            .in_app(&app.app_id)
+            .after(json!({
+                "device_credentials_required_from": record.device_credentials_required_from,
+                "connect_tokens_valid_after": record.connect_tokens_valid_after,
+            }));
+        storage.set_workspace_security(&record, &audit).await?;
+        self.routes.invalidate(&workspace.workspace_id);
+        Ok(record)
+    }
+}

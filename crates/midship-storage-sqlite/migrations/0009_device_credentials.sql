@@ -1,0 +1,13 @@
+-- Device credentials: a device that registered holds a credential derived from its workspace's
+-- server-only device key; this records when its id was claimed, so no one claims it again.
+ALTER TABLE devices ADD COLUMN credential_issued_at INTEGER;
+
+-- A workspace's device security policy: from when calls signed only with the app's secret are
+-- refused (device registration aside), and since when connection tokens are valid (an earlier
+-- issue time means revoked).
+CREATE TABLE workspace_security (
+    workspace_id                     TEXT PRIMARY KEY REFERENCES workspaces (workspace_id),
+    device_credentials_required_from INTEGER,
+    connect_tokens_valid_after       INTEGER NOT NULL,
+    updated_at                       INTEGER NOT NULL
+);
