@@ -206,6 +206,10 @@ pub struct DeviceSecurityRequest {
     /// Refuse every connection token issued until now (a leaked token, a backend key rotation).
     #[serde(default)]
     pub revoke_connect_tokens: bool,
+    /// Let devices pull configuration unsigned (`POST /api/client/v1/config/pull`); off by
+    /// default: devices pull with the signed `midship.config.pull`.
+    #[serde(default)]
+    pub unsigned_config_pull: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,4 +219,8 @@ pub struct DeviceSecurityView {
     pub device_credentials_required_from: Option<String>,
     /// RFC 3339; connection tokens issued earlier are refused. `null`: none revoked.
     pub connect_tokens_valid_after: Option<String>,
+    pub unsigned_config_pull: bool,
+    /// The client key GrowthBook SDKs fetch `/api/features/{client_key}` with (add `-PLATFORM`
+    /// after the workspace id for one platform's payload).
+    pub sdk_client_key: String,
 }

@@ -33,6 +33,7 @@ pub const REGISTER_OPERATION_TYPE: &str = "midship.device.register";
 pub(crate) enum ServerKeyPurpose {
     DeviceCredential,
     ConnectToken,
+    SdkClientKey,
 }
 
 impl ServerKeyPurpose {
@@ -41,6 +42,7 @@ impl ServerKeyPurpose {
         match self {
             ServerKeyPurpose::DeviceCredential => "server:device-credential",
             ServerKeyPurpose::ConnectToken => "server:connect-token",
+            ServerKeyPurpose::SdkClientKey => "server:sdk-client-key",
         }
     }
 }
@@ -91,6 +93,26 @@ impl ServerKeys {
     pub async fn device_credential(&self, workspace_id: &str, device_id: &str) -> Result<String, GatewayError> {
         let key = self.key(workspace_id, ServerKeyPurpose::DeviceCredential).await?;
         Ok(device_credential::derive(key.as_bytes(), workspace_id, device_id))
+    }
+
+    /// The key outside SDKs (GrowthBook's) fetch the workspace's features payload with:
+    /// `{workspace_id}.{tag}`, where the tag proves the server made it, so the payload cannot be
+    /// read by knowing the workspace id alone.
+    pub async fn sdk_client_key(&self, workspace_id: &str) -> Result<String, GatewayError> {
+        Ok(format!("{workspace_id}.{}", self.sdk_client_key_tag(workspace_id).await?))
+    }
+
+    /// Whether `tag` is the one [`Self::sdk_client_key`] gives the workspace (constant time).
+    pub async fn sdk_client_key_matches(&self, workspace_id: &str, tag: &str) -> Result<bool, GatewayError> {
+        let expected = self.sdk_client_key_tag(workspace_id).await?;
+        Ok(expected.len() == tag.len()
+            && expected.bytes().zip(tag.bytes()).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0)
+    }
+
+    async fn sdk_client_key_tag(&self, workspace_id: &str) -> Result<String, GatewayError> {
+        let key = self.key(workspace_id, ServerKeyPurpose::SdkClientKey).await?;
+        let derived = device_credential::derive(key.as_bytes(), workspace_id, "growthbook-client-key");
+        Ok(derived[..32].to_owned())
     }
 
     /// A connection token carrying `claims`, keyed with the workspace's token key.
@@ -230,9 +252,25 @@ pub struct DeviceSecurityChange {
     pub device_credentials_required_from: Option<i64>,
     /// Refuse every connection token issued until now.
     pub revoke_connect_tokens: bool,
+    /// Let `POST /api/client/v1/config/pull` answer without a signature.
+    pub unsigned_config_pull: bool,
 }
 
 impl Gateway {
+    /// Whether the workspace opted in to config pulls without a signature (from the in-memory
+    /// route table); `None` when `app_id` has no such workspace.
+    pub async fn unsigned_config_pull_allowed(
+        &self,
+        app_id: &str,
+        workspace_id: &str,
+    ) -> Result<Option<bool>, GatewayError> {
+        Ok(self
+            .route_table(workspace_id)
+            .await?
+            .filter(|table| table.app_id == app_id)
+            .map(|table| table.security.unsigned_config_pull))
+    }
+
     pub async fn device_security(
         &self,
         who: &Principal,
@@ -262,6 +300,7 @@ impl Gateway {
             } else {
                 before.connect_tokens_valid_after
             },
+            unsigned_config_pull: change.unsigned_config_pull,
             updated_at: now,
         };
         let audit = NewAuditEntry::by(who, now, "workspace.device_security", "workspace", &workspace.workspace_id)
@@ -269,6 +308,7 @@ impl Gateway {
             .after(json!({
                 "device_credentials_required_from": record.device_credentials_required_from,
                 "connect_tokens_valid_after": record.connect_tokens_valid_after,
+                "unsigned_config_pull": record.unsigned_config_pull,
             }));
         storage.set_workspace_security(&record, &audit).await?;
         self.routes.invalidate(&workspace.workspace_id);

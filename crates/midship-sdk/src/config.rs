@@ -1,28 +1,25 @@
 //! Device-side remote configuration: typed getters over local defaults and the last pulled values,
 //! a disk cache that survives restarts, pulls at cold start and after 30 minutes in the
-//! background, and change listeners.
+//! background, and change listeners. Pulls are the signed RPC `midship.config.pull`, so they go
+//! through the gateway with the device's identity and credential like every other call.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
 
-use midship_api::{ConfigPullRequest, ConfigPullResponse, ErrorBody};
+use midship_api::ConfigPullResponse;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-use crate::SdkError;
+use crate::rpc::{RpcClient, RpcError};
 
 /// Background time after which coming back to the foreground pulls again.
 pub const BACKGROUND_REFRESH_AFTER_MS: i64 = 30 * 60 * 1000;
 
-/// Who the device is; sent with every pull so targeted values reach the right devices.
+/// What targeting reads about the device beyond the identity its [`RpcClient`] sends (device,
+/// user, platform and app version); sent with every pull.
 #[derive(Debug, Clone, Default)]
 pub struct DeviceProfile {
-    pub device_id: Option<String>,
-    pub user_id: Option<String>,
-    pub platform: Option<String>,
-    pub app_version: Option<String>,
     pub os_version: Option<String>,
     pub model: Option<String>,
     pub city: Option<String>,
@@ -32,14 +29,22 @@ pub struct DeviceProfile {
 
 #[derive(Debug, Clone)]
 pub struct ConfigSettings {
-    pub server_url: String,
-    pub app_id: String,
-    pub workspace_id: String,
     /// Where the last pulled values are kept between runs.
     pub cache_dir: PathBuf,
     /// Values used until a pull delivers the server's, and for keys the server does not send.
     pub defaults: Map<String, Value>,
-    pub timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    #[error("the pull was refused ({result}): {memo}")]
+    Refused { result: u16, memo: String },
+    #[error("the pull's answer is not what the protocol says: {0}")]
+    Answer(#[from] serde_json::Error),
+    #[error("cannot write the local cache: {0}")]
+    Cache(std::io::Error),
 }
 
 /// What a pull changed, handed to listeners.
@@ -66,7 +71,7 @@ pub struct ConfigClient {
     cache: RwLock<CachedConfig>,
     listeners: Mutex<Vec<Listener>>,
     background_since: Mutex<Option<i64>>,
-    http: reqwest::Client,
+    rpc: Arc<RpcClient>,
 }
 
 impl std::fmt::Debug for ConfigClient {
@@ -77,37 +82,36 @@ impl std::fmt::Debug for ConfigClient {
 
 impl ConfigClient {
     /// Loads the cached values of an earlier run, if any; no network until [`Self::pull`].
-    pub fn new(settings: ConfigSettings, profile: DeviceProfile) -> Result<Arc<Self>, SdkError> {
-        let http = reqwest::Client::builder().timeout(settings.timeout).build()?;
+    pub fn new(settings: ConfigSettings, rpc: Arc<RpcClient>, profile: DeviceProfile) -> Arc<Self> {
         let client = Self {
-            cache: RwLock::new(Self::read_cache(&settings)),
+            cache: RwLock::new(Self::read_cache(&settings, rpc.workspace_id())),
             settings,
             profile: RwLock::new(profile),
             listeners: Mutex::new(Vec::new()),
             background_since: Mutex::new(None),
-            http,
+            rpc,
         };
-        Ok(Arc::new(client))
+        Arc::new(client)
     }
 
-    fn cache_path(settings: &ConfigSettings) -> PathBuf {
-        settings.cache_dir.join(format!("midship-config-{}.json", settings.workspace_id))
+    fn cache_path(settings: &ConfigSettings, workspace_id: &str) -> PathBuf {
+        settings.cache_dir.join(format!("midship-config-{workspace_id}.json"))
     }
 
     /// A missing or unreadable cache is the same as none: defaults apply until the next pull.
-    fn read_cache(settings: &ConfigSettings) -> CachedConfig {
-        std::fs::read(Self::cache_path(settings))
+    fn read_cache(settings: &ConfigSettings, workspace_id: &str) -> CachedConfig {
+        std::fs::read(Self::cache_path(settings, workspace_id))
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default()
     }
 
-    fn write_cache(&self, cache: &CachedConfig) -> Result<(), SdkError> {
-        let path = Self::cache_path(&self.settings);
+    fn write_cache(&self, cache: &CachedConfig) -> Result<(), ConfigError> {
+        let path = Self::cache_path(&self.settings, self.rpc.workspace_id());
         let temporary = path.with_extension("tmp");
-        std::fs::create_dir_all(&self.settings.cache_dir).map_err(SdkError::Cache)?;
-        std::fs::write(&temporary, serde_json::to_vec(cache).expect("cache serializes")).map_err(SdkError::Cache)?;
-        std::fs::rename(&temporary, &path).map_err(SdkError::Cache)
+        std::fs::create_dir_all(&self.settings.cache_dir).map_err(ConfigError::Cache)?;
+        std::fs::write(&temporary, serde_json::to_vec(cache).expect("cache serializes")).map_err(ConfigError::Cache)?;
+        std::fs::rename(&temporary, &path).map_err(ConfigError::Cache)
     }
 
     /// The server's value, else the local default.
@@ -141,13 +145,14 @@ impl ConfigClient {
         self.listeners.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(Box::new(listener));
     }
 
-    /// Updates who the device is (a user signed in, say); the next pull uses it.
+    /// Updates what targeting reads about the device; the next pull uses it (a user signing in
+    /// is [`RpcClient::set_user`]).
     pub fn set_profile(&self, profile: DeviceProfile) {
         *self.profile.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = profile;
     }
 
     /// Cold start: pull once.
-    pub async fn app_started(&self) -> Result<Option<ConfigChange>, SdkError> {
+    pub async fn app_started(&self) -> Result<Option<ConfigChange>, ConfigError> {
         self.pull().await
     }
 
@@ -156,7 +161,7 @@ impl ConfigClient {
     }
 
     /// Back in the foreground: pulls when the app spent 30 minutes or more in the background.
-    pub async fn entered_foreground(&self, now_ms: i64) -> Result<Option<ConfigChange>, SdkError> {
+    pub async fn entered_foreground(&self, now_ms: i64) -> Result<Option<ConfigChange>, ConfigError> {
         let since = self.background_since.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         match since {
             Some(since) if now_ms - since >= BACKGROUND_REFRESH_AFTER_MS => self.pull().await,
@@ -165,34 +170,22 @@ impl ConfigClient {
     }
 
     /// Asks the server for this device's values; returns what changed (`None`: nothing did).
-    pub async fn pull(&self) -> Result<Option<ConfigChange>, SdkError> {
+    pub async fn pull(&self) -> Result<Option<ConfigChange>, ConfigError> {
         let profile = self.profile.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         let known_etag = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).etag.clone();
-        let request = ConfigPullRequest {
-            app_id: self.settings.app_id.clone(),
-            workspace_id: self.settings.workspace_id.clone(),
-            device_id: profile.device_id,
-            user_id: profile.user_id,
-            platform: profile.platform,
-            app_version: profile.app_version,
-            os_version: profile.os_version,
-            model: profile.model,
-            city: profile.city,
-            network: profile.network,
-            attributes: profile.attributes,
-            etag: known_etag,
-        };
-        let url = format!("{}/api/client/v1/config/pull", self.settings.server_url.trim_end_matches('/'));
-        let response = self.http.post(url).json(&request).send().await?;
-        let status = response.status();
-        if !status.is_success() {
-            let body: ErrorBody = response
-                .json()
-                .await
-                .unwrap_or(ErrorBody { code: "unexpected_response".into(), message: String::new() });
-            return Err(SdkError::Api { status, code: body.code, message: body.message });
+        let request = json!({
+            "os_version": profile.os_version,
+            "model": profile.model,
+            "city": profile.city,
+            "network": profile.network,
+            "attributes": profile.attributes,
+            "etag": known_etag,
+        });
+        let reply = self.rpc.rpc("midship.config.pull", &request).await?;
+        if !reply.is_success() {
+            return Err(ConfigError::Refused { result: reply.result, memo: reply.memo });
         }
-        let pulled: ConfigPullResponse = response.json().await?;
+        let pulled: ConfigPullResponse = serde_json::from_slice(&reply.body)?;
         let Some(values) = pulled.values.filter(|_| !pulled.not_modified) else {
             return Ok(None);
         };

@@ -227,6 +227,11 @@ impl RpcClient {
         self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).device_id.clone()
     }
 
+    /// The workspace the calls go to.
+    pub fn workspace_id(&self) -> &str {
+        &self.settings.workspace_id
+    }
+
     /// The server the calls go to (no trailing slash).
     pub fn server_url(&self) -> &str {
         &self.settings.server_url

@@ -105,6 +105,8 @@ pub struct AppState {
     pub push: PushService,
     pub delivery: DeliveryService,
     pub analytics: AnalyticsService,
+    /// The workspaces' server-only keys (device credentials, connection tokens, SDK client keys).
+    pub server_keys: Arc<ServerKeys>,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: Arc<ServerSettings>,
 }
@@ -122,8 +124,19 @@ impl AppState {
         let analytics = AnalyticsService::new(control.clone(), sync.clone(), settings.analytics.clone());
         let server_keys = Arc::new(ServerKeys::new(control.clone()));
         let builtins = builtins::registry(&control, &server_keys, &switches, &push, &delivery, &analytics);
-        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins, server_keys));
-        Self { control, switches, gateway, sync, push, delivery, analytics, metrics, settings: Arc::new(settings) }
+        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins, server_keys.clone()));
+        Self {
+            control,
+            switches,
+            gateway,
+            sync,
+            push,
+            delivery,
+            analytics,
+            server_keys,
+            metrics,
+            settings: Arc::new(settings),
+        }
     }
 }
 

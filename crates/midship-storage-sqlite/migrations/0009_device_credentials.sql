@@ -4,10 +4,11 @@ ALTER TABLE devices ADD COLUMN credential_issued_at INTEGER;
 
 -- A workspace's device security policy: from when calls signed only with the app's secret are
 -- refused (device registration aside), and since when connection tokens are valid (an earlier
--- issue time means revoked).
+-- issue time means revoked), and whether config may be pulled without a signature.
 CREATE TABLE workspace_security (
     workspace_id                     TEXT PRIMARY KEY REFERENCES workspaces (workspace_id),
     device_credentials_required_from INTEGER,
     connect_tokens_valid_after       INTEGER NOT NULL,
+    unsigned_config_pull             INTEGER NOT NULL DEFAULT 0,
     updated_at                       INTEGER NOT NULL
 );

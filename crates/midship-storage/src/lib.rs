@@ -237,6 +237,8 @@ pub struct WorkspaceSecurityRecord {
     pub device_credentials_required_from: Option<UnixMillis>,
     /// Connection tokens issued before this time are refused.
     pub connect_tokens_valid_after: UnixMillis,
+    /// `POST /api/client/v1/config/pull` answers without a signature (off unless opted in).
+    pub unsigned_config_pull: bool,
     pub updated_at: UnixMillis,
 }
 

@@ -696,6 +696,7 @@ pub async fn device_credentials_are_claimed_once(storage: Arc<dyn Storage>) {
         workspace_id: workspace.into(),
         device_credentials_required_from: Some(T0 + 100),
         connect_tokens_valid_after: T0 + 50,
+        unsigned_config_pull: true,
         updated_at: T0 + 9,
     };
     storage.set_workspace_security(&policy, &audit("workspace.security", workspace, T0 + 9)).await.unwrap();

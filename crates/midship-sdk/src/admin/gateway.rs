@@ -1,7 +1,8 @@
 //! The gateway: API groups, APIs, encryption keys and statistics.
 
 use midship_api::{
-    ApiGroupView, ApiStatsView, ApiView, CreateApiGroupRequest, CreateApiRequest, EnvelopeKeyView, List,
+    ApiGroupView, ApiStatsView, ApiView, CreateApiGroupRequest, CreateApiRequest, DeviceSecurityRequest,
+    DeviceSecurityView, EnvelopeKeyView, List,
 };
 
 use super::{AdminClient, SdkError};
@@ -51,5 +52,18 @@ impl AdminClient {
     /// Per-API calls and latency on the answering node.
     pub async fn api_stats(&self, workspace_id: &str) -> Result<List<ApiStatsView>, SdkError> {
         self.get(&Self::workspace_path(workspace_id, "api-stats"), &()).await
+    }
+
+    /// The workspace's device security policy and its SDK client key.
+    pub async fn device_security(&self, workspace_id: &str) -> Result<DeviceSecurityView, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "device-security"), &()).await
+    }
+
+    pub async fn set_device_security(
+        &self,
+        workspace_id: &str,
+        request: &DeviceSecurityRequest,
+    ) -> Result<DeviceSecurityView, SdkError> {
+        self.put(&Self::workspace_path(workspace_id, "device-security"), request).await
     }
 }

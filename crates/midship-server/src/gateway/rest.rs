@@ -273,11 +273,13 @@ async fn api_stats(
     Ok(Json(List { items, next_cursor: None }))
 }
 
-fn device_security_view(record: WorkspaceSecurityRecord) -> DeviceSecurityView {
+fn device_security_view(record: WorkspaceSecurityRecord, sdk_client_key: String) -> DeviceSecurityView {
     DeviceSecurityView {
+        sdk_client_key,
         device_credentials_required_from: record.device_credentials_required_from.map(format_rfc3339),
         connect_tokens_valid_after: (record.connect_tokens_valid_after > 0)
             .then(|| format_rfc3339(record.connect_tokens_valid_after)),
+        unsigned_config_pull: record.unsigned_config_pull,
     }
 }
 
@@ -291,7 +293,9 @@ async fn show_device_security(
     Caller(who): Caller,
     Path(workspace_id): Path<String>,
 ) -> Result<Json<DeviceSecurityView>, ApiError> {
-    Ok(Json(device_security_view(state.gateway.device_security(&who, &workspace_id).await?)))
+    let record = state.gateway.device_security(&who, &workspace_id).await?;
+    let sdk_client_key = state.server_keys.sdk_client_key(&record.workspace_id).await?;
+    Ok(Json(device_security_view(record, sdk_client_key)))
 }
 
 /// Sets the day from which app-secret signatures are refused (devices must have registered by
@@ -316,6 +320,9 @@ async fn change_device_security(
     let change = DeviceSecurityChange {
         device_credentials_required_from: required_from,
         revoke_connect_tokens: request.revoke_connect_tokens,
+        unsigned_config_pull: request.unsigned_config_pull,
     };
-    Ok(Json(device_security_view(state.gateway.set_device_security(&who, &workspace_id, change).await?)))
+    let record = state.gateway.set_device_security(&who, &workspace_id, change).await?;
+    let sdk_client_key = state.server_keys.sdk_client_key(&record.workspace_id).await?;
+    Ok(Json(device_security_view(record, sdk_client_key)))
 }

@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use midship_api::{ConfigPullRequest, ConfigPullResponse};
 use midship_core::Platform;
 use midship_core::clock::format_rfc3339;
-use midship_switches::PullOutcome;
+use midship_switches::{PullOutcome, secure_attributes};
 use midship_targeting::DeviceContext;
 use serde_json::{Value, json};
 
@@ -22,11 +22,23 @@ pub fn router() -> Router<AppState> {
         .route("/api/features/{client_key}", get(growthbook_features))
 }
 
-/// Evaluates every switch of the workspace for the device, from the in-memory snapshot.
+/// Evaluates every switch of the workspace for the device, from the in-memory snapshot. Unsigned,
+/// so only for workspaces that opted in (`unsigned_config_pull`); devices otherwise pull with the
+/// signed `midship.config.pull`.
 async fn config_pull(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<ConfigPullRequest>,
 ) -> Result<Json<ConfigPullResponse>, ApiError> {
+    let allowed = state.gateway.unsigned_config_pull_allowed(&request.app_id, &request.workspace_id).await?;
+    if allowed.is_none() {
+        return Err(ApiError::not_found(format!("no workspace {} in app {}", request.workspace_id, request.app_id)));
+    }
+    if allowed == Some(false) {
+        return Err(ApiError::of_kind(
+            midship_core::ErrorKind::Forbidden,
+            "this workspace takes only signed config pulls (midship.config.pull through /mgw)",
+        ));
+    }
     let context = DeviceContext {
         device_id: request.device_id,
         user_id: request.user_id,
@@ -51,30 +63,33 @@ async fn config_pull(
 }
 
 /// GrowthBook's SDK payload (`GET /api/features/{client_key}`), so GrowthBook's own SDKs evaluate
-/// Midship switches. The client key is the workspace id, or `WORKSPACE_ID-PLATFORM` for an app of
-/// one platform (switches limited to other platforms are left out), as `docs/switches.md` explains.
+/// Midship switches. The client key is the workspace's SDK key (`{workspace_id}.{tag}`, shown by
+/// `GET …/device-security`), with `-PLATFORM` after the workspace id for an app of one platform
+/// (switches limited to other platforms are left out). Whitelisted ids go out hashed
+/// (docs/switches.md).
 async fn growthbook_features(
     State(state): State<AppState>,
     Path(client_key): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (workspace_id, platform) = match client_key.split_once('-') {
-        Some((workspace_id, platform)) => {
-            let platform = platform.parse::<Platform>().map_err(|_| {
-                ApiError::new(
-                    axum::http::StatusCode::NOT_FOUND,
-                    midship_api::codes::NOT_FOUND,
-                    format!("unknown client key {client_key}"),
-                )
-            })?;
-            (workspace_id, Some(platform))
-        }
-        None => (client_key.as_str(), None),
+    let unknown = || {
+        ApiError::new(axum::http::StatusCode::NOT_FOUND, midship_api::codes::NOT_FOUND, "unknown client key".to_owned())
     };
+    let (scope, tag) = client_key.rsplit_once('.').ok_or_else(unknown)?;
+    let (workspace_id, platform) = match scope.split_once('-') {
+        Some((workspace_id, platform)) => (workspace_id, Some(platform.parse::<Platform>().map_err(|_| unknown())?)),
+        None => (scope, None),
+    };
+    if !midship_core::ids::looks_like_id(workspace_id)
+        || !state.server_keys.sdk_client_key_matches(workspace_id, tag).await?
+    {
+        return Err(unknown());
+    }
     let snapshot = state.switches.snapshot(workspace_id).await?;
     let features = match platform {
         Some(platform) => snapshot.features_for_platform(platform.as_str()),
         None => snapshot.features.clone(),
     };
+    let features = secure_attributes::hide_identifiers(&features, workspace_id);
     let date_updated = snapshot.published_at.map(format_rfc3339);
     Ok(Json(json!({ "status": 200, "features": features, "dateUpdated": date_updated })))
 }

@@ -1,8 +1,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use midship_api::{CreateAppRequest, CreateTokenRequest};
+use midship_api::{CreateAppRequest, CreateTokenRequest, DeviceSecurityRequest};
 use midship_sdk::config::{ConfigClient, ConfigSettings, DeviceProfile};
+use midship_sdk::rpc::{DeviceIdentity, RpcClient, RpcSettings};
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -10,6 +11,13 @@ use crate::TestServer;
 
 /// An app; returns (app_id, workspace_id of `prod`).
 async fn app(server: &TestServer) -> (String, String) {
+    let (app_id, workspace, _) = app_with_secret(server).await;
+    (app_id, workspace)
+}
+
+/// The app's prod workspace, opted in to unsigned config pulls (the tests of targeting read
+/// values that way), and the app's signing secret.
+async fn app_with_secret(server: &TestServer) -> (String, String, String) {
     let created = server
         .admin()
         .create_app(&CreateAppRequest {
@@ -20,7 +28,9 @@ async fn app(server: &TestServer) -> (String, String) {
         .await
         .unwrap();
     let prod = created.workspaces.iter().find(|ws| ws.name == "prod").unwrap().workspace_id.clone();
-    (created.app.app_id, prod)
+    let opt_in = DeviceSecurityRequest { unsigned_config_pull: true, ..DeviceSecurityRequest::default() };
+    server.admin().set_device_security(&prod, &opt_in).await.unwrap();
+    (created.app.app_id, prod, created.secret)
 }
 
 fn new_checkout() -> Value {
@@ -215,8 +225,17 @@ async fn growthbook_payload_serves_the_published_features() {
     let (_, workspace) = app(&server).await;
     server.admin().set_switch(&workspace, &new_checkout()).await.unwrap();
     server.admin().publish_config(&workspace, "").await.unwrap();
+    let client_key = server.admin().device_security(&workspace).await.unwrap().sdk_client_key;
+    let without_key = server.http.get(server.url(&format!("/api/features/{workspace}"))).send().await.unwrap();
+    assert_eq!(without_key.status(), StatusCode::NOT_FOUND, "the workspace id alone is not a client key");
+    let forged = server.http.get(server.url(&format!("/api/features/{workspace}.{}", "0".repeat(32)))).send().await;
+    assert_eq!(forged.unwrap().status(), StatusCode::NOT_FOUND);
     let payload: Value =
-        server.http.get(server.url(&format!("/api/features/{workspace}"))).send().await.unwrap().json().await.unwrap();
+        server.http.get(server.url(&format!("/api/features/{client_key}"))).send().await.unwrap().json().await.unwrap();
+    let text = payload.to_string();
+    assert!(!text.contains("alice") && !text.contains("bob"), "whitelisted ids go out hashed: {text}");
+    let hashed = midship_switches::secure_attributes::hash_identifier(&workspace, "alice");
+    assert!(text.contains(&hashed), "{text}");
     let feature = &payload["features"]["checkout.new_flow"];
     assert_eq!(feature["defaultValue"], false);
     assert_eq!(feature["rules"][0]["force"], true);
@@ -227,8 +246,9 @@ async fn growthbook_payload_serves_the_published_features() {
     let ios_only = json!({ "key": "ios.widget", "type": "bool", "default_value": true, "platforms": ["ios"] });
     server.admin().set_switch(&workspace, &ios_only).await.unwrap();
     server.admin().publish_config(&workspace, "").await.unwrap();
+    let tag = client_key.rsplit_once('.').unwrap().1.to_owned();
     let features_for = |platform: &'static str| {
-        let url = server.url(&format!("/api/features/{workspace}-{platform}"));
+        let url = server.url(&format!("/api/features/{workspace}-{platform}.{tag}"));
         let http = server.http.clone();
         async move { http.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
     };
@@ -238,32 +258,39 @@ async fn growthbook_payload_serves_the_published_features() {
     assert!(android["features"].get("ios.widget").is_none());
     assert!(android["features"].get("checkout.new_flow").is_some());
     let unknown_platform =
-        server.http.get(server.url(&format!("/api/features/{workspace}-symbian"))).send().await.unwrap();
+        server.http.get(server.url(&format!("/api/features/{workspace}-symbian.{tag}"))).send().await.unwrap();
     assert_eq!(unknown_platform.status(), StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn sdk_config_client_caches_pulls_and_notifies() {
     let server = TestServer::start().await;
-    let (app_id, workspace) = app(&server).await;
+    let (app_id, workspace, secret) = app_with_secret(&server).await;
     server.admin().set_switch(&workspace, &new_checkout()).await.unwrap();
     server.admin().publish_config(&workspace, "").await.unwrap();
+    // Unsigned pulls are refused unless a workspace opts in; signed pulls always work.
+    server.admin().set_device_security(&workspace, &DeviceSecurityRequest::default()).await.unwrap();
+    let unsigned = json!({ "app_id": app_id, "workspace_id": workspace, "user_id": "alice" });
+    let refused = server.http.post(server.url("/api/client/v1/config/pull")).json(&unsigned).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
 
     let cache_dir = tempfile::tempdir().unwrap();
     let settings = ConfigSettings {
-        server_url: server.base_url.clone(),
-        app_id,
-        workspace_id: workspace.clone(),
         cache_dir: cache_dir.path().to_owned(),
         defaults: Map::from_iter([
             ("checkout.new_flow".to_owned(), json!(false)),
             ("local.only".to_owned(), json!("kept")),
         ]),
-        timeout: Duration::from_secs(5),
     };
-    let alice =
-        DeviceProfile { device_id: Some("D1".into()), user_id: Some("alice".into()), ..DeviceProfile::default() };
-    let client = ConfigClient::new(settings.clone(), alice.clone()).unwrap();
+    let rpc_to = |server_url: &str| {
+        let mut rpc_settings = RpcSettings::new(server_url, &app_id, &workspace, &secret);
+        rpc_settings.timeout = Duration::from_secs(5);
+        rpc_settings.max_retries = 0;
+        let identity =
+            DeviceIdentity { device_id: Some("D1".into()), user_id: Some("alice".into()), ..DeviceIdentity::default() };
+        RpcClient::new(rpc_settings, identity).unwrap()
+    };
+    let client = ConfigClient::new(settings.clone(), rpc_to(&server.base_url), DeviceProfile::default());
     assert!(!client.get_bool("checkout.new_flow", true), "local default before any pull");
     let seen = Arc::new(Mutex::new(Vec::new()));
     let recorder = seen.clone();
@@ -277,8 +304,7 @@ async fn sdk_config_client_caches_pulls_and_notifies() {
     assert_eq!(client.pull().await.unwrap(), None, "unchanged config: not modified");
 
     // A restart reads the disk cache before any network.
-    let offline = ConfigSettings { server_url: "http://127.0.0.1:9".into(), ..settings };
-    let restarted = ConfigClient::new(offline, alice).unwrap();
+    let restarted = ConfigClient::new(settings, rpc_to("http://127.0.0.1:9"), DeviceProfile::default());
     assert!(restarted.get_bool("checkout.new_flow", false));
     assert_eq!(restarted.version(), 1);
 

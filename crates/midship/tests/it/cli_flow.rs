@@ -106,6 +106,7 @@ fn switches_through_the_cli() {
     let created = server.cli_json(&admin, &["app", "create", "wallet"]);
     let app_id = created["app_id"].as_str().unwrap();
     let workspace = created["workspaces"][2]["workspace_id"].as_str().unwrap();
+    server.allow_unsigned_config_pull(&admin, workspace);
 
     let whitelist = r#"{"value": true, "rule": {"whitelist": {"user_ids": ["alice"]}}}"#;
     server.cli_json(

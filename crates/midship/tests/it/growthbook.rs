@@ -68,6 +68,10 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
         assert!(response.status().is_success(), "{}", response.text().unwrap());
     }
     server.cli_json(&token, &["switch", "publish", "--workspace", &workspace, "--note", "agreement"]);
+    let policy = server.allow_unsigned_config_pull(&token, &workspace);
+    let client_key = policy["sdk_client_key"].as_str().unwrap().to_owned();
+    let payload = http.get(format!("{}/api/features/{client_key}", server.base_url)).send().unwrap().text().unwrap();
+    assert!(!payload.contains("user-42"), "whitelisted ids go out hashed: {payload}");
 
     let users: Vec<Value> = (0..USERS).map(synthetic_user).collect();
     let users_file = data_dir.path().join("users.json");
@@ -76,7 +80,7 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
     let output = Command::new("python3")
         .arg(script)
         .arg(&server.base_url)
-        .arg(&workspace)
+        .arg(&client_key)
         .arg(&users_file)
         .output()
         .expect("python3 runs (CI installs it with the growthbook package: pip install growthbook)");

@@ -89,6 +89,20 @@ impl ServerProcess {
         })
     }
 
+    /// Opts `workspace` in to unsigned config pulls (`POST /api/client/v1/config/pull`), which
+    /// tests that compare values read; answers the workspace's device security policy, with its
+    /// SDK client key.
+    pub fn allow_unsigned_config_pull(&self, token: &str, workspace: &str) -> serde_json::Value {
+        let response = reqwest::blocking::Client::new()
+            .put(format!("{}/api/v1/workspaces/{workspace}/device-security", self.base_url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({ "unsigned_config_pull": true }))
+            .send()
+            .expect("device-security answers");
+        assert!(response.status().is_success(), "device-security: {}", response.status());
+        response.json().expect("a JSON policy")
+    }
+
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(mut self) -> std::process::ExitStatus {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill");
