@@ -70,6 +70,7 @@ impl Gateway {
         else {
             return Err((ResultCode::SigningFieldsMissing, "app_id and workspace_id are required".into()));
         };
+        headers.check_identity().map_err(|detail| (ResultCode::MalformedRequest, detail))?;
         let table = match self.route_table(workspace_id).await {
             Ok(Some(table)) if table.app_id == app_id => table,
             Ok(_) => return Err((ResultCode::NoKey, format!("no app {app_id} with workspace {workspace_id}"))),

@@ -41,7 +41,7 @@ pub use definition::{
 };
 pub use midship_core::api_calls::ApiTotals;
 pub use model::{Api, ApiGroup};
-pub use request::{RpcHeaders, RpcRequest, RpcResponse, default_status};
+pub use request::{MAX_IDENTITY_CHARS, RpcHeaders, RpcRequest, RpcResponse, default_status};
 pub use result::ResultCode;
 pub use stats::ApiStats;
 

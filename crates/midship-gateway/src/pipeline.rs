@@ -76,6 +76,7 @@ impl Gateway {
                 Some("AppId and WorkspaceId headers are required".into()),
             ));
         };
+        headers.check_identity().map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
         let table = match self.route_table(workspace_id).await {
             Ok(Some(table)) if table.app_id == app_id => table,
             Ok(_) => {

@@ -24,6 +24,32 @@ pub struct RpcHeaders {
     pub encrypt_key: Option<String>,
 }
 
+/// The longest `Device-Id` and `User-Id` accepted, in characters (a hello's `device_id` and
+/// `user_id` too): ids, not documents, and they reach logs, presence tables and storage.
+pub const MAX_IDENTITY_CHARS: usize = 128;
+/// The longest `Platform` and `App-Version`.
+const MAX_LABEL_CHARS: usize = 32;
+
+impl RpcHeaders {
+    /// Refuses identity fields that are too long or hold control characters.
+    pub fn check_identity(&self) -> Result<(), String> {
+        let fields = [
+            ("Device-Id", &self.device_id, MAX_IDENTITY_CHARS),
+            ("User-Id", &self.user_id, MAX_IDENTITY_CHARS),
+            ("Platform", &self.platform, MAX_LABEL_CHARS),
+            ("App-Version", &self.app_version, MAX_LABEL_CHARS),
+        ];
+        for (name, value, max_chars) in fields {
+            if let Some(value) = value
+                && (value.chars().count() > max_chars || value.chars().any(char::is_control))
+            {
+                return Err(format!("{name} must be at most {max_chars} printable characters"));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct RpcRequest {
     pub headers: RpcHeaders,

@@ -209,3 +209,26 @@ where
         }
     }
 }
+
+/// Refuses a request whose `Content-Length` is over `limit` before reading any of its body, so a
+/// client announcing 300 MiB gets 413 at once instead of being read until the limit. Layered
+/// (with `axum::middleware::from_fn_with_state`) on the routes that take large bodies, beside
+/// their `DefaultBodyLimit`.
+pub async fn refuse_announced_over(
+    axum::extract::State(limit): axum::extract::State<usize>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| text.parse::<u64>().ok());
+    match announced {
+        Some(length) if length > limit as u64 => axum::response::IntoResponse::into_response(ApiError::of_kind(
+            midship_core::ErrorKind::TooLarge,
+            format!("the body announces {length} bytes; at most {limit} are accepted"),
+        )),
+        _ => next.run(request).await,
+    }
+}

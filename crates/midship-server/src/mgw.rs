@@ -68,7 +68,21 @@ struct RpcOrigin {
 
 impl RpcOrigin {
     fn of(headers: &RpcHeaders, transport: Transport, request_bytes: usize) -> Self {
-        Self { transport, device_id: headers.device_id.clone(), user_id: headers.user_id.clone(), request_bytes }
+        Self {
+            transport,
+            device_id: headers.device_id.as_deref().map(bounded_for_log),
+            user_id: headers.user_id.as_deref().map(bounded_for_log),
+            request_bytes,
+        }
+    }
+}
+
+/// What a client sent, cut to a length a log line can hold (the gateway refuses longer ids, but
+/// the digest line records refused calls too).
+fn bounded_for_log(value: &str) -> String {
+    match value.char_indices().nth(midship_gateway::MAX_IDENTITY_CHARS) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &value[..cut], value.len()),
+        None => value.to_owned(),
     }
 }
 

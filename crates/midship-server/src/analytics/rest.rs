@@ -15,12 +15,14 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, Caller, checked_limit};
+use crate::extract::{ApiJson, ApiQuery, Caller, checked_limit, refuse_announced_over};
 
 pub fn routes(max_symbol_file_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(
-            routes!(upload_symbols, list_symbols).layer(axum::extract::DefaultBodyLimit::max(max_symbol_file_bytes)),
+            routes!(upload_symbols, list_symbols)
+                .layer(axum::extract::DefaultBodyLimit::max(max_symbol_file_bytes))
+                .layer(axum::middleware::from_fn_with_state(max_symbol_file_bytes, refuse_announced_over)),
         )
         .routes(routes!(overview))
         .routes(routes!(realtime))

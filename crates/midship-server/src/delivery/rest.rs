@@ -7,6 +7,7 @@ use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use midship_api::{ErrorBody, List, PackageView, PatchView, ReleaseView, SigningKeyView, codes};
@@ -20,11 +21,15 @@ use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery, Caller};
+use crate::extract::{ApiJson, ApiQuery, Caller, refuse_announced_over};
 
 pub fn routes(max_package_bytes: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(upload_package).layer(DefaultBodyLimit::max(max_package_bytes)))
+        .routes(
+            routes!(upload_package)
+                .layer(DefaultBodyLimit::max(max_package_bytes))
+                .layer(from_fn_with_state(max_package_bytes, refuse_announced_over)),
+        )
         .routes(routes!(list_packages))
         .routes(routes!(signing_key))
         .routes(routes!(create_release, list_releases))

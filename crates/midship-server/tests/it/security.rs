@@ -324,3 +324,44 @@ async fn after_the_deadline_only_registered_devices_are_served() {
     fixture.send("bob", "for-bob").await;
     assert_eq!(crate::sync::next(&mut received).await.msg_id, "for-bob");
 }
+
+#[tokio::test]
+async fn identity_fields_are_bounded() {
+    let fixture = crate::sync::fixture().await;
+    let long_user = "u".repeat(10_000);
+    let client = rpc_client(&fixture, DeviceIdentity { user_id: Some(long_user.clone()), ..DeviceIdentity::default() });
+    let reply = client.rpc("midship.time", &json!({})).await.unwrap();
+    assert_eq!(reply.result, 3002, "{}", reply.memo);
+    assert!(reply.memo.contains("User-Id"), "{}", reply.memo);
+
+    let mut hello = fixture.signed_hello("PHONE");
+    hello.user_id = Some("x".repeat(1024 * 1024));
+    let mut raw = fixture.raw(Some("midship.v1.json")).await;
+    raw.send(ClientFrame::Hello(Box::new(hello))).await;
+    let (code, reason) = raw.close().await;
+    assert_eq!((code, reason.starts_with("3002")), (close::AUTHENTICATION_FAILED, true), "{reason}");
+}
+
+#[tokio::test]
+async fn an_upload_announced_over_the_limit_is_refused_before_its_body() {
+    let server = TestServer::start().await;
+    let created = server
+        .admin()
+        .create_app(&midship_api::CreateAppRequest { name: "big".into(), platforms: vec![], workspaces: None })
+        .await
+        .unwrap();
+    let workspace = &created.workspaces[0].workspace_id;
+    let mut stream = TcpStream::connect(address_of(&server)).await.unwrap();
+    let head = format!(
+        "POST /api/v1/workspaces/{workspace}/delivery/packages?kind=h5 HTTP/1.1\r\nHost: midship\r\n\
+         Authorization: Bearer {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+        server.admin_token,
+        300u64 * 1024 * 1024
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    // Not a byte of the body is sent: the answer comes anyway.
+    let mut answer = vec![0u8; 512];
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer)).await.unwrap().unwrap();
+    let answer = String::from_utf8_lossy(&answer[..read]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+}
