@@ -1,7 +1,7 @@
 //! The minimum role of every admin route, in one table so it reads and reviews as a whole. The
 //! services enforce the roles (each names an `Action`); this table states them in the OpenAPI
 //! document, as the `x-minimum-role` extension and a sentence closing each description, so
-//! generated clients and the reference page show them. docs/security-roles.md repeats it for
+//! generated clients and the reference page show them. docs/security.md repeats it for
 //! people, and the server's tests call every route with the role below its minimum to keep the
 //! three in step.
 

@@ -92,7 +92,7 @@ fn refused<T: std::fmt::Debug>(result: Result<T, midship_sdk::SdkError>) {
     assert!(error.to_string().contains("operator token cannot configure integrations"), "{error}");
 }
 
-/// The integrations of docs/security-roles.md need a developer: an operator token is refused each
+/// The integrations of docs/security.md need a developer: an operator token is refused each
 /// of them, and nothing is stored or audited; a developer token does each.
 #[tokio::test]
 async fn operators_cannot_configure_integrations_but_developers_can() {

@@ -1,4 +1,4 @@
-//! The role table of docs/security-roles.md held to what the server does: the table and the
+//! The role table of docs/security.md held to what the server does: the table and the
 //! OpenAPI document name the same routes with the same minimum roles, and every route refuses the
 //! role below its minimum, lets its minimum through, and keeps app-scoped tokens in their apps.
 
@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::TestServer;
 
 /// The table where people read it (moving it into docs/security.md means changing this path).
-const ROLE_TABLE: &str = include_str!("../../../../docs/security-roles.md");
+const ROLE_TABLE: &str = include_str!("../../../../docs/security.md");
 
 /// What the table writes as `{ws}`.
 const WORKSPACE_PREFIX: &str = "/api/v1/workspaces/{workspace_id}";
@@ -295,5 +295,5 @@ async fn every_route_refuses_the_role_below_its_documented_minimum() {
             AppScope::Any | AppScope::Filtered => {}
         }
     }
-    assert!(wrong.is_empty(), "docs/security-roles.md is not what the server does:\n{}", wrong.join("\n"));
+    assert!(wrong.is_empty(), "docs/security.md is not what the server does:\n{}", wrong.join("\n"));
 }
