@@ -20,12 +20,21 @@ class Client:
     def __init__(self, server, app_id, workspace_id, secret):
         self.server, self.app_id, self.workspace_id, self.secret = server, app_id, workspace_id, secret.encode()
 
-    def call(self, operation_type, body=b"{}", ts=None, nonce=None, drop=(), key=None, extra=None, app_id=None):
+    def call(self, operation_type, body=b"{}", ts=None, nonce=None, drop=(), key=None, extra=None, app_id=None,
+             device_id="PYTHONCLIENT0001", device_secret=None, user_id=""):
+        """Signs with the app's secret, or with a registered device's secret over the nine-line
+        device signing string (docs/protocol-signing.md)."""
         app_id = app_id or self.app_id
         ts = str(int(time.time() * 1000)) if ts is None else ts
         nonce = uuid.uuid4().hex if nonce is None else nonce
-        lines = ["POST", operation_type, app_id, self.workspace_id, ts, nonce, hashlib.sha256(body).hexdigest()]
-        sign = hmac.new(key or self.secret, "\n".join(lines).encode(), hashlib.sha256).hexdigest()
+        digest = hashlib.sha256(body).hexdigest()
+        if device_secret is None:
+            lines = ["POST", operation_type, app_id, self.workspace_id, ts, nonce, digest]
+            key, sign_type = key or self.secret, "hmac-sha256"
+        else:
+            lines = ["POST", operation_type, app_id, self.workspace_id, device_id, user_id, ts, nonce, digest]
+            key, sign_type = device_secret, "device-hmac-sha256"
+        sign = hmac.new(key, "\n".join(lines).encode(), hashlib.sha256).hexdigest()
         headers = {
             "Operation-Type": operation_type,
             "AppId": app_id,
@@ -33,9 +42,11 @@ class Client:
             "Ts": ts,
             "Nonce": nonce,
             "Sign": sign,
-            "Sign-Type": "hmac-sha256",
-            "Device-Id": "PYTHONCLIENT0001",
+            "Sign-Type": sign_type,
+            "Device-Id": device_id,
         }
+        if user_id:
+            headers["User-Id"] = user_id
         headers.update(extra or {})
         for name in drop:
             headers.pop(name)
@@ -93,6 +104,19 @@ def main():
     record("2000", client.call("com.demo.guarded", extra={"Authorization": "Bearer login"}))
     record("1005", client.call("com.demo.guarded", extra={"Authorization": "Bearer stolen"}))
     record("1000_authorized", client.call("com.demo.guarded", extra={"Authorization": "Bearer good"}))
+    record("7001_no_nonce", client.call("com.demo.ok", drop=("Nonce",)))
+
+    # A device of its own: registered with the app's secret, then signing with its credential.
+    status, answer = client.call("midship.device.register", device_id="PYTHONDEVICE0002")
+    results["1000_register"] = status
+    registration = json.loads(answer)
+    device_id, device_secret = registration["device_id"], registration["device_secret"].encode()
+    results["register_device_id"] = device_id
+    mine = {"device_id": device_id, "device_secret": device_secret, "user_id": "py-user"}
+    record("1000_device", client.call("com.demo.ok", **mine))
+    record("7002_retargeted", client.call("com.demo.ok", extra={"User-Id": "someone-else"}, **mine))
+    record("7017", client.call("com.demo.ok", device_id=device_id))
+    record("3005", client.call("midship.device.register", device_id=device_id))
     json.dump(results, sys.stdout)
 
 

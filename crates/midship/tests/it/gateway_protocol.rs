@@ -100,10 +100,16 @@ fn a_client_written_from_the_protocol_document_gets_every_documented_code() {
     let results: Value = serde_json::from_slice(&output.stdout).unwrap();
     for code in [
         "1000", "1002", "1005", "2000", "3000", "3001", "3002", "3003", "3004", "4001", "4002", "4003", "7000", "7001",
-        "7002", "7003", "7007", "7014", "7015",
+        "7002", "7003", "7007", "7014", "7015", "7017", "3005",
     ] {
         assert_eq!(results[code].to_string(), code, "scenario {code}: {results}");
     }
+    // Device registration and device signatures, from docs/protocol-signing.md alone.
+    assert_eq!(results["7001_no_nonce"], 7001, "{results}");
+    assert_eq!(results["1000_register"], 1000, "{results}");
+    assert_eq!(results["register_device_id"], "PYTHONDEVICE0002", "before a deadline, a device keeps its id");
+    assert_eq!(results["1000_device"], 1000, "{results}");
+    assert_eq!(results["7002_retargeted"], 7002, "{results}");
     assert_eq!(results["1002_first"], 1000);
     assert_eq!(results["1000_authorized"], 1000);
     assert!(results["1000_body"].as_str().unwrap().contains("\"ok\""), "the upstream's answer comes back: {results}");
