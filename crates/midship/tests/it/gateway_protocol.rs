@@ -117,7 +117,7 @@ fn a_client_written_from_the_protocol_document_gets_every_documented_code() {
     let stats = server.cli_json(&token, &["api", "stats", "--workspace", workspace]);
     let ok = stats["items"].as_array().unwrap().iter().find(|api| api["operation_type"] == "com.demo.ok").unwrap();
     assert!(ok["by_result"]["1000"].as_u64().unwrap() >= 2, "{stats}");
-    assert_eq!(ok["by_result"]["7002"], 1, "{stats}");
+    assert_eq!(ok["by_result"]["7002"], 2, "a wrong key and a re-targeted device signature: {stats}");
     assert!(ok["p99_ms"].as_f64().unwrap() >= ok["p50_ms"].as_f64().unwrap());
     let table = server.cli(&token, &["api", "stats", "--workspace", workspace]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("com.demo.ok"));
