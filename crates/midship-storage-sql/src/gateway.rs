@@ -7,7 +7,7 @@ use midship_storage::{
 };
 use sqlx::Transaction;
 
-use crate::db::{SqlDatabase, SqlRow, query};
+use crate::db::{Query, SqlDatabase, SqlRow, query};
 use crate::{Dialect, SqlStorage, corrupt, database_error, insert_audit, write_error};
 
 fn group_from_row(row: &impl SqlRow) -> Result<ApiGroupRecord, sqlx::Error> {
@@ -29,6 +29,25 @@ fn api_from_row(row: &impl SqlRow) -> Result<ApiRecord, sqlx::Error> {
         definition: row.try_get("definition")?,
         updated_at: row.try_get("updated_at")?,
     })
+}
+
+const INSERT_DEVICE: &str = "INSERT INTO devices
+    (utdid, app_id, workspace_id, platform, model, os_version, app_version, first_seen_at, last_seen_at, credential_issued_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+/// Binds a device's columns to [`INSERT_DEVICE`]; it was last seen when first seen.
+fn bind_device<'q>(insert: Query<'q>, device: &'q DeviceRecord, credential_issued_at: Option<i64>) -> Query<'q> {
+    insert
+        .bind(&device.utdid)
+        .bind(&device.app_id)
+        .bind(&device.workspace_id)
+        .bind(&device.platform)
+        .bind(&device.model)
+        .bind(&device.os_version)
+        .bind(&device.app_version)
+        .bind(device.first_seen_at)
+        .bind(device.first_seen_at)
+        .bind(credential_issued_at)
 }
 
 /// Every gateway change bumps the revision in its own transaction, so other nodes notice it.
@@ -170,46 +189,18 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
     }
 
     async fn register_device(&self, device: &DeviceRecord) -> StorageResult<()> {
-        query(
-            "INSERT INTO devices (utdid, app_id, workspace_id, platform, model, os_version, app_version, first_seen_at, last_seen_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&device.utdid)
-        .bind(&device.app_id)
-        .bind(&device.workspace_id)
-        .bind(&device.platform)
-        .bind(&device.model)
-        .bind(&device.os_version)
-        .bind(&device.app_version)
-        .bind(device.first_seen_at)
-        .bind(device.first_seen_at)
-        .execute(&self.pool)
-        .await
-        .map_err(write_error("device"))?;
+        bind_device(query(INSERT_DEVICE), device, None).execute(&self.pool).await.map_err(write_error("device"))?;
         Ok(())
     }
 
     async fn claim_device_credential(&self, device: &DeviceRecord, now: i64) -> StorageResult<bool> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        let inserted = query(
-            "INSERT INTO devices (utdid, app_id, workspace_id, platform, model, os_version, app_version, first_seen_at, last_seen_at, credential_issued_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-             ON CONFLICT (utdid) DO NOTHING",
-        )
-        .bind(&device.utdid)
-        .bind(&device.app_id)
-        .bind(&device.workspace_id)
-        .bind(&device.platform)
-        .bind(&device.model)
-        .bind(&device.os_version)
-        .bind(&device.app_version)
-        .bind(device.first_seen_at)
-        .bind(device.first_seen_at)
-        .bind(now)
-        .execute(&mut *transaction)
-        .await
-        .map_err(write_error("device"))?
-        .rows_affected();
+        let claim_new = format!("{INSERT_DEVICE} ON CONFLICT (utdid) DO NOTHING");
+        let inserted = bind_device(query(&claim_new), device, Some(now))
+            .execute(&mut *transaction)
+            .await
+            .map_err(write_error("device"))?
+            .rows_affected();
         let claimed = inserted == 1
             || query(
                 "UPDATE devices SET credential_issued_at = $1

@@ -16,14 +16,14 @@ use serde_json::{Value, json};
 use crate::TestServer;
 
 #[derive(Debug, Clone)]
-struct Seen {
-    path_and_query: String,
-    headers: HeaderMap,
-    body: Vec<u8>,
+pub(crate) struct Seen {
+    pub(crate) path_and_query: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
 }
 
 /// A backend: echoes what it got, or is slow, or fails.
-async fn upstream(seen: Arc<Mutex<Vec<Seen>>>) -> String {
+pub(crate) async fn upstream(seen: Arc<Mutex<Vec<Seen>>>) -> String {
     let record = move |request: Request| {
         let seen = seen.clone();
         async move {
@@ -63,27 +63,27 @@ async fn upstream(seen: Arc<Mutex<Vec<Seen>>>) -> String {
 }
 
 /// A port nothing listens on.
-async fn closed_port() -> String {
+pub(crate) async fn closed_port() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let address = listener.local_addr().unwrap();
     drop(listener);
     format!("http://{address}")
 }
 
-struct Fixture {
-    server: TestServer,
-    app_id: String,
-    workspace: String,
-    secret: String,
-    proxy_secret: String,
-    seen: Arc<Mutex<Vec<Seen>>>,
+pub(crate) struct Fixture {
+    pub(crate) server: TestServer,
+    pub(crate) app_id: String,
+    pub(crate) workspace: String,
+    pub(crate) secret: String,
+    pub(crate) proxy_secret: String,
+    pub(crate) seen: Arc<Mutex<Vec<Seen>>>,
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as i64
 }
 
-fn api(operation_type: &str, group: &str, path: &str) -> CreateApiRequest {
+pub(crate) fn api(operation_type: &str, group: &str, path: &str) -> CreateApiRequest {
     CreateApiRequest {
         operation_type: operation_type.into(),
         group: group.into(),
@@ -100,7 +100,7 @@ fn api(operation_type: &str, group: &str, path: &str) -> CreateApiRequest {
     }
 }
 
-async fn fixture() -> Fixture {
+pub(crate) async fn fixture() -> Fixture {
     let server = TestServer::start().await;
     let admin = server.admin();
     let created = admin
@@ -168,7 +168,7 @@ async fn fixture() -> Fixture {
 }
 
 /// A call signed as docs/protocol.md says; `tamper` edits the headers after signing.
-struct Call<'a> {
+pub(crate) struct Call<'a> {
     operation_type: &'a str,
     body: &'a str,
     timestamp: i64,
@@ -177,7 +177,7 @@ struct Call<'a> {
 }
 
 impl<'a> Call<'a> {
-    fn new(operation_type: &'a str, body: &'a str) -> Self {
+    pub(crate) fn new(operation_type: &'a str, body: &'a str) -> Self {
         Self {
             operation_type,
             body,
@@ -188,14 +188,14 @@ impl<'a> Call<'a> {
     }
 }
 
-fn rand_suffix() -> u64 {
+pub(crate) fn rand_suffix() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::SeqCst)
 }
 
 impl Fixture {
-    fn signed_headers(&self, call: &Call, secret: &str) -> Vec<(&'static str, String)> {
+    pub(crate) fn signed_headers(&self, call: &Call, secret: &str) -> Vec<(&'static str, String)> {
         let timestamp = call.timestamp.to_string();
         let nonce = call.nonce.clone().unwrap_or_default();
         let input = SigningInput {
@@ -228,7 +228,11 @@ impl Fixture {
         headers
     }
 
-    async fn send(&self, headers: Vec<(&'static str, String)>, body: &str) -> (StatusCode, HeaderMap, Vec<u8>) {
+    pub(crate) async fn send(
+        &self,
+        headers: Vec<(&'static str, String)>,
+        body: &str,
+    ) -> (StatusCode, HeaderMap, Vec<u8>) {
         let mut request = self.server.http.post(self.server.url("/mgw")).body(body.to_owned());
         for (name, value) in headers {
             request = request.header(name, value);
@@ -237,7 +241,7 @@ impl Fixture {
         (response.status(), response.headers().clone(), response.bytes().await.unwrap().to_vec())
     }
 
-    async fn call(&self, call: Call<'_>) -> (StatusCode, HeaderMap, Vec<u8>) {
+    pub(crate) async fn call(&self, call: Call<'_>) -> (StatusCode, HeaderMap, Vec<u8>) {
         let headers = self.signed_headers(&call, &self.secret);
         self.send(headers, call.body).await
     }
@@ -245,7 +249,7 @@ impl Fixture {
 
 /// Sends `POST /mgw` headers declaring `length` body bytes, sends no body, and returns the answer's
 /// status line and headers.
-async fn headers_only_post(base_url: &str, length: usize) -> String {
+pub(crate) async fn headers_only_post(base_url: &str, length: usize) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let address = base_url.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
@@ -258,7 +262,7 @@ async fn headers_only_post(base_url: &str, length: usize) -> String {
     String::from_utf8_lossy(&answer[..read]).into_owned()
 }
 
-fn result(headers: &HeaderMap) -> u16 {
+pub(crate) fn result(headers: &HeaderMap) -> u16 {
     headers["result-status"].to_str().unwrap().parse().unwrap()
 }
 
@@ -631,7 +635,7 @@ async fn encrypted_bodies_are_opened_for_the_backend_and_sealed_back() {
     assert_eq!(result(&fixture.send(headers, garbage).await.1), 3003, "unknown suites are refused");
 }
 
-fn policy_api(operation_type: &str, group: &str, path: &str, policies: Value) -> CreateApiRequest {
+pub(crate) fn policy_api(operation_type: &str, group: &str, path: &str, policies: Value) -> CreateApiRequest {
     let mut request = api(operation_type, group, path);
     request.header_rules = policies.get("header_rules").cloned();
     request.mock = policies.get("mock").cloned();
@@ -641,198 +645,4 @@ fn policy_api(operation_type: &str, group: &str, path: &str, policies: Value) ->
     request.authorizer = policies.get("authorizer").cloned();
     request.rate_limited_response = policies.get("rate_limited_response").cloned();
     request
-}
-
-#[tokio::test]
-async fn api_policies_mock_cache_breaker_migration_and_header_rules() {
-    let fixture = fixture().await;
-    let admin = fixture.server.admin();
-    let calls = || fixture.seen.lock().unwrap().len();
-    let create = |request: CreateApiRequest| {
-        let admin = admin.clone();
-        let workspace = fixture.workspace.clone();
-        async move { admin.create_api(&workspace, &request).await.unwrap() }
-    };
-    create(policy_api(
-        "com.p.mocked",
-        "core",
-        "/mocked",
-        json!({ "mock": { "percentage": 100, "response": { "body": "{\"mock\":true}" } } }),
-    ))
-    .await;
-    create(policy_api(
-        "com.p.cached",
-        "core",
-        "/cached/{accountId}",
-        json!({ "cache": { "ttl_seconds": 60, "key_fields": ["accountId"], "key_headers": ["User-Id"] } }),
-    ))
-    .await;
-    create(policy_api("com.p.nocache", "core", "/nocache", json!({ "cache": { "ttl_seconds": 60 } }))).await;
-    create(policy_api(
-        "com.p.breaker",
-        "core",
-        "/broken",
-        json!({ "circuit_breaker": {
-        "minimum_calls": 2, "error_percentage": 50, "open_seconds": 60,
-        "fallback": { "body": "{\"fallback\":true}" } } }),
-    ))
-    .await;
-    create(policy_api(
-        "com.p.migrated",
-        "core",
-        "/moved",
-        json!({ "migration": { "group": "dead", "percentage": 100 } }),
-    ))
-    .await;
-    create(policy_api(
-        "com.p.headers",
-        "core",
-        "/headers",
-        json!({ "header_rules": [
-        { "stage": "request", "action": "add", "name": "X-Tenant", "value": "bank" },
-        { "stage": "request", "action": "remove", "name": "X-Midship-User-Id" },
-        { "stage": "response", "action": "add", "name": "X-Served-By", "value": "midship" }
-    ] }),
-    ))
-    .await;
-
-    let before = calls();
-    let (_, headers, body) = fixture.call(Call::new("com.p.mocked", "{}")).await;
-    assert_eq!((result(&headers), String::from_utf8(body).unwrap()), (1000, r#"{"mock":true}"#.to_owned()));
-    assert_eq!(headers["memo"], "mock response");
-    assert_eq!(calls(), before, "a mocked call never reaches the backend");
-
-    fixture.call(Call::new("com.p.cached", r#"{"accountId": "A"}"#)).await;
-    let (_, headers, _) = fixture.call(Call::new("com.p.cached", r#"{"accountId": "A"}"#)).await;
-    assert_eq!(headers["memo"], "cached response");
-    assert_eq!(calls(), before + 1, "the second call came from the cache");
-    fixture.call(Call::new("com.p.cached", r#"{"accountId": "B"}"#)).await;
-    assert_eq!(calls(), before + 2, "another key field value is another entry");
-
-    for _ in 0..2 {
-        let (_, headers, _) = fixture.call(Call::new("com.p.nocache", "{}")).await;
-        assert_eq!(headers["memo"], "success", "Pragma: no-cache opts out");
-        assert_eq!(headers["x-backend"], "yes", "backend headers are passed on");
-    }
-
-    assert_eq!(result(&fixture.call(Call::new("com.p.breaker", "{}")).await.1), 4002);
-    assert_eq!(result(&fixture.call(Call::new("com.p.breaker", "{}")).await.1), 4002);
-    let (_, headers, body) = fixture.call(Call::new("com.p.breaker", "{}")).await;
-    assert_eq!((result(&headers), String::from_utf8(body).unwrap()), (1000, r#"{"fallback":true}"#.to_owned()));
-    assert_eq!(headers["memo"], "circuit open, fallback response");
-
-    assert_eq!(
-        result(&fixture.call(Call::new("com.p.migrated", "{}")).await.1),
-        4003,
-        "all traffic moved to the dead group"
-    );
-
-    let (_, headers, _) = fixture.call(Call::new("com.p.headers", "{}")).await;
-    assert_eq!(headers["x-served-by"], "midship");
-    let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
-    assert_eq!(seen.headers["x-tenant"], "bank");
-    assert!(seen.headers.get("x-midship-user-id").is_none(), "removed by a request rule");
-
-    let shown = admin.show_api(&fixture.workspace, "com.p.breaker").await.unwrap();
-    assert_eq!(shown.policies.circuit_breaker.unwrap()["minimum_calls"], 2);
-    let bad = admin
-        .create_api(
-            &fixture.workspace,
-            &policy_api(
-                "com.p.bad",
-                "core",
-                "/x",
-                json!({ "mock": { "percentage": 101, "response": { "body": "" } } }),
-            ),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(bad.code(), Some("invalid_request"), "{bad}");
-    let bad = admin
-        .create_api(&fixture.workspace, &policy_api("com.p.bad", "core", "/x", json!({ "cache": { "ttl": 5 } })))
-        .await
-        .unwrap_err();
-    assert!(bad.to_string().contains("cache"), "{bad}");
-}
-
-#[tokio::test]
-async fn an_authorizer_api_decides_and_its_principal_reaches_the_backend() {
-    let fixture = fixture().await;
-    let admin = fixture.server.admin();
-    admin.create_api(&fixture.workspace, &api("com.auth.check", "core", "/authorize")).await.unwrap();
-    let guarded = policy_api(
-        "com.bank.guarded",
-        "core",
-        "/guarded",
-        json!({ "authorizer": { "operation_type": "com.auth.check", "cache_seconds": 60 } }),
-    );
-    admin.create_api(&fixture.workspace, &guarded).await.unwrap();
-    let with_authorization = |token: &str| {
-        let mut headers = fixture.signed_headers(&Call::new("com.bank.guarded", "{}"), &fixture.secret);
-        headers.push(("Authorization", format!("Bearer {token}")));
-        headers
-    };
-    let backend_calls =
-        || fixture.seen.lock().unwrap().iter().filter(|seen| seen.path_and_query == "/api/guarded").count();
-
-    let (_, headers, _) = fixture.send(with_authorization("good"), "{}").await;
-    assert_eq!(result(&headers), 1000);
-    let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
-    assert_eq!(seen.headers["x-midship-principal"], "user:alice");
-    assert_eq!(result(&fixture.send(with_authorization("good"), "{}").await.1), 1000, "allowed again (from the cache)");
-    assert_eq!(backend_calls(), 2);
-
-    let (status, headers, _) = fixture.send(with_authorization("login"), "{}").await;
-    assert_eq!((result(&headers), status), (2000, StatusCode::UNAUTHORIZED));
-    let (status, headers, _) = fixture.send(with_authorization("stolen"), "{}").await;
-    assert_eq!((result(&headers), status), (1005, StatusCode::FORBIDDEN));
-    let (_, headers, _) = fixture.call(Call::new("com.bank.guarded", "{}")).await;
-    assert_eq!(result(&headers), 1005, "no credentials, no call");
-    assert_eq!(backend_calls(), 2, "refused calls never reach the backend");
-}
-
-#[tokio::test]
-async fn rsa_groups_sign_so_backends_verify_with_a_public_key_only() {
-    let fixture = fixture().await;
-    let admin = fixture.server.admin();
-    let private_key = include_str!("../../../midship-signing/testdata/rsa-2048-test-key.pem");
-    let base_url = upstream(fixture.seen.clone()).await;
-    let request = CreateApiGroupRequest {
-        name: "rsa-backend".into(),
-        base_url,
-        proxy_signature: Some("rsa".into()),
-        rsa_private_key: Some(private_key.into()),
-        ..CreateApiGroupRequest::default()
-    };
-    let group = admin.create_api_group(&fixture.workspace, &request).await.unwrap();
-    assert_eq!(group.proxy_signature, "rsa");
-    let public_key = group.rsa_public_key.expect("the public key is shown");
-    let listed = admin.list_api_groups(&fixture.workspace).await.unwrap();
-    assert!(listed.items.iter().all(|group| group.proxy_secret.is_none()), "secrets only at creation");
-    admin.create_api(&fixture.workspace, &api("com.rsa.call", "rsa-backend", "/signed")).await.unwrap();
-
-    let (_, headers, _) = fixture.call(Call::new("com.rsa.call", r#"{"x": 1}"#)).await;
-    assert_eq!(result(&headers), 1000);
-    let seen = fixture.seen.lock().unwrap().last().cloned().unwrap();
-    let signature = seen.headers["x-midship-proxy-signature"].to_str().unwrap();
-    assert!(signature.contains("alg=rsa-sha256"), "{signature}");
-    midship_signing::proxy::verify_rsa(
-        &public_key,
-        signature,
-        "POST",
-        &seen.path_and_query,
-        &seen.body,
-        now_ms(),
-        60_000,
-    )
-    .expect("verifies with the public key alone");
-
-    let bad = CreateApiGroupRequest {
-        name: "bad-rsa".into(),
-        base_url: "http://backend".into(),
-        proxy_signature: Some("rsa".into()),
-        rsa_private_key: Some("not a key".into()),
-        ..CreateApiGroupRequest::default()
-    };
-    assert_eq!(admin.create_api_group(&fixture.workspace, &bad).await.unwrap_err().code(), Some("invalid_request"));
 }

@@ -6,6 +6,7 @@ mod analytics;
 mod console;
 mod delivery;
 mod gateway;
+mod gateway_policies;
 mod ops;
 mod push;
 mod roles;
