@@ -187,3 +187,17 @@ impl Gateway {
         names
     }
 }
+
+/// Entry points for the fuzz targets in `fuzz/`, not an API: what the gateway does with a backend
+/// call's raw body before any I/O.
+#[doc(hidden)]
+pub mod fuzzing {
+    use crate::definition::ApiDefinition;
+
+    /// The path and query the backend is called with for `body`, or why the call is refused.
+    pub fn backend_target(definition: &ApiDefinition, body: &[u8]) -> Result<String, String> {
+        let fields = crate::upstream::body_fields(body)?;
+        definition.check_parameters(&fields)?;
+        crate::upstream::upstream_target(definition, &fields)
+    }
+}

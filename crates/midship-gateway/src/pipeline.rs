@@ -18,7 +18,9 @@ use crate::policies::{BreakerDecision, CachedAnswer, in_share};
 use crate::request::{RpcRequest, RpcResponse};
 use crate::result::ResultCode;
 use crate::routes::{Route, RouteTable};
-use crate::upstream::{UpstreamCall, UpstreamOutcome, apply_response_rules, call_upstream, upstream_target};
+use crate::upstream::{
+    UpstreamCall, UpstreamOutcome, apply_response_rules, body_fields, call_upstream, upstream_target,
+};
 use crate::{Gateway, GatewayError};
 
 /// Where a call goes once its operation type is known.
@@ -186,21 +188,13 @@ impl Gateway {
             }
             Target::Builtin(service) => answer_builtin(service.call(&context, &body).await),
             Target::Backend(route) => {
-                let fields: Map<String, Value> = match serde_json::from_slice::<Value>(&body) {
-                    Ok(Value::Object(fields)) => fields,
-                    Ok(_) => {
-                        return Err(fail(ResultCode::MalformedRequest, Some("the body must be a JSON object".into())));
-                    }
-                    Err(error) => {
-                        return Err(fail(ResultCode::MalformedRequest, Some(format!("the body is not JSON: {error}"))));
-                    }
-                };
+                let fields = body_fields(&body).map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
                 route
                     .api
                     .definition
                     .check_parameters(&fields)
                     .map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
-                let path = upstream_target(route, &fields)
+                let path = upstream_target(&route.api.definition, &fields)
                     .map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;
                 self.call_backend(
                     &table,

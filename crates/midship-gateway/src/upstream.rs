@@ -7,10 +7,9 @@ use bytes::Bytes;
 use serde_json::{Map, Value};
 
 use crate::builtin::CallContext;
-use crate::definition::{HeaderAction, HeaderRule, HeaderStage};
+use crate::definition::{ApiDefinition, HeaderAction, HeaderRule, HeaderStage};
 use crate::model::{Api, ApiGroup};
 use crate::result::ResultCode;
-use crate::routes::Route;
 
 /// What the backend answered, or why it did not.
 #[derive(Debug)]
@@ -19,11 +18,20 @@ pub enum UpstreamOutcome {
     Failed { result: ResultCode, detail: String },
 }
 
+/// The top-level fields of a backend call's body, which must be a JSON object.
+pub fn body_fields(body: &[u8]) -> Result<Map<String, Value>, String> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        Ok(_) => Err("the body must be a JSON object".into()),
+        Err(error) => Err(format!("the body is not JSON: {error}")),
+    }
+}
+
 /// Fills `{name}` segments from the body's top-level fields; for methods without a body, the
 /// remaining scalar fields become the query string.
-pub fn upstream_target(route: &Route, fields: &Map<String, Value>) -> Result<String, String> {
-    let mut path = route.api.definition.path.clone();
-    let parameters = route.api.definition.path_parameters();
+pub fn upstream_target(definition: &ApiDefinition, fields: &Map<String, Value>) -> Result<String, String> {
+    let mut path = definition.path.clone();
+    let parameters = definition.path_parameters();
     for name in &parameters {
         let value = match fields.get(name) {
             Some(Value::String(text)) => text.clone(),
@@ -32,10 +40,15 @@ pub fn upstream_target(route: &Route, fields: &Map<String, Value>) -> Result<Str
             Some(_) => return Err(format!("path parameter `{name}` must be a string, number or boolean")),
             None => return Err(format!("path parameter `{name}` is missing from the body")),
         };
+        // A value fills exactly its segment: the backend URL is resolved, so an empty, `.` or
+        // `..` one would let a body call another path of the backend.
+        if matches!(value.as_str(), "" | "." | "..") {
+            return Err(format!("path parameter `{name}` must not be empty, `.` or `..`"));
+        }
         let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
         path = path.replace(&format!("{{{name}}}"), &encoded.replace('+', "%20"));
     }
-    if !route.api.definition.method.has_body() {
+    if !definition.method.has_body() {
         let mut query = url::form_urlencoded::Serializer::new(String::new());
         let mut any = false;
         for (key, value) in fields.iter().filter(|(key, _)| !parameters.contains(key)) {
@@ -44,10 +57,7 @@ pub fn upstream_target(route: &Route, fields: &Map<String, Value>) -> Result<Str
                 Value::Number(_) | Value::Bool(_) => value.to_string(),
                 Value::Null => continue,
                 Value::Array(_) | Value::Object(_) => {
-                    return Err(format!(
-                        "field `{key}` must be a scalar for a {} api",
-                        route.api.definition.method.as_str()
-                    ));
+                    return Err(format!("field `{key}` must be a scalar for a {} api", definition.method.as_str()));
                 }
             };
             query.append_pair(key, &text);
@@ -226,36 +236,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::definition::{ApiDefinition, ApiGroupDefinition};
-    use crate::model::{Api, ApiGroup};
 
-    fn route(method: &str, path: &str) -> Route {
-        let definition: ApiDefinition = serde_json::from_value(json!({ "method": method, "path": path })).unwrap();
-        Route {
-            api: Api {
-                api_id: "A".into(),
-                workspace_id: "W".into(),
-                operation_type: "com.x.y".into(),
-                group_id: "G".into(),
-                definition,
-                updated_at: 0,
-            },
-            migration_group: None,
-            authorizer: None,
-            group: ApiGroup {
-                group_id: "G".into(),
-                workspace_id: "W".into(),
-                name: "g".into(),
-                definition: ApiGroupDefinition {
-                    base_url: "http://backend/api".into(),
-                    timeout_ms: 3000,
-                    proxy_secret: "s".into(),
-                    proxy_signature: crate::definition::ProxySignature::Hmac,
-                    rsa_private_key: None,
-                },
-                updated_at: 0,
-            },
-        }
+    fn route(method: &str, path: &str) -> ApiDefinition {
+        serde_json::from_value(json!({ "method": method, "path": path })).unwrap()
     }
 
     fn fields(value: serde_json::Value) -> Map<String, Value> {
@@ -272,6 +255,18 @@ mod tests {
         assert_eq!(target, "/accounts/a%20b%2Fc/balance");
         let missing = upstream_target(&route("POST", "/accounts/{accountId}"), &fields(json!({}))).unwrap_err();
         assert!(missing.contains("accountId"));
+    }
+
+    /// Found by fuzzing (`gateway_body`): `{"id":""}` called `/items/`, and `..` the path above.
+    #[test]
+    fn path_parameters_cannot_leave_their_segment() {
+        for body in [&br#"{"id":""}"#[..], br#"{"id":"."}"#, br#"{"id":".."}"#] {
+            let fields = body_fields(body).unwrap();
+            let error = upstream_target(&route("DELETE", "/items/{id}"), &fields).unwrap_err();
+            assert!(error.contains("`id` must not be empty"), "{error}");
+        }
+        let fields = body_fields(br#"{"id":"..."}"#).unwrap();
+        assert_eq!(upstream_target(&route("DELETE", "/items/{id}"), &fields).unwrap(), "/items/...");
     }
 
     #[test]

@@ -19,6 +19,10 @@ impl Default for ArchiveLimits {
     }
 }
 
+/// An entry's declared size is only a claim: at most this much is reserved on its word, the rest
+/// grows with the bytes actually inflated.
+const MAX_RESERVED_BYTES: u64 = 1024 * 1024;
+
 /// A relative `/`-separated path with no `..`, `.`, empty, absolute or drive-letter parts.
 pub fn is_safe_path(path: &str) -> bool {
     !path.is_empty()
@@ -56,7 +60,7 @@ pub fn read_zip(bytes: &[u8], limits: ArchiveLimits) -> Result<Files, PackageErr
             continue;
         }
         let remaining = limits.max_unpacked_bytes - unpacked;
-        let mut content = Vec::with_capacity(entry.size().min(remaining) as usize);
+        let mut content = Vec::with_capacity(entry.size().min(remaining).min(MAX_RESERVED_BYTES) as usize);
         (&mut entry)
             .take(remaining + 1)
             .read_to_end(&mut content)
@@ -123,6 +127,19 @@ mod tests {
             let error = read_zip(&zip_with(&[name]), ArchiveLimits::default()).unwrap_err();
             assert!(matches!(error, PackageError::EscapingEntry(_)), "{name}: {error}");
         }
+    }
+
+    /// Found by fuzzing (`package_zip`): an entry's declared size was reserved whole, up to the
+    /// unpacked limit, before a byte was inflated, and kept with the file.
+    #[test]
+    fn declared_sizes_are_not_reserved_on_trust() {
+        let mut zip = write_zip(&Files::from([("a.txt".to_owned(), b"hello".to_vec())]));
+        // The uncompressed size of the central directory entry, 24 bytes after its signature.
+        let central = zip.windows(4).position(|window| window == b"PK\x01\x02").unwrap();
+        zip[central + 24..central + 28].copy_from_slice(&0x4000_0000u32.to_le_bytes());
+        let files = read_zip(&zip, ArchiveLimits::default()).unwrap();
+        assert_eq!(files["a.txt"], b"hello");
+        assert!(files["a.txt"].capacity() as u64 <= MAX_RESERVED_BYTES, "{}", files["a.txt"].capacity());
     }
 
     #[test]

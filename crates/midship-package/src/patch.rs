@@ -26,7 +26,7 @@ const CONTENT_MAGIC: &[u8; 8] = b"MSPATCH2";
 const BINARY_MAGIC: &[u8; 8] = b"MSBDIFF1";
 /// zstd's highest level: patches are made once and downloaded many times.
 const LEVEL: i32 = 19;
-/// Decoders accept windows up to 2 GiB, what the encoder may choose for large binaries.
+/// The largest window, 2 GiB, what the encoder may choose for large binaries.
 const MAX_WINDOW_LOG: u32 = 31;
 /// A compressed header may inflate to at most this.
 const MAX_HEADER_BYTES: u64 = 64 << 20;
@@ -65,16 +65,18 @@ fn invalid(reason: impl Into<String>) -> PackageError {
     PackageError::InvalidPatch(reason.into())
 }
 
-/// The smallest window holding the reference and the new content, as patch-from needs.
-fn window_log(reference: usize, content: usize) -> u32 {
-    let needed = (reference + content).max(1 << 10) as u64;
+/// The smallest window holding the reference and the new content, as patch-from needs. Decoders
+/// allow no more than this for the size a patch states, so a frame cannot make them reserve a
+/// window (up to 2 GiB) larger than the content it rebuilds.
+fn window_log(reference: usize, content: u64) -> u32 {
+    let needed = (reference as u64).saturating_add(content).max(1 << 10);
     (64 - (needed - 1).leading_zeros()).clamp(10, MAX_WINDOW_LOG)
 }
 
 fn compress(content: &[u8], reference: &[u8]) -> Vec<u8> {
     let mut encoder =
         zstd::stream::write::Encoder::with_ref_prefix(Vec::new(), LEVEL, reference).expect("zstd accepts the level");
-    encoder.window_log(window_log(reference.len(), content.len())).expect("the window log is in range");
+    encoder.window_log(window_log(reference.len(), content.len() as u64)).expect("the window log is in range");
     encoder.long_distance_matching(reference.len() + content.len() > 8 << 20).expect("a known parameter");
     encoder.set_pledged_src_size(Some(content.len() as u64)).expect("before any data");
     encoder.write_all(content).expect("writing to memory");
@@ -83,8 +85,9 @@ fn compress(content: &[u8], reference: &[u8]) -> Vec<u8> {
 
 /// A frame of unknown size, refused past `limit` bytes.
 fn decompress_bounded(frame: &[u8], reference: &[u8], limit: u64) -> Result<Vec<u8>, PackageError> {
-    let decoder = zstd::stream::read::Decoder::with_ref_prefix(frame, reference)
+    let mut decoder = zstd::stream::read::Decoder::with_ref_prefix(frame, reference)
         .map_err(|error| invalid(format!("zstd: {error}")))?;
+    decoder.window_log_max(window_log(reference.len(), limit)).map_err(|error| invalid(format!("zstd: {error}")))?;
     let mut content = Vec::new();
     decoder.take(limit + 1).read_to_end(&mut content).map_err(|error| invalid(format!("zstd: {error}")))?;
     if content.len() as u64 > limit {
@@ -96,9 +99,12 @@ fn decompress_bounded(frame: &[u8], reference: &[u8], limit: u64) -> Result<Vec<
 fn decompress(frame: &[u8], reference: &[u8], size: u64) -> Result<Vec<u8>, PackageError> {
     let mut decoder = zstd::stream::read::Decoder::with_ref_prefix(frame, reference)
         .map_err(|error| invalid(format!("zstd: {error}")))?;
-    decoder.window_log_max(MAX_WINDOW_LOG).map_err(|error| invalid(format!("zstd: {error}")))?;
+    decoder.window_log_max(window_log(reference.len(), size)).map_err(|error| invalid(format!("zstd: {error}")))?;
     let mut content = Vec::with_capacity(size.min(1 << 30) as usize);
-    decoder.take(size + 1).read_to_end(&mut content).map_err(|error| invalid(format!("zstd: {error}")))?;
+    decoder
+        .take(size.saturating_add(1))
+        .read_to_end(&mut content)
+        .map_err(|error| invalid(format!("zstd: {error}")))?;
     if content.len() as u64 != size {
         return Err(invalid(format!("a frame gives {} bytes, the header says {size}", content.len())));
     }
@@ -240,6 +246,24 @@ mod tests {
             assert_ne!(files, new);
         }
         assert!(matches!(apply_content_patch(&old, &patch, 100), Err(PackageError::TooLarge(_))));
+    }
+
+    /// Found by fuzzing (`package_binary_patch`, `package_content_patch`): a frame's window was
+    /// trusted up to 2 GiB (128 MiB for the header), and reserved before any content was read.
+    #[test]
+    fn windows_larger_than_the_stated_content_are_refused() {
+        // 2117 bytes stated, a frame asking for a 240 MiB window.
+        let binary = hex::decode("4d53424449464631450800000000000028b52ffd008f7805").unwrap();
+        let error = apply_binary_patch(&[0; 2048], &binary, u64::MAX).unwrap_err();
+        assert!(error.to_string().contains("too much memory"), "{error}");
+        // A header frame asking for a 128 MiB window, past the header limit.
+        let content = hex::decode("4d535041544348320900000028b52ffd0088010000").unwrap();
+        let error = apply_content_patch(&sample("1.0.0"), &content, u64::MAX).unwrap_err();
+        assert!(error.to_string().contains("too much memory"), "{error}");
+        // A stated size of u64::MAX (with no budget) is refused, not an overflow.
+        let mut huge = binary.clone();
+        huge[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(apply_binary_patch(&[0; 2048], &huge, u64::MAX).is_err());
     }
 
     #[test]

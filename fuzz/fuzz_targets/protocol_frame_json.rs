@@ -1,0 +1,29 @@
+//! `midship.v1.json` frames: WebSocket text messages, decoded by the server (client frames) and
+//! by the SDK (server frames). Drives `midship_protocol::Codec::Json.decode_client` and
+//! `decode_server`.
+//!
+//! Invariant: a frame that decodes encodes to a message that decodes to the same frame.
+
+#![no_main]
+
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use midship_fuzz::MAX_FRAME_BYTES;
+use midship_protocol::{Codec, WireMessage};
+
+fuzz_target!(|data: &[u8]| {
+    // WebSocket text messages are UTF-8; the server never builds a text message of anything else.
+    if std::str::from_utf8(data).is_err() {
+        return;
+    }
+    let message = WireMessage::Text(Bytes::copy_from_slice(data));
+    let codec = Codec::Json;
+    if let Ok(frame) = codec.decode_client(&message, MAX_FRAME_BYTES) {
+        let again = codec.decode_client(&codec.encode_client(frame.clone()), MAX_FRAME_BYTES);
+        assert_eq!(again, Ok(frame));
+    }
+    if let Ok(frame) = codec.decode_server(&message, MAX_FRAME_BYTES) {
+        let again = codec.decode_server(&codec.encode_server(frame.clone()), MAX_FRAME_BYTES);
+        assert_eq!(again, Ok(frame));
+    }
+});
