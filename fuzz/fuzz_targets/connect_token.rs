@@ -3,7 +3,7 @@
 //! seeds changed.
 //!
 //! Invariants: never a panic; claims that parse issue a token that verifies back to them (or is
-//! refused as expired, or as too long to be a token).
+//! refused as expired, as living past the lifetime cap, or as too long to be a token).
 
 #![no_main]
 
@@ -11,9 +11,12 @@ use libfuzzer_sys::fuzz_target;
 use midship_fuzz::{NOW_MS, TOKEN_SECRET};
 use midship_signing::connect_token::{self, ConnectClaims, MAX_TOKEN_BYTES, TokenError};
 
+/// The longest a token may live, as the gateway checks it.
+const MAX_LIFETIME_MS: i64 = 7 * 24 * 3600 * 1000;
+
 /// The token check the gateway runs on a hello, with a rotated-out key first.
 fn check(token: &str) -> Result<ConnectClaims, TokenError> {
-    connect_token::verify(&[b"an older key", TOKEN_SECRET], token, NOW_MS)
+    connect_token::verify(&[b"an older key", TOKEN_SECRET], token, NOW_MS, MAX_LIFETIME_MS)
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -29,6 +32,10 @@ fuzz_target!(|data: &[u8]| {
         Err(TokenError::Malformed)
     } else if claims.expires_at <= NOW_MS {
         Err(TokenError::Expired)
+    } else if claims.expires_at.saturating_sub(claims.issued_at) > MAX_LIFETIME_MS
+        || claims.expires_at.saturating_sub(NOW_MS) > MAX_LIFETIME_MS
+    {
+        Err(TokenError::LifetimeTooLong)
     } else {
         Ok(claims)
     };

@@ -89,7 +89,9 @@ pub fn verify(secrets: &[&[u8]], token: &str, now_ms: i64, max_lifetime_ms: i64)
     if claims.expires_at <= now_ms {
         return Err(TokenError::Expired);
     }
-    if claims.expires_at - claims.issued_at > max_lifetime_ms || claims.expires_at - now_ms > max_lifetime_ms {
+    if claims.expires_at.saturating_sub(claims.issued_at) > max_lifetime_ms
+        || claims.expires_at.saturating_sub(now_ms) > max_lifetime_ms
+    {
         return Err(TokenError::LifetimeTooLong);
     }
     Ok(claims)
@@ -148,6 +150,9 @@ mod tests {
         let far = ConnectClaims { expires_at: 99_999_999_999_999, ..claims() };
         let token = issue(SECRET, &far);
         assert_eq!(verify(&[SECRET], &token, far.issued_at, WEEK_MS), Err(TokenError::LifetimeTooLong));
+        let extreme = ConnectClaims { issued_at: i64::MIN, expires_at: i64::MAX, ..claims() };
+        let token = issue(SECRET, &extreme);
+        assert_eq!(verify(&[SECRET], &token, claims().issued_at, WEEK_MS), Err(TokenError::LifetimeTooLong));
         let backdated = ConnectClaims { issued_at: 0, ..claims() };
         let token = issue(SECRET, &backdated);
         assert_eq!(verify(&[SECRET], &token, claims().issued_at, WEEK_MS), Err(TokenError::LifetimeTooLong));
