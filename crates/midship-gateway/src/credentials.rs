@@ -47,9 +47,13 @@ impl ServerKeyPurpose {
     }
 }
 
-/// How long "this device has no credential" is believed: a device that registers on another
-/// node is refused app-secret calls here at most this much later.
-pub(crate) const CREDENTIAL_LOOKUP_TTL_MS: i64 = 2_000;
+/// How long a device's registration state is believed. App-secret calls name a device on every
+/// call, so this bounds their database reads to one per device per period; the price is that a
+/// device registering on another node of a cluster is refused app-secret calls here up to this
+/// much later (this node learns at once of registrations it answers).
+pub(crate) const CREDENTIAL_LOOKUP_TTL_MS: i64 = 30_000;
+/// Devices whose state is kept (about 100 bytes each).
+pub(crate) const CREDENTIAL_LOOKUP_CAPACITY: usize = 200_000;
 
 /// The answer to `midship.device.register`.
 #[derive(Debug, Clone, Serialize)]

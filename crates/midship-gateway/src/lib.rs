@@ -151,7 +151,10 @@ impl Gateway {
             limiter: limits::RateLimiter::default(),
             envelope_keys: RwLock::default(),
             server_keys,
-            credentialed: midship_core::cache::TtlCache::new(credentials::CREDENTIAL_LOOKUP_TTL_MS, 100_000),
+            credentialed: midship_core::cache::TtlCache::new(
+                credentials::CREDENTIAL_LOOKUP_TTL_MS,
+                credentials::CREDENTIAL_LOOKUP_CAPACITY,
+            ),
             breakers: policies::Breakers::default(),
             stats: stats::CallStats::default(),
             answers: policies::AnswerCache::new(ANSWER_CACHE_BUDGET_BYTES),
