@@ -111,7 +111,10 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                 }
             }
         }
-        p.muted { "Devices pull with " code { "midship.config.pull" } "; GrowthBook SDKs read " code { "/api/features/" (workspace_id) } "." }
+        p.muted {
+            "Devices pull with " code { "midship.config.pull" } "; GrowthBook SDKs read "
+            code { "/api/features/{client_key}" } " with the key " code { "GET /api/v1/workspaces/" (workspace_id) "/device-security" } " shows."
+        }
     };
     layout::page(&session, "/console/switches", "Switches", body)
 }
