@@ -331,6 +331,8 @@ fn check_batch_id(batch_id: &str) -> Result<(), AnalyticsError> {
 
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// 2^23 = [`MAX_BATCH_BYTES`]: the largest window a batch's zstd frame may ask for.
+const MAX_ZSTD_WINDOW_LOG: u32 = 23;
 
 /// The body as JSON text: gzip and zstd are recognised by their magic bytes, and inflated no further
 /// than [`MAX_BATCH_BYTES`].
@@ -338,10 +340,12 @@ fn decompress(body: &[u8]) -> Result<Cow<'_, [u8]>, AnalyticsError> {
     let reader: Box<dyn Read + '_> = if body.starts_with(&GZIP_MAGIC) {
         Box::new(flate2::read::GzDecoder::new(body))
     } else if body.starts_with(&ZSTD_MAGIC) {
-        Box::new(
-            zstd::stream::read::Decoder::with_buffer(body)
-                .map_err(|error| AnalyticsError::Malformed(format!("bad zstd data: {error}")))?,
-        )
+        let bad = |error: std::io::Error| AnalyticsError::Malformed(format!("bad zstd data: {error}"));
+        let mut decoder = zstd::stream::read::Decoder::with_buffer(body).map_err(bad)?;
+        // A frame names its own window size; no batch needs more than its largest size (found by
+        // fuzzing: a 100-byte body asked for a window of hundreds of MiB).
+        decoder.window_log_max(MAX_ZSTD_WINDOW_LOG).map_err(bad)?;
+        Box::new(decoder)
     } else if body.len() > MAX_BATCH_BYTES {
         return Err(too_large());
     } else {
@@ -427,6 +431,15 @@ mod tests {
         let batch = decode_batch(body.as_bytes(), &Uploader::default(), NOW).unwrap();
         let placed: Vec<_> = batch.events.iter().map(|event| (event.time, event.client_time)).collect();
         assert_eq!(placed, [(NOW, Some(future)), (NOW, Some(ancient)), (NOW - 5, None)]);
+    }
+
+    #[test]
+    fn a_zstd_frame_asking_for_a_huge_window_is_refused_without_allocating_it() {
+        // The input the analytics_batch_json fuzz target found (out of memory at 128 MiB).
+        let mut body = vec![0x28, 0xb5, 0x2f, 0xfd, 0x80];
+        body.extend(std::iter::repeat_n(0x88u8, 81));
+        body.extend_from_slice(&[0x3c, 0x00, 0x80, 0xfb, 0x3a, 0x00, 0x1d, 0x09, 0x10]);
+        assert!(decompress(&body).is_err());
     }
 
     #[test]
