@@ -264,7 +264,6 @@ fn write_column<T: parquet::data_type::DataType>(
 #[cfg(test)]
 mod tests {
     use midship_storage::AnalyticsBatchRecord;
-    use midship_storage_sqlite::{PoolSettings, SqliteStorage};
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::record::RowAccessor;
 
@@ -331,7 +330,7 @@ mod tests {
     async fn batches_are_exported_once_by_app_and_day_and_a_cut_run_is_redone() {
         let directory = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", directory.path().join("midship.db").display());
-        let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+        let storage: Arc<dyn Storage> = Arc::new(midship_storage_sqlite::open_throwaway(&url).await.unwrap());
         storage
             .append_analytics_batches(&[batch(
                 "B1",

@@ -75,7 +75,12 @@ pub struct PackageOffer {
     pub size: i64,
     pub manifest: String,
     pub algorithm: String,
+    /// The signature by the oldest key the workspace still publishes (what apps built before a
+    /// rotation verify).
     pub signature: String,
+    /// One signature per published key (after a rotation, old and new), each with its key.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<ManifestSignature>,
     /// A diff from the version the device has, when one was made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub patch: Option<PatchOffer>,
@@ -153,10 +158,33 @@ pub struct ReleaseView {
     pub stats: BTreeMap<String, i64>,
 }
 
+/// A manifest's signature by one generation of the workspace's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ManifestSignature {
+    /// The key's generation (1, then one more per rotation).
+    pub key: i64,
+    /// Base64 of the key's Ed25519 public key.
+    pub public_key: String,
+    /// Base64 of the signature over the manifest's exact text.
+    pub signature: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct SigningKeyView {
     pub algorithm: String,
     /// Base64 of the public key devices verify manifests with.
     pub public_key: String,
+    /// 1 for the workspace's first key, one more per rotation.
+    #[serde(default)]
+    pub generation: i64,
+    /// Whether it signs uploads (the newest generation).
+    #[serde(default)]
+    pub signs_uploads: bool,
+    #[serde(default)]
+    pub created_at: String,
+    /// When it stopped signing offers; absent while devices are still given its signatures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<String>,
 }

@@ -3,7 +3,6 @@ use std::sync::Arc;
 use midship_core::access::Role;
 use midship_core::page::PageRequest;
 use midship_core::{ManualClock, Principal};
-use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 
 use crate::{AuditQuery, ControlError, ControlPlane, ControlSettings, NewApp, NewToken};
 
@@ -17,7 +16,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let directory = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", directory.path().join("control.db").display());
-    let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+    let storage = Arc::new(midship_storage_sqlite::open_throwaway(&url).await.unwrap());
     let clock = Arc::new(ManualClock::new(1_795_313_234_000));
     let control = ControlPlane::new(storage, clock.clone(), ControlSettings::default());
     let issued = control.bootstrap(|_| Ok(())).await.unwrap().expect("first bootstrap");

@@ -4,7 +4,8 @@
 //! - [`upload`]: uploads checked per kind (zip structure, H5 manifest, sizes) into signed packages;
 //! - [`definition`]: release tasks — gray stages, rules, upgrade modes — checked and compiled;
 //! - [`snapshot`]: one workspace's live releases in memory, answering `midship.delivery.check`;
-//! - [`service`]: uploads, diffs, releases, statistics and the check, tied to storage.
+//! - [`service`]: uploads, diffs, releases, statistics and the check, tied to storage;
+//! - [`signing_keys`]: the workspace's manifest keys, their rotation and retirement.
 //!
 //! No HTTP here: the server maps [`DeliveryError`] to statuses and result codes.
 
@@ -12,6 +13,7 @@ pub mod blob;
 pub mod definition;
 mod events;
 pub mod service;
+pub mod signing_keys;
 pub mod snapshot;
 pub mod upload;
 
@@ -42,6 +44,8 @@ pub enum DeliveryError {
     UnknownPackage(String),
     #[error("no release {0}")]
     UnknownRelease(String),
+    #[error("no signing key generation {0}")]
+    UnknownSigningKey(i64),
     /// The change does not fit the release's state, or another release (one active hotpatch
     /// per app version, say).
     #[error("{0}")]
@@ -56,7 +60,9 @@ impl Classify for DeliveryError {
             DeliveryError::Control(control) => control.kind(),
             DeliveryError::Invalid { .. } | DeliveryError::Package(_) => ErrorKind::Invalid,
             DeliveryError::TooLarge(_) => ErrorKind::TooLarge,
-            DeliveryError::UnknownPackage(_) | DeliveryError::UnknownRelease(_) => ErrorKind::NotFound,
+            DeliveryError::UnknownPackage(_)
+            | DeliveryError::UnknownRelease(_)
+            | DeliveryError::UnknownSigningKey(_) => ErrorKind::NotFound,
             DeliveryError::Conflict(_) => ErrorKind::Conflict,
             // A blob name that is not a sha256 cannot name a stored package.
             DeliveryError::Blob(BlobError::BadName(_)) => ErrorKind::NotFound,

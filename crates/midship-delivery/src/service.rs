@@ -11,12 +11,10 @@ use midship_control::ControlPlane;
 use midship_core::access::Action;
 use midship_core::ids::echo;
 use midship_core::{NewAuditEntry, Principal, Workspace};
-use midship_package::{
-    ArchiveLimits, Files, ManifestSigner, PackageManifest, create_binary_patch, create_content_patch, read_zip,
-};
+use midship_package::{ArchiveLimits, Files, PackageManifest, create_binary_patch, create_content_patch, read_zip};
 use midship_storage::{
     DeliveryEventKind, DeliveryEventRecord, PackageKind, PackageRecord, PatchRecord, ReleaseRecord, ReleaseStatus,
-    SigningKeyRecord, StorageError,
+    StorageError,
 };
 use midship_sync::{DELIVERY_BIZ_TYPE, SendRequest, SyncService};
 use midship_targeting::DeviceContext;
@@ -95,7 +93,6 @@ struct Inner {
     settings: DeliverySettings,
     snapshots: RwLock<HashMap<String, Arc<DeliverySnapshot>>>,
     progress: Mutex<HashMap<String, Arc<Progress>>>,
-    signers: Mutex<HashMap<String, Arc<ManifestSigner>>>,
     events: EventWriter,
 }
 
@@ -139,16 +136,8 @@ impl DeliveryService {
         settings: DeliverySettings,
     ) -> Self {
         let events = EventWriter::spawn(control.storage().clone(), 1024);
-        let inner = Inner {
-            control,
-            sync,
-            blobs,
-            settings,
-            snapshots: RwLock::default(),
-            progress: Mutex::default(),
-            signers: Mutex::default(),
-            events,
-        };
+        let inner =
+            Inner { control, sync, blobs, settings, snapshots: RwLock::default(), progress: Mutex::default(), events };
         Self { inner: Arc::new(inner) }
     }
 
@@ -156,42 +145,13 @@ impl DeliveryService {
         &self.inner.blobs
     }
 
-    fn control(&self) -> &ControlPlane {
+    pub(crate) fn control(&self) -> &ControlPlane {
         &self.inner.control
     }
 
     async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, DeliveryError> {
         let (_, workspace) = self.control().authorized_workspace(who, workspace_id, action).await?;
         Ok(workspace)
-    }
-
-    /// The workspace's signing key, created on first use.
-    async fn signer(&self, workspace_id: &str) -> Result<Arc<ManifestSigner>, DeliveryError> {
-        if let Some(signer) = self.inner.signers.lock().expect("signer lock").get(workspace_id) {
-            return Ok(signer.clone());
-        }
-        let candidate = ManifestSigner::generate();
-        let record = SigningKeyRecord {
-            workspace_id: workspace_id.to_owned(),
-            algorithm: midship_package::signing::ALGORITHM.to_owned(),
-            secret: candidate.secret(),
-            public_key: candidate.public_key(),
-            created_at: self.control().now_ms(),
-        };
-        let stored = self.control().storage().delivery_signing_key(&record).await?;
-        let signer =
-            Arc::new(ManifestSigner::from_secret(&stored.secret).map_err(|error| StorageError::Corrupt {
-                table: "delivery_signing_keys",
-                detail: error.to_string(),
-            })?);
-        self.inner.signers.lock().expect("signer lock").insert(workspace_id.to_owned(), signer.clone());
-        Ok(signer)
-    }
-
-    /// The public key devices verify this workspace's manifests with (base64 Ed25519).
-    pub async fn public_key(&self, who: &Principal, workspace_id: &str) -> Result<String, DeliveryError> {
-        self.workspace(who, workspace_id, Action::Read).await?;
-        Ok(self.signer(workspace_id).await?.public_key())
     }
 
     // ---- packages ------------------------------------------------------------------------
@@ -226,7 +186,7 @@ impl DeliveryService {
             package_size: size,
             files: checked.files.as_ref().map(PackageManifest::file_entries).unwrap_or_default(),
         };
-        let signed = self.signer(workspace_id).await?.sign(&manifest);
+        let signed = self.signing_keys(workspace_id).await?.newest().sign(&manifest);
         let now = self.control().now_ms();
         let record = PackageRecord {
             package_id: self.control().new_id(),
@@ -530,10 +490,15 @@ impl DeliveryService {
         Ok(summaries)
     }
 
+    /// Drops the workspace's snapshot: the next check rebuilds it.
+    pub(crate) fn forget_snapshot(&self, workspace_id: &str) {
+        self.inner.snapshots.write().expect("snapshot lock").remove(workspace_id);
+    }
+
     /// After a release changed: drop the snapshot (the next check rebuilds it) and tell online
     /// devices to check now.
     async fn changed(&self, workspace: &Workspace, release: &ReleaseRecord, package: &PackageRecord) {
-        self.inner.snapshots.write().expect("snapshot lock").remove(&workspace.workspace_id);
+        self.forget_snapshot(&workspace.workspace_id);
         let announcement = SendRequest {
             biz_type: DELIVERY_BIZ_TYPE.to_owned(),
             link_token: String::new(),
@@ -586,6 +551,7 @@ impl DeliveryService {
         }
         let source = SnapshotSource {
             revision,
+            keys: self.signing_keys(workspace_id).await?,
             packages: storage.list_delivery_packages(workspace_id).await?,
             patches: storage.list_delivery_patches(workspace_id).await?,
             releases: parsed,

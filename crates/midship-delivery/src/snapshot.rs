@@ -15,6 +15,7 @@ use midship_targeting::condition::compare_versions;
 use serde_json::Value;
 
 use crate::definition::{ReleaseDefinition, Stage, UpgradeMode, compile_audience};
+use crate::signing_keys::{OfferSignatures, WorkspaceKeys};
 
 /// Where devices download a blob of the package store.
 pub fn blob_url(sha256: &str) -> String {
@@ -85,6 +86,8 @@ struct LiveRelease {
     client_range: Option<(Option<String>, Option<String>)>,
     /// Hotpatches: the app version patched.
     patched_app_version: Option<String>,
+    /// The manifest's signatures, made once per build.
+    signatures: OfferSignatures,
     progress: Arc<Progress>,
 }
 
@@ -163,6 +166,8 @@ pub struct DeliverySnapshot {
 #[derive(Debug)]
 pub struct SnapshotSource {
     pub revision: i64,
+    /// The workspace's signing keys: every published one signs each offered manifest.
+    pub keys: Arc<WorkspaceKeys>,
     pub packages: Vec<PackageRecord>,
     pub patches: Vec<PatchRecord>,
     /// Every release of the workspace with its definition parsed.
@@ -245,6 +250,7 @@ impl DeliverySnapshot {
                 .map(|range| (text_at(range, "min"), text_at(range, "max")));
             let patched_app_version = text_at(&details, "app_version");
             let progress = progress(&record);
+            let signatures = source.keys.sign_offer(&package.manifest);
             // The definition's text (whitelists and all) is not needed to answer checks.
             record.definition = String::new();
             releases.push(LiveRelease {
@@ -258,6 +264,7 @@ impl DeliverySnapshot {
                 cap,
                 client_range,
                 patched_app_version,
+                signatures,
                 progress,
             });
         }
@@ -395,7 +402,8 @@ impl DeliverySnapshot {
             size: package.size,
             manifest: package.manifest.clone(),
             algorithm: ALGORITHM.to_owned(),
-            signature: package.signature.clone(),
+            signature: release.signatures.signature.clone(),
+            signatures: release.signatures.signatures.clone(),
             patch,
             mode: release.mode.map(|mode| mode.as_str().to_owned()),
             remind_interval_hours: release.remind_interval_hours,

@@ -9,7 +9,6 @@ use midship_control::{ControlPlane, ControlSettings, NewApp};
 use midship_core::{ManualClock, Principal};
 use midship_package::{Files, write_zip};
 use midship_storage::Storage;
-use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 use midship_sync::{SyncService, SyncSettings};
 use midship_targeting::DeviceContext;
 use serde_json::{Value, json};
@@ -38,7 +37,7 @@ fn service(control: &ControlPlane, directory: &std::path::Path) -> DeliveryServi
 async fn fixture() -> Fixture {
     let directory = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", directory.path().join("midship.db").display());
-    let storage: Arc<dyn Storage> = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+    let storage: Arc<dyn Storage> = Arc::new(midship_storage_sqlite::open_throwaway(&url).await.unwrap());
     let clock = Arc::new(ManualClock::new(T0));
     let control = ControlPlane::new(storage.clone(), clock.clone(), ControlSettings::default());
     let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();

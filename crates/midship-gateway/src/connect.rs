@@ -195,7 +195,6 @@ mod tests {
     use midship_control::{ControlPlane, ControlSettings, NewApp};
     use midship_core::access::Role;
     use midship_core::{Classify, ErrorKind, ManualClock};
-    use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 
     use super::*;
     use crate::{BuiltinRegistry, GatewaySettings};
@@ -206,7 +205,7 @@ mod tests {
     async fn only_developers_mint_connection_tokens() {
         let directory = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", directory.path().join("gateway.db").display());
-        let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+        let storage = Arc::new(midship_storage_sqlite::open_throwaway(&url).await.unwrap());
         let control =
             ControlPlane::new(storage, Arc::new(ManualClock::new(1_795_313_234_000)), ControlSettings::default());
         let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();

@@ -55,8 +55,14 @@ impl ManifestSigner {
 
     pub fn sign(&self, manifest: &PackageManifest) -> SignedManifest {
         let text = serde_json::to_string(manifest).expect("manifests serialize");
-        let signature = self.key.sign(text.as_bytes());
-        SignedManifest { manifest: text, algorithm: ALGORITHM.into(), signature: STANDARD.encode(signature.to_bytes()) }
+        let signature = self.sign_text(&text);
+        SignedManifest { manifest: text, algorithm: ALGORITHM.into(), signature }
+    }
+
+    /// Base64 of the signature over a manifest's exact text (Ed25519 signs the same text the
+    /// same way every time).
+    pub fn sign_text(&self, manifest: &str) -> String {
+        STANDARD.encode(self.key.sign(manifest.as_bytes()).to_bytes())
     }
 }
 

@@ -10,7 +10,6 @@ use midship_control::{ControlPlane, ControlSettings, NewApp};
 use midship_core::access::Role;
 use midship_core::{Classify, ErrorKind, ManualClock, Principal, Workspace};
 use midship_storage::{PushStatsRow, PushStatsScope, SyncStream, SyncTargetKind};
-use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 use midship_sync::{PUSH_BIZ_TYPE, SyncService, SyncSettings};
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -75,7 +74,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let directory = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", directory.path().join("push.db").display());
-    let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+    let storage = Arc::new(midship_storage_sqlite::open_throwaway(&url).await.unwrap());
     let clock = Arc::new(ManualClock::new(T0));
     let control = ControlPlane::new(storage, clock.clone(), ControlSettings::default());
     let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();

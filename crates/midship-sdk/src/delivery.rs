@@ -18,9 +18,10 @@ use crate::rpc::{RpcClient, RpcError};
 
 #[derive(Debug, Clone)]
 pub struct DeliverySettings {
-    /// The workspace's manifest key (`GET …/delivery/signing-key`, or `midship release key`),
-    /// shipped inside the app.
-    pub public_key: String,
+    /// The workspace's manifest keys (`GET …/delivery/signing-keys`, or `midship package key`),
+    /// shipped inside the app: the current one, and after a rotation the new one too. An offer
+    /// is trusted when one of its signatures verifies with one of them.
+    pub public_keys: Vec<String>,
     /// Where partial downloads are kept so they resume.
     pub download_dir: PathBuf,
     pub limits: ArchiveLimits,
@@ -91,14 +92,28 @@ impl DeliveryClient {
         self.call("midship.delivery.report", &body).await.map(|_| ())
     }
 
-    /// The offer's manifest, once its signature verifies with the workspace key.
+    /// The offer's manifest, once one of its signatures verifies with one of the app's keys.
     pub fn verify(&self, offer: &PackageOffer) -> Result<PackageManifest, DeliveryClientError> {
-        let signed = SignedManifest {
-            manifest: offer.manifest.clone(),
-            algorithm: offer.algorithm.clone(),
-            signature: offer.signature.clone(),
-        };
-        let manifest = verify_manifest(&self.settings.public_key, &signed)?;
+        let signatures = std::iter::once(&offer.signature).chain(offer.signatures.iter().map(|entry| &entry.signature));
+        let mut last_error = PackageError::BadSignature("the app has no manifest key".into());
+        let mut verified = None;
+        'keys: for public_key in &self.settings.public_keys {
+            for signature in signatures.clone() {
+                let signed = SignedManifest {
+                    manifest: offer.manifest.clone(),
+                    algorithm: offer.algorithm.clone(),
+                    signature: signature.clone(),
+                };
+                match verify_manifest(public_key, &signed) {
+                    Ok(manifest) => {
+                        verified = Some(manifest);
+                        break 'keys;
+                    }
+                    Err(error) => last_error = error,
+                }
+            }
+        }
+        let manifest = verified.ok_or(last_error)?;
         if manifest.kind != offer.kind || manifest.app_id != offer.app_id || manifest.version != offer.version {
             return Err(PackageError::BadSignature("the signed manifest is for another package".into()).into());
         }

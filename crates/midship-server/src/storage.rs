@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use midship_storage::sealing::SecretKeyring;
 use midship_storage::{Storage, StorageError};
 use midship_storage_postgres::PostgresStorage;
 use midship_storage_sqlite::{PoolSettings, SqliteStorage};
@@ -15,14 +16,21 @@ pub enum StorageOpenError {
 }
 
 /// `sqlite:…` opens the embedded backend, `postgres:…`/`postgresql:…` the cluster backend.
-pub async fn open_storage(database_url: &str, max_connections: u32) -> Result<Arc<dyn Storage>, StorageOpenError> {
+/// Secrets are sealed with `keyring` (nodes then call `reseal_secrets` once, for secrets stored
+/// plain or under an older key).
+pub async fn open_storage(
+    database_url: &str,
+    max_connections: u32,
+    keyring: Arc<SecretKeyring>,
+) -> Result<Arc<dyn Storage>, StorageOpenError> {
     let scheme = database_url.split(':').next().unwrap_or_default();
     let settings = PoolSettings { max_connections, ..PoolSettings::default() };
-    match scheme {
-        "sqlite" => Ok(Arc::new(SqliteStorage::open(database_url, settings).await?)),
-        "postgres" | "postgresql" => Ok(Arc::new(PostgresStorage::open(database_url, settings).await?)),
-        other => Err(StorageOpenError::UnsupportedScheme(other.to_owned())),
-    }
+    let storage: Arc<dyn Storage> = match scheme {
+        "sqlite" => Arc::new(SqliteStorage::open(database_url, settings, keyring).await?),
+        "postgres" | "postgresql" => Arc::new(PostgresStorage::open(database_url, settings, keyring).await?),
+        other => return Err(StorageOpenError::UnsupportedScheme(other.to_owned())),
+    };
+    Ok(storage)
 }
 
 /// The URL with any password replaced, safe to log.
@@ -51,7 +59,7 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_schemes_are_refused() {
-        let error = open_storage("mysql://localhost/db", 1).await.unwrap_err();
+        let error = open_storage("mysql://localhost/db", 1, Arc::new(SecretKeyring::ephemeral())).await.unwrap_err();
         assert!(error.to_string().contains("mysql"), "{error}");
     }
 }

@@ -8,7 +8,8 @@ use midship_storage::{
     ReleaseStatus, SigningKeyRecord, StorageError, StorageResult,
 };
 
-use crate::db::{QueryBuilder, SqlRow, query, query_scalar};
+use crate::db::{Query, QueryBuilder, SqlRow, query, query_scalar};
+use crate::secrets::PACKAGE_SIGNING_KEY_SECRET;
 use crate::{Dialect, SqlStorage, corrupt, database_error, insert_audit, write_error};
 
 const PACKAGE_COLUMNS: &str = "package_id, workspace_id, kind, app_id, version, blob_sha256, size, details, \
@@ -192,7 +193,14 @@ impl<D: Dialect> DeliveryStore for SqlStorage<D> {
 
     async fn delivery_revision(&self, workspace_id: &str) -> StorageResult<UnixMillis> {
         let revision: Option<i64> =
-            query_scalar("SELECT MAX(updated_at) FROM delivery_releases WHERE workspace_id = $1")
+            // A key rotated or retired changes the signatures offered, as a release change does.
+            query_scalar(
+                "SELECT MAX(changed) FROM (
+                     SELECT MAX(updated_at) AS changed FROM delivery_releases WHERE workspace_id = $1
+                     UNION ALL SELECT MAX(created_at) FROM delivery_signing_keys WHERE workspace_id = $1
+                     UNION ALL SELECT MAX(retired_at) FROM delivery_signing_keys WHERE workspace_id = $1
+                 ) AS changes",
+            )
                 .bind(workspace_id)
                 .fetch_one(&self.pool)
                 .await
@@ -246,36 +254,88 @@ impl<D: Dialect> DeliveryStore for SqlStorage<D> {
             .map_err(database_error)
     }
 
-    async fn delivery_signing_key(&self, candidate: &SigningKeyRecord) -> StorageResult<SigningKeyRecord> {
-        query(
-            "INSERT INTO delivery_signing_keys (workspace_id, algorithm, secret, public_key, created_at)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workspace_id) DO NOTHING",
+    async fn delivery_signing_keys(&self, first: &SigningKeyRecord) -> StorageResult<Vec<SigningKeyRecord>> {
+        let existing = self.list_signing_keys(&first.workspace_id).await?;
+        if !existing.is_empty() {
+            return Ok(existing);
+        }
+        bind_signing_key(query(INSERT_SIGNING_KEY_ONCE), first, self.seal(&PACKAGE_SIGNING_KEY_SECRET, &first.secret))
+            .execute(&self.pool)
+            .await
+            .map_err(write_error("signing key"))?;
+        self.list_signing_keys(&first.workspace_id).await
+    }
+
+    async fn add_delivery_signing_key(&self, key: &SigningKeyRecord, audit: &NewAuditEntry) -> StorageResult<()> {
+        let change =
+            bind_signing_key(query(INSERT_SIGNING_KEY), key, self.seal(&PACKAGE_SIGNING_KEY_SECRET, &key.secret));
+        self.audited(change, audit, write_error("signing key generation")).await?;
+        Ok(())
+    }
+
+    async fn retire_delivery_signing_key(
+        &self,
+        workspace_id: &str,
+        generation: i64,
+        at: UnixMillis,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()> {
+        let change = query(
+            "UPDATE delivery_signing_keys SET retired_at = $1
+             WHERE workspace_id = $2 AND generation = $3 AND retired_at IS NULL",
         )
-        .bind(&candidate.workspace_id)
-        .bind(&candidate.algorithm)
-        .bind(&candidate.secret)
-        .bind(&candidate.public_key)
-        .bind(candidate.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(write_error("signing key"))?;
-        let row = query(
-            "SELECT workspace_id, algorithm, secret, public_key, created_at FROM delivery_signing_keys
-             WHERE workspace_id = $1",
+        .bind(at)
+        .bind(workspace_id)
+        .bind(generation);
+        self.audited_existing(change, "signing key", audit).await
+    }
+}
+
+const INSERT_SIGNING_KEY: &str = "INSERT INTO delivery_signing_keys
+     (workspace_id, generation, algorithm, secret, public_key, created_at, retired_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+const INSERT_SIGNING_KEY_ONCE: &str = "INSERT INTO delivery_signing_keys
+     (workspace_id, generation, algorithm, secret, public_key, created_at, retired_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (workspace_id, generation) DO NOTHING";
+
+fn bind_signing_key<'q>(statement: Query<'q>, key: &'q SigningKeyRecord, sealed_secret: String) -> Query<'q> {
+    statement
+        .bind(&key.workspace_id)
+        .bind(key.generation)
+        .bind(&key.algorithm)
+        .bind(sealed_secret)
+        .bind(&key.public_key)
+        .bind(key.created_at)
+        .bind(key.retired_at)
+}
+
+impl<D: Dialect> SqlStorage<D> {
+    async fn list_signing_keys(&self, workspace_id: &str) -> StorageResult<Vec<SigningKeyRecord>> {
+        let rows = query(
+            "SELECT workspace_id, generation, algorithm, secret, public_key, created_at, retired_at
+             FROM delivery_signing_keys WHERE workspace_id = $1 ORDER BY generation",
         )
-        .bind(&candidate.workspace_id)
-        .fetch_one(&self.pool)
+        .bind(workspace_id)
+        .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        let key = (|| {
-            Ok::<_, sqlx::Error>(SigningKeyRecord {
-                workspace_id: row.try_get(0)?,
-                algorithm: row.try_get(1)?,
-                secret: row.try_get(2)?,
-                public_key: row.try_get(3)?,
-                created_at: row.try_get(4)?,
-            })
-        })();
-        key.map_err(corrupt("delivery_signing_keys"))
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key = (|| {
+                Ok::<_, sqlx::Error>(SigningKeyRecord {
+                    workspace_id: row.try_get(0)?,
+                    generation: row.try_get(1)?,
+                    algorithm: row.try_get(2)?,
+                    secret: row.try_get(3)?,
+                    public_key: row.try_get(4)?,
+                    created_at: row.try_get(5)?,
+                    retired_at: row.try_get(6)?,
+                })
+            })();
+            let mut key = key.map_err(corrupt("delivery_signing_keys"))?;
+            key.secret = self.open_secret(&PACKAGE_SIGNING_KEY_SECRET, &key.secret)?;
+            keys.push(key);
+        }
+        Ok(keys)
     }
 }

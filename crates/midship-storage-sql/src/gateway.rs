@@ -8,6 +8,7 @@ use midship_storage::{
 use sqlx::Transaction;
 
 use crate::db::{Query, SqlDatabase, SqlRow, query};
+use crate::secrets::ENVELOPE_KEY_SECRET;
 use crate::{Dialect, SqlStorage, corrupt, database_error, insert_audit, write_error};
 
 fn group_from_row(row: &impl SqlRow) -> Result<ApiGroupRecord, sqlx::Error> {
@@ -174,7 +175,7 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
         )
         .bind(workspace_id)
         .bind(suite)
-        .bind(candidate)
+        .bind(self.seal(&ENVELOPE_KEY_SECRET, candidate))
         .bind(now)
         .execute(&self.pool)
         .await
@@ -185,7 +186,8 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
             .fetch_one(&self.pool)
             .await
             .map_err(database_error)?;
-        row.try_get("secret").map_err(corrupt("gateway_envelope_keys"))
+        let stored: String = row.try_get("secret").map_err(corrupt("gateway_envelope_keys"))?;
+        self.open_secret(&ENVELOPE_KEY_SECRET, &stored)
     }
 
     async fn register_device(&self, device: &DeviceRecord) -> StorageResult<()> {

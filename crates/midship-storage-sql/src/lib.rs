@@ -5,11 +5,13 @@
 //! SQLite and PostgreSQL both read; [`db`] is the seam to sqlx's drivers.
 
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use midship_core::NewAuditEntry;
-use midship_storage::{Storage, StorageError, StorageResult};
+use midship_storage::sealing::SecretKeyring;
+use midship_storage::{ResealReport, Storage, StorageError, StorageResult};
 use sqlx::migrate::{Migrate, Migrator};
 use sqlx::pool::PoolOptions;
 use sqlx::{Connection, Database, Pool, Transaction};
@@ -20,6 +22,7 @@ mod analytics;
 mod delivery;
 mod gateway;
 mod push;
+mod secrets;
 mod switches;
 mod sync;
 mod tenancy;
@@ -67,15 +70,17 @@ impl Default for PoolSettings {
     }
 }
 
-/// Every storage trait, over one backend's pool.
+/// Every storage trait, over one backend's pool. Secrets are sealed with `keyring` on their way
+/// into the database.
 #[derive(Debug, Clone)]
 pub struct SqlStorage<D: Dialect> {
     pool: Pool<D::Db>,
+    keyring: Arc<SecretKeyring>,
 }
 
 impl<D: Dialect> SqlStorage<D> {
     /// Connects to `url` and brings the schema up to date with the backend's migrations.
-    pub async fn open(url: &str, settings: PoolSettings) -> StorageResult<Self> {
+    pub async fn open(url: &str, settings: PoolSettings, keyring: Arc<SecretKeyring>) -> StorageResult<Self> {
         let options = D::connect_options(url, &settings).map_err(database_error)?;
         let pool = D::pool_options(&settings)
             .max_connections(settings.max_connections)
@@ -83,7 +88,7 @@ impl<D: Dialect> SqlStorage<D> {
             .await
             .map_err(database_error)?;
         D::migrator().run(&pool).await.map_err(|error| StorageError::Migration(error.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self { pool, keyring })
     }
 }
 
@@ -132,6 +137,10 @@ impl<D: Dialect> Storage for SqlStorage<D> {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn reseal_secrets(&self) -> StorageResult<ResealReport> {
+        self.reseal_all().await
     }
 }
 

@@ -13,6 +13,7 @@ use midship_storage::{
 use sqlx::Transaction;
 
 use crate::db::{QueryBuilder, SqlDatabase, SqlRow, query};
+use crate::secrets::PUSH_CHANNEL_DEFINITION;
 use crate::{Dialect, SqlStorage, corrupt, database_error, insert_audit, write_error};
 
 const DEVICE_COLUMNS: &str =
@@ -277,7 +278,10 @@ impl<D: Dialect> PushStore for SqlStorage<D> {
         .bind(&record.workspace_id)
         .bind(record.kind.as_str())
         .bind(&record.name)
-        .bind(&record.definition)
+        .bind(match record.kind {
+            PushDefinitionKind::Channel => self.seal(&PUSH_CHANNEL_DEFINITION, &record.definition),
+            _ => record.definition.clone(),
+        })
         .bind(record.updated_at);
         self.audited(change, audit, database_error).await?;
         Ok(())
@@ -311,10 +315,17 @@ impl<D: Dialect> PushStore for SqlStorage<D> {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        rows.iter()
+        let mut definitions: Vec<PushDefinitionRecord> = rows
+            .iter()
             .map(|row| definition_from_row(row, kind))
             .collect::<Result<_, _>>()
-            .map_err(corrupt("push_definitions"))
+            .map_err(corrupt("push_definitions"))?;
+        if kind == PushDefinitionKind::Channel {
+            for record in &mut definitions {
+                record.definition = self.open_secret(&PUSH_CHANNEL_DEFINITION, &record.definition)?;
+            }
+        }
+        Ok(definitions)
     }
 
     async fn create_push_task(

@@ -14,6 +14,7 @@ use midship_storage::{
 use sqlx::Transaction;
 
 use crate::db::{QueryBuilder, SqlDatabase, SqlRow, query};
+use crate::secrets::APP_KEY_SECRET;
 use crate::{Dialect, SqlStorage, corrupt, database_error, descending_cursor, insert_audit, write_error};
 
 /// Parses the `app_ids` column, a JSON array or NULL.
@@ -85,11 +86,16 @@ async fn insert_workspace<Db: SqlDatabase>(
     Ok(())
 }
 
-async fn insert_key<Db: SqlDatabase>(transaction: &mut Transaction<'_, Db>, key: &AppKey) -> StorageResult<()> {
+/// Inserts an app key, its secret already sealed.
+async fn insert_key<Db: SqlDatabase>(
+    transaction: &mut Transaction<'_, Db>,
+    key: &AppKey,
+    sealed_secret: String,
+) -> StorageResult<()> {
     query("INSERT INTO app_keys (key_id, app_id, secret, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&key.key_id)
         .bind(&key.app_id)
-        .bind(&key.secret)
+        .bind(sealed_secret)
         .bind(key.created_at)
         .bind(key.expires_at)
         .execute(&mut **transaction)
@@ -257,7 +263,7 @@ impl<D: Dialect> AppStore for SqlStorage<D> {
         for workspace in workspaces {
             insert_workspace(&mut transaction, workspace).await?;
         }
-        insert_key(&mut transaction, first_key).await?;
+        insert_key(&mut transaction, first_key, self.seal(&APP_KEY_SECRET, &first_key.secret)).await?;
         insert_audit(&mut transaction, audit).await?;
         transaction.commit().await.map_err(database_error)
     }
@@ -326,7 +332,7 @@ impl<D: Dialect> AppStore for SqlStorage<D> {
             .execute(&mut *transaction)
             .await
             .map_err(database_error)?;
-        insert_key(&mut transaction, new_key).await?;
+        insert_key(&mut transaction, new_key, self.seal(&APP_KEY_SECRET, &new_key.secret)).await?;
         insert_audit(&mut transaction, audit).await?;
         transaction.commit().await.map_err(database_error)
     }
@@ -339,7 +345,12 @@ impl<D: Dialect> AppStore for SqlStorage<D> {
         .fetch_all(&self.pool)
         .await
         .map_err(database_error)?;
-        rows.iter().map(key_from_row).collect::<Result<_, _>>().map_err(corrupt("app_keys"))
+        let mut keys: Vec<AppKey> =
+            rows.iter().map(key_from_row).collect::<Result<_, _>>().map_err(corrupt("app_keys"))?;
+        for key in &mut keys {
+            key.secret = self.open_secret(&APP_KEY_SECRET, &key.secret)?;
+        }
+        Ok(keys)
     }
 }
 

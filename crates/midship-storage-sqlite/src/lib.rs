@@ -58,6 +58,13 @@ impl Dialect for SqliteDialect {
     }
 }
 
+/// A store at `url` whose secrets are sealed with a key that lives as long as the process: for
+/// tests and tools whose database is thrown away with it.
+pub async fn open_throwaway(url: &str) -> midship_storage::StorageResult<SqliteStorage> {
+    let keyring = std::sync::Arc::new(midship_storage::sealing::SecretKeyring::ephemeral());
+    SqliteStorage::open(url, PoolSettings::default(), keyring).await
+}
+
 /// The database holds app secrets and channel credentials: it and its `-wal` and `-shm` files are
 /// readable by their owner only, whatever the directory's mode or the umask. SQLite gives the
 /// side files the mode of the database file, so creating that one 0600 covers files made later;

@@ -144,13 +144,18 @@ pub struct DeliveryEventRecord {
     pub detail: Option<String>,
 }
 
+/// One generation of a workspace's package signing key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigningKeyRecord {
     pub workspace_id: String,
+    /// 1 for the first key, one more for each rotation; the newest signs uploads.
+    pub generation: i64,
     pub algorithm: String,
     pub secret: String,
     pub public_key: String,
     pub created_at: UnixMillis,
+    /// When it stopped signing what devices are offered.
+    pub retired_at: Option<UnixMillis>,
 }
 
 #[async_trait]
@@ -178,6 +183,16 @@ pub trait DeliveryStore: Send + Sync {
     async fn delivery_stats(&self, release_id: &str) -> StorageResult<Vec<(DeliveryEventKind, i64)>>;
     /// Devices that were offered the release (a capped release keeps offering to them).
     async fn offered_devices(&self, release_id: &str) -> StorageResult<Vec<String>>;
-    /// The workspace's key: `candidate` is stored if it has none yet; the stored one is returned.
-    async fn delivery_signing_key(&self, candidate: &SigningKeyRecord) -> StorageResult<SigningKeyRecord>;
+    /// The workspace's keys, oldest first; `first` is stored as generation 1 if it has none yet.
+    async fn delivery_signing_keys(&self, first: &SigningKeyRecord) -> StorageResult<Vec<SigningKeyRecord>>;
+    /// Adds a rotation's key; `Conflict` when its generation is taken (a concurrent rotation).
+    async fn add_delivery_signing_key(&self, key: &SigningKeyRecord, audit: &NewAuditEntry) -> StorageResult<()>;
+    /// `NotFound` unless the generation exists and is not retired yet.
+    async fn retire_delivery_signing_key(
+        &self,
+        workspace_id: &str,
+        generation: i64,
+        at: UnixMillis,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
 }

@@ -14,6 +14,7 @@ use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, Pa
 mod analytics;
 mod delivery;
 mod push;
+pub mod sealing;
 mod sync;
 #[cfg(feature = "testsuite")]
 pub mod test_suite;
@@ -40,6 +41,9 @@ pub enum StorageError {
     /// A stored value could not be read back (a bug or a hand-edited row).
     #[error("corrupt row in {table}: {detail}")]
     Corrupt { table: &'static str, detail: String },
+    /// A secret stored sealed could not be opened with this node's key-encryption keys.
+    #[error("cannot open a secret in {table}: {source}")]
+    Sealed { table: &'static str, source: sealing::SealError },
 }
 
 pub type StorageResult<T> = Result<T, StorageError>;
@@ -305,6 +309,18 @@ pub trait Storage:
     async fn ping(&self) -> StorageResult<()>;
     /// Waits for in-flight statements and closes the connections.
     async fn close(&self);
+    /// Seals every stored secret that is plain or sealed with an older key-encryption key under
+    /// the current one. Nodes run it at start; it is safe to run on several at once.
+    async fn reseal_secrets(&self) -> StorageResult<ResealReport>;
+}
+
+/// What [`Storage::reseal_secrets`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResealReport {
+    /// Secrets already sealed with the current key.
+    pub current: u64,
+    /// Secrets sealed again now (plain before, or under an older key).
+    pub resealed: u64,
 }
 
 impl midship_core::Classify for StorageError {
@@ -314,7 +330,9 @@ impl midship_core::Classify for StorageError {
             StorageError::Conflict { .. } => ErrorKind::Conflict,
             StorageError::NotFound { .. } => ErrorKind::NotFound,
             StorageError::Database(_) => ErrorKind::Unavailable,
-            StorageError::Migration(_) | StorageError::Corrupt { .. } => ErrorKind::Internal,
+            StorageError::Migration(_) | StorageError::Corrupt { .. } | StorageError::Sealed { .. } => {
+                ErrorKind::Internal
+            }
         }
     }
 }

@@ -3,6 +3,8 @@
 //! migrated store, so each test starts from nothing.
 
 use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use midship_core::access::{Role, TokenRecord};
@@ -13,24 +15,35 @@ use serde_json::json;
 mod analytics;
 mod delivery;
 mod push;
+mod secrets;
 mod sync;
 
 pub use analytics::*;
 pub use delivery::*;
 pub use push::*;
+pub use secrets::*;
 use sync::append as sync_append;
 pub use sync::*;
 
+use crate::sealing::SecretKeyring;
 use crate::{
     ApiGroupRecord, ApiRecord, AppScope, Bootstrap, DeviceRecord, DraftAfterPublish, DraftSwitchRecord, Storage,
-    StorageError, SwitchVersionRecord, WorkspaceSecurityRecord,
+    StorageError, StorageResult, SwitchVersionRecord, WorkspaceSecurityRecord,
 };
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, say).
 pub struct Harness {
     pub storage: Arc<dyn Storage>,
+    /// Opens the same database again with another keyring, as a node restarted with a rotated
+    /// key-encryption key would.
+    pub reopen: Reopen,
     pub keep_alive: Box<dyn Any + Send>,
 }
+
+/// How a backend opens its test database again.
+pub type Reopen = Box<
+    dyn Fn(Arc<SecretKeyring>) -> Pin<Box<dyn Future<Output = StorageResult<Arc<dyn Storage>>> + Send>> + Send + Sync,
+>;
 
 impl std::fmt::Debug for Harness {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -83,6 +96,12 @@ macro_rules! storage_test_suite {
             analytics_symbol_files_are_replaced_per_version,
             analytics_log_requests_and_files_are_kept
         );
+        #[tokio::test]
+        async fn secrets_are_sealed_and_resealed_under_a_new_key() {
+            let harness = $factory().await;
+            $crate::test_suite::secrets_are_sealed_and_resealed_under_a_new_key(&harness).await;
+            harness.storage.close().await;
+        }
     };
     (@each $factory:path; $($test:ident),* $(,)?) => {
         $(

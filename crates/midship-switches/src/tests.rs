@@ -3,7 +3,6 @@ use std::sync::Arc;
 use midship_control::{ControlPlane, ControlSettings, NewApp};
 use midship_core::access::Role;
 use midship_core::{Classify, ErrorKind, ManualClock, Principal};
-use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 use serde_json::json;
 
 use midship_targeting::DeviceContext;
@@ -21,7 +20,7 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let directory = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", directory.path().join("switches.db").display());
-    let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+    let storage = Arc::new(midship_storage_sqlite::open_throwaway(&url).await.unwrap());
     let control = ControlPlane::new(storage, Arc::new(ManualClock::new(1_795_313_234_000)), ControlSettings::default());
     let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();
     let admin = control.authenticate(&issued.token).await.unwrap();

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use midship_control::{ControlPlane, ControlSettings, NewApp};
 use midship_core::{ManualClock, Principal};
-use midship_storage_sqlite::{PoolSettings, SqliteStorage};
 use serde_json::json;
 
 use crate::{
@@ -26,7 +25,7 @@ struct Fixture {
 async fn fixture_with(settings: SyncSettings) -> Fixture {
     let directory = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", directory.path().join("sync.db").display());
-    let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+    let storage = Arc::new(midship_storage_sqlite::open_throwaway(&url).await.unwrap());
     let clock = Arc::new(ManualClock::new(T0));
     let control = ControlPlane::new(storage, clock.clone(), ControlSettings::default());
     let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();

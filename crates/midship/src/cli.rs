@@ -38,6 +38,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// The key-encryption key that seals secrets stored in the database.
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Check targeting rules by hand, without a server.
     Targeting {
         #[command(subcommand)]
@@ -45,6 +50,18 @@ pub enum Command {
     },
     #[command(flatten)]
     Admin(Box<AdminCommand>),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Print a new random key (base64 of 32 bytes), or write it to a new file readable only by you.
+    GenerateKey {
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Seal every stored secret with the current key now, as each start does, and say how many
+    /// were sealed with another key (after a rotation: when none are, the old key can go).
+    Reseal(ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]

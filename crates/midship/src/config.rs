@@ -19,7 +19,32 @@ pub struct Config {
     pub sync: SyncSection,
     pub delivery: DeliverySection,
     pub analytics: AnalyticsSection,
+    pub secrets: SecretsSection,
     pub log: LogSection,
+}
+
+/// The key-encryption key that seals secrets stored in the database (`crate::secrets`).
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SecretsSection {
+    /// The key itself (base64 of 32 bytes), best given as `MIDSHIP_SECRETS__KEY`.
+    pub key: String,
+    /// A file holding the key; empty: `data_dir/secrets.key`, made at first start.
+    pub key_file: Option<PathBuf>,
+    /// Files of earlier keys: they still open what they sealed until a start reseals it.
+    pub open_only_key_files: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for SecretsSection {
+    /// The key never reaches logs.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SecretsSection")
+            .field("key", &if self.key.is_empty() { "" } else { "****" })
+            .field("key_file", &self.key_file)
+            .field("open_only_key_files", &self.open_only_key_files)
+            .finish()
+    }
 }
 
 /// Delivery packages: limits and diffs (blobs live in `server.data_dir/packages`).
@@ -408,6 +433,20 @@ export_interval_seconds = 300
 # How often alert rules (crash and ANR rates, startup p95, a gateway API's error rate or latency)
 # are evaluated, in seconds. Webhooks are tried 3 times.
 alert_interval_seconds = 60
+
+[secrets]
+# App signing secrets, the workspaces' server keys, envelope and package signing keys and push
+# channel credentials are stored in the database sealed (AES-256-GCM) under a key-encryption key
+# kept outside it. Give every node of a cluster the same key. Rotate with docs/security.md.
+# The key itself, base64 of 32 bytes; best set as MIDSHIP_SECRETS__KEY (`midship secrets
+# generate-key` makes one). It takes precedence over key_file.
+key = ""
+# A file holding the key (mode 0600). Unset: data_dir/secrets.key, created at first start; keep a
+# copy apart from the database's backups, or a backup alone cannot be restored.
+# key_file = "/etc/midship/secrets.key"
+# Files of earlier keys, during a rotation: they open what they sealed; each start reseals with
+# the current key, after which they can go.
+open_only_key_files = []
 
 [log]
 # Filter in tracing's syntax, e.g. "info" or "info,midship_server=debug". RUST_LOG overrides it.

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod output;
+mod secrets;
 mod serve;
 
 use std::process::ExitCode;
@@ -14,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 
 use anyhow::Context;
 
-use crate::cli::{Cli, Command, ConfigCommand, TargetingCommand};
+use crate::cli::{Cli, Command, ConfigCommand, SecretsCommand, TargetingCommand};
 use crate::config::{Config, FlagOverrides, LogFormat};
 
 /// mimalloc instead of the system allocator: with thousands of connections allocating and
@@ -49,6 +50,13 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             init_logging(&config);
             serve::serve(config).await
         }
+        Command::Secrets { command: SecretsCommand::GenerateKey { output } } => secrets::generate_key(output.as_ref()),
+        Command::Secrets { command: SecretsCommand::Reseal(args) } => {
+            let flags = FlagOverrides { listen: args.listen, data_dir: args.data_dir, database_url: args.database_url };
+            let config = Config::load(args.config.as_deref(), &flags)?;
+            init_logging(&config);
+            secrets::reseal(&config).await
+        }
         Command::Config { command: ConfigCommand::Default } => {
             print!("{}", config::DEFAULT_FILE);
             Ok(())
@@ -57,6 +65,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(file.as_deref(), &FlagOverrides::default())?;
             let mut shown = config.clone();
             shown.database.url = midship_server::storage::redact_database_url(&config.database.url);
+            if !config.secrets.key.is_empty() {
+                shown.secrets.key = "****".to_owned();
+            }
             if config.database.url.is_empty() {
                 shown.database.url = String::new();
             }

@@ -35,11 +35,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&data_dir)?;
     let open_file_limit = raise_open_file_limit();
 
+    let keyring = Arc::new(crate::secrets::load_keyring(&config.secrets, &data_dir)?);
     let database_url = config.database_url();
     tracing::info!(database = %redact_database_url(&database_url), data_dir = %data_dir.display(), "opening storage");
-    let storage = open_storage(&database_url, config.database.max_connections)
+    let storage = open_storage(&database_url, config.database.max_connections, keyring)
         .await
         .with_context(|| format!("cannot open the database {}", redact_database_url(&database_url)))?;
+    let sealed = storage.reseal_secrets().await.context(
+        "cannot open the stored secrets: give this node the key-encryption key they were sealed with \
+         (secrets.key_file, MIDSHIP_SECRETS__KEY, or secrets.open_only_key_files during a rotation)",
+    )?;
+    tracing::info!(sealed = sealed.current, resealed = sealed.resealed, "stored secrets sealed with the current key");
 
     let control_settings =
         ControlSettings { key_grace_ms: (config.admin.key_grace_seconds as i64).saturating_mul(1000) };

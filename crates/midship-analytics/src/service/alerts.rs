@@ -200,7 +200,6 @@ mod tests {
     use midship_control::{ControlPlane, ControlSettings, NewApp};
     use midship_core::access::Role;
     use midship_core::{Classify, ErrorKind, ManualClock};
-    use midship_storage_sqlite::{PoolSettings, SqliteStorage};
     use midship_sync::{SyncService, SyncSettings};
 
     use super::*;
@@ -224,7 +223,7 @@ mod tests {
     async fn only_developers_change_alert_rules() {
         let directory = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", directory.path().join("analytics.db").display());
-        let storage = Arc::new(SqliteStorage::open(&url, PoolSettings::default()).await.unwrap());
+        let storage = Arc::new(midship_storage_sqlite::open_throwaway(&url).await.unwrap());
         let control =
             ControlPlane::new(storage, Arc::new(ManualClock::new(1_795_313_234_000)), ControlSettings::default());
         let issued = control.bootstrap(|_| Ok(())).await.unwrap().unwrap();

@@ -33,6 +33,26 @@ impl AdminClient {
         self.get(&Self::workspace_path(workspace_id, "delivery/signing-key"), &()).await
     }
 
+    /// Every generation of the workspace's manifest key, oldest first.
+    pub async fn list_signing_keys(&self, workspace_id: &str) -> Result<List<SigningKeyView>, SdkError> {
+        self.get(&Self::workspace_path(workspace_id, "delivery/signing-keys"), &()).await
+    }
+
+    /// A new generation signs uploads; older ones keep signing offers until retired.
+    pub async fn rotate_signing_key(&self, workspace_id: &str) -> Result<List<SigningKeyView>, SdkError> {
+        self.post(&Self::workspace_path(workspace_id, "delivery/signing-keys"), &serde_json::json!({})).await
+    }
+
+    /// Devices are no longer given the generation's signatures.
+    pub async fn retire_signing_key(
+        &self,
+        workspace_id: &str,
+        generation: i64,
+    ) -> Result<List<SigningKeyView>, SdkError> {
+        let path = Self::workspace_path(workspace_id, &format!("delivery/signing-keys/{generation}/retire"));
+        self.post(&path, &serde_json::json!({})).await
+    }
+
     /// Creates a release: `definition` is `{"package_id", "stage", "rules", "mode", …}`.
     pub async fn create_release(
         &self,

@@ -1,5 +1,6 @@
 //! `/api/v1/workspaces/{workspace_id}/delivery/*`: packages (upload, list), release tasks
-//! (create, list, show, pause, resume, end, rollback) with their statistics, the signing key;
+//! (create, list, show, pause, resume, end, rollback) with their statistics, the signing keys
+//! (list, rotate, retire);
 //! and `GET /delivery/blobs/{sha256}`, where devices download packages and diffs (with ranges,
 //! so an interrupted download resumes).
 
@@ -13,7 +14,10 @@ use axum::routing::get;
 use midship_api::{ErrorBody, List, PackageView, PatchView, ReleaseView, SigningKeyView, codes};
 use midship_core::clock::format_rfc3339;
 use midship_delivery::service::PackageSummary;
-use midship_delivery::{ReleaseAction, ReleaseDefinition, ReleaseSummary, Stage, UpgradeMode, UploadRequest};
+use midship_delivery::signing_keys::{SigningKey, WorkspaceKeys};
+use midship_delivery::{
+    DeliveryError, ReleaseAction, ReleaseDefinition, ReleaseSummary, Stage, UpgradeMode, UploadRequest,
+};
 use midship_targeting::rules::Rule;
 use serde_json::Value;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
@@ -32,6 +36,8 @@ pub fn routes(max_package_bytes: usize) -> OpenApiRouter<AppState> {
         )
         .routes(routes!(list_packages))
         .routes(routes!(signing_key))
+        .routes(routes!(list_signing_keys, rotate_signing_key))
+        .routes(routes!(retire_signing_key))
         .routes(routes!(create_release, list_releases))
         .routes(routes!(show_release))
         .routes(routes!(change_release))
@@ -118,7 +124,7 @@ async fn list_packages(
     Ok(Json(List { items: packages.into_iter().map(package_view).collect(), next_cursor: None }))
 }
 
-/// The public key (Ed25519, base64) devices verify this workspace's package manifests with.
+/// The public key (Ed25519, base64) that signs this workspace's new uploads.
 #[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/delivery/signing-key", tag = "delivery",
     params(("workspace_id" = String, Path)),
     responses((status = 200, body = SigningKeyView), (status = 404, body = ErrorBody)))]
@@ -127,8 +133,74 @@ async fn signing_key(
     Caller(who): Caller,
     Path(workspace_id): Path<String>,
 ) -> Result<Json<SigningKeyView>, ApiError> {
-    let public_key = state.delivery.public_key(&who, &workspace_id).await?;
-    Ok(Json(SigningKeyView { algorithm: midship_package::signing::ALGORITHM.to_owned(), public_key }))
+    let keys = state.delivery.list_signing_keys(&who, &workspace_id).await?;
+    Ok(Json(signing_key_view(keys.newest(), keys.newest().generation)))
+}
+
+/// Every generation of the workspace's manifest key, oldest first: apps ship the public keys
+/// not retired.
+#[utoipa::path(get, path = "/api/v1/workspaces/{workspace_id}/delivery/signing-keys", tag = "delivery",
+    params(("workspace_id" = String, Path)),
+    responses((status = 200, body = List<SigningKeyView>), (status = 404, body = ErrorBody)))]
+async fn list_signing_keys(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<Json<List<SigningKeyView>>, ApiError> {
+    let keys = state.delivery.list_signing_keys(&who, &workspace_id).await?;
+    Ok(Json(signing_key_list(&keys)))
+}
+
+/// Rotates the manifest key: a new generation signs uploads from now on; older ones keep signing
+/// what devices are offered until retired. Answers every generation.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/signing-keys", tag = "delivery",
+    params(("workspace_id" = String, Path)),
+    responses((status = 201, body = List<SigningKeyView>), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
+async fn rotate_signing_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path(workspace_id): Path<String>,
+) -> Result<(StatusCode, Json<List<SigningKeyView>>), ApiError> {
+    let keys = state.delivery.rotate_signing_key(&who, &workspace_id).await?;
+    Ok((StatusCode::CREATED, Json(signing_key_list(&keys))))
+}
+
+/// Retires a generation: devices are no longer given its signatures. The newest cannot be
+/// retired. Answers every generation.
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/signing-keys/{generation}/retire",
+    tag = "delivery", params(("workspace_id" = String, Path),
+        ("generation" = String, Path, pattern = "^[1-9][0-9]{0,17}$", description = "a key generation: 1, 2, …")),
+    responses((status = 200, body = List<SigningKeyView>), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn retire_signing_key(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, generation)): Path<(String, String)>,
+) -> Result<Json<List<SigningKeyView>>, ApiError> {
+    let digits_only = generation.bytes().all(|byte| byte.is_ascii_digit()) && !generation.starts_with('0');
+    let Some(generation) = generation.parse::<i64>().ok().filter(|_| digits_only) else {
+        let message = "a key generation is a whole number from 1".to_owned();
+        return Err(DeliveryError::Invalid { field: "generation".into(), message }.into());
+    };
+    let keys = state.delivery.retire_signing_key(&who, &workspace_id, generation).await?;
+    Ok(Json(signing_key_list(&keys)))
+}
+
+fn signing_key_list(keys: &WorkspaceKeys) -> List<SigningKeyView> {
+    let newest = keys.newest().generation;
+    List { items: keys.all().iter().map(|key| signing_key_view(key, newest)).collect(), next_cursor: None }
+}
+
+fn signing_key_view(key: &SigningKey, newest_generation: i64) -> SigningKeyView {
+    SigningKeyView {
+        algorithm: midship_package::signing::ALGORITHM.to_owned(),
+        public_key: key.public_key.clone(),
+        generation: key.generation,
+        signs_uploads: key.generation == newest_generation,
+        created_at: format_rfc3339(key.created_at),
+        retired_at: key.retired_at.map(format_rfc3339),
+    }
 }
 
 /// The body of a new release: its package, and the release definition's fields.

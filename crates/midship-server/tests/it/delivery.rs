@@ -18,7 +18,7 @@ struct Fixture {
     app_id: String,
     workspace: String,
     secret: String,
-    public_key: String,
+    public_keys: Vec<String>,
     downloads: tempfile::TempDir,
 }
 
@@ -33,7 +33,7 @@ async fn fixture() -> Fixture {
         app_id: created.app.app_id,
         workspace,
         secret: created.secret,
-        public_key,
+        public_keys: vec![public_key],
         downloads: tempfile::tempdir().unwrap(),
     }
 }
@@ -68,6 +68,18 @@ fn h5_files(version: &str) -> Files {
 
 impl Fixture {
     fn device(&self, device_id: &str, user_id: Option<&str>, platform: &str, app_version: &str) -> DeliveryClient {
+        self.device_trusting(device_id, user_id, platform, app_version, self.public_keys.clone())
+    }
+
+    /// A device whose app ships `public_keys`.
+    fn device_trusting(
+        &self,
+        device_id: &str,
+        user_id: Option<&str>,
+        platform: &str,
+        app_version: &str,
+        public_keys: Vec<String>,
+    ) -> DeliveryClient {
         let mut settings = RpcSettings::new(&self.server.base_url, &self.app_id, &self.workspace, &self.secret);
         settings.retry_backoff = Duration::from_millis(5);
         let identity = DeviceIdentity {
@@ -79,7 +91,7 @@ impl Fixture {
         };
         let rpc = RpcClient::new(settings, identity).unwrap();
         let settings = DeliverySettings {
-            public_key: self.public_key.clone(),
+            public_keys,
             download_dir: self.downloads.path().join(device_id),
             limits: ArchiveLimits::default(),
         };
@@ -398,4 +410,44 @@ async fn online_devices_hear_of_release_changes_over_the_long_connection() {
     let announcement = tokio::time::timeout(Duration::from_secs(10), announcements.recv()).await.unwrap().unwrap();
     assert!(announcement.payload.contains("\"paused\""), "{}", announcement.payload);
     client.stop();
+}
+
+#[tokio::test]
+async fn a_rotated_signing_key_keeps_old_and_new_apps_verifying_until_the_old_key_is_retired() {
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    let first_key = fixture.public_keys[0].clone();
+    let first = fixture.upload_h5("1.0.0").await;
+    fixture.release(json!({ "package_id": first.package_id, "stage": { "kind": "official" } })).await;
+
+    let keys = admin.rotate_signing_key(&fixture.workspace).await.unwrap().items;
+    assert_eq!(keys.iter().map(|key| (key.generation, key.signs_uploads)).collect::<Vec<_>>(), [(1, false), (2, true)]);
+    let second_key = keys[1].public_key.clone();
+    assert_eq!(admin.delivery_signing_key(&fixture.workspace).await.unwrap().public_key, second_key);
+    let second = fixture.upload_h5("1.1.0").await;
+    fixture.release(json!({ "package_id": second.package_id, "stage": { "kind": "official" } })).await;
+
+    // An app from before the rotation (old key only) and one built after it (new key only) both
+    // verify the package uploaded after the rotation.
+    let old_app = fixture.device_trusting("device-old", None, "android", "3.0.0", vec![first_key.clone()]);
+    let new_app = fixture.device_trusting("device-new", None, "android", "3.0.0", vec![second_key.clone()]);
+    let offer = old_app.check(&with_h5("1.0.0")).await.unwrap().h5[0].clone();
+    assert_eq!(offer.signatures.iter().map(|signature| signature.key).collect::<Vec<_>>(), [1, 2]);
+    assert_eq!(offer.signatures[0].signature, offer.signature, "the plain signature is the oldest key's");
+    assert_eq!(old_app.install_zip(&offer, Some(&h5_files("1.0.0"))).await.unwrap().files, Some(h5_files("1.1.0")));
+    assert_eq!(new_app.install_zip(&offer, None).await.unwrap().files, Some(h5_files("1.1.0")));
+
+    // Retired, the old key no longer vouches for offers; the newest cannot be retired.
+    let refused = admin.retire_signing_key(&fixture.workspace, 2).await.unwrap_err();
+    assert!(refused.to_string().contains("newest"), "{refused}");
+    let keys = admin.retire_signing_key(&fixture.workspace, 1).await.unwrap().items;
+    assert!(keys[0].retired_at.is_some() && keys[1].retired_at.is_none());
+    let offer = new_app.check(&with_h5("1.0.0")).await.unwrap().h5[0].clone();
+    assert_eq!(offer.signatures.iter().map(|signature| signature.key).collect::<Vec<_>>(), [2]);
+    assert!(new_app.verify(&offer).is_ok());
+    let error = old_app.verify(&offer).unwrap_err();
+    assert!(error.to_string().contains("signature"), "{error}");
+    let audit = admin.list_audit(&Default::default()).await.unwrap().items;
+    let actions: Vec<&str> = audit.iter().map(|entry| entry.action.as_str()).collect();
+    assert!(actions.contains(&"delivery.signing_key.rotate") && actions.contains(&"delivery.signing_key.retire"));
 }

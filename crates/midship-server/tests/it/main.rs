@@ -47,7 +47,7 @@ impl TestServer {
         settings.delivery.package_dir = data_dir.path().join("packages");
         settings.analytics.export_dir = Some(data_dir.path().join("analytics").join("parquet"));
         let url = format!("sqlite://{}", data_dir.path().join("midship.db").display());
-        let storage = open_storage(&url, 4).await.unwrap();
+        let storage = open_storage(&url, 4, midship_storage::sealing::SecretKeyring::ephemeral().into()).await.unwrap();
         let control = ControlPlane::new(storage, Arc::new(SystemClock), ControlSettings::default());
         let issued = control.bootstrap(|_| Ok(())).await.unwrap().expect("fresh database bootstraps");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -172,6 +172,7 @@ fn concrete_path(path: &str, ids: &AppIds) -> String {
         ("{release_id}", "0000000000000000"),
         ("{rule_id}", "0000000000000000"),
         ("{file_id}", "0000000000000000"),
+        ("{generation}", "1"),
     ]
     .into_iter()
     .fold(path.to_owned(), |path, (parameter, value)| path.replace(parameter, value));

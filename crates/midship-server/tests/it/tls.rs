@@ -20,8 +20,11 @@ async fn https_serves_http2_and_http1_with_the_configured_certificate() {
     std::fs::write(&key_path, generated.key_pair.serialize_pem()).unwrap();
 
     let url = format!("sqlite://{}", directory.path().join("midship.db").display());
-    let control =
-        ControlPlane::new(open_storage(&url, 2).await.unwrap(), Arc::new(SystemClock), ControlSettings::default());
+    let control = ControlPlane::new(
+        open_storage(&url, 2, midship_storage::sealing::SecretKeyring::ephemeral().into()).await.unwrap(),
+        Arc::new(SystemClock),
+        ControlSettings::default(),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let tls = TlsListener::new(listener, load_tls_config(&certificate_path, &key_path).unwrap()).unwrap();

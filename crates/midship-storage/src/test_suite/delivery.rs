@@ -118,13 +118,36 @@ pub async fn delivery_events_count_each_device_once(storage: Arc<dyn Storage>) {
 pub async fn delivery_signing_keys_are_created_once(storage: Arc<dyn Storage>) {
     bootstrapped(&storage).await;
     create_app(&storage, "APP0000000000001", "One", T0).await;
-    let key = |secret: &str| SigningKeyRecord {
+    let key = |generation: i64, secret: &str| SigningKeyRecord {
         workspace_id: WORKSPACE.into(),
+        generation,
         algorithm: "ed25519".into(),
         secret: secret.into(),
         public_key: format!("{secret}-public"),
-        created_at: T0,
+        created_at: T0 + generation,
+        retired_at: None,
     };
-    assert_eq!(storage.delivery_signing_key(&key("first")).await.unwrap(), key("first"));
-    assert_eq!(storage.delivery_signing_key(&key("second")).await.unwrap(), key("first"));
+    let revision = storage.delivery_revision(WORKSPACE).await.unwrap();
+    assert_eq!(storage.delivery_signing_keys(&key(1, "first")).await.unwrap(), [key(1, "first")]);
+    assert_eq!(storage.delivery_signing_keys(&key(1, "second")).await.unwrap(), [key(1, "first")]);
+    assert!(storage.delivery_revision(WORKSPACE).await.unwrap() > revision, "a new key changes the offers");
+
+    // Rotation adds a generation; the same generation twice is a conflict.
+    let rotate = audit("delivery.signing_key.rotate", WORKSPACE, T0);
+    storage.add_delivery_signing_key(&key(2, "rotated"), &rotate).await.unwrap();
+    let racing = storage.add_delivery_signing_key(&key(2, "racing"), &rotate).await;
+    assert!(matches!(racing, Err(StorageError::Conflict { .. })), "{racing:?}");
+    assert_eq!(storage.delivery_signing_keys(&key(1, "third")).await.unwrap(), [key(1, "first"), key(2, "rotated")]);
+
+    // Retiring is once; the revision moves so every node signs offers again.
+    let retire = audit("delivery.signing_key.retire", WORKSPACE, T0 + 10);
+    storage.retire_delivery_signing_key(WORKSPACE, 1, T0 + 10, &retire).await.unwrap();
+    for generation in [1, 7] {
+        let again = storage.retire_delivery_signing_key(WORKSPACE, generation, T0 + 10, &retire).await;
+        assert!(matches!(again, Err(StorageError::NotFound { .. })), "{again:?}");
+    }
+    let keys = storage.delivery_signing_keys(&key(1, "fourth")).await.unwrap();
+    assert_eq!(keys[0].retired_at, Some(T0 + 10));
+    assert_eq!(keys[1].retired_at, None);
+    assert_eq!(storage.delivery_revision(WORKSPACE).await.unwrap(), T0 + 10);
 }

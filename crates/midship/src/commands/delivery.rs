@@ -42,10 +42,34 @@ pub enum PackageCommand {
         #[arg(long = "workspace")]
         workspace_id: String,
     },
-    /// The public key devices verify package manifests with.
+    /// The public key that signs new uploads (apps ship it to verify manifests); `list`, `rotate`
+    /// and `retire` manage the key's generations.
+    #[command(args_conflicts_with_subcommands = true)]
     Key {
         #[arg(long = "workspace")]
+        workspace_id: Option<String>,
+        #[command(subcommand)]
+        action: Option<KeyAction>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyAction {
+    /// Every generation of the key, oldest first.
+    List {
+        #[arg(long = "workspace")]
         workspace_id: String,
+    },
+    /// A new generation signs uploads; older ones keep signing offers until retired.
+    Rotate {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+    },
+    /// Stop giving devices a generation's signatures (once no app ships only its public key).
+    Retire {
+        #[arg(long = "workspace")]
+        workspace_id: String,
+        generation: i64,
     },
 }
 
@@ -214,7 +238,8 @@ pub async fn package(client: &AdminClient, command: PackageCommand, json: bool) 
                 Ok(())
             }
         }
-        PackageCommand::Key { workspace_id } => {
+        PackageCommand::Key { workspace_id, action: None } => {
+            let workspace_id = workspace_id.context("--workspace is required")?;
             let key = client.delivery_signing_key(&workspace_id).await?;
             if json {
                 output::json(&key)
@@ -222,6 +247,32 @@ pub async fn package(client: &AdminClient, command: PackageCommand, json: bool) 
                 println!("{} {}", key.algorithm, key.public_key);
                 Ok(())
             }
+        }
+        PackageCommand::Key { action: Some(action), .. } => {
+            let keys = match action {
+                KeyAction::List { workspace_id } => client.list_signing_keys(&workspace_id).await?,
+                KeyAction::Rotate { workspace_id } => client.rotate_signing_key(&workspace_id).await?,
+                KeyAction::Retire { workspace_id, generation } => {
+                    client.retire_signing_key(&workspace_id, generation).await?
+                }
+            };
+            if json {
+                return output::json(&keys);
+            }
+            let rows: Vec<Vec<String>> = keys
+                .items
+                .iter()
+                .map(|key| {
+                    let state = match (&key.retired_at, key.signs_uploads) {
+                        (Some(retired_at), _) => format!("retired {retired_at}"),
+                        (None, true) => "signs uploads and offers".to_owned(),
+                        (None, false) => "signs offers".to_owned(),
+                    };
+                    vec![key.generation.to_string(), key.public_key.clone(), key.created_at.clone(), state]
+                })
+                .collect();
+            output::table(&["generation", "public key", "created", "state"], &rows);
+            Ok(())
         }
     }
 }

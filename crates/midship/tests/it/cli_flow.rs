@@ -333,6 +333,14 @@ fn delivery_flow(server: &ServerProcess) {
 
     let key = server.cli_json(&admin, &["package", "key", "--workspace", workspace]);
     assert_eq!(key["algorithm"], "ed25519");
+    let rotated = server.cli_json(&admin, &["package", "key", "rotate", "--workspace", workspace]);
+    assert_eq!(rotated["items"][0]["public_key"], key["public_key"]);
+    assert_eq!(rotated["items"][1]["signs_uploads"], true);
+    let retired = server.cli_json(&admin, &["package", "key", "retire", "--workspace", workspace, "1"]);
+    assert!(retired["items"][0]["retired_at"].is_string(), "{retired}");
+    let listed = server.cli(&admin, &["package", "key", "list", "--workspace", workspace]);
+    let table = String::from_utf8_lossy(&listed.stdout);
+    assert!(table.contains("signs uploads and offers") && table.contains("retired"), "{table}");
     let package_id = second["package_id"].as_str().unwrap();
     let release = server.cli_json(
         &admin,

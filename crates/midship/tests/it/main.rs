@@ -6,6 +6,7 @@ mod api_contract;
 mod cli_flow;
 mod gateway_protocol;
 mod growthbook;
+mod secrets;
 mod serve;
 mod sync_protocol;
 
