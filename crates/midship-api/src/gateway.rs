@@ -212,6 +212,17 @@ pub struct DeviceSecurityRequest {
     pub unsigned_config_pull: bool,
 }
 
+/// A device whose credential was revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DeviceCredentialRevoked {
+    pub device_id: String,
+    /// RFC 3339.
+    pub revoked_at: String,
+    /// Whether its long connection to the node that answered was open, and is now closed.
+    pub connection_closed: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct DeviceSecurityView {

@@ -11,12 +11,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
+use midship_control::ControlError;
 use midship_control::ControlPlane;
 use midship_core::access::Action;
 use midship_core::{ErrorKind, NewAuditEntry, Principal};
 use midship_signing::connect_token::{self, ConnectClaims, TokenError};
 use midship_signing::device_credential;
-use midship_storage::{DeviceRecord, WorkspaceSecurityRecord};
+use midship_storage::{CredentialStatus, DeviceRecord, StorageError, WorkspaceSecurityRecord};
 use serde::Serialize;
 use serde_json::json;
 
@@ -65,6 +66,15 @@ pub struct DeviceRegistration {
 }
 
 type Refusal = (ResultCode, String);
+
+fn revoked() -> Refusal {
+    (
+        ResultCode::DeviceCredentialRevoked,
+        format!(
+            "this device's credential was revoked: register again with {REGISTER_OPERATION_TYPE} without Device-Id"
+        ),
+    )
+}
 
 /// The workspaces' server-only keys, shared by the gateway and the built-in services that issue
 /// what the gateway later checks (connection tokens).
@@ -139,16 +149,29 @@ impl ServerKeys {
 }
 
 impl Gateway {
-    /// Whether the device registered, kept briefly (only app-secret calls naming a device ask).
-    async fn device_has_credential(&self, workspace_id: &str, device_id: &str) -> Result<bool, GatewayError> {
+    /// Whether the device registered or was revoked, kept briefly: at most one read per device
+    /// per period, whatever it signs with.
+    async fn credential_status(&self, workspace_id: &str, device_id: &str) -> Result<CredentialStatus, GatewayError> {
         let now = self.control.now_ms();
         let cache_key = (workspace_id.to_owned(), device_id.to_owned());
         if let Some(known) = self.credentialed.get(&cache_key, now) {
             return Ok(known);
         }
-        let issued = self.control.storage().device_credential_issued_at(workspace_id, device_id).await?;
-        self.credentialed.insert(cache_key, issued.is_some(), now);
-        Ok(issued.is_some())
+        let status = self.control.storage().device_credential_status(workspace_id, device_id).await?;
+        self.credentialed.insert(cache_key, status, now);
+        Ok(status)
+    }
+
+    /// Refuses a device signature whose credential was revoked.
+    pub(crate) async fn check_device_not_revoked(&self, workspace_id: &str, device_id: &str) -> Result<(), Refusal> {
+        match self.credential_status(workspace_id, device_id).await {
+            Ok(CredentialStatus::Revoked { .. }) => Err(revoked()),
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::error!(%error, "cannot look up the device's credential");
+                Err((ResultCode::Unknown, "gateway storage unavailable".to_owned()))
+            }
+        }
     }
 
     /// Refuses an app-secret signature where only a device credential will do: after the
@@ -173,17 +196,18 @@ impl Gateway {
         if device_id.is_empty() {
             return Ok(());
         }
-        let registered = self.device_has_credential(workspace_id, device_id).await.map_err(|error| {
+        let status = self.credential_status(workspace_id, device_id).await.map_err(|error| {
             tracing::error!(%error, "cannot look up the device's credential");
             (ResultCode::Unknown, "gateway storage unavailable".to_owned())
         })?;
-        if registered {
-            return Err((
+        match status {
+            CredentialStatus::None => Ok(()),
+            CredentialStatus::Issued { .. } => Err((
                 ResultCode::DeviceCredentialRequired,
                 "this device registered: sign with its credential (Sign-Type device-hmac-sha256)".to_owned(),
-            ));
+            )),
+            CredentialStatus::Revoked { .. } => Err(revoked()),
         }
-        Ok(())
     }
 
     /// `midship.device.register`: claims the calling device's id and hands it its credential.
@@ -239,7 +263,8 @@ impl Gateway {
                 ),
             });
         }
-        self.credentialed.insert((context.workspace_id.clone(), device_id.clone()), true, now);
+        let status = CredentialStatus::Issued { at: now };
+        self.credentialed.insert((context.workspace_id.clone(), device_id.clone()), status, now);
         let device_secret =
             self.server_keys.device_credential(&context.workspace_id, &device_id).await.map_err(unavailable)?;
         tracing::info!(workspace_id = %context.workspace_id, device_id, "device registered");
@@ -317,5 +342,28 @@ impl Gateway {
         storage.set_workspace_security(&record, &audit).await?;
         self.routes.invalidate(&workspace.workspace_id);
         Ok(record)
+    }
+
+    /// Revokes a device's credential (a lost or stolen phone): its signatures are refused at once
+    /// on this node and within the lookup period (30 s) on others; its id is never claimed again.
+    /// Answers when it was revoked.
+    pub async fn revoke_device_credential(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        device_id: &str,
+    ) -> Result<i64, GatewayError> {
+        let (app, workspace) = self.control.authorized_workspace(who, workspace_id, Action::Operate).await?;
+        let now = self.control.now_ms();
+        let audit = NewAuditEntry::by(who, now, "device.credential.revoke", "device", device_id).in_app(&app.app_id);
+        match self.control.storage().revoke_device_credential(&workspace.workspace_id, device_id, now, &audit).await {
+            Err(StorageError::NotFound { .. }) => {
+                return Err(ControlError::not_found("device credential", device_id).into());
+            }
+            other => other?,
+        }
+        let status = CredentialStatus::Revoked { at: now };
+        self.credentialed.insert((workspace.workspace_id.clone(), device_id.to_owned()), status, now);
+        Ok(now)
     }
 }

@@ -121,7 +121,7 @@ pub struct Gateway {
     envelope_keys: RwLock<HashMap<(String, Suite), Arc<GatewayKey>>>,
     server_keys: Arc<credentials::ServerKeys>,
     /// Whether a device registered, by workspace and device id.
-    credentialed: midship_core::cache::TtlCache<(String, String), bool>,
+    credentialed: midship_core::cache::TtlCache<(String, String), midship_storage::CredentialStatus>,
     breakers: policies::Breakers,
     stats: stats::CallStats,
     answers: policies::AnswerCache,

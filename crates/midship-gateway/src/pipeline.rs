@@ -503,6 +503,7 @@ impl Gateway {
             if midship_signing::client::verify(sign_type, &[credential.as_bytes()], &input, signature).is_none() {
                 return Err((ResultCode::BadSignature, "signature does not match the device credential".into()));
             }
+            self.check_device_not_revoked(workspace_id, device_id).await?;
         } else {
             self.check_with_app_secrets(app_id, |secrets| {
                 if secrets.is_empty() {

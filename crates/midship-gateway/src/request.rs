@@ -125,6 +125,7 @@ pub fn default_status(result: ResultCode) -> u16 {
         | ResultCode::SignatureMissing
         | ResultCode::ReplayedNonce
         | ResultCode::TokenInvalid
-        | ResultCode::DeviceCredentialRequired => 401,
+        | ResultCode::DeviceCredentialRequired
+        | ResultCode::DeviceCredentialRevoked => 401,
     }
 }

@@ -34,12 +34,15 @@ pub enum ResultCode {
     /// Midship's own code: the call must be signed with the device's own credential (the
     /// device registered, or its workspace no longer accepts app-secret signatures).
     DeviceCredentialRequired,
+    /// Midship's own code: the device's credential was revoked; it registers again under a new
+    /// id.
+    DeviceCredentialRevoked,
     /// Midship's own code: the call does not fit the current state of what it names.
     Conflict,
 }
 
 impl ResultCode {
-    pub const ALL: [ResultCode; 24] = [
+    pub const ALL: [ResultCode; 25] = [
         ResultCode::Success,
         ResultCode::AccessDenied,
         ResultCode::RateLimited,
@@ -63,6 +66,7 @@ impl ResultCode {
         ResultCode::RequestTooLarge,
         ResultCode::TokenInvalid,
         ResultCode::DeviceCredentialRequired,
+        ResultCode::DeviceCredentialRevoked,
         ResultCode::Conflict,
     ];
 
@@ -91,6 +95,7 @@ impl ResultCode {
             ResultCode::RequestTooLarge => 3004,
             ResultCode::TokenInvalid => 7016,
             ResultCode::DeviceCredentialRequired => 7017,
+            ResultCode::DeviceCredentialRevoked => 7018,
             ResultCode::Conflict => 3005,
         }
     }
@@ -121,6 +126,7 @@ impl ResultCode {
             ResultCode::RequestTooLarge => "request body too large",
             ResultCode::TokenInvalid => "connection token invalid or expired",
             ResultCode::DeviceCredentialRequired => "sign with the device credential",
+            ResultCode::DeviceCredentialRevoked => "device credential revoked",
             ResultCode::Conflict => "conflicts with the current state",
         }
     }

@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use midship_core::NewAuditEntry;
 use midship_storage::{
-    ApiGroupRecord, ApiRecord, DeviceRecord, GatewayStore, StorageError, StorageResult, WorkspaceSecurityRecord,
+    ApiGroupRecord, ApiRecord, CredentialStatus, DeviceRecord, GatewayStore, StorageError, StorageResult,
+    WorkspaceSecurityRecord,
 };
 use sqlx::Transaction;
 
@@ -220,17 +221,40 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
         Ok(claimed)
     }
 
-    async fn device_credential_issued_at(&self, workspace_id: &str, utdid: &str) -> StorageResult<Option<i64>> {
-        let row = query("SELECT credential_issued_at FROM devices WHERE utdid = $1 AND workspace_id = $2")
-            .bind(utdid)
-            .bind(workspace_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(database_error)?;
-        match row {
-            Some(row) => row.try_get("credential_issued_at").map_err(corrupt("devices")),
-            None => Ok(None),
-        }
+    async fn device_credential_status(&self, workspace_id: &str, utdid: &str) -> StorageResult<CredentialStatus> {
+        let row = query(
+            "SELECT credential_issued_at, credential_revoked_at FROM devices WHERE utdid = $1 AND workspace_id = $2",
+        )
+        .bind(utdid)
+        .bind(workspace_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(database_error)?;
+        let Some(row) = row else { return Ok(CredentialStatus::None) };
+        let issued: Option<i64> = row.try_get(0).map_err(corrupt("devices"))?;
+        let revoked: Option<i64> = row.try_get(1).map_err(corrupt("devices"))?;
+        Ok(match (issued, revoked) {
+            (_, Some(at)) => CredentialStatus::Revoked { at },
+            (Some(at), None) => CredentialStatus::Issued { at },
+            (None, None) => CredentialStatus::None,
+        })
+    }
+
+    async fn revoke_device_credential(
+        &self,
+        workspace_id: &str,
+        utdid: &str,
+        at: i64,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()> {
+        let change = query(
+            "UPDATE devices SET credential_revoked_at = $1
+             WHERE utdid = $2 AND workspace_id = $3 AND credential_issued_at IS NOT NULL AND credential_revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(utdid)
+        .bind(workspace_id);
+        self.audited_existing(change, "device credential", audit).await
     }
 
     async fn workspace_security(&self, workspace_id: &str) -> StorageResult<WorkspaceSecurityRecord> {

@@ -276,8 +276,16 @@ pub trait GatewayStore: Send + Sync {
     /// Marks `device` (recorded now if it is new) as holding a credential since `now`; `false`
     /// when its id was claimed before, or belongs to another workspace.
     async fn claim_device_credential(&self, device: &DeviceRecord, now: UnixMillis) -> StorageResult<bool>;
-    /// When the device claimed its credential; `None` for a device without one (or unknown).
-    async fn device_credential_issued_at(&self, workspace_id: &str, utdid: &str) -> StorageResult<Option<UnixMillis>>;
+    /// Whether the device holds a credential, and whether it was revoked.
+    async fn device_credential_status(&self, workspace_id: &str, utdid: &str) -> StorageResult<CredentialStatus>;
+    /// Revokes the device's credential at `at`; `NotFound` unless it holds one not revoked yet.
+    async fn revoke_device_credential(
+        &self,
+        workspace_id: &str,
+        utdid: &str,
+        at: UnixMillis,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<()>;
     /// The workspace's policy; the defaults when it was never set.
     async fn workspace_security(&self, workspace_id: &str) -> StorageResult<WorkspaceSecurityRecord>;
     /// Replaces the workspace's policy; bumps the gateway revision so every node reloads it.
@@ -312,6 +320,20 @@ pub trait Storage:
     /// Seals every stored secret that is plain or sealed with an older key-encryption key under
     /// the current one. Nodes run it at start; it is safe to run on several at once.
     async fn reseal_secrets(&self) -> StorageResult<ResealReport>;
+}
+
+/// Where a device stands with its credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialStatus {
+    /// Unknown, or recorded before it registered: the app's secret may still speak for it.
+    None,
+    Issued {
+        at: UnixMillis,
+    },
+    /// Its signatures are refused; the app registers again under a new id.
+    Revoked {
+        at: UnixMillis,
+    },
 }
 
 /// What [`Storage::reseal_secrets`] found.

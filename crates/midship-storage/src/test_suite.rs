@@ -27,8 +27,8 @@ pub use sync::*;
 
 use crate::sealing::SecretKeyring;
 use crate::{
-    ApiGroupRecord, ApiRecord, AppScope, Bootstrap, DeviceRecord, DraftAfterPublish, DraftSwitchRecord, Storage,
-    StorageError, StorageResult, SwitchVersionRecord, WorkspaceSecurityRecord,
+    ApiGroupRecord, ApiRecord, AppScope, Bootstrap, CredentialStatus, DeviceRecord, DraftAfterPublish,
+    DraftSwitchRecord, Storage, StorageError, StorageResult, SwitchVersionRecord, WorkspaceSecurityRecord,
 };
 
 /// A fresh store plus whatever must live as long as it (a temporary directory, say).
@@ -696,17 +696,36 @@ pub async fn device_credentials_are_claimed_once(storage: Arc<dyn Storage>) {
     let workspace = "APP0000000000001W1";
     // A device issued its id before credentials existed claims it once; a new one in one step.
     storage.register_device(&device("UTDID00000000001", workspace)).await.unwrap();
-    assert_eq!(storage.device_credential_issued_at(workspace, "UTDID00000000001").await.unwrap(), None);
+    assert_eq!(storage.device_credential_status(workspace, "UTDID00000000001").await.unwrap(), CredentialStatus::None);
     assert!(storage.claim_device_credential(&device("UTDID00000000001", workspace), T0 + 5).await.unwrap());
     assert!(!storage.claim_device_credential(&device("UTDID00000000001", workspace), T0 + 6).await.unwrap());
-    assert_eq!(storage.device_credential_issued_at(workspace, "UTDID00000000001").await.unwrap(), Some(T0 + 5));
+    let issued = CredentialStatus::Issued { at: T0 + 5 };
+    assert_eq!(storage.device_credential_status(workspace, "UTDID00000000001").await.unwrap(), issued);
     assert!(storage.claim_device_credential(&device("UTDID00000000002", workspace), T0 + 7).await.unwrap());
-    assert_eq!(storage.device_credential_issued_at(workspace, "UTDID00000000002").await.unwrap(), Some(T0 + 7));
+    let issued = CredentialStatus::Issued { at: T0 + 7 };
+    assert_eq!(storage.device_credential_status(workspace, "UTDID00000000002").await.unwrap(), issued);
     assert!(
         !storage.claim_device_credential(&device("UTDID00000000002", "APP0000000000001W2"), T0 + 8).await.unwrap(),
         "an id of another workspace is not claimed"
     );
-    assert_eq!(storage.device_credential_issued_at("APP0000000000001W2", "UTDID00000000002").await.unwrap(), None);
+    let elsewhere = storage.device_credential_status("APP0000000000001W2", "UTDID00000000002").await.unwrap();
+    assert_eq!(elsewhere, CredentialStatus::None);
+
+    // Revoked once; a revoked id is not claimed again, and devices without a credential have none
+    // to revoke.
+    let revoke = |utdid: &'static str, at| {
+        let storage = storage.clone();
+        async move {
+            storage.revoke_device_credential(workspace, utdid, at, &audit("device.credential.revoke", utdid, at)).await
+        }
+    };
+    revoke("UTDID00000000002", T0 + 9).await.unwrap();
+    assert!(matches!(revoke("UTDID00000000002", T0 + 10).await, Err(StorageError::NotFound { .. })));
+    assert!(matches!(revoke("UTDID-UNKNOWN", T0 + 10).await, Err(StorageError::NotFound { .. })));
+    let revoked = storage.device_credential_status(workspace, "UTDID00000000002").await.unwrap();
+    assert_eq!(revoked, CredentialStatus::Revoked { at: T0 + 9 });
+    assert!(!storage.claim_device_credential(&device("UTDID00000000002", workspace), T0 + 11).await.unwrap());
+    assert!(audit_actions(&storage).await.contains(&"device.credential.revoke".to_owned()));
 
     let unset = storage.workspace_security(workspace).await.unwrap();
     assert_eq!((unset.device_credentials_required_from, unset.connect_tokens_valid_after), (None, 0));

@@ -53,6 +53,8 @@ pub enum Kick {
     Replaced = 2,
     /// The node is shutting down.
     Shutdown = 3,
+    /// The device's credential was revoked.
+    Revoked = 4,
 }
 
 /// Set by the hub, awaited by the connection's task.
@@ -85,6 +87,7 @@ impl KickSignal {
             1 => Some(Kick::Overflow),
             2 => Some(Kick::Replaced),
             3 => Some(Kick::Shutdown),
+            4 => Some(Kick::Revoked),
             _ => None,
         }
     }
@@ -233,6 +236,13 @@ impl Hub {
 
     pub fn connection_count(&self) -> usize {
         self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Closes the device's connection on this node, if it has one (its credential was revoked).
+    pub fn kick_device(&self, workspace_id: &str, device_id: &str, reason: Kick) -> bool {
+        let workspaces = self.workspaces.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = workspaces.get(workspace_id).and_then(|workspace| workspace.by_device.get(device_id));
+        entry.map(|entry| entry.signal.kick(reason)).is_some()
     }
 
     /// Asks every connection to close (the node is stopping).

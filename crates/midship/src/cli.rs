@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{access, analytics, apps, delivery, gateway, push, switches, sync};
+use crate::commands::{access, analytics, apps, delivery, devices, gateway, push, switches, sync};
 
 #[derive(Debug, Parser)]
 #[command(name = "midship", version, about = "Self-hosted mobile app platform: server and command-line tool")]
@@ -143,6 +143,11 @@ pub enum AdminCommand {
     Api {
         #[command(subcommand)]
         command: gateway::ApiCommand,
+    },
+    /// Device security: the workspace's policy, and revoking a device's credential.
+    Device {
+        #[command(subcommand)]
+        command: devices::DeviceCommand,
     },
     /// Push: notifications to devices and users, templates, channels, revoking and statistics.
     Push {

@@ -1,8 +1,8 @@
 //! The gateway: API groups, APIs, encryption keys and statistics.
 
 use midship_api::{
-    ApiGroupView, ApiStatsView, ApiView, CreateApiGroupRequest, CreateApiRequest, DeviceSecurityRequest,
-    DeviceSecurityView, EnvelopeKeyView, List,
+    ApiGroupView, ApiStatsView, ApiView, CreateApiGroupRequest, CreateApiRequest, DeviceCredentialRevoked,
+    DeviceSecurityRequest, DeviceSecurityView, EnvelopeKeyView, List,
 };
 
 use super::{AdminClient, SdkError};
@@ -57,6 +57,17 @@ impl AdminClient {
     /// The workspace's device security policy and its SDK client key.
     pub async fn device_security(&self, workspace_id: &str) -> Result<DeviceSecurityView, SdkError> {
         self.get(&Self::workspace_path(workspace_id, "device-security"), &()).await
+    }
+
+    /// Revokes a device's credential; it registers again under a new id.
+    pub async fn revoke_device_credential(
+        &self,
+        workspace_id: &str,
+        device_id: &str,
+    ) -> Result<DeviceCredentialRevoked, SdkError> {
+        let path =
+            Self::workspace_path(workspace_id, &format!("devices/{}/revoke-credential", Self::segment(device_id)));
+        self.post(&path, &serde_json::json!({})).await
     }
 
     pub async fn set_device_security(

@@ -55,6 +55,7 @@ const MINIMUM_ROLES: &[(&str, &str, Role)] = &[
     ("GET", "/api/v1/workspaces/{workspace_id}/api-stats", Role::Viewer),
     ("GET", "/api/v1/workspaces/{workspace_id}/device-security", Role::Viewer),
     ("PUT", "/api/v1/workspaces/{workspace_id}/device-security", Role::Developer),
+    ("POST", "/api/v1/workspaces/{workspace_id}/devices/{device_id}/revoke-credential", Role::Operator),
     // Data sync.
     ("GET", "/api/v1/workspaces/{workspace_id}/sync/configs", Role::Viewer),
     ("POST", "/api/v1/workspaces/{workspace_id}/sync/configs", Role::Developer),

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use midship_api::{
-    ApiGroupView, ApiPolicies, ApiStatsView, ApiView, CreateApiGroupRequest, CreateApiRequest, DeviceSecurityRequest,
-    DeviceSecurityView, EnvelopeKeyView, ErrorBody, List,
+    ApiGroupView, ApiPolicies, ApiStatsView, ApiView, CreateApiGroupRequest, CreateApiRequest, DeviceCredentialRevoked,
+    DeviceSecurityRequest, DeviceSecurityView, EnvelopeKeyView, ErrorBody, List,
 };
 use midship_core::clock::format_rfc3339;
 use midship_gateway::{
@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(envelope_keys))
         .routes(routes!(api_stats))
         .routes(routes!(show_device_security, change_device_security))
+        .routes(routes!(revoke_device_credential))
 }
 
 pub fn group_view(group: ApiGroup, show_secret: bool) -> ApiGroupView {
@@ -325,4 +326,20 @@ async fn change_device_security(
     let record = state.gateway.set_device_security(&who, &workspace_id, change).await?;
     let sdk_client_key = state.server_keys.sdk_client_key(&record.workspace_id).await?;
     Ok(Json(device_security_view(record, sdk_client_key)))
+}
+
+/// Revokes a device's credential (a lost or stolen phone): its calls and hellos are refused with
+/// 7018 (at once on the node that answers, within 30 s on the others), its long connection on
+/// this node is closed, and its id is never registered again (the app registers anew).
+#[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/devices/{device_id}/revoke-credential", tag = "gateway",
+    params(("workspace_id" = String, Path), ("device_id" = String, Path)),
+    responses((status = 200, body = DeviceCredentialRevoked), (status = 404, body = ErrorBody)))]
+async fn revoke_device_credential(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, device_id)): Path<(String, String)>,
+) -> Result<Json<DeviceCredentialRevoked>, ApiError> {
+    let revoked_at = state.gateway.revoke_device_credential(&who, &workspace_id, &device_id).await?;
+    let connection_closed = state.sync.hub().kick_device(&workspace_id, &device_id, midship_sync::Kick::Revoked);
+    Ok(Json(DeviceCredentialRevoked { device_id, revoked_at: format_rfc3339(revoked_at), connection_closed }))
 }

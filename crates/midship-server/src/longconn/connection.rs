@@ -254,6 +254,10 @@ async fn run_session(
                 SessionEvent::Kicked(Kick::Shutdown) => {
                     return Err(Ending::new(close::GOING_AWAY, "the server is shutting down"));
                 }
+                SessionEvent::Kicked(Kick::Revoked) => {
+                    let code = midship_gateway::ResultCode::DeviceCredentialRevoked.code();
+                    return Err(Ending::new(close::AUTHENTICATION_FAILED, format!("{code} device credential revoked")));
+                }
             },
             Some((id, response)) = rpc_results.recv() => {
                 rpcs_in_flight -= 1;

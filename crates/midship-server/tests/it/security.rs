@@ -197,6 +197,41 @@ async fn the_app_secret_cannot_act_as_a_registered_device() {
 }
 
 #[tokio::test]
+async fn a_revoked_device_is_refused_and_disconnected_and_registers_anew() {
+    let fixture = crate::sync::fixture().await;
+    let identity = DeviceIdentity { platform: Some("android".into()), ..DeviceIdentity::default() };
+    let phone = rpc_client(&fixture, identity.clone());
+    let credential = phone.register().await.unwrap();
+    let mut live = fixture.raw(Some("midship.v1.json")).await;
+    live.send(ClientFrame::Hello(Box::new(device_hello(&fixture, &credential, "bob")))).await;
+    assert!(matches!(live.frame().await, ServerFrame::Welcome(_)));
+
+    let admin = fixture.server.admin();
+    let revoked = admin.revoke_device_credential(&fixture.workspace, &credential.device_id).await.unwrap();
+    assert!(revoked.connection_closed);
+    let (code, reason) = live.close().await;
+    assert_eq!((code, reason.starts_with("7018")), (close::AUTHENTICATION_FAILED, true), "{reason}");
+    assert_eq!(phone.rpc("midship.time", &json!({})).await.unwrap().result, 7018);
+    let mut reconnecting = fixture.raw(Some("midship.v1.json")).await;
+    reconnecting.send(ClientFrame::Hello(Box::new(device_hello(&fixture, &credential, "bob")))).await;
+    let (code, reason) = reconnecting.close().await;
+    assert_eq!((code, reason.starts_with("7018")), (close::AUTHENTICATION_FAILED, true), "{reason}");
+    let impostor = rpc_client(
+        &fixture,
+        DeviceIdentity { device_id: Some(credential.device_id.clone()), ..DeviceIdentity::default() },
+    );
+    assert_eq!(impostor.rpc("midship.time", &json!({})).await.unwrap().result, 7018, "nor with the app's secret");
+    let twice = admin.revoke_device_credential(&fixture.workspace, &credential.device_id).await.unwrap_err();
+    assert!(twice.to_string().contains("not found"), "{twice}");
+
+    // The app registers again, without its old id, and is a new device.
+    let renewed_phone = rpc_client(&fixture, identity);
+    let renewed = renewed_phone.register().await.unwrap();
+    assert_ne!(renewed.device_id, credential.device_id);
+    assert!(renewed_phone.rpc("midship.time", &json!({})).await.unwrap().is_success());
+}
+
+#[tokio::test]
 async fn signed_calls_need_a_nonce_and_spend_it() {
     let fixture = crate::sync::fixture().await;
     let url = fixture.server.url("/mgw");

@@ -5,6 +5,7 @@ pub mod access;
 pub mod analytics;
 pub mod apps;
 pub mod delivery;
+pub mod devices;
 pub mod gateway;
 pub mod push;
 pub mod switches;
@@ -31,6 +32,7 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Token { command } => access::token(&client, command, json).await,
         AdminCommand::Audit { command } => access::audit(&client, command, json).await,
         AdminCommand::Api { command } => gateway::api(&client, command, json).await,
+        AdminCommand::Device { command } => devices::device(&client, command, json).await,
         AdminCommand::Switch { command } => switches::switch(&client, command, json).await,
         AdminCommand::Push { command } => push::push(&client, command, json).await,
         AdminCommand::Package { command } => delivery::package(&client, command, json).await,

@@ -68,6 +68,22 @@ fn end_to_end_flow(server: &ServerProcess) {
 
     let table = server.cli(&admin, &["app", "list"]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("demo"), "people get a table too");
+
+    // Device security: flags left out keep their value; `never` lifts the deadline.
+    let staging = workspace["workspace_id"].as_str().unwrap();
+    let set = ["device", "security", "--workspace", staging, "--require-credentials-from", "2030-01-01"];
+    assert_eq!(server.cli_json(&admin, &set)["device_credentials_required_from"], "2030-01-01T00:00:00.000Z");
+    let pull = ["device", "security", "--workspace", staging, "--unsigned-config-pull", "true"];
+    let both = server.cli_json(&admin, &pull);
+    assert_eq!(
+        (both["unsigned_config_pull"].as_bool(), both["device_credentials_required_from"].as_str()),
+        (Some(true), Some("2030-01-01T00:00:00.000Z"))
+    );
+    let lifted =
+        server.cli_json(&admin, &["device", "security", "--workspace", staging, "--require-credentials-from", "never"]);
+    assert!(lifted["device_credentials_required_from"].is_null() && lifted["unsigned_config_pull"] == true, "{lifted}");
+    let unknown = server.cli(&admin, &["device", "revoke", "--workspace", staging, "NO-SUCH-DEVICE"]);
+    assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("not found"));
 }
 
 #[test]
