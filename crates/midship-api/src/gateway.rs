@@ -210,6 +210,11 @@ pub struct DeviceSecurityRequest {
     /// default: devices pull with the signed `midship.config.pull`.
     #[serde(default)]
     pub unsigned_config_pull: bool,
+    /// Require platform attestation at registration, judged by this verifier (an `http` or
+    /// `https` URL of the team's backend; docs/security.md); absent or `null`: none.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 2048, pattern = "^https?://"))]
+    pub attestation_verifier_url: Option<String>,
 }
 
 /// A device whose credential was revoked.
@@ -231,6 +236,8 @@ pub struct DeviceSecurityView {
     /// RFC 3339; connection tokens issued earlier are refused. `null`: none revoked.
     pub connect_tokens_valid_after: Option<String>,
     pub unsigned_config_pull: bool,
+    /// Registration needs an attestation this verifier accepts; `null`: none.
+    pub attestation_verifier_url: Option<String>,
     /// The client key GrowthBook SDKs fetch `/api/features/{client_key}` with (add `-PLATFORM`
     /// after the workspace id for one platform's payload).
     pub sdk_client_key: String,

@@ -35,6 +35,7 @@ pub(crate) enum ServerKeyPurpose {
     DeviceCredential,
     ConnectToken,
     SdkClientKey,
+    AttestationChallenge,
 }
 
 impl ServerKeyPurpose {
@@ -44,6 +45,7 @@ impl ServerKeyPurpose {
             ServerKeyPurpose::DeviceCredential => "server:device-credential",
             ServerKeyPurpose::ConnectToken => "server:connect-token",
             ServerKeyPurpose::SdkClientKey => "server:sdk-client-key",
+            ServerKeyPurpose::AttestationChallenge => "server:attestation-challenge",
         }
     }
 }
@@ -129,6 +131,16 @@ impl ServerKeys {
         Ok(derived[..32].to_owned())
     }
 
+    /// The tag proving the server made an attestation challenge (`crate::attestation`).
+    pub(crate) async fn attestation_challenge_tag(
+        &self,
+        workspace_id: &str,
+        challenge: &str,
+    ) -> Result<String, GatewayError> {
+        let key = self.key(workspace_id, ServerKeyPurpose::AttestationChallenge).await?;
+        Ok(device_credential::derive(key.as_bytes(), workspace_id, challenge))
+    }
+
     /// A connection token carrying `claims`, keyed with the workspace's token key.
     pub async fn issue_connect_token(&self, claims: &ConnectClaims) -> Result<String, GatewayError> {
         let key = self.key(&claims.workspace_id, ServerKeyPurpose::ConnectToken).await?;
@@ -183,7 +195,7 @@ impl Gateway {
         device_id: &str,
         security: &WorkspaceSecurityRecord,
     ) -> Result<(), Refusal> {
-        if operation_type == REGISTER_OPERATION_TYPE {
+        if operation_type == REGISTER_OPERATION_TYPE || operation_type == crate::attestation::CHALLENGE_OPERATION_TYPE {
             return Ok(());
         }
         let now = self.control.now_ms();
@@ -218,7 +230,11 @@ impl Gateway {
         &self,
         context: &CallContext,
         security: &WorkspaceSecurityRecord,
+        body: &[u8],
     ) -> Result<(DeviceRegistration, Option<String>), BuiltinError> {
+        if let Some(verifier_url) = &security.attestation_verifier_url {
+            self.check_attestation(context, verifier_url, body).await?;
+        }
         let unavailable = |error: GatewayError| {
             tracing::error!(%error, "cannot register a device credential");
             BuiltinError { kind: ErrorKind::Unavailable, detail: "gateway storage unavailable".to_owned() }
@@ -275,7 +291,7 @@ impl Gateway {
 }
 
 /// A change to a workspace's device security policy.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct DeviceSecurityChange {
     /// From when only device signatures are accepted; `None` keeps accepting the app's secret.
     pub device_credentials_required_from: Option<i64>,
@@ -283,6 +299,8 @@ pub struct DeviceSecurityChange {
     pub revoke_connect_tokens: bool,
     /// Let `POST /api/client/v1/config/pull` answer without a signature.
     pub unsigned_config_pull: bool,
+    /// Registration needs a platform attestation this verifier accepts (`crate::attestation`).
+    pub attestation_verifier_url: Option<String>,
 }
 
 impl Gateway {
@@ -330,6 +348,7 @@ impl Gateway {
                 before.connect_tokens_valid_after
             },
             unsigned_config_pull: change.unsigned_config_pull,
+            attestation_verifier_url: change.attestation_verifier_url,
             updated_at: now,
         };
         let audit = NewAuditEntry::by(who, now, "workspace.device_security", "workspace", &workspace.workspace_id)
@@ -338,6 +357,7 @@ impl Gateway {
                 "device_credentials_required_from": record.device_credentials_required_from,
                 "connect_tokens_valid_after": record.connect_tokens_valid_after,
                 "unsigned_config_pull": record.unsigned_config_pull,
+                "attestation_verifier_url": record.attestation_verifier_url,
             }));
         storage.set_workspace_security(&record, &audit).await?;
         self.routes.invalidate(&workspace.workspace_id);

@@ -8,6 +8,7 @@
 //! call touches the database only when a device is seen for the first time.
 
 mod admin;
+pub mod attestation;
 pub mod builtin;
 pub mod connect;
 mod credentials;

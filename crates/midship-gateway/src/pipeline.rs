@@ -27,6 +27,8 @@ use crate::{Gateway, GatewayError};
 enum Target<'a> {
     /// `midship.device.register`, which the gateway answers itself.
     Registration,
+    /// `midship.device.challenge`, the same.
+    Challenge,
     Builtin(&'a Arc<dyn crate::builtin::BuiltinService>),
     Backend(&'a Route),
 }
@@ -91,6 +93,8 @@ impl Gateway {
         };
         let target = if operation_type == REGISTER_OPERATION_TYPE {
             Some(Target::Registration)
+        } else if operation_type == crate::attestation::CHALLENGE_OPERATION_TYPE {
+            Some(Target::Challenge)
         } else if operation_type.starts_with(BUILTIN_PREFIX) {
             self.builtins.get(operation_type).map(Target::Builtin)
         } else {
@@ -105,7 +109,7 @@ impl Gateway {
         })?;
         *routed = true;
         let need_sign = match &target {
-            Target::Registration | Target::Builtin(_) => true,
+            Target::Registration | Target::Challenge | Target::Builtin(_) => true,
             Target::Backend(route) => route.api.definition.need_sign,
         };
         if need_sign {
@@ -128,7 +132,7 @@ impl Gateway {
         let mut limits = Vec::with_capacity(3);
         let api_limit = match &target {
             Target::Backend(route) => route.api.definition.rate_limit_per_second,
-            Target::Registration | Target::Builtin(_) => None,
+            Target::Registration | Target::Challenge | Target::Builtin(_) => None,
         };
         if let Some(per_second) = api_limit {
             limits.push((format!("api:{workspace_id}:{operation_type}"), per_second));
@@ -178,7 +182,7 @@ impl Gateway {
         };
         let mut response = match target {
             Target::Registration => {
-                let answer = self.register_device_credential(&context, &table.security).await.map(
+                let answer = self.register_device_credential(&context, &table.security, &body).await.map(
                     |(registration, newly_issued)| {
                         issued_device_id = newly_issued.or(issued_device_id.take());
                         serde_json::to_vec(&registration).expect("registrations serialize")
@@ -186,6 +190,7 @@ impl Gateway {
                 );
                 answer_builtin(answer)
             }
+            Target::Challenge => answer_builtin(self.issue_attestation_challenge(&context).await),
             Target::Builtin(service) => answer_builtin(service.call(&context, &body).await),
             Target::Backend(route) => {
                 let fields = body_fields(&body).map_err(|detail| fail(ResultCode::MalformedRequest, Some(detail)))?;

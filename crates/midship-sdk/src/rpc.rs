@@ -199,6 +199,17 @@ pub enum RegisterError {
 
 /// The built-in a device registers with.
 pub const REGISTER_OPERATION_TYPE: &str = "midship.device.register";
+/// The built-in that hands out attestation challenges.
+pub const CHALLENGE_OPERATION_TYPE: &str = "midship.device.challenge";
+
+/// A platform attestation (Play Integrity, App Attest, …) for workspaces that register attested
+/// devices only: `token` is what the platform returned for `challenge`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Attestation {
+    pub kind: String,
+    pub token: String,
+    pub challenge: String,
+}
 
 /// `Result-Status` of a request the gateway or a built-in service could not take as sent.
 const MALFORMED_REQUEST: u16 = 3002;
@@ -241,7 +252,31 @@ impl RpcClient {
     /// every later call with the credential it gets. The first registration of an id wins: keep
     /// the answer in secure storage, since the server never shows the secret again.
     pub async fn register(&self) -> Result<DeviceCredential, RegisterError> {
-        let reply = self.rpc(REGISTER_OPERATION_TYPE, &serde_json::json!({})).await?;
+        self.register_with(&serde_json::json!({})).await
+    }
+
+    /// A challenge to have the platform attest (single use, 5 minutes), before
+    /// [`RpcClient::register_attested`].
+    pub async fn attestation_challenge(&self) -> Result<String, RegisterError> {
+        let reply = self.rpc(CHALLENGE_OPERATION_TYPE, &serde_json::json!({})).await?;
+        if !reply.is_success() {
+            return Err(RegisterError::Refused { result: reply.result, memo: reply.memo });
+        }
+        #[derive(serde::Deserialize)]
+        struct Challenge {
+            challenge: String,
+        }
+        let answer: Challenge = serde_json::from_slice(&reply.body).map_err(RegisterError::Answer)?;
+        Ok(answer.challenge)
+    }
+
+    /// [`RpcClient::register`] with a platform attestation, where the workspace requires one.
+    pub async fn register_attested(&self, attestation: &Attestation) -> Result<DeviceCredential, RegisterError> {
+        self.register_with(&serde_json::json!({ "attestation": attestation })).await
+    }
+
+    async fn register_with(&self, body: &Value) -> Result<DeviceCredential, RegisterError> {
+        let reply = self.rpc(REGISTER_OPERATION_TYPE, body).await?;
         if !reply.is_success() {
             return Err(RegisterError::Refused { result: reply.result, memo: reply.memo });
         }

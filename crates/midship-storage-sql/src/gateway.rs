@@ -259,7 +259,8 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
 
     async fn workspace_security(&self, workspace_id: &str) -> StorageResult<WorkspaceSecurityRecord> {
         let row = query(
-            "SELECT device_credentials_required_from, connect_tokens_valid_after, unsigned_config_pull, updated_at
+            "SELECT device_credentials_required_from, connect_tokens_valid_after, unsigned_config_pull, updated_at,
+                    attestation_verifier_url
              FROM workspace_security WHERE workspace_id = $1",
         )
         .bind(workspace_id)
@@ -275,6 +276,7 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
                 device_credentials_required_from: row.try_get("device_credentials_required_from")?,
                 connect_tokens_valid_after: row.try_get("connect_tokens_valid_after")?,
                 unsigned_config_pull: row.try_get("unsigned_config_pull")?,
+                attestation_verifier_url: row.try_get("attestation_verifier_url")?,
                 updated_at: row.try_get("updated_at")?,
             })
         };
@@ -289,18 +291,21 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
         query(
             "INSERT INTO workspace_security
-                 (workspace_id, device_credentials_required_from, connect_tokens_valid_after, unsigned_config_pull, updated_at)
-             VALUES ($1, $2, $3, $4, $5)
+                 (workspace_id, device_credentials_required_from, connect_tokens_valid_after, unsigned_config_pull,
+                  attestation_verifier_url, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (workspace_id) DO UPDATE SET
                  device_credentials_required_from = excluded.device_credentials_required_from,
                  connect_tokens_valid_after = excluded.connect_tokens_valid_after,
                  unsigned_config_pull = excluded.unsigned_config_pull,
+                 attestation_verifier_url = excluded.attestation_verifier_url,
                  updated_at = excluded.updated_at",
         )
         .bind(&record.workspace_id)
         .bind(record.device_credentials_required_from)
         .bind(record.connect_tokens_valid_after)
         .bind(record.unsigned_config_pull)
+        .bind(&record.attestation_verifier_url)
         .bind(record.updated_at)
         .execute(&mut *transaction)
         .await

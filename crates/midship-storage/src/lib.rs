@@ -243,6 +243,8 @@ pub struct WorkspaceSecurityRecord {
     pub connect_tokens_valid_after: UnixMillis,
     /// `POST /api/client/v1/config/pull` answers without a signature (off unless opted in).
     pub unsigned_config_pull: bool,
+    /// Registration needs a platform attestation this verifier accepts; `None`: no attestation.
+    pub attestation_verifier_url: Option<String>,
     pub updated_at: UnixMillis,
 }
 

@@ -735,11 +735,16 @@ pub async fn device_credentials_are_claimed_once(storage: Arc<dyn Storage>) {
         device_credentials_required_from: Some(T0 + 100),
         connect_tokens_valid_after: T0 + 50,
         unsigned_config_pull: true,
+        attestation_verifier_url: Some("https://attest.bank.example/verify".into()),
         updated_at: T0 + 9,
     };
     storage.set_workspace_security(&policy, &audit("workspace.security", workspace, T0 + 9)).await.unwrap();
     assert_eq!(storage.workspace_security(workspace).await.unwrap(), policy);
-    let relaxed = WorkspaceSecurityRecord { device_credentials_required_from: None, ..policy.clone() };
+    let relaxed = WorkspaceSecurityRecord {
+        device_credentials_required_from: None,
+        attestation_verifier_url: None,
+        ..policy.clone()
+    };
     storage.set_workspace_security(&relaxed, &audit("workspace.security", workspace, T0 + 10)).await.unwrap();
     assert_eq!(storage.workspace_security(workspace).await.unwrap(), relaxed);
     assert_eq!(storage.gateway_revision().await.unwrap(), revision + 2, "every node reloads the policy");

@@ -281,6 +281,7 @@ fn device_security_view(record: WorkspaceSecurityRecord, sdk_client_key: String)
         connect_tokens_valid_after: (record.connect_tokens_valid_after > 0)
             .then(|| format_rfc3339(record.connect_tokens_valid_after)),
         unsigned_config_pull: record.unsigned_config_pull,
+        attestation_verifier_url: record.attestation_verifier_url,
     }
 }
 
@@ -318,10 +319,18 @@ async fn change_device_security(
             Some(i64::from(day) * midship_analytics::rollup::DAY_MS)
         }
     };
+    let verifier = request.attestation_verifier_url.filter(|url| !url.trim().is_empty());
+    if let Some(url) = &verifier {
+        let parsed = url::Url::parse(url).ok().filter(|parsed| matches!(parsed.scheme(), "http" | "https"));
+        if parsed.is_none() || url.len() > 2048 {
+            return Err(ApiError::invalid("attestation_verifier_url: must be an http or https URL"));
+        }
+    }
     let change = DeviceSecurityChange {
         device_credentials_required_from: required_from,
         revoke_connect_tokens: request.revoke_connect_tokens,
         unsigned_config_pull: request.unsigned_config_pull,
+        attestation_verifier_url: verifier,
     };
     let record = state.gateway.set_device_security(&who, &workspace_id, change).await?;
     let sdk_client_key = state.server_keys.sdk_client_key(&record.workspace_id).await?;

@@ -3,6 +3,7 @@
 
 mod admin_api;
 mod analytics;
+mod attestation;
 mod console;
 mod delivery;
 mod gateway;

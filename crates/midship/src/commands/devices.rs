@@ -22,6 +22,10 @@ pub enum DeviceCommand {
         /// Let devices pull configuration without a signature (`true` or `false`).
         #[arg(long)]
         unsigned_config_pull: Option<bool>,
+        /// Require platform attestation at registration, judged by this verifier URL; `none`
+        /// stops requiring it.
+        #[arg(long)]
+        attestation_verifier: Option<String>,
     },
     /// Revoke a lost or stolen device's credential: its calls are refused (7018), its long
     /// connection closed; the app registers again under a new id.
@@ -39,10 +43,13 @@ pub async fn device(client: &AdminClient, command: DeviceCommand, json: bool) ->
             require_credentials_from,
             revoke_connect_tokens,
             unsigned_config_pull,
+            attestation_verifier,
         } => {
             let current = client.device_security(&workspace_id).await?;
-            let unchanged =
-                require_credentials_from.is_none() && !revoke_connect_tokens && unsigned_config_pull.is_none();
+            let unchanged = require_credentials_from.is_none()
+                && !revoke_connect_tokens
+                && unsigned_config_pull.is_none()
+                && attestation_verifier.is_none();
             let view = if unchanged {
                 current
             } else {
@@ -56,6 +63,11 @@ pub async fn device(client: &AdminClient, command: DeviceCommand, json: bool) ->
                     device_credentials_required_from: required_from,
                     revoke_connect_tokens,
                     unsigned_config_pull: unsigned_config_pull.unwrap_or(current.unsigned_config_pull),
+                    attestation_verifier_url: match attestation_verifier.as_deref() {
+                        Some("none") => None,
+                        Some(url) => Some(url.to_owned()),
+                        None => current.attestation_verifier_url.clone(),
+                    },
                 };
                 client.set_device_security(&workspace_id, &request).await?
             };
@@ -85,6 +97,7 @@ fn print_security(view: &DeviceSecurityView) {
         ],
         vec!["connection tokens valid after".to_owned(), output::optional(view.connect_tokens_valid_after.as_deref())],
         vec!["unsigned config pull".to_owned(), view.unsigned_config_pull.to_string()],
+        vec!["attestation verifier".to_owned(), output::optional(view.attestation_verifier_url.as_deref())],
         vec!["GrowthBook client key".to_owned(), view.sdk_client_key.clone()],
     ];
     output::table(&["setting", "value"], &rows);
