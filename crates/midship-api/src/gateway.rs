@@ -215,6 +215,10 @@ pub struct DeviceSecurityRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(max_length = 2048, pattern = "^https?://"))]
     pub attestation_verifier_url: Option<String>,
+    /// Send the GrowthBook payload as `encryptedFeatures`, which GrowthBook's SDKs open with
+    /// `sdk_decryption_key`.
+    #[serde(default)]
+    pub encrypt_features_payload: bool,
 }
 
 /// A device whose credential was revoked.
@@ -238,6 +242,10 @@ pub struct DeviceSecurityView {
     pub unsigned_config_pull: bool,
     /// Registration needs an attestation this verifier accepts; `null`: none.
     pub attestation_verifier_url: Option<String>,
+    pub encrypt_features_payload: bool,
+    /// The `decryptionKey` GrowthBook SDKs open the encrypted payload with (base64 of 16 bytes);
+    /// `null` while the payload is not encrypted.
+    pub sdk_decryption_key: Option<String>,
     /// The client key GrowthBook SDKs fetch `/api/features/{client_key}` with (add `-PLATFORM`
     /// after the workspace id for one platform's payload).
     pub sdk_client_key: String,

@@ -131,6 +131,14 @@ impl ServerKeys {
         Ok(derived[..32].to_owned())
     }
 
+    /// The key GrowthBook SDKs decrypt the workspace's `encryptedFeatures` with (16 bytes).
+    pub async fn sdk_decryption_key(&self, workspace_id: &str) -> Result<[u8; 16], GatewayError> {
+        let key = self.key(workspace_id, ServerKeyPurpose::SdkClientKey).await?;
+        let derived = device_credential::derive(key.as_bytes(), workspace_id, "growthbook-decryption-key");
+        let bytes = hex::decode(&derived[..32]).expect("a derived credential is hex");
+        Ok(bytes.try_into().expect("32 hex digits are 16 bytes"))
+    }
+
     /// The tag proving the server made an attestation challenge (`crate::attestation`).
     pub(crate) async fn attestation_challenge_tag(
         &self,
@@ -301,9 +309,17 @@ pub struct DeviceSecurityChange {
     pub unsigned_config_pull: bool,
     /// Registration needs a platform attestation this verifier accepts (`crate::attestation`).
     pub attestation_verifier_url: Option<String>,
+    /// Send the GrowthBook payload as `encryptedFeatures`.
+    pub encrypt_features_payload: bool,
 }
 
 impl Gateway {
+    /// Whether the workspace sends its GrowthBook payload encrypted (from the in-memory route
+    /// table).
+    pub async fn features_payload_encrypted(&self, workspace_id: &str) -> Result<bool, GatewayError> {
+        Ok(self.route_table(workspace_id).await?.is_some_and(|table| table.security.encrypt_features_payload))
+    }
+
     /// Whether the workspace opted in to config pulls without a signature (from the in-memory
     /// route table); `None` when `app_id` has no such workspace.
     pub async fn unsigned_config_pull_allowed(
@@ -349,6 +365,7 @@ impl Gateway {
             },
             unsigned_config_pull: change.unsigned_config_pull,
             attestation_verifier_url: change.attestation_verifier_url,
+            encrypt_features_payload: change.encrypt_features_payload,
             updated_at: now,
         };
         let audit = NewAuditEntry::by(who, now, "workspace.device_security", "workspace", &workspace.workspace_id)
@@ -358,6 +375,7 @@ impl Gateway {
                 "connect_tokens_valid_after": record.connect_tokens_valid_after,
                 "unsigned_config_pull": record.unsigned_config_pull,
                 "attestation_verifier_url": record.attestation_verifier_url,
+                "encrypt_features_payload": record.encrypt_features_payload,
             }));
         storage.set_workspace_security(&record, &audit).await?;
         self.routes.invalidate(&workspace.workspace_id);

@@ -260,7 +260,7 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
     async fn workspace_security(&self, workspace_id: &str) -> StorageResult<WorkspaceSecurityRecord> {
         let row = query(
             "SELECT device_credentials_required_from, connect_tokens_valid_after, unsigned_config_pull, updated_at,
-                    attestation_verifier_url
+                    attestation_verifier_url, encrypt_features_payload
              FROM workspace_security WHERE workspace_id = $1",
         )
         .bind(workspace_id)
@@ -277,6 +277,7 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
                 connect_tokens_valid_after: row.try_get("connect_tokens_valid_after")?,
                 unsigned_config_pull: row.try_get("unsigned_config_pull")?,
                 attestation_verifier_url: row.try_get("attestation_verifier_url")?,
+                encrypt_features_payload: row.try_get("encrypt_features_payload")?,
                 updated_at: row.try_get("updated_at")?,
             })
         };
@@ -292,13 +293,14 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
         query(
             "INSERT INTO workspace_security
                  (workspace_id, device_credentials_required_from, connect_tokens_valid_after, unsigned_config_pull,
-                  attestation_verifier_url, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6)
+                  attestation_verifier_url, encrypt_features_payload, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (workspace_id) DO UPDATE SET
                  device_credentials_required_from = excluded.device_credentials_required_from,
                  connect_tokens_valid_after = excluded.connect_tokens_valid_after,
                  unsigned_config_pull = excluded.unsigned_config_pull,
                  attestation_verifier_url = excluded.attestation_verifier_url,
+                 encrypt_features_payload = excluded.encrypt_features_payload,
                  updated_at = excluded.updated_at",
         )
         .bind(&record.workspace_id)
@@ -306,6 +308,7 @@ impl<D: Dialect> GatewayStore for SqlStorage<D> {
         .bind(record.connect_tokens_valid_after)
         .bind(record.unsigned_config_pull)
         .bind(&record.attestation_verifier_url)
+        .bind(record.encrypt_features_payload)
         .bind(record.updated_at)
         .execute(&mut *transaction)
         .await

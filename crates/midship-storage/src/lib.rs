@@ -245,6 +245,8 @@ pub struct WorkspaceSecurityRecord {
     pub unsigned_config_pull: bool,
     /// Registration needs a platform attestation this verifier accepts; `None`: no attestation.
     pub attestation_verifier_url: Option<String>,
+    /// The GrowthBook payload goes out as `encryptedFeatures`.
+    pub encrypt_features_payload: bool,
     pub updated_at: UnixMillis,
 }
 

@@ -736,6 +736,7 @@ pub async fn device_credentials_are_claimed_once(storage: Arc<dyn Storage>) {
         connect_tokens_valid_after: T0 + 50,
         unsigned_config_pull: true,
         attestation_verifier_url: Some("https://attest.bank.example/verify".into()),
+        encrypt_features_payload: true,
         updated_at: T0 + 9,
     };
     storage.set_workspace_security(&policy, &audit("workspace.security", workspace, T0 + 9)).await.unwrap();
@@ -743,6 +744,7 @@ pub async fn device_credentials_are_claimed_once(storage: Arc<dyn Storage>) {
     let relaxed = WorkspaceSecurityRecord {
         device_credentials_required_from: None,
         attestation_verifier_url: None,
+        encrypt_features_payload: false,
         ..policy.clone()
     };
     storage.set_workspace_security(&relaxed, &audit("workspace.security", workspace, T0 + 10)).await.unwrap();

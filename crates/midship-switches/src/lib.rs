@@ -9,6 +9,7 @@
 pub mod compile;
 pub mod definition;
 mod document;
+pub mod encrypted_payload;
 pub mod secure_attributes;
 mod service;
 mod snapshot;

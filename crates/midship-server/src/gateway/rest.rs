@@ -274,15 +274,30 @@ async fn api_stats(
     Ok(Json(List { items, next_cursor: None }))
 }
 
-fn device_security_view(record: WorkspaceSecurityRecord, sdk_client_key: String) -> DeviceSecurityView {
-    DeviceSecurityView {
+/// The policy with the keys outside SDKs need, derived from the workspace's server-only keys.
+async fn device_security_view(
+    state: &AppState,
+    record: WorkspaceSecurityRecord,
+) -> Result<DeviceSecurityView, ApiError> {
+    use base64::Engine;
+    let sdk_client_key = state.server_keys.sdk_client_key(&record.workspace_id).await?;
+    let sdk_decryption_key = match record.encrypt_features_payload {
+        true => {
+            let key = state.server_keys.sdk_decryption_key(&record.workspace_id).await?;
+            Some(base64::engine::general_purpose::STANDARD.encode(key))
+        }
+        false => None,
+    };
+    Ok(DeviceSecurityView {
         sdk_client_key,
+        sdk_decryption_key,
+        encrypt_features_payload: record.encrypt_features_payload,
         device_credentials_required_from: record.device_credentials_required_from.map(format_rfc3339),
         connect_tokens_valid_after: (record.connect_tokens_valid_after > 0)
             .then(|| format_rfc3339(record.connect_tokens_valid_after)),
         unsigned_config_pull: record.unsigned_config_pull,
         attestation_verifier_url: record.attestation_verifier_url,
-    }
+    })
 }
 
 /// The workspace's device security policy: from when only device credentials are accepted, and
@@ -296,8 +311,7 @@ async fn show_device_security(
     Path(workspace_id): Path<String>,
 ) -> Result<Json<DeviceSecurityView>, ApiError> {
     let record = state.gateway.device_security(&who, &workspace_id).await?;
-    let sdk_client_key = state.server_keys.sdk_client_key(&record.workspace_id).await?;
-    Ok(Json(device_security_view(record, sdk_client_key)))
+    Ok(Json(device_security_view(&state, record).await?))
 }
 
 /// Sets the day from which app-secret signatures are refused (devices must have registered by
@@ -319,7 +333,7 @@ async fn change_device_security(
             Some(i64::from(day) * midship_analytics::rollup::DAY_MS)
         }
     };
-    let verifier = request.attestation_verifier_url.filter(|url| !url.trim().is_empty());
+    let verifier = request.attestation_verifier_url;
     if let Some(url) = &verifier {
         let parsed = url::Url::parse(url).ok().filter(|parsed| matches!(parsed.scheme(), "http" | "https"));
         if parsed.is_none() || url.len() > 2048 {
@@ -331,10 +345,10 @@ async fn change_device_security(
         revoke_connect_tokens: request.revoke_connect_tokens,
         unsigned_config_pull: request.unsigned_config_pull,
         attestation_verifier_url: verifier,
+        encrypt_features_payload: request.encrypt_features_payload,
     };
     let record = state.gateway.set_device_security(&who, &workspace_id, change).await?;
-    let sdk_client_key = state.server_keys.sdk_client_key(&record.workspace_id).await?;
-    Ok(Json(device_security_view(record, sdk_client_key)))
+    Ok(Json(device_security_view(&state, record).await?))
 }
 
 /// Revokes a device's credential (a lost or stolen phone): its calls and hellos are refused with

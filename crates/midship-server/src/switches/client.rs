@@ -65,8 +65,8 @@ async fn config_pull(
 /// GrowthBook's SDK payload (`GET /api/features/{client_key}`), so GrowthBook's own SDKs evaluate
 /// Midship switches. The client key is the workspace's SDK key (`{workspace_id}.{tag}`, shown by
 /// `GET …/device-security`), with `-PLATFORM` after the workspace id for an app of one platform
-/// (switches limited to other platforms are left out). Whitelisted ids go out hashed
-/// (docs/switches.md).
+/// (switches limited to other platforms are left out). Whitelisted ids go out hashed, and the
+/// features encrypted where the workspace asks (docs/switches.md).
 async fn growthbook_features(
     State(state): State<AppState>,
     Path(client_key): Path<String>,
@@ -91,5 +91,13 @@ async fn growthbook_features(
     };
     let features = secure_attributes::hide_identifiers(&features, workspace_id);
     let date_updated = snapshot.published_at.map(format_rfc3339);
+    if state.gateway.features_payload_encrypted(workspace_id).await? {
+        let key = state.server_keys.sdk_decryption_key(workspace_id).await?;
+        let sealed = midship_switches::encrypted_payload::encrypt(
+            &key,
+            &serde_json::to_vec(&features).expect("JSON values serialize"),
+        );
+        return Ok(Json(json!({ "status": 200, "encryptedFeatures": sealed, "dateUpdated": date_updated })));
+    }
     Ok(Json(json!({ "status": 200, "features": features, "dateUpdated": date_updated })))
 }

@@ -26,6 +26,10 @@ pub enum DeviceCommand {
         /// stops requiring it.
         #[arg(long)]
         attestation_verifier: Option<String>,
+        /// Send the GrowthBook payload encrypted (`true` or `false`); the key to build into apps
+        /// is shown as the GrowthBook decryption key.
+        #[arg(long)]
+        encrypt_features: Option<bool>,
     },
     /// Revoke a lost or stolen device's credential: its calls are refused (7018), its long
     /// connection closed; the app registers again under a new id.
@@ -44,12 +48,14 @@ pub async fn device(client: &AdminClient, command: DeviceCommand, json: bool) ->
             revoke_connect_tokens,
             unsigned_config_pull,
             attestation_verifier,
+            encrypt_features,
         } => {
             let current = client.device_security(&workspace_id).await?;
             let unchanged = require_credentials_from.is_none()
                 && !revoke_connect_tokens
                 && unsigned_config_pull.is_none()
-                && attestation_verifier.is_none();
+                && attestation_verifier.is_none()
+                && encrypt_features.is_none();
             let view = if unchanged {
                 current
             } else {
@@ -68,6 +74,7 @@ pub async fn device(client: &AdminClient, command: DeviceCommand, json: bool) ->
                         Some(url) => Some(url.to_owned()),
                         None => current.attestation_verifier_url.clone(),
                     },
+                    encrypt_features_payload: encrypt_features.unwrap_or(current.encrypt_features_payload),
                 };
                 client.set_device_security(&workspace_id, &request).await?
             };
@@ -99,6 +106,7 @@ fn print_security(view: &DeviceSecurityView) {
         vec!["unsigned config pull".to_owned(), view.unsigned_config_pull.to_string()],
         vec!["attestation verifier".to_owned(), output::optional(view.attestation_verifier_url.as_deref())],
         vec!["GrowthBook client key".to_owned(), view.sdk_client_key.clone()],
+        vec!["GrowthBook decryption key".to_owned(), output::optional(view.sdk_decryption_key.as_deref())],
     ];
     output::table(&["setting", "value"], &rows);
 }

@@ -125,4 +125,37 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
     );
     // The percentage rule really splits users (about 30% plus the whitelist), not all or nothing.
     assert!((200..450).contains(&whitelisted), "{whitelisted} users got the new checkout");
+
+    // Encrypted: the payload holds no features in plain, and GrowthBook's SDK opens it with the
+    // decryption key to the same features.
+    let load = |decryption_key: &str| -> Value {
+        let loaded = Command::new("python3")
+            .args(["-c", OPEN_WITH_GROWTHBOOK, &server.base_url, &client_key, decryption_key])
+            .output()
+            .unwrap();
+        assert!(loaded.status.success(), "GrowthBook SDK failed: {}", String::from_utf8_lossy(&loaded.stderr));
+        serde_json::from_slice(&loaded.stdout).unwrap()
+    };
+    let plain = load("");
+    let policy =
+        server.cli_json(&token, &["device", "security", "--workspace", &workspace, "--encrypt-features", "true"]);
+    let decryption_key = policy["sdk_decryption_key"].as_str().expect("a decryption key once encrypted").to_owned();
+    let sealed: Value =
+        http.get(format!("{}/api/features/{client_key}", server.base_url)).send().unwrap().json().unwrap();
+    assert!(sealed.get("features").is_none() && sealed["encryptedFeatures"].is_string(), "{sealed}");
+    assert!(!sealed.to_string().contains("pay.new_checkout"), "{sealed}");
+    assert_eq!(load(&decryption_key), plain);
 }
+
+/// Loads the features with GrowthBook's Python SDK and its `decryption_key`, and prints them.
+const OPEN_WITH_GROWTHBOOK: &str = r#"
+import json, sys
+from growthbook import GrowthBook
+api_host, client_key, decryption_key = sys.argv[1:4]
+gb = GrowthBook(api_host=api_host, client_key=client_key, decryption_key=decryption_key, cache_ttl=0)
+gb.load_features()
+features = gb.get_features()
+if not features:
+    raise SystemExit("no features loaded")
+print(json.dumps({key: feature.to_dict() for key, feature in features.items()}))
+"#;
