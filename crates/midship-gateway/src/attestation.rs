@@ -124,8 +124,7 @@ impl Gateway {
             .attestation_challenge_tag(workspace_id, payload)
             .await
             .map_err(|_| unavailable("gateway storage unavailable"))?;
-        let matches = expected.len() == tag.len()
-            && expected.bytes().zip(tag.bytes()).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0;
+        let matches = crate::credentials::tags_match(&expected, tag);
         let now = self.control.now_ms();
         if !matches || now > expires_at || !self.nonces.first_use(&format!("attestation:{payload}"), now, expires_at) {
             return Err(stale());

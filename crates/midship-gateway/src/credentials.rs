@@ -69,6 +69,12 @@ pub struct DeviceRegistration {
 
 type Refusal = (ResultCode, String);
 
+/// Whether two tags are equal, in time that does not depend on where they differ.
+pub(crate) fn tags_match(expected: &str, given: &str) -> bool {
+    expected.len() == given.len()
+        && expected.bytes().zip(given.bytes()).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0
+}
+
 fn revoked() -> Refusal {
     (
         ResultCode::DeviceCredentialRevoked,
@@ -121,8 +127,7 @@ impl ServerKeys {
     /// Whether `tag` is the one [`Self::sdk_client_key`] gives the workspace (constant time).
     pub async fn sdk_client_key_matches(&self, workspace_id: &str, tag: &str) -> Result<bool, GatewayError> {
         let expected = self.sdk_client_key_tag(workspace_id).await?;
-        Ok(expected.len() == tag.len()
-            && expected.bytes().zip(tag.bytes()).fold(0u8, |difference, (a, b)| difference | (a ^ b)) == 0)
+        Ok(tags_match(&expected, tag))
     }
 
     async fn sdk_client_key_tag(&self, workspace_id: &str) -> Result<String, GatewayError> {
