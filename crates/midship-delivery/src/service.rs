@@ -537,7 +537,10 @@ impl DeliveryService {
         let revision = storage.delivery_revision(workspace_id).await?;
         let releases = storage.list_delivery_releases(workspace_id).await?;
         if releases.is_empty() {
-            return Ok(DeliverySnapshot::empty());
+            // Keeps the revision (a signing key's time, say), or every refresh would rebuild it.
+            let mut empty = DeliverySnapshot::empty();
+            empty.revision = revision;
+            return Ok(empty);
         }
         let mut parsed = Vec::with_capacity(releases.len());
         let mut restored = HashMap::new();

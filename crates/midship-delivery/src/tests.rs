@@ -148,3 +148,18 @@ async fn time_windows_client_ranges_and_mini_programs() {
     assert!(refused.unwrap_err().to_string().contains("16 digits"));
     assert!(fixture.storage.list_delivery_packages(&fixture.workspace_id).await.unwrap().len() == 2);
 }
+
+#[tokio::test]
+async fn a_workspace_with_a_key_but_no_release_is_not_rebuilt_on_every_refresh() {
+    let fixture = fixture().await;
+    let delivery = &fixture.delivery;
+    delivery.public_key(&fixture.admin, &fixture.workspace_id).await.unwrap();
+    let nothing = delivery.check(&fixture.workspace_id, &device("d1", "1.0.0"), &InstalledPackages::default()).await;
+    assert_eq!(nothing.unwrap(), midship_api::DeliveryCheckResponse::default());
+    assert_eq!(delivery.refresh_changed().await.unwrap(), 0, "the empty snapshot keeps the key's revision");
+    delivery.rotate_signing_key(&fixture.admin, &fixture.workspace_id).await.unwrap();
+    delivery.check(&fixture.workspace_id, &device("d1", "1.0.0"), &InstalledPackages::default()).await.unwrap();
+    let keys = delivery.list_signing_keys(&fixture.admin, &fixture.workspace_id).await.unwrap();
+    assert_eq!(keys.all().len(), 2);
+    assert_eq!(delivery.refresh_changed().await.unwrap(), 0);
+}
