@@ -98,19 +98,24 @@ impl WorkspaceKeys {
     }
 }
 
+/// A fresh key of `generation`, to store.
+fn new_key(workspace_id: &str, generation: i64, now: i64) -> SigningKeyRecord {
+    let signer = ManifestSigner::generate();
+    SigningKeyRecord {
+        workspace_id: workspace_id.to_owned(),
+        generation,
+        algorithm: midship_package::signing::ALGORITHM.to_owned(),
+        secret: signer.secret(),
+        public_key: signer.public_key(),
+        created_at: now,
+        retired_at: None,
+    }
+}
+
 impl DeliveryService {
     /// The workspace's keys, generation 1 created on first use.
     pub(crate) async fn signing_keys(&self, workspace_id: &str) -> Result<Arc<WorkspaceKeys>, DeliveryError> {
-        let candidate = ManifestSigner::generate();
-        let first = SigningKeyRecord {
-            workspace_id: workspace_id.to_owned(),
-            generation: 1,
-            algorithm: midship_package::signing::ALGORITHM.to_owned(),
-            secret: candidate.secret(),
-            public_key: candidate.public_key(),
-            created_at: self.control().now_ms(),
-            retired_at: None,
-        };
+        let first = new_key(workspace_id, 1, self.control().now_ms());
         let records = self.control().storage().delivery_signing_keys(&first).await?;
         Ok(Arc::new(WorkspaceKeys::from_records(records)?))
     }
@@ -125,11 +130,6 @@ impl DeliveryService {
         self.signing_keys(workspace_id).await
     }
 
-    /// The public key of the newest generation (base64 Ed25519).
-    pub async fn public_key(&self, who: &Principal, workspace_id: &str) -> Result<String, DeliveryError> {
-        Ok(self.list_signing_keys(who, workspace_id).await?.newest().public_key.clone())
-    }
-
     /// Makes a new generation the one that signs uploads. Older keys keep signing offers until
     /// they are retired.
     pub async fn rotate_signing_key(
@@ -139,17 +139,8 @@ impl DeliveryService {
     ) -> Result<Arc<WorkspaceKeys>, DeliveryError> {
         let (app, _) = self.control().authorized_workspace(who, workspace_id, Action::ManageApps).await?;
         let keys = self.signing_keys(workspace_id).await?;
-        let signer = ManifestSigner::generate();
         let now = self.control().now_ms();
-        let record = SigningKeyRecord {
-            workspace_id: workspace_id.to_owned(),
-            generation: keys.newest().generation + 1,
-            algorithm: midship_package::signing::ALGORITHM.to_owned(),
-            secret: signer.secret(),
-            public_key: signer.public_key(),
-            created_at: now,
-            retired_at: None,
-        };
+        let record = new_key(workspace_id, keys.newest().generation + 1, now);
         let audit = NewAuditEntry::by(who, now, "delivery.signing_key.rotate", "workspace", workspace_id)
             .in_app(&app.app_id)
             .after(json!({ "generation": record.generation, "public_key": record.public_key }));

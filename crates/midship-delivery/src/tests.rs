@@ -153,7 +153,7 @@ async fn time_windows_client_ranges_and_mini_programs() {
 async fn a_workspace_with_a_key_but_no_release_is_not_rebuilt_on_every_refresh() {
     let fixture = fixture().await;
     let delivery = &fixture.delivery;
-    delivery.public_key(&fixture.admin, &fixture.workspace_id).await.unwrap();
+    delivery.list_signing_keys(&fixture.admin, &fixture.workspace_id).await.unwrap();
     let nothing = delivery.check(&fixture.workspace_id, &device("d1", "1.0.0"), &InstalledPackages::default()).await;
     assert_eq!(nothing.unwrap(), midship_api::DeliveryCheckResponse::default());
     assert_eq!(delivery.refresh_changed().await.unwrap(), 0, "the empty snapshot keeps the key's revision");
