@@ -94,26 +94,7 @@ impl DeliveryClient {
 
     /// The offer's manifest, once one of its signatures verifies with one of the app's keys.
     pub fn verify(&self, offer: &PackageOffer) -> Result<PackageManifest, DeliveryClientError> {
-        let signatures = std::iter::once(&offer.signature).chain(offer.signatures.iter().map(|entry| &entry.signature));
-        let mut last_error = PackageError::BadSignature("the app has no manifest key".into());
-        let mut verified = None;
-        'keys: for public_key in &self.settings.public_keys {
-            for signature in signatures.clone() {
-                let signed = SignedManifest {
-                    manifest: offer.manifest.clone(),
-                    algorithm: offer.algorithm.clone(),
-                    signature: signature.clone(),
-                };
-                match verify_manifest(public_key, &signed) {
-                    Ok(manifest) => {
-                        verified = Some(manifest);
-                        break 'keys;
-                    }
-                    Err(error) => last_error = error,
-                }
-            }
-        }
-        let manifest = verified.ok_or(last_error)?;
+        let manifest = verify_with_any(&self.settings.public_keys, offer)?;
         if manifest.kind != offer.kind || manifest.app_id != offer.app_id || manifest.version != offer.version {
             return Err(PackageError::BadSignature("the signed manifest is for another package".into()).into());
         }
@@ -255,4 +236,24 @@ impl DeliveryClient {
             }
         }
     }
+}
+
+/// The manifest, if any of the offer's signatures verifies with any of `public_keys`.
+fn verify_with_any(public_keys: &[String], offer: &PackageOffer) -> Result<PackageManifest, PackageError> {
+    let signatures = std::iter::once(&offer.signature).chain(offer.signatures.iter().map(|entry| &entry.signature));
+    let mut last_error = PackageError::BadSignature("the app has no manifest key".into());
+    for public_key in public_keys {
+        for signature in signatures.clone() {
+            let signed = SignedManifest {
+                manifest: offer.manifest.clone(),
+                algorithm: offer.algorithm.clone(),
+                signature: signature.clone(),
+            };
+            match verify_manifest(public_key, &signed) {
+                Ok(manifest) => return Ok(manifest),
+                Err(error) => last_error = error,
+            }
+        }
+    }
+    Err(last_error)
 }
