@@ -1,7 +1,6 @@
 //! The columns that hold secrets, sealed under the store's keyring on the way in and opened on
 //! the way out (`midship_storage::sealing`), and the resealing every node runs at start.
 
-use midship_storage::sealing::SecretKeyring;
 use midship_storage::{ResealReport, StorageError, StorageResult};
 
 use crate::db::{SqlRow, query};
@@ -56,7 +55,10 @@ impl<D: Dialect> SqlStorage<D> {
     }
 
     pub(crate) fn open_secret(&self, column: &SecretColumn, stored: &str) -> StorageResult<String> {
-        open(&self.keyring, column, stored)
+        self.keyring
+            .open(column.name, stored)
+            .map(|plain| plain.to_string())
+            .map_err(|source| StorageError::Sealed { table: column.table, source })
     }
 
     /// Seals again every secret not sealed with the current key. Each row is changed only if it
@@ -101,11 +103,4 @@ impl<D: Dialect> SqlStorage<D> {
         }
         Ok(report)
     }
-}
-
-fn open(keyring: &SecretKeyring, column: &SecretColumn, stored: &str) -> StorageResult<String> {
-    keyring
-        .open(column.name, stored)
-        .map(|plain| plain.to_string())
-        .map_err(|source| StorageError::Sealed { table: column.table, source })
 }
