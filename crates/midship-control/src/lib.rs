@@ -6,6 +6,7 @@ mod access;
 mod audit;
 mod bootstrap;
 mod error;
+pub mod jobs;
 mod tenancy;
 
 use std::sync::Arc;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use midship_core::access::TokenRecord;
 use midship_core::cache::TtlCache;
 use midship_core::{App, Clock, Workspace};
-use midship_storage::Storage;
+use midship_storage::{LeaseClaim, Storage, StorageError};
 
 pub use access::{IssuedToken, NewToken};
 pub use audit::AuditQuery;
@@ -56,6 +57,8 @@ pub struct ControlPlane {
     clock: Arc<dyn Clock>,
     settings: ControlSettings,
     lookups: Arc<Lookups>,
+    /// This process among the cluster's nodes: the holder name of its leases.
+    node_id: Arc<str>,
 }
 
 impl ControlPlane {
@@ -65,7 +68,34 @@ impl ControlPlane {
             workspaces: TtlCache::new(LOOKUP_TTL_MS, LOOKUP_CAPACITY),
             apps: TtlCache::new(LOOKUP_TTL_MS, LOOKUP_CAPACITY),
         };
-        Self { storage, clock, settings, lookups: Arc::new(lookups) }
+        let node_id = midship_core::ids::new_id(clock.now_ms(), &mut rand::rng());
+        Self { storage, clock, settings, lookups: Arc::new(lookups), node_id: node_id.into() }
+    }
+
+    /// This node's id, unique per process.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// Takes or renews the lease `name` for `ttl_ms`; `false` while another node holds it.
+    pub async fn hold_lease(&self, name: &str, ttl_ms: i64) -> Result<bool, StorageError> {
+        let now = self.now_ms();
+        let claim = LeaseClaim { name, holder: &self.node_id, now, until: now.saturating_add(ttl_ms) };
+        self.storage.acquire_lease(&claim).await
+    }
+
+    /// Gives up a lease this node holds, so another node may take the work at once.
+    pub async fn release_lease(&self, name: &str) {
+        if let Err(error) = self.storage.release_lease(name, &self.node_id).await {
+            tracing::warn!(%error, lease = name, "cannot release a lease; it lapses on its own");
+        }
+    }
+
+    /// Forgets every cached token, app and workspace: another node changed one.
+    pub fn forget_cached_lookups(&self) {
+        self.lookups.tokens.clear();
+        self.lookups.workspaces.clear();
+        self.lookups.apps.clear();
     }
 
     pub fn storage(&self) -> &Arc<dyn Storage> {

@@ -52,6 +52,11 @@ impl<K: Eq + Hash, V: Clone> TtlCache<K, V> {
     pub fn forget(&self, key: &K) {
         self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(key);
     }
+
+    /// Drops every entry: another node announced a change.
+    pub fn clear(&self) {
+        self.entries.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +73,9 @@ mod tests {
         cache.insert("c", 3, 0);
         assert_eq!((cache.get(&"a", 1), cache.get(&"c", 1)), (None, Some(3)), "full: started over");
         cache.forget(&"c");
+        cache.insert("d", 4, 0);
+        cache.clear();
+        assert_eq!(cache.get(&"d", 1), None);
         assert_eq!(cache.get(&"c", 1), None);
     }
 }

@@ -31,6 +31,11 @@ pub trait BlobStore: Send + Sync + Debug {
     async fn size(&self, sha256: &str) -> Result<Option<u64>, BlobError>;
     /// `length` bytes from `offset`; the range must lie inside the blob.
     async fn open(&self, sha256: &str, offset: u64, length: u64) -> Result<BlobReader, BlobError>;
+    /// A URL devices may download the blob from directly for `valid_for` (a pre-signed object
+    /// storage URL); `None` when the store has none and the server streams it itself.
+    fn download_url(&self, _sha256: &str, _valid_for: std::time::Duration) -> Option<String> {
+        None
+    }
 
     async fn read_all(&self, sha256: &str) -> Result<Vec<u8>, BlobError> {
         let size = self.size(sha256).await?.ok_or_else(|| BlobError::Io {
@@ -49,7 +54,7 @@ pub trait BlobStore: Send + Sync + Debug {
     }
 }
 
-fn check_name(sha256: &str) -> Result<(), BlobError> {
+pub(crate) fn check_name(sha256: &str) -> Result<(), BlobError> {
     if sha256.len() == 64 && sha256.bytes().all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f')) {
         Ok(())
     } else {

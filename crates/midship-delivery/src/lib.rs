@@ -12,6 +12,7 @@
 pub mod blob;
 pub mod definition;
 mod events;
+mod s3;
 pub mod service;
 pub mod signing_keys;
 pub mod snapshot;
@@ -27,6 +28,7 @@ use midship_storage::StorageError;
 
 pub use blob::{BlobError, BlobStore, LocalBlobStore};
 pub use definition::{ReleaseDefinition, Stage, UpgradeMode};
+pub use s3::{S3BlobStore, S3Settings, S3UrlError};
 pub use service::{DeliveryService, DeliverySettings, ReleaseAction, ReleaseSummary};
 pub use upload::UploadRequest;
 

@@ -126,7 +126,14 @@ impl Gateway {
             .map_err(|_| unavailable("gateway storage unavailable"))?;
         let matches = crate::credentials::tags_match(&expected, tag);
         let now = self.control.now_ms();
-        if !matches || now > expires_at || !self.nonces.first_use(&format!("attestation:{payload}"), now, expires_at) {
+        if !matches || now > expires_at {
+            return Err(stale());
+        }
+        let first_use = self
+            .first_use_of_nonce(&format!("attestation:{payload}"), now, expires_at)
+            .await
+            .map_err(|_| unavailable("replay protection unavailable"))?;
+        if !first_use {
             return Err(stale());
         }
         Ok(())

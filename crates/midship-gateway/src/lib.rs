@@ -40,6 +40,7 @@ pub use definition::{
     HeaderAction, HeaderRule, HeaderStage, HttpMethod, Mock, Parameter, ParameterKind, ProxySignature, ResponseCache,
     TrafficMigration,
 };
+pub use limits::ClusterGuards;
 pub use midship_core::api_calls::ApiTotals;
 pub use model::{Api, ApiGroup};
 pub use request::{MAX_IDENTITY_CHARS, RpcHeaders, RpcRequest, RpcResponse, default_status};
@@ -118,6 +119,8 @@ pub struct Gateway {
     routes: routes::RouteCache,
     keys: routes::KeyCache,
     nonces: limits::NonceCache,
+    /// The cluster's nonce record; `None` on a node that is alone.
+    cluster: Option<Arc<dyn ClusterGuards>>,
     limiter: limits::RateLimiter,
     envelope_keys: RwLock<HashMap<(String, Suite), Arc<GatewayKey>>>,
     server_keys: Arc<credentials::ServerKeys>,
@@ -135,6 +138,7 @@ impl Gateway {
         settings: GatewaySettings,
         builtins: BuiltinRegistry,
         server_keys: Arc<ServerKeys>,
+        cluster: Option<Arc<dyn ClusterGuards>>,
     ) -> Self {
         let http = reqwest::Client::builder()
             .pool_idle_timeout(std::time::Duration::from_secs(90))
@@ -145,6 +149,7 @@ impl Gateway {
         Self {
             keys: routes::KeyCache::new(settings.key_cache_ttl_ms),
             nonces: limits::NonceCache::new(settings.nonce_capacity),
+            cluster,
             control,
             settings,
             builtins,

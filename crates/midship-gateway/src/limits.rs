@@ -1,4 +1,6 @@
-//! In-memory protections of one node: token-bucket rate limits and the nonce replay window.
+//! In-memory protections of one node: token-bucket rate limits and the nonce replay window; and
+//! the seam to the cluster ([`ClusterGuards`]): the nonce record every node shares, and how many
+//! nodes share the rate limits.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -18,14 +20,16 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     /// Takes one token from every `(key, per_second)` limit, or none if any is empty, so a refused
-    /// call does not use up the other limits.
-    pub fn try_acquire(&self, limits: &[(String, u32)], now_ms: i64) -> bool {
+    /// call does not use up the other limits. This node is one of `nodes` sharing each limit: its
+    /// bucket holds and refills `per_second / nodes` (at least one call a second).
+    pub fn try_acquire(&self, limits: &[(String, u32)], nodes: usize, now_ms: i64) -> bool {
         if limits.is_empty() {
             return true;
         }
+        let nodes = nodes.max(1) as f64;
         let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         for (key, per_second) in limits {
-            let capacity = f64::from(*per_second);
+            let capacity = (f64::from(*per_second) / nodes).max(1.0);
             let bucket = buckets.entry(key.clone()).or_insert(Bucket { tokens: capacity, updated_ms: now_ms });
             let elapsed_seconds = (now_ms - bucket.updated_ms).max(0) as f64 / 1000.0;
             bucket.tokens = (bucket.tokens + elapsed_seconds * capacity).min(capacity);
@@ -42,6 +46,19 @@ impl RateLimiter {
         }
         all_have_a_token
     }
+}
+
+/// What the gateway asks of the cluster it is part of.
+#[async_trait::async_trait]
+pub trait ClusterGuards: Send + Sync + std::fmt::Debug {
+    /// Nodes serving now (this one included). Each node enforces `limit / nodes` of a rate limit,
+    /// so the cluster as a whole allows about the limit when the load balancer spreads calls evenly.
+    fn live_nodes(&self) -> usize;
+    /// Nonces are recorded for every node (the bus's key-value store), checked after this node's
+    /// own [`NonceCache`], so a request replayed through another node is refused too.
+    /// Records `nonce` until `expires_at_ms`; `Ok(false)` when any node recorded it already. An
+    /// error means the record cannot be reached: the caller refuses the request (fails closed).
+    async fn first_use(&self, nonce: &str, expires_at_ms: i64) -> Result<bool, String>;
 }
 
 /// Nonces seen within the timestamp window. A signed request whose timestamp is inside the window
@@ -95,20 +112,24 @@ mod tests {
     fn buckets_refill_and_the_lowest_limit_wins() {
         let limiter = RateLimiter::default();
         let limits = vec![("api".to_owned(), 10), ("app".to_owned(), 2)];
-        assert!(limiter.try_acquire(&limits, 0));
-        assert!(limiter.try_acquire(&limits, 0));
-        assert!(!limiter.try_acquire(&limits, 0), "the app's 2/s is the lowest");
-        assert!(limiter.try_acquire(&limits, 500), "half a second refills one token");
-        assert!(limiter.try_acquire(&[("other".to_owned(), 1)], 0));
+        assert!(limiter.try_acquire(&limits, 1, 0));
+        assert!(limiter.try_acquire(&limits, 1, 0));
+        assert!(!limiter.try_acquire(&limits, 1, 0), "the app's 2/s is the lowest");
+        assert!(limiter.try_acquire(&limits, 1, 500), "half a second refills one token");
+        let shared = RateLimiter::default();
+        let api = [("api".to_owned(), 10)];
+        let allowed = (0..10).filter(|_| shared.try_acquire(&api, 2, 0)).count();
+        assert_eq!(allowed, 5, "one of two nodes allows half of 10/s");
+        assert!(limiter.try_acquire(&[("other".to_owned(), 1)], 1, 0));
     }
 
     #[test]
     fn a_refused_call_spends_nothing() {
         let limiter = RateLimiter::default();
-        assert!(limiter.try_acquire(&[("app".to_owned(), 1)], 0));
-        assert!(!limiter.try_acquire(&[("api".to_owned(), 5), ("app".to_owned(), 1)], 0));
+        assert!(limiter.try_acquire(&[("app".to_owned(), 1)], 1, 0));
+        assert!(!limiter.try_acquire(&[("api".to_owned(), 5), ("app".to_owned(), 1)], 1, 0));
         for _ in 0..5 {
-            assert!(limiter.try_acquire(&[("api".to_owned(), 5)], 0), "the api bucket kept its tokens");
+            assert!(limiter.try_acquire(&[("api".to_owned(), 5)], 1, 0), "the api bucket kept its tokens");
         }
     }
 

@@ -143,7 +143,8 @@ impl Gateway {
         if let Some(per_second) = self.settings.app_rate_limit {
             limits.push((format!("app:{app_id}"), per_second));
         }
-        if !self.limiter.try_acquire(&limits, now) {
+        let nodes = self.cluster.as_ref().map_or(1, |cluster| cluster.live_nodes());
+        if !self.limiter.try_acquire(&limits, nodes, now) {
             let mut refusal = fail(ResultCode::RateLimited, None);
             if let Target::Backend(route) = &target
                 && let Some(custom) = &route.api.definition.rate_limited_response
@@ -524,10 +525,27 @@ impl Gateway {
             self.check_app_secret_allowed(operation_type, workspace_id, device_id, security).await?;
         }
         let expires_at = timestamp_ms + self.settings.timestamp_window_ms;
-        if !self.nonces.first_use(&format!("{app_id}:{nonce}"), now, expires_at) {
+        if !self.first_use_of_nonce(&format!("{app_id}:{nonce}"), now, expires_at).await? {
             return Err((ResultCode::ReplayedNonce, "nonce already used".into()));
         }
         Ok(())
+    }
+
+    /// Whether no node has seen `nonce` before: this node's cache first, then the cluster's.
+    pub(crate) async fn first_use_of_nonce(
+        &self,
+        nonce: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, (ResultCode, String)> {
+        if !self.nonces.first_use(nonce, now, expires_at) {
+            return Ok(false);
+        }
+        let Some(shared) = &self.cluster else { return Ok(true) };
+        shared.first_use(nonce, expires_at).await.map_err(|error| {
+            tracing::warn!(%error, "the cluster's nonce record is unreachable; request refused");
+            (ResultCode::BackendUnreachable, "replay protection unavailable".to_owned())
+        })
     }
 
     /// The workspace's routes, from memory; `None` when the workspace does not exist.
@@ -646,6 +664,13 @@ impl Gateway {
     pub async fn refresh_changed(&self) -> Result<bool, GatewayError> {
         let revision = self.control.storage().gateway_revision().await?;
         Ok(self.routes.observe_revision(revision))
+    }
+
+    /// Forgets cached app keys and device credential states: another node changed some (a key
+    /// rotation, a revoked device), so the next call reads them again.
+    pub fn forget_cached_lookups(&self) {
+        self.keys.clear();
+        self.credentialed.clear();
     }
 }
 

@@ -81,6 +81,10 @@ impl KeyCache {
         Self { ttl_ms, keys: RwLock::default() }
     }
 
+    pub fn clear(&self) {
+        self.keys.write().unwrap_or_else(|poisoned| poisoned.into_inner()).clear();
+    }
+
     pub fn get(&self, app_id: &str, now_ms: i64) -> Option<Arc<Vec<AppKey>>> {
         let keys = self.keys.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         keys.get(app_id).filter(|(loaded_at, _)| now_ms - loaded_at < self.ttl_ms).map(|(_, keys)| keys.clone())

@@ -40,6 +40,9 @@ pub const REVOKE_WINDOW_MS: i64 = 7 * DAY_MS;
 pub const MAX_STATS_RANGE_MS: i64 = 90 * DAY_MS;
 /// Deliveries read, sent and recorded per dispatcher step.
 const DISPATCH_CHUNK: u32 = 2000;
+/// How long a push task's lease lasts unless renewed (every step renews it): how soon another
+/// node resumes the task of a node that died.
+const TASK_LEASE_MS: i64 = 15_000;
 /// Device reports waiting for the report writer before callers wait too.
 const EVENT_QUEUE: usize = 16_384;
 /// Tasks one dispatcher pass looks at.
@@ -175,7 +178,7 @@ struct Inner {
     channels: Mutex<BuiltChannels>,
     /// Tasks this node is dispatching.
     running: Mutex<HashSet<String>>,
-    wake: Notify,
+    wake: Arc<Notify>,
     observer: Option<Arc<dyn DispatchObserver>>,
     events: EventWriter,
 }
@@ -249,7 +252,7 @@ impl PushService {
                 kinds: RwLock::new(ChannelKinds::standard()),
                 channels: Mutex::new(HashMap::new()),
                 running: Mutex::new(HashSet::new()),
-                wake: Notify::new(),
+                wake: Arc::new(Notify::new()),
                 observer,
                 events,
             }),

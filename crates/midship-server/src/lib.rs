@@ -28,6 +28,7 @@ mod gateway;
 pub mod longconn;
 pub mod metrics;
 mod mgw;
+pub mod node;
 pub mod ops;
 mod push;
 pub mod storage;
@@ -45,10 +46,11 @@ use midship_delivery::{DeliveryService, LocalBlobStore};
 use midship_gateway::{Gateway, GatewaySettings, ServerKeys};
 use midship_push::PushService;
 use midship_switches::SwitchService;
-use midship_sync::SyncService;
+use midship_sync::{Bus, Hub, LocalBus, SyncService};
 use tower_http::trace::TraceLayer;
 
 pub use connections::{ConnectionLimits, run};
+pub use node::{Node, NodeSettings};
 pub use storage::{StorageOpenError, open_storage};
 
 /// HTTP-level settings, from the `[server]` config section.
@@ -68,9 +70,13 @@ pub struct ServerSettings {
 /// Where delivery keeps package blobs, and its limits (the `[delivery]` config section).
 #[derive(Debug, Clone)]
 pub struct DeliveryPlacement {
-    /// The package store's directory (`DATA_DIR/packages` for `midship serve`).
+    /// The package store's directory (`DATA_DIR/packages` for `midship serve`) when packages
+    /// are kept on this node's disk.
     pub package_dir: std::path::PathBuf,
     pub settings: midship_delivery::DeliverySettings,
+    /// Send devices to a pre-signed object storage URL for this long instead of streaming the
+    /// package through the node; `None` (or a store without such URLs): stream it.
+    pub redirect_downloads_for: Option<std::time::Duration>,
 }
 
 impl Default for DeliveryPlacement {
@@ -78,6 +84,7 @@ impl Default for DeliveryPlacement {
         Self {
             package_dir: std::path::PathBuf::from("./midship-data/packages"),
             settings: midship_delivery::DeliverySettings::default(),
+            redirect_downloads_for: None,
         }
     }
 }
@@ -109,22 +116,80 @@ pub struct AppState {
     pub server_keys: Arc<ServerKeys>,
     pub metrics: Arc<metrics::Metrics>,
     pub settings: Arc<ServerSettings>,
+    /// Notified when another node announces a change: the snapshot refresh runs at once.
+    pub changes: Arc<tokio::sync::Notify>,
+    /// Set by a change announcement: the refresh reloads symbol files too.
+    pub symbols_may_have_changed: Arc<std::sync::atomic::AtomicBool>,
+    /// The cluster bus; `None` on a node that is alone.
+    pub cluster: Option<Arc<midship_cluster::Cluster>>,
+}
+
+/// What a node is built on beyond its database: the cluster bus (none for a node that is alone)
+/// and the package store (a local directory unless given).
+#[derive(Debug, Default)]
+pub struct Infrastructure {
+    pub cluster: Option<Arc<midship_cluster::Cluster>>,
+    pub blobs: Option<Arc<dyn midship_delivery::BlobStore>>,
 }
 
 impl AppState {
-    /// Composes every service over one control plane (and so one storage).
+    /// Composes every service over one control plane (and so one storage), for a node alone,
+    /// with packages in `settings.delivery.package_dir`.
     pub fn new(control: ControlPlane, settings: ServerSettings, gateway_settings: GatewaySettings) -> Self {
+        let hub = Arc::new(Hub::new(settings.long_connection.sync.connection_queue));
+        let bus = Arc::new(LocalBus::new(hub.clone()));
+        Self::compose(control, settings, gateway_settings, Services { hub, bus, cluster: None, blobs: None })
+    }
+
+    /// Composes every service on `infrastructure`: with a cluster, sync traffic, presence, kicks,
+    /// nonces and change announcements go over its bus.
+    pub async fn with_infrastructure(
+        control: ControlPlane,
+        settings: ServerSettings,
+        gateway_settings: GatewaySettings,
+        infrastructure: Infrastructure,
+    ) -> Result<Self, midship_cluster::ClusterError> {
+        let hub = Arc::new(Hub::new(settings.long_connection.sync.connection_queue));
+        let Some(cluster) = infrastructure.cluster else {
+            let bus = Arc::new(LocalBus::new(hub.clone()));
+            let services = Services { hub, bus, cluster: None, blobs: infrastructure.blobs };
+            return Ok(Self::compose(control, settings, gateway_settings, services));
+        };
+        let bus = midship_cluster::SyncBus::start(cluster.clone(), hub.clone()).await?;
+        let services = Services { hub, bus, cluster: Some(cluster.clone()), blobs: infrastructure.blobs };
+        let state = Self::compose(control, settings, gateway_settings, services);
+        let on_change = state.clone();
+        cluster
+            .on_change(move || {
+                on_change.control.forget_cached_lookups();
+                on_change.sync.forget_cached_configs();
+                on_change.gateway.forget_cached_lookups();
+                on_change.symbols_may_have_changed.store(true, std::sync::atomic::Ordering::Release);
+                on_change.changes.notify_one();
+            })
+            .await?;
+        Ok(state)
+    }
+
+    fn compose(
+        control: ControlPlane,
+        settings: ServerSettings,
+        gateway_settings: GatewaySettings,
+        services: Services,
+    ) -> Self {
         let metrics = Arc::new(metrics::Metrics::new(control.storage().backend_name()));
         let switches = SwitchService::new(control.clone());
-        let sync = SyncService::new(control.clone(), settings.long_connection.sync.clone());
+        let sync =
+            SyncService::with_bus(control.clone(), settings.long_connection.sync.clone(), services.hub, services.bus);
         let observer: Arc<dyn midship_push::DispatchObserver> = metrics.clone();
         let push = PushService::observed(control.clone(), sync.clone(), Some(observer));
-        let blobs = Arc::new(LocalBlobStore::new(&settings.delivery.package_dir));
+        let blobs = services.blobs.unwrap_or_else(|| Arc::new(LocalBlobStore::new(&settings.delivery.package_dir)));
         let delivery = DeliveryService::new(control.clone(), sync.clone(), blobs, settings.delivery.settings);
         let analytics = AnalyticsService::new(control.clone(), sync.clone(), settings.analytics.clone());
         let server_keys = Arc::new(ServerKeys::new(control.clone()));
         let builtins = builtins::registry(&control, &server_keys, &switches, &push, &delivery, &analytics);
-        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins, server_keys.clone()));
+        let guards = services.cluster.clone().map(|cluster| cluster as Arc<dyn midship_gateway::ClusterGuards>);
+        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins, server_keys.clone(), guards));
         Self {
             control,
             switches,
@@ -136,8 +201,19 @@ impl AppState {
             server_keys,
             metrics,
             settings: Arc::new(settings),
+            changes: Arc::new(tokio::sync::Notify::new()),
+            symbols_may_have_changed: Arc::default(),
+            cluster: services.cluster,
         }
     }
+}
+
+/// The parts [`AppState::compose`] builds the services from.
+struct Services {
+    hub: Arc<Hub>,
+    bus: Arc<dyn Bus>,
+    cluster: Option<Arc<midship_cluster::Cluster>>,
+    blobs: Option<Arc<dyn midship_delivery::BlobStore>>,
 }
 
 /// The whole HTTP surface of a node.
@@ -151,44 +227,27 @@ pub fn router(state: AppState) -> Router {
         .merge(longconn::router())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)
+        .layer(axum::middleware::from_fn_with_state(state.cluster.clone(), announce_changes))
         .layer(axum::middleware::from_fn_with_state(state.metrics.clone(), metrics::record_request))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Keeps this node's in-memory snapshots in step with publications made by other nodes of a
-/// cluster, checking every `interval`, until the returned task is aborted.
-pub fn spawn_snapshot_refresh(state: &AppState, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    let switches = state.switches.clone();
-    let gateway = state.gateway.clone();
-    let delivery = state.delivery.clone();
-    let analytics = state.analytics.clone();
-    tokio::spawn(async move {
-        let mut ticker = tokio::time::interval(interval);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            ticker.tick().await;
-            match switches.refresh_changed().await {
-                Ok(0) => {}
-                Ok(refreshed) => tracing::info!(refreshed, "reloaded configuration published by another node"),
-                Err(error) => {
-                    tracing::warn!(%error, "cannot check for newer configuration versions")
-                }
-            }
-            match gateway.refresh_changed().await {
-                Ok(false) => {}
-                Ok(true) => tracing::info!("reloading gateway routes changed by another node"),
-                Err(error) => tracing::warn!(%error, "cannot check the gateway revision"),
-            }
-            match delivery.refresh_changed().await {
-                Ok(0) => {}
-                Ok(refreshed) => tracing::info!(refreshed, "reloading releases changed by another node"),
-                Err(error) => tracing::warn!(%error, "cannot check for release changes"),
-            }
-            if let Err(error) = analytics.catch_up().await {
-                tracing::warn!(%error, "cannot count analytics batches stored by another node");
-            }
-        }
-    })
+/// After a change made through the admin API or the console, tells the other nodes of the
+/// cluster, so they drop their caches and refresh their snapshots at once.
+async fn announce_changes(
+    axum::extract::State(cluster): axum::extract::State<Option<Arc<midship_cluster::Cluster>>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let Some(cluster) = cluster else { return next.run(request).await };
+    let path = request.uri().path();
+    let changes = !request.method().is_safe() && (path.starts_with("/api/") || path.starts_with("/console/"));
+    let response = next.run(request).await;
+    let status = response.status();
+    if changes && (status.is_success() || status.is_redirection()) {
+        cluster.announce_change().await;
+    }
+    response
 }

@@ -22,8 +22,18 @@ async fn healthz() -> impl IntoResponse {
 /// The node can serve traffic: its storage answers.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let storage = state.control.storage();
+    let node_id = state.control.node_id();
+    let live_nodes = state.cluster.as_ref().map_or(1, |cluster| cluster.live_nodes());
     match storage.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "storage": storage.backend_name() }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({
+                "status": "ready",
+                "storage": storage.backend_name(),
+                "node_id": node_id,
+                "live_nodes": live_nodes,
+            })),
+        ),
         Err(error) => {
             tracing::warn!(%error, "readiness check failed");
             (

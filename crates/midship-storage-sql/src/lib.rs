@@ -21,6 +21,7 @@ pub mod db;
 mod analytics;
 mod delivery;
 mod gateway;
+mod lease;
 mod push;
 mod secrets;
 mod switches;

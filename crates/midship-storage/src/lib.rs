@@ -13,6 +13,7 @@ use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, Pa
 
 mod analytics;
 mod delivery;
+mod lease;
 mod push;
 pub mod sealing;
 mod sync;
@@ -21,6 +22,7 @@ pub mod test_suite;
 
 pub use analytics::*;
 pub use delivery::*;
+pub use lease::*;
 pub use push::*;
 pub use sync::*;
 
@@ -313,6 +315,7 @@ pub trait Storage:
     + PushStore
     + DeliveryStore
     + AnalyticsStore
+    + LeaseStore
     + std::fmt::Debug
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.

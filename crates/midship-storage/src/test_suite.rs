@@ -14,12 +14,14 @@ use serde_json::json;
 
 mod analytics;
 mod delivery;
+mod lease;
 mod push;
 mod secrets;
 mod sync;
 
 pub use analytics::*;
 pub use delivery::*;
+pub use lease::*;
 pub use push::*;
 pub use secrets::*;
 use sync::append as sync_append;
@@ -94,7 +96,8 @@ macro_rules! storage_test_suite {
             analytics_policies_are_replaced_with_an_audit_entry,
             analytics_alert_rules_and_events_are_kept,
             analytics_symbol_files_are_replaced_per_version,
-            analytics_log_requests_and_files_are_kept
+            analytics_log_requests_and_files_are_kept,
+            a_lease_has_one_holder_until_it_lapses_or_is_released
         );
         #[tokio::test]
         async fn secrets_are_sealed_and_resealed_under_a_new_key() {

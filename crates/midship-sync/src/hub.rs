@@ -19,6 +19,11 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
     async fn publish(&self, message: Arc<SyncMessage>);
     /// Whether the target has a connection on any node.
     async fn is_online(&self, workspace_id: &str, kind: SyncTargetKind, target_id: &str) -> bool;
+    /// Closes the device's connection on whichever node holds it; whether one was found.
+    async fn kick_device(&self, workspace_id: &str, device_id: &str, reason: Kick) -> bool;
+    /// A device of `user_id` connected to this node, so on every other node the user's devices
+    /// are no longer the latest (bizTypes that deliver to the latest device only).
+    fn user_device_connected(&self, _workspace_id: &str, _user_id: &str) {}
 }
 
 /// The bus of a single node: this node's hub is every hub there is.
@@ -42,6 +47,10 @@ impl Bus for LocalBus {
     async fn is_online(&self, workspace_id: &str, kind: SyncTargetKind, target_id: &str) -> bool {
         self.hub.is_online(workspace_id, kind, target_id)
     }
+
+    async fn kick_device(&self, workspace_id: &str, device_id: &str, reason: Kick) -> bool {
+        self.hub.kick_device(workspace_id, device_id, reason)
+    }
 }
 
 /// Why the hub ends a connection.
@@ -57,6 +66,23 @@ pub enum Kick {
     Revoked = 4,
 }
 
+impl Kick {
+    /// The reason as one byte, for signals and the cluster bus.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_code(code: u8) -> Option<Self> {
+        match code {
+            1 => Some(Kick::Overflow),
+            2 => Some(Kick::Replaced),
+            3 => Some(Kick::Shutdown),
+            4 => Some(Kick::Revoked),
+            _ => None,
+        }
+    }
+}
+
 /// Set by the hub, awaited by the connection's task.
 #[derive(Debug, Default)]
 pub struct KickSignal {
@@ -67,7 +93,7 @@ pub struct KickSignal {
 impl KickSignal {
     fn kick(&self, reason: Kick) {
         // The first reason sticks.
-        if self.reason.compare_exchange(0, reason as u8, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+        if self.reason.compare_exchange(0, reason.code(), Ordering::AcqRel, Ordering::Acquire).is_ok() {
             self.notify.notify_one();
         }
     }
@@ -83,13 +109,7 @@ impl KickSignal {
     }
 
     pub fn reason(&self) -> Option<Kick> {
-        match self.reason.load(Ordering::Acquire) {
-            1 => Some(Kick::Overflow),
-            2 => Some(Kick::Replaced),
-            3 => Some(Kick::Shutdown),
-            4 => Some(Kick::Revoked),
-            _ => None,
-        }
+        Kick::from_code(self.reason.load(Ordering::Acquire))
     }
 }
 
@@ -99,6 +119,7 @@ struct Entry {
     user_id: Option<String>,
     sender: mpsc::Sender<Arc<SyncMessage>>,
     signal: Arc<KickSignal>,
+    catch_up: Arc<Notify>,
 }
 
 impl Entry {
@@ -117,8 +138,22 @@ impl Entry {
 #[derive(Debug, Default)]
 struct WorkspaceConnections {
     by_device: HashMap<String, Entry>,
-    /// A user's devices, oldest connection first, so the last is the latest device.
-    by_user: HashMap<String, Vec<String>>,
+    by_user: HashMap<String, UserDevices>,
+}
+
+/// A user's devices on this node.
+#[derive(Debug, Default)]
+struct UserDevices {
+    /// Oldest connection first, so the last is the latest device.
+    devices: Vec<String>,
+    /// A device of the user connected to another node since: none here is the latest.
+    latest_elsewhere: bool,
+}
+
+impl UserDevices {
+    fn latest(&self) -> Option<&String> {
+        if self.latest_elsewhere { None } else { self.devices.last() }
+    }
 }
 
 /// What a device gets when it joins the hub.
@@ -127,6 +162,8 @@ pub struct Registration {
     pub connection_id: u64,
     pub messages: mpsc::Receiver<Arc<SyncMessage>>,
     pub signal: Arc<KickSignal>,
+    /// Notified when live messages may have been missed (the bus was down): read storage again.
+    pub catch_up: Arc<Notify>,
 }
 
 #[derive(Debug)]
@@ -161,7 +198,14 @@ impl Hub {
         let connection_id = self.next_connection_id.fetch_add(1, Ordering::Relaxed);
         let (sender, messages) = mpsc::channel(self.queue_capacity);
         let signal = Arc::new(KickSignal::default());
-        let entry = Entry { connection_id, user_id: member.user_id.map(str::to_owned), sender, signal: signal.clone() };
+        let catch_up = Arc::new(Notify::new());
+        let entry = Entry {
+            connection_id,
+            user_id: member.user_id.map(str::to_owned),
+            sender,
+            signal: signal.clone(),
+            catch_up: catch_up.clone(),
+        };
         let mut workspaces = self.workspaces.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let workspace = workspaces.entry(member.workspace_id.to_owned()).or_default();
         match workspace.by_device.insert(member.device_id.to_owned(), entry) {
@@ -174,9 +218,11 @@ impl Hub {
             }
         }
         if let Some(user_id) = member.user_id {
-            workspace.by_user.entry(user_id.to_owned()).or_default().push(member.device_id.to_owned());
+            let user = workspace.by_user.entry(user_id.to_owned()).or_default();
+            user.devices.push(member.device_id.to_owned());
+            user.latest_elsewhere = false;
         }
-        Registration { connection_id, messages, signal }
+        Registration { connection_id, messages, signal, catch_up }
     }
 
     /// Removes a connection, unless a newer one of the device replaced it already.
@@ -207,8 +253,8 @@ impl Hub {
             }
             SyncTargetKind::User => match workspace.by_user.get(target) {
                 None => 0,
-                Some(devices) if message.latest_device_only => usize::from(devices.last().is_some_and(offer)),
-                Some(devices) => devices.iter().filter(|device_id| offer(device_id)).count(),
+                Some(user) if message.latest_device_only => usize::from(user.latest().is_some_and(offer)),
+                Some(user) => user.devices.iter().filter(|device_id| offer(device_id)).count(),
             },
             SyncTargetKind::Global => workspace.by_device.values().filter(|entry| entry.offer(message)).count(),
         }
@@ -230,8 +276,26 @@ impl Hub {
         workspaces
             .get(workspace_id)
             .and_then(|workspace| workspace.by_user.get(user_id))
-            .and_then(|devices| devices.last())
+            .and_then(UserDevices::latest)
             .is_some_and(|latest| latest == device_id)
+    }
+
+    /// A device of the user connected to another node: none of the user's devices here is the
+    /// latest any more.
+    pub fn user_connected_elsewhere(&self, workspace_id: &str, user_id: &str) {
+        let mut workspaces = self.workspaces.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(user) = workspaces.get_mut(workspace_id).and_then(|workspace| workspace.by_user.get_mut(user_id)) {
+            user.latest_elsewhere = true;
+        }
+    }
+
+    /// Asks every connection to read its streams from storage again: live messages may have been
+    /// lost on the way (the cluster bus was down).
+    pub fn catch_up_all(&self) {
+        let workspaces = self.workspaces.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for entry in workspaces.values().flat_map(|workspace| workspace.by_device.values()) {
+            entry.catch_up.notify_one();
+        }
     }
 
     pub fn connection_count(&self) -> usize {
@@ -256,9 +320,9 @@ impl Hub {
 
 fn remove_user_device(workspace: &mut WorkspaceConnections, user_id: Option<&str>, device_id: &str) {
     let Some(user_id) = user_id else { return };
-    if let Some(devices) = workspace.by_user.get_mut(user_id) {
-        devices.retain(|candidate| candidate != device_id);
-        if devices.is_empty() {
+    if let Some(user) = workspace.by_user.get_mut(user_id) {
+        user.devices.retain(|candidate| candidate != device_id);
+        if user.devices.is_empty() {
             workspace.by_user.remove(user_id);
         }
     }
@@ -303,6 +367,24 @@ mod tests {
         assert_eq!(hub.dispatch(&message(SyncTargetKind::User, "bob", false)), 0);
         assert!(hub.is_online("WS", SyncTargetKind::User, "alice"));
         assert!(!hub.is_online("WS", SyncTargetKind::Device, "NONE"));
+    }
+
+    #[test]
+    fn a_user_device_connecting_elsewhere_takes_latest_device_delivery_away() {
+        let hub = Hub::new(8);
+        let phone = join(&hub, "PHONE", Some("alice"));
+        hub.user_connected_elsewhere("WS", "alice");
+        assert_eq!(hub.dispatch(&message(SyncTargetKind::User, "alice", true)), 0, "the latest device is elsewhere");
+        assert_eq!(
+            hub.dispatch(&message(SyncTargetKind::User, "alice", false)),
+            1,
+            "every-device bizTypes still reach it"
+        );
+        assert!(!hub.is_latest_device("WS", "alice", "PHONE"));
+        let _tablet = join(&hub, "TABLET", Some("alice"));
+        assert!(hub.is_latest_device("WS", "alice", "TABLET"), "a newer connection here is the latest again");
+        hub.catch_up_all();
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(phone.catch_up.notified());
     }
 
     #[test]

@@ -63,6 +63,8 @@ pub struct SyncMessage {
     pub created_at: i64,
     pub expires_at: i64,
     pub condition: Option<Condition>,
+    /// The condition as stored, for passing the message on to other nodes.
+    pub filter: Option<String>,
     /// A user stream whose bizType delivers to the user's latest device only.
     pub latest_device_only: bool,
     frames: [OnceLock<WireMessage>; 2],
@@ -73,6 +75,7 @@ impl SyncMessage {
     pub fn new(stream: SyncStream, record: SyncMessageRecord, latest_device_only: bool) -> Self {
         Self {
             condition: compile_stored(record.filter.as_deref()),
+            filter: record.filter,
             stream,
             seq: record.seq,
             third_msg_id: record.third_msg_id,
@@ -81,6 +84,18 @@ impl SyncMessage {
             expires_at: record.expires_at,
             latest_device_only,
             frames: Default::default(),
+        }
+    }
+
+    /// The message as storage holds it (without its stream).
+    pub fn record(&self) -> SyncMessageRecord {
+        SyncMessageRecord {
+            seq: self.seq,
+            third_msg_id: self.third_msg_id.clone(),
+            payload: self.payload.clone(),
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            filter: self.filter.clone(),
         }
     }
 

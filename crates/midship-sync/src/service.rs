@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use midship_control::jobs::{BackgroundJob, JobError, Placement};
 use midship_control::{ControlError, ControlPlane};
 use midship_core::access::Action;
 use midship_core::cache::TtlCache;
@@ -235,6 +236,21 @@ impl SyncService {
         &self.inner.hub
     }
 
+    pub(crate) fn bus(&self) -> &Arc<dyn Bus> {
+        &self.inner.bus
+    }
+
+    /// Closes the device's long connection on whichever node holds it (its credential was
+    /// revoked); whether one was found.
+    pub async fn kick_device(&self, workspace_id: &str, device_id: &str, reason: crate::Kick) -> bool {
+        self.inner.bus.kick_device(workspace_id, device_id, reason).await
+    }
+
+    /// Forgets the cached bizType configurations: another node changed one.
+    pub fn forget_cached_configs(&self) {
+        self.inner.configs.clear();
+    }
+
     pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
         self.inner.control.storage()
     }
@@ -289,28 +305,9 @@ impl SyncService {
         Ok(Maintenance { purged, released })
     }
 
-    /// Runs [`Self::run_maintenance`] every `interval` until the task is aborted.
-    pub fn spawn_maintenance(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
-        let service = self.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                match service.run_maintenance().await {
-                    Ok(done) if done.released > 0 || done.purged != SyncPurge::default() => {
-                        tracing::info!(
-                            released = done.released,
-                            purged_messages = done.purged.messages,
-                            purged_ids = done.purged.message_ids,
-                            "sync maintenance"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "sync maintenance failed"),
-                }
-            }
-        })
+    /// Purges and scheduled releases, run by one node of the cluster every `interval`.
+    pub fn maintenance_job(&self, interval: Duration) -> Arc<dyn BackgroundJob> {
+        Arc::new(MaintenanceJob { service: self.clone(), interval })
     }
 
     /// Asks every connection to close and writes pending acks: the node is stopping.
@@ -322,5 +319,38 @@ impl SyncService {
     /// Writes the acks received so far.
     pub async fn flush_acks(&self) {
         self.inner.writer.flush_acks().await;
+    }
+}
+
+struct MaintenanceJob {
+    service: SyncService,
+    interval: Duration,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for MaintenanceJob {
+    fn name(&self) -> &'static str {
+        "sync-maintenance"
+    }
+
+    fn placement(&self) -> Placement {
+        Placement::OneNode
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn run_once(&self) -> Result<(), JobError> {
+        let done = self.service.run_maintenance().await?;
+        if done.released > 0 || done.purged != SyncPurge::default() {
+            tracing::info!(
+                released = done.released,
+                purged_messages = done.purged.messages,
+                purged_ids = done.purged.message_ids,
+                "sync maintenance"
+            );
+        }
+        Ok(())
     }
 }

@@ -38,6 +38,8 @@ pub enum SessionEvent {
     Message(Arc<SyncMessage>),
     /// The hub ends this connection.
     Kicked(Kick),
+    /// Live messages may have been missed; call [`DeviceSession::catch_up`].
+    CatchUp,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,6 +81,9 @@ impl DeviceSession {
             device_id: &identity.device_id,
             user_id: identity.user_id.as_deref(),
         });
+        if let Some(user_id) = &identity.user_id {
+            service.bus().user_device_connected(&identity.workspace_id, user_id);
+        }
         let attributes = device_attributes(
             identity.platform.as_deref(),
             identity.app_version.as_deref(),
@@ -117,6 +122,7 @@ impl DeviceSession {
         tokio::select! {
             biased;
             kick = registration.signal.kicked() => SessionEvent::Kicked(kick),
+            () = registration.catch_up.notified() => SessionEvent::CatchUp,
             message = registration.messages.recv() => match message {
                 Some(message) => SessionEvent::Message(message),
                 None => SessionEvent::Kicked(registration.signal.reason().unwrap_or(Kick::Replaced)),
@@ -161,6 +167,20 @@ impl DeviceSession {
             return Ok(vec![message]);
         }
         Ok(Vec::new())
+    }
+
+    /// Reads every stream from storage again, as far as the window allows: what went past this
+    /// connection while the cluster bus was down.
+    pub async fn catch_up(&mut self) -> Result<Vec<Arc<SyncMessage>>, SyncError> {
+        let biz_types: Vec<String> = self.streams.keys().cloned().collect();
+        let mut out = Vec::new();
+        for biz_type in biz_types {
+            if let Some(state) = self.streams.get_mut(&biz_type) {
+                state.behind = true;
+            }
+            out.extend(self.pump(&biz_type).await?);
+        }
+        Ok(out)
     }
 
     /// The app processed the bizType's stream up to `seq`; answers what the freed window lets

@@ -92,6 +92,7 @@ async fn live(session: &mut DeviceSession) -> Vec<Arc<SyncMessage>> {
     match session.next_event().await {
         SessionEvent::Message(message) => session.on_message(message).await.unwrap(),
         SessionEvent::Kicked(kick) => panic!("kicked: {kick:?}"),
+        SessionEvent::CatchUp => session.catch_up().await.unwrap(),
     }
 }
 

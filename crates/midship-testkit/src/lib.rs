@@ -7,10 +7,14 @@
 //! - Waiting for background work (a dispatcher, a writer, a device answering): [`eventually`] and
 //!   [`eventually_blocking`] poll until a deadline instead of sleeping a fixed time, so a test is as
 //!   fast as the work and fails with the last value it saw.
+//! - The engines of a cluster: NATS with JetStream ([`NatsServer`]) and SeaweedFS's S3 gateway
+//!   ([`SeaweedS3`]), real servers on loopback ports.
 
+mod engines;
 mod wait;
 
-pub use wait::{eventually, eventually_blocking};
+pub use engines::{NatsServer, SeaweedS3, free_port};
+pub use wait::{eventually, eventually_blocking, eventually_within_blocking};
 
 use rand::Rng;
 use sqlx::{Connection, PgConnection};

@@ -29,8 +29,18 @@ where
 }
 
 /// [`eventually`] for tests without a runtime (ones that drive a child process).
-pub fn eventually_blocking<T: Debug>(what: &str, mut read: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
-    let deadline = Instant::now() + DEADLINE;
+pub fn eventually_blocking<T: Debug>(what: &str, read: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    eventually_within_blocking(what, DEADLINE, read, done)
+}
+
+/// [`eventually_blocking`] for work that is allowed longer (a lease lapsing, say).
+pub fn eventually_within_blocking<T: Debug>(
+    what: &str,
+    within: Duration,
+    mut read: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + within;
     loop {
         let value = read();
         if done(&value) {

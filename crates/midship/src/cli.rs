@@ -86,6 +86,15 @@ pub struct ServeArgs {
     /// sqlite://FILE or postgres://… [default: SQLite in the data directory]
     #[arg(long)]
     pub database_url: Option<String>,
+    /// The cluster bus, nats://host:4222 (docs/deploy.md)
+    #[arg(long)]
+    pub nats_url: Option<String>,
+    /// Object storage for packages, s3://bucket?endpoint=http://host:port [default: data directory]
+    #[arg(long)]
+    pub blob_url: Option<String>,
+    /// This node runs alone on PostgreSQL: start without a cluster bus
+    #[arg(long)]
+    pub single_node: bool,
     /// Config file (TOML); see `midship config default`.
     #[arg(long, env = "MIDSHIP_CONFIG")]
     pub config: Option<PathBuf>,
@@ -187,4 +196,18 @@ pub struct PageArgs {
     /// Start after this cursor (from a previous `--json` listing).
     #[arg(long)]
     pub cursor: Option<String>,
+}
+
+impl ServeArgs {
+    /// The values given as flags, which override the config file and the environment.
+    pub fn flag_overrides(&self) -> crate::config::FlagOverrides {
+        crate::config::FlagOverrides {
+            listen: self.listen,
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            nats_url: self.nats_url.clone(),
+            blob_url: self.blob_url.clone(),
+            single_node: self.single_node,
+        }
+    }
 }

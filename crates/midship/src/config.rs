@@ -9,6 +9,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+mod cluster;
+
+pub use cluster::{BlobsSection, ClusterSection};
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -20,6 +24,8 @@ pub struct Config {
     pub delivery: DeliverySection,
     pub analytics: AnalyticsSection,
     pub secrets: SecretsSection,
+    pub cluster: ClusterSection,
+    pub blobs: BlobsSection,
     pub log: LogSection,
 }
 
@@ -68,6 +74,7 @@ impl DeliverySection {
         const MIB: u64 = 1024 * 1024;
         midship_server::DeliveryPlacement {
             package_dir: data_dir.join("packages"),
+            redirect_downloads_for: None,
             settings: midship_delivery::DeliverySettings {
                 max_package_bytes: self.max_package_mib.saturating_mul(MIB),
                 archive: midship_package::ArchiveLimits {
@@ -301,6 +308,13 @@ pub struct FlagOverrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blob_url: Option<String>,
+    /// `--single-node`: only `true` overrides.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub single_node: bool,
 }
 
 impl Config {
@@ -327,8 +341,33 @@ impl Config {
         if let Some(url) = &flags.database_url {
             overrides.insert("database".into(), serde_json::json!({ "url": url }));
         }
+        let mut cluster = serde_json::Map::new();
+        if let Some(url) = &flags.nats_url {
+            cluster.insert("nats_url".into(), url.clone().into());
+        }
+        if flags.single_node {
+            cluster.insert("single_node".into(), true.into());
+        }
+        if !cluster.is_empty() {
+            overrides.insert("cluster".into(), cluster.into());
+        }
+        if let Some(url) = &flags.blob_url {
+            overrides.insert("blobs".into(), serde_json::json!({ "url": url }));
+        }
         figment = figment.merge(Serialized::defaults(serde_json::Value::Object(overrides)));
         figment.extract().context("invalid configuration")
+    }
+
+    /// How often the node's background jobs run.
+    pub fn node_settings(&self) -> midship_server::NodeSettings {
+        let seconds = |value: u64| std::time::Duration::from_secs(value.max(1));
+        midship_server::NodeSettings {
+            sync_maintenance_interval: seconds(self.sync.maintenance_interval_seconds),
+            alert_interval: seconds(self.analytics.alert_interval_seconds),
+            export_interval: (self.analytics.export_interval_seconds > 0)
+                .then(|| seconds(self.analytics.export_interval_seconds)),
+            ..midship_server::NodeSettings::default()
+        }
     }
 
     /// The database URL, defaulting to the SQLite file in the data directory.
@@ -447,6 +486,29 @@ key = ""
 # Files of earlier keys, during a rotation: they open what they sealed; each start reseals with
 # the current key, after which they can go.
 open_only_key_files = []
+
+[cluster]
+# Several nodes on one PostgreSQL database (docs/deploy.md) pass live sync messages, presence,
+# kicks, change announcements and nonces over NATS (JetStream enabled: nats-server -js).
+# Empty: no bus. A node on PostgreSQL refuses to start without one unless single_node is set.
+nats_url = ""
+# Subjects and key-value buckets start with this, so installations can share one NATS.
+subject_prefix = "midship"
+# Set on a node that runs alone on PostgreSQL, so it may start without a bus.
+single_node = false
+
+[blobs]
+# Where packages and patches are kept. Empty: data_dir/packages on this node's disk (one node).
+# For a cluster, S3-compatible object storage (AWS S3, MinIO, SeaweedFS, Ceph):
+# url = "s3://midship-packages?endpoint=http://127.0.0.1:8333&region=us-east-1"
+url = ""
+access_key_id = ""
+# Best set as MIDSHIP_BLOBS__SECRET_ACCESS_KEY.
+secret_access_key = ""
+# "proxy": nodes stream packages to devices (with ranges); "redirect": devices are sent to a
+# pre-signed object storage URL, valid redirect_seconds.
+downloads = "proxy"
+redirect_seconds = 900
 
 [log]
 # Filter in tracing's syntax, e.g. "info" or "info,midship_server=debug". RUST_LOG overrides it.

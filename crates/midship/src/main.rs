@@ -45,15 +45,13 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => {
-            let flags = FlagOverrides { listen: args.listen, data_dir: args.data_dir, database_url: args.database_url };
-            let config = Config::load(args.config.as_deref(), &flags)?;
+            let config = Config::load(args.config.as_deref(), &args.flag_overrides())?;
             init_logging(&config);
             serve::serve(config).await
         }
         Command::Secrets { command: SecretsCommand::GenerateKey { output } } => secrets::generate_key(output.as_ref()),
         Command::Secrets { command: SecretsCommand::Reseal(args) } => {
-            let flags = FlagOverrides { listen: args.listen, data_dir: args.data_dir, database_url: args.database_url };
-            let config = Config::load(args.config.as_deref(), &flags)?;
+            let config = Config::load(args.config.as_deref(), &args.flag_overrides())?;
             init_logging(&config);
             secrets::reseal(&config).await
         }
@@ -67,6 +65,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             shown.database.url = midship_server::storage::redact_database_url(&config.database.url);
             if !config.secrets.key.is_empty() {
                 shown.secrets.key = "****".to_owned();
+            }
+            if !config.blobs.secret_access_key.is_empty() {
+                shown.blobs.secret_access_key = "****".to_owned();
+            }
+            if !config.cluster.nats_url.is_empty() {
+                shown.cluster.nats_url = midship_server::storage::redact_database_url(&config.cluster.nats_url);
             }
             if config.database.url.is_empty() {
                 shown.database.url = String::new();

@@ -12,18 +12,13 @@ use midship_core::SystemClock;
 use midship_gateway::GatewaySettings;
 use midship_server::storage::redact_database_url;
 use midship_server::tls::{TlsListener, load_tls_config};
-use midship_server::{AppState, ServerSettings, open_storage, router, run, spawn_snapshot_refresh};
+use midship_server::{AppState, Infrastructure, Node, ServerSettings, open_storage};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
 
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 const LOCK_FILE: &str = "midship.lock";
-/// How soon a node serves configuration published on another node of the cluster.
-const SNAPSHOT_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
-/// How often the push dispatcher looks for due schedules and interrupted tasks (a new push
-/// wakes it at once).
-const PUSH_DISPATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let data_dir = config.server.data_dir.clone();
@@ -35,8 +30,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let _lock = lock_data_dir(&data_dir)?;
     let open_file_limit = raise_open_file_limit();
 
-    let keyring = Arc::new(crate::secrets::load_keyring(&config.secrets, &data_dir)?);
     let database_url = config.database_url();
+    check_cluster_settings(&config, &database_url)?;
+    let keyring = Arc::new(crate::secrets::load_keyring(&config.secrets, &data_dir)?);
     tracing::info!(database = %redact_database_url(&database_url), data_dir = %data_dir.display(), "opening storage");
     let storage = open_storage(&database_url, config.database.max_connections, keyring)
         .await
@@ -61,7 +57,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         connections: config.server.connection_limits(open_file_limit),
         secure_cookies: config.server.secure_cookies,
         long_connection: config.sync.long_connection(),
-        delivery: config.delivery.placement(&data_dir),
+        delivery: midship_server::DeliveryPlacement {
+            redirect_downloads_for: config.blobs.redirect_downloads_for(),
+            ..config.delivery.placement(&data_dir)
+        },
         analytics: config.analytics.settings(&data_dir),
     };
     let tls = match (&config.server.tls_certificate, &config.server.tls_private_key) {
@@ -79,53 +78,68 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         app_rate_limit: Some(config.gateway.app_rate_limit).filter(|limit| *limit > 0),
         ..GatewaySettings::default()
     };
-    let state = AppState::new(control, settings, gateway_settings);
-    // Reports are answered from memory: count what was stored before serving.
-    let started = std::time::Instant::now();
-    let batches = state.analytics.start().await.context("cannot load the stored analytics batches")?;
-    tracing::info!(batches, elapsed_ms = started.elapsed().as_millis() as u64, "analytics loaded");
-    let refresh = spawn_snapshot_refresh(&state, SNAPSHOT_REFRESH_INTERVAL);
-    let maintenance =
-        state.sync.spawn_maintenance(std::time::Duration::from_secs(config.sync.maintenance_interval_seconds.max(1)));
-    let dispatcher = state.push.spawn_dispatcher(PUSH_DISPATCH_INTERVAL);
-    let alerts = state.analytics.spawn_alerts(
-        std::time::Duration::from_secs(config.analytics.alert_interval_seconds.max(1)),
-        state.gateway.clone(),
-    );
-    let exports = (config.analytics.export_interval_seconds > 0).then(|| {
-        state.analytics.spawn_exports(std::time::Duration::from_secs(config.analytics.export_interval_seconds))
-    });
-    // Long connections are not HTTP requests the server waits for: close them (1001) and write
-    // pending acks as soon as the signal comes.
-    let sync = state.sync.clone();
+    let infrastructure = connect_infrastructure(&config, control.node_id()).await?;
+    let state = AppState::with_infrastructure(control, settings, gateway_settings, infrastructure)
+        .await
+        .context("cannot join the cluster bus")?;
     let limits = state.settings.connections.clone();
     tracing::info!(
         max_connections = limits.max_connections,
         per_address = limits.max_connections_per_address,
         "connection limits"
     );
-    let shutdown = async move {
-        shutdown_signal().await;
-        sync.shut_down().await;
-    };
+    // Reports are answered from memory: the node counts what was stored before serving.
+    let node = Node::start(state, &config.node_settings()).await.context("cannot load the stored analytics batches")?;
     match tls {
         Some(tls_config) => {
             let listener = TlsListener::new(listener, tls_config).context("cannot start the TLS listener")?;
-            run(listener, router(state.clone()), limits, shutdown).await.context("server failed")?;
+            node.serve(listener, shutdown_signal()).await.context("server failed")?;
         }
-        None => run(listener, router(state.clone()), limits, shutdown).await.context("server failed")?,
+        None => node.serve(listener, shutdown_signal()).await.context("server failed")?,
     }
-    refresh.abort();
-    maintenance.abort();
-    dispatcher.abort();
-    alerts.abort();
-    if let Some(exports) = exports {
-        exports.abort();
-    }
-    state.sync.flush_acks().await;
-    storage.close().await;
     tracing::info!("midship stopped");
     Ok(())
+}
+
+/// Two nodes on one PostgreSQL database without a bus would each deliver only to their own
+/// devices, silently: a node on PostgreSQL needs one, unless it is declared alone.
+fn check_cluster_settings(config: &Config, database_url: &str) -> anyhow::Result<()> {
+    let shared_database = database_url.starts_with("postgres://") || database_url.starts_with("postgresql://");
+    if shared_database && config.cluster.nats_url.trim().is_empty() && !config.cluster.single_node {
+        bail!(
+            "a node on PostgreSQL needs the cluster bus: pass --nats-url nats://host:4222 (cluster.nats_url), \
+             or --single-node (cluster.single_node) if this node runs alone; see docs/deploy.md"
+        );
+    }
+    if shared_database && !config.cluster.single_node && config.blobs.url.trim().is_empty() {
+        tracing::warn!(
+            "packages are kept in this node's data directory: other nodes cannot serve them; \
+             set blobs.url (--blob-url s3://…) for a cluster"
+        );
+    }
+    Ok(())
+}
+
+/// The cluster bus and the object store, when configured; a node that cannot reach them does
+/// not start.
+async fn connect_infrastructure(config: &Config, node_id: &str) -> anyhow::Result<Infrastructure> {
+    let mut infrastructure = Infrastructure::default();
+    if !config.cluster.nats_url.trim().is_empty() {
+        let window = std::time::Duration::from_secs(config.gateway.timestamp_window_seconds);
+        let cluster = midship_cluster::Cluster::connect(config.cluster.settings(window), node_id)
+            .await
+            .context("cannot join the cluster bus")?;
+        tracing::info!(node_id, live_nodes = cluster.live_nodes(), "joined the cluster bus");
+        infrastructure.cluster = Some(cluster);
+    }
+    if let Some(s3) = config.blobs.s3_settings()? {
+        let bucket = s3.bucket.clone();
+        let store = midship_delivery::S3BlobStore::new(s3);
+        store.check().await.with_context(|| format!("cannot use the object storage bucket {bucket}"))?;
+        tracing::info!(%bucket, "packages are kept in object storage");
+        infrastructure.blobs = Some(Arc::new(store));
+    }
+    Ok(infrastructure)
 }
 
 /// Every device connection is an open file: take all the operating system allows this process

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use midship_api::{AlertEventView, AlertRuleDefinition, AlertRuleView};
+use midship_control::jobs::{BackgroundJob, JobError, Placement};
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
 use midship_core::{NewAuditEntry, Principal};
@@ -177,19 +178,35 @@ impl AnalyticsService {
         Ok(changes)
     }
 
-    /// Evaluates the rules every `interval` until the returned task is aborted.
-    pub fn spawn_alerts(&self, interval: std::time::Duration, api: Arc<dyn ApiCalls>) -> tokio::task::JoinHandle<()> {
-        let service = self.clone();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                if let Err(error) = service.evaluate_alerts(api.as_ref()).await {
-                    tracing::warn!(%error, "cannot evaluate alert rules");
-                }
-            }
-        })
+    /// Alert evaluation every `interval`, by one node of the cluster.
+    pub fn alerts_job(&self, interval: std::time::Duration, api: Arc<dyn ApiCalls>) -> Arc<dyn BackgroundJob> {
+        Arc::new(AlertsJob { service: self.clone(), interval, api })
+    }
+}
+
+struct AlertsJob {
+    service: AnalyticsService,
+    interval: std::time::Duration,
+    api: Arc<dyn ApiCalls>,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for AlertsJob {
+    fn name(&self) -> &'static str {
+        "alerts"
+    }
+
+    fn placement(&self) -> Placement {
+        Placement::OneNode
+    }
+
+    fn interval(&self) -> std::time::Duration {
+        self.interval
+    }
+
+    async fn run_once(&self) -> Result<(), JobError> {
+        self.service.evaluate_alerts(self.api.as_ref()).await?;
+        Ok(())
     }
 }
 

@@ -232,9 +232,12 @@ fn apply_in_order(shared: &Shared, group: &[PendingBatch], sequences: &[Option<i
 pub(super) async fn catch_up(shared: &Shared) -> Result<usize, AnalyticsError> {
     let _one_at_a_time = shared.catching_up.lock().await;
     let mut counted = 0;
+    // From the last number below which everything is counted; batches counted above it (seen
+    // before a lower number committed) come again and are skipped.
+    let mut after = shared.rollups.read().expect("rollup lock").applied_seq;
     loop {
-        let after = shared.rollups.read().expect("rollup lock").applied_seq;
         let page = shared.storage.analytics_batches_after(after, CATCH_UP_PAGE).await?;
+        after = page.last().map_or(after, |stored| stored.seq);
         let decoded: Vec<_> = page
             .iter()
             .map(|stored| {
@@ -252,6 +255,7 @@ pub(super) async fn catch_up(shared: &Shared) -> Result<usize, AnalyticsError> {
         }
         counted += page.len();
         if page.len() < CATCH_UP_PAGE as usize {
+            rollups.settle_gaps(shared.clock.now_ms());
             return Ok(counted);
         }
     }

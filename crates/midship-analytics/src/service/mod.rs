@@ -16,7 +16,7 @@ mod symbols;
 pub use logs::LogSearch;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 use midship_api::AnalyticsPolicy;
@@ -36,7 +36,6 @@ use crate::proguard::ProguardMapping;
 use crate::rollup::WorkspaceRollup;
 
 use self::ingest::{PendingBatch, write_batches};
-use self::symbols::parse_mapping;
 
 /// Batches stored in one transaction at most.
 const GROUP_LIMIT: usize = 256;
@@ -89,22 +88,34 @@ type Mappings = HashMap<(String, String), Arc<ProguardMapping>>;
 #[derive(Debug)]
 struct Shared {
     storage: Arc<dyn Storage>,
+    clock: Arc<dyn midship_core::Clock>,
     rollups: RwLock<Rollups>,
     mappings: RwLock<Mappings>,
+    /// When each loaded mapping was uploaded, to notice one replaced on another node.
+    mapping_uploads: Mutex<HashMap<(String, String), i64>>,
     /// One catch-up at a time.
     catching_up: tokio::sync::Mutex<()>,
 }
 
+/// How long a missing sequence number below counted ones may still arrive. On PostgreSQL,
+/// nodes take numbers before they commit, so a lower number can become visible after a higher
+/// one; a number still missing after this belongs to a transaction that rolled back.
+const SEQUENCE_GAP_GRACE_MS: i64 = 60_000;
+
 #[derive(Debug, Default)]
 struct Rollups {
-    /// Every stored batch up to this sequence number is counted.
+    /// Every stored batch up to this sequence number is counted (or known never to exist).
     applied_seq: i64,
+    /// Batches counted above `applied_seq`: stored while a lower number was not yet visible.
+    counted_above: BTreeSet<i64>,
+    /// Since when the gap right above `applied_seq` has been waited for.
+    gap_seen_at: Option<(i64, i64)>,
     workspaces: HashMap<String, WorkspaceRollup>,
 }
 
 impl Rollups {
     fn apply(&mut self, seq: i64, batch: &AnalyticsBatchRecord, events: &[Event], mappings: &Mappings) {
-        if seq <= self.applied_seq {
+        if seq <= self.applied_seq || self.counted_above.contains(&seq) {
             return;
         }
         let events = symbolicate(&batch.workspace_id, events, mappings);
@@ -113,7 +124,39 @@ impl Rollups {
             &events,
             batch.received_at,
         );
-        self.applied_seq = seq;
+        self.counted_above.insert(seq);
+        self.advance();
+    }
+
+    /// Moves `applied_seq` over the counted batches that now follow it without a gap.
+    fn advance(&mut self) {
+        while self.counted_above.remove(&(self.applied_seq + 1)) {
+            self.applied_seq += 1;
+        }
+    }
+
+    /// Gives up on a gap waited for longer than the grace: its transaction rolled back.
+    fn settle_gaps(&mut self, now: i64) {
+        loop {
+            if self.counted_above.is_empty() {
+                self.gap_seen_at = None;
+                return;
+            }
+            let gap = self.applied_seq + 1;
+            match self.gap_seen_at {
+                Some((seen_gap, since)) if seen_gap == gap && now - since >= SEQUENCE_GAP_GRACE_MS => {
+                    tracing::debug!(seq = gap, "an analytics sequence number never committed; skipped");
+                    self.applied_seq = gap;
+                    self.advance();
+                    self.gap_seen_at = None;
+                }
+                Some((seen_gap, _)) if seen_gap == gap => return,
+                _ => {
+                    self.gap_seen_at = Some((gap, now));
+                    return;
+                }
+            }
+        }
     }
 }
 
@@ -148,8 +191,10 @@ impl AnalyticsService {
     pub fn new(control: ControlPlane, sync: SyncService, settings: AnalyticsSettings) -> Self {
         let shared = Arc::new(Shared {
             storage: control.storage().clone(),
+            clock: control.clock().clone(),
             rollups: RwLock::default(),
             mappings: RwLock::default(),
+            mapping_uploads: Mutex::default(),
             catching_up: tokio::sync::Mutex::default(),
         });
         let (writer, pending) = mpsc::channel(4 * GROUP_LIMIT);
@@ -179,19 +224,7 @@ impl AnalyticsService {
 
     /// Loads the symbol files, then counts every stored batch: call once before serving.
     pub async fn start(&self) -> Result<usize, AnalyticsError> {
-        let files = self.control().storage().list_symbol_files(None).await?;
-        let mut mappings = Mappings::new();
-        for file in files {
-            match parse_mapping(&file.content) {
-                Ok(mapping) => {
-                    mappings.insert((file.workspace_id, file.app_version), Arc::new(mapping));
-                }
-                Err(error) => {
-                    tracing::error!(%error, app_version = %file.app_version, "a stored mapping cannot be read")
-                }
-            }
-        }
-        *self.inner.shared.mappings.write().expect("mapping lock") = mappings;
+        self.load_symbol_files().await?;
         self.catch_up().await
     }
 
@@ -205,5 +238,41 @@ impl AnalyticsService {
     async fn authorize(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<String, AnalyticsError> {
         let (app, _) = self.control().authorized_workspace(who, workspace_id, action).await?;
         Ok(app.app_id)
+    }
+}
+
+#[cfg(test)]
+mod rollup_order_tests {
+    use super::*;
+
+    fn batch(device_id: &str) -> AnalyticsBatchRecord {
+        AnalyticsBatchRecord {
+            workspace_id: "WS".into(),
+            device_id: device_id.into(),
+            batch_id: device_id.into(),
+            received_at: 0,
+            event_count: 0,
+            payload: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_batch_committed_out_of_sequence_order_is_counted_once_and_a_rolled_back_number_is_passed() {
+        let mut rollups = Rollups::default();
+        let mappings = Mappings::new();
+        rollups.apply(1, &batch("A"), &[], &mappings);
+        rollups.apply(3, &batch("C"), &[], &mappings);
+        assert_eq!(rollups.applied_seq, 1, "2 is not visible yet");
+        rollups.settle_gaps(1_000);
+        rollups.apply(3, &batch("C"), &[], &mappings);
+        assert_eq!(rollups.counted_above.len(), 1, "3 is counted once however often it is read");
+        rollups.apply(2, &batch("B"), &[], &mappings);
+        assert_eq!((rollups.applied_seq, rollups.counted_above.len()), (3, 0), "2 committed late and was counted");
+        rollups.apply(5, &batch("E"), &[], &mappings);
+        rollups.settle_gaps(10_000);
+        rollups.settle_gaps(10_000 + SEQUENCE_GAP_GRACE_MS - 1);
+        assert_eq!(rollups.applied_seq, 3, "4 may still commit");
+        rollups.settle_gaps(10_000 + SEQUENCE_GAP_GRACE_MS);
+        assert_eq!(rollups.applied_seq, 5, "4 never committed: passed over");
     }
 }

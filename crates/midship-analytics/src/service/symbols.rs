@@ -1,5 +1,6 @@
 //! Symbol files (ProGuard/R8 mappings) per app version; a new one recounts stored batches.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use midship_api::SymbolFileView;
@@ -9,7 +10,7 @@ use midship_core::{NewAuditEntry, Principal};
 use midship_storage::SymbolFileRecord;
 use serde_json::json;
 
-use super::{AnalyticsService, Rollups};
+use super::{AnalyticsService, Mappings, Rollups};
 use crate::proguard::ProguardMapping;
 use crate::{AnalyticsError, invalid};
 
@@ -52,17 +53,50 @@ impl AnalyticsService {
             .in_app(&app_id)
             .after(json!({ "kind": "proguard", "size": view.size, "classes": view.classes }));
         self.control().storage().put_symbol_file(&record, &audit).await?;
-        self.inner
-            .shared
-            .mappings
-            .write()
-            .expect("mapping lock")
-            .insert((workspace_id.to_owned(), app_version.to_owned()), Arc::new(mapping));
+        let key = (workspace_id.to_owned(), app_version.to_owned());
+        self.inner.shared.mapping_uploads.lock().expect("mapping uploads lock").insert(key.clone(), now);
+        self.inner.shared.mappings.write().expect("mapping lock").insert(key, Arc::new(mapping));
         self.recount().await?;
         Ok(view)
     }
 
     /// Drops the rollups and counts every stored batch again.
+    /// Loads every stored mapping; `true` when they differ from those loaded before (another node
+    /// uploaded one), in which case the stored batches are counted again with them.
+    pub async fn reload_symbol_files(&self) -> Result<bool, AnalyticsError> {
+        let changed = self.load_symbol_files().await?;
+        if changed {
+            self.recount().await?;
+        }
+        Ok(changed)
+    }
+
+    /// Reads the stored mappings into memory; whether they changed.
+    pub(super) async fn load_symbol_files(&self) -> Result<bool, AnalyticsError> {
+        let files = self.control().storage().list_symbol_files(None).await?;
+        let uploads: HashMap<(String, String), i64> = files
+            .iter()
+            .map(|file| ((file.workspace_id.clone(), file.app_version.clone()), file.uploaded_at))
+            .collect();
+        if *self.inner.shared.mapping_uploads.lock().expect("mapping uploads lock") == uploads {
+            return Ok(false);
+        }
+        let mut mappings = Mappings::new();
+        for file in files {
+            match parse_mapping(&file.content) {
+                Ok(mapping) => {
+                    mappings.insert((file.workspace_id, file.app_version), Arc::new(mapping));
+                }
+                Err(error) => {
+                    tracing::error!(%error, app_version = %file.app_version, "a stored mapping cannot be read")
+                }
+            }
+        }
+        *self.inner.shared.mappings.write().expect("mapping lock") = mappings;
+        *self.inner.shared.mapping_uploads.lock().expect("mapping uploads lock") = uploads;
+        Ok(true)
+    }
+
     async fn recount(&self) -> Result<usize, AnalyticsError> {
         {
             let _one_at_a_time = self.inner.shared.catching_up.lock().await;

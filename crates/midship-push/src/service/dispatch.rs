@@ -2,14 +2,17 @@
 //! steps.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use midship_control::jobs::{BackgroundJob, JobError, Placement};
 use midship_storage::{
     DeliveryFilter, DeliveryOutcome, DeliveryUpdate, PushDeliveryRecord, PushTaskRecord, PushTaskStatus, StorageError,
 };
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
 
-use super::{DISPATCH_CHUNK, PushKind, PushService, RUNNABLE_BATCH, TaskDefinition, corrupt};
+use super::{DISPATCH_CHUNK, PushKind, PushService, RUNNABLE_BATCH, TASK_LEASE_MS, TaskDefinition, corrupt};
 use crate::PushError;
 use crate::channel::{ChannelResult, Outgoing};
 use crate::schedule::{self, Repeat};
@@ -36,13 +39,24 @@ impl PushService {
         // Tasks go out side by side: a large broadcast does not hold up a simple push.
         let dispatches = runnable.iter().map(|task| async move {
             let Some(_running) = Running::claim(&self.inner.running, &task.task_id) else { return false };
-            match self.dispatch(task).await {
+            let lease = task_lease(&task.task_id);
+            match self.control().hold_lease(&lease, TASK_LEASE_MS).await {
+                Ok(true) => {}
+                Ok(false) => return false,
+                Err(error) => {
+                    tracing::warn!(%error, task_id = %task.task_id, "cannot take the push task's lease");
+                    return false;
+                }
+            }
+            let dispatched = match self.dispatch(task).await {
                 Ok(()) => true,
                 Err(error) => {
                     tracing::warn!(%error, task_id = %task.task_id, "push dispatch stopped; it resumes on the next pass");
                     false
                 }
-            }
+            };
+            self.control().release_lease(&lease).await;
+            dispatched
         });
         let done = futures_util::future::join_all(dispatches).await;
         Ok(done.into_iter().filter(|dispatched| *dispatched).count())
@@ -101,6 +115,12 @@ impl PushService {
         loop {
             let status = storage.get_push_task(&task.task_id).await?.map(|task| task.status);
             if status != Some(PushTaskStatus::Sending) {
+                return Ok(());
+            }
+            // Each step renews the lease; a node that lost it (paused past its end) stops here and
+            // leaves the task to the node that took it over.
+            if !self.control().hold_lease(&task_lease(&task.task_id), TASK_LEASE_MS).await? {
+                tracing::warn!(task_id = %task.task_id, "lost the push task's lease; another node continues it");
                 return Ok(());
             }
             let Some(last) = pending.last() else { break };
@@ -175,24 +195,49 @@ impl PushService {
         Ok(())
     }
 
-    /// Runs [`Self::run_pending`] every `interval`, and at once when a push is created.
-    pub fn spawn_dispatcher(&self, interval: Duration) -> tokio::task::JoinHandle<()> {
-        let service = self.clone();
-        tokio::spawn(async move {
-            let mut passes = tokio::task::JoinSet::new();
-            loop {
-                // Passes overlap, so a new push need not wait for a long broadcast's pass;
-                // a task is dispatched by one pass at a time.
-                let pass = service.clone();
-                passes.spawn(async move {
-                    if let Err(error) = pass.run_pending().await {
-                        tracing::warn!(%error, "push dispatcher pass failed");
-                    }
-                });
-                while passes.try_join_next().is_some() {}
-                let _ = tokio::time::timeout(interval, service.inner.wake.notified()).await;
+    /// The dispatcher as the node runs it: a pass every `interval`, and at once when a push is
+    /// created. Every node runs it; a task goes out from the node holding its lease.
+    pub fn dispatcher_job(&self, interval: Duration) -> Arc<dyn BackgroundJob> {
+        Arc::new(DispatcherJob { service: self.clone(), interval, passes: Mutex::new(JoinSet::new()) })
+    }
+}
+
+struct DispatcherJob {
+    service: PushService,
+    interval: Duration,
+    /// Passes overlap, so a new push need not wait for a long broadcast's pass; a task is
+    /// dispatched by one pass at a time. Dropping the job aborts them.
+    passes: Mutex<JoinSet<()>>,
+}
+
+#[async_trait::async_trait]
+impl BackgroundJob for DispatcherJob {
+    fn name(&self) -> &'static str {
+        "push-dispatch"
+    }
+
+    fn placement(&self) -> Placement {
+        Placement::EveryNode
+    }
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    fn wake(&self) -> Option<Arc<Notify>> {
+        Some(self.service.inner.wake.clone())
+    }
+
+    async fn run_once(&self) -> Result<(), JobError> {
+        let pass = self.service.clone();
+        let mut passes = self.passes.lock().expect("passes lock");
+        passes.spawn(async move {
+            if let Err(error) = pass.run_pending().await {
+                tracing::warn!(%error, "push dispatcher pass failed");
             }
-        })
+        });
+        while passes.try_join_next().is_some() {}
+        Ok(())
     }
 }
 
@@ -213,6 +258,11 @@ impl Drop for Running<'_> {
     fn drop(&mut self) {
         self.set.lock().expect("running lock").remove(&self.task_id);
     }
+}
+
+/// A push task is dispatched by the node holding this lease.
+fn task_lease(task_id: &str) -> String {
+    format!("push-task:{task_id}")
 }
 
 fn update(delivery: &PushDeliveryRecord, outcome: DeliveryOutcome, at: i64) -> DeliveryUpdate {

@@ -323,6 +323,16 @@ async fn download_blob(
         Ok(None) | Err(midship_delivery::BlobError::BadName(_)) => return Err(not_found()),
         Err(error) => return Err(midship_delivery::DeliveryError::from(error).into()),
     };
+    if let Some(location) =
+        state.settings.delivery.redirect_downloads_for.and_then(|valid_for| blobs.download_url(&sha256, valid_for))
+    {
+        // The object store answers ranges itself; a resumed download follows the redirect again.
+        let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+        let location = HeaderValue::from_str(&location).expect("pre-signed URLs are ASCII");
+        response.headers_mut().insert(header::LOCATION, location);
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return Ok(response);
+    }
     let range = match requested_range(&headers, size) {
         Ok(range) => range,
         Err(()) => {

@@ -363,6 +363,6 @@ async fn revoke_device_credential(
     Path((workspace_id, device_id)): Path<(String, String)>,
 ) -> Result<Json<DeviceCredentialRevoked>, ApiError> {
     let revoked_at = state.gateway.revoke_device_credential(&who, &workspace_id, &device_id).await?;
-    let connection_closed = state.sync.hub().kick_device(&workspace_id, &device_id, midship_sync::Kick::Revoked);
+    let connection_closed = state.sync.kick_device(&workspace_id, &device_id, midship_sync::Kick::Revoked).await;
     Ok(Json(DeviceCredentialRevoked { device_id, revoked_at: format_rfc3339(revoked_at), connection_closed }))
 }

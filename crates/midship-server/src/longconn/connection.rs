@@ -245,6 +245,10 @@ async fn run_session(
                     let deliveries = session.on_message(message).await?;
                     connection.deliver(deliveries).await?;
                 }
+                SessionEvent::CatchUp => {
+                    let deliveries = session.catch_up().await?;
+                    connection.deliver(deliveries).await?;
+                }
                 SessionEvent::Kicked(Kick::Overflow) => {
                     return Err(Ending::new(close::TOO_SLOW, "the device reads too slowly"));
                 }

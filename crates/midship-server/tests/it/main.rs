@@ -22,7 +22,7 @@ use midship_control::{ControlPlane, ControlSettings};
 use midship_core::SystemClock;
 use midship_gateway::GatewaySettings;
 use midship_sdk::AdminClient;
-use midship_server::{AppState, ServerSettings, open_storage, router, run};
+use midship_server::{AppState, Node, NodeSettings, ServerSettings, open_storage};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -34,7 +34,6 @@ pub struct TestServer {
     /// The node's services, for what tests drive directly (alert evaluation, say).
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
-    dispatcher: tokio::task::JoinHandle<()>,
     _data_dir: tempfile::TempDir,
 }
 
@@ -55,12 +54,15 @@ impl TestServer {
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let state = AppState::new(control, settings, GatewaySettings::default());
-        let dispatcher = state.push.spawn_dispatcher(std::time::Duration::from_millis(200));
-        tokio::spawn(run(listener, router(state.clone()), state.settings.connections.clone(), async move {
+        // The node `midship serve` starts, with a brisker push dispatcher.
+        let node_settings =
+            NodeSettings { push_dispatch_interval: std::time::Duration::from_millis(200), ..NodeSettings::default() };
+        let node = Node::start(state.clone(), &node_settings).await.unwrap();
+        tokio::spawn(node.serve(listener, async move {
             let _ = stopped.await;
         }));
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        Self { base_url, admin_token: issued.token, http, state, stop: Some(stop), dispatcher, _data_dir: data_dir }
+        Self { base_url, admin_token: issued.token, http, state, stop: Some(stop), _data_dir: data_dir }
     }
 
     pub fn admin(&self) -> AdminClient {
@@ -81,6 +83,5 @@ impl Drop for TestServer {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        self.dispatcher.abort();
     }
 }

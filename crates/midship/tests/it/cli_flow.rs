@@ -98,7 +98,7 @@ fn end_to_end_on_postgres() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let database_url = runtime.block_on(midship_testkit::fresh_postgres_database("e2e"));
     let data_dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(data_dir.path(), &["--database-url", &database_url]);
+    let server = ServerProcess::start(data_dir.path(), &["--database-url", &database_url, "--single-node"]);
     let ready: Value = reqwest::blocking::get(format!("{}/readyz", server.base_url)).unwrap().json().unwrap();
     assert_eq!(ready["storage"], "postgres");
     end_to_end_flow(&server);
@@ -218,7 +218,7 @@ fn push_through_the_cli_on_postgres() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let database_url = runtime.block_on(midship_testkit::fresh_postgres_database("push"));
     let data_dir = tempfile::tempdir().unwrap();
-    push_flow(&ServerProcess::start(data_dir.path(), &["--database-url", &database_url]));
+    push_flow(&ServerProcess::start(data_dir.path(), &["--database-url", &database_url, "--single-node"]));
 }
 
 fn push_flow(server: &ServerProcess) {
@@ -300,12 +300,12 @@ fn delivery_through_the_cli_on_postgres() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let database_url = runtime.block_on(midship_testkit::fresh_postgres_database("delivery"));
     let data_dir = tempfile::tempdir().unwrap();
-    delivery_flow(&ServerProcess::start(data_dir.path(), &["--database-url", &database_url]));
+    delivery_flow(&ServerProcess::start(data_dir.path(), &["--database-url", &database_url, "--single-node"]));
 }
 
 /// An H5 zip of 1.5 MB (more than the API's 1 MiB body limit: uploads have their own), with an
 /// incompressible asset that stays the same between versions.
-fn h5_zip(directory: &std::path::Path, version: &str) -> std::path::PathBuf {
+pub(crate) fn h5_zip(directory: &std::path::Path, version: &str) -> std::path::PathBuf {
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let asset: Vec<u8> = (0..1_500_000)
         .map(|_| {

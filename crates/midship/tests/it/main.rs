@@ -4,6 +4,7 @@
 mod analytics;
 mod api_contract;
 mod cli_flow;
+mod cluster;
 mod gateway_protocol;
 mod growthbook;
 mod secrets;
@@ -32,11 +33,17 @@ impl ServerProcess {
     /// Starts `midship serve --data-dir DIR --listen 127.0.0.1:0 EXTRA…` and waits for its
     /// "listening on" line.
     pub fn start(data_dir: &Path, extra_args: &[&str]) -> Self {
+        Self::start_with_env(data_dir, extra_args, &[])
+    }
+
+    /// [`Self::start`] with extra environment variables (`MIDSHIP_SECTION__KEY` settings).
+    pub fn start_with_env(data_dir: &Path, extra_args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(MIDSHIP)
             .args(["serve", "--data-dir"])
             .arg(data_dir)
             .args(["--listen", "127.0.0.1:0"])
             .args(extra_args)
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -76,12 +76,15 @@ fn config_default_prints_a_commented_file_the_server_accepts() {
         .args(["config", "show", "--config"])
         .arg(&file)
         .env("MIDSHIP_DATABASE__URL", "postgres://midship:hunter2@db.internal/midship")
+        .env("MIDSHIP_BLOBS__SECRET_ACCESS_KEY", "s3-hunter3")
+        .env("MIDSHIP_CLUSTER__NATS_URL", "nats://bus:hunter4@nats.internal:4222")
         .output()
         .unwrap();
     assert!(shown.status.success(), "{}", String::from_utf8_lossy(&shown.stderr));
     let effective = String::from_utf8(shown.stdout).unwrap();
     assert!(effective.contains("key_grace_seconds = 60"), "{effective}");
     assert!(effective.contains("db.internal") && !effective.contains("hunter2"), "secrets never printed: {effective}");
+    assert!(effective.contains("nats.internal") && !effective.contains("hunter3") && !effective.contains("hunter4"));
 
     let data_dir = tempfile::tempdir().unwrap();
     let server = ServerProcess::start(data_dir.path(), &["--config", file.to_str().unwrap()]);
