@@ -309,7 +309,57 @@ fn three_nodes_on_postgres_nats_and_seaweedfs_serve_as_one() {
     let statuses: Value = serde_json::from_slice(&replay.stdout).unwrap();
     assert_eq!((statuses["first"].as_i64(), statuses["replayed"].as_i64()), (Some(1000), Some(7015)), "{statuses}");
 
+    let _nats = messages_sent_while_the_bus_is_down_arrive_after_it_returns(&installation, &app, &sdk, nats);
     broadcast_survives_a_killed_node(&runtime, &mut installation, &database_url, &app, sdk);
+
+    // The object store gone: an upload fails with a clear error and nothing is offered.
+    drop(s3);
+    let survivor = (0..NODES).find(|index| installation.nodes[*index].is_some()).unwrap();
+    let zip = crate::cli_flow::h5_zip(files.path(), "2.0.0");
+    let refused = installation
+        .node(survivor)
+        .cli(&token, &["package", "upload", "--workspace", workspace, "--kind", "h5", zip.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    // The documented answer to a dependency being down (the node's log names the object store).
+    assert!(stderr.contains("unavailable") && stderr.contains("503"), "{stderr}");
+    let packages = installation.node(survivor).cli_json(&token, &["package", "list", "--workspace", workspace]);
+    let versions: Vec<&str> =
+        packages["items"].as_array().unwrap().iter().filter_map(|item| item["version"].as_str()).collect();
+    assert_eq!(versions, ["1.0.0"], "nothing half-stored is offered");
+}
+
+/// NATS stopped and started again: what was sent meanwhile reaches every device, through the
+/// storage catch-up each node runs when its bus comes back.
+fn messages_sent_while_the_bus_is_down_arrive_after_it_returns(
+    installation: &Installation,
+    app: &App,
+    sdk: &[SdkDevice],
+    mut nats: NatsServer,
+) -> NatsServer {
+    let before: Vec<usize> = sdk.iter().map(|device| device.messages.lock().unwrap().len()).collect();
+    let outage = std::thread::spawn(move || {
+        nats.restart_after(Duration::from_secs(2));
+        nats
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let during = 5;
+    for index in 0..during {
+        for user in ["alice", "bob", "carol"] {
+            let id = format!("{user}-outage-{index}");
+            assert_eq!(installation.send(0, &app.workspace, user, &id)["result"], "SUCCESS", "storage takes sends");
+        }
+    }
+    let nats = outage.join().unwrap();
+    for (device, before) in sdk.iter().zip(before) {
+        eventually_within_blocking(
+            "messages sent during the outage arrive",
+            Duration::from_secs(60),
+            || device.messages.lock().unwrap().len(),
+            |count| *count >= before + during,
+        );
+    }
+    nats
 }
 
 /// A broadcast to 20,000 devices; the node dispatching it is killed with SIGKILL mid-way.
