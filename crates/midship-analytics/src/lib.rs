@@ -56,9 +56,6 @@ pub enum AnalyticsError {
     /// Parquet files cannot be written.
     #[error("cannot export to parquet: {0}")]
     Export(String),
-    /// The batch writer stopped (the server is shutting down).
-    #[error("the analytics writer stopped")]
-    WriterStopped,
 }
 
 impl Classify for AnalyticsError {
@@ -71,7 +68,7 @@ impl Classify for AnalyticsError {
             }
             AnalyticsError::NotAsked(_) => ErrorKind::Forbidden,
             AnalyticsError::RateLimited(_) => ErrorKind::RateLimited,
-            AnalyticsError::WriterStopped | AnalyticsError::Export(_) => ErrorKind::Unavailable,
+            AnalyticsError::Export(_) => ErrorKind::Unavailable,
         }
     }
 }

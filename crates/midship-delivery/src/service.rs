@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::blob::BlobStore;
 use crate::definition::{ReleaseDefinition, ReleaseTarget};
-use crate::events::EventWriter;
+use crate::events::{EventWriter, spawn_event_writer};
 use crate::snapshot::{DeliverySnapshot, Progress, SnapshotSource};
 use crate::upload::{CheckedUpload, UploadRequest, check_upload};
 use crate::{DeliveryError, invalid};
@@ -135,7 +135,7 @@ impl DeliveryService {
         blobs: Arc<dyn BlobStore>,
         settings: DeliverySettings,
     ) -> Self {
-        let events = EventWriter::spawn(control.storage().clone(), 1024);
+        let events = spawn_event_writer(control.storage().clone(), 1024);
         let inner =
             Inner { control, sync, blobs, settings, snapshots: RwLock::default(), progress: Mutex::default(), events };
         Self { inner: Arc::new(inner) }
@@ -623,7 +623,7 @@ impl DeliveryService {
                     detail: None,
                 })
                 .collect();
-            self.inner.events.record(events).await;
+            self.inner.events.hand_over(events).await;
         }
         Ok(response)
     }
@@ -655,12 +655,14 @@ impl DeliveryService {
             at: self.control().now_ms(),
             detail: report.detail.clone(),
         };
-        Ok(self.inner.events.record_durably(vec![event]).await?)
+        self.inner.events.write(vec![event]).await?;
+        Ok(())
     }
 
     /// Waits until every progress event queued so far is written (for statistics right after
     /// checks, in tests and benchmarks).
     pub async fn flush_progress(&self) -> Result<(), DeliveryError> {
-        Ok(self.inner.events.record_durably(Vec::new()).await?)
+        self.inner.events.write(Vec::new()).await?;
+        Ok(())
     }
 }

@@ -36,7 +36,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 #[derive(Debug, Parser)]
 #[command(name = "midship-load", about = "Load generator for Midship's long connection")]
 struct Cli {
-    /// The server, e.g. http://127.0.0.1:7070.
+    /// The server, e.g. http://127.0.0.1:7070; several nodes of a cluster comma-separated, over
+    /// which devices and senders are spread round-robin.
     #[arg(long)]
     server: String,
     /// An admin token: the tool creates its own app and bizTypes.
@@ -95,11 +96,15 @@ enum Scenario {
 
 /// The app the tool made for itself.
 struct Target {
-    server: String,
+    /// The nodes devices connect to, round-robin.
+    servers: Vec<String>,
     app_id: String,
     workspace: String,
     secret: String,
+    /// Set-up calls and broadcasts go through the first node.
     admin: AdminClient,
+    /// One admin client per node, for senders spread over them.
+    admins: Vec<AdminClient>,
 }
 
 impl Target {
@@ -115,8 +120,13 @@ impl Target {
         }
     }
 
-    async fn create(server: &str, token: &str) -> anyhow::Result<Self> {
-        let admin = AdminClient::new(server, token).context("admin client")?;
+    async fn create(servers: &str, token: &str) -> anyhow::Result<Self> {
+        let servers: Vec<String> = servers.split(',').map(|server| server.trim().to_owned()).collect();
+        let admins = servers
+            .iter()
+            .map(|server| AdminClient::new(server, token).context("admin client"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let admin = admins[0].clone();
         let name = format!("load-{}", rand::random::<u32>());
         let created = admin
             .create_app(&CreateAppRequest { name, platforms: vec![], workspaces: None })
@@ -125,7 +135,7 @@ impl Target {
         let workspace = created.workspaces[0].workspace_id.clone();
         admin.put_sync_config(&workspace, &json!({ "biz_type": "CHAT-MSG" })).await?;
         admin.put_sync_config(&workspace, &json!({ "biz_type": "NOTICE", "scope": "global" })).await?;
-        Ok(Self { server: server.to_owned(), app_id: created.app.app_id, workspace, secret: created.secret, admin })
+        Ok(Self { servers, app_id: created.app.app_id, workspace, secret: created.secret, admin, admins })
     }
 
     fn hello(&self, device_id: &str, user_id: &str) -> Hello {
@@ -171,7 +181,8 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 /// `register_push`, then reports the device for push and waits for the answer.
 async fn handshake(target: &Target, index: usize, gate: &Semaphore, register_push: bool) -> Option<Socket> {
     let _slot = gate.acquire().await.expect("the gate stays open");
-    let url = format!("{}/ws", target.server.replace("http://", "ws://"));
+    let server = &target.servers[index % target.servers.len()];
+    let url = format!("{}/ws", server.replace("http://", "ws://"));
     let mut request = url.into_client_request().expect("a ws url");
     request.headers_mut().insert("sec-websocket-protocol", Codec::Protobuf.subprotocol().parse().expect("ascii"));
     let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
@@ -400,9 +411,10 @@ async fn latency(cli: &Cli, run: LatencyRun) -> anyhow::Result<()> {
     let begin = Instant::now();
     let due = move |index: u64| begin + Duration::from_micros(index * 1_000_000 / run.rate);
     let mut tasks = Vec::new();
-    for _ in 0..run.senders {
+    for sender in 0..run.senders {
         let (target, next_batch, failures) = (target.clone(), next_batch.clone(), failures.clone());
         tasks.push(tokio::spawn(async move {
+            let admin = &target.admins[sender % target.admins.len()];
             loop {
                 let first = next_batch.fetch_add(1, Ordering::Relaxed) * run.batch;
                 if first >= total {
@@ -422,10 +434,10 @@ async fn latency(cli: &Cli, run: LatencyRun) -> anyhow::Result<()> {
                     .collect();
                 let count = messages.len() as u64;
                 let sent = if run.batch == 1 {
-                    target.admin.sync_send(&target.workspace, &messages[0]).await.map(|_| ())
+                    admin.sync_send(&target.workspace, &messages[0]).await.map(|_| ())
                 } else {
                     let request = SyncBatchRequest { messages };
-                    target.admin.sync_batch(&target.workspace, &request).await.map(|_| ())
+                    admin.sync_batch(&target.workspace, &request).await.map(|_| ())
                 };
                 if sent.is_err() {
                     failures.fetch_add(count, Ordering::Relaxed);

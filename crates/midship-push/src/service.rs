@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use crate::PushError;
 use crate::channel::own::OwnChannel;
 use crate::channel::{ChannelFactory, ChannelKinds, PushChannel};
-use crate::events::EventWriter;
+use crate::events::{EventWriter, spawn_event_writer};
 use crate::message::{self};
 
 mod definitions;
@@ -243,7 +243,7 @@ impl PushService {
 
     /// With an observer of what the dispatcher sends.
     pub fn observed(control: ControlPlane, sync: SyncService, observer: Option<Arc<dyn DispatchObserver>>) -> Self {
-        let events = EventWriter::spawn(control.storage().clone(), EVENT_QUEUE);
+        let events = spawn_event_writer(control.storage().clone(), EVENT_QUEUE);
         Self {
             inner: Arc::new(Inner {
                 own: Arc::new(OwnChannel { sync: sync.clone() }),

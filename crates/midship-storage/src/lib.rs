@@ -13,6 +13,7 @@ use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, Pa
 
 mod analytics;
 mod delivery;
+pub mod group_commit;
 mod lease;
 mod push;
 pub mod sealing;

@@ -7,9 +7,9 @@ use midship_api::{AnalyticsPolicy, DevicePolicy, RejectedEvent, UploadResponse};
 use midship_control::ControlError;
 use midship_core::access::Action;
 use midship_core::{NewAuditEntry, Principal};
+use midship_storage::group_commit::GroupCommit;
 use midship_storage::{AnalyticsBatchRecord, AnalyticsPolicyRecord, StorageError};
 use serde_json::json;
-use tokio::sync::{mpsc, oneshot};
 
 use super::{AnalyticsService, GROUP_LIMIT, Shared};
 use crate::event::{Event, Uploader, decode_batch, decode_stored, encode_stored, same_events};
@@ -19,12 +19,11 @@ use crate::{AnalyticsError, policy};
 /// Batches read per query when catching up.
 const CATCH_UP_PAGE: u32 = 1000;
 
-#[derive(Debug)]
-pub(super) struct PendingBatch {
-    record: AnalyticsBatchRecord,
-    events: Vec<Event>,
-    stored: oneshot::Sender<Result<Option<i64>, String>>,
-}
+/// A batch on its way to storage: the row, and its decoded events to count once stored.
+pub(super) type PendingBatch = (AnalyticsBatchRecord, Vec<Event>);
+
+/// Answers, per batch, its sequence number, or `None` for a repeat of a stored batch.
+pub(super) type BatchWriter = GroupCommit<PendingBatch, Option<i64>>;
 
 impl AnalyticsService {
     /// Decodes, checks and durably stores one batch of one device, then counts it.
@@ -62,16 +61,15 @@ impl AnalyticsService {
         };
         let accepted = batch.events.len() as u64;
         let payload = record.payload.clone();
-        let (stored, answer) = oneshot::channel();
-        self.inner
+        let seq = self
+            .inner
             .writer
-            .send(PendingBatch { record, events: batch.events, stored })
+            .write(vec![(record, batch.events)])
             .await
-            .map_err(|_| AnalyticsError::WriterStopped)?;
-        let seq = answer
-            .await
-            .map_err(|_| AnalyticsError::WriterStopped)?
-            .map_err(|error| AnalyticsError::Control(ControlError::Storage(StorageError::Database(error))))?;
+            .map_err(|error| AnalyticsError::Control(ControlError::Storage(error)))?
+            .into_iter()
+            .next()
+            .flatten();
         let content_differs = match seq {
             Some(_) => false,
             None => self.stored_content_differs(workspace_id, device_id, &batch.batch_id, &payload).await?,
@@ -181,35 +179,21 @@ impl AnalyticsService {
     }
 }
 
-/// The writer task: stores whatever uploads are waiting in one transaction, counts them, answers.
-pub(super) async fn write_batches(shared: Arc<Shared>, mut pending: mpsc::Receiver<PendingBatch>) {
-    while let Some(first) = pending.recv().await {
-        let mut group = vec![first];
-        while group.len() < GROUP_LIMIT
-            && let Ok(next) = pending.try_recv()
-        {
-            group.push(next);
-        }
-        let records: Vec<AnalyticsBatchRecord> = group.iter().map(|batch| batch.record.clone()).collect();
-        match shared.storage.append_analytics_batches(&records).await {
-            Ok(sequences) => {
-                if !apply_in_order(&shared, &group, &sequences)
-                    && let Err(error) = catch_up(&shared).await
-                {
-                    tracing::warn!(%error, "cannot catch up with stored analytics batches");
-                }
-                for (batch, seq) in group.into_iter().zip(sequences) {
-                    let _ = batch.stored.send(Ok(seq));
-                }
+/// The writer: stores whatever uploads are waiting in one transaction, then counts them.
+pub(super) fn spawn_batch_writer(shared: Arc<Shared>, queue: usize) -> BatchWriter {
+    GroupCommit::spawn("analytics batch", queue, GROUP_LIMIT, move |group: Vec<PendingBatch>| {
+        let shared = shared.clone();
+        async move {
+            let records: Vec<AnalyticsBatchRecord> = group.iter().map(|(record, _)| record.clone()).collect();
+            let sequences = shared.storage.append_analytics_batches(&records).await?;
+            if !apply_in_order(&shared, &group, &sequences)
+                && let Err(error) = catch_up(&shared).await
+            {
+                tracing::warn!(%error, "cannot catch up with stored analytics batches");
             }
-            Err(error) => {
-                tracing::error!(%error, batches = group.len(), "cannot store analytics batches");
-                for batch in group {
-                    let _ = batch.stored.send(Err(error.to_string()));
-                }
-            }
+            Ok(sequences)
         }
-    }
+    })
 }
 
 /// Counts a stored group directly when its sequence numbers follow the last counted one without
@@ -222,8 +206,8 @@ fn apply_in_order(shared: &Shared, group: &[PendingBatch], sequences: &[Option<i
     let mut rollups = shared.rollups.write().expect("rollup lock");
     let follows = stored.iter().enumerate().all(|(offset, (seq, _))| *seq == rollups.applied_seq + 1 + offset as i64);
     if follows {
-        for (seq, batch) in stored {
-            rollups.apply(seq, &batch.record, &batch.events, &mappings);
+        for (seq, (record, events)) in stored {
+            rollups.apply(seq, record, events, &mappings);
         }
     }
     follows

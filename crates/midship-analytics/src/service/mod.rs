@@ -26,7 +26,6 @@ use midship_core::access::Action;
 use midship_core::cache::TtlCache;
 use midship_storage::{AnalyticsBatchRecord, Storage};
 use midship_sync::SyncService;
-use tokio::sync::mpsc;
 
 use crate::AnalyticsError;
 use crate::alert::{RuleStates, WebhookSettings};
@@ -35,7 +34,7 @@ use crate::export::ParquetExporter;
 use crate::proguard::ProguardMapping;
 use crate::rollup::WorkspaceRollup;
 
-use self::ingest::{PendingBatch, write_batches};
+use self::ingest::{BatchWriter, spawn_batch_writer};
 
 /// Batches stored in one transaction at most.
 const GROUP_LIMIT: usize = 256;
@@ -70,7 +69,7 @@ struct Inner {
     sync: SyncService,
     settings: AnalyticsSettings,
     shared: Arc<Shared>,
-    writer: mpsc::Sender<PendingBatch>,
+    writer: BatchWriter,
     /// (workspace, device) → (minute, events uploaded in it).
     admitted: Mutex<HashMap<(String, String), (i64, u64)>>,
     policies: TtlCache<String, AnalyticsPolicy>,
@@ -197,8 +196,7 @@ impl AnalyticsService {
             mapping_uploads: Mutex::default(),
             catching_up: tokio::sync::Mutex::default(),
         });
-        let (writer, pending) = mpsc::channel(4 * GROUP_LIMIT);
-        tokio::spawn(write_batches(shared.clone(), pending));
+        let writer = spawn_batch_writer(shared.clone(), 4 * GROUP_LIMIT);
         let exporter = settings
             .export_dir
             .as_ref()

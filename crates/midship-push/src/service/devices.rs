@@ -152,6 +152,6 @@ impl PushService {
             kind,
             at: self.now_ms(),
         };
-        Ok(self.inner.events.record(event).await?)
+        Ok(self.inner.events.write(vec![event]).await?.into_iter().next().unwrap_or(false))
     }
 }
