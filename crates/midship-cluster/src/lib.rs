@@ -105,6 +105,17 @@ impl Members {
     }
 }
 
+/// The NATS addresses without user names and passwords, for errors and logs.
+fn redact_credentials(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| match (url.find("://"), url.rfind('@')) {
+            (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}****{}", &url[..scheme_end + 3], &url[at..]),
+            _ => url.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// What every frame on the bus says first: which node sent it, so a node skips its own.
 #[derive(Debug, Serialize, Deserialize)]
 struct Origin {
@@ -142,10 +153,10 @@ impl Cluster {
                     }
                 }
             });
-        let client = options
-            .connect(settings.nats_url.as_str())
-            .await
-            .map_err(|error| ClusterError::Connect { url: settings.nats_url.clone(), detail: error.to_string() })?;
+        let client = options.connect(settings.nats_url.as_str()).await.map_err(|error| ClusterError::Connect {
+            url: redact_credentials(&settings.nats_url),
+            detail: error.to_string(),
+        })?;
         let nonces = nonces::open_bucket(&client, &settings).await?;
         let cluster = Arc::new(Self {
             client,
@@ -220,53 +231,57 @@ impl Cluster {
     async fn subscribe_frames<T, F>(&self, name: &str, handle: F) -> Result<(), ClusterError>
     where
         T: for<'de> Deserialize<'de> + Send + 'static,
-        F: Fn(T) + Send + 'static,
+        F: Fn(T) + Send + Sync + 'static,
     {
         let subject = self.subject(name);
-        let mut subscriber = self
-            .client
-            .subscribe(subject.clone())
-            .await
-            .map_err(|error| ClusterError::Subscribe { subject: subject.clone(), detail: error.to_string() })?;
-        let node_id = self.node_id.clone();
-        self.spawn(async move {
-            while let Some(message) = subscriber.next().await {
-                let own = serde_json::from_slice::<Origin>(&message.payload).is_ok_and(|frame| frame.origin == node_id);
-                if own {
-                    continue;
-                }
-                match serde_json::from_slice::<T>(&message.payload) {
-                    Ok(frame) => handle(frame),
-                    Err(error) => tracing::warn!(%error, %subject, "unreadable frame on the cluster bus"),
-                }
+        self.from_other_nodes(name, move |message| {
+            match serde_json::from_slice::<T>(&message.payload) {
+                Ok(frame) => handle(frame),
+                Err(error) => tracing::warn!(%error, %subject, "unreadable frame on the cluster bus"),
             }
-        });
-        Ok(())
+            std::future::ready(())
+        })
+        .await
     }
 
     /// Answers questions other nodes ask on `name` (presence, kicks) with `answer`.
     async fn answer<T, F>(&self, name: &str, answer: F) -> Result<(), ClusterError>
     where
         T: for<'de> Deserialize<'de> + Send + 'static,
-        F: Fn(T) -> bool + Send + 'static,
+        F: Fn(T) -> bool + Send + Sync + 'static,
+    {
+        let client = self.client.clone();
+        self.from_other_nodes(name, move |message| {
+            let yes = serde_json::from_slice::<T>(&message.payload).is_ok_and(&answer);
+            let client = client.clone();
+            async move {
+                let Some(reply) = message.reply else { return };
+                if let Err(error) = client.publish(reply, if yes { "1" } else { "0" }.into()).await {
+                    tracing::debug!(%error, "cannot answer a node's question");
+                }
+            }
+        })
+        .await
+    }
+
+    /// Runs `handle` on every message on `name` sent by another node, one at a time, in order.
+    async fn from_other_nodes<F, Fut>(&self, name: &str, handle: F) -> Result<(), ClusterError>
+    where
+        F: Fn(async_nats::Message) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
     {
         let subject = self.subject(name);
         let mut subscriber = self
             .client
             .subscribe(subject.clone())
             .await
-            .map_err(|error| ClusterError::Subscribe { subject: subject.clone(), detail: error.to_string() })?;
+            .map_err(|error| ClusterError::Subscribe { subject, detail: error.to_string() })?;
         let node_id = self.node_id.clone();
-        let client = self.client.clone();
         self.spawn(async move {
             while let Some(message) = subscriber.next().await {
-                let Some(reply) = message.reply else { continue };
-                if serde_json::from_slice::<Origin>(&message.payload).is_ok_and(|frame| frame.origin == node_id) {
-                    continue;
-                }
-                let yes = serde_json::from_slice::<T>(&message.payload).is_ok_and(&answer);
-                if let Err(error) = client.publish(reply, if yes { "1" } else { "0" }.into()).await {
-                    tracing::debug!(%error, "cannot answer a node's question");
+                let own = serde_json::from_slice::<Origin>(&message.payload).is_ok_and(|frame| frame.origin == node_id);
+                if !own {
+                    handle(message).await;
                 }
             }
         });
@@ -335,5 +350,30 @@ impl Cluster {
         for task in self.tasks.lock().expect("tasks lock").drain(..) {
             task.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_nats_urls_stay_out_of_errors() {
+        assert_eq!(
+            redact_credentials("nats://bus:hunter2@nats-1:4222,nats://nats-2:4222"),
+            "nats://****@nats-1:4222,nats://nats-2:4222"
+        );
+    }
+
+    #[test]
+    fn members_not_heard_lately_are_gone() {
+        let members = Members::default();
+        members.heard("a".into());
+        members.heard("b".into());
+        assert_eq!(members.others(), 2);
+        members.left("a");
+        assert_eq!(members.others(), 1);
+        members.last_heard.lock().unwrap().insert("b".into(), Instant::now() - MEMBER_TIMEOUT);
+        assert_eq!(members.others(), 0, "a node silent for the timeout is taken for gone");
     }
 }
