@@ -234,7 +234,7 @@ impl Cluster {
         F: Fn(T) + Send + Sync + 'static,
     {
         let subject = self.subject(name);
-        self.from_other_nodes(name, move |message| {
+        self.on_messages_of_other_nodes(name, move |message| {
             match serde_json::from_slice::<T>(&message.payload) {
                 Ok(frame) => handle(frame),
                 Err(error) => tracing::warn!(%error, %subject, "unreadable frame on the cluster bus"),
@@ -251,7 +251,7 @@ impl Cluster {
         F: Fn(T) -> bool + Send + Sync + 'static,
     {
         let client = self.client.clone();
-        self.from_other_nodes(name, move |message| {
+        self.on_messages_of_other_nodes(name, move |message| {
             let yes = serde_json::from_slice::<T>(&message.payload).is_ok_and(&answer);
             let client = client.clone();
             async move {
@@ -265,7 +265,7 @@ impl Cluster {
     }
 
     /// Runs `handle` on every message on `name` sent by another node, one at a time, in order.
-    async fn from_other_nodes<F, Fut>(&self, name: &str, handle: F) -> Result<(), ClusterError>
+    async fn on_messages_of_other_nodes<F, Fut>(&self, name: &str, handle: F) -> Result<(), ClusterError>
     where
         F: Fn(async_nats::Message) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send,

@@ -243,11 +243,47 @@ async fn announce_changes(
 ) -> axum::response::Response {
     let Some(cluster) = cluster else { return next.run(request).await };
     let path = request.uri().path();
-    let changes = !request.method().is_safe() && (path.starts_with("/api/") || path.starts_with("/console/"));
+    let changes = !request.method().is_safe() && changes_configuration(path);
     let response = next.run(request).await;
     let status = response.status();
     if changes && (status.is_success() || status.is_redirection()) {
         cluster.announce_change().await;
     }
     response
+}
+
+/// Calls that change what nodes keep in memory (apps, keys, tokens, switches, routes, bizTypes,
+/// releases, security policies, channels, symbol files) rather than data passing through (sends,
+/// pushes, uploads, log requests): only those are announced, so a busy backend sending messages
+/// through one node does not make every other node drop its caches at each send.
+fn changes_configuration(path: &str) -> bool {
+    const DATA_PLANE: [&str; 11] = [
+        "/sync/send",
+        "/sync/batch",
+        "/sync/global",
+        "/sync/tokens",
+        "/push/send/",
+        "/push/revoke",
+        "/push/tasks/",
+        "/push/devices/",
+        "/analytics/logs",
+        "/analytics/export",
+        "/delivery/packages",
+    ];
+    (path.starts_with("/api/") || path.starts_with("/console/")) && !DATA_PLANE.iter().any(|part| path.contains(part))
+}
+
+#[cfg(test)]
+mod announcement_tests {
+    use super::changes_configuration;
+
+    #[test]
+    fn configuration_changes_are_announced_and_sends_are_not() {
+        assert!(changes_configuration("/api/v1/workspaces/W/config/publish"));
+        assert!(changes_configuration("/api/v1/tokens/T"));
+        assert!(changes_configuration("/api/v1/workspaces/W/sync/configs"));
+        assert!(!changes_configuration("/api/v1/workspaces/W/sync/send"));
+        assert!(!changes_configuration("/api/v1/workspaces/W/push/send/broadcast"));
+        assert!(!changes_configuration("/mgw"));
+    }
 }

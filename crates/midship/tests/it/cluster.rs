@@ -217,6 +217,7 @@ fn three_nodes_on_postgres_nats_and_seaweedfs_serve_as_one() {
     let served =
         eventually_blocking("node 1 serves node 2's switch", pull, |pulled| pulled["values"]["wallet.limit"] == 500);
     let switch_delay = published.elapsed();
+    println!("node 1 served node 2's switch {switch_delay:?} after the publish answered");
     assert!(switch_delay < Duration::from_secs(1), "served after {switch_delay:?}: {served}");
 
     // Devices on every node: the SDK on each, and the doc client on node 3.
