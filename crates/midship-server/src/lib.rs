@@ -136,9 +136,19 @@ impl AppState {
     /// Composes every service over one control plane (and so one storage), for a node alone,
     /// with packages in `settings.delivery.package_dir`.
     pub fn new(control: ControlPlane, settings: ServerSettings, gateway_settings: GatewaySettings) -> Self {
+        Self::alone(control, settings, gateway_settings, None)
+    }
+
+    /// A node without a bus: its hub is the only one.
+    fn alone(
+        control: ControlPlane,
+        settings: ServerSettings,
+        gateway_settings: GatewaySettings,
+        blobs: Option<Arc<dyn midship_delivery::BlobStore>>,
+    ) -> Self {
         let hub = Arc::new(Hub::new(settings.long_connection.sync.connection_queue));
         let bus = Arc::new(LocalBus::new(hub.clone()));
-        Self::compose(control, settings, gateway_settings, Services { hub, bus, cluster: None, blobs: None })
+        Self::compose(control, settings, gateway_settings, Services { hub, bus, cluster: None, blobs })
     }
 
     /// Composes every service on `infrastructure`: with a cluster, sync traffic, presence, kicks,
@@ -149,12 +159,10 @@ impl AppState {
         gateway_settings: GatewaySettings,
         infrastructure: Infrastructure,
     ) -> Result<Self, midship_cluster::ClusterError> {
-        let hub = Arc::new(Hub::new(settings.long_connection.sync.connection_queue));
         let Some(cluster) = infrastructure.cluster else {
-            let bus = Arc::new(LocalBus::new(hub.clone()));
-            let services = Services { hub, bus, cluster: None, blobs: infrastructure.blobs };
-            return Ok(Self::compose(control, settings, gateway_settings, services));
+            return Ok(Self::alone(control, settings, gateway_settings, infrastructure.blobs));
         };
+        let hub = Arc::new(Hub::new(settings.long_connection.sync.connection_queue));
         let bus = midship_cluster::SyncBus::start(cluster.clone(), hub.clone()).await?;
         let services = Services { hub, bus, cluster: Some(cluster.clone()), blobs: infrastructure.blobs };
         let state = Self::compose(control, settings, gateway_settings, services);
