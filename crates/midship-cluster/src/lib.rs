@@ -3,7 +3,8 @@
 //! - **Live sync delivery** ([`SyncBus`], the cluster's `midship_sync::Bus`): a message stored
 //!   through any node reaches the devices connected to every node; kicks and presence ("is this
 //!   user online anywhere") are asked of every node; a user's device connecting to one node stops
-//!   the others treating their devices of the user as the latest.
+//!   the others treating their devices of the user as the latest, and closes an older connection
+//!   of the same device on another node.
 //! - **Change announcements**: a node that changed configuration says so, and every other node
 //!   drops its caches and refreshes its snapshots at once (polling stays as the safety net).
 //! - **Membership**: every node says it is alive each second, so the gateway shares rate limits

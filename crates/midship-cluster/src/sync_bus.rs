@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use midship_storage::{SyncMessageRecord, SyncStream, SyncTargetKind};
+use midship_sync::hub::Member;
 use midship_sync::{Bus, Hub, Kick, SyncMessage};
 use serde::{Deserialize, Serialize};
 
@@ -83,12 +84,14 @@ struct KickRequest {
     reason: u8,
 }
 
-/// "A device of this user connected to me."
+/// "This device (of this user) connected to me."
 #[derive(Debug, Serialize, Deserialize)]
-struct UserConnected {
+struct DeviceConnected {
     origin: String,
     workspace_id: String,
-    user_id: String,
+    device_id: String,
+    user_id: Option<String>,
+    connected_at: i64,
 }
 
 #[derive(Debug)]
@@ -125,8 +128,13 @@ impl SyncBus {
             .await?;
         let to_hub = hub.clone();
         cluster
-            .subscribe_frames("sync.user-connected", move |frame: UserConnected| {
-                to_hub.user_connected_elsewhere(&frame.workspace_id, &frame.user_id)
+            .subscribe_frames("sync.device-connected", move |frame: DeviceConnected| {
+                to_hub.connected_elsewhere(Member {
+                    workspace_id: &frame.workspace_id,
+                    device_id: &frame.device_id,
+                    user_id: frame.user_id.as_deref(),
+                    connected_at: frame.connected_at,
+                })
             })
             .await?;
         let to_hub = hub.clone();
@@ -175,13 +183,15 @@ impl Bus for SyncBus {
         self.cluster.ask_others("sync.kick", &request).await
     }
 
-    fn user_device_connected(&self, workspace_id: &str, user_id: &str) {
+    fn device_connected(&self, member: Member<'_>) {
         let cluster = self.cluster.clone();
-        let frame = UserConnected {
+        let frame = DeviceConnected {
             origin: cluster.node_id.clone(),
-            workspace_id: workspace_id.to_owned(),
-            user_id: user_id.to_owned(),
+            workspace_id: member.workspace_id.to_owned(),
+            device_id: member.device_id.to_owned(),
+            user_id: member.user_id.map(str::to_owned),
+            connected_at: member.connected_at,
         };
-        tokio::spawn(async move { cluster.publish("sync.user-connected", &frame).await });
+        tokio::spawn(async move { cluster.publish("sync.device-connected", &frame).await });
     }
 }

@@ -21,9 +21,10 @@ pub trait Bus: Send + Sync + std::fmt::Debug {
     async fn is_online(&self, workspace_id: &str, kind: SyncTargetKind, target_id: &str) -> bool;
     /// Closes the device's connection on whichever node holds it; whether one was found.
     async fn kick_device(&self, workspace_id: &str, device_id: &str, reason: Kick) -> bool;
-    /// A device of `user_id` connected to this node, so on every other node the user's devices
-    /// are no longer the latest (bizTypes that deliver to the latest device only).
-    fn user_device_connected(&self, _workspace_id: &str, _user_id: &str) {}
+    /// `device_id` (signed in as `user_id`) connected to this node: every other node closes an
+    /// older connection of the device, and the user's devices there are no longer the latest
+    /// (bizTypes that deliver to the latest device only).
+    fn device_connected(&self, _member: Member<'_>) {}
 }
 
 /// The bus of a single node: this node's hub is every hub there is.
@@ -116,6 +117,8 @@ impl KickSignal {
 #[derive(Debug)]
 struct Entry {
     connection_id: u64,
+    /// When the device connected (the node's clock), to tell an older connection from a newer one.
+    connected_at: i64,
     user_id: Option<String>,
     sender: mpsc::Sender<Arc<SyncMessage>>,
     signal: Arc<KickSignal>,
@@ -180,7 +183,14 @@ pub struct Member<'a> {
     pub workspace_id: &'a str,
     pub device_id: &'a str,
     pub user_id: Option<&'a str>,
+    /// When it connected, in milliseconds since the epoch.
+    pub connected_at: i64,
 }
+
+/// How much older than a connection made on another node a connection here must be to be taken
+/// for the device's stale one and closed: nodes' clocks differ by a little, and a device that
+/// moved back within that time keeps its new connection here.
+const CROSS_NODE_REPLACE_MARGIN_MS: i64 = 1000;
 
 impl Hub {
     /// `queue_capacity`: messages waiting for one connection before it counts as too slow.
@@ -201,6 +211,7 @@ impl Hub {
         let catch_up = Arc::new(Notify::new());
         let entry = Entry {
             connection_id,
+            connected_at: member.connected_at,
             user_id: member.user_id.map(str::to_owned),
             sender,
             signal: signal.clone(),
@@ -280,11 +291,17 @@ impl Hub {
             .is_some_and(|latest| latest == device_id)
     }
 
-    /// A device of the user connected to another node: none of the user's devices here is the
-    /// latest any more.
-    pub fn user_connected_elsewhere(&self, workspace_id: &str, user_id: &str) {
+    /// The device connected to another node: a clearly older connection of it here is replaced,
+    /// and none of its user's devices here is the latest any more.
+    pub fn connected_elsewhere(&self, member: Member<'_>) {
         let mut workspaces = self.workspaces.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(user) = workspaces.get_mut(workspace_id).and_then(|workspace| workspace.by_user.get_mut(user_id)) {
+        let Some(workspace) = workspaces.get_mut(member.workspace_id) else { return };
+        if let Some(entry) = workspace.by_device.get(member.device_id)
+            && entry.connected_at + CROSS_NODE_REPLACE_MARGIN_MS <= member.connected_at
+        {
+            entry.signal.kick(Kick::Replaced);
+        }
+        if let Some(user) = member.user_id.and_then(|user_id| workspace.by_user.get_mut(user_id)) {
             user.latest_elsewhere = true;
         }
     }
@@ -349,7 +366,7 @@ mod tests {
     }
 
     fn join(hub: &Hub, device_id: &str, user_id: Option<&str>) -> Registration {
-        hub.register(Member { workspace_id: "WS", device_id, user_id })
+        hub.register(Member { workspace_id: "WS", device_id, user_id, connected_at: 0 })
     }
 
     #[test]
@@ -370,17 +387,25 @@ mod tests {
     }
 
     #[test]
-    fn a_user_device_connecting_elsewhere_takes_latest_device_delivery_away() {
+    fn a_device_connecting_elsewhere_replaces_its_connection_here_and_takes_latest_device_delivery_away() {
         let hub = Hub::new(8);
         let phone = join(&hub, "PHONE", Some("alice"));
-        hub.user_connected_elsewhere("WS", "alice");
+        let watch = join(&hub, "WATCH", Some("alice"));
+        let elsewhere =
+            |device_id, connected_at| Member { workspace_id: "WS", device_id, user_id: Some("alice"), connected_at };
+        hub.connected_elsewhere(elsewhere("LAPTOP", 5_000));
         assert_eq!(hub.dispatch(&message(SyncTargetKind::User, "alice", true)), 0, "the latest device is elsewhere");
         assert_eq!(
             hub.dispatch(&message(SyncTargetKind::User, "alice", false)),
-            1,
-            "every-device bizTypes still reach it"
+            2,
+            "every-device bizTypes still reach them"
         );
-        assert!(!hub.is_latest_device("WS", "alice", "PHONE"));
+        assert!(!hub.is_latest_device("WS", "alice", "WATCH"));
+        assert_eq!(phone.signal.reason(), None);
+        hub.connected_elsewhere(elsewhere("WATCH", 999));
+        assert_eq!(watch.signal.reason(), None, "within the clock margin: maybe the newer one, kept");
+        hub.connected_elsewhere(elsewhere("WATCH", 1_000));
+        assert_eq!(watch.signal.reason(), Some(Kick::Replaced), "the device's older connection here is closed");
         let _tablet = join(&hub, "TABLET", Some("alice"));
         assert!(hub.is_latest_device("WS", "alice", "TABLET"), "a newer connection here is the latest again");
         hub.catch_up_all();

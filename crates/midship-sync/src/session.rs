@@ -76,14 +76,14 @@ pub struct DeviceSession {
 
 impl DeviceSession {
     pub(crate) fn new(service: SyncService, identity: DeviceIdentity, foreground: bool) -> Self {
-        let registration = service.hub().register(Member {
+        let member = Member {
             workspace_id: &identity.workspace_id,
             device_id: &identity.device_id,
             user_id: identity.user_id.as_deref(),
-        });
-        if let Some(user_id) = &identity.user_id {
-            service.bus().user_device_connected(&identity.workspace_id, user_id);
-        }
+            connected_at: service.now_ms(),
+        };
+        let registration = service.hub().register(member);
+        service.bus().device_connected(member);
         let attributes = device_attributes(
             identity.platform.as_deref(),
             identity.app_version.as_deref(),
