@@ -44,7 +44,7 @@ impl ClusterGuards for Cluster {
         Cluster::live_nodes(self)
     }
 
-    async fn first_use(&self, nonce: &str, _expires_at_ms: i64) -> Result<bool, String> {
+    async fn first_use(&self, nonce: &str) -> Result<bool, String> {
         match self.nonces.create(key_of(nonce), bytes_of_node(self)).await {
             Ok(_) => Ok(true),
             Err(error) if error.kind() == CreateErrorKind::AlreadyExists => Ok(false),

@@ -56,9 +56,10 @@ pub trait ClusterGuards: Send + Sync + std::fmt::Debug {
     fn live_nodes(&self) -> usize;
     /// Nonces are recorded for every node (the bus's key-value store), checked after this node's
     /// own [`NonceCache`], so a request replayed through another node is refused too.
-    /// Records `nonce` until `expires_at_ms`; `Ok(false)` when any node recorded it already. An
-    /// error means the record cannot be reached: the caller refuses the request (fails closed).
-    async fn first_use(&self, nonce: &str, expires_at_ms: i64) -> Result<bool, String>;
+    /// Records `nonce`, kept longer than any timestamp window it serves; `Ok(false)` when any
+    /// node recorded it already. An error means the record cannot be reached: the caller refuses
+    /// the request (fails closed).
+    async fn first_use(&self, nonce: &str) -> Result<bool, String>;
 }
 
 /// Nonces seen within the timestamp window. A signed request whose timestamp is inside the window

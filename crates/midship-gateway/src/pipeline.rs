@@ -542,7 +542,7 @@ impl Gateway {
             return Ok(false);
         }
         let Some(shared) = &self.cluster else { return Ok(true) };
-        shared.first_use(nonce, expires_at).await.map_err(|error| {
+        shared.first_use(nonce).await.map_err(|error| {
             tracing::warn!(%error, "the cluster's nonce record is unreachable; request refused");
             (ResultCode::BackendUnreachable, "replay protection unavailable".to_owned())
         })
