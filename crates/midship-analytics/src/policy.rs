@@ -1,15 +1,16 @@
 //! The upload policy: which kinds a device uploads, on which networks, sampled per user.
 
-use midship_api::{AnalyticsPolicy, DeviceKindPolicy, DevicePolicy, KindPolicy};
+use midship_api::{AnalyticsPolicy, KindPolicy};
+use midship_protocol::calls::{DeviceKindPolicy, DevicePolicy};
 use sha2::{Digest, Sha256};
 
 use crate::event::LOG_LEVELS;
 use crate::{AnalyticsError, invalid};
 
 /// Every event kind the upload accepts.
-pub use midship_api::EVENT_KINDS as KINDS;
+pub use midship_protocol::calls::EVENT_KINDS as KINDS;
 /// `*` in a policy stands for every kind not named.
-pub use midship_api::EVERY_OTHER_KIND;
+pub use midship_protocol::calls::EVERY_OTHER_KIND;
 
 pub fn check(policy: &AnalyticsPolicy) -> Result<(), AnalyticsError> {
     for (kind, settings) in &policy.kinds {

@@ -1,4 +1,5 @@
-//! Analytics (MAS) wire types: the upload answer, the upload policy, and the admin API's reports.
+//! Analytics (MAS) admin wire types: the upload policy, reports, alerts and diagnosis (what devices
+//! send and get is `midship_protocol::calls`).
 
 use std::collections::BTreeMap;
 
@@ -7,44 +8,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
-/// What `midship.analytics.upload` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadResponse {
-    pub batch_id: String,
-    /// Events kept (0 for a duplicate).
-    pub accepted: u64,
-    /// The device sent this batch id before; nothing was counted again.
-    pub duplicate: bool,
-    /// With `duplicate`: the batch stored under this id holds other events, so this was a
-    /// different batch reusing the id, and none of it was stored. `false` for a retry.
-    #[serde(default)]
-    pub content_differs: bool,
-    pub rejected: Vec<RejectedEvent>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RejectedEvent {
-    pub index: usize,
-    pub reason: String,
-}
-
-/// Every event kind an upload may carry, as a policy names them.
-pub const EVENT_KINDS: [&str; 12] = [
-    "launch",
-    "session_end",
-    "event",
-    "page",
-    "startup",
-    "page_load",
-    "crash",
-    "anr",
-    "lag",
-    "network",
-    "h5_error",
-    "log",
-];
-/// `*` in a policy stands for every kind not named.
-pub const EVERY_OTHER_KIND: &str = "*";
+/// Policies name the kinds devices upload; operators list the log files devices uploaded.
+pub use midship_protocol::calls::{EVENT_KINDS, EVERY_OTHER_KIND, LogFileView};
 
 /// A workspace's upload policy, as operators set it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,22 +78,6 @@ impl Default for KindPolicy {
     fn default() -> Self {
         Self { enabled: true, wifi_only: false, sample_per_thousand: 1000, min_level: None }
     }
-}
-
-/// What `midship.analytics.policy` answers one device: the policy decided for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DevicePolicy {
-    pub batch_size: u32,
-    pub flush_interval_seconds: u32,
-    /// Kinds this device uploads; kinds absent here are not uploaded.
-    pub kinds: BTreeMap<String, DeviceKindPolicy>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceKindPolicy {
-    pub wifi_only: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_level: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -451,27 +400,6 @@ pub struct LogRequestView {
     pub device_id: Option<String>,
     pub user_id: Option<String>,
     pub created_at: String,
-}
-
-/// What a device sends to `midship.analytics.log.upload`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LogUpload {
-    pub request_id: String,
-    pub file_name: String,
-    pub content: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct LogFileView {
-    pub file_id: String,
-    pub request_id: String,
-    pub device_id: String,
-    pub user_id: Option<String>,
-    pub file_name: String,
-    pub size: u64,
-    pub uploaded_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,9 @@ use serde_json::Value;
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
+/// `POST /api/client/v1/config/pull` takes and gives what `midship.config.pull` does.
+pub use midship_protocol::calls::{ConfigPullRequest, ConfigPullResponse};
+
 /// A switch as the admin API shows it: the draft and the latest published definition (documented
 /// in `docs/switches.md`), and where the draft stands: `new`, `changed`, `published` or `deleted`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,47 +49,4 @@ pub struct ConfigVersionView {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct ImportResult {
     pub imported: usize,
-}
-
-/// What a device sends to `midship.config.pull` (`POST /api/client/v1/config/pull`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct ConfigPullRequest {
-    pub app_id: String,
-    pub workspace_id: String,
-    #[serde(default)]
-    pub device_id: Option<String>,
-    #[serde(default)]
-    pub user_id: Option<String>,
-    #[serde(default)]
-    pub platform: Option<String>,
-    #[serde(default)]
-    pub app_version: Option<String>,
-    #[serde(default)]
-    pub os_version: Option<String>,
-    #[serde(default)]
-    pub model: Option<String>,
-    #[serde(default)]
-    pub city: Option<String>,
-    #[serde(default)]
-    pub network: Option<String>,
-    /// Custom attributes for conditions.
-    #[serde(default)]
-    pub attributes: serde_json::Map<String, Value>,
-    /// The `etag` of the device's last pull; an unchanged configuration answers `not_modified`.
-    #[serde(default)]
-    pub etag: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(ToSchema))]
-pub struct ConfigPullResponse {
-    /// Published version the values come from; 0 before the first publication.
-    pub version: i64,
-    pub etag: String,
-    /// `true`: the device's values are unchanged and `values` is absent.
-    pub not_modified: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub values: Option<serde_json::Map<String, Value>>,
 }

@@ -6,12 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
-use midship_api::{DeliveryCheckResponse, DeliveryReportRequest, InstalledPackages};
 use midship_control::ControlPlane;
 use midship_core::access::Action;
 use midship_core::ids::echo;
 use midship_core::{NewAuditEntry, Principal, Workspace};
 use midship_package::{ArchiveLimits, Files, PackageManifest, create_binary_patch, create_content_patch, read_zip};
+use midship_protocol::calls::{DeliveryCheckResponse, DeliveryReportRequest, InstalledPackages};
 use midship_storage::{
     DeliveryEventKind, DeliveryEventRecord, PackageKind, PackageRecord, PatchRecord, ReleaseRecord, ReleaseStatus,
     StorageError,

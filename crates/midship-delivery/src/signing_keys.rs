@@ -6,10 +6,10 @@
 
 use std::sync::Arc;
 
-use midship_api::ManifestSignature;
 use midship_core::NewAuditEntry;
 use midship_core::access::{Action, Principal};
 use midship_package::ManifestSigner;
+use midship_protocol::calls::ManifestSignature;
 use midship_storage::{SigningKeyRecord, StorageError};
 use serde_json::json;
 

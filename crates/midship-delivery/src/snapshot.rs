@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex};
 
-use midship_api::{DeliveryCheckResponse, InstalledPackages, PackageOffer, PatchOffer};
 use midship_package::signing::ALGORITHM;
+use midship_protocol::calls::{DeliveryCheckResponse, InstalledPackages, PackageOffer, PatchOffer};
 use midship_storage::{DeliveryEventKind, PackageKind, PackageRecord, PatchRecord, ReleaseRecord, ReleaseStatus};
 use midship_targeting::Condition;
 use midship_targeting::DeviceContext;

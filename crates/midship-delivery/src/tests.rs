@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use midship_api::InstalledPackages;
 use midship_control::{ControlPlane, ControlSettings, NewApp};
 use midship_core::{ManualClock, Principal};
 use midship_package::{Files, write_zip};
+use midship_protocol::calls::InstalledPackages;
 use midship_storage::Storage;
 use midship_sync::{SyncService, SyncSettings};
 use midship_targeting::DeviceContext;
@@ -155,7 +155,7 @@ async fn a_workspace_with_a_key_but_no_release_is_not_rebuilt_on_every_refresh()
     let delivery = &fixture.delivery;
     delivery.list_signing_keys(&fixture.admin, &fixture.workspace_id).await.unwrap();
     let nothing = delivery.check(&fixture.workspace_id, &device("d1", "1.0.0"), &InstalledPackages::default()).await;
-    assert_eq!(nothing.unwrap(), midship_api::DeliveryCheckResponse::default());
+    assert_eq!(nothing.unwrap(), midship_protocol::calls::DeliveryCheckResponse::default());
     assert_eq!(delivery.refresh_changed().await.unwrap(), 0, "the empty snapshot keeps the key's revision");
     delivery.rotate_signing_key(&fixture.admin, &fixture.workspace_id).await.unwrap();
     delivery.check(&fixture.workspace_id, &device("d1", "1.0.0"), &InstalledPackages::default()).await.unwrap();

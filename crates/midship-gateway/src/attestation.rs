@@ -23,7 +23,7 @@ use crate::Gateway;
 use crate::builtin::{BuiltinError, CallContext};
 
 /// The built-in a device asks for a challenge with, signed with the app's secret.
-pub const CHALLENGE_OPERATION_TYPE: &str = "midship.device.challenge";
+pub use midship_protocol::builtins::operation::DEVICE_CHALLENGE as CHALLENGE_OPERATION_TYPE;
 const CHALLENGE_TTL_MS: i64 = 5 * 60 * 1000;
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
 const MAX_KIND_CHARS: usize = 32;

@@ -26,7 +26,7 @@ pub struct CallContext {
 }
 
 /// Why a built-in service refused or failed a call: the kind of failure, which the pipeline
-/// answers with its result code (`ResultCode::for_kind`), and what went wrong.
+/// answers with its result code (`result_for_kind`), and what went wrong.
 #[derive(Debug, thiserror::Error)]
 #[error("{detail}")]
 pub struct BuiltinError {

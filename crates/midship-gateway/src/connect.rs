@@ -14,7 +14,7 @@ use crate::result::ResultCode;
 use crate::{Gateway, GatewayError};
 
 /// The operation type and method a signed hello is signed as.
-pub const CONNECT_OPERATION_TYPE: &str = "midship.connect";
+pub use midship_protocol::builtins::operation::CONNECT as CONNECT_OPERATION_TYPE;
 pub const CONNECT_METHOD: &str = "CONNECT";
 /// Connection tokens a device asks for itself (`midship.sync.token`) live this long.
 pub const DEVICE_TOKEN_TTL_MS: i64 = 10 * 60 * 1000;

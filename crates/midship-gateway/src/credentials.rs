@@ -27,7 +27,7 @@ use crate::result::ResultCode;
 use crate::{Gateway, GatewayError};
 
 /// The built-in a device registers with, signed with the app's secret.
-pub const REGISTER_OPERATION_TYPE: &str = "midship.device.register";
+pub use midship_protocol::builtins::operation::DEVICE_REGISTER as REGISTER_OPERATION_TYPE;
 
 /// What a server-only key is for; each purpose has its own key per workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

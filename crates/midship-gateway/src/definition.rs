@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_TIMEOUT_MS: u64 = 3000;
 pub const MAX_TIMEOUT_MS: u64 = 60_000;
 /// Operation types under this prefix are Midship's own services.
-pub const BUILTIN_PREFIX: &str = "midship.";
+pub use midship_protocol::builtins::BUILTIN_PREFIX;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {field}: {message}")]

@@ -43,8 +43,8 @@ pub use definition::{
 pub use limits::ClusterGuards;
 pub use midship_core::api_calls::ApiTotals;
 pub use model::{Api, ApiGroup};
-pub use request::{MAX_IDENTITY_CHARS, RpcHeaders, RpcRequest, RpcResponse, default_status};
-pub use result::ResultCode;
+pub use request::{MAX_IDENTITY_CHARS, RpcHeaders, RpcRequest, RpcResponse};
+pub use result::{ResultCode, result_for_kind};
 pub use stats::ApiStats;
 
 #[derive(Debug, thiserror::Error)]

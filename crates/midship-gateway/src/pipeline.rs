@@ -174,11 +174,11 @@ impl Gateway {
         let answer_builtin = |answer: Result<Vec<u8>, BuiltinError>| match answer {
             Ok(body) => success(trace_id, 200, Some("application/json".into()), Bytes::from(body)),
             Err(BuiltinError { kind, detail }) if kind.describes_to_caller() => {
-                fail(ResultCode::for_kind(kind), Some(detail))
+                fail(crate::result_for_kind(kind), Some(detail))
             }
             Err(BuiltinError { kind, detail }) => {
                 tracing::error!(operation_type, detail, "built-in service failed");
-                fail(ResultCode::for_kind(kind), Some(kind.withheld_message().to_owned()))
+                fail(crate::result_for_kind(kind), Some(kind.withheld_message().to_owned()))
             }
         };
         let mut response = match target {

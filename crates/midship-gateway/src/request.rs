@@ -89,7 +89,7 @@ impl RpcResponse {
             memo: detail.unwrap_or_else(|| result.memo().to_owned()),
             tips: result.tips().to_owned(),
             trace_id: trace_id.to_owned(),
-            status: default_status(result),
+            status: result.http_status(),
             content_type: None,
             body: Bytes::new(),
             issued_device_id: None,
@@ -99,33 +99,5 @@ impl RpcResponse {
             app_id: None,
             workspace_id: None,
         }
-    }
-}
-
-/// HTTP statuses for the gateway's own answers, so plain HTTP tooling sees failures too; clients
-/// read `Result-Status`.
-pub fn default_status(result: ResultCode) -> u16 {
-    match result {
-        ResultCode::Success => 200,
-        ResultCode::AccessDenied | ResultCode::NotAuthorized => 403,
-        ResultCode::RateLimited => 429,
-        ResultCode::LoginRequired => 401,
-        ResultCode::UnknownOperation => 404,
-        ResultCode::EmptyRequest | ResultCode::MalformedRequest | ResultCode::DecryptionFailed => 400,
-        ResultCode::RequestTooLarge => 413,
-        ResultCode::Conflict => 409,
-        ResultCode::BackendTimeout => 504,
-        ResultCode::BackendError | ResultCode::BackendUnreachable => 502,
-        ResultCode::Unknown => 500,
-        ResultCode::NoKey
-        | ResultCode::SigningFieldsMissing
-        | ResultCode::BadSignature
-        | ResultCode::TimestampOutsideWindow
-        | ResultCode::TimestampMissing
-        | ResultCode::SignatureMissing
-        | ResultCode::ReplayedNonce
-        | ResultCode::TokenInvalid
-        | ResultCode::DeviceCredentialRequired
-        | ResultCode::DeviceCredentialRevoked => 401,
     }
 }

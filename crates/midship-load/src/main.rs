@@ -21,6 +21,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use futures_util::{SinkExt, StreamExt};
 use midship_api::{CreateAppRequest, PushAudience, PushMessageBody, PushRequest, SyncBatchRequest, SyncSendRequest};
+use midship_protocol::builtins::operation;
 use midship_protocol::frame::{Ack, Hello, Ping};
 use midship_protocol::{ClientFrame, Codec, ServerFrame, WireMessage};
 use midship_sdk::AdminClient;
@@ -196,7 +197,7 @@ async fn handshake(target: &Target, index: usize, gate: &Semaphore, register_pus
         return None;
     };
     if register_push {
-        let call = rpc_call(1, "midship.push.report", b"{}".to_vec(), Some(&target.signer()));
+        let call = rpc_call(1, operation::PUSH_REPORT, b"{}".to_vec(), Some(&target.signer()));
         socket.send(encode(ClientFrame::Rpc(call))).await.ok()?;
         loop {
             let answer = tokio::time::timeout(Duration::from_secs(30), socket.next()).await.ok()??.ok()?;
@@ -288,7 +289,7 @@ fn arrival_report(target: &Target, payload: &str) -> Option<Message> {
     let message: serde_json::Value = serde_json::from_str(payload).ok()?;
     let body = json!({ "task_id": message.get("task_id")?, "event": "delivered" });
     let body = serde_json::to_vec(&body).expect("JSON serializes");
-    let call = rpc_call(2, "midship.push.ack", body, Some(&target.signer()));
+    let call = rpc_call(2, operation::PUSH_ACK, body, Some(&target.signer()));
     Some(encode(ClientFrame::Rpc(call)))
 }
 

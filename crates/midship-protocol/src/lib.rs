@@ -1,16 +1,27 @@
-//! The device long connection's wire format (docs/protocol.md, "Long connection"): the frames
-//! ([`frame`]), their two encodings — `midship.v1.json` in WebSocket text messages and
-//! `midship.v1.protobuf` in binary messages, zstd-compressed when large — and the close codes.
-//! Shared by the server, the SDK and the load tool, so all of them speak exactly one protocol.
+//! The device contract (docs/protocol.md): everything a device and Midship must agree on, in one
+//! place that the gateway, the server, sync, the SDK and the load tool all import.
+//!
+//! - `/mgw`: the header names ([`headers`]), the result codes ([`ResultCode`]), the built-in
+//!   operation types and Midship's own bizTypes ([`builtins`]), the bodies of the built-in calls
+//!   ([`calls`]);
+//! - the long connection: the frames ([`frame`]), their two encodings — `midship.v1.json` in
+//!   WebSocket text messages and `midship.v1.protobuf` in binary messages, zstd-compressed when
+//!   large — and the close codes ([`close`]).
+//!
 //! No I/O.
 
+pub mod builtins;
+pub mod calls;
 pub mod close;
 pub mod frame;
+pub mod headers;
 pub mod pb;
+pub mod result;
 
 use bytes::Bytes;
 
 pub use frame::{ClientFrame, ServerFrame};
+pub use result::ResultCode;
 
 /// WebSocket subprotocol names, as negotiated in `Sec-WebSocket-Protocol`.
 pub const JSON_SUBPROTOCOL: &str = "midship.v1.json";

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use midship_api::{DevicePolicy, LogFileView, UploadResponse};
+use midship_protocol::builtins::operation;
+use midship_protocol::calls::{DevicePolicy, LogFileView, UploadResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -19,8 +20,9 @@ use crate::rpc::{RpcClient, RpcError};
 use crate::sync::SyncClient;
 
 /// The bizTypes log requests come through (one names the device, the other its user).
-const DIAGNOSIS_DEVICE_BIZ_TYPE: &str = "midship.diagnosis";
-const DIAGNOSIS_USER_BIZ_TYPE: &str = "midship.diagnosis.user";
+use midship_protocol::builtins::biz_type::{
+    DIAGNOSIS_DEVICE as DIAGNOSIS_DEVICE_BIZ_TYPE, DIAGNOSIS_USER as DIAGNOSIS_USER_BIZ_TYPE,
+};
 
 /// A session ends after this long in the background; coming back starts a new one (a launch).
 pub const SESSION_TIMEOUT_MS: i64 = 30 * 60 * 1000;
@@ -227,7 +229,7 @@ impl AnalyticsLogger {
 
     /// Asks the server what to upload and keeps the answer (also on disk, for the next start).
     pub async fn refresh_policy(&self) -> Result<DevicePolicy, AnalyticsClientError> {
-        let reply = self.rpc.rpc("midship.analytics.policy", &json!({})).await?;
+        let reply = self.rpc.rpc(operation::ANALYTICS_POLICY, &json!({})).await?;
         if !reply.is_success() {
             return Err(AnalyticsClientError::Refused { result: reply.result, memo: reply.memo });
         }
@@ -301,7 +303,7 @@ impl AnalyticsLogger {
             Err(error) => return Err(queue_error(&batch_path)(error)),
         };
         let body = zstd::bulk::compress(&bytes, 3).map_err(queue_error(&batch_path))?;
-        let reply = self.rpc.rpc_bytes("midship.analytics.upload", &body).await?;
+        let reply = self.rpc.rpc_bytes(operation::ANALYTICS_UPLOAD, &body).await?;
         if reply.result == 3002 {
             // The server cannot read the batch at all (a damaged file): sending it again cannot help.
             tracing::warn!(memo = %reply.memo, "the server refused an analytics batch; dropped");
@@ -366,7 +368,7 @@ impl AnalyticsLogger {
             "file_name": log_file.file_name().map_or_else(|| "app.log".into(), |name| name.to_string_lossy()),
             "content": String::from_utf8_lossy(&content),
         });
-        let reply = self.rpc.rpc("midship.analytics.log.upload", &body).await?;
+        let reply = self.rpc.rpc(operation::ANALYTICS_LOG_UPLOAD, &body).await?;
         if !reply.is_success() {
             return Err(AnalyticsClientError::Refused { result: reply.result, memo: reply.memo });
         }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
-use midship_api::ConfigPullResponse;
+use midship_protocol::builtins::operation;
+use midship_protocol::calls::ConfigPullResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -181,7 +182,7 @@ impl ConfigClient {
             "attributes": profile.attributes,
             "etag": known_etag,
         });
-        let reply = self.rpc.rpc("midship.config.pull", &request).await?;
+        let reply = self.rpc.rpc(operation::CONFIG_PULL, &request).await?;
         if !reply.is_success() {
             return Err(ConfigError::Refused { result: reply.result, memo: reply.memo });
         }

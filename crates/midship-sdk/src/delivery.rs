@@ -6,11 +6,12 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use midship_api::{DeliveryCheckRequest, DeliveryCheckResponse, PackageOffer};
 use midship_package::{
     ArchiveLimits, Files, PackageError, PackageManifest, SignedManifest, apply_binary_patch, apply_content_patch,
     read_zip, sha256_hex, verify_manifest,
 };
+use midship_protocol::builtins::operation;
+use midship_protocol::calls::{DeliveryCheckRequest, DeliveryCheckResponse, PackageOffer};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
@@ -78,7 +79,7 @@ impl DeliveryClient {
     /// What this device should get, given what it has.
     pub async fn check(&self, request: &DeliveryCheckRequest) -> Result<DeliveryCheckResponse, DeliveryClientError> {
         let body = serde_json::to_value(request).expect("requests serialize");
-        let answer = self.call("midship.delivery.check", &body).await?;
+        let answer = self.call(operation::DELIVERY_CHECK, &body).await?;
         serde_json::from_slice(&answer).map_err(|error| DeliveryClientError::Answer(error.to_string()))
     }
 
@@ -89,7 +90,7 @@ impl DeliveryClient {
         if let Some(detail) = detail {
             body["detail"] = json!(detail.chars().take(500).collect::<String>());
         }
-        self.call("midship.delivery.report", &body).await.map(|_| ())
+        self.call(operation::DELIVERY_REPORT, &body).await.map(|_| ())
     }
 
     /// The offer's manifest, once one of its signatures verifies with one of the app's keys.

@@ -6,13 +6,14 @@ use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use midship_protocol::builtins::operation;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::sync::{SyncClient, SyncClientError};
 
 /// The bizType push's own channel uses.
-pub const PUSH_BIZ_TYPE: &str = "midship.push";
+pub use midship_protocol::builtins::biz_type::PUSH as PUSH_BIZ_TYPE;
 
 /// A push message as the own channel carries it (docs/push.md).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -103,7 +104,7 @@ impl PushClient {
                 if let Some(task_id) = task_id {
                     tokio::spawn(async move {
                         let body = json!({ "task_id": task_id, "event": "delivered" });
-                        if let Err(error) = call(&sync, "midship.push.ack", body).await {
+                        if let Err(error) = call(&sync, operation::PUSH_ACK, body).await {
                             tracing::warn!(%error, task_id, "push arrival not reported");
                         }
                     });
@@ -115,15 +116,15 @@ impl PushClient {
     /// Reports the device's channel token (`channel` such as `apns`, `fcm` or a vendor's name),
     /// or `None` to be reached over the long connection only.
     pub async fn report_token(&self, channel: Option<&str>, token: Option<&str>) -> Result<Value, PushClientError> {
-        call(&self.sync, "midship.push.report", json!({ "channel": channel, "token": token })).await
+        call(&self.sync, operation::PUSH_REPORT, json!({ "channel": channel, "token": token })).await
     }
 
     pub async fn bind(&self, user_id: &str) -> Result<Value, PushClientError> {
-        call(&self.sync, "midship.push.bind", json!({ "user_id": user_id })).await
+        call(&self.sync, operation::PUSH_BIND, json!({ "user_id": user_id })).await
     }
 
     pub async fn unbind(&self) -> Result<Value, PushClientError> {
-        call(&self.sync, "midship.push.unbind", json!({})).await
+        call(&self.sync, operation::PUSH_UNBIND, json!({})).await
     }
 
     /// The user opened or dismissed the notification of a task (from any channel).
@@ -132,7 +133,7 @@ impl PushClient {
             PushEvent::Opened => "opened",
             PushEvent::Dismissed => "dismissed",
         };
-        call(&self.sync, "midship.push.ack", json!({ "task_id": task_id, "event": event })).await
+        call(&self.sync, operation::PUSH_ACK, json!({ "task_id": task_id, "event": event })).await
     }
 }
 

@@ -4,6 +4,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use midship_protocol::builtins::operation;
+use midship_protocol::{ResultCode, headers};
 use midship_signing::client::{SignType, SigningInput, sign};
 use midship_signing::envelope::{EnvelopeError, Suite, open_response, seal_request};
 use midship_signing::rand_core::OsRng;
@@ -168,7 +170,7 @@ pub struct RpcReply {
 
 impl RpcReply {
     pub fn is_success(&self) -> bool {
-        self.result == 1000
+        self.result == ResultCode::Success.code()
     }
 
     /// The body as JSON (built-in services and most backends answer JSON).
@@ -197,11 +199,6 @@ pub enum RegisterError {
     Answer(serde_json::Error),
 }
 
-/// The built-in a device registers with.
-pub const REGISTER_OPERATION_TYPE: &str = "midship.device.register";
-/// The built-in that hands out attestation challenges.
-pub const CHALLENGE_OPERATION_TYPE: &str = "midship.device.challenge";
-
 /// A platform attestation (Play Integrity, App Attest, …) for workspaces that register attested
 /// devices only: `token` is what the platform returned for `challenge`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -211,12 +208,9 @@ pub struct Attestation {
     pub challenge: String,
 }
 
-/// `Result-Status` of a request the gateway or a built-in service could not take as sent.
-const MALFORMED_REQUEST: u16 = 3002;
-
 /// Results after which the call certainly did not run, so trying again is safe.
 fn retryable(result: u16) -> bool {
-    matches!(result, 1002 | 4003)
+    ResultCode::from_code(result).is_some_and(ResultCode::is_safe_to_retry)
 }
 
 #[derive(Debug)]
@@ -258,7 +252,7 @@ impl RpcClient {
     /// A challenge to have the platform attest (single use, 5 minutes), before
     /// [`RpcClient::register_attested`].
     pub async fn attestation_challenge(&self) -> Result<String, RegisterError> {
-        let reply = self.rpc(CHALLENGE_OPERATION_TYPE, &serde_json::json!({})).await?;
+        let reply = self.rpc(operation::DEVICE_CHALLENGE, &serde_json::json!({})).await?;
         if !reply.is_success() {
             return Err(RegisterError::Refused { result: reply.result, memo: reply.memo });
         }
@@ -276,7 +270,7 @@ impl RpcClient {
     }
 
     async fn register_with(&self, body: &Value) -> Result<DeviceCredential, RegisterError> {
-        let reply = self.rpc(REGISTER_OPERATION_TYPE, body).await?;
+        let reply = self.rpc(operation::DEVICE_REGISTER, body).await?;
         if !reply.is_success() {
             return Err(RegisterError::Refused { result: reply.result, memo: reply.memo });
         }
@@ -307,7 +301,7 @@ impl RpcClient {
             let outcome = self.attempt(operation_type, body).await;
             // A call that needs the device's id is refused at first contact (3002, which never
             // runs the call) with the id the gateway issued; sent again with it, it runs.
-            let refused = matches!(&outcome, Ok(reply) if reply.result == MALFORMED_REQUEST);
+            let refused = matches!(&outcome, Ok(reply) if reply.result == ResultCode::MalformedRequest.code());
             if std::mem::take(&mut first_contact) && refused && self.device_id().is_some() {
                 continue;
             }
@@ -340,7 +334,9 @@ impl RpcClient {
         // Registering is what the app's secret is still for; everything else, once registered,
         // goes with the device's credential.
         let device_credential = match (&identity.device_secret, &identity.device_id) {
-            (Some(secret), Some(device_id)) if operation_type != REGISTER_OPERATION_TYPE => Some((secret, device_id)),
+            (Some(secret), Some(device_id)) if operation_type != operation::DEVICE_REGISTER => {
+                Some((secret, device_id))
+            }
             _ => None,
         };
         let signer = CallSigner {
@@ -354,27 +350,27 @@ impl RpcClient {
             device_id: identity.device_id.as_deref().unwrap_or(""),
             user_id: identity.user_id.as_deref().unwrap_or(""),
         };
-        let signature = signer.sign("POST", operation_type, body);
+        let signature = signer.sign(operation::RPC_METHOD, operation_type, body);
         let mut request = self
             .http
             .post(format!("{}/mgw", self.settings.server_url))
             .header("Content-Type", "application/json")
-            .header("Operation-Type", operation_type)
-            .header("AppId", &self.settings.app_id)
-            .header("WorkspaceId", &self.settings.workspace_id)
-            .header("Ts", &signature.timestamp)
-            .header("Nonce", &signature.nonce)
-            .header("Sign", &signature.sign)
-            .header("Sign-Type", signer.sign_type.as_str())
+            .header(headers::OPERATION_TYPE, operation_type)
+            .header(headers::APP_ID, &self.settings.app_id)
+            .header(headers::WORKSPACE_ID, &self.settings.workspace_id)
+            .header(headers::TS, &signature.timestamp)
+            .header(headers::NONCE, &signature.nonce)
+            .header(headers::SIGN, &signature.sign)
+            .header(headers::SIGN_TYPE, signer.sign_type.as_str())
             .body(body.to_vec());
         if let Some((suite, client_key, _, _)) = &sealed {
-            request = request.header("Encrypt-Suite", suite.as_str()).header("Encrypt-Key", client_key);
+            request = request.header(headers::ENCRYPT_SUITE, suite.as_str()).header(headers::ENCRYPT_KEY, client_key);
         }
         for (name, value) in [
-            ("Device-Id", &identity.device_id),
-            ("User-Id", &identity.user_id),
-            ("Platform", &identity.platform),
-            ("App-Version", &identity.app_version),
+            (headers::DEVICE_ID, &identity.device_id),
+            (headers::USER_ID, &identity.user_id),
+            (headers::PLATFORM, &identity.platform),
+            (headers::APP_VERSION, &identity.app_version),
         ] {
             if let Some(value) = value {
                 request = request.header(name, value);
@@ -383,15 +379,16 @@ impl RpcClient {
         let response = request.send().await?;
         let http_status = response.status().as_u16();
         let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok()).map(str::to_owned);
-        let result =
-            header("result-status").and_then(|value| value.parse().ok()).ok_or(RpcError::NotAGateway(http_status))?;
-        let memo = header("memo").unwrap_or_default();
-        let tips = header("tips").unwrap_or_default();
-        let trace_id = header("trace-id").unwrap_or_default();
-        if let Some(issued) = header("device-id") {
+        let result = header(headers::RESULT_STATUS)
+            .and_then(|value| value.parse().ok())
+            .ok_or(RpcError::NotAGateway(http_status))?;
+        let memo = header(headers::MEMO).unwrap_or_default();
+        let tips = header(headers::TIPS).unwrap_or_default();
+        let trace_id = header(headers::TRACE_ID).unwrap_or_default();
+        if let Some(issued) = header(headers::DEVICE_ID) {
             self.identity.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).device_id.get_or_insert(issued);
         }
-        let sealed_reply = header("encrypt-suite").is_some();
+        let sealed_reply = header(headers::ENCRYPT_SUITE).is_some();
         let mut body = response.bytes().await?.to_vec();
         if let (true, Some((_, _, _, session))) = (sealed_reply, &sealed) {
             body = open_response(session, &body)?;

@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use midship_protocol::builtins::operation;
 use midship_protocol::frame::{Ack, Hello, Ping, RpcCall, State};
+use midship_protocol::headers;
 use midship_protocol::{ClientFrame, Codec, ServerFrame, WireMessage, close};
 use midship_signing::SignType;
 use serde_json::Value;
@@ -96,13 +98,13 @@ pub use midship_protocol::frame::SyncData as SyncMessage;
 /// An RPC frame for the long connection, signed like `POST /mgw` when a signer is given (a
 /// connection opened with a token carries unsigned calls).
 pub fn rpc_call(id: u64, operation_type: &str, body: Vec<u8>, signer: Option<&CallSigner>) -> RpcCall {
-    let mut headers = BTreeMap::from([("Operation-Type".to_owned(), operation_type.to_owned())]);
+    let mut headers = BTreeMap::from([(headers::OPERATION_TYPE.to_owned(), operation_type.to_owned())]);
     if let Some(signer) = signer {
-        let signature = signer.sign("POST", operation_type, &body);
-        headers.insert("Ts".to_owned(), signature.timestamp);
-        headers.insert("Nonce".to_owned(), signature.nonce);
-        headers.insert("Sign".to_owned(), signature.sign);
-        headers.insert("Sign-Type".to_owned(), signer.sign_type.as_str().to_owned());
+        let signature = signer.sign(operation::RPC_METHOD, operation_type, &body);
+        headers.insert(headers::TS.to_owned(), signature.timestamp);
+        headers.insert(headers::NONCE.to_owned(), signature.nonce);
+        headers.insert(headers::SIGN.to_owned(), signature.sign);
+        headers.insert(headers::SIGN_TYPE.to_owned(), signer.sign_type.as_str().to_owned());
     }
     RpcCall { id, headers, body: midship_protocol::frame::Body(body.into()) }
 }
@@ -119,7 +121,7 @@ pub fn sign_hello(hello: &mut Hello, secret: &str, sign_type: SignType) {
         device_id: hello.device_id.as_deref().unwrap_or(""),
         user_id: hello.user_id.as_deref().unwrap_or(""),
     };
-    let signature = signer.sign("CONNECT", "midship.connect", b"");
+    let signature = signer.sign(operation::CONNECT_METHOD, operation::CONNECT, b"");
     hello.ts = Some(signature.timestamp);
     hello.nonce = Some(signature.nonce);
     hello.sign = Some(signature.sign);

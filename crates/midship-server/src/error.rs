@@ -1,6 +1,6 @@
 //! The one place that turns errors into HTTP statuses and admin API error codes: every domain
 //! error names its [`ErrorKind`], and [`status_and_code`] maps each kind once. The gateway maps
-//! the same kinds to result codes (`midship_gateway::ResultCode::for_kind`).
+//! the same kinds to result codes (`midship_gateway::result_for_kind`).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};

@@ -62,6 +62,8 @@ pub struct ServerSettings {
     pub connections: ConnectionLimits,
     /// Mark console cookies `Secure` (set when Midship is reached over HTTPS).
     pub secure_cookies: bool,
+    /// Web origins whose pages may call `/mgw` (CORS; `*` for any, empty for none).
+    pub cors_origins: Vec<String>,
     pub long_connection: longconn::LongConnectionSettings,
     pub delivery: DeliveryPlacement,
     pub analytics: midship_analytics::AnalyticsSettings,
@@ -95,6 +97,7 @@ impl Default for ServerSettings {
             max_body_bytes: 1024 * 1024,
             connections: ConnectionLimits::default(),
             secure_cookies: false,
+            cors_origins: Vec::new(),
             long_connection: longconn::LongConnectionSettings::default(),
             delivery: DeliveryPlacement::default(),
             analytics: midship_analytics::AnalyticsSettings::default(),
@@ -231,7 +234,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::router(state.settings.delivery.settings.max_package_bytes as usize))
         .merge(console::router())
         .merge(ops::router())
-        .merge(mgw::router())
+        .merge(mgw::router(&state.settings.cors_origins))
         .merge(longconn::router())
         .fallback(error::not_found_fallback)
         .method_not_allowed_fallback(error::method_not_allowed_fallback)

@@ -2,43 +2,70 @@
 //! headers and a bounded body, runs the gateway pipeline, and writes `Result-Status`, `Memo`,
 //! `Tips` and `Trace-Id` (docs/protocol.md). Also the digest log line and the per-API metrics.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use midship_gateway::{ResultCode, RpcHeaders, RpcRequest, RpcResponse, default_status};
+use midship_gateway::{ResultCode, RpcHeaders, RpcRequest, RpcResponse};
+use midship_protocol::headers;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/mgw", post(mgw)).route("/mgw.htm", post(mgw))
+/// `cors_origins` are the web origins whose pages may call from a browser (`*` for any); an
+/// origin that is not a valid header value is skipped (config loading has refused it already).
+pub fn router(cors_origins: &[String]) -> Router<AppState> {
+    if cors_origins.is_empty() {
+        return Router::new().route("/mgw", post(mgw)).route("/mgw.htm", post(mgw));
+    }
+    // OPTIONS is routed so that preflights reach the CORS layer (which answers them) instead of
+    // the node's 405 for unrouted methods.
+    let with_preflight = || post(mgw).options(|| async { StatusCode::NO_CONTENT });
+    Router::new().route("/mgw", with_preflight()).route("/mgw.htm", with_preflight()).layer(cors(cors_origins))
+}
+
+/// Answers browsers' preflights and lets pages send the protocol headers and read the answer's.
+/// Calls carry no cookies: the signature is the credential.
+fn cors(origins: &[String]) -> CorsLayer {
+    let allow_origin = if origins.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()))
+    };
+    let request_headers = headers::REQUEST.into_iter().map(protocol_header).chain([header::CONTENT_TYPE]);
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::POST])
+        .allow_headers(request_headers.collect::<Vec<_>>())
+        .expose_headers(headers::RESPONSE.into_iter().map(protocol_header).collect::<Vec<_>>())
+        .max_age(Duration::from_secs(600))
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
-/// The protocol headers of a call, looked up by their lower-case names (docs/protocol.md), from
-/// HTTP headers or the header map of an RPC frame.
+/// The protocol headers of a call (docs/protocol.md), from HTTP headers or the header map of an
+/// RPC frame; `lookup` matches names ignoring case.
 pub(crate) fn rpc_headers(lookup: impl Fn(&str) -> Option<String>) -> RpcHeaders {
     RpcHeaders {
-        operation_type: lookup("operation-type"),
-        app_id: lookup("appid"),
-        workspace_id: lookup("workspaceid"),
-        timestamp: lookup("ts"),
-        sign: lookup("sign"),
-        sign_type: lookup("sign-type"),
-        nonce: lookup("nonce"),
-        device_id: lookup("device-id"),
-        user_id: lookup("user-id"),
-        platform: lookup("platform"),
-        app_version: lookup("app-version"),
-        encrypt_suite: lookup("encrypt-suite"),
-        encrypt_key: lookup("encrypt-key"),
+        operation_type: lookup(headers::OPERATION_TYPE),
+        app_id: lookup(headers::APP_ID),
+        workspace_id: lookup(headers::WORKSPACE_ID),
+        timestamp: lookup(headers::TS),
+        sign: lookup(headers::SIGN),
+        sign_type: lookup(headers::SIGN_TYPE),
+        nonce: lookup(headers::NONCE),
+        device_id: lookup(headers::DEVICE_ID),
+        user_id: lookup(headers::USER_ID),
+        platform: lookup(headers::PLATFORM),
+        app_version: lookup(headers::APP_VERSION),
+        encrypt_suite: lookup(headers::ENCRYPT_SUITE),
+        encrypt_key: lookup(headers::ENCRYPT_KEY),
     }
 }
 
@@ -164,29 +191,33 @@ fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(&cleaned).unwrap_or_else(|_| HeaderValue::from_static("?"))
 }
 
+fn protocol_header(name: &'static str) -> HeaderName {
+    HeaderName::from_bytes(name.as_bytes()).expect("the protocol's header names are valid")
+}
+
 fn into_http(response: RpcResponse) -> Response {
     let status = StatusCode::from_u16(response.status)
-        .unwrap_or_else(|_| StatusCode::from_u16(default_status(response.result)).unwrap_or(StatusCode::OK));
+        .unwrap_or_else(|_| StatusCode::from_u16(response.result.http_status()).unwrap_or(StatusCode::OK));
     let mut http = (status, response.body).into_response();
-    let headers = http.headers_mut();
+    let answer_headers = http.headers_mut();
     // Backend headers first, so the gateway's own protocol headers always win.
     for (name, value) in &response.headers {
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-            headers.append(name, value);
+            answer_headers.append(name, value);
         }
     }
-    headers.insert(HeaderName::from_static("result-status"), HeaderValue::from(response.result.code()));
-    headers.insert(HeaderName::from_static("memo"), header_value(&response.memo));
-    headers.insert(HeaderName::from_static("tips"), header_value(&response.tips));
-    headers.insert(HeaderName::from_static("trace-id"), header_value(&response.trace_id));
+    answer_headers.insert(protocol_header(headers::RESULT_STATUS), HeaderValue::from(response.result.code()));
+    answer_headers.insert(protocol_header(headers::MEMO), header_value(&response.memo));
+    answer_headers.insert(protocol_header(headers::TIPS), header_value(&response.tips));
+    answer_headers.insert(protocol_header(headers::TRACE_ID), header_value(&response.trace_id));
     if let Some(suite) = response.sealed_with {
-        headers.insert(HeaderName::from_static("encrypt-suite"), HeaderValue::from_static(suite));
+        answer_headers.insert(protocol_header(headers::ENCRYPT_SUITE), HeaderValue::from_static(suite));
     }
     if let Some(device_id) = &response.issued_device_id {
-        headers.insert(HeaderName::from_static("device-id"), header_value(device_id));
+        answer_headers.insert(protocol_header(headers::DEVICE_ID), header_value(device_id));
     }
     if let Some(content_type) = response.content_type.as_deref().and_then(|text| HeaderValue::from_str(text).ok()) {
-        headers.insert(header::CONTENT_TYPE, content_type);
+        answer_headers.insert(header::CONTENT_TYPE, content_type);
     }
     http
 }

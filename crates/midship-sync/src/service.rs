@@ -91,18 +91,19 @@ impl Default for SyncSettings {
 
 /// One message for a stream; for global bizTypes `link_token` is empty.
 /// The bizType push's own channel sends through: one stream per device, kept for a week.
-pub const PUSH_BIZ_TYPE: &str = "midship.push";
+pub use midship_protocol::builtins::biz_type::PUSH as PUSH_BIZ_TYPE;
 const PUSH_RETENTION_DAYS: u32 = 7;
 /// The bizType delivery announces release changes through, to every device of a workspace, so
 /// online devices check at once (push and pull together). Devices that connect later get the
 /// newest announcement only.
-pub const DELIVERY_BIZ_TYPE: &str = "midship.delivery";
+pub use midship_protocol::builtins::biz_type::DELIVERY as DELIVERY_BIZ_TYPE;
 
 /// The bizTypes analytics asks devices for their log file through: one names the device, the
 /// other the user (every device of the user gets it). Kept 3 days, so a device that comes online
 /// later still answers.
-pub const DIAGNOSIS_DEVICE_BIZ_TYPE: &str = "midship.diagnosis";
-pub const DIAGNOSIS_USER_BIZ_TYPE: &str = "midship.diagnosis.user";
+pub use midship_protocol::builtins::biz_type::{
+    DIAGNOSIS_DEVICE as DIAGNOSIS_DEVICE_BIZ_TYPE, DIAGNOSIS_USER as DIAGNOSIS_USER_BIZ_TYPE,
+};
 const DIAGNOSIS_RETENTION_DAYS: u32 = 3;
 
 /// bizTypes Midship's services use. Their names hold a dot, which configured ones cannot, so the

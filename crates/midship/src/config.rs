@@ -199,11 +199,35 @@ pub struct GatewaySection {
     pub default_api_rate_limit: u32,
     /// Calls per second of all an app's APIs on one node; 0 for none.
     pub app_rate_limit: u32,
+    /// Web origins (`https://h5.bank.example`) whose pages may call `/mgw` from a browser (CORS);
+    /// `*` for any. Empty: none, as browsers then refuse cross-origin calls.
+    pub cors_origins: Vec<String>,
+}
+
+impl GatewaySection {
+    /// An origin is a scheme and host with an optional port, nothing after: browsers compare
+    /// the `Origin` header with it byte for byte, so `https://h5.bank.example/` would never match.
+    fn check_cors_origins(&self) -> anyhow::Result<()> {
+        for origin in &self.cors_origins {
+            if origin == "*" {
+                continue;
+            }
+            let parsed = url::Url::parse(origin).with_context(|| {
+                format!("gateway.cors_origins: {origin:?} is not an origin like https://h5.example")
+            })?;
+            anyhow::ensure!(
+                parsed.origin().ascii_serialization() == *origin,
+                "gateway.cors_origins: {origin:?} is not an origin: write it as {:?}",
+                parsed.origin().ascii_serialization()
+            );
+        }
+        Ok(())
+    }
 }
 
 impl Default for GatewaySection {
     fn default() -> Self {
-        Self { timestamp_window_seconds: 300, default_api_rate_limit: 0, app_rate_limit: 0 }
+        Self { timestamp_window_seconds: 300, default_api_rate_limit: 0, app_rate_limit: 0, cors_origins: Vec::new() }
     }
 }
 
@@ -355,7 +379,9 @@ impl Config {
             overrides.insert("blobs".into(), serde_json::json!({ "url": url }));
         }
         figment = figment.merge(Serialized::defaults(serde_json::Value::Object(overrides)));
-        figment.extract().context("invalid configuration")
+        let config: Config = figment.extract().context("invalid configuration")?;
+        config.gateway.check_cors_origins()?;
+        Ok(config)
     }
 
     /// How often the node's background jobs run.
@@ -431,6 +457,9 @@ timestamp_window_seconds = 300
 default_api_rate_limit = 0
 # Calls per second of all of one app's APIs together on one node; 0 for none.
 app_rate_limit = 0
+# Web origins whose pages may call /mgw from a browser (CORS), such as
+# ["https://h5.bank.example"]; ["*"] for any. Empty: browsers refuse cross-origin calls.
+cors_origins = []
 
 [sync]
 # The device long connection (GET /ws) and data sync.
@@ -558,6 +587,21 @@ mod tests {
             let error = Config::load(Some(Path::new("typo.toml")), &FlagOverrides::default()).unwrap_err();
             assert!(format!("{error:#}").contains("lisen"), "{error:#}");
             assert!(Config::load(Some(Path::new("absent.toml")), &FlagOverrides::default()).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cors_origins_are_origins_from_the_environment_too() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("MIDSHIP_GATEWAY__CORS_ORIGINS", r#"["https://h5.bank.example","http://127.0.0.1:8080"]"#);
+            let config = Config::load(None, &FlagOverrides::default()).map_err(|error| error.to_string())?;
+            assert_eq!(config.gateway.cors_origins, ["https://h5.bank.example", "http://127.0.0.1:8080"]);
+            jail.set_env("MIDSHIP_GATEWAY__CORS_ORIGINS", r#"["https://h5.bank.example/"]"#);
+            let error = Config::load(None, &FlagOverrides::default()).unwrap_err();
+            assert!(format!("{error:#}").contains(r#"write it as "https://h5.bank.example""#), "{error:#}");
+            jail.set_env("MIDSHIP_GATEWAY__CORS_ORIGINS", r#"["*"]"#);
+            assert!(Config::load(None, &FlagOverrides::default()).is_ok());
             Ok(())
         });
     }

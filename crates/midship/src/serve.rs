@@ -56,6 +56,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         max_body_bytes: config.server.max_body_bytes,
         connections: config.server.connection_limits(open_file_limit),
         secure_cookies: config.server.secure_cookies,
+        cors_origins: config.gateway.cors_origins.clone(),
         long_connection: config.sync.long_connection(),
         delivery: midship_server::DeliveryPlacement {
             redirect_downloads_for: config.blobs.redirect_downloads_for(),

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use midship_api::{AnalyticsPolicy, DevicePolicy, RejectedEvent, UploadResponse};
+use midship_api::AnalyticsPolicy;
 use midship_control::ControlError;
 use midship_core::access::Action;
 use midship_core::{NewAuditEntry, Principal};
+use midship_protocol::calls::{DevicePolicy, RejectedEvent, UploadResponse};
 use midship_storage::group_commit::GroupCommit;
 use midship_storage::{AnalyticsBatchRecord, AnalyticsPolicyRecord, StorageError};
 use serde_json::json;

@@ -1,9 +1,10 @@
 //! Diagnosis: log requests sent to devices over sync, uploaded log files and their search.
 
-use midship_api::{LogFileView, LogLineView, LogRequest, LogRequestView, LogUpload};
+use midship_api::{LogLineView, LogRequest, LogRequestView};
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
 use midship_core::{NewAuditEntry, Principal};
+use midship_protocol::calls::{LogFileView, LogUpload};
 use midship_storage::{LogFileRecord, LogRequestRecord, StorageError};
 use midship_sync::{DIAGNOSIS_DEVICE_BIZ_TYPE, DIAGNOSIS_USER_BIZ_TYPE, SendRequest};
 use serde_json::json;

@@ -2,9 +2,10 @@
 
 use midship_api::{
     AlertEventView, AlertRuleDefinition, AlertRuleView, AnalyticsPolicy, ErrorBody, EventsReport, ExportView,
-    FailureGroupDetail, FailuresReport, FunnelReport, LogFileView, LogLineView, LogRequest, LogRequestView,
-    OverviewReport, PagesReport, PathsReport, PerfReport, RealtimeReport, RetentionReport, SymbolFileView,
+    FailureGroupDetail, FailuresReport, FunnelReport, LogLineView, LogRequest, LogRequestView, OverviewReport,
+    PagesReport, PathsReport, PerfReport, RealtimeReport, RetentionReport, SymbolFileView,
 };
+use midship_protocol::calls::LogFileView;
 use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;

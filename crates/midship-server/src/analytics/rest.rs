@@ -6,9 +6,10 @@ use axum::extract::{Path, State};
 use midship_analytics::report::DayRange;
 use midship_api::{
     AlertEventView, AlertRuleDefinition, AlertRuleView, AnalyticsPolicy, ErrorBody, EventsReport, ExportView,
-    FailureGroupDetail, FailuresReport, FunnelReport, LogFileView, LogLineView, LogRequest, LogRequestView,
-    OverviewReport, PagesReport, PathsReport, PerfReport, RealtimeReport, RetentionReport, SymbolFileView,
+    FailureGroupDetail, FailuresReport, FunnelReport, LogLineView, LogRequest, LogRequestView, OverviewReport,
+    PagesReport, PathsReport, PerfReport, RealtimeReport, RetentionReport, SymbolFileView,
 };
+use midship_protocol::calls::LogFileView;
 use serde::Deserialize;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;

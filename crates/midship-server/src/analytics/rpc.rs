@@ -9,11 +9,12 @@ use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext
 use serde::Deserialize;
 
 use crate::builtins::{calling_device, parse_body, parse_body_or_default};
+use midship_protocol::builtins::operation;
 
 pub fn register(registry: &mut BuiltinRegistry, analytics: &AnalyticsService) {
-    registry.register("midship.analytics.upload", Arc::new(AnalyticsUpload { analytics: analytics.clone() }));
-    registry.register("midship.analytics.log.upload", Arc::new(AnalyticsLogUpload { analytics: analytics.clone() }));
-    registry.register("midship.analytics.policy", Arc::new(AnalyticsPolicyPull { analytics: analytics.clone() }));
+    registry.register(operation::ANALYTICS_UPLOAD, Arc::new(AnalyticsUpload { analytics: analytics.clone() }));
+    registry.register(operation::ANALYTICS_LOG_UPLOAD, Arc::new(AnalyticsLogUpload { analytics: analytics.clone() }));
+    registry.register(operation::ANALYTICS_POLICY, Arc::new(AnalyticsPolicyPull { analytics: analytics.clone() }));
 }
 
 /// `midship.analytics.upload`: a batch of the calling device's logs (JSON, optionally gzip or zstd
@@ -67,7 +68,7 @@ pub struct AnalyticsLogUpload {
 #[async_trait]
 impl BuiltinService for AnalyticsLogUpload {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
-        let upload: midship_api::LogUpload = parse_body(body)?;
+        let upload: midship_protocol::calls::LogUpload = parse_body(body)?;
         let device_id = calling_device(context)?;
         let file =
             self.analytics.receive_log(&context.workspace_id, device_id, context.user_id.as_deref(), upload).await?;

@@ -3,16 +3,17 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use midship_api::{DeliveryCheckRequest, DeliveryReportRequest};
 use midship_delivery::DeliveryService;
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+use midship_protocol::calls::{DeliveryCheckRequest, DeliveryReportRequest};
 use serde_json::json;
 
 use crate::builtins::{calling_device, device_context, parse_body, parse_body_or_default};
+use midship_protocol::builtins::operation;
 
 pub fn register(registry: &mut BuiltinRegistry, delivery: &DeliveryService) {
-    registry.register("midship.delivery.check", Arc::new(DeliveryCheck { delivery: delivery.clone() }));
-    registry.register("midship.delivery.report", Arc::new(DeliveryReport { delivery: delivery.clone() }));
+    registry.register(operation::DELIVERY_CHECK, Arc::new(DeliveryCheck { delivery: delivery.clone() }));
+    registry.register(operation::DELIVERY_REPORT, Arc::new(DeliveryReport { delivery: delivery.clone() }));
 }
 
 /// `midship.delivery.check`: what the device should download (upgrade, H5 and mini program

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use midship_control::ControlPlane;
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+use midship_protocol::builtins::operation;
 use serde_json::json;
 
 pub fn register(registry: &mut BuiltinRegistry, control: &ControlPlane) {
-    registry.register("midship.time", Arc::new(ServerTime { control: control.clone() }));
+    registry.register(operation::TIME, Arc::new(ServerTime { control: control.clone() }));
 }
 
 /// Answers `{"now_ms"}` whatever the body.

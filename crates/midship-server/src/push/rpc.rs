@@ -10,13 +10,14 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::builtins::{calling_device, parse_body_or_default};
+use midship_protocol::builtins::operation;
 
 pub fn register(registry: &mut BuiltinRegistry, push: &PushService) {
     for (operation_type, operation) in [
-        ("midship.push.report", PushOperation::Report),
-        ("midship.push.bind", PushOperation::Bind),
-        ("midship.push.unbind", PushOperation::Unbind),
-        ("midship.push.ack", PushOperation::Ack),
+        (operation::PUSH_REPORT, PushOperation::Report),
+        (operation::PUSH_BIND, PushOperation::Bind),
+        (operation::PUSH_UNBIND, PushOperation::Unbind),
+        (operation::PUSH_ACK, PushOperation::Ack),
     ] {
         registry.register(operation_type, Arc::new(PushDevice { push: push.clone(), operation }));
     }

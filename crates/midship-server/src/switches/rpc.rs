@@ -3,16 +3,17 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use midship_api::ConfigPullResponse;
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+use midship_protocol::calls::ConfigPullResponse;
 use midship_switches::{PullOutcome, SwitchService};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::builtins::{device_context, parse_body};
+use midship_protocol::builtins::operation;
 
 pub fn register(registry: &mut BuiltinRegistry, switches: &SwitchService) {
-    registry.register("midship.config.pull", Arc::new(ConfigPull { switches: switches.clone() }));
+    registry.register(operation::CONFIG_PULL, Arc::new(ConfigPull { switches: switches.clone() }));
 }
 
 /// `midship.config.pull`: the device's switch values. Device, user, platform and app version come

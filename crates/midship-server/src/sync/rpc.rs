@@ -11,10 +11,11 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::builtins::parse_body;
+use midship_protocol::builtins::operation;
 
 pub fn register(registry: &mut BuiltinRegistry, control: &ControlPlane, server_keys: &Arc<ServerKeys>) {
     let service = SyncToken { control: control.clone(), server_keys: server_keys.clone() };
-    registry.register("midship.sync.token", Arc::new(service));
+    registry.register(operation::SYNC_TOKEN, Arc::new(service));
 }
 
 /// `midship.sync.token`: a short-lived connection token for the calling device, so the long

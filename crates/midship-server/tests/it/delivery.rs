@@ -3,8 +3,9 @@
 
 use std::time::Duration;
 
-use midship_api::{CreateAppRequest, DeliveryCheckRequest, DeliveryCheckResponse, InstalledPackages, ReleaseView};
+use midship_api::{CreateAppRequest, ReleaseView};
 use midship_package::{ArchiveLimits, Files, write_zip};
+use midship_protocol::calls::{DeliveryCheckRequest, DeliveryCheckResponse, InstalledPackages};
 use midship_sdk::delivery::{DeliveryClient, DeliverySettings};
 use midship_sdk::rpc::{DeviceIdentity, RpcClient, RpcSettings};
 use serde_json::{Value, json};

@@ -646,3 +646,63 @@ pub(crate) fn policy_api(operation_type: &str, group: &str, path: &str, policies
     request.rate_limited_response = policies.get("rate_limited_response").cloned();
     request
 }
+
+#[tokio::test]
+async fn browsers_of_the_configured_origins_may_call_and_read_the_result_headers() {
+    let origin = "https://h5.bank.example";
+    let settings = midship_server::ServerSettings { cors_origins: vec![origin.to_owned()], ..Default::default() };
+    let server = TestServer::start_with(settings).await;
+
+    let preflight = |from: &'static str| {
+        server
+            .http
+            .request(reqwest::Method::OPTIONS, server.url("/mgw"))
+            .header("origin", from)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "operation-type,appid,workspaceid,ts,nonce,sign,sign-type,device-id",
+            )
+            .send()
+    };
+    let allowed = preflight(origin).await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(allowed.headers()["access-control-allow-origin"], origin);
+    let allowed_headers = allowed.headers()["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    for name in midship_protocol::headers::REQUEST {
+        assert!(allowed_headers.contains(&name.to_ascii_lowercase()), "{name} in {allowed_headers}");
+    }
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none(), "{:?}", other.headers());
+
+    // The call itself (refused here: no such app) lets the page read Result-Status and Memo.
+    let answer = server
+        .http
+        .post(server.url("/mgw"))
+        .header("origin", origin)
+        .header("operation-type", "com.bank.balance")
+        .header("appid", "nope")
+        .header("workspaceid", "nope")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["access-control-allow-origin"], origin);
+    let exposed = answer.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
+    for name in midship_protocol::headers::RESPONSE {
+        assert!(exposed.contains(&name.to_ascii_lowercase()), "{name} in {exposed}");
+    }
+    assert!(answer.headers().contains_key("result-status"));
+
+    // Without configured origins, nothing is allowed.
+    let closed = TestServer::start().await;
+    let refused = closed
+        .http
+        .request(reqwest::Method::OPTIONS, closed.url("/mgw"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+}

@@ -1,5 +1,7 @@
 //! The crate as its callers use it: the gateway, the SDK and a backend, through the public API only.
 
+mod vectors;
+
 use midship_signing::client::{self, SignType, SigningInput};
 use midship_signing::envelope::{self, GatewayKey, Suite};
 use midship_signing::proxy;
