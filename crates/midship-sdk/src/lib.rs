@@ -1,7 +1,5 @@
-//! Midship's Rust client.
-//!
-//! - [`admin`]: a typed client of the admin REST API, used by the `midship` CLI, by tests and by
-//!   any backend that automates Midship.
+//! Midship's device SDK core, in Rust: what an app does with Midship. `midship-mobile` binds it
+//! for Kotlin, Swift and Python; the admin API's client is `midship-admin-client`.
 //!
 //! - [`analytics`]: the analytics logger: an on-disk queue that survives app kills, batches with
 //!   stable ids (a retry is counted once), zstd compression, the server's upload policy, sessions
@@ -21,15 +19,12 @@
 //!   hand-over with positions kept on disk, reconnects with backoff and jitter, RPCs over the
 //!   connection.
 
-pub mod admin;
 pub mod analytics;
 pub mod config;
 pub mod delivery;
 pub mod push;
 pub mod rpc;
 pub mod sync;
-
-pub use admin::{AdminClient, SdkError};
 
 /// Replaces a file through a temporary file, synced, and a rename, so a crash or an app kill
 /// leaves the old content or the new, never half of one.

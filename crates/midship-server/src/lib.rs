@@ -189,9 +189,9 @@ impl AppState {
         services: Services,
     ) -> Self {
         let metrics = Arc::new(metrics::Metrics::new(control.storage().backend_name()));
-        let switches = SwitchService::new(control.clone());
         let sync =
             SyncService::with_bus(control.clone(), settings.long_connection.sync.clone(), services.hub, services.bus);
+        let switches = SwitchService::announcing(control.clone(), sync.clone());
         let observer: Arc<dyn midship_push::DispatchObserver> = metrics.clone();
         let push = PushService::observed(control.clone(), sync.clone(), Some(observer));
         let blobs = services.blobs.unwrap_or_else(|| Arc::new(LocalBlobStore::new(&settings.delivery.package_dir)));

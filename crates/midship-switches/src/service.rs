@@ -9,6 +9,7 @@ use midship_core::access::Action;
 use midship_core::page::{Page, PageRequest};
 use midship_core::{Classify, ErrorKind, NewAuditEntry, Principal, Workspace};
 use midship_storage::{DraftAfterPublish, DraftSwitchRecord, StorageError, SwitchVersionRecord};
+use midship_sync::{DELIVERY_BIZ_TYPE, SendRequest, SyncService};
 use midship_targeting::DeviceContext;
 use serde_json::{Value, json};
 
@@ -122,6 +123,8 @@ pub enum PullOutcome {
 pub struct SwitchService {
     control: ControlPlane,
     snapshots: Arc<RwLock<HashMap<String, Arc<ConfigSnapshot>>>>,
+    /// Where each new version is announced to online devices; none in unit tests of the engine.
+    announcements: Option<SyncService>,
 }
 
 fn parse_definition(record: &DraftSwitchRecord) -> Result<SwitchDefinition, SwitchError> {
@@ -161,8 +164,15 @@ fn summary(record: &SwitchVersionRecord, document: &ConfigDocument) -> VersionSu
 }
 
 impl SwitchService {
+    /// Without announcements: devices learn of new versions at their next pull.
     pub fn new(control: ControlPlane) -> Self {
-        Self { control, snapshots: Arc::default() }
+        Self { control, snapshots: Arc::default(), announcements: None }
+    }
+
+    /// Each published version (publish, rollback, an import that publishes) is also announced
+    /// over the long connection (push and pull together), so online devices pull at once.
+    pub fn announcing(control: ControlPlane, sync: SyncService) -> Self {
+        Self { control, snapshots: Arc::default(), announcements: Some(sync) }
     }
 
     async fn workspace(&self, who: &Principal, workspace_id: &str, action: Action) -> Result<Workspace, SwitchError> {
@@ -337,7 +347,28 @@ impl SwitchService {
             other => other?,
         }
         self.install(Arc::new(snapshot));
+        self.announce(workspace, version).await;
         Ok(PublishedVersion { version, published_at, switch_count: document.switches.len() })
+    }
+
+    /// Tells online devices of the workspace that version `version` is out, in Midship's own
+    /// bizType `midship.delivery` (docs/switches.md); a failure is logged, as devices pull anyway.
+    async fn announce(&self, workspace: &Workspace, version: i64) {
+        let Some(sync) = &self.announcements else { return };
+        let announcement = SendRequest {
+            biz_type: DELIVERY_BIZ_TYPE.to_owned(),
+            link_token: String::new(),
+            payload: json!({ "kind": "config", "version": version }).to_string(),
+            third_msg_id: format!("config.{version}"),
+            ..SendRequest::default()
+        };
+        let failed = match sync.send_batch_in(workspace, vec![announcement]).await {
+            Ok(outcomes) => outcomes.into_iter().find_map(Result::err).map(|error| error.to_string()),
+            Err(error) => Some(error.to_string()),
+        };
+        if let Some(error) = failed {
+            tracing::warn!(%error, version, workspace_id = %workspace.workspace_id, "cannot announce a new configuration");
+        }
     }
 
     pub async fn history(

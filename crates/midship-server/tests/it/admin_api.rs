@@ -1,8 +1,8 @@
+use midship_admin_client::{AuditParams, PageParams};
 use midship_api::{
     AlertRuleDefinition, CreateAppRequest, CreateTokenRequest, CreateWorkspaceRequest, RotateKeyRequest,
     SyncTokenRequest,
 };
-use midship_sdk::admin::{AuditParams, PageParams};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -72,7 +72,7 @@ async fn viewers_are_refused_with_403() {
     let viewer = server.client_with(&token(&server, "viewer", None).await);
     let error = viewer.create_app(&demo()).await.unwrap_err();
     assert_eq!(error.code(), Some("forbidden"), "{error}");
-    assert!(matches!(error, midship_sdk::SdkError::Api { status: StatusCode::FORBIDDEN, .. }));
+    assert!(matches!(error, midship_admin_client::SdkError::Api { status: StatusCode::FORBIDDEN, .. }));
     assert!(viewer.list_apps(&PageParams::default()).await.is_ok(), "viewers read");
     let error = viewer
         .create_token(&CreateTokenRequest {
@@ -86,9 +86,9 @@ async fn viewers_are_refused_with_403() {
     assert_eq!(error.code(), Some("forbidden"));
 }
 
-fn refused<T: std::fmt::Debug>(result: Result<T, midship_sdk::SdkError>) {
+fn refused<T: std::fmt::Debug>(result: Result<T, midship_admin_client::SdkError>) {
     let error = result.expect_err("an operator is refused");
-    assert!(matches!(error, midship_sdk::SdkError::Api { status: StatusCode::FORBIDDEN, .. }), "{error}");
+    assert!(matches!(error, midship_admin_client::SdkError::Api { status: StatusCode::FORBIDDEN, .. }), "{error}");
     assert!(error.to_string().contains("operator token cannot configure integrations"), "{error}");
 }
 

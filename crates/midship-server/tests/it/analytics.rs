@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use midship_admin_client::ReportParams;
 use midship_analytics::AnalyticsSettings;
 use midship_api::{AnalyticsPolicy, CreateAppRequest, KindPolicy};
-use midship_sdk::admin::ReportParams;
 use midship_sdk::analytics::{AnalyticsLogger, LoggerSettings, Network};
 use midship_sdk::rpc::{DeviceIdentity, RpcClient, RpcSettings};
 use midship_server::ServerSettings;
@@ -593,9 +593,9 @@ async fn a_proguard_mapping_retraces_and_regroups_past_and_new_crashes() {
 
 #[tokio::test]
 async fn operators_get_a_devices_log_file_over_sync_and_search_it() {
+    use midship_admin_client::LogSearchParams;
     use midship_api::LogRequest;
     use midship_protocol::Codec;
-    use midship_sdk::admin::LogSearchParams;
     use midship_sdk::sync::SyncClient;
 
     let fixture = crate::sync::fixture().await;

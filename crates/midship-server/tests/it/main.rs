@@ -18,10 +18,10 @@ mod tls;
 
 use std::sync::Arc;
 
+use midship_admin_client::AdminClient;
 use midship_control::{ControlPlane, ControlSettings};
 use midship_core::SystemClock;
 use midship_gateway::GatewaySettings;
-use midship_sdk::AdminClient;
 use midship_server::{AppState, Node, NodeSettings, ServerSettings, open_storage};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;

@@ -1,9 +1,9 @@
 //! `token`, `audit` and `whoami` commands.
 
 use clap::Subcommand;
+use midship_admin_client::AdminClient;
+use midship_admin_client::{AuditParams, PageParams};
 use midship_api::CreateTokenRequest;
-use midship_sdk::AdminClient;
-use midship_sdk::admin::{AuditParams, PageParams};
 
 use super::list_pages;
 use crate::cli::PageArgs;

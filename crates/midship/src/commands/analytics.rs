@@ -2,9 +2,9 @@
 
 use anyhow::Context;
 use clap::Subcommand;
+use midship_admin_client::AdminClient;
+use midship_admin_client::{LogSearchParams, ReportParams};
 use midship_api::AnalyticsPolicy;
-use midship_sdk::AdminClient;
-use midship_sdk::admin::{LogSearchParams, ReportParams};
 use serde::Serialize;
 
 use crate::output;

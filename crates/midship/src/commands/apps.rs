@@ -1,10 +1,10 @@
 //! `app`, `workspace`, `key` and `tenant` commands.
 
 use clap::Subcommand;
+use midship_admin_client::AdminClient;
 use midship_api::{
     AppKeyView, CreateAppRequest, CreateTenantRequest, CreateWorkspaceRequest, RotateKeyRequest, WorkspaceView,
 };
-use midship_sdk::AdminClient;
 
 use super::list_pages;
 use crate::cli::PageArgs;

@@ -5,8 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use midship_admin_client::AdminClient;
 use midship_api::{PackageView, ReleaseView};
-use midship_sdk::AdminClient;
 use serde_json::{Value, json};
 
 use crate::output;

@@ -1,8 +1,8 @@
 //! `device` commands: the workspace's device security policy and revoking one device's credential.
 
 use clap::Subcommand;
+use midship_admin_client::AdminClient;
 use midship_api::{DeviceSecurityRequest, DeviceSecurityView};
-use midship_sdk::AdminClient;
 
 use crate::output;
 

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Subcommand;
+use midship_admin_client::AdminClient;
 use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest};
-use midship_sdk::AdminClient;
 
 use crate::output;
 

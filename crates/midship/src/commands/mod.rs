@@ -15,9 +15,9 @@ use std::future::Future;
 use std::path::Path;
 
 use anyhow::Context;
+use midship_admin_client::AdminClient;
+use midship_admin_client::PageParams;
 use midship_api::List;
-use midship_sdk::AdminClient;
-use midship_sdk::admin::PageParams;
 
 use crate::cli::{AdminCommand, GlobalArgs, PageArgs};
 
@@ -60,7 +60,7 @@ fn client(global: &GlobalArgs) -> anyhow::Result<AdminClient> {
 async fn list_pages<T, F, Fut>(page: PageArgs, mut fetch: F) -> anyhow::Result<List<T>>
 where
     F: FnMut(PageParams) -> Fut,
-    Fut: Future<Output = Result<List<T>, midship_sdk::SdkError>>,
+    Fut: Future<Output = Result<List<T>, midship_admin_client::SdkError>>,
 {
     if page.limit.is_some() {
         return Ok(fetch(PageParams { limit: page.limit, cursor: page.cursor }).await?);

@@ -6,11 +6,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use midship_admin_client::AdminClient;
 use midship_api::{
     PushAudience, PushMessageBody, PushRequest, PushRevokeRequest, PushSchedule, PushStatsView, PushTarget,
     PushTaskView,
 };
-use midship_sdk::AdminClient;
 use serde_json::json;
 
 use crate::output;

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
+use midship_admin_client::AdminClient;
 use midship_api::{ConfigVersionView, SwitchStatusView};
-use midship_sdk::AdminClient;
 use serde_json::{Value, json};
 
 use super::list_pages;

@@ -3,8 +3,8 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use clap::Subcommand;
+use midship_admin_client::AdminClient;
 use midship_api::{SyncSendRequest, SyncSendResponse, SyncTokenRequest};
-use midship_sdk::AdminClient;
 use serde_json::{Value, json};
 
 use crate::output;

@@ -7,6 +7,8 @@ mod cli_flow;
 mod cluster;
 mod gateway_protocol;
 mod growthbook;
+mod js_client;
+mod mobile_bindings;
 mod secrets;
 mod serve;
 mod sync_protocol;

@@ -5,8 +5,8 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use midship_admin_client::AdminClient;
 use midship_api::SyncSendRequest;
-use midship_sdk::AdminClient;
 use midship_sdk::rpc::DeviceIdentity;
 use midship_sdk::sync::{Credentials, SyncClient, SyncSettings};
 use midship_signing::client::SignType;

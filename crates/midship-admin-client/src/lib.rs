@@ -1,5 +1,6 @@
-//! Typed client of the admin REST API (`/api/v1`): the client and its transport here, one module
-//! per area with that area's calls.
+//! A typed client of Midship's admin REST API (`/api/v1`), used by the `midship` CLI, by tests and
+//! by any backend that automates Midship: the client and its transport here, one module per area
+//! with that area's calls. Devices use the device SDK (`midship-sdk`) instead.
 
 mod access;
 mod analytics;
