@@ -8,6 +8,7 @@
 import java.io.File
 import kotlin.system.exitProcess
 import kotlinx.coroutines.runBlocking
+import uniffi.midship_mobile.CallToSign
 import uniffi.midship_mobile.Midship
 import uniffi.midship_mobile.MidshipException
 import uniffi.midship_mobile.MidshipSettings
@@ -15,6 +16,7 @@ import uniffi.midship_mobile.PushHandler
 import uniffi.midship_mobile.PushNotice
 import uniffi.midship_mobile.SyncHandler
 import uniffi.midship_mobile.SyncMessage
+import uniffi.midship_mobile.signCall
 
 fun check(condition: Boolean, message: String) {
     if (!condition) {
@@ -65,6 +67,25 @@ fun waitFor(what: String, seconds: Int = 20, condition: () -> Boolean) {
         Thread.sleep(50)
     }
     check(false, "timed out waiting for $what")
+}
+
+/** RFC 8032's first Ed25519 test key: valid, but not the workspace's. */
+const val OTHER_PACKAGE_KEY = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+
+/** Answers every connection with `answer` and closes it; returns its base URL. */
+fun fakeServer(answer: String): String {
+    val listener = java.net.ServerSocket(0, 50, java.net.InetAddress.getByName("127.0.0.1"))
+    val thread = Thread {
+        while (true) {
+            listener.accept().use { connection ->
+                connection.getInputStream().read(ByteArray(65536))
+                connection.getOutputStream().write(answer.toByteArray())
+            }
+        }
+    }
+    thread.isDaemon = true
+    thread.start()
+    return "http://127.0.0.1:${listener.localPort}"
 }
 
 lateinit var base: MidshipSettings
@@ -158,11 +179,132 @@ suspend fun bad() {
     } catch (error: MidshipException.Unreachable) {
         errors.add("unreachable" to error.detail)
     }
+    // A server that is not Midship, and one that drops the connection in the middle of an answer.
+    val garbage = fakeServer("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\n<p>hi</p>")
+    val dropping = fakeServer("HTTP/1.1 200 OK\r\nResult-Status: 1000\r\nContent-Length: 500\r\n\r\n{\"device_id\": \"x")
+    try {
+        Midship(settings(stateDir = base.stateDir + "-garbage").copy(serverUrl = garbage), null).start()
+    } catch (error: MidshipException.BadAnswer) {
+        errors.add("garbage" to error.detail)
+    }
+    try {
+        Midship(settings(stateDir = base.stateDir + "-dropped").copy(serverUrl = dropping), null).start()
+    } catch (error: MidshipException.Unreachable) {
+        errors.add("dropped" to error.detail)
+    }
+
+    // A package signed by a key the app does not trust is refused before anything is written.
+    val untrustingDir = base.stateDir + "-untrusting"
+    val untrusting = Midship(settings(stateDir = untrustingDir).copy(packagePublicKeys = listOf(OTHER_PACKAGE_KEY)), null)
+    untrusting.start()
+    val offer = untrusting.delivery().check().first { it.kind == "h5" }
+    try {
+        untrusting.delivery().installH5(offer.releaseId)
+    } catch (error: MidshipException.Package) {
+        errors.add("untrusted_package" to error.detail)
+    }
+    check(!File(untrustingDir, "h5/30000001").exists(), "nothing written")
+    untrusting.shutdown()
     midship.shutdown()
     say("bad", *errors.toTypedArray())
 }
 
+/** A small JSON reader for the vectors file (the JVM has none built in): objects, arrays, strings, numbers, literals. */
+class Json(private val text: String) {
+    private var at = 0
+
+    fun read(): Any? {
+        skip()
+        return when (text[at]) {
+            '{' -> {
+                at++
+                val map = mutableMapOf<String, Any?>()
+                skip()
+                if (text[at] == '}') { at++; return map }
+                while (true) {
+                    skip(); val key = read() as String; skip(); at++ // ':'
+                    map[key] = read(); skip()
+                    if (text[at++] == '}') return map
+                }
+                @Suppress("UNREACHABLE_CODE") map
+            }
+            '[' -> {
+                at++
+                val list = mutableListOf<Any?>()
+                skip()
+                if (text[at] == ']') { at++; return list }
+                while (true) {
+                    list.add(read()); skip()
+                    if (text[at++] == ']') return list
+                }
+                @Suppress("UNREACHABLE_CODE") list
+            }
+            '"' -> string()
+            else -> {
+                val start = at
+                while (at < text.length && text[at] !in ",}] \n\r\t") at++
+                when (val word = text.substring(start, at)) {
+                    "true" -> true
+                    "false" -> false
+                    "null" -> null
+                    else -> word.toDouble()
+                }
+            }
+        }
+    }
+
+    private fun string(): String {
+        val out = StringBuilder()
+        at++
+        while (text[at] != '"') {
+            if (text[at] == '\\') {
+                at++
+                when (val escaped = text[at]) {
+                    'n' -> out.append('\n')
+                    't' -> out.append('\t')
+                    'r' -> out.append('\r')
+                    'u' -> { out.append(text.substring(at + 1, at + 5).toInt(16).toChar()); at += 4 }
+                    else -> out.append(escaped)
+                }
+            } else {
+                out.append(text[at])
+            }
+            at++
+        }
+        at++
+        return out.toString()
+    }
+
+    private fun skip() {
+        while (at < text.length && text[at].isWhitespace()) at++
+    }
+}
+
+/** Every request signature of conformance/signing-vectors.json, byte for byte. */
+fun vectors(path: String) {
+    @Suppress("UNCHECKED_CAST")
+    val cases = (Json(File(path).readText()).read() as Map<String, Any?>)["request_signatures"] as List<Map<String, Any?>>
+    for (case in cases) {
+        val text = { field: String -> (case[field] ?: "") as String }
+        val signed = signCall(
+            CallToSign(
+                method = text("method"), operationType = text("operation_type"), appId = text("app_id"),
+                workspaceId = text("workspace_id"), deviceId = text("device_id"), userId = text("user_id"),
+                ts = text("ts"), nonce = text("nonce"), body = text("body").toByteArray(),
+                signType = text("sign_type"), key = text("key"),
+            ),
+        )
+        check(signed.signingString == text("signing_string"), "signing string of ${text("name")}")
+        check(signed.sign == text("sign"), "signature of ${text("name")}")
+    }
+    say("vectors", "cases" to cases.size)
+}
+
 fun main(args: Array<String>) {
+    if (args[0] == "vectors") {
+        vectors(args[1])
+        exitProcess(0)
+    }
     val (phase, serverUrl, appId, workspaceId, appSecret) = args
     base = MidshipSettings(
         serverUrl = serverUrl,

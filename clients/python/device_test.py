@@ -13,6 +13,7 @@ Prints one JSON line per step; exits non-zero with the reason on any difference.
 import asyncio
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -163,9 +164,69 @@ async def bad():
         await unreachable.start()
     except sdk.MidshipError.Unreachable as error:
         errors["unreachable"] = str(error)
-    for client in (midship, wrong, corrupt, unreachable):
+    # A server that is not Midship, and one that drops the connection in the middle of an answer.
+    garbage = fake_server(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 9\r\n\r\n<p>hi</p>")
+    dropping = fake_server(b"HTTP/1.1 200 OK\r\nResult-Status: 1000\r\nContent-Length: 500\r\n\r\n{\"device_id\": \"x")
+    not_midship = sdk.Midship(settings(state_dir=SETTINGS["state_dir"] + "-garbage", server_url=garbage), None)
+    try:
+        await not_midship.start()
+    except sdk.MidshipError.BadAnswer as error:
+        errors["garbage"] = str(error)
+    dropped = sdk.Midship(settings(state_dir=SETTINGS["state_dir"] + "-dropped", server_url=dropping), None)
+    try:
+        await dropped.start()
+    except sdk.MidshipError.Unreachable as error:
+        errors["dropped"] = str(error)
+
+    # A package signed by a key the app does not trust is refused before anything is written.
+    untrusting = sdk.Midship(settings(state_dir=SETTINGS["state_dir"] + "-untrusting",
+                                      package_public_keys=[OTHER_PACKAGE_KEY]), None)
+    await untrusting.start()
+    offer = [offer for offer in await untrusting.delivery().check() if offer.kind == "h5"][0]
+    try:
+        await untrusting.delivery().install_h5(offer.release_id)
+    except sdk.MidshipError.Package as error:
+        errors["untrusted_package"] = str(error)
+    check(not os.path.exists(os.path.join(SETTINGS["state_dir"] + "-untrusting", "h5", "30000001")), "nothing written")
+
+    for client in (midship, wrong, corrupt, unreachable, not_midship, dropped, untrusting):
         client.shutdown()
     say("bad", **errors)
 
 
-asyncio.run({"first": first, "again": again, "bad": bad}[PHASE]())
+# RFC 8032's first Ed25519 test key: valid, but not the workspace's.
+OTHER_PACKAGE_KEY = "11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
+
+
+def fake_server(answer):
+    """Answers every connection with `answer` and closes it; returns its base URL."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+
+    def serve():
+        while True:
+            connection, _ = listener.accept()
+            connection.recv(65536)
+            connection.sendall(answer)
+            connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return "http://127.0.0.1:%d" % listener.getsockname()[1]
+
+
+async def vectors():
+    """Every request signature of conformance/signing-vectors.json, byte for byte."""
+    with open(SETTINGS["vectors"]) as file:
+        cases = json.load(file)["request_signatures"]
+    for case in cases:
+        signed = sdk.sign_call(sdk.CallToSign(
+            method=case["method"], operation_type=case["operation_type"], app_id=case["app_id"],
+            workspace_id=case["workspace_id"], device_id=case.get("device_id", ""), user_id=case.get("user_id", ""),
+            ts=case["ts"], nonce=case["nonce"], body=case["body"].encode(), sign_type=case["sign_type"], key=case["key"]))
+        check(signed.signing_string == case["signing_string"], "signing string of " + case["name"])
+        check(signed.sign == case["sign"], "signature of " + case["name"])
+    say("vectors", cases=len(cases))
+
+
+asyncio.run({"first": first, "again": again, "bad": bad, "vectors": vectors}[PHASE]())

@@ -18,6 +18,7 @@ mod midship;
 mod push;
 mod rpc;
 mod secrets;
+mod signing;
 mod sync;
 
 pub use analytics::{MidshipAnalytics, UploadReport};
@@ -28,4 +29,5 @@ pub use midship::{Midship, MidshipSettings};
 pub use push::{MidshipPush, PushHandler, PushNotice};
 pub use rpc::{MidshipRpc, RpcAnswer};
 pub use secrets::{FileSecretStore, SecretStore};
+pub use signing::{CallToSign, SignedCall, sign_call};
 pub use sync::{MidshipSync, SyncHandler, SyncMessage};

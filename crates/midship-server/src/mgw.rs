@@ -41,7 +41,8 @@ fn cors(origins: &[String]) -> CorsLayer {
         .allow_origin(allow_origin)
         .allow_methods([Method::POST])
         .allow_headers(request_headers.collect::<Vec<_>>())
-        .expose_headers(headers::RESPONSE.into_iter().map(protocol_header).collect::<Vec<_>>())
+        // And `Date`: the server's clock, which a page whose clock is off needs to sign again (7003).
+        .expose_headers(headers::RESPONSE.into_iter().map(protocol_header).chain([header::DATE]).collect::<Vec<_>>())
         .max_age(Duration::from_secs(600))
 }
 

@@ -532,6 +532,24 @@ fileprivate struct FfiConverterString: FfiConverter {
     }
 }
 
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+fileprivate struct FfiConverterData: FfiConverterRustBuffer {
+    typealias SwiftType = Data
+
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> Data {
+        let len: Int32 = try readInt(&buf)
+        return Data(try readBytes(&buf, count: Int(len)))
+    }
+
+    public static func write(_ value: Data, into buf: inout [UInt8]) {
+        let len = Int32(value.count)
+        writeInt(&buf, len)
+        writeBytes(&buf, value)
+    }
+}
+
 
 
 
@@ -2631,6 +2649,164 @@ public func FfiConverterTypeSyncHandler_lower(_ value: SyncHandler) -> UnsafeMut
 
 
 /**
+ * One call's signing inputs (docs/protocol-signing.md); `device_id` and `user_id` are `""`
+ * where the call names none, and only count for the `device-hmac-*` sign types.
+ */
+public struct CallToSign {
+    public var method: String
+    public var operationType: String
+    public var appId: String
+    public var workspaceId: String
+    public var deviceId: String
+    public var userId: String
+    public var ts: String
+    public var nonce: String
+    public var body: Data
+    /**
+     * `hmac-sha256`, `hmac-sm3`, `device-hmac-sha256` or `device-hmac-sm3`.
+     */
+    public var signType: String
+    /**
+     * The app's secret or the device's credential, as the ASCII text it was given in.
+     */
+    public var key: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(method: String, operationType: String, appId: String, workspaceId: String, deviceId: String, userId: String, ts: String, nonce: String, body: Data, 
+        /**
+         * `hmac-sha256`, `hmac-sm3`, `device-hmac-sha256` or `device-hmac-sm3`.
+         */signType: String, 
+        /**
+         * The app's secret or the device's credential, as the ASCII text it was given in.
+         */key: String) {
+        self.method = method
+        self.operationType = operationType
+        self.appId = appId
+        self.workspaceId = workspaceId
+        self.deviceId = deviceId
+        self.userId = userId
+        self.ts = ts
+        self.nonce = nonce
+        self.body = body
+        self.signType = signType
+        self.key = key
+    }
+}
+
+#if compiler(>=6)
+extension CallToSign: Sendable {}
+#endif
+
+
+extension CallToSign: Equatable, Hashable {
+    public static func ==(lhs: CallToSign, rhs: CallToSign) -> Bool {
+        if lhs.method != rhs.method {
+            return false
+        }
+        if lhs.operationType != rhs.operationType {
+            return false
+        }
+        if lhs.appId != rhs.appId {
+            return false
+        }
+        if lhs.workspaceId != rhs.workspaceId {
+            return false
+        }
+        if lhs.deviceId != rhs.deviceId {
+            return false
+        }
+        if lhs.userId != rhs.userId {
+            return false
+        }
+        if lhs.ts != rhs.ts {
+            return false
+        }
+        if lhs.nonce != rhs.nonce {
+            return false
+        }
+        if lhs.body != rhs.body {
+            return false
+        }
+        if lhs.signType != rhs.signType {
+            return false
+        }
+        if lhs.key != rhs.key {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(method)
+        hasher.combine(operationType)
+        hasher.combine(appId)
+        hasher.combine(workspaceId)
+        hasher.combine(deviceId)
+        hasher.combine(userId)
+        hasher.combine(ts)
+        hasher.combine(nonce)
+        hasher.combine(body)
+        hasher.combine(signType)
+        hasher.combine(key)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeCallToSign: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> CallToSign {
+        return
+            try CallToSign(
+                method: FfiConverterString.read(from: &buf), 
+                operationType: FfiConverterString.read(from: &buf), 
+                appId: FfiConverterString.read(from: &buf), 
+                workspaceId: FfiConverterString.read(from: &buf), 
+                deviceId: FfiConverterString.read(from: &buf), 
+                userId: FfiConverterString.read(from: &buf), 
+                ts: FfiConverterString.read(from: &buf), 
+                nonce: FfiConverterString.read(from: &buf), 
+                body: FfiConverterData.read(from: &buf), 
+                signType: FfiConverterString.read(from: &buf), 
+                key: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: CallToSign, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.method, into: &buf)
+        FfiConverterString.write(value.operationType, into: &buf)
+        FfiConverterString.write(value.appId, into: &buf)
+        FfiConverterString.write(value.workspaceId, into: &buf)
+        FfiConverterString.write(value.deviceId, into: &buf)
+        FfiConverterString.write(value.userId, into: &buf)
+        FfiConverterString.write(value.ts, into: &buf)
+        FfiConverterString.write(value.nonce, into: &buf)
+        FfiConverterData.write(value.body, into: &buf)
+        FfiConverterString.write(value.signType, into: &buf)
+        FfiConverterString.write(value.key, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallToSign_lift(_ buf: RustBuffer) throws -> CallToSign {
+    return try FfiConverterTypeCallToSign.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeCallToSign_lower(_ value: CallToSign) -> RustBuffer {
+    return FfiConverterTypeCallToSign.lower(value)
+}
+
+
+/**
  * An installed H5 package: its files are in `directory`.
  */
 public struct DeliveredPackage {
@@ -3286,6 +3462,82 @@ public func FfiConverterTypeRpcAnswer_lower(_ value: RpcAnswer) -> RustBuffer {
 }
 
 
+public struct SignedCall {
+    public var signingString: String
+    /**
+     * For the `Sign` header.
+     */
+    public var sign: String
+
+    // Default memberwise initializers are never public by default, so we
+    // declare one manually.
+    public init(signingString: String, 
+        /**
+         * For the `Sign` header.
+         */sign: String) {
+        self.signingString = signingString
+        self.sign = sign
+    }
+}
+
+#if compiler(>=6)
+extension SignedCall: Sendable {}
+#endif
+
+
+extension SignedCall: Equatable, Hashable {
+    public static func ==(lhs: SignedCall, rhs: SignedCall) -> Bool {
+        if lhs.signingString != rhs.signingString {
+            return false
+        }
+        if lhs.sign != rhs.sign {
+            return false
+        }
+        return true
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(signingString)
+        hasher.combine(sign)
+    }
+}
+
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public struct FfiConverterTypeSignedCall: FfiConverterRustBuffer {
+    public static func read(from buf: inout (data: Data, offset: Data.Index)) throws -> SignedCall {
+        return
+            try SignedCall(
+                signingString: FfiConverterString.read(from: &buf), 
+                sign: FfiConverterString.read(from: &buf)
+        )
+    }
+
+    public static func write(_ value: SignedCall, into buf: inout [UInt8]) {
+        FfiConverterString.write(value.signingString, into: &buf)
+        FfiConverterString.write(value.sign, into: &buf)
+    }
+}
+
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignedCall_lift(_ buf: RustBuffer) throws -> SignedCall {
+    return try FfiConverterTypeSignedCall.lift(buf)
+}
+
+#if swift(>=5.8)
+@_documentation(visibility: private)
+#endif
+public func FfiConverterTypeSignedCall_lower(_ value: SignedCall) -> RustBuffer {
+    return FfiConverterTypeSignedCall.lower(value)
+}
+
+
 /**
  * One message of a bizType's stream (docs/sync.md). `seq` is 0 for non-persistent messages.
  */
@@ -3826,6 +4078,13 @@ fileprivate func uniffiFutureContinuationCallback(handle: UInt64, pollResult: In
         print("uniffiFutureContinuationCallback invalid handle")
     }
 }
+public func signCall(call: CallToSign)throws  -> SignedCall  {
+    return try  FfiConverterTypeSignedCall_lift(try rustCallWithError(FfiConverterTypeMidshipError_lift) {
+    uniffi_midship_mobile_fn_func_sign_call(
+        FfiConverterTypeCallToSign_lower(call),$0
+    )
+})
+}
 
 private enum InitializationResult {
     case ok
@@ -3841,6 +4100,9 @@ private let initializationResult: InitializationResult = {
     let scaffolding_contract_version = ffi_midship_mobile_uniffi_contract_version()
     if bindings_contract_version != scaffolding_contract_version {
         return InitializationResult.contractVersionMismatch
+    }
+    if (uniffi_midship_mobile_checksum_func_sign_call() != 63534) {
+        return InitializationResult.apiChecksumMismatch
     }
     if (uniffi_midship_mobile_checksum_method_filesecretstore_get() != 9063) {
         return InitializationResult.apiChecksumMismatch

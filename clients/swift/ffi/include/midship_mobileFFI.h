@@ -634,6 +634,11 @@ void uniffi_midship_mobile_fn_init_callback_vtable_synchandler(const UniffiVTabl
 void uniffi_midship_mobile_fn_method_synchandler_on_message(void*_Nonnull ptr, RustBuffer message, RustCallStatus *_Nonnull out_status
 );
 #endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MIDSHIP_MOBILE_FN_FUNC_SIGN_CALL
+#define UNIFFI_FFIDEF_UNIFFI_MIDSHIP_MOBILE_FN_FUNC_SIGN_CALL
+RustBuffer uniffi_midship_mobile_fn_func_sign_call(RustBuffer call, RustCallStatus *_Nonnull out_status
+);
+#endif
 #ifndef UNIFFI_FFIDEF_FFI_MIDSHIP_MOBILE_RUSTBUFFER_ALLOC
 #define UNIFFI_FFIDEF_FFI_MIDSHIP_MOBILE_RUSTBUFFER_ALLOC
 RustBuffer ffi_midship_mobile_rustbuffer_alloc(uint64_t size, RustCallStatus *_Nonnull out_status
@@ -912,6 +917,12 @@ void ffi_midship_mobile_rust_future_free_void(uint64_t handle
 #ifndef UNIFFI_FFIDEF_FFI_MIDSHIP_MOBILE_RUST_FUTURE_COMPLETE_VOID
 #define UNIFFI_FFIDEF_FFI_MIDSHIP_MOBILE_RUST_FUTURE_COMPLETE_VOID
 void ffi_midship_mobile_rust_future_complete_void(uint64_t handle, RustCallStatus *_Nonnull out_status
+);
+#endif
+#ifndef UNIFFI_FFIDEF_UNIFFI_MIDSHIP_MOBILE_CHECKSUM_FUNC_SIGN_CALL
+#define UNIFFI_FFIDEF_UNIFFI_MIDSHIP_MOBILE_CHECKSUM_FUNC_SIGN_CALL
+uint16_t uniffi_midship_mobile_checksum_func_sign_call(void
+    
 );
 #endif
 #ifndef UNIFFI_FFIDEF_UNIFFI_MIDSHIP_MOBILE_CHECKSUM_METHOD_FILESECRETSTORE_GET

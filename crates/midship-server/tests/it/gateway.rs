@@ -689,9 +689,10 @@ async fn browsers_of_the_configured_origins_may_call_and_read_the_result_headers
         .unwrap();
     assert_eq!(answer.headers()["access-control-allow-origin"], origin);
     let exposed = answer.headers()["access-control-expose-headers"].to_str().unwrap().to_ascii_lowercase();
-    for name in midship_protocol::headers::RESPONSE {
+    for name in midship_protocol::headers::RESPONSE.into_iter().chain(["Date"]) {
         assert!(exposed.contains(&name.to_ascii_lowercase()), "{name} in {exposed}");
     }
+    assert!(answer.headers().contains_key("date"), "the clock a device corrects its Ts from");
     assert!(answer.headers().contains_key("result-status"));
 
     // Without configured origins, nothing is allowed.

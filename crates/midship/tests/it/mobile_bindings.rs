@@ -159,7 +159,14 @@ fn the_python_binding_registers_pulls_installs_counts_and_syncs_exactly_once_acr
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../clients/python/device_test.py");
     let settings = fixture.settings.to_string();
     scenario(&fixture, &|phase| Script::start("python3", &[script, bindings.to_str().unwrap(), phase, &settings]));
+    let vectors = json!({ "vectors": VECTORS }).to_string();
+    let mut checked = Script::start("python3", &[script, bindings.to_str().unwrap(), "vectors", &vectors]);
+    assert!(checked.step("vectors")["cases"].as_u64().unwrap() >= 8);
+    checked.finish();
 }
+
+/// The shared signing examples every client's tests read.
+const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../conformance/signing-vectors.json");
 
 #[test]
 fn the_kotlin_binding_on_the_jvm_does_the_same() {
@@ -196,6 +203,9 @@ fn the_kotlin_binding_on_the_jvm_does_the_same() {
     let (server, app, workspace, secret, state_dir) =
         (text("server_url"), text("app_id"), text("workspace_id"), text("app_secret"), text("state_dir"));
     let package_key = fixture.settings["package_public_keys"][0].as_str().unwrap().to_owned();
+    let mut checked = Script::start("java", &[&library_path, "-cp", &classpath, "DeviceTestKt", "vectors", VECTORS]);
+    assert!(checked.step("vectors")["cases"].as_u64().unwrap() >= 8);
+    checked.finish();
     scenario(&fixture, &|phase| {
         Script::start(
             "java",
@@ -283,6 +293,9 @@ fn scenario(fixture: &Fixture, run: &dyn Fn(&str) -> Script) {
     assert_eq!(errors["wrong_secret"], 7002, "{errors}");
     assert!(errors["corrupt_positions"].as_str().unwrap().contains("sync-positions.json"), "{errors}");
     assert!(errors["unreachable"].as_str().unwrap().contains("cannot reach the gateway"), "{errors}");
+    assert!(errors["garbage"].as_str().unwrap().contains("without a Result-Status"), "{errors}");
+    assert!(errors["dropped"].is_string(), "a connection dropped mid-answer is an error value: {errors}");
+    assert!(errors["untrusted_package"].is_string(), "a package the app does not trust is refused: {errors}");
     bad.finish();
 }
 
