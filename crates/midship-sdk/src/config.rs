@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use midship_protocol::builtins::operation;
-use midship_protocol::calls::ConfigPullResponse;
+use midship_protocol::calls::{ConfigPullCall, ConfigPullResponse};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::rpc::{RpcClient, RpcError};
 
@@ -19,14 +19,7 @@ pub const BACKGROUND_REFRESH_AFTER_MS: i64 = 30 * 60 * 1000;
 
 /// What targeting reads about the device beyond the identity its [`RpcClient`] sends (device,
 /// user, platform and app version); sent with every pull.
-#[derive(Debug, Clone, Default)]
-pub struct DeviceProfile {
-    pub os_version: Option<String>,
-    pub model: Option<String>,
-    pub city: Option<String>,
-    pub network: Option<String>,
-    pub attributes: Map<String, Value>,
-}
+pub use midship_protocol::calls::DeviceFacts as DeviceProfile;
 
 #[derive(Debug, Clone)]
 pub struct ConfigSettings {
@@ -174,14 +167,7 @@ impl ConfigClient {
     pub async fn pull(&self) -> Result<Option<ConfigChange>, ConfigError> {
         let profile = self.profile.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
         let known_etag = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).etag.clone();
-        let request = json!({
-            "os_version": profile.os_version,
-            "model": profile.model,
-            "city": profile.city,
-            "network": profile.network,
-            "attributes": profile.attributes,
-            "etag": known_etag,
-        });
+        let request = serde_json::to_value(ConfigPullCall::new(profile, known_etag)).expect("pull bodies serialize");
         let reply = self.rpc.rpc(operation::CONFIG_PULL, &request).await?;
         if !reply.is_success() {
             return Err(ConfigError::Refused { result: reply.result, memo: reply.memo });

@@ -7,8 +7,9 @@ use std::future::Future;
 use std::sync::Arc;
 
 use midship_protocol::builtins::operation;
+use midship_protocol::calls::PushCall;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::sync::{SyncClient, SyncClientError};
 
@@ -103,7 +104,11 @@ impl PushClient {
                 // Reported on its own task: the connection answers RPCs only after the handler returns.
                 if let Some(task_id) = task_id {
                     tokio::spawn(async move {
-                        let body = json!({ "task_id": task_id, "event": "delivered" });
+                        let body = PushCall {
+                            task_id: Some(task_id.clone()),
+                            event: Some("delivered".to_owned()),
+                            ..PushCall::default()
+                        };
                         if let Err(error) = call(&sync, operation::PUSH_ACK, body).await {
                             tracing::warn!(%error, task_id, "push arrival not reported");
                         }
@@ -116,15 +121,18 @@ impl PushClient {
     /// Reports the device's channel token (`channel` such as `apns`, `fcm` or a vendor's name),
     /// or `None` to be reached over the long connection only.
     pub async fn report_token(&self, channel: Option<&str>, token: Option<&str>) -> Result<Value, PushClientError> {
-        call(&self.sync, operation::PUSH_REPORT, json!({ "channel": channel, "token": token })).await
+        let body =
+            PushCall { channel: channel.map(str::to_owned), token: token.map(str::to_owned), ..PushCall::default() };
+        call(&self.sync, operation::PUSH_REPORT, body).await
     }
 
     pub async fn bind(&self, user_id: &str) -> Result<Value, PushClientError> {
-        call(&self.sync, operation::PUSH_BIND, json!({ "user_id": user_id })).await
+        call(&self.sync, operation::PUSH_BIND, PushCall { user_id: Some(user_id.to_owned()), ..PushCall::default() })
+            .await
     }
 
     pub async fn unbind(&self) -> Result<Value, PushClientError> {
-        call(&self.sync, operation::PUSH_UNBIND, json!({})).await
+        call(&self.sync, operation::PUSH_UNBIND, PushCall::default()).await
     }
 
     /// The user opened or dismissed the notification of a task (from any channel).
@@ -133,11 +141,13 @@ impl PushClient {
             PushEvent::Opened => "opened",
             PushEvent::Dismissed => "dismissed",
         };
-        call(&self.sync, operation::PUSH_ACK, json!({ "task_id": task_id, "event": event })).await
+        let body = PushCall { task_id: Some(task_id.to_owned()), event: Some(event.to_owned()), ..PushCall::default() };
+        call(&self.sync, operation::PUSH_ACK, body).await
     }
 }
 
-async fn call(sync: &SyncClient, operation_type: &str, body: Value) -> Result<Value, PushClientError> {
+async fn call(sync: &SyncClient, operation_type: &str, body: PushCall) -> Result<Value, PushClientError> {
+    let body = serde_json::to_value(body).expect("push bodies serialize");
     let reply = sync.rpc(operation_type, &body).await?;
     if !reply.is_success() {
         return Err(PushClientError::Refused { result: reply.result, memo: reply.memo });

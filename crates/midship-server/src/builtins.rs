@@ -8,11 +8,11 @@ use midship_analytics::AnalyticsService;
 use midship_control::ControlPlane;
 use midship_delivery::DeliveryService;
 use midship_gateway::{BuiltinError, BuiltinRegistry, CallContext, ServerKeys};
+use midship_protocol::calls::DeviceFacts;
 use midship_push::PushService;
 use midship_switches::SwitchService;
 use midship_targeting::DeviceContext;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
 
 /// A call's JSON body; a wrong one is 3002 with the parser's reason.
 pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, BuiltinError> {
@@ -38,14 +38,8 @@ pub(crate) fn calling_device(context: &CallContext) -> Result<&str, BuiltinError
 }
 
 /// What the device says about itself: the signed headers, and the body's further attributes.
-pub(crate) fn device_context(
-    context: &CallContext,
-    os_version: Option<String>,
-    model: Option<String>,
-    city: Option<String>,
-    network: Option<String>,
-    attributes: Map<String, Value>,
-) -> DeviceContext {
+pub(crate) fn device_context(context: &CallContext, facts: DeviceFacts) -> DeviceContext {
+    let DeviceFacts { os_version, model, city, network, attributes } = facts;
     DeviceContext {
         device_id: context.device_id.clone(),
         user_id: context.user_id.clone(),

@@ -1,4 +1,6 @@
-//! `midship.config.pull` (docs/switches.md).
+//! `midship.config.pull` (docs/switches.md): the signed RPC's body ([`ConfigPullCall`]), the
+//! unsigned REST form's ([`ConfigPullRequest`], which names its app and device itself) and the
+//! answer.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -46,4 +48,37 @@ pub struct ConfigPullResponse {
     pub not_modified: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub values: Option<serde_json::Map<String, Value>>,
+}
+
+/// The body of the signed RPC `midship.config.pull`: device, user, platform and app version come
+/// from its headers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigPullCall {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<String>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub attributes: serde_json::Map<String, Value>,
+    /// The `etag` of the device's last pull; an unchanged configuration answers `not_modified`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+impl ConfigPullCall {
+    pub fn new(facts: crate::calls::DeviceFacts, etag: Option<String>) -> Self {
+        let crate::calls::DeviceFacts { os_version, model, city, network, attributes } = facts;
+        Self { os_version, model, city, network, attributes, etag }
+    }
+
+    /// What the device said about itself, and the etag it holds.
+    pub fn into_parts(self) -> (crate::calls::DeviceFacts, Option<String>) {
+        let Self { os_version, model, city, network, attributes, etag } = self;
+        (crate::calls::DeviceFacts { os_version, model, city, network, attributes }, etag)
+    }
 }

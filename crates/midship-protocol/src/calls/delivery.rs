@@ -27,6 +27,19 @@ pub struct DeliveryCheckRequest {
     pub installed: InstalledPackages,
 }
 
+impl DeliveryCheckRequest {
+    /// What the device said about itself.
+    pub fn facts(&self) -> crate::calls::DeviceFacts {
+        crate::calls::DeviceFacts {
+            os_version: self.os_version.clone(),
+            model: self.model.clone(),
+            city: self.city.clone(),
+            network: self.network.clone(),
+            attributes: self.attributes.clone(),
+        }
+    }
+}
+
 /// The versions a device has, so it is offered only newer ones (and diffs from what it has).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,7 +4,11 @@
 mod analytics;
 mod config;
 mod delivery;
+mod device;
+mod push;
 
 pub use analytics::*;
 pub use config::*;
 pub use delivery::*;
+pub use device::DeviceFacts;
+pub use push::PushCall;

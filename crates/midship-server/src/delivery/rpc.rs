@@ -28,14 +28,7 @@ pub struct DeliveryCheck {
 impl BuiltinService for DeliveryCheck {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
         let request: DeliveryCheckRequest = parse_body_or_default(body)?;
-        let device = device_context(
-            context,
-            request.os_version,
-            request.model,
-            request.city,
-            request.network,
-            request.attributes,
-        );
+        let device = device_context(context, request.facts());
         let response = self.delivery.check(&context.workspace_id, &device, &request.installed).await?;
         Ok(serde_json::to_vec(&response).expect("responses serialize"))
     }

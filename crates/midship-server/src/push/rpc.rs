@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+use midship_protocol::calls::PushCall;
 use midship_push::{DeviceReport, PushService};
 use midship_storage::PushEventKind;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::builtins::{calling_device, parse_body_or_default};
@@ -40,26 +40,10 @@ pub enum PushOperation {
     Ack,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PushDeviceBody {
-    #[serde(default)]
-    channel: Option<String>,
-    #[serde(default)]
-    token: Option<String>,
-    #[serde(default)]
-    user_id: Option<String>,
-    #[serde(default)]
-    task_id: Option<String>,
-    /// `delivered`, `opened` or `dismissed`.
-    #[serde(default)]
-    event: Option<String>,
-}
-
 #[async_trait]
 impl BuiltinService for PushDevice {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
-        let request: PushDeviceBody = parse_body_or_default(body)?;
+        let request: PushCall = parse_body_or_default(body)?;
         let device_id = calling_device(context)?.to_owned();
         let platform = context.platform.clone().unwrap_or_default();
         let workspace_id = context.workspace_id.as_str();

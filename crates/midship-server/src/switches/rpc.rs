@@ -4,10 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
-use midship_protocol::calls::ConfigPullResponse;
+use midship_protocol::calls::{ConfigPullCall, ConfigPullResponse};
 use midship_switches::{PullOutcome, SwitchService};
-use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use crate::builtins::{device_context, parse_body};
 use midship_protocol::builtins::operation;
@@ -23,37 +21,13 @@ pub struct ConfigPull {
     pub switches: SwitchService,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfigPullBody {
-    #[serde(default)]
-    os_version: Option<String>,
-    #[serde(default)]
-    model: Option<String>,
-    #[serde(default)]
-    city: Option<String>,
-    #[serde(default)]
-    network: Option<String>,
-    #[serde(default)]
-    attributes: Map<String, Value>,
-    #[serde(default)]
-    etag: Option<String>,
-}
-
 #[async_trait]
 impl BuiltinService for ConfigPull {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
-        let request: ConfigPullBody = parse_body(body)?;
-        let device = device_context(
-            context,
-            request.os_version,
-            request.model,
-            request.city,
-            request.network,
-            request.attributes,
-        );
-        let outcome =
-            self.switches.pull(&context.app_id, &context.workspace_id, &device, request.etag.as_deref()).await?;
+        let request: ConfigPullCall = parse_body(body)?;
+        let (facts, etag) = request.into_parts();
+        let device = device_context(context, facts);
+        let outcome = self.switches.pull(&context.app_id, &context.workspace_id, &device, etag.as_deref()).await?;
         let response = match outcome {
             PullOutcome::NotModified { version, etag } => {
                 ConfigPullResponse { version, etag, not_modified: true, values: None }
