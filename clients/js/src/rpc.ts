@@ -210,24 +210,30 @@ export class RpcClient {
     await this.identity.load();
     await this.ensureRegistered();
     const deviceId = this.identity.deviceId;
-    const secret = this.identity.deviceSecret;
-    const signType: SignType = secret && deviceId ? deviceSignType(this.options.signType) : this.options.signType;
-    const ts = String(this.clock.now());
-    const nonce = randomHex();
-    const signature = await sign(signType, secret && deviceId ? secret : this.options.appSecret, {
-      method: 'CONNECT',
-      operationType: 'midship.connect',
-      appId: this.options.appId,
-      workspaceId: this.options.workspaceId,
-      deviceId,
-      userId: this.user,
-      ts,
-      nonce,
-      body: '',
-    });
+    const byDevice = Boolean(this.identity.deviceSecret && deviceId);
+    const { ts, nonce, signature, signType } = await this.signNow('CONNECT', 'midship.connect', '', byDevice);
     const proof: HelloProof = { ts, nonce, sign: signature, sign_type: signType };
     if (deviceId) proof.device_id = deviceId;
     return proof;
+  }
+
+  /** Signs now, with a fresh nonce: with the device's credential when `byDevice`, else the app secret. */
+  private async signNow(method: string, operationType: string, body: string, byDevice: boolean) {
+    const signType: SignType = byDevice ? deviceSignType(this.options.signType) : this.options.signType;
+    const ts = String(this.clock.now());
+    const nonce = randomHex();
+    const signature = await sign(signType, byDevice ? (this.identity.deviceSecret as string) : this.options.appSecret, {
+      method,
+      operationType,
+      appId: this.options.appId,
+      workspaceId: this.options.workspaceId,
+      deviceId: this.identity.deviceId,
+      userId: this.user,
+      ts,
+      nonce,
+      body,
+    });
+    return { ts, nonce, signature, signType };
   }
 
   private signsWithDevice(operationType: string): boolean {
@@ -248,21 +254,7 @@ export class RpcClient {
 
   private async headers(operationType: string, body: string): Promise<Record<string, string>> {
     const deviceId = this.identity.deviceId;
-    const byDevice = this.signsWithDevice(operationType);
-    const signType: SignType = byDevice ? deviceSignType(this.options.signType) : this.options.signType;
-    const ts = String(this.clock.now());
-    const nonce = randomHex();
-    const signature = await sign(signType, byDevice ? (this.identity.deviceSecret as string) : this.options.appSecret, {
-      method: 'POST',
-      operationType,
-      appId: this.options.appId,
-      workspaceId: this.options.workspaceId,
-      deviceId,
-      userId: this.user,
-      ts,
-      nonce,
-      body,
-    });
+    const { ts, nonce, signature, signType } = await this.signNow('POST', operationType, body, this.signsWithDevice(operationType));
     const headers: Record<string, string> = {
       'Operation-Type': operationType,
       AppId: this.options.appId,
