@@ -529,4 +529,14 @@ mod tests {
         let batch = decode_batch(body.as_bytes(), &Uploader::default(), 10).unwrap();
         assert_eq!(decode_stored(&encode_stored(&batch.events)).unwrap(), batch.events);
     }
+
+    /// Found by the fuzzer: without serde_json's exact float parsing, a long number read back from
+    /// storage could differ from what the device sent in its last bit.
+    #[test]
+    fn a_long_number_attribute_reads_back_exactly() {
+        let body = r#"{"batch_id":"B","events":[{"kind":"event","time":5,"name":"buy","attributes":{"qty":233333333333333333333333333333333333333333333333333333333333333,"price":0.30000000000000004}}]}"#;
+        let batch = decode_batch(body.as_bytes(), &Uploader::default(), 10).unwrap();
+        assert_eq!(batch.events.len(), 1);
+        assert_eq!(decode_stored(&encode_stored(&batch.events)).unwrap(), batch.events);
+    }
 }
