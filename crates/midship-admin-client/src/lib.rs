@@ -7,6 +7,7 @@ mod analytics;
 mod apps;
 mod delivery;
 mod gateway;
+mod people;
 mod push;
 mod switches;
 mod sync;

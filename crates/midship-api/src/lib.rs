@@ -8,6 +8,7 @@ use serde_json::Value;
 mod analytics;
 mod delivery;
 mod gateway;
+mod people;
 mod push;
 #[cfg(feature = "openapi")]
 pub mod rules;
@@ -16,6 +17,7 @@ mod sync;
 pub use analytics::*;
 pub use delivery::*;
 pub use gateway::*;
+pub use people::*;
 pub use push::*;
 pub use switches::*;
 pub use sync::*;
@@ -212,8 +214,12 @@ pub struct IssuedToken {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 pub struct WhoAmI {
-    pub token_id: String,
-    pub token_name: String,
+    /// `token` (a machine's API token) or `person` (someone signed in).
+    pub actor_kind: String,
+    /// The token's or the person's id.
+    pub actor_id: String,
+    /// The token's name or the person's login.
+    pub actor_name: String,
     pub tenant_id: String,
     pub role: String,
     pub app_ids: Option<Vec<String>>,
@@ -225,6 +231,8 @@ pub struct AuditEntryView {
     pub seq: i64,
     pub at: String,
     pub actor_token_id: Option<String>,
+    /// The person who made the change (signed in to the console, or owning the token used).
+    pub actor_person_id: Option<String>,
     pub actor_name: String,
     pub action: String,
     pub target_kind: String,

@@ -84,6 +84,16 @@ pub fn platforms() -> utoipa::openapi::schema::Array {
     ArrayBuilder::new().items(platform()).build()
 }
 
+/// A person's login (`midship_core::people::normalize_login`): letters, digits and `. _ @ + -`,
+/// compared without case.
+pub fn login() -> Object {
+    text("1 to 120 letters, digits or . _ @ + - (an email address works); compared without case")
+        .min_length(Some(1))
+        .max_length(Some(120))
+        .pattern(Some(r"^[A-Za-z0-9._@+-]{1,120}$"))
+        .build()
+}
+
 pub fn role() -> Object {
     one_of("a role", &["admin", "developer", "operator", "viewer"])
 }

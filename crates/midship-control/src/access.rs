@@ -56,19 +56,7 @@ impl ControlPlane {
     pub async fn create_token(&self, who: &Principal, request: NewToken) -> Result<IssuedToken, ControlError> {
         let name = validation::display_name("name", &request.name)?;
         let role = Role::from_str(&request.role)?;
-        let app_ids = match request.app_ids {
-            Some(app_ids) if app_ids.is_empty() => {
-                return Err(
-                    ValidationError::new("app_ids", "must name at least one app, or be absent for every app").into()
-                );
-            }
-            Some(mut app_ids) => {
-                app_ids.sort();
-                app_ids.dedup();
-                Some(app_ids)
-            }
-            None => None,
-        };
+        let app_ids = normalize_app_ids(request.app_ids)?;
         who.authorize_token_grant(app_ids.as_deref())?;
         for app_id in app_ids.iter().flatten() {
             self.visible_app(who, app_id).await?;
@@ -94,7 +82,7 @@ impl ControlPlane {
             token_hash: hash_api_token(&token),
             hint: token_hint(&token),
             created_at: now,
-            created_by: Some(who.token_id.clone()),
+            created_by: Some(who.actor_id().to_owned()),
             expires_at,
             revoked_at: None,
         };
@@ -131,9 +119,28 @@ impl ControlPlane {
     }
 }
 
-/// An app-scoped caller sees only tokens whose apps all lie inside its own scope.
+/// An app scope as given: at least one app, or `None` for every app; sorted, without repeats.
+pub(crate) fn normalize_app_ids(app_ids: Option<Vec<String>>) -> Result<Option<Vec<String>>, ControlError> {
+    match app_ids {
+        Some(app_ids) if app_ids.is_empty() => {
+            Err(ValidationError::new("app_ids", "must name at least one app, or be absent for every app").into())
+        }
+        Some(mut app_ids) => {
+            app_ids.sort();
+            app_ids.dedup();
+            Ok(Some(app_ids))
+        }
+        None => Ok(None),
+    }
+}
+
 fn token_within_scope(who: &Principal, token: &TokenRecord) -> bool {
-    match (&who.app_ids, &token.app_ids) {
+    scope_within(who, token.app_ids.as_ref())
+}
+
+/// An app-scoped caller sees only the tokens and people whose apps all lie inside its own scope.
+pub(crate) fn scope_within(who: &Principal, app_ids: Option<&Vec<String>>) -> bool {
+    match (&who.app_ids, app_ids) {
         (None, _) => true,
         (Some(_), None) => false,
         (Some(_), Some(apps)) => apps.iter().all(|app| who.can_see_app(app)),

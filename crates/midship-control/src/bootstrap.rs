@@ -44,6 +44,7 @@ impl ControlPlane {
             tenant_id: tenant.tenant_id.clone(),
             at: now,
             actor_token_id: None,
+            actor_person_id: None,
             actor_name: "midship".to_owned(),
             action: "tenant.bootstrap".to_owned(),
             target_kind: "tenant".to_owned(),

@@ -7,6 +7,12 @@ pub enum ControlError {
     /// No token, an unknown one, or a revoked or expired one.
     #[error("missing, unknown, revoked or expired token")]
     Unauthenticated,
+    /// A console sign-in that failed: the same words whether the login or the password was wrong.
+    #[error("{0}")]
+    SignInRefused(&'static str),
+    /// Too many failed sign-ins for the account or from the address; try again later.
+    #[error("too many failed sign-ins; try again in {} s", (retry_after_ms + 999) / 1000)]
+    TooManyAttempts { retry_after_ms: i64 },
     #[error(transparent)]
     Forbidden(#[from] AccessDenied),
     #[error("{}", describe_not_found(kind, id))]
@@ -47,7 +53,8 @@ fn describe_not_found(kind: &str, id: &str) -> String {
 impl Classify for ControlError {
     fn kind(&self) -> ErrorKind {
         match self {
-            ControlError::Unauthenticated => ErrorKind::Unauthenticated,
+            ControlError::Unauthenticated | ControlError::SignInRefused(_) => ErrorKind::Unauthenticated,
+            ControlError::TooManyAttempts { .. } => ErrorKind::RateLimited,
             ControlError::Forbidden(_) => ErrorKind::Forbidden,
             ControlError::NotFound { .. } => ErrorKind::NotFound,
             ControlError::Invalid(_) => ErrorKind::Invalid,

@@ -7,12 +7,14 @@ mod audit;
 mod bootstrap;
 mod error;
 pub mod jobs;
+pub mod people;
 mod tenancy;
 
 use std::sync::Arc;
 
 use midship_core::access::TokenRecord;
 use midship_core::cache::TtlCache;
+use midship_core::people::SignInPolicy;
 use midship_core::{App, Clock, Workspace};
 use midship_storage::{LeaseClaim, Storage, StorageError};
 
@@ -21,6 +23,8 @@ pub use audit::AuditQuery;
 pub use bootstrap::BootstrapToken;
 pub use error::ControlError;
 pub use midship_core::Principal;
+pub use people::sign_in::StartedSession;
+pub use people::{NewPerson, PersonChange, PersonWithPassword, TotpSetup};
 pub use tenancy::{AppDetails, CreatedApp, NewApp, RotatedKey};
 
 /// Tunables of the control plane, from the `[admin]` config section.
@@ -28,11 +32,22 @@ pub use tenancy::{AppDetails, CreatedApp, NewApp, RotatedKey};
 pub struct ControlSettings {
     /// How long a rotated-out app key keeps verifying signatures.
     pub key_grace_ms: i64,
+    /// Console session timeouts and sign-in lockout.
+    pub sign_in: SignInPolicy,
+    /// Whether people must set up an authenticator app before using the console.
+    pub require_second_factor: bool,
+    /// The name authenticator apps show beside the account.
+    pub issuer: String,
 }
 
 impl Default for ControlSettings {
     fn default() -> Self {
-        Self { key_grace_ms: 24 * 60 * 60 * 1000 }
+        Self {
+            key_grace_ms: 24 * 60 * 60 * 1000,
+            sign_in: SignInPolicy::default(),
+            require_second_factor: true,
+            issuer: "Midship".into(),
+        }
     }
 }
 
@@ -59,6 +74,8 @@ pub struct ControlPlane {
     lookups: Arc<Lookups>,
     /// This process among the cluster's nodes: the holder name of its leases.
     node_id: Arc<str>,
+    /// Failed sign-ins per client address, on this node.
+    address_failures: Arc<people::sign_in::AddressThrottle>,
 }
 
 impl ControlPlane {
@@ -69,7 +86,14 @@ impl ControlPlane {
             apps: TtlCache::new(LOOKUP_TTL_MS, LOOKUP_CAPACITY),
         };
         let node_id = midship_core::ids::new_id(clock.now_ms(), &mut rand::rng());
-        Self { storage, clock, settings, lookups: Arc::new(lookups), node_id: node_id.into() }
+        Self {
+            storage,
+            clock,
+            settings,
+            lookups: Arc::new(lookups),
+            node_id: node_id.into(),
+            address_failures: Arc::default(),
+        }
     }
 
     /// This node's id, unique per process.

@@ -6,6 +6,8 @@ use midship_core::{ManualClock, Principal};
 
 use crate::{AuditQuery, ControlError, ControlPlane, ControlSettings, NewApp, NewToken};
 
+mod people;
+
 struct Fixture {
     control: ControlPlane,
     clock: Arc<ManualClock>,
@@ -53,7 +55,7 @@ async fn app_gets_default_workspaces_and_an_audited_creation() {
     let audit =
         fixture.control.list_audit(&fixture.admin, AuditQuery::default(), &PageRequest::default()).await.unwrap();
     assert_eq!(audit.items[0].entry.action, "app.create");
-    assert_eq!(audit.items[0].entry.actor_token_id.as_deref(), Some(fixture.admin.token_id.as_str()));
+    assert_eq!(audit.items[0].entry.actor_token_id.as_deref(), fixture.admin.token_id());
 
     let again = fixture.control.create_app(&fixture.admin, demo_app()).await.unwrap_err();
     assert!(matches!(again, ControlError::Conflict(_)), "{again:?}");

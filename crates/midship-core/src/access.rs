@@ -100,7 +100,7 @@ impl Action {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{role} token cannot {action}{scope}")]
+#[error("the {role} role cannot {action}{scope}")]
 pub struct AccessDenied {
     pub role: Role,
     pub action: &'static str,
@@ -133,8 +133,7 @@ impl TokenRecord {
 
     pub fn principal(&self) -> Principal {
         Principal {
-            token_id: self.token_id.clone(),
-            token_name: self.name.clone(),
+            actor: Actor::Token { token_id: self.token_id.clone(), name: self.name.clone() },
             tenant_id: self.tenant_id.clone(),
             role: self.role,
             app_ids: self.app_ids.clone(),
@@ -142,17 +141,53 @@ impl TokenRecord {
     }
 }
 
+/// Who acts: a machine holding an API token, or a person signed in to the console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    Token { token_id: String, name: String },
+    Person { person_id: String, login: String },
+}
+
 /// The authenticated caller of an admin operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    pub token_id: String,
-    pub token_name: String,
+    pub actor: Actor,
     pub tenant_id: String,
     pub role: Role,
     pub app_ids: Option<Vec<String>>,
 }
 
 impl Principal {
+    /// The token's or the person's id.
+    pub fn actor_id(&self) -> &str {
+        match &self.actor {
+            Actor::Token { token_id, .. } => token_id,
+            Actor::Person { person_id, .. } => person_id,
+        }
+    }
+
+    /// What the audit log and version history show: the token's name or the person's login.
+    pub fn actor_name(&self) -> &str {
+        match &self.actor {
+            Actor::Token { name, .. } => name,
+            Actor::Person { login, .. } => login,
+        }
+    }
+
+    pub fn token_id(&self) -> Option<&str> {
+        match &self.actor {
+            Actor::Token { token_id, .. } => Some(token_id),
+            Actor::Person { .. } => None,
+        }
+    }
+
+    pub fn person_id(&self) -> Option<&str> {
+        match &self.actor {
+            Actor::Person { person_id, .. } => Some(person_id),
+            Actor::Token { .. } => None,
+        }
+    }
+
     /// Whether the token's scope covers this app (a tenant-wide token sees all of its apps).
     pub fn can_see_app(&self, app_id: &str) -> bool {
         self.app_ids.as_ref().is_none_or(|apps| apps.iter().any(|scoped| scoped == app_id))
@@ -214,8 +249,7 @@ mod tests {
 
     fn principal(role: Role, app_ids: Option<Vec<&str>>) -> Principal {
         Principal {
-            token_id: "t".into(),
-            token_name: "test".into(),
+            actor: Actor::Token { token_id: "t".into(), name: "test".into() },
             tenant_id: DEFAULT_TENANT_ID.into(),
             role,
             app_ids: app_ids.map(|apps| apps.into_iter().map(String::from).collect()),
@@ -249,7 +283,7 @@ mod tests {
             assert_eq!(allowed, matches!(role, Role::Admin | Role::Developer), "{role}");
         }
         let denied = principal(Role::Operator, None).authorize_app(Action::Integrate, "A").unwrap_err();
-        assert_eq!(denied.to_string(), "operator token cannot configure integrations");
+        assert_eq!(denied.to_string(), "the operator role cannot configure integrations");
         let scoped = principal(Role::Developer, Some(vec!["A"]));
         assert!(scoped.authorize_app(Action::Integrate, "A").is_ok(), "app-scoped developers integrate their apps");
         assert!(scoped.authorize_app(Action::Integrate, "B").is_err());

@@ -11,8 +11,12 @@ use crate::clock::UnixMillis;
 pub struct NewAuditEntry {
     pub tenant_id: String,
     pub at: UnixMillis,
-    /// `None` for changes the server makes by itself (the first-start bootstrap).
+    /// The API token used; `None` for a person's change or one the server makes by itself (the
+    /// first-start bootstrap).
     pub actor_token_id: Option<String>,
+    /// The person signed in to the console, or who owns the token used.
+    pub actor_person_id: Option<String>,
+    /// The token's name or the person's login.
     pub actor_name: String,
     /// Dotted verb such as `app.create` or `token.revoke`.
     pub action: String,
@@ -29,8 +33,9 @@ impl NewAuditEntry {
         Self {
             tenant_id: principal.tenant_id.clone(),
             at,
-            actor_token_id: Some(principal.token_id.clone()),
-            actor_name: principal.token_name.clone(),
+            actor_token_id: principal.token_id().map(str::to_owned),
+            actor_person_id: principal.person_id().map(str::to_owned),
+            actor_name: principal.actor_name().to_owned(),
             action: action.to_owned(),
             target_kind: target_kind.to_owned(),
             target_id: target_id.to_owned(),

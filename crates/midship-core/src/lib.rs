@@ -10,11 +10,12 @@ pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod page;
+pub mod people;
 pub mod secrets;
 pub mod tenancy;
 pub mod validation;
 
-pub use access::{Action, Principal, Role, TokenRecord};
+pub use access::{Action, Actor, Principal, Role, TokenRecord};
 pub use audit::{AuditEntry, AuditFilter, NewAuditEntry};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{Classify, ErrorKind};

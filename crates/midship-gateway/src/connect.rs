@@ -183,7 +183,7 @@ impl Gateway {
         };
         let token = self.server_keys.issue_connect_token(&claims).await?;
         // A token is a credential: logged as issued, never shown.
-        tracing::info!(app_id = %app.app_id, workspace_id, token_id = %who.token_id, "connection token issued");
+        tracing::info!(app_id = %app.app_id, workspace_id, actor = %who.actor_id(), "connection token issued");
         Ok(IssuedConnectToken { token, expires_at })
     }
 }

@@ -87,6 +87,7 @@ where
         };
         tokio::spawn(serve_connection(
             CountedIo { io, _guard: guard },
+            peer,
             router.clone(),
             limits.clone(),
             stop_receiver.clone(),
@@ -108,8 +109,13 @@ async fn refuse<I: AsyncWrite + Unpin>(mut io: I) {
     .await;
 }
 
-async fn serve_connection<I>(io: I, router: Router, limits: ConnectionLimits, mut stop: watch::Receiver<bool>)
-where
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    router: Router,
+    limits: ConnectionLimits,
+    mut stop: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let started = Arc::new(AtomicBool::new(false));
@@ -117,7 +123,10 @@ where
         let started = started.clone();
         router.map_request(move |request: hyper::Request<Incoming>| {
             started.store(true, Ordering::Relaxed);
-            request.map(Body::new)
+            let mut request = request.map(Body::new);
+            // Handlers that need the client's address (sign-in throttling) read it as ConnectInfo.
+            request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            request
         })
     };
     let mut builder = Builder::new(TokioExecutor::new());

@@ -232,7 +232,7 @@ pub fn router(state: AppState) -> Router {
     let max_body_bytes = state.settings.max_body_bytes;
     Router::new()
         .merge(api::router(state.settings.delivery.settings.max_package_bytes as usize))
-        .merge(console::router())
+        .merge(console::router(&state))
         .merge(ops::router())
         .merge(mgw::router(&state.settings.cors_origins))
         .merge(longconn::router())

@@ -22,6 +22,7 @@ mod analytics;
 mod delivery;
 mod gateway;
 mod lease;
+mod people;
 mod push;
 mod secrets;
 mod switches;
@@ -173,12 +174,13 @@ pub(crate) async fn insert_audit<Db: SqlDatabase>(
     entry: &NewAuditEntry,
 ) -> StorageResult<()> {
     query(
-        "INSERT INTO audit_log (tenant_id, at, actor_token_id, actor_name, action, target_kind, target_id, app_id, before_json, after_json)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO audit_log (tenant_id, at, actor_token_id, actor_person_id, actor_name, action, target_kind, target_id, app_id, before_json, after_json)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(&entry.tenant_id)
     .bind(entry.at)
     .bind(&entry.actor_token_id)
+    .bind(&entry.actor_person_id)
     .bind(&entry.actor_name)
     .bind(&entry.action)
     .bind(&entry.target_kind)

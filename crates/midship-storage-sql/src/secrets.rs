@@ -46,8 +46,16 @@ pub(crate) const PUSH_CHANNEL_DEFINITION: SecretColumn = SecretColumn {
     only_where: "kind = 'channel'",
 };
 
-const SECRET_COLUMNS: [&SecretColumn; 4] =
-    [&APP_KEY_SECRET, &ENVELOPE_KEY_SECRET, &PACKAGE_SIGNING_KEY_SECRET, &PUSH_CHANNEL_DEFINITION];
+pub(crate) const PERSON_TOTP_SECRET: SecretColumn = SecretColumn {
+    table: "people",
+    name: "people.totp_secret",
+    column: "totp_secret",
+    row_key: &["person_id"],
+    only_where: "totp_secret IS NOT NULL",
+};
+
+const SECRET_COLUMNS: [&SecretColumn; 5] =
+    [&APP_KEY_SECRET, &ENVELOPE_KEY_SECRET, &PACKAGE_SIGNING_KEY_SECRET, &PUSH_CHANNEL_DEFINITION, &PERSON_TOTP_SECRET];
 
 impl<D: Dialect> SqlStorage<D> {
     pub(crate) fn seal(&self, column: &SecretColumn, plain: &str) -> String {

@@ -18,13 +18,13 @@ use crate::secrets::APP_KEY_SECRET;
 use crate::{Dialect, SqlStorage, corrupt, database_error, descending_cursor, insert_audit, write_error};
 
 /// Parses the `app_ids` column, a JSON array or NULL.
-fn decode_app_ids(raw: Option<&str>) -> StorageResult<Option<Vec<String>>> {
+pub(crate) fn decode_app_ids(raw: Option<&str>) -> StorageResult<Option<Vec<String>>> {
     raw.map(serde_json::from_str)
         .transpose()
         .map_err(|error| StorageError::Corrupt { table: "api_tokens", detail: error.to_string() })
 }
 
-fn encode_app_ids(app_ids: Option<&[String]>) -> Option<String> {
+pub(crate) fn encode_app_ids(app_ids: Option<&[String]>) -> Option<String> {
     app_ids.map(|apps| serde_json::Value::from(apps.to_vec()).to_string())
 }
 
@@ -172,6 +172,7 @@ fn audit_from_row(row: &impl SqlRow) -> StorageResult<AuditEntry> {
             tenant_id: row.try_get("tenant_id").map_err(&read)?,
             at: row.try_get("at").map_err(&read)?,
             actor_token_id: row.try_get("actor_token_id").map_err(&read)?,
+            actor_person_id: row.try_get("actor_person_id").map_err(&read)?,
             actor_name: row.try_get("actor_name").map_err(&read)?,
             action: row.try_get("action").map_err(&read)?,
             target_kind: row.try_get("target_kind").map_err(&read)?,
@@ -412,7 +413,7 @@ impl<D: Dialect> AuditStore for SqlStorage<D> {
         page: &PageRequest,
     ) -> StorageResult<Page<AuditEntry>> {
         let mut query = QueryBuilder::new(
-            "SELECT seq, tenant_id, at, actor_token_id, actor_name, action, target_kind, target_id, app_id, before_json, after_json
+            "SELECT seq, tenant_id, at, actor_token_id, actor_person_id, actor_name, action, target_kind, target_id, app_id, before_json, after_json
              FROM audit_log WHERE tenant_id = ",
         );
         query.push_bind(tenant_id).push(" AND seq < ").push_bind(descending_cursor(page));

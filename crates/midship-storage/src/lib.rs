@@ -15,6 +15,7 @@ mod analytics;
 mod delivery;
 pub mod group_commit;
 mod lease;
+mod people;
 mod push;
 pub mod sealing;
 mod sync;
@@ -24,6 +25,7 @@ pub mod test_suite;
 pub use analytics::*;
 pub use delivery::*;
 pub use lease::*;
+pub use people::*;
 pub use push::*;
 pub use sync::*;
 
@@ -317,6 +319,7 @@ pub trait Storage:
     + DeliveryStore
     + AnalyticsStore
     + LeaseStore
+    + PersonStore
     + std::fmt::Debug
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.

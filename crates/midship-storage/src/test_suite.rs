@@ -15,6 +15,7 @@ use serde_json::json;
 mod analytics;
 mod delivery;
 mod lease;
+mod people;
 mod push;
 mod secrets;
 mod sync;
@@ -22,6 +23,7 @@ mod sync;
 pub use analytics::*;
 pub use delivery::*;
 pub use lease::*;
+pub use people::*;
 pub use push::*;
 pub use secrets::*;
 use sync::append as sync_append;
@@ -97,7 +99,10 @@ macro_rules! storage_test_suite {
             analytics_alert_rules_and_events_are_kept,
             analytics_symbol_files_are_replaced_per_version,
             analytics_log_requests_and_files_are_kept,
-            a_lease_has_one_holder_until_it_lapses_or_is_released
+            a_lease_has_one_holder_until_it_lapses_or_is_released,
+            people_are_unique_by_login_and_updated_whole,
+            sign_in_failures_lock_and_totp_steps_are_used_once,
+            console_sessions_are_touched_listed_and_ended_once
         );
         #[tokio::test]
         async fn secrets_are_sealed_and_resealed_under_a_new_key() {
@@ -126,6 +131,7 @@ fn audit(action: &str, target_id: &str, at: i64) -> NewAuditEntry {
         tenant_id: DEFAULT_TENANT_ID.into(),
         at,
         actor_token_id: Some("ADMINTOKEN000000".into()),
+        actor_person_id: None,
         actor_name: "suite".into(),
         action: action.into(),
         target_kind: action.split('.').next().unwrap_or("thing").into(),

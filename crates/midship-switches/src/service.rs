@@ -336,7 +336,7 @@ impl SwitchService {
             version,
             document: serde_json::to_string(document).expect("documents serialize"),
             published_at,
-            published_by: who.token_name.clone(),
+            published_by: who.actor_name().to_owned(),
             note: note.chars().take(500).collect(),
         };
         // Compile before storing, so a version that cannot be served is never published.

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{access, analytics, apps, delivery, devices, gateway, push, switches, sync};
+use crate::commands::{access, analytics, apps, delivery, devices, gateway, people, push, switches, sync};
 
 #[derive(Debug, Parser)]
 #[command(name = "midship", version, about = "Self-hosted mobile app platform: server and command-line tool")]
@@ -18,10 +18,11 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// Base URL of the Midship server the CLI talks to.
-    #[arg(long, global = true, env = "MIDSHIP_SERVER", default_value = "http://127.0.0.1:7070")]
-    pub server: String,
-    /// Admin API token; defaults to ./midship-data/admin-token when that file exists.
+    /// Base URL of the Midship server the CLI talks to [default: the current context's
+    /// (`midship context`), else http://127.0.0.1:7070].
+    #[arg(long, global = true, env = "MIDSHIP_SERVER")]
+    pub server: Option<String>,
+    /// Admin API token [default: the current context's, else ./midship-data/admin-token].
     #[arg(long, global = true, env = "MIDSHIP_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Print machine-readable JSON instead of tables.
@@ -43,6 +44,14 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Named servers and their tokens, so commands need no --server and --token.
+    Context {
+        #[command(subcommand)]
+        command: crate::contexts::ContextCommand,
+    },
+    /// Print a shell completion script: `source <(midship completion bash)`, or save it where
+    /// your shell loads completions (zsh: a file `_midship` on $fpath; fish: completions/midship.fish).
+    Completion { shell: clap_complete::Shell },
     /// Check targeting rules by hand, without a server.
     Targeting {
         #[command(subcommand)]
@@ -128,7 +137,12 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: apps::KeyCommand,
     },
-    /// Admin API tokens.
+    /// People: console accounts (sign-in with password and authenticator app).
+    Person {
+        #[command(subcommand)]
+        command: people::PersonCommand,
+    },
+    /// Admin API tokens, for machines.
     Token {
         #[command(subcommand)]
         command: access::TokenCommand,

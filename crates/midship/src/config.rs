@@ -10,8 +10,10 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
 mod cluster;
+mod console;
 
 pub use cluster::{BlobsSection, ClusterSection};
+pub use console::ConsoleSection;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -19,6 +21,7 @@ pub struct Config {
     pub server: ServerSection,
     pub database: DatabaseSection,
     pub admin: AdminSection,
+    pub console: ConsoleSection,
     pub gateway: GatewaySection,
     pub sync: SyncSection,
     pub delivery: DeliverySection,
@@ -381,6 +384,7 @@ impl Config {
         figment = figment.merge(Serialized::defaults(serde_json::Value::Object(overrides)));
         let config: Config = figment.extract().context("invalid configuration")?;
         config.gateway.check_cors_origins()?;
+        config.console.validate()?;
         Ok(config)
     }
 
@@ -449,6 +453,16 @@ max_connections = 16
 [admin]
 # How long an app's previous signing key keeps working after a rotation, in seconds.
 key_grace_seconds = 86400
+
+[console]
+# People must set up an authenticator app (TOTP) before using the console.
+require_second_factor = true
+# A console session unused this long is over, in minutes.
+idle_timeout_minutes = 30
+# A console session is over this long after sign-in, however busy, in hours.
+session_hours = 12
+# Failed sign-ins in a row before an account locks for a minute (doubling, up to an hour).
+failures_before_lock = 5
 
 [gateway]
 # How far a client's Ts header may be from the server's clock, in seconds.

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod config;
+mod contexts;
 mod output;
 mod secrets;
 mod serve;
@@ -54,6 +55,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(args.config.as_deref(), &args.flag_overrides())?;
             init_logging(&config);
             secrets::reseal(&config).await
+        }
+        Command::Context { command } => contexts::run(command, cli.global.token.as_deref()),
+        Command::Completion { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "midship", &mut std::io::stdout());
+            Ok(())
         }
         Command::Config { command: ConfigCommand::Default } => {
             print!("{}", config::DEFAULT_FILE);

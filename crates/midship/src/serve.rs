@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use midship_control::{ControlPlane, ControlSettings};
+use midship_control::{ControlPlane, ControlSettings, NewPerson};
 use midship_core::SystemClock;
 use midship_gateway::GatewaySettings;
 use midship_server::storage::redact_database_url;
@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 
 pub const ADMIN_TOKEN_FILE: &str = "admin-token";
+pub const ADMIN_PASSWORD_FILE: &str = "admin-password";
 const LOCK_FILE: &str = "midship.lock";
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
@@ -43,8 +44,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     )?;
     tracing::info!(sealed = sealed.current, resealed = sealed.resealed, "stored secrets sealed with the current key");
 
-    let control_settings =
-        ControlSettings { key_grace_ms: (config.admin.key_grace_seconds as i64).saturating_mul(1000) };
+    let control_settings = ControlSettings {
+        key_grace_ms: (config.admin.key_grace_seconds as i64).saturating_mul(1000),
+        sign_in: config.console.sign_in_policy(),
+        require_second_factor: config.console.require_second_factor,
+        ..ControlSettings::default()
+    };
     let control = ControlPlane::new(storage.clone(), Arc::new(SystemClock), control_settings);
     bootstrap(&control, &data_dir).await?;
 
@@ -186,7 +191,8 @@ fn lock_data_dir(data_dir: &Path) -> anyhow::Result<File> {
 }
 
 /// On the very first start: the installation tenant and an admin token, saved to
-/// `DATA_DIR/admin-token` (mode 0600) before it becomes valid; only its path is printed.
+/// `DATA_DIR/admin-token` (mode 0600) before it becomes valid, and the console's first person,
+/// `admin`, whose temporary password goes to `DATA_DIR/admin-password`; only paths are printed.
 async fn bootstrap(control: &ControlPlane, data_dir: &Path) -> anyhow::Result<()> {
     let token_path = data_dir.join(ADMIN_TOKEN_FILE);
     let mut written: Option<PathBuf> = None;
@@ -205,6 +211,22 @@ async fn bootstrap(control: &ControlPlane, data_dir: &Path) -> anyhow::Result<()
             println!("midship: first start: created the default tenant and an admin token.");
             println!("midship: read it with: cat {}", token_path.display());
             tracing::info!(token_id = %token.token_id, path = %token_path.display(), "first admin token saved");
+            let password_path = data_dir.join(ADMIN_PASSWORD_FILE);
+            let admin = control.authenticate(&token.token).await.context("cannot read back the first admin token")?;
+            let person = NewPerson {
+                login: "admin".into(),
+                display_name: "Administrator".into(),
+                role: "admin".into(),
+                app_ids: None,
+            };
+            let created =
+                control.create_person(&admin, person).await.context("cannot create the first console account")?;
+            write_secret_file(&password_path, &created.temporary_password)
+                .with_context(|| format!("cannot write {}", password_path.display()))?;
+            println!(
+                "midship: sign in to the console as admin with the temporary password in {}",
+                password_path.display()
+            );
         }
         None => {
             // Another node sharing the database bootstrapped first; our token never became valid.

@@ -48,8 +48,9 @@ pub async fn tokens(State(state): State<AppState>, session: ConsoleSession) -> R
                             @else { "active" }
                         }
                         td {
-                            @if token.revoked_at.is_none() && token.token_id != session.principal.token_id {
+                            @if token.revoked_at.is_none() && Some(token.token_id.as_str()) != session.principal.token_id() {
                                 form method="post" action={ "/console/tokens/" (token.token_id) "/revoke" } {
+                                    (session.csrf_field())
                                     button.danger type="submit" { "Revoke" }
                                 }
                             }
@@ -59,6 +60,7 @@ pub async fn tokens(State(state): State<AppState>, session: ConsoleSession) -> R
             }
         }
         form.card method="post" action="/console/tokens" {
+            (session.csrf_field())
             h2 { "Create a token" }
             label { "Name " input name="name" required maxlength="64"; }
             label { "Role "
@@ -163,8 +165,8 @@ pub async fn audit(
                         td { (item.entry.actor_name) }
                         td.mono { (item.entry.action) }
                         td.mono { (item.entry.target_kind) " " (item.entry.target_id) }
-                        td.mono { (item.entry.before.as_ref().map(ToString::to_string).unwrap_or_default()) }
-                        td.mono { (item.entry.after.as_ref().map(ToString::to_string).unwrap_or_default()) }
+                        td.mono.json { (item.entry.before.as_ref().map(ToString::to_string).unwrap_or_default()) }
+                        td.mono.json { (item.entry.after.as_ref().map(ToString::to_string).unwrap_or_default()) }
                     }
                 }
             }

@@ -123,6 +123,7 @@ fn audit_view(entry: AuditEntry) -> AuditEntryView {
         seq,
         at: format_rfc3339(entry.at),
         actor_token_id: entry.actor_token_id,
+        actor_person_id: entry.actor_person_id,
         actor_name: entry.actor_name,
         action: entry.action,
         target_kind: entry.target_kind,

@@ -22,7 +22,7 @@ use crate::AppState;
 #[openapi(
     info(
         title = "Midship admin API",
-        description = "Manage tenants, apps, workspaces, keys, access tokens and the audit log. \
+        description = "Manage tenants, apps, workspaces, keys, people, access tokens and the audit log. \
                        Errors are `{\"code\", \"message\"}`; the codes are listed in docs/api.md. \
                        Each operation states the least token role that may call it (`x-minimum-role`).",
         license(name = "Apache-2.0")
@@ -30,7 +30,7 @@ use crate::AppState;
     security(("bearer" = [])),
     components(schemas(midship_api::KindPolicy)),
     tags(
-        (name = "tenants"), (name = "apps"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync"), (name = "push"), (name = "delivery"), (name = "analytics")
+        (name = "tenants"), (name = "apps"), (name = "people"), (name = "tokens"), (name = "audit"), (name = "switches"), (name = "gateway"), (name = "sync"), (name = "push"), (name = "delivery"), (name = "analytics")
     )
 )]
 struct ApiDoc;
@@ -45,6 +45,7 @@ pub fn routes_with(max_package_bytes: usize) -> (Router<AppState>, OpenApi) {
     let (router, mut document) = OpenApiRouter::with_openapi(<ApiDoc as utoipa::OpenApi>::openapi())
         .merge(crate::apps::rest::routes())
         .merge(crate::access::rest::routes())
+        .merge(crate::access::people_rest::routes())
         .merge(crate::switches::rest::routes())
         .merge(crate::gateway::rest::routes())
         .merge(crate::sync::rest::routes())

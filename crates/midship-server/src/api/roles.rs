@@ -29,6 +29,12 @@ const MINIMUM_ROLES: &[(&str, &str, Role)] = &[
     ("GET", "/api/v1/apps/{app_id}/keys", Role::Viewer),
     ("POST", "/api/v1/apps/{app_id}/keys/rotate", Role::Developer),
     // Access tokens and the audit log.
+    ("GET", "/api/v1/people", Role::Admin),
+    ("POST", "/api/v1/people", Role::Admin),
+    ("GET", "/api/v1/people/{person_id}", Role::Admin),
+    ("PATCH", "/api/v1/people/{person_id}", Role::Admin),
+    ("POST", "/api/v1/people/{person_id}/reset", Role::Admin),
+    ("POST", "/api/v1/people/{person_id}/sign-out", Role::Admin),
     ("GET", "/api/v1/tokens", Role::Admin),
     ("POST", "/api/v1/tokens", Role::Admin),
     ("DELETE", "/api/v1/tokens/{token_id}", Role::Admin),

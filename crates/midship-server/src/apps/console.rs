@@ -46,14 +46,15 @@ pub async fn list(session: ConsoleSession) -> Response {
                 }
             }
         }
-        @if can(&session.principal, Action::ManageApps) { (create_form()) }
+        @if can(&session.principal, Action::ManageApps) { (create_form(&session)) }
     };
     layout::page(&session, "/console/apps", "Apps", body)
 }
 
-fn create_form() -> Markup {
+fn create_form(session: &ConsoleSession) -> Markup {
     html! {
         form.card method="post" action="/console/apps" {
+            (session.csrf_field())
             h2 { "Create an app" }
             label { "Name " input name="name" required maxlength="64"; }
             fieldset {
@@ -124,6 +125,7 @@ pub async fn show(State(state): State<AppState>, session: ConsoleSession, Path(a
         }
         @if may_change {
             form.card method="post" action={ "/console/apps/" (app_id) "/workspaces" } {
+                (session.csrf_field())
                 label { "New workspace " input name="name" required pattern="[a-z][a-z0-9_-]{0,31}"; }
                 button type="submit" { "Create workspace" }
             }
@@ -144,6 +146,7 @@ pub async fn show(State(state): State<AppState>, session: ConsoleSession, Path(a
         }
         @if may_change {
             form.card method="post" action={ "/console/apps/" (app_id) "/keys/rotate" } {
+                (session.csrf_field())
                 p { "Rotating issues a new secret; the current keys keep working for the grace period." }
                 button.danger type="submit" { "Rotate key" }
             }

@@ -152,8 +152,9 @@ fn tenant_routes() -> OpenApiRouter<AppState> {
     responses((status = 200, body = WhoAmI), (status = 401, body = ErrorBody)))]
 async fn whoami(Caller(who): Caller) -> Json<WhoAmI> {
     Json(WhoAmI {
-        token_id: who.token_id,
-        token_name: who.token_name,
+        actor_kind: if who.person_id().is_some() { "person" } else { "token" }.to_owned(),
+        actor_id: who.actor_id().to_owned(),
+        actor_name: who.actor_name().to_owned(),
         tenant_id: who.tenant_id,
         role: who.role.as_str().to_owned(),
         app_ids: who.app_ids,

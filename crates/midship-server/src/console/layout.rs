@@ -15,6 +15,7 @@ pub const NAV: &[(&str, &str)] = &[
     ("/console/push", "Push"),
     ("/console/delivery", "Delivery"),
     ("/console/analytics", "Analytics"),
+    ("/console/people", "People"),
     ("/console/tokens", "Tokens"),
     ("/console/audit", "Audit log"),
 ];
@@ -23,12 +24,23 @@ const STYLE: &str = r#"
 :root { --ink:#1d2733; --muted:#5b6b7c; --line:#d9e0e7; --accent:#0b63c5; --bad:#b42318; --bg:#f6f8fa; }
 * { box-sizing: border-box; }
 body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--ink); background:var(--bg); }
-header { display:flex; gap:1.5rem; align-items:center; padding:.6rem 1.5rem; background:#102a43; color:#fff; flex-wrap:wrap; }
+header { display:flex; gap:1rem; align-items:center; padding:.5rem 1rem; background:#102a43; color:#fff; }
 header a { color:#fff; text-decoration:none; } header .brand { font-weight:700; letter-spacing:.02em; }
-header nav a { margin-right:1rem; opacity:.85; } header nav a.current { opacity:1; border-bottom:2px solid #fff; }
+header nav { display:flex; flex-wrap:wrap; gap:.2rem .8rem; flex:1 1 auto; min-width:0; font-size:.92rem; }
+header nav a { opacity:.85; white-space:nowrap; } header nav a.current { opacity:1; border-bottom:2px solid #fff; }
 header form { display:inline-flex; gap:.3rem; align-items:center; margin:0; }
-header .who { margin-left:auto; font-size:.85rem; opacity:.85; }
-main { max-width:1100px; margin:1.5rem auto; padding:0 1.5rem; }
+header select { max-width:9rem; }
+header .who { display:flex; gap:.5rem; align-items:center; font-size:.85rem; white-space:nowrap; }
+main { max-width:1200px; margin:1.5rem auto; padding:0 1.5rem; }
+.scroll { display:block; overflow-x:auto; }
+td { overflow-wrap:break-word; } td.json { overflow-wrap:anywhere; font-size:.8em; max-width:28rem; }
+.card > h2:first-of-type { margin-top:.2rem; } form.card > button { display:block; margin-top:.8rem; }
+.narrow { max-width:26rem; } .narrow input { width:100%; }
+.notice { background:#e8f1fb; border:1px solid #b6d4f2; padding:.6rem 1rem; }
+input[aria-invalid="true"], select[aria-invalid="true"], textarea[aria-invalid="true"] { border:2px solid var(--bad); }
+dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.2rem 1rem; } dl.facts dd { margin:0; }
+.qr svg { width:200px; height:200px; }
+@media (max-width: 1000px) { header { flex-wrap:wrap; } main { padding:0 .8rem; } }
 h1 { font-size:1.4rem; margin:.2rem 0 1rem; } h2 { font-size:1.1rem; margin-top:2rem; }
 table { width:100%; border-collapse:collapse; background:#fff; border:1px solid var(--line); }
 th, td { text-align:left; padding:.45rem .6rem; border-bottom:1px solid var(--line); vertical-align:top; }
@@ -87,13 +99,35 @@ pub fn page(session: &ConsoleSession, current_path: &str, title: &str, body: Mar
                 }
                 button type="submit" { "Switch" }
             }
-            span.who {
-                (session.principal.token_name) " · " (session.principal.role.as_str())
-                form method="post" action="/console/logout" style="margin-left:.6rem" { button type="submit" { "Sign out" } }
-            }
+            (who(session.principal.actor_name(), session.principal.role.as_str(), &session.csrf))
         }
     };
     Html(document(title, header, body).into_string()).into_response()
+}
+
+/// The signed-in person, a link to their account, and signing out.
+fn who(login: &str, role: &str, csrf: &str) -> Markup {
+    html! {
+        span.who {
+            a href="/console/account" title="Your account" { (login) } " · " (role)
+            form method="post" action="/console/logout" {
+                (super::session::csrf_input(csrf))
+                button type="submit" { "Sign out" }
+            }
+        }
+    }
+}
+
+/// The account page's shell: no navigation, since the person may owe a new password first.
+pub fn account_page(status: StatusCode, login: &str, role: &str, csrf: &str, title: &str, body: Markup) -> Response {
+    let header = html! {
+        header {
+            a.brand href="/console" { "Midship" }
+            nav { a href="/console" { "Console" } }
+            (who(login, role, csrf))
+        }
+    };
+    (status, Html(document(title, header, body).into_string())).into_response()
 }
 
 /// A page outside the signed-in shell (sign-in, errors).

@@ -1,11 +1,14 @@
-//! The web console: server-rendered HTML (maud), no JavaScript build step. People sign in with an
-//! admin API token, kept in an HttpOnly, SameSite=Strict cookie; every page goes through the same
-//! control plane as the admin API, so the console can do nothing the token could not.
+//! The web console: server-rendered HTML (maud), no JavaScript build step. People sign in with
+//! their own account (password and authenticator app); the session lives in an HttpOnly,
+//! SameSite=Strict cookie and every form carries an anti-forgery field. Every page goes through
+//! the same control plane as the admin API, with the person's role and app scope.
 //!
 //! Each area's pages live in its folder (`apps/console.rs`, …) with their routes, merged here;
 //! a new page also adds its link to [`layout::NAV`]. This module holds what the pages share: the
 //! layout, sign-in and the session.
 
+pub(crate) mod account;
+pub(crate) mod csrf;
 pub(crate) mod layout;
 pub(crate) mod session;
 
@@ -14,15 +17,18 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 
 use crate::AppState;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/apps") }))
         .route("/console/login", get(session::login_page).post(session::login))
+        .route("/console/login/code", get(session::code_page).post(session::submit_code))
         .route("/console/logout", post(session::logout))
+        .merge(account::routes())
+        .merge(crate::access::people_console::routes())
         .route("/console/switch", get(session::switch_context))
         .merge(crate::apps::console::routes())
         .merge(crate::access::console::routes())
@@ -32,7 +38,14 @@ pub fn router() -> Router<AppState> {
         .merge(crate::push::console::routes())
         .merge(crate::delivery::console::routes())
         .merge(crate::analytics::console::routes())
+        .route("/console/{*rest}", any(unknown_page))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::require_token))
         .layer(axum::middleware::from_fn(refuse_cross_site_posts))
+}
+
+/// A console address that leads nowhere gets a page, not the API's JSON.
+async fn unknown_page() -> Response {
+    layout::error_page(StatusCode::NOT_FOUND, "there is no console page at this address")
 }
 
 /// Defence in depth beside SameSite=Strict cookies: a form post must come from this origin.

@@ -86,6 +86,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                                 ] {
                                     @if allowed {
                                         form method="post" action="/console/delivery/change" {
+                                            (session.csrf_field())
                                             input type="hidden" name="release_id" value=(release.release_id);
                                             input type="hidden" name="action" value=(action.as_str());
                                             button.danger[action == ReleaseAction::Rollback] type="submit" { (action.as_str()) }
@@ -122,6 +123,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         }
         @if may_operate && !packages.is_empty() {
             form.card method="post" action="/console/delivery/release" {
+                (session.csrf_field())
                 h2 { "Release a package" }
                 label { "Package " select name="package_id" {
                     @for summary in packages.iter().rev() {

@@ -72,6 +72,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                         td {
                             @if may_operate {
                                 form method="post" action="/console/gateway/status" {
+                                    (session.csrf_field())
                                     input type="hidden" name="operation_type" value=(api.operation_type);
                                     @if api.definition.status == ApiStatus::Open {
                                         input type="hidden" name="open" value="false";
@@ -98,6 +99,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         }
         @if may_build {
             form.card method="post" action="/console/gateway/groups" {
+                (session.csrf_field())
                 h2 { "Add a backend group" }
                 label { "Name " input name="name" required pattern="[a-z][a-z0-9_-]{0,31}"; }
                 label { "Base URL " input name="base_url" required size="50" placeholder="http://accounts.internal:8080"; }
@@ -106,6 +108,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
             }
             @if !groups.is_empty() {
                 form.card method="post" action="/console/gateway/apis" {
+                    (session.csrf_field())
                     h2 { "Register an API" }
                     label { "Operation type " input name="operation_type" required size="40" placeholder="com.bank.account.balance"; }
                     label { "Group " select name="group" { @for group in &groups { option value=(group.group_id) { (group.name) } } } }

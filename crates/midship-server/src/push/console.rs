@@ -78,12 +78,14 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                         td {
                             @if may_send && matches!(task.status, PushTaskStatus::Scheduled | PushTaskStatus::Sending) {
                                 form method="post" action="/console/push/cancel" {
+                                    (session.csrf_field())
                                     input type="hidden" name="task_id" value=(task.task_id);
                                     button type="submit" { "Cancel" }
                                 }
                             }
                             @if may_send && task.status != PushTaskStatus::Scheduled && now - task.created_at <= WEEK_MS {
                                 form method="post" action="/console/push/revoke" {
+                                    (session.csrf_field())
                                     input type="hidden" name="task_id" value=(task.task_id);
                                     button.danger type="submit" { "Revoke" }
                                 }
@@ -95,6 +97,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         }
         @if may_send {
             form.card method="post" action="/console/push/send" {
+                (session.csrf_field())
                 h2 { "Send a push" }
                 label { "To " select name="target_kind" { option value="user" { "user" } option value="device" { "device (utdid)" } } }
                 label { " " input name="target_id" required placeholder="userId or utdid"; }

@@ -71,10 +71,12 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         }
         @if may_change {
             form.card method="post" action="/console/switches/publish" {
+                (session.csrf_field())
                 label { "Note " input name="note" size="50"; }
                 button type="submit" { "Publish the draft" }
             }
             form.card method="post" action="/console/switches" {
+                (session.csrf_field())
                 h2 { "Set a switch" }
                 label { "Key " input name="key" required pattern="[A-Za-z][A-Za-z0-9_.\\-]{0,127}"; }
                 label { "Type "
@@ -102,6 +104,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                         td {
                             @if may_change && index > 0 {
                                 form method="post" action="/console/switches/rollback" {
+                                    (session.csrf_field())
                                     input type="hidden" name="version" value=(version.version);
                                     button.danger type="submit" { "Roll back to this" }
                                 }

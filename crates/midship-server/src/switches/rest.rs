@@ -115,7 +115,7 @@ async fn publish(
     ApiJsonOrDefault(request): ApiJsonOrDefault<PublishRequest>,
 ) -> Result<(StatusCode, Json<ConfigVersionView>), ApiError> {
     let published = state.switches.publish(&who, &workspace_id, &request.note).await?;
-    Ok((StatusCode::CREATED, Json(version_view(published, &who.token_name, &request.note))))
+    Ok((StatusCode::CREATED, Json(version_view(published, who.actor_name(), &request.note))))
 }
 
 /// Published versions, newest first.
@@ -155,7 +155,7 @@ async fn rollback(
 ) -> Result<(StatusCode, Json<ConfigVersionView>), ApiError> {
     let published = state.switches.rollback(&who, &workspace_id, request.version).await?;
     let note = format!("rollback to version {}", request.version);
-    Ok((StatusCode::CREATED, Json(version_view(published, &who.token_name, &note))))
+    Ok((StatusCode::CREATED, Json(version_view(published, who.actor_name(), &note))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -103,6 +103,7 @@ pub async fn page(
                         td {
                             @if may_configure {
                                 form method="post" action="/console/sync/delete" {
+                                    (session.csrf_field())
                                     input type="hidden" name="biz_type" value=(config.biz_type);
                                     button.danger type="submit" { "Delete" }
                                 }
@@ -114,6 +115,7 @@ pub async fn page(
         }
         @if may_configure {
             form.card method="post" action="/console/sync/configs" {
+                (session.csrf_field())
                 h2 { "Set a bizType" }
                 label { "bizType " input name="biz_type" required pattern="[A-Za-z][A-Za-z0-9_\\-]{0,63}"; }
                 label { "Scope " select name="scope" { option value="targeted" { "targeted" } option value="global" { "global" } } }
@@ -130,6 +132,7 @@ pub async fn page(
         }
         @if may_send && !configs.is_empty() {
             form.card method="post" action="/console/sync/send" {
+                (session.csrf_field())
                 h2 { "Send a message" }
                 label { "bizType " select name="biz_type" { @for config in configs.iter() { option value=(config.biz_type) { (config.biz_type) } } } }
                 label { "To (userId or utdid; empty for global) " input name="link_token"; }

@@ -89,7 +89,7 @@ async fn viewers_are_refused_with_403() {
 fn refused<T: std::fmt::Debug>(result: Result<T, midship_admin_client::SdkError>) {
     let error = result.expect_err("an operator is refused");
     assert!(matches!(error, midship_admin_client::SdkError::Api { status: StatusCode::FORBIDDEN, .. }), "{error}");
-    assert!(error.to_string().contains("operator token cannot configure integrations"), "{error}");
+    assert!(error.to_string().contains("the operator role cannot configure integrations"), "{error}");
 }
 
 /// The integrations of docs/security.md need a developer: an operator token is refused each

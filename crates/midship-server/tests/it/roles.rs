@@ -160,6 +160,7 @@ fn concrete_path(path: &str, ids: &AppIds) -> String {
         ("{workspace_id}", ids.workspace_id.as_str()),
         ("{app_id}", &ids.app_id),
         ("{token_id}", &ids.token_id),
+        ("{person_id}", "0000000000000000"),
         ("{key}", "limit"),
         ("{operation_type}", "com.bank.balance"),
         ("{biz_type}", "CHAT"),
@@ -201,6 +202,10 @@ fn sample(method: &Method, path: &str) -> Sample {
         ("POST", "/api/v1/apps/{app_id}/workspaces") => ("", json_body(json!({ "name": "staging" }))),
         ("POST", "/api/v1/apps/{app_id}/keys/rotate") => ("", json_body(json!({}))),
         ("POST", "/api/v1/tokens") => ("", json_body(json!({ "name": "minted", "role": "viewer" }))),
+        ("POST", "/api/v1/people") => {
+            ("", json_body(json!({ "login": "pat", "display_name": "Pat", "role": "viewer" })))
+        }
+        ("PATCH", "/api/v1/people/{person_id}") => ("", json_body(json!({ "disabled": true }))),
         ("POST", "/switches") => ("", json_body(json!({ "key": "limit", "type": "number", "default_value": 1 }))),
         ("POST", "/config/publish") => ("", json_body(json!({}))),
         ("POST", "/config/rollback") => ("", json_body(json!({ "version": 1 }))),

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use super::{Harness, T0, audit, bootstrapped, create_app};
+use midship_core::people::{PersonRecord, TotpEnrollment};
+
+use super::{Harness, T0, audit, bootstrapped, create_app, person};
 use crate::sealing::{KeyEncryptionKey, SealError, SecretKeyring};
 use crate::{PushDefinitionKind, PushDefinitionRecord, ResealReport, SigningKeyRecord, Storage, StorageError};
 
@@ -32,6 +34,8 @@ async fn read_secrets(storage: &Arc<dyn Storage>) -> Result<Vec<String>, Storage
     secrets.extend(storage.delivery_signing_keys(&signing_key).await?.into_iter().map(|key| key.secret));
     let channels = storage.list_push_definitions(WORKSPACE, PushDefinitionKind::Channel).await?;
     secrets.extend(channels.into_iter().map(|channel| channel.definition));
+    let person = storage.get_person("PERSON0000000001").await?;
+    secrets.extend(person.and_then(|person| person.totp).map(|totp| totp.secret));
     Ok(secrets)
 }
 
@@ -60,10 +64,21 @@ pub async fn secrets_are_sealed_and_resealed_under_a_new_key(harness: &Harness) 
         updated_at: T0,
     };
     storage.put_push_definition(&channel, &audit("push.channel.set", "fcm", T0)).await.unwrap();
+    let totp = TotpEnrollment { secret: "JBSWY3DPEHPK3PXP".into(), enabled_at: None, last_step: 0 };
+    let enrolled = PersonRecord { totp: Some(totp), ..person("PERSON0000000001", "ana") };
+    storage.create_person(&enrolled, &audit("person.create", "PERSON0000000001", T0)).await.unwrap();
+    // Someone without an authenticator app has nothing to seal.
+    storage
+        .create_person(&person("PERSON0000000002", "bo"), &audit("person.create", "PERSON0000000002", T0))
+        .await
+        .unwrap();
     let plain = read_secrets(&storage).await.unwrap();
-    assert_eq!(plain[1..], ["envelope secret".to_owned(), "signing secret".into(), CHANNEL.into()]);
+    assert_eq!(
+        plain[1..],
+        ["envelope secret".to_owned(), "signing secret".into(), CHANNEL.into(), "JBSWY3DPEHPK3PXP".into()]
+    );
     let report = storage.reseal_secrets().await.unwrap();
-    assert_eq!(report, ResealReport { current: 4, resealed: 0 }, "every secret was sealed on its way in");
+    assert_eq!(report, ResealReport { current: 5, resealed: 0 }, "every secret was sealed on its way in");
 
     // A node with only the new key cannot read what the old one sealed, and says which key it lacks.
     let without_old = (harness.reopen)(keyring(&new_key, &[])).await.unwrap();
@@ -76,8 +91,8 @@ pub async fn secrets_are_sealed_and_resealed_under_a_new_key(harness: &Harness) 
 
     // Rotation: the new key current, the old one only opening; resealing moves every secret over.
     let rotated = (harness.reopen)(keyring(&new_key, &[&old_key])).await.unwrap();
-    assert_eq!(rotated.reseal_secrets().await.unwrap(), ResealReport { current: 0, resealed: 4 });
-    assert_eq!(rotated.reseal_secrets().await.unwrap(), ResealReport { current: 4, resealed: 0 });
+    assert_eq!(rotated.reseal_secrets().await.unwrap(), ResealReport { current: 0, resealed: 5 });
+    assert_eq!(rotated.reseal_secrets().await.unwrap(), ResealReport { current: 5, resealed: 0 });
     assert_eq!(read_secrets(&without_old).await.unwrap(), plain, "the old key is no longer needed");
     for store in [storage, without_old, rotated] {
         store.close().await;

@@ -138,8 +138,8 @@ pub async fn whoami(client: &AdminClient, json: bool) -> anyhow::Result<()> {
     }
     let apps = who.app_ids.as_ref().map(|apps| apps.join(",")).unwrap_or_else(|| "all".to_owned());
     println!(
-        "token {} ({}) · tenant {} · role {} · apps {}",
-        who.token_id, who.token_name, who.tenant_id, who.role, apps
+        "{} {} ({}) · tenant {} · role {} · apps {}",
+        who.actor_kind, who.actor_id, who.actor_name, who.tenant_id, who.role, apps
     );
     Ok(())
 }

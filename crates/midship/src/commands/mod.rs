@@ -7,6 +7,7 @@ pub mod apps;
 pub mod delivery;
 pub mod devices;
 pub mod gateway;
+pub mod people;
 pub mod push;
 pub mod switches;
 pub mod sync;
@@ -29,6 +30,7 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Workspace { command } => apps::workspace(&client, command, json).await,
         AdminCommand::Key { command } => apps::key(&client, command, json).await,
         AdminCommand::Tenant { command } => apps::tenant(&client, command, json).await,
+        AdminCommand::Person { command } => people::person(&client, command, json).await,
         AdminCommand::Token { command } => access::token(&client, command, json).await,
         AdminCommand::Audit { command } => access::audit(&client, command, json).await,
         AdminCommand::Api { command } => gateway::api(&client, command, json).await,
@@ -43,18 +45,35 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
     }
 }
 
+/// The server and token: flags (or their environment variables) first, then the current
+/// context when no server is named, then a local server and the token its first start saved.
 fn client(global: &GlobalArgs) -> anyhow::Result<AdminClient> {
-    let token = match &global.token {
-        Some(token) => token.clone(),
-        None => {
+    let saved = match &global.server {
+        Some(_) => None,
+        None => crate::contexts::Contexts::load()?.current().map(|(_, context)| context.clone()),
+    };
+    let server = global
+        .server
+        .clone()
+        .or_else(|| saved.as_ref().map(|context| context.server.clone()))
+        .unwrap_or_else(|| LOCAL_SERVER.to_owned());
+    let token = match (&global.token, saved) {
+        (Some(token), _) => token.clone(),
+        (None, Some(context)) => context.token,
+        (None, None) => {
             let local = Path::new("./midship-data").join(crate::serve::ADMIN_TOKEN_FILE);
             std::fs::read_to_string(&local).map(|text| text.trim().to_owned()).with_context(|| {
-                format!("no token: pass --token, set MIDSHIP_TOKEN, or run next to {}", local.display())
+                format!(
+                    "no token: pass --token, set MIDSHIP_TOKEN, save one with `midship context add`, or run next to {}",
+                    local.display()
+                )
             })?
         }
     };
-    AdminClient::new(&global.server, token).context("invalid --server")
+    AdminClient::new(&server, token).context("invalid --server")
 }
+
+const LOCAL_SERVER: &str = "http://127.0.0.1:7070";
 
 /// One page when `--limit` is given, otherwise every page, followed through the cursors.
 async fn list_pages<T, F, Fut>(page: PageArgs, mut fetch: F) -> anyhow::Result<List<T>>

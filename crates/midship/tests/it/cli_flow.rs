@@ -54,7 +54,10 @@ fn end_to_end_flow(server: &ServerProcess) {
     let audit = server.cli_json(&admin, &["audit", "list"]);
     let actions: Vec<_> =
         audit["items"].as_array().unwrap().iter().map(|entry| entry["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, vec!["app.key.rotate", "workspace.create", "token.create", "app.create", "tenant.bootstrap"]);
+    assert_eq!(
+        actions,
+        vec!["app.key.rotate", "workspace.create", "token.create", "app.create", "person.create", "tenant.bootstrap"]
+    );
     let creation = audit["items"].as_array().unwrap().iter().find(|entry| entry["action"] == "app.create").unwrap();
     assert_eq!(creation["target_id"], Value::from(app_id.clone()));
     assert_eq!(creation["actor_name"], "bootstrap admin");
@@ -65,6 +68,23 @@ fn end_to_end_flow(server: &ServerProcess) {
     server.cli_json(&admin, &["token", "revoke", viewer_id]);
     let after_revoke = server.cli(viewer_token, &["app", "list"]);
     assert!(String::from_utf8_lossy(&after_revoke.stderr).contains("401"));
+
+    // People: the first start's admin account, and one added, changed and reset by login.
+    let password_file = server.data_dir.join("admin-password");
+    let mode = std::fs::metadata(&password_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "admin-password must be readable by its owner only");
+    let added = server.cli_json(&admin, &["person", "create", "--login", "Bo@Bank.example", "--role", "operator"]);
+    assert_eq!(added["person"]["login"], "bo@bank.example");
+    assert!(added["temporary_password"].as_str().is_some_and(|password| password.len() >= 20));
+    let people = server.cli_json(&admin, &["person", "list"]);
+    let logins: Vec<_> = people["items"].as_array().unwrap().iter().map(|p| p["login"].as_str().unwrap()).collect();
+    assert_eq!(logins, ["admin", "bo@bank.example"]);
+    let scoped = server.cli_json(&admin, &["person", "update", "bo@bank.example", "--app", &app_id, "--disable"]);
+    assert_eq!((scoped["app_ids"].clone(), scoped["disabled_at"].is_string()), (serde_json::json!([app_id]), true));
+    let reset = server.cli_json(&admin, &["person", "reset", "BO@bank.example"]);
+    assert_ne!(reset["temporary_password"], added["temporary_password"]);
+    let unknown = server.cli(&admin, &["person", "show", "nobody"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no person with login nobody"));
 
     let table = server.cli(&admin, &["app", "list"]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("demo"), "people get a table too");
@@ -391,4 +411,53 @@ fn delivery_flow(server: &ServerProcess) {
     let actions: Vec<_> =
         audit["items"].as_array().unwrap().iter().filter_map(|entry| entry["action"].as_str()).collect();
     assert!(actions.contains(&"delivery.package.upload") && actions.contains(&"delivery.release.end"), "{actions:?}");
+}
+
+#[test]
+fn shells_complete_every_command() {
+    for (shell, marker) in
+        [("bash", "complete -F _midship"), ("zsh", "#compdef midship"), ("fish", "complete -c midship")]
+    {
+        let output = std::process::Command::new(crate::MIDSHIP).args(["completion", shell]).output().unwrap();
+        assert!(output.status.success(), "{shell}: {}", String::from_utf8_lossy(&output.stderr));
+        let script = String::from_utf8(output.stdout).unwrap();
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        for command in ["person", "token", "switch", "release"] {
+            assert!(script.contains(command), "{shell} completes `{command}`");
+        }
+    }
+}
+
+#[test]
+fn a_saved_context_stands_in_for_server_and_token() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(data_dir.path(), &[]);
+    let home = tempfile::tempdir().unwrap();
+    let contexts = home.path().join("contexts.toml");
+    let midship = |args: &[&str], token: Option<&str>| {
+        let mut command = std::process::Command::new(crate::MIDSHIP);
+        command.args(args).env("MIDSHIP_CONTEXTS", &contexts).env_remove("MIDSHIP_SERVER").env_remove("MIDSHIP_TOKEN");
+        if let Some(token) = token {
+            command.env("MIDSHIP_TOKEN", token);
+        }
+        command.current_dir(home.path()).output().unwrap()
+    };
+    let missing = midship(&["context", "add", "staging", "--url", &server.base_url], None);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("give the token"));
+    let added = midship(&["context", "add", "staging", "--url", &server.base_url], Some(&server.admin_token()));
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let mode = std::fs::metadata(&contexts).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the file holds tokens");
+    let listed = midship(&["context", "list"], None);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&format!("* staging\t{}", server.base_url)));
+
+    let apps = midship(&["--json", "app", "list"], None);
+    assert!(apps.status.success(), "no --server nor --token needed: {}", String::from_utf8_lossy(&apps.stderr));
+    let whoami = midship(&["whoami"], None);
+    assert!(String::from_utf8_lossy(&whoami.stdout).contains("bootstrap admin"));
+    let unknown = midship(&["context", "use", "prod"], None);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no context named prod"));
+    assert!(midship(&["context", "remove", "staging"], None).status.success());
+    let gone = midship(&["app", "list"], None);
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no token"), "{}", String::from_utf8_lossy(&gone.stderr));
 }

@@ -5,6 +5,7 @@ mod analytics;
 mod api_contract;
 mod cli_flow;
 mod cluster;
+mod console_browser;
 mod gateway_protocol;
 mod growthbook;
 mod js_client;

@@ -37,13 +37,16 @@ fn secrets_stay_in_files_only_their_owner_reads() {
     let server = ServerProcess::start(&data_dir, &[]);
     let token = server.admin_token();
     server.cli_json(&token, &["app", "create", "private"]);
-    for name in ["midship.db", "midship.db-wal", "midship.db-shm", "admin-token"] {
+    for name in ["midship.db", "midship.db-wal", "midship.db-shm", "admin-token", "admin-password"] {
         let mode = std::fs::metadata(data_dir.join(name)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{name} is {mode:o} in a 0755 directory");
     }
     let printed = server.printed.lock().unwrap().join("\n");
     assert!(!printed.contains(&token), "the admin token reached standard output: {printed}");
     assert!(printed.contains("admin-token"), "where to read it is said: {printed}");
+    let password = std::fs::read_to_string(data_dir.join("admin-password")).unwrap();
+    assert!(!printed.contains(password.trim()), "the console password reached standard output: {printed}");
+    assert!(printed.contains("admin-password"), "where to read it is said: {printed}");
 }
 
 #[test]

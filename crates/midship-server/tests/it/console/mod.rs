@@ -1,0 +1,5 @@
+//! The web console: sign-in, the people and account pages, and every area's pages.
+
+mod browser;
+mod pages;
+mod people;

@@ -1,0 +1,204 @@
+// The console in a real browser (Debian's Chromium through Playwright), as a new operator uses it:
+// first sign-in with the temporary password first start wrote, a password of their own, an
+// authenticator app (the code computed here as any TOTP app does), then the main tasks: create an
+// app, set and publish a switch, add a person, send a push, read a funnel of events a device
+// uploaded. Every page is checked for the layout (no horizontal scroll, one-line header at
+// 1,280 px, usable on a tablet), and screenshots go to MIDSHIP_SCREENSHOTS.
+//
+// Usage: MIDSHIP_URL=… MIDSHIP_ADMIN_PASSWORD=… MIDSHIP_SCREENSHOTS=DIR [MIDSHIP_CHROMIUM=…] node run.mjs
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+import { Midship, MemoryStore } from '../../clients/js/dist/index.js';
+
+const baseUrl = process.env.MIDSHIP_URL;
+const temporaryPassword = process.env.MIDSHIP_ADMIN_PASSWORD;
+const screenshots = process.env.MIDSHIP_SCREENSHOTS;
+assert.ok(baseUrl && temporaryPassword && screenshots, 'set MIDSHIP_URL, MIDSHIP_ADMIN_PASSWORD and MIDSHIP_SCREENSHOTS');
+const chromiumPath = process.env.MIDSHIP_CHROMIUM ?? '/usr/bin/chromium';
+const password = 'ferries leave at seven';
+
+/** RFC 6238 with an authenticator app's settings: HMAC-SHA1, 30 s, six digits. */
+function totp(secretBase32, step) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const character of secretBase32.replace(/[\s=]/g, '').toUpperCase()) {
+    bits += alphabet.indexOf(character).toString(2).padStart(5, '0');
+  }
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const digest = createHmac('sha1', key).update(counter).digest();
+  const offset = digest[19] & 0x0f;
+  const value = digest.readUInt32BE(offset) & 0x7fffffff;
+  return String(value % 1_000_000).padStart(6, '0');
+}
+
+let lastStep = 0;
+/** A code no earlier sign-in used (the server accepts each step once). */
+function nextCode(secret) {
+  lastStep = Math.max(Math.floor(Date.now() / 30_000), lastStep + 1);
+  return totp(secret, lastStep);
+}
+
+const checked = [];
+/** The page holds at this width: nothing scrolls sideways, and at 1,280 px the header is one line. */
+async function checkLayout(page, name) {
+  const layout = await page.evaluate(() => ({
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
+    header: document.querySelector('header')?.getBoundingClientRect().height ?? 0,
+    width: window.innerWidth,
+  }));
+  assert.ok(layout.overflow <= 1, `${name}: the page scrolls sideways by ${layout.overflow} px at ${layout.width} px`);
+  if (layout.width >= 1280) assert.ok(layout.header < 60, `${name}: the header wraps (${layout.header} px high) at ${layout.width} px`);
+  checked.push(`${name}@${layout.width}`);
+}
+
+async function shot(page, name) {
+  await checkLayout(page, name);
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+}
+
+await mkdir(screenshots, { recursive: true });
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+let failed = false;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => { throw error; });
+
+  // First sign-in: the temporary password, then a password of one's own.
+  await page.goto(`${baseUrl}/console`);
+  assert.match(page.url(), /\/console\/login$/);
+  await page.fill('#login', 'admin');
+  await page.fill('#password', 'a wrong password');
+  await page.click('button[type=submit]');
+  assert.match(await page.textContent('p.error'), /wrong login or password/);
+  assert.equal(await page.inputValue('#login'), 'admin', 'the login stays filled');
+  await shot(page, 'sign-in-refused');
+  await page.fill('#password', temporaryPassword);
+  await page.click('button[type=submit]');
+  assert.match(page.url(), /\/console\/account$/, 'a temporary password must be changed first');
+  await page.fill('#current_password', temporaryPassword);
+  await page.fill('#new_password', password);
+  await page.click('form[action="/console/account/password"] button');
+  assert.match(page.url(), /\/console\/login$/);
+  await page.fill('#login', 'admin');
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+
+  // The authenticator app: scan (or type) the key, confirm with a code.
+  assert.match(page.url(), /\/console\/account$/, 'the installation requires a second factor');
+  await page.click('form[action="/console/account/totp"] button');
+  const secret = (await page.textContent('section.card p code')).trim();
+  assert.match(secret, /^[A-Z2-7]{32}$/);
+  assert.ok(await page.isVisible('.qr svg'), 'a QR code to scan');
+  await shot(page, 'authenticator-setup');
+  await page.fill('#code', nextCode(secret));
+  await page.click('form[action="/console/account/totp/confirm"] button');
+  assert.match(await page.textContent('p.notice'), /authenticator app is set up/);
+
+  // Signing in from now on: password, then the code.
+  await page.click('header form[action="/console/logout"] button');
+  await page.fill('#login', 'admin');
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  assert.match(page.url(), /\/console\/login\/code$/);
+  await shot(page, 'sign-in-code');
+  await page.fill('#code', nextCode(secret));
+  await page.click('button[type=submit]');
+  assert.match(page.url(), /\/console\/apps$/);
+
+  // An app: its signing secret is shown once.
+  await page.fill('form[action="/console/apps"] input[name=name]', 'Metro');
+  await page.check('form[action="/console/apps"] input[value=h5]');
+  await page.fill('form[action="/console/apps"] input[name=workspaces]', 'prod');
+  await page.click('form[action="/console/apps"] button');
+  const appSecret = (await page.textContent('.secret code')).trim();
+  assert.match(appSecret, /^[0-9a-f]{64}$/);
+  await page.goto(`${baseUrl}/console/apps`);
+  await shot(page, 'apps');
+  const appId = (await page.textContent('table tbody tr td.mono')).trim();
+  await page.click(`a[href="/console/apps/${appId}"]`);
+  const workspaceId = await page.$eval('header select[name=workspace_id] option[selected]', (option) => option.value);
+
+  // A switch, set and published.
+  await page.goto(`${baseUrl}/console/switches`);
+  await page.fill('form[action="/console/switches"] input[name=key]', 'booking.open');
+  await page.selectOption('form[action="/console/switches"] select[name=value_type]', 'bool');
+  await page.fill('form[action="/console/switches"] [name=default_value]', 'true');
+  await page.click('form[action="/console/switches"] button');
+  await page.fill('form[action="/console/switches/publish"] input[name=note]', 'open bookings');
+  await page.click('form[action="/console/switches/publish"] button');
+  assert.match(await page.content(), /open bookings/);
+  await shot(page, 'switches');
+
+  // A person, with a temporary password to hand over.
+  await page.goto(`${baseUrl}/console/people`);
+  await page.fill('#login', 'bo@metro.example');
+  await page.fill('#display_name', 'Bo Lind');
+  await page.selectOption('#role', 'operator');
+  await page.click('form[action="/console/people"] button');
+  assert.match(await page.textContent('h1'), /bo@metro.example created/);
+  await page.goto(`${baseUrl}/console/people`);
+  await shot(page, 'people');
+
+  // A device uploads events; the funnel shows them.
+  const device = new Midship({ baseUrl, appId, workspaceId, appSecret, platform: 'h5', appVersion: '1.0.0', store: new MemoryStore(), userId: 'rider-1' });
+  await device.analytics.start();
+  device.analytics.launch();
+  device.analytics.event('plan_trip', {});
+  // Funnel steps count at strictly later times (docs/analytics.md): a person takes a moment.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  device.analytics.event('buy_ticket', { fare: 2.4 });
+  const uploaded = await device.analytics.flush();
+  assert.equal(uploaded.accepted, 3, JSON.stringify(uploaded));
+  await page.goto(`${baseUrl}/console/analytics?steps=plan_trip,buy_ticket`);
+  assert.match(await page.content(), /devices per funnel step/);
+  const funnel = await page.$$eval('svg[aria-label*="funnel"] text', (texts) => texts.map((text) => text.textContent));
+  assert.deepEqual(funnel, ['plan_trip', '1', 'buy_ticket', '1'], 'both steps reached');
+  assert.ok(await page.isVisible('svg[aria-label*="funnel"]'), 'the funnel chart');
+  await shot(page, 'analytics-funnel');
+
+  // A push to that device.
+  await page.goto(`${baseUrl}/console/push`);
+  await page.selectOption('form[action="/console/push/send"] select[name=target_kind]', 'user');
+  await page.fill('form[action="/console/push/send"] [name=target_id]', 'rider-1');
+  await page.fill('form[action="/console/push/send"] [name=msg_id]', 'delay-1');
+  await page.fill('form[action="/console/push/send"] [name=title]', 'Line 4 delayed');
+  await page.fill('form[action="/console/push/send"] [name=content]', 'Trains run every 12 minutes until noon.');
+  await page.click('form[action="/console/push/send"] button');
+  await shot(page, 'push');
+
+  // The audit log names the person behind each change.
+  await page.goto(`${baseUrl}/console/audit`);
+  const audit = await page.content();
+  for (const action of ['person.sign_in', 'person.totp_enable', 'app.create', 'switch.publish', 'person.create']) {
+    assert.ok(audit.includes(action), `${action} in the audit log`);
+  }
+  await shot(page, 'audit');
+
+  // A tablet, portrait.
+  await page.setViewportSize({ width: 820, height: 1180 });
+  for (const path of ['/console/apps', '/console/switches', '/console/analytics', '/console/audit']) {
+    await page.goto(`${baseUrl}${path}`);
+    await checkLayout(page, path);
+  }
+  await page.goto(`${baseUrl}/console/no-such-page`);
+  assert.match(await page.textContent('h1'), /404/);
+} catch (error) {
+  failed = true;
+  console.error(error);
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify({ ok: !failed, checked }));
+process.exit(failed ? 1 : 0);
