@@ -33,9 +33,20 @@ fn no_workspace(session: &ConsoleSession) -> Response {
     layout::page(session, "/console/switches", "Switches", body)
 }
 
+/// What the person typed into the set form, kept when it is refused, with the field at fault.
+struct Refused<'a> {
+    form: &'a SwitchForm,
+    field: &'static str,
+    message: String,
+}
+
 pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Response {
+    render(&state, &session, None).await
+}
+
+async fn render(state: &AppState, session: &ConsoleSession, refused: Option<Refused<'_>>) -> Response {
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
-        return no_workspace(&session);
+        return no_workspace(session);
     };
     let switches = match state.switches.list_switches(&session.principal, &workspace_id).await {
         Ok(switches) => switches,
@@ -52,6 +63,8 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         .map(|ws| ws.name.clone())
         .unwrap_or_default();
     let may_change = session.principal.role.allows(midship_core::access::Action::Operate);
+    let typed = refused.as_ref().map(|refused| refused.form);
+    let invalid = |field: &str| refused.as_ref().is_some_and(|refused| refused.field == field).then_some("true");
     let body = html! {
         h1 { "Switches · " (workspace_name) }
         table {
@@ -77,15 +90,25 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
             }
             form.card method="post" action="/console/switches" {
                 (session.csrf_field())
-                h2 { "Set a switch" }
-                label { "Key " input name="key" required pattern="[A-Za-z][A-Za-z0-9_.\\-]{0,127}"; }
+                h2 #set { "Set a switch" }
+                @if let Some(refused) = &refused { p.error role="alert" { (refused.message) } }
+                label { "Key " input name="key" required pattern="[A-Za-z][A-Za-z0-9_.\\-]{0,127}"
+                    value=[typed.map(|form| form.key.as_str())] aria-invalid=[invalid("key")]; }
                 label { "Type "
-                    select name="value_type" { @for kind in ["bool", "number", "string", "json"] { option value=(kind) { (kind) } } }
+                    select name="value_type" aria-invalid=[invalid("value_type")] {
+                        @for kind in ["bool", "number", "string", "json"] {
+                            option value=(kind) selected[typed.is_some_and(|form| form.value_type == kind)] { (kind) }
+                        }
+                    }
                 }
-                label { "Default value " input name="default_value" required; }
-                label { "Description " input name="description" size="60"; }
+                label { "Default value " input name="default_value" required
+                    value=[typed.map(|form| form.default_value.as_str())] aria-invalid=[invalid("default_value")]; }
+                label { "Description " input name="description" size="60"
+                    value=[typed.map(|form| form.description.as_str())] aria-invalid=[invalid("description")]; }
                 label { "Targets (JSON array of {\"value\": …, \"rule\": {…}}, first match wins) "
-                    br; textarea name="targets" rows="6" cols="90" { "[]" }
+                    br; textarea name="targets" rows="6" cols="90" aria-invalid=[invalid("targets")] {
+                        (typed.map_or("[]", |form| form.targets.as_str()))
+                    }
                 }
                 button type="submit" { "Save to draft" }
             }
@@ -119,7 +142,8 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
             code { "/api/features/{client_key}" } " with the key " code { "GET /api/v1/workspaces/" (workspace_id) "/device-security" } " shows."
         }
     };
-    layout::page(&session, "/console/switches", "Switches", body)
+    let status = if refused.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    (status, layout::page(session, "/console/switches", "Switches", body)).into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -137,20 +161,22 @@ pub async fn set(State(state): State<AppState>, session: ConsoleSession, Form(fo
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         return no_workspace(&session);
     };
+    let refuse = |field: &'static str, message: String| Refused { form: &form, field, message };
     let Some(value_type) = ValueType::parse(&form.value_type) else {
-        return layout::error_page(StatusCode::BAD_REQUEST, "type must be bool, number, string or json");
+        let message = "type must be bool, number, string or json".to_owned();
+        return render(&state, &session, Some(refuse("value_type", message))).await;
     };
     let default_value = match value_type.parse_value(&form.default_value) {
         Ok(value) => value,
         Err(message) => {
-            return layout::error_page(StatusCode::BAD_REQUEST, &format!("default value: {message}"));
+            return render(&state, &session, Some(refuse("default_value", format!("default value: {message}")))).await;
         }
     };
     let targets_text = if form.targets.trim().is_empty() { "[]" } else { form.targets.trim() };
     let targets = match serde_json::from_str(targets_text) {
         Ok(targets) => targets,
         Err(error) => {
-            return layout::error_page(StatusCode::BAD_REQUEST, &format!("targets: {error}"));
+            return render(&state, &session, Some(refuse("targets", format!("targets: {error}")))).await;
         }
     };
     let definition = SwitchDefinition {
@@ -163,6 +189,14 @@ pub async fn set(State(state): State<AppState>, session: ConsoleSession, Form(fo
     };
     match state.switches.set_switch(&session.principal, &workspace_id, definition).await {
         Ok(_) => Redirect::to("/console/switches").into_response(),
+        Err(SwitchError::Invalid(invalid)) => {
+            // The error's path names the field ("key", "targets[0].rule.…").
+            let field = ["key", "description", "default_value", "value_type"]
+                .into_iter()
+                .find(|field| invalid.path == *field)
+                .unwrap_or("targets");
+            render(&state, &session, Some(refuse(field, invalid.to_string()))).await
+        }
         Err(error) => failure(error),
     }
 }

@@ -135,10 +135,18 @@ async fn switches_page_sets_publishes_and_rolls_back() {
     let page = browser.text("/console/switches").await;
     assert!(page.contains("rollback to version 1"), "{page}");
 
+    let targets = r#"[{"value": true, "rule": {"whitelist": {"user_ids": ["ana"]}}}]"#;
     let bad = browser
-        .post_vec("/console/switches", vec![("key", "x"), ("value_type", "bool"), ("default_value", "perhaps")])
+        .post_vec(
+            "/console/switches",
+            vec![("key", "x"), ("value_type", "bool"), ("default_value", "perhaps"), ("targets", targets)],
+        )
         .await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let page = bad.text().await.unwrap();
+    assert!(page.contains("default value:"), "the error is said: {page}");
+    assert!(page.contains(r#"name="default_value" required value="perhaps" aria-invalid="true""#), "{page}");
+    assert!(page.contains("user_ids") && page.contains(r#"value="x""#), "what was typed is kept: {page}");
 }
 
 #[tokio::test]
