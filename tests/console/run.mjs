@@ -39,10 +39,18 @@ function totp(secretBase32, step) {
 }
 
 let lastStep = 0;
-/** A code no earlier sign-in used (the server accepts each step once). */
-function nextCode(secret) {
-  lastStep = Math.max(Math.floor(Date.now() / 30_000), lastStep + 1);
-  return totp(secret, lastStep);
+/** A code no earlier sign-in used: the server accepts each step once, and the current step and
+ * the next only; when both are used, wait for the next step, as a person would. */
+async function nextCode(secret) {
+  for (;;) {
+    const nowStep = Math.floor(Date.now() / 30_000);
+    const step = Math.max(nowStep, lastStep + 1);
+    if (step <= nowStep + 1) {
+      lastStep = step;
+      return totp(secret, step);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 30_000 - (Date.now() % 30_000) + 10));
+  }
 }
 
 const checked = [];
@@ -102,7 +110,7 @@ try {
   assert.match(secret, /^[A-Z2-7]{32}$/);
   assert.ok(await page.isVisible('.qr svg'), 'a QR code to scan');
   await shot(page, 'authenticator-setup');
-  await page.fill('#code', nextCode(secret));
+  await page.fill('#code', await nextCode(secret));
   await page.click('form[action="/console/account/totp/confirm"] button');
   assert.match(await page.textContent('p.notice'), /authenticator app is set up/);
 
@@ -113,7 +121,7 @@ try {
   await page.click('button[type=submit]');
   assert.match(page.url(), /\/console\/login\/code$/);
   await shot(page, 'sign-in-code');
-  await page.fill('#code', nextCode(secret));
+  await page.fill('#code', await nextCode(secret));
   await page.click('button[type=submit]');
   assert.match(page.url(), /\/console\/apps$/);
 

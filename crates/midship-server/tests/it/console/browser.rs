@@ -78,7 +78,7 @@ impl Browser {
         let page = setup.text().await.unwrap();
         let secret = between(&page, "Key: <code>", "</code>").expect("the key is shown").to_owned();
         assert!(page.contains("<svg"), "a QR code to scan");
-        let code = self.next_code(&secret);
+        let code = self.next_code(&secret).await;
         let confirmed = self.post("/console/account/totp/confirm", &[("code", code.as_str())]).await;
         assert_eq!(confirmed.status(), StatusCode::OK);
         self.totp_secret = Some(secret);
@@ -86,12 +86,20 @@ impl Browser {
         assert_eq!(apps.status(), StatusCode::OK, "nothing owed any more");
     }
 
-    /// The authenticator app's code, never one already used.
-    pub fn next_code(&mut self, secret: &str) -> String {
-        let now_step = midship_core::Clock::now_ms(&midship_core::SystemClock) / totp::STEP_MS;
-        let step = now_step.max(self.last_step + 1);
-        self.last_step = step;
-        totp::code_at_step(&totp::base32_decode(secret).unwrap(), step)
+    /// The authenticator app's code, never one already used. The server takes the current step
+    /// and the next; when both are used, this waits for the next step, as a person would.
+    pub async fn next_code(&mut self, secret: &str) -> String {
+        loop {
+            let now_ms = midship_core::Clock::now_ms(&midship_core::SystemClock);
+            let now_step = now_ms / totp::STEP_MS;
+            let step = now_step.max(self.last_step + 1);
+            if step <= now_step + 1 {
+                self.last_step = step;
+                return totp::code_at_step(&totp::base32_decode(secret).unwrap(), step);
+            }
+            let until_next_step = totp::STEP_MS - now_ms % totp::STEP_MS;
+            tokio::time::sleep(std::time::Duration::from_millis(until_next_step as u64 + 10)).await;
+        }
     }
 
     /// The code this browser's person typed last.
@@ -107,7 +115,7 @@ impl Browser {
         if response.headers().get("location").is_some_and(|location| location == "/console/login/code") {
             let secret = self.totp_secret.clone().expect("a person with an app");
             self.page("/console/login/code").await;
-            let code = self.next_code(&secret);
+            let code = self.next_code(&secret).await;
             return self.post("/console/login/code", &[("code", code.as_str())]).await;
         }
         response
