@@ -92,9 +92,9 @@ pub struct CreateAppRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(schema_with = rules::platforms))]
     pub platforms: Vec<String>,
-    /// Workspace names to create; `dev`, `test` and `prod` when absent.
+    /// Workspace names to create; `dev`, `test` and `prod` when absent or `null`.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(schema_with = rules::workspace_names, nullable))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::workspace_names))]
     pub workspaces: Option<Vec<String>>,
 }
 

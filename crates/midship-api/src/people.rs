@@ -29,10 +29,10 @@ pub struct CreatePersonRequest {
 #[serde(deny_unknown_fields)]
 pub struct UpdatePersonRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(schema_with = rules::display_name))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::optional_display_name))]
     pub display_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(schema_with = rules::role))]
+    #[cfg_attr(feature = "openapi", schema(schema_with = rules::optional_role))]
     pub role: Option<String>,
     /// `null`: every app of the tenant; a list (at least one): only these apps.
     #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]

@@ -15,11 +15,19 @@ fn text(description: &str) -> ObjectBuilder {
 /// A name people give (apps, tenants, tokens): 1 to 64 characters, not only spaces, no control
 /// characters (`midship_core::validation::display_name`); surrounding spaces are dropped.
 pub fn display_name() -> Object {
+    display_name_rule().build()
+}
+
+/// A [`display_name`], or null (the same as absent: unchanged).
+pub fn optional_display_name() -> Object {
+    display_name_rule().schema_type(SchemaType::from_iter([Type::String, Type::Null])).build()
+}
+
+fn display_name_rule() -> ObjectBuilder {
     text("1 to 64 characters, not only spaces, no control characters")
         .min_length(Some(1))
         .max_length(Some(64))
         .pattern(Some(r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"))
-        .build()
 }
 
 /// A machine name (workspaces): `midship_core::validation::slug`.
@@ -67,8 +75,15 @@ pub fn os_type() -> Object {
 }
 
 /// A list of workspace names: 1 to 16, each a [`slug`], none twice.
+/// Workspace names to create, or `null` (as when absent) for the default ones.
 pub fn workspace_names() -> utoipa::openapi::schema::Array {
-    ArrayBuilder::new().items(slug()).min_items(Some(1)).max_items(Some(16)).unique_items(true).build()
+    ArrayBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+        .items(slug())
+        .min_items(Some(1))
+        .max_items(Some(16))
+        .unique_items(true)
+        .build()
 }
 
 fn one_of(description: &str, values: &[&str]) -> Object {
@@ -94,8 +109,20 @@ pub fn login() -> Object {
         .build()
 }
 
+const ROLES: [&str; 4] = ["admin", "developer", "operator", "viewer"];
+
 pub fn role() -> Object {
-    one_of("a role", &["admin", "developer", "operator", "viewer"])
+    one_of("a role", &ROLES)
+}
+
+/// A [`role`], or null (the same as absent: unchanged).
+pub fn optional_role() -> Object {
+    let values = ROLES.iter().map(|role| serde_json::Value::from(*role)).chain([serde_json::Value::Null]);
+    ObjectBuilder::new()
+        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+        .description(Some("a role, or null"))
+        .enum_values(Some(values))
+        .build()
 }
 
 /// An upload policy's `kinds`: a policy per event kind, `*` for every kind not named.

@@ -13,8 +13,9 @@ use midship_core::clock::format_rfc3339;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::console::form::Fields;
 use crate::console::layout;
-use crate::console::layout::secret_notice;
+use crate::console::layout::{app_scope_label, app_scope_picker, secret_notice};
 use crate::console::session::{ConsoleSession, failure};
 
 pub fn routes() -> Router<AppState> {
@@ -39,7 +40,7 @@ pub async fn tokens(State(state): State<AppState>, session: ConsoleSession) -> R
                     tr {
                         td { (token.name) }
                         td { (token.role.as_str()) }
-                        td.mono { (token.app_ids.as_ref().map(|apps| apps.join(", ")).unwrap_or_else(|| "all".to_owned())) }
+                        td { (app_scope_label(token.app_ids.as_deref(), &session.apps)) }
                         td.mono { (token.hint) }
                         td { (format_rfc3339(token.created_at)) }
                         td {
@@ -66,7 +67,7 @@ pub async fn tokens(State(state): State<AppState>, session: ConsoleSession) -> R
             label { "Role "
                 select name="role" { @for role in Role::ALL { option value=(role.as_str()) { (role.as_str()) } } }
             }
-            label { "Limit to apps (ids, comma-separated; empty for all) " input name="app_ids" size="40"; }
+            (app_scope_picker(&session.apps, &[]))
             label { "Expires in days (empty for never) " input name="expires_in_days" type="number" min="1"; }
             button type="submit" { "Create token" }
         }
@@ -74,24 +75,13 @@ pub async fn tokens(State(state): State<AppState>, session: ConsoleSession) -> R
     layout::page(&session, "/console/tokens", "Tokens", body)
 }
 
-#[derive(Debug, Deserialize)]
-pub struct TokenForm {
-    name: String,
-    role: String,
-    #[serde(default)]
-    app_ids: String,
-    #[serde(default)]
-    expires_in_days: String,
-}
-
 pub async fn create_token(
     State(state): State<AppState>,
     session: ConsoleSession,
-    Form(form): Form<TokenForm>,
+    Form(fields): Form<Fields>,
 ) -> Response {
-    let app_ids: Vec<String> =
-        form.app_ids.split(',').map(|app| app.trim().to_owned()).filter(|app| !app.is_empty()).collect();
-    let expires_in_seconds = match form.expires_in_days.trim() {
+    let app_ids = fields.all("app_ids");
+    let expires_in_seconds = match fields.first("expires_in_days").trim() {
         "" => None,
         days => match days.parse::<u64>() {
             Ok(days) => Some(days.saturating_mul(86_400)),
@@ -101,8 +91,8 @@ pub async fn create_token(
         },
     };
     let request = NewToken {
-        name: form.name,
-        role: form.role,
+        name: fields.first("name"),
+        role: fields.first("role"),
         app_ids: if app_ids.is_empty() { None } else { Some(app_ids) },
         expires_in_seconds,
     };

@@ -12,11 +12,11 @@ use midship_core::PageRequest;
 use midship_core::access::Role;
 use midship_core::clock::format_rfc3339;
 use midship_core::people::PersonRecord;
-use serde::Deserialize;
 
 use crate::AppState;
+use crate::console::form::Fields;
 use crate::console::layout;
-use crate::console::layout::secret_notice;
+use crate::console::layout::{app_scope_label, app_scope_picker, secret_notice};
 use crate::console::session::{ConsoleSession, failure};
 use crate::error::ApiError;
 
@@ -28,23 +28,31 @@ pub fn routes() -> Router<AppState> {
         .route("/console/people/{person_id}/sign-out-everywhere", post(sign_out_everywhere))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// What the person form holds, as typed.
+#[derive(Debug, Default)]
 pub struct PersonForm {
-    #[serde(default)]
     login: String,
-    #[serde(default)]
     display_name: String,
-    #[serde(default)]
     role: String,
-    #[serde(default)]
-    app_ids: String,
-    #[serde(default)]
-    disabled: Option<String>,
+    app_ids: Vec<String>,
+    disabled: bool,
 }
 
-fn app_ids_of(text: &str) -> Option<Vec<String>> {
-    let app_ids: Vec<String> = text.split(',').map(|app| app.trim().to_owned()).filter(|app| !app.is_empty()).collect();
-    (!app_ids.is_empty()).then_some(app_ids)
+impl PersonForm {
+    fn from_fields(fields: &Fields) -> Self {
+        Self {
+            login: fields.first("login").trim().to_owned(),
+            display_name: fields.first("display_name"),
+            role: fields.first("role"),
+            app_ids: fields.all("app_ids"),
+            disabled: fields.has("disabled"),
+        }
+    }
+
+    /// `None`: every app of the tenant.
+    fn app_scope(&self) -> Option<Vec<String>> {
+        (!self.app_ids.is_empty()).then(|| self.app_ids.clone())
+    }
 }
 
 /// The field a validation error names, to mark it in the form.
@@ -86,7 +94,7 @@ async fn render_list(
                         td { a href={ "/console/people/" (person.person_id) } { (person.login) } }
                         td { (person.display_name) }
                         td { (person.role.as_str()) }
-                        td.mono { (person.app_ids.as_ref().map(|apps| apps.join(", ")).unwrap_or_else(|| "all".to_owned())) }
+                        td { (app_scope_label(person.app_ids.as_deref(), &session.apps)) }
                         td { @if person.has_second_factor() { "authenticator app" } @else if person.oidc_subject.is_some() { "single sign-on" } @else { "none" } }
                         td { (state_of(person, now)) }
                     }
@@ -100,7 +108,7 @@ async fn render_list(
             (field("login", "Login (an email address works)", &form.login, error))
             (field("display_name", "Name", &form.display_name, error))
             (role_select(&form.role))
-            (field("app_ids", "Limit to apps (ids, comma-separated; empty for all)", &form.app_ids, error))
+            (app_scope_picker(&session.apps, &form.app_ids))
             button type="submit" { "Add person" }
         }
     };
@@ -136,16 +144,13 @@ fn state_of(person: &PersonRecord, now: i64) -> String {
     }
 }
 
-async fn create_person(
-    State(state): State<AppState>,
-    session: ConsoleSession,
-    Form(form): Form<PersonForm>,
-) -> Response {
+async fn create_person(State(state): State<AppState>, session: ConsoleSession, Form(fields): Form<Fields>) -> Response {
+    let form = PersonForm::from_fields(&fields);
     let request = NewPerson {
-        login: form.login.trim().to_owned(),
+        login: form.login.clone(),
         display_name: form.display_name.clone(),
         role: form.role.clone(),
-        app_ids: app_ids_of(&form.app_ids),
+        app_ids: form.app_scope(),
     };
     match state.control.create_person(&session.principal, request).await {
         Ok(created) => handed_over(&session, "created", &created),
@@ -187,7 +192,6 @@ fn render_person(
     person: &PersonRecord,
     error: Option<&ApiError>,
 ) -> Response {
-    let apps = person.app_ids.as_ref().map(|apps| apps.join(", ")).unwrap_or_default();
     let now = state.control.now_ms();
     let body = html! {
         h1 { (person.login) }
@@ -202,7 +206,7 @@ fn render_person(
             @if let Some(error) = error { p.error role="alert" { (error.message) } }
             (field("display_name", "Name", &person.display_name, error))
             (role_select(person.role.as_str()))
-            (field("app_ids", "Limit to apps (ids, comma-separated; empty for all)", &apps, error))
+            (app_scope_picker(&session.apps, person.app_ids.as_deref().unwrap_or_default()))
             label { input type="checkbox" name="disabled" value="on" checked[person.disabled_at.is_some()]; " Disabled (cannot sign in; open sessions end)" }
             button type="submit" { "Save" }
         }
@@ -224,13 +228,14 @@ async fn update_person(
     State(state): State<AppState>,
     session: ConsoleSession,
     Path(person_id): Path<String>,
-    Form(form): Form<PersonForm>,
+    Form(fields): Form<Fields>,
 ) -> Response {
+    let form = PersonForm::from_fields(&fields);
     let change = PersonChange {
         display_name: Some(form.display_name.clone()),
         role: Some(form.role.clone()),
-        app_ids: Some(app_ids_of(&form.app_ids)),
-        disabled: Some(form.disabled.is_some()),
+        app_ids: Some(form.app_scope()),
+        disabled: Some(form.disabled),
     };
     match state.control.update_person(&session.principal, &person_id, change).await {
         Ok(_) => Redirect::to(&format!("/console/people/{person_id}")).into_response(),

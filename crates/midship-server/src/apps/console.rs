@@ -13,6 +13,7 @@ use midship_core::{Platform, Principal};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::console::form::Fields;
 use crate::console::layout::{self, secret_notice};
 use crate::console::session::{ConsoleSession, failure};
 
@@ -72,19 +73,16 @@ fn create_form(session: &ConsoleSession) -> Markup {
 }
 
 /// Form fields arrive as a list of pairs so a repeated checkbox (`platforms`) keeps every value.
-pub async fn create(
-    State(state): State<AppState>,
-    session: ConsoleSession,
-    Form(fields): Form<Vec<(String, String)>>,
-) -> Response {
-    let field = |name: &'static str| fields.iter().filter(move |(key, _)| key == name).map(|(_, value)| value.clone());
-    let workspaces: Vec<String> = field("workspaces")
-        .flat_map(|list| list.split(',').map(|name| name.trim().to_owned()).collect::<Vec<_>>())
+pub async fn create(State(state): State<AppState>, session: ConsoleSession, Form(fields): Form<Fields>) -> Response {
+    let workspaces: Vec<String> = fields
+        .all("workspaces")
+        .iter()
+        .flat_map(|list| list.split(',').map(|name| name.trim().to_owned()))
         .filter(|name| !name.is_empty())
         .collect();
     let request = NewApp {
-        name: field("name").next().unwrap_or_default(),
-        platforms: field("platforms").collect(),
+        name: fields.first("name"),
+        platforms: fields.all("platforms"),
         workspaces: if workspaces.is_empty() { None } else { Some(workspaces) },
     };
     let created = match state.control.create_app(&session.principal, request).await {

@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
+use midship_core::App;
 
 use super::session::ConsoleSession;
 
@@ -40,6 +41,7 @@ td { overflow-wrap:break-word; } td.json { overflow-wrap:anywhere; font-size:.8e
 input[aria-invalid="true"], select[aria-invalid="true"], textarea[aria-invalid="true"] { border:2px solid var(--bad); }
 dl.facts { display:grid; grid-template-columns:max-content 1fr; gap:.2rem 1rem; } dl.facts dd { margin:0; }
 .qr svg { width:200px; height:200px; }
+label.inline { display:inline-block; margin-right:1rem; } fieldset { border:1px solid var(--line); margin:.6rem 0; }
 @media (max-width: 1000px) { header { flex-wrap:wrap; } main { padding:0 .8rem; } }
 h1 { font-size:1.4rem; margin:.2rem 0 1rem; } h2 { font-size:1.1rem; margin-top:2rem; }
 table { width:100%; border-collapse:collapse; background:#fff; border:1px solid var(--line); }
@@ -193,6 +195,31 @@ pub fn column_chart(label: &str, columns: &[(String, i64)]) -> Markup {
             }
         }
     }
+}
+
+/// Which apps a token or a person may see: a box per app the signed-in person sees; none ticked
+/// means every app of the tenant.
+pub(crate) fn app_scope_picker(apps: &[App], selected: &[String]) -> Markup {
+    html! {
+        fieldset.apps {
+            legend { "Apps (none ticked: every app of the tenant)" }
+            @if apps.is_empty() { span.muted { "no apps yet" } }
+            @for app in apps {
+                label.inline {
+                    input type="checkbox" name="app_ids" value=(app.app_id) checked[selected.contains(&app.app_id)];
+                    " " (app.name)
+                }
+            }
+        }
+    }
+}
+
+/// An app scope as people read it: the apps' names (ids of apps the viewer cannot see), or "all".
+pub(crate) fn app_scope_label(app_ids: Option<&[String]>, apps: &[App]) -> String {
+    let Some(app_ids) = app_ids else { return "all".to_owned() };
+    let name =
+        |app_id: &String| apps.iter().find(|app| &app.app_id == app_id).map_or(app_id.clone(), |app| app.name.clone());
+    app_ids.iter().map(name).collect::<Vec<_>>().join(", ")
 }
 
 /// A secret shown once, with the warning that it will not be shown again.

@@ -9,6 +9,7 @@
 
 pub(crate) mod account;
 pub(crate) mod csrf;
+pub(crate) mod form;
 pub(crate) mod layout;
 pub(crate) mod session;
 

@@ -6,6 +6,7 @@ use midship_admin_client::{AuditParams, PageParams};
 use midship_api::CreateTokenRequest;
 
 use super::list_pages;
+use super::resolve::Resolver;
 use crate::cli::PageArgs;
 use crate::output::{self, optional};
 
@@ -46,9 +47,15 @@ pub enum AuditCommand {
     },
 }
 
-pub async fn token(client: &AdminClient, command: TokenCommand, json: bool) -> anyhow::Result<()> {
+pub async fn token(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: TokenCommand,
+    json: bool,
+) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create { role, name, app_ids, expires_in_days } => {
+            let app_ids = resolve.apps_of(&app_ids).await?;
             let request = CreateTokenRequest {
                 name,
                 role,
@@ -104,8 +111,17 @@ pub async fn token(client: &AdminClient, command: TokenCommand, json: bool) -> a
     }
 }
 
-pub async fn audit(client: &AdminClient, command: AuditCommand, json: bool) -> anyhow::Result<()> {
+pub async fn audit(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: AuditCommand,
+    json: bool,
+) -> anyhow::Result<()> {
     let AuditCommand::List { app_id, action, limit, cursor } = command;
+    let app_id = match app_id {
+        Some(app) => Some(resolve.app(&app).await?),
+        None => None,
+    };
     let params = AuditParams { app_id, action, page: PageParams { limit: Some(limit), cursor } };
     let entries = client.list_audit(&params).await?;
     if json {

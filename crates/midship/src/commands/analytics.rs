@@ -7,6 +7,7 @@ use midship_admin_client::{LogSearchParams, ReportParams};
 use midship_api::AnalyticsPolicy;
 use serde::Serialize;
 
+use super::resolve::Resolver;
 use crate::output;
 
 /// The workspace and days (UTC, `YYYY-MM-DD`) a report covers.
@@ -181,9 +182,15 @@ fn or_dash(value: Option<u64>) -> String {
     value.map_or_else(|| "-".to_owned(), |value| value.to_string())
 }
 
-pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> anyhow::Result<()> {
+pub async fn stats(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: StatsCommand,
+    json: bool,
+) -> anyhow::Result<()> {
     match command {
         StatsCommand::Overview { range, version } => {
+            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
             let report =
                 client.analytics_overview(&range.workspace_id, &ReportParams { version, ..params(&range) }).await?;
             show(&report, json, &["day", "launches", "active devices", "active users", "new", "cumulative"], |report| {
@@ -204,6 +211,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             })
         }
         StatsCommand::Realtime { workspace_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let report = client.analytics_realtime(&workspace_id).await?;
             show(&report, json, &["minute", "events", "launches", "active devices"], |report| {
                 report
@@ -222,6 +230,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             })
         }
         StatsCommand::Retention { range, subject, period, offsets } => {
+            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
             let request =
                 ReportParams { subject: Some(subject), period: Some(period), offsets: Some(offsets), ..params(&range) };
             let report = client.analytics_retention(&range.workspace_id, &request).await?;
@@ -251,6 +260,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             })
         }
         StatsCommand::Events { range, name, attribute } => {
+            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
             let report = client
                 .analytics_events(&range.workspace_id, &ReportParams { name, attribute, ..params(&range) })
                 .await?;
@@ -274,6 +284,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             })
         }
         StatsCommand::Funnel { range, steps, window_seconds } => {
+            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
             let request = ReportParams { steps: Some(steps), window_seconds: Some(window_seconds), ..params(&range) };
             let report = client.analytics_funnel(&range.workspace_id, &request).await?;
             show(&report, json, &["step", "devices", "of first"], |report| {
@@ -289,6 +300,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             })
         }
         StatsCommand::Pages { range } => {
+            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
             let report = client.analytics_pages(&range.workspace_id, &params(&range)).await?;
             show(&report, json, &["page", "views", "visitors", "average ms"], |report| {
                 report
@@ -306,6 +318,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             })
         }
         StatsCommand::Paths { range, limit } => {
+            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
             let report = client
                 .analytics_paths(&range.workspace_id, &ReportParams { limit: Some(limit), ..params(&range) })
                 .await?;
@@ -318,6 +331,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             })
         }
         StatsCommand::Perf { range } => {
+            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
             let report = client.analytics_perf(&range.workspace_id, &params(&range)).await?;
             show(&report, json, &["measure", "count", "p50", "p90", "p95", "p99"], |report| {
                 let row = |name: String, figures: &midship_api::Percentiles| {
@@ -339,6 +353,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             })
         }
         StatsCommand::Crashes { workspace_id, kind } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let report = client
                 .analytics_crashes(&workspace_id, &ReportParams { kind: Some(kind), ..ReportParams::default() })
                 .await?;
@@ -360,6 +375,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             })
         }
         StatsCommand::Crash { workspace_id, fingerprint } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let detail = client.analytics_crash(&workspace_id, &fingerprint).await?;
             if json {
                 return output::json(&detail);
@@ -402,6 +418,7 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
             Ok(())
         }
         StatsCommand::Symbols { workspace_id, upload, app_version } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             if let (Some(path), Some(app_version)) = (upload, app_version) {
                 let mapping = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
                 let uploaded = client.upload_mapping(&workspace_id, &app_version, mapping).await?;
@@ -427,8 +444,9 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
                     .collect()
             })
         }
-        StatsCommand::Logs { command } => logs(client, command, json).await,
+        StatsCommand::Logs { command } => logs(client, resolve, command, json).await,
         StatsCommand::Policy { workspace_id, set } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let policy = match set {
                 Some(path) => {
                     let text =
@@ -444,9 +462,10 @@ pub async fn stats(client: &AdminClient, command: StatsCommand, json: bool) -> a
     }
 }
 
-async fn logs(client: &AdminClient, command: LogsCommand, json: bool) -> anyhow::Result<()> {
+async fn logs(client: &AdminClient, resolve: &Resolver<'_>, command: LogsCommand, json: bool) -> anyhow::Result<()> {
     match command {
         LogsCommand::Request { workspace_id, device_id, user_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let request = client.request_logs(&workspace_id, &midship_api::LogRequest { device_id, user_id }).await?;
             if json {
                 return output::json(&request);
@@ -455,6 +474,7 @@ async fn logs(client: &AdminClient, command: LogsCommand, json: bool) -> anyhow:
             Ok(())
         }
         LogsCommand::List { range } => {
+            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
             let files = client.log_files(&range.workspace_id, &params(&range)).await?;
             show(&files, json, &["file", "device", "user", "name", "bytes", "uploaded"], |files| {
                 files
@@ -473,6 +493,7 @@ async fn logs(client: &AdminClient, command: LogsCommand, json: bool) -> anyhow:
             })
         }
         LogsCommand::Search { range, keyword, device_id, user_id } => {
+            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
             let search =
                 LogSearchParams { q: keyword, device_id, user_id, from: range.from.clone(), to: range.to.clone() };
             let lines = client.search_logs(&range.workspace_id, &search).await?;
@@ -491,6 +512,7 @@ async fn logs(client: &AdminClient, command: LogsCommand, json: bool) -> anyhow:
             })
         }
         LogsCommand::Get { workspace_id, file_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             print!("{}", client.download_log(&workspace_id, &file_id).await?);
             Ok(())
         }

@@ -7,6 +7,7 @@ use midship_api::{
 };
 
 use super::list_pages;
+use super::resolve::Resolver;
 use crate::cli::PageArgs;
 use crate::output::{self, optional};
 
@@ -86,7 +87,7 @@ fn workspace_rows(workspaces: &[WorkspaceView]) -> Vec<Vec<String>> {
     workspaces.iter().map(|ws| vec![ws.workspace_id.clone(), ws.name.clone(), ws.created_at.clone()]).collect()
 }
 
-pub async fn app(client: &AdminClient, command: AppCommand, json: bool) -> anyhow::Result<()> {
+pub async fn app(client: &AdminClient, resolve: &Resolver<'_>, command: AppCommand, json: bool) -> anyhow::Result<()> {
     match command {
         AppCommand::Create { name, platforms, workspaces } => {
             let request = CreateAppRequest {
@@ -118,6 +119,7 @@ pub async fn app(client: &AdminClient, command: AppCommand, json: bool) -> anyho
             Ok(())
         }
         AppCommand::Show { app_id } => {
+            let app_id = resolve.app(&app_id).await?;
             let details = client.show_app(&app_id).await?;
             if json {
                 return output::json(&details);
@@ -138,9 +140,15 @@ pub async fn app(client: &AdminClient, command: AppCommand, json: bool) -> anyho
     }
 }
 
-pub async fn workspace(client: &AdminClient, command: WorkspaceCommand, json: bool) -> anyhow::Result<()> {
+pub async fn workspace(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: WorkspaceCommand,
+    json: bool,
+) -> anyhow::Result<()> {
     let workspaces = match command {
         WorkspaceCommand::Create { app_id, name } => {
+            let app_id = resolve.app(&app_id).await?;
             let created = client.create_workspace(&app_id, &CreateWorkspaceRequest { name }).await?;
             if json {
                 return output::json(&created);
@@ -148,6 +156,7 @@ pub async fn workspace(client: &AdminClient, command: WorkspaceCommand, json: bo
             vec![created]
         }
         WorkspaceCommand::List { app_id } => {
+            let app_id = resolve.app(&app_id).await?;
             let listed = client.list_workspaces(&app_id).await?;
             if json {
                 return output::json(&listed);
@@ -159,9 +168,10 @@ pub async fn workspace(client: &AdminClient, command: WorkspaceCommand, json: bo
     Ok(())
 }
 
-pub async fn key(client: &AdminClient, command: KeyCommand, json: bool) -> anyhow::Result<()> {
+pub async fn key(client: &AdminClient, resolve: &Resolver<'_>, command: KeyCommand, json: bool) -> anyhow::Result<()> {
     match command {
         KeyCommand::Rotate { app_id, grace_seconds } => {
+            let app_id = resolve.app(&app_id).await?;
             let rotated = client.rotate_key(&app_id, &RotateKeyRequest { grace_seconds }).await?;
             if json {
                 return output::json(&rotated);
@@ -175,6 +185,7 @@ pub async fn key(client: &AdminClient, command: KeyCommand, json: bool) -> anyho
             Ok(())
         }
         KeyCommand::List { app_id } => {
+            let app_id = resolve.app(&app_id).await?;
             let keys = client.list_keys(&app_id).await?;
             if json {
                 return output::json(&keys);

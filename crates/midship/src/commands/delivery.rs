@@ -9,6 +9,7 @@ use midship_admin_client::AdminClient;
 use midship_api::{PackageView, ReleaseView};
 use serde_json::{Value, json};
 
+use super::resolve::Resolver;
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -190,7 +191,12 @@ fn print_releases(releases: &[ReleaseView]) {
     );
 }
 
-pub async fn package(client: &AdminClient, command: PackageCommand, json: bool) -> anyhow::Result<()> {
+pub async fn package(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: PackageCommand,
+    json: bool,
+) -> anyhow::Result<()> {
     match command {
         PackageCommand::Upload {
             workspace_id,
@@ -203,6 +209,7 @@ pub async fn package(client: &AdminClient, command: PackageCommand, json: bool) 
             app_version,
             store_url,
         } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let body = match &file {
                 Some(path) => std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?,
                 None => Vec::new(),
@@ -230,6 +237,7 @@ pub async fn package(client: &AdminClient, command: PackageCommand, json: bool) 
             }
         }
         PackageCommand::List { workspace_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let packages = client.list_packages(&workspace_id).await?;
             if json {
                 output::json(&packages)
@@ -240,6 +248,7 @@ pub async fn package(client: &AdminClient, command: PackageCommand, json: bool) 
         }
         PackageCommand::Key { workspace_id, action: None } => {
             let workspace_id = workspace_id.context("--workspace is required")?;
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let key = client.delivery_signing_key(&workspace_id).await?;
             if json {
                 output::json(&key)
@@ -250,10 +259,14 @@ pub async fn package(client: &AdminClient, command: PackageCommand, json: bool) 
         }
         PackageCommand::Key { action: Some(action), .. } => {
             let keys = match action {
-                KeyAction::List { workspace_id } => client.list_signing_keys(&workspace_id).await?,
-                KeyAction::Rotate { workspace_id } => client.rotate_signing_key(&workspace_id).await?,
+                KeyAction::List { workspace_id } => {
+                    client.list_signing_keys(&resolve.workspace(&workspace_id).await?).await?
+                }
+                KeyAction::Rotate { workspace_id } => {
+                    client.rotate_signing_key(&resolve.workspace(&workspace_id).await?).await?
+                }
                 KeyAction::Retire { workspace_id, generation } => {
-                    client.retire_signing_key(&workspace_id, generation).await?
+                    client.retire_signing_key(&resolve.workspace(&workspace_id).await?, generation).await?
                 }
             };
             if json {
@@ -281,7 +294,12 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|elapsed| elapsed.as_millis() as i64).unwrap_or(0)
 }
 
-pub async fn release(client: &AdminClient, command: ReleaseCommand, json: bool) -> anyhow::Result<()> {
+pub async fn release(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: ReleaseCommand,
+    json: bool,
+) -> anyhow::Result<()> {
     let (workspace_id, release_id, action) = match command {
         ReleaseCommand::Create {
             workspace_id,
@@ -297,6 +315,7 @@ pub async fn release(client: &AdminClient, command: ReleaseCommand, json: bool) 
             rules,
             note,
         } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let stage = match stage.as_str() {
                 "whitelist" => {
                     json!({ "kind": "whitelist", "whitelist": { "user_ids": users, "device_ids": devices, "patterns": patterns } })
@@ -330,6 +349,7 @@ pub async fn release(client: &AdminClient, command: ReleaseCommand, json: bool) 
             };
         }
         ReleaseCommand::List { workspace_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let releases = client.list_releases(&workspace_id).await?;
             return if json {
                 output::json(&releases)
@@ -339,6 +359,7 @@ pub async fn release(client: &AdminClient, command: ReleaseCommand, json: bool) 
             };
         }
         ReleaseCommand::Show { workspace_id, release_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let release = client.show_release(&workspace_id, &release_id).await?;
             return if json {
                 output::json(&release)
@@ -353,6 +374,7 @@ pub async fn release(client: &AdminClient, command: ReleaseCommand, json: bool) 
         ReleaseCommand::End { workspace_id, release_id } => (workspace_id, release_id, "end"),
         ReleaseCommand::Rollback { workspace_id, release_id } => (workspace_id, release_id, "rollback"),
     };
+    let workspace_id = resolve.workspace(&workspace_id).await?;
     let release = client.change_release(&workspace_id, &release_id, action).await?;
     if json {
         output::json(&release)

@@ -4,6 +4,7 @@ use clap::Subcommand;
 use midship_admin_client::AdminClient;
 use midship_api::{DeviceSecurityRequest, DeviceSecurityView};
 
+use super::resolve::Resolver;
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -40,7 +41,12 @@ pub enum DeviceCommand {
     },
 }
 
-pub async fn device(client: &AdminClient, command: DeviceCommand, json: bool) -> anyhow::Result<()> {
+pub async fn device(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: DeviceCommand,
+    json: bool,
+) -> anyhow::Result<()> {
     match command {
         DeviceCommand::Security {
             workspace_id,
@@ -50,6 +56,7 @@ pub async fn device(client: &AdminClient, command: DeviceCommand, json: bool) ->
             attestation_verifier,
             encrypt_features,
         } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let current = client.device_security(&workspace_id).await?;
             let unchanged = require_credentials_from.is_none()
                 && !revoke_connect_tokens
@@ -85,6 +92,7 @@ pub async fn device(client: &AdminClient, command: DeviceCommand, json: bool) ->
             Ok(())
         }
         DeviceCommand::Revoke { workspace_id, device_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let revoked = client.revoke_device_credential(&workspace_id, &device_id).await?;
             if json {
                 return output::json(&revoked);

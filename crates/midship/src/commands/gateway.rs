@@ -7,6 +7,7 @@ use clap::Subcommand;
 use midship_admin_client::AdminClient;
 use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest};
 
+use super::resolve::Resolver;
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -123,12 +124,13 @@ fn print_apis(apis: &[ApiView]) {
     output::table(&["operation type", "method", "path", "status", "signed", "rate limit"], &rows);
 }
 
-pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyhow::Result<()> {
+pub async fn api(client: &AdminClient, resolve: &Resolver<'_>, command: ApiCommand, json: bool) -> anyhow::Result<()> {
     let apis = match command {
         ApiCommand::Group {
             command:
                 ApiGroupCommand::Create { workspace_id, name, base_url, timeout_ms, proxy_signature, rsa_private_key_file },
         } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let rsa_private_key = rsa_private_key_file
                 .map(|path| std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display())))
                 .transpose()?;
@@ -157,6 +159,7 @@ pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyho
             return Ok(());
         }
         ApiCommand::Group { command: ApiGroupCommand::List { workspace_id } } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let groups = client.list_api_groups(&workspace_id).await?;
             if json {
                 return output::json(&groups);
@@ -165,6 +168,7 @@ pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyho
             return Ok(());
         }
         ApiCommand::Stats { workspace_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let stats = client.api_stats(&workspace_id).await?;
             if json {
                 return output::json(&stats);
@@ -193,6 +197,7 @@ pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyho
             return Ok(());
         }
         ApiCommand::Keys { workspace_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let keys = client.gateway_keys(&workspace_id).await?;
             if json {
                 return output::json(&keys);
@@ -212,6 +217,7 @@ pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyho
             rate_limit,
             description,
         } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let request = CreateApiRequest {
                 operation_type,
                 group,
@@ -229,6 +235,7 @@ pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyho
             vec![client.create_api(&workspace_id, &request).await?]
         }
         ApiCommand::List { workspace_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let apis = client.list_apis(&workspace_id).await?;
             if json {
                 return output::json(&apis);
@@ -236,12 +243,15 @@ pub async fn api(client: &AdminClient, command: ApiCommand, json: bool) -> anyho
             apis.items
         }
         ApiCommand::Show { workspace_id, operation_type } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             vec![client.show_api(&workspace_id, &operation_type).await?]
         }
         ApiCommand::Close { workspace_id, operation_type } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             vec![client.set_api_open(&workspace_id, &operation_type, false).await?]
         }
         ApiCommand::Open { workspace_id, operation_type } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             vec![client.set_api_open(&workspace_id, &operation_type, true).await?]
         }
     };

@@ -9,6 +9,7 @@ pub mod devices;
 pub mod gateway;
 pub mod people;
 pub mod push;
+mod resolve;
 pub mod switches;
 pub mod sync;
 
@@ -21,26 +22,28 @@ use midship_admin_client::PageParams;
 use midship_api::List;
 
 use crate::cli::{AdminCommand, GlobalArgs, PageArgs};
+use resolve::Resolver;
 
 pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<()> {
     let client = client(global)?;
+    let resolve = Resolver::new(&client);
     let json = global.json;
     match command {
-        AdminCommand::App { command } => apps::app(&client, command, json).await,
-        AdminCommand::Workspace { command } => apps::workspace(&client, command, json).await,
-        AdminCommand::Key { command } => apps::key(&client, command, json).await,
+        AdminCommand::App { command } => apps::app(&client, &resolve, command, json).await,
+        AdminCommand::Workspace { command } => apps::workspace(&client, &resolve, command, json).await,
+        AdminCommand::Key { command } => apps::key(&client, &resolve, command, json).await,
         AdminCommand::Tenant { command } => apps::tenant(&client, command, json).await,
-        AdminCommand::Person { command } => people::person(&client, command, json).await,
-        AdminCommand::Token { command } => access::token(&client, command, json).await,
-        AdminCommand::Audit { command } => access::audit(&client, command, json).await,
-        AdminCommand::Api { command } => gateway::api(&client, command, json).await,
-        AdminCommand::Device { command } => devices::device(&client, command, json).await,
-        AdminCommand::Switch { command } => switches::switch(&client, command, json).await,
-        AdminCommand::Push { command } => push::push(&client, command, json).await,
-        AdminCommand::Package { command } => delivery::package(&client, command, json).await,
-        AdminCommand::Release { command } => delivery::release(&client, command, json).await,
-        AdminCommand::Stats { command } => analytics::stats(&client, command, json).await,
-        AdminCommand::Sync { command } => sync::sync(&client, command, json).await,
+        AdminCommand::Person { command } => people::person(&client, &resolve, command, json).await,
+        AdminCommand::Token { command } => access::token(&client, &resolve, command, json).await,
+        AdminCommand::Audit { command } => access::audit(&client, &resolve, command, json).await,
+        AdminCommand::Api { command } => gateway::api(&client, &resolve, command, json).await,
+        AdminCommand::Device { command } => devices::device(&client, &resolve, command, json).await,
+        AdminCommand::Switch { command } => switches::switch(&client, &resolve, command, json).await,
+        AdminCommand::Push { command } => push::push(&client, &resolve, command, json).await,
+        AdminCommand::Package { command } => delivery::package(&client, &resolve, command, json).await,
+        AdminCommand::Release { command } => delivery::release(&client, &resolve, command, json).await,
+        AdminCommand::Stats { command } => analytics::stats(&client, &resolve, command, json).await,
+        AdminCommand::Sync { command } => sync::sync(&client, &resolve, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }
 }

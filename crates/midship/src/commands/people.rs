@@ -6,6 +6,7 @@ use midship_admin_client::{AdminClient, PageParams};
 use midship_api::{CreatePersonRequest, PersonView, PersonWithPassword, UpdatePersonRequest};
 
 use super::list_pages;
+use super::resolve::Resolver;
 use crate::cli::PageArgs;
 use crate::output::{self, optional};
 
@@ -63,7 +64,7 @@ pub enum PersonCommand {
 }
 
 /// The person's id, from a login or an id.
-async fn resolve(client: &AdminClient, person: &str) -> anyhow::Result<String> {
+async fn person_id_of(client: &AdminClient, person: &str) -> anyhow::Result<String> {
     let looks_like_id = person.len() == 16 && person.bytes().all(|byte| byte.is_ascii_alphanumeric());
     if looks_like_id && !person.bytes().any(|byte| byte.is_ascii_lowercase()) {
         return Ok(person.to_owned());
@@ -103,9 +104,15 @@ fn print_password(issued: &PersonWithPassword, what: &str) {
     println!("at sign-in they choose their own password and set up an authenticator app");
 }
 
-pub async fn person(client: &AdminClient, command: PersonCommand, json: bool) -> anyhow::Result<()> {
+pub async fn person(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: PersonCommand,
+    json: bool,
+) -> anyhow::Result<()> {
     match command {
         PersonCommand::Create { login, role, name, app_ids } => {
+            let app_ids = resolve.apps_of(&app_ids).await?;
             let request = CreatePersonRequest {
                 display_name: name.unwrap_or_else(|| login.clone()),
                 login,
@@ -140,13 +147,14 @@ pub async fn person(client: &AdminClient, command: PersonCommand, json: bool) ->
             output::table(&["login", "name", "role", "apps", "second factor", "state"], &rows);
         }
         PersonCommand::Show { person } => {
-            let shown = client.get_person(&resolve(client, &person).await?).await?;
+            let shown = client.get_person(&person_id_of(client, &person).await?).await?;
             if json {
                 return output::json(&shown);
             }
             print_person(&shown);
         }
         PersonCommand::Update { person, role, name, app_ids, all_apps, disable, enable } => {
+            let app_ids = resolve.apps_of(&app_ids).await?;
             let app_ids = match (all_apps, app_ids.is_empty()) {
                 (true, _) => Some(None),
                 (false, false) => Some(Some(app_ids)),
@@ -154,7 +162,7 @@ pub async fn person(client: &AdminClient, command: PersonCommand, json: bool) ->
             };
             let disabled = (disable || enable).then_some(disable);
             let request = UpdatePersonRequest { display_name: name, role, app_ids, disabled };
-            let id = resolve(client, &person).await?;
+            let id = person_id_of(client, &person).await?;
             let updated = client.update_person(&id, &request).await.context("cannot update the person")?;
             if json {
                 return output::json(&updated);
@@ -162,14 +170,14 @@ pub async fn person(client: &AdminClient, command: PersonCommand, json: bool) ->
             print_person(&updated);
         }
         PersonCommand::Reset { person } => {
-            let reset = client.reset_person(&resolve(client, &person).await?).await?;
+            let reset = client.reset_person(&person_id_of(client, &person).await?).await?;
             if json {
                 return output::json(&reset);
             }
             print_password(&reset, "reset");
         }
         PersonCommand::SignOut { person } => {
-            client.sign_out_person(&resolve(client, &person).await?).await?;
+            client.sign_out_person(&person_id_of(client, &person).await?).await?;
             if !json {
                 println!("every session of {person} ended");
             }

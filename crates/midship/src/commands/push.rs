@@ -13,6 +13,7 @@ use midship_api::{
 };
 use serde_json::json;
 
+use super::resolve::Resolver;
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -332,9 +333,15 @@ async fn send(
     Ok(())
 }
 
-pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool) -> anyhow::Result<()> {
+pub async fn push(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: PushCommand,
+    json_output: bool,
+) -> anyhow::Result<()> {
     match command {
         PushCommand::Simple { workspace_id, targets: to, message: args, schedule: when } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let request = PushRequest {
                 targets: targets(&to)?,
                 message: Some(message(args)?),
@@ -344,6 +351,7 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             send(client, &workspace_id, "simple", request, json_output).await
         }
         PushCommand::Template { workspace_id, template, targets: to, values, schedule: when } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let request = PushRequest {
                 targets: targets(&to)?,
                 template: Some(template),
@@ -354,6 +362,7 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             send(client, &workspace_id, "template", request, json_output).await
         }
         PushCommand::Multiple { workspace_id, template, targets_file, schedule: when } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let text = std::fs::read_to_string(&targets_file)
                 .with_context(|| format!("cannot read {}", targets_file.display()))?;
             let targets: Vec<PushTarget> = serde_json::from_str(&text)
@@ -371,6 +380,7 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             message: args,
             schedule: when,
         } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let request = PushRequest {
                 message: Some(message(args)?),
                 msg_id: Some(msg_id),
@@ -381,6 +391,7 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             send(client, &workspace_id, "broadcast", request, json_output).await
         }
         PushCommand::Revoke { workspace_id, task_id, msg_id, device, user } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let (target_kind, target_id) = match (device, user) {
                 (Some(device), _) => (Some("device".to_owned()), Some(device)),
                 (None, Some(user)) => (Some("user".to_owned()), Some(user)),
@@ -395,6 +406,7 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             Ok(())
         }
         PushCommand::Stats { workspace_id, task_id, days } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let stats = match task_id {
                 Some(task_id) => client.push_task_stats(&workspace_id, &task_id).await?,
                 None => {
@@ -409,6 +421,7 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             Ok(())
         }
         PushCommand::Tasks { workspace_id, limit } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let tasks = client.push_tasks(&workspace_id, limit).await?;
             if json_output {
                 return output::json(&tasks);
@@ -417,6 +430,7 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             Ok(())
         }
         PushCommand::Cancel { workspace_id, task_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let task = client.push_cancel(&workspace_id, &task_id).await?;
             if json_output {
                 return output::json(&task);
@@ -425,6 +439,7 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             Ok(())
         }
         PushCommand::Bind { workspace_id, device_id, user_id, unbind } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let user_id = if unbind { None } else { user_id };
             client.push_bind(&workspace_id, &device_id, user_id.as_deref()).await?;
             if json_output {
@@ -437,6 +452,7 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             Ok(())
         }
         PushCommand::Settings { workspace_id, device_binding } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let settings = match device_binding {
                 Some(binding) => client.put_push_settings(&workspace_id, &json!({ "device_binding": binding })).await?,
                 None => client.push_settings(&workspace_id).await?,
@@ -447,14 +463,20 @@ pub async fn push(client: &AdminClient, command: PushCommand, json_output: bool)
             println!("device binding: {}", settings["device_binding"].as_str().unwrap_or("?"));
             Ok(())
         }
-        PushCommand::Templates { command } => template(client, command, json_output).await,
-        PushCommand::Channels { command } => channel(client, command, json_output).await,
+        PushCommand::Templates { command } => template(client, resolve, command, json_output).await,
+        PushCommand::Channels { command } => channel(client, resolve, command, json_output).await,
     }
 }
 
-async fn template(client: &AdminClient, command: PushTemplateCommand, json_output: bool) -> anyhow::Result<()> {
+async fn template(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: PushTemplateCommand,
+    json_output: bool,
+) -> anyhow::Result<()> {
     match command {
         PushTemplateCommand::Set { workspace_id, name, message: args } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let stored = client.put_push_template(&workspace_id, &name, &message(args)?).await?;
             if json_output {
                 return output::json(&stored);
@@ -463,6 +485,7 @@ async fn template(client: &AdminClient, command: PushTemplateCommand, json_outpu
             Ok(())
         }
         PushTemplateCommand::List { workspace_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let templates = client.push_templates(&workspace_id).await?;
             if json_output {
                 return output::json(&templates);
@@ -478,6 +501,7 @@ async fn template(client: &AdminClient, command: PushTemplateCommand, json_outpu
             Ok(())
         }
         PushTemplateCommand::Delete { workspace_id, name } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             client.delete_push_template(&workspace_id, &name).await?;
             if json_output {
                 return output::json(&json!({ "deleted": name }));
@@ -488,9 +512,15 @@ async fn template(client: &AdminClient, command: PushTemplateCommand, json_outpu
     }
 }
 
-async fn channel(client: &AdminClient, command: PushChannelCommand, json_output: bool) -> anyhow::Result<()> {
+async fn channel(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: PushChannelCommand,
+    json_output: bool,
+) -> anyhow::Result<()> {
     match command {
         PushChannelCommand::Set { workspace_id, name, file } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let definition: serde_json::Value =
                 serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
@@ -502,6 +532,7 @@ async fn channel(client: &AdminClient, command: PushChannelCommand, json_output:
             Ok(())
         }
         PushChannelCommand::List { workspace_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let channels = client.push_channels(&workspace_id).await?;
             if json_output {
                 return output::json(&channels);
@@ -516,6 +547,7 @@ async fn channel(client: &AdminClient, command: PushChannelCommand, json_output:
             Ok(())
         }
         PushChannelCommand::Delete { workspace_id, name } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             client.delete_push_channel(&workspace_id, &name).await?;
             if json_output {
                 return output::json(&json!({ "deleted": name }));

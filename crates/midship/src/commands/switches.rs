@@ -9,6 +9,7 @@ use midship_api::{ConfigVersionView, SwitchStatusView};
 use serde_json::{Value, json};
 
 use super::list_pages;
+use super::resolve::Resolver;
 use crate::cli::PageArgs;
 use crate::output::{self};
 
@@ -146,9 +147,15 @@ fn print_versions(versions: &[ConfigVersionView]) {
     output::table(&["version", "published", "by", "switches", "note"], &rows);
 }
 
-pub async fn switch(client: &AdminClient, command: SwitchCommand, json_output: bool) -> anyhow::Result<()> {
+pub async fn switch(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: SwitchCommand,
+    json_output: bool,
+) -> anyhow::Result<()> {
     match command {
         SwitchCommand::Set { workspace_id, key, value_type, default_value, description, platforms, targets, file } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let definition = match file {
                 Some(path) => {
                     let definition = read_json(&path)?;
@@ -183,10 +190,12 @@ pub async fn switch(client: &AdminClient, command: SwitchCommand, json_output: b
             Ok(())
         }
         SwitchCommand::Get { workspace_id, key } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let status = client.get_switch(&workspace_id, &key).await?;
             output::json(&status)
         }
         SwitchCommand::List { workspace_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let statuses = client.list_switches(&workspace_id).await?;
             if json_output {
                 return output::json(&statuses);
@@ -195,6 +204,7 @@ pub async fn switch(client: &AdminClient, command: SwitchCommand, json_output: b
             Ok(())
         }
         SwitchCommand::Delete { workspace_id, key } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             client.delete_switch(&workspace_id, &key).await?;
             if json_output {
                 return output::json(&json!({ "deleted": key }));
@@ -203,6 +213,7 @@ pub async fn switch(client: &AdminClient, command: SwitchCommand, json_output: b
             Ok(())
         }
         SwitchCommand::Publish { workspace_id, note } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let version = client.publish_config(&workspace_id, &note).await?;
             if json_output {
                 return output::json(&version);
@@ -211,6 +222,7 @@ pub async fn switch(client: &AdminClient, command: SwitchCommand, json_output: b
             Ok(())
         }
         SwitchCommand::History { workspace_id, page } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let versions = list_pages(page, |params| {
                 let workspace_id = workspace_id.clone();
                 async move { client.config_versions(&workspace_id, &params).await }
@@ -223,6 +235,7 @@ pub async fn switch(client: &AdminClient, command: SwitchCommand, json_output: b
             Ok(())
         }
         SwitchCommand::Rollback { workspace_id, version } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let published = client.rollback_config(&workspace_id, version).await?;
             if json_output {
                 return output::json(&published);
@@ -231,9 +244,11 @@ pub async fn switch(client: &AdminClient, command: SwitchCommand, json_output: b
             Ok(())
         }
         SwitchCommand::Export { workspace_id, version, draft } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             output::json(&client.export_config(&workspace_id, draft, version).await?)
         }
         SwitchCommand::Import { workspace_id, file, merge } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let document = read_json(&file)?;
             let result = client.import_config(&workspace_id, &document, merge).await?;
             if json_output {

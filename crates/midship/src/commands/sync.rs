@@ -7,6 +7,7 @@ use midship_admin_client::AdminClient;
 use midship_api::{SyncSendRequest, SyncSendResponse, SyncTokenRequest};
 use serde_json::{Value, json};
 
+use super::resolve::Resolver;
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -177,7 +178,12 @@ fn print_sent(sent: &SyncSendResponse, json_output: bool) -> anyhow::Result<()> 
     Ok(())
 }
 
-pub async fn sync(client: &AdminClient, command: SyncCommand, json_output: bool) -> anyhow::Result<()> {
+pub async fn sync(
+    client: &AdminClient,
+    resolve: &Resolver<'_>,
+    command: SyncCommand,
+    json_output: bool,
+) -> anyhow::Result<()> {
     match command {
         SyncCommand::Config {
             command:
@@ -193,6 +199,7 @@ pub async fn sync(client: &AdminClient, command: SyncCommand, json_output: bool)
                     verified_users_only,
                 },
         } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let repush = repush_newest.map_or_else(|| json!("all"), |newest| json!({ "newest": newest }));
             let config = json!({
                 "biz_type": biz_type,
@@ -212,6 +219,7 @@ pub async fn sync(client: &AdminClient, command: SyncCommand, json_output: bool)
             Ok(())
         }
         SyncCommand::Config { command: SyncConfigCommand::List { workspace_id } } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let configs = client.list_sync_configs(&workspace_id).await?;
             if json_output {
                 return output::json(&configs);
@@ -220,6 +228,7 @@ pub async fn sync(client: &AdminClient, command: SyncCommand, json_output: bool)
             Ok(())
         }
         SyncCommand::Config { command: SyncConfigCommand::Delete { workspace_id, biz_type } } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             client.delete_sync_config(&workspace_id, &biz_type).await?;
             if json_output {
                 return output::json(&json!({ "deleted": biz_type }));
@@ -228,14 +237,17 @@ pub async fn sync(client: &AdminClient, command: SyncCommand, json_output: bool)
             Ok(())
         }
         SyncCommand::Send { workspace_id, biz_type, link_token, message } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let sent = client.sync_send(&workspace_id, &send_request(biz_type, link_token, message)).await?;
             print_sent(&sent, json_output)
         }
         SyncCommand::Global { workspace_id, biz_type, message } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let sent = client.sync_global(&workspace_id, &send_request(biz_type, String::new(), message)).await?;
             print_sent(&sent, json_output)
         }
         SyncCommand::Status { workspace_id, biz_type, link_token, device_id } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let status = client.sync_status(&workspace_id, &biz_type, &link_token, device_id.as_deref()).await?;
             if json_output {
                 return output::json(&status);
@@ -249,6 +261,7 @@ pub async fn sync(client: &AdminClient, command: SyncCommand, json_output: bool)
             Ok(())
         }
         SyncCommand::Token { workspace_id, user_id, device_id, ttl_seconds } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
             let request = SyncTokenRequest { user_id, device_id, ttl_seconds: Some(ttl_seconds) };
             let issued = client.sync_token(&workspace_id, &request).await?;
             if json_output {

@@ -104,6 +104,28 @@ fn end_to_end_flow(server: &ServerProcess) {
     assert!(lifted["device_credentials_required_from"].is_null() && lifted["unsigned_config_pull"] == true, "{lifted}");
     let unknown = server.cli(&admin, &["device", "revoke", "--workspace", staging, "NO-SUCH-DEVICE"]);
     assert!(!unknown.status.success() && String::from_utf8_lossy(&unknown.stderr).contains("not found"));
+
+    // Names wherever ids are: an app by name, a workspace by name or as APP/NAME.
+    let qa = server.cli_json(&admin, &["workspace", "create", "--app", "DEMO", "qa"]);
+    assert_eq!(qa["app_id"], Value::from(app_id.clone()));
+    server.cli_json(&admin, &["switch", "list", "--workspace", "qa"]);
+    server.cli_json(&admin, &["app", "create", "second"]);
+    let ambiguous = server.cli(&admin, &["switch", "list", "--workspace", "prod"]);
+    let stderr = String::from_utf8_lossy(&ambiguous.stderr);
+    assert!(
+        stderr.contains(r#"several apps have a workspace named "prod": write one of demo/prod, second/prod"#),
+        "{stderr}"
+    );
+    let qualified = server.cli_json(&admin, &["device", "security", "--workspace", "second/prod"]);
+    assert!(qualified.is_object(), "{qualified}");
+    let overview = server.cli_json(&admin, &["stats", "overview", "--workspace", "Demo/prod"]);
+    assert!(overview.is_object(), "report ranges take names too: {overview}");
+    let keys = server.cli_json(&admin, &["package", "key", "list", "--workspace", "demo/qa"]);
+    assert!(keys["items"].is_array(), "{keys}");
+    let nowhere = server.cli(&admin, &["app", "show", "third"]);
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains(r#"no app named "third""#));
+    let scoped = server.cli_json(&admin, &["token", "create", "--role", "viewer", "--app", "second"]);
+    assert_eq!(scoped["app_ids"].as_array().map(Vec::len), Some(1));
 }
 
 #[test]

@@ -53,8 +53,23 @@ async fn sign_in_create_an_app_switch_and_read_the_audit_log() {
 
     let audit = browser.text("/console/audit").await;
     assert!(audit.contains("app.create") && audit.contains("ana"), "the audit log names the person");
-    let tokens = browser.text("/console/tokens").await;
+    let tokens = browser.page("/console/tokens").await;
     assert!(tokens.contains("bootstrap admin"));
+    let minted = browser
+        .post(
+            "/console/tokens",
+            &[
+                ("name", "metro backend"),
+                ("role", "developer"),
+                ("app_ids", app.app_id.as_str()),
+                ("expires_in_days", ""),
+            ],
+        )
+        .await;
+    assert_eq!(minted.status(), StatusCode::CREATED);
+    let listed = server.admin().list_tokens(&Default::default()).await.unwrap().items;
+    let backend = listed.iter().find(|token| token.name == "metro backend").unwrap();
+    assert_eq!(backend.app_ids, Some(vec![app.app_id.clone()]), "the ticked app is the token's scope");
 }
 
 #[tokio::test]

@@ -24,18 +24,30 @@ async fn an_admin_adds_a_person_who_signs_in_with_a_second_factor() {
         "kept and marked: {page}"
     );
 
+    admin.post("/console/apps", &[("name", "Metro"), ("platforms", "android"), ("workspaces", "prod")]).await;
+    admin.post("/console/apps", &[("name", "Clinic"), ("platforms", "ios"), ("workspaces", "prod")]).await;
+    let apps = server.admin().list_apps(&Default::default()).await.unwrap().items;
+    let metro = apps.iter().find(|app| app.name == "Metro").unwrap().app_id.clone();
+    let people_page = admin.page("/console/people").await;
+    assert!(people_page.contains(&format!(r#"name="app_ids" value="{metro}""#)), "a box per app: {people_page}");
     let created = admin
-        .post("/console/people", &[("login", "bo@bank.example"), ("display_name", "Bo"), ("role", "operator")])
+        .post(
+            "/console/people",
+            &[("login", "bo@bank.example"), ("display_name", "Bo"), ("role", "operator"), ("app_ids", metro.as_str())],
+        )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
     let page = created.text().await.unwrap();
     let temporary = page.split("<code>").nth(1).unwrap().split("</code>").next().unwrap().to_owned();
     let people = admin.page("/console/people").await;
     assert!(people.contains("bo@bank.example") && people.contains("temporary password"), "{people}");
+    assert!(people.contains("<td>Metro</td>"), "the scope by app name: {people}");
     assert!(!people.contains(&temporary), "the temporary password is shown once");
 
     let mut bo = Browser::new(&server);
     bo.first_sign_in("bo@bank.example", &temporary).await;
+    let bo_apps = bo.page("/console/apps").await;
+    assert!(bo_apps.contains("Metro") && !bo_apps.contains("Clinic"), "bo sees only his app: {bo_apps}");
     let mut bo_elsewhere = Browser::new(&server);
     let pending = bo_elsewhere.post("/console/login", &[("login", "bo@bank.example"), ("password", PASSWORD)]).await;
     assert_eq!(pending.headers()["location"], "/console/login/code", "the password alone is not enough");
