@@ -61,6 +61,46 @@ impl PersonRecord {
     pub fn has_second_factor(&self) -> bool {
         self.totp.as_ref().is_some_and(|totp| totp.enabled_at.is_some())
     }
+
+    /// What proves the person beyond a password, as lists show it.
+    pub fn second_factor(&self) -> SecondFactor {
+        if self.has_second_factor() {
+            SecondFactor::Authenticator
+        } else if self.oidc_subject.is_some() {
+            SecondFactor::SingleSignOn
+        } else {
+            SecondFactor::None
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondFactor {
+    /// A TOTP authenticator app.
+    Authenticator,
+    /// The identity provider's own checks.
+    SingleSignOn,
+    None,
+}
+
+impl SecondFactor {
+    /// The API's word for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecondFactor::Authenticator => "authenticator",
+            SecondFactor::SingleSignOn => "single_sign_on",
+            SecondFactor::None => "none",
+        }
+    }
+
+    /// The console's words for it.
+    pub fn label(self) -> &'static str {
+        match self {
+            SecondFactor::Authenticator => "authenticator app",
+            SecondFactor::SingleSignOn => "single sign-on",
+            SecondFactor::None => "none",
+        }
+    }
 }
 
 /// Checks and normalizes a login: 1 to 120 ASCII letters, digits and `. _ @ + -`, compared

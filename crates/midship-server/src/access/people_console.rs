@@ -95,7 +95,7 @@ async fn render_list(
                         td { (person.display_name) }
                         td { (person.role.as_str()) }
                         td { (app_scope_label(person.app_ids.as_deref(), &session.apps)) }
-                        td { @if person.has_second_factor() { "authenticator app" } @else if person.oidc_subject.is_some() { "single sign-on" } @else { "none" } }
+                        td { (person.second_factor().label()) }
                         td { (state_of(person, now)) }
                     }
                 }
@@ -198,7 +198,7 @@ fn render_person(
         dl.facts {
             dt { "State" } dd { (state_of(person, now)) }
             dt { "Created" } dd { (format_rfc3339(person.created_at)) }
-            dt { "Second factor" } dd { @if person.has_second_factor() { "authenticator app" } @else { "none" } }
+            dt { "Second factor" } dd { (person.second_factor().label()) }
         }
         form.card method="post" action={ "/console/people/" (person.person_id) } {
             (session.csrf_field())

@@ -24,15 +24,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 pub(crate) fn person_view(person: PersonRecord) -> PersonView {
-    let second_factor = if person.has_second_factor() {
-        "authenticator"
-    } else if person.oidc_subject.is_some() {
-        "single_sign_on"
-    } else {
-        "none"
-    };
     PersonView {
-        second_factor: second_factor.to_owned(),
+        second_factor: person.second_factor().as_str().to_owned(),
         person_id: person.person_id,
         tenant_id: person.tenant_id,
         login: person.login,
