@@ -1,7 +1,8 @@
 // The console in a real browser (Debian's Chromium through Playwright), as a new operator uses it:
 // first sign-in with the temporary password first start wrote, a password of their own, an
 // authenticator app (the code computed here as any TOTP app does), then the main tasks: create an
-// app, set and publish a switch, add a person, send a push, read a funnel of events a device
+// app, set and publish a switch, add a person, require approvals and have that second person
+// approve a publication in their own browser, send a push, read a funnel of events a device
 // uploaded. Every page is checked for the layout (no horizontal scroll, one-line header at
 // 1,280 px, usable on a tablet), and screenshots go to MIDSHIP_SCREENSHOTS.
 //
@@ -38,15 +39,15 @@ function totp(secretBase32, step) {
   return String(value % 1_000_000).padStart(6, '0');
 }
 
-let lastStep = 0;
-/** A code no earlier sign-in used: the server accepts each step once, and the current step and
- * the next only; when both are used, wait for the next step, as a person would. */
+const lastSteps = new Map();
+/** A code no earlier sign-in with this key used: the server accepts each step once, and the
+ * current step and the next only; when both are used, wait for the next step, as a person would. */
 async function nextCode(secret) {
   for (;;) {
     const nowStep = Math.floor(Date.now() / 30_000);
-    const step = Math.max(nowStep, lastStep + 1);
+    const step = Math.max(nowStep, (lastSteps.get(secret) ?? 0) + 1);
     if (step <= nowStep + 1) {
-      lastStep = step;
+      lastSteps.set(secret, step);
       return totp(secret, step);
     }
     await new Promise((resolve) => setTimeout(resolve, 30_000 - (Date.now() % 30_000) + 10));
@@ -66,9 +67,37 @@ async function checkLayout(page, name) {
   checked.push(`${name}@${layout.width}`);
 }
 
+/** A screenshot, then the layout check, so a failed check leaves the picture to look at. */
 async function shot(page, name) {
-  await checkLayout(page, name);
   await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true });
+  await checkLayout(page, name);
+}
+
+/** A first sign-in as a person does it, the login form already open: the temporary password,
+ * a password of one's own, then the authenticator app (its key read from the page, as from the QR
+ * code). Answers the app's key. */
+async function firstSignIn(page, login, temporary, setupShot) {
+  await page.fill('#login', login);
+  await page.fill('#password', temporary);
+  await page.click('button[type=submit]');
+  assert.match(page.url(), /\/console\/account$/, 'a temporary password must be changed first');
+  await page.fill('#current_password', temporary);
+  await page.fill('#new_password', password);
+  await page.click('form[action="/console/account/password"] button');
+  assert.match(page.url(), /\/console\/login$/);
+  await page.fill('#login', login);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]');
+  assert.match(page.url(), /\/console\/account$/, 'the installation requires a second factor');
+  await page.click('form[action="/console/account/totp"] button');
+  const key = (await page.textContent('section.card p code')).trim();
+  assert.match(key, /^[A-Z2-7]{32}$/);
+  assert.ok(await page.isVisible('.qr svg'), 'a QR code to scan');
+  if (setupShot) await shot(page, setupShot);
+  await page.fill('#code', await nextCode(key));
+  await page.click('form[action="/console/account/totp/confirm"] button');
+  assert.match(await page.textContent('p.notice'), /authenticator app is set up/);
+  return key;
 }
 
 await mkdir(screenshots, { recursive: true });
@@ -92,27 +121,7 @@ try {
   assert.match(await page.textContent('p.error'), /wrong login or password/);
   assert.equal(await page.inputValue('#login'), 'admin', 'the login stays filled');
   await shot(page, 'sign-in-refused');
-  await page.fill('#password', temporaryPassword);
-  await page.click('button[type=submit]');
-  assert.match(page.url(), /\/console\/account$/, 'a temporary password must be changed first');
-  await page.fill('#current_password', temporaryPassword);
-  await page.fill('#new_password', password);
-  await page.click('form[action="/console/account/password"] button');
-  assert.match(page.url(), /\/console\/login$/);
-  await page.fill('#login', 'admin');
-  await page.fill('#password', password);
-  await page.click('button[type=submit]');
-
-  // The authenticator app: scan (or type) the key, confirm with a code.
-  assert.match(page.url(), /\/console\/account$/, 'the installation requires a second factor');
-  await page.click('form[action="/console/account/totp"] button');
-  const secret = (await page.textContent('section.card p code')).trim();
-  assert.match(secret, /^[A-Z2-7]{32}$/);
-  assert.ok(await page.isVisible('.qr svg'), 'a QR code to scan');
-  await shot(page, 'authenticator-setup');
-  await page.fill('#code', await nextCode(secret));
-  await page.click('form[action="/console/account/totp/confirm"] button');
-  assert.match(await page.textContent('p.notice'), /authenticator app is set up/);
+  const secret = await firstSignIn(page, 'admin', temporaryPassword, 'authenticator-setup');
 
   // Signing in from now on: password, then the code.
   await page.click('header form[action="/console/logout"] button');
@@ -156,8 +165,41 @@ try {
   await page.selectOption('#role', 'operator');
   await page.click('form[action="/console/people"] button');
   assert.match(await page.textContent('h1'), /bo@metro.example created/);
+  const boTemporary = (await page.textContent('.secret code')).trim();
   await page.goto(`${baseUrl}/console/people`);
   await shot(page, 'people');
+
+  // Four eyes: the admin requires approvals in this workspace; a publication waits for Bo.
+  await page.goto(`${baseUrl}/console/approvals`);
+  await page.click('form[action="/console/approvals/policy"] button');
+  assert.match(await page.content(), /Four eyes are on/);
+  await page.goto(`${baseUrl}/console/switches`);
+  await page.fill('form[action="/console/switches"] input[name=key]', 'booking.open');
+  await page.selectOption('form[action="/console/switches"] select[name=value_type]', 'bool');
+  await page.fill('form[action="/console/switches"] [name=default_value]', 'false');
+  await page.click('form[action="/console/switches"] button');
+  await page.fill('form[action="/console/switches/publish"] input[name=note]', 'close for maintenance');
+  await page.click('form[action="/console/switches/publish"] button');
+  assert.match(page.url(), /\/console\/approvals\?requested=/);
+  assert.match(await page.textContent('p.notice'), /Sent for approval/);
+  assert.equal(await page.$$eval('article.card form[action$="/approve"]', (forms) => forms.length), 0, 'nobody approves their own request');
+  await shot(page, 'approval-requested');
+
+  // Bo, in his own browser: first sign-in, then the request, approved with a comment.
+  const boContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const bo = await boContext.newPage();
+  bo.on('pageerror', (error) => { throw error; });
+  await bo.goto(`${baseUrl}/console`);
+  await firstSignIn(bo, 'bo@metro.example', boTemporary);
+  await bo.goto(`${baseUrl}/console/approvals`);
+  assert.match(await bo.textContent('article.card h3'), /publish 1 switch change/);
+  await bo.fill('article.card form[action$="/approve"] input[name=comment]', 'maintenance window agreed');
+  await bo.click('article.card form[action$="/approve"] button');
+  assert.match(await bo.textContent('p.notice'), /applied — published version 2/);
+  await shot(bo, 'approval-applied');
+  await boContext.close();
+  await page.goto(`${baseUrl}/console/switches`);
+  assert.match(await page.content(), /close for maintenance/, 'version 2 is in the history');
 
   // A device uploads events; the funnel shows them.
   const device = new Midship({ baseUrl, appId, workspaceId, appSecret, platform: 'h5', appVersion: '1.0.0', store: new MemoryStore(), userId: 'rider-1' });
@@ -189,14 +231,15 @@ try {
   // The audit log names the person behind each change.
   await page.goto(`${baseUrl}/console/audit`);
   const audit = await page.content();
-  for (const action of ['person.sign_in', 'person.totp_enable', 'app.create', 'switch.publish', 'person.create']) {
+  for (const action of ['person.sign_in', 'person.totp_enable', 'app.create', 'switch.publish', 'person.create',
+    'workspace.approvals', 'approval.request', 'approval.approve']) {
     assert.ok(audit.includes(action), `${action} in the audit log`);
   }
   await shot(page, 'audit');
 
   // A tablet, portrait.
   await page.setViewportSize({ width: 820, height: 1180 });
-  for (const path of ['/console/apps', '/console/switches', '/console/analytics', '/console/audit']) {
+  for (const path of ['/console/apps', '/console/switches', '/console/analytics', '/console/approvals', '/console/audit']) {
     await page.goto(`${baseUrl}${path}`);
     await checkLayout(page, path);
   }

@@ -4,6 +4,7 @@
 
 mod access;
 mod analytics;
+mod approvals;
 mod apps;
 mod delivery;
 mod gateway;
@@ -17,7 +18,7 @@ pub use analytics::{LogSearchParams, ReportParams};
 
 use std::time::Duration;
 
-use midship_api::ErrorBody;
+use midship_api::{ApprovalView, ErrorBody};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -33,6 +34,10 @@ pub enum SdkError {
     InvalidUrl(String),
     #[error("cannot write the local cache: {0}")]
     Cache(std::io::Error),
+    /// The workspace requires approvals: the change was not made, it waits as this request for
+    /// another person (`approve_request`).
+    #[error("sent for approval as request {}: {}", .0.approval_id, .0.summary)]
+    PendingApproval(Box<ApprovalView>),
 }
 
 impl SdkError {
@@ -83,6 +88,17 @@ impl AdminClient {
     async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, SdkError> {
         let response = request.send().await?;
         let status = response.status();
+        if status == StatusCode::ACCEPTED {
+            let body = response.bytes().await?;
+            if let Ok(approval) = serde_json::from_slice::<ApprovalView>(&body) {
+                return Err(SdkError::PendingApproval(Box::new(approval)));
+            }
+            return serde_json::from_slice(&body).map_err(|error| SdkError::Api {
+                status,
+                code: "unexpected_response".to_owned(),
+                message: error.to_string(),
+            });
+        }
         if status.is_success() {
             return Ok(response.json().await?);
         }

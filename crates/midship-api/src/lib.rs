@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 mod analytics;
+mod approvals;
 mod delivery;
 mod gateway;
 mod people;
@@ -15,6 +16,7 @@ pub mod rules;
 mod switches;
 mod sync;
 pub use analytics::*;
+pub use approvals::*;
 pub use delivery::*;
 pub use gateway::*;
 pub use people::*;

@@ -47,6 +47,11 @@ fn caller_id_rule() -> ObjectBuilder {
         .pattern(Some(PRINTABLE))
 }
 
+/// Words kept with a decision (approvals): at most 500 characters, no control characters.
+pub fn comment() -> Object {
+    text("at most 500 characters, no control characters").max_length(Some(500)).pattern(Some(PRINTABLE)).build()
+}
+
 /// A [`caller_id`], or null (the same as absent).
 pub fn optional_caller_id() -> Object {
     caller_id_rule().schema_type(SchemaType::from_iter([Type::String, Type::Null])).build()

@@ -15,6 +15,9 @@ pub enum ControlError {
     TooManyAttempts { retry_after_ms: i64 },
     #[error(transparent)]
     Forbidden(#[from] AccessDenied),
+    /// A rule on who may decide an approval request: not its requester, not a token.
+    #[error("{0}")]
+    NotYours(&'static str),
     #[error("{}", describe_not_found(kind, id))]
     NotFound { kind: &'static str, id: String },
     #[error(transparent)]
@@ -55,7 +58,7 @@ impl Classify for ControlError {
         match self {
             ControlError::Unauthenticated | ControlError::SignInRefused(_) => ErrorKind::Unauthenticated,
             ControlError::TooManyAttempts { .. } => ErrorKind::RateLimited,
-            ControlError::Forbidden(_) => ErrorKind::Forbidden,
+            ControlError::Forbidden(_) | ControlError::NotYours(_) => ErrorKind::Forbidden,
             ControlError::NotFound { .. } => ErrorKind::NotFound,
             ControlError::Invalid(_) => ErrorKind::Invalid,
             ControlError::Conflict(_) => ErrorKind::Conflict,

@@ -3,6 +3,7 @@
 //! change together with its audit entry. No HTTP here: the server maps [`ControlError`] to statuses.
 
 mod access;
+pub mod approvals;
 mod audit;
 mod bootstrap;
 mod error;

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api_calls;
+pub mod approval;
 pub mod audit;
 pub mod cache;
 pub mod clock;

@@ -338,6 +338,53 @@ impl DeliveryService {
         package_id: &str,
         definition: ReleaseDefinition,
     ) -> Result<ReleaseSummary, DeliveryError> {
+        let (workspace, package, superseded) = self.checked_release(who, workspace_id, package_id, &definition).await?;
+        let now = self.control().now_ms();
+        let storage = self.control().storage();
+        for mut release in superseded {
+            release.status = ReleaseStatus::Ended;
+            release.updated_at = now;
+            let audit = NewAuditEntry::by(who, now, "delivery.release.end", "release", &release.release_id)
+                .in_app(&workspace.app_id)
+                .after(json!({ "status": "ended", "reason": "superseded by a new release of the package" }));
+            storage.update_delivery_release(&release, &audit).await?;
+        }
+        let record = ReleaseRecord {
+            release_id: self.control().new_id(),
+            workspace_id: workspace_id.to_owned(),
+            package_id: package.package_id.clone(),
+            definition: serde_json::to_string(&definition).expect("definitions serialize"),
+            status: ReleaseStatus::Active,
+            created_at: now,
+            updated_at: now,
+        };
+        let audit = NewAuditEntry::by(who, now, "delivery.release.create", "release", &record.release_id)
+            .in_app(&workspace.app_id)
+            .after(json!({ "package_id": package.package_id, "version": package.version, "definition": definition }));
+        storage.create_delivery_release(&record, &audit).await?;
+        self.changed(&workspace, &record, &package).await;
+        self.summary(record, package).await
+    }
+
+    /// Checks a release as [`Self::create_release`] would, without starting it; the package.
+    pub async fn check_release(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        package_id: &str,
+        definition: &ReleaseDefinition,
+    ) -> Result<PackageRecord, DeliveryError> {
+        Ok(self.checked_release(who, workspace_id, package_id, definition).await?.1)
+    }
+
+    /// The workspace, the package and the releases of it that a new release ends.
+    async fn checked_release(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        package_id: &str,
+        definition: &ReleaseDefinition,
+    ) -> Result<(Workspace, PackageRecord, Vec<ReleaseRecord>), DeliveryError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
         let package = self.package_in(workspace_id, package_id).await?;
         let now = self.control().now_ms();
@@ -367,29 +414,23 @@ impl DeliveryService {
                 )));
             }
         }
-        for mut release in superseded {
-            release.status = ReleaseStatus::Ended;
-            release.updated_at = now;
-            let audit = NewAuditEntry::by(who, now, "delivery.release.end", "release", &release.release_id)
-                .in_app(&workspace.app_id)
-                .after(json!({ "status": "ended", "reason": "superseded by a new release of the package" }));
-            storage.update_delivery_release(&release, &audit).await?;
-        }
-        let record = ReleaseRecord {
-            release_id: self.control().new_id(),
-            workspace_id: workspace_id.to_owned(),
-            package_id: package.package_id.clone(),
-            definition: serde_json::to_string(&definition).expect("definitions serialize"),
-            status: ReleaseStatus::Active,
-            created_at: now,
-            updated_at: now,
-        };
-        let audit = NewAuditEntry::by(who, now, "delivery.release.create", "release", &record.release_id)
-            .in_app(&workspace.app_id)
-            .after(json!({ "package_id": package.package_id, "version": package.version, "definition": definition }));
-        storage.create_delivery_release(&record, &audit).await?;
-        self.changed(&workspace, &record, &package).await;
-        self.summary(record, package).await
+        Ok((workspace, package, superseded))
+    }
+
+    /// Checks a change of a release as [`Self::change_release`] would, without making it; the
+    /// release's package.
+    pub async fn check_release_change(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        release_id: &str,
+        action: ReleaseAction,
+    ) -> Result<PackageRecord, DeliveryError> {
+        self.workspace(who, workspace_id, Action::Operate).await?;
+        let release = self.release_in(workspace_id, release_id).await?;
+        let package = self.package_in(workspace_id, &release.package_id).await?;
+        next_status(action, release.status, package.kind)?;
+        Ok(package)
     }
 
     pub async fn change_release(
@@ -402,28 +443,7 @@ impl DeliveryService {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
         let mut release = self.release_in(workspace_id, release_id).await?;
         let package = self.package_in(workspace_id, &release.package_id).await?;
-        let next = match (action, release.status) {
-            (ReleaseAction::Pause, ReleaseStatus::Active) => ReleaseStatus::Paused,
-            (ReleaseAction::Resume, ReleaseStatus::Paused) => ReleaseStatus::Active,
-            (ReleaseAction::End, ReleaseStatus::Active | ReleaseStatus::Paused) => ReleaseStatus::Ended,
-            (ReleaseAction::Rollback, status)
-                if package.kind == PackageKind::Hotpatch && status != ReleaseStatus::RolledBack =>
-            {
-                ReleaseStatus::RolledBack
-            }
-            (ReleaseAction::Rollback, _) if package.kind != PackageKind::Hotpatch => {
-                return Err(DeliveryError::Conflict(
-                    "only hotpatch releases roll back; end this release and release the earlier version".into(),
-                ));
-            }
-            (action, status) => {
-                return Err(DeliveryError::Conflict(format!(
-                    "cannot {} a release that is {}",
-                    action.as_str(),
-                    status.as_str()
-                )));
-            }
-        };
+        let next = next_status(action, release.status, package.kind)?;
         let now = self.control().now_ms();
         let before = release.status;
         release.status = next;
@@ -664,5 +684,27 @@ impl DeliveryService {
     pub async fn flush_progress(&self) -> Result<(), DeliveryError> {
         self.inner.events.write(Vec::new()).await?;
         Ok(())
+    }
+}
+
+/// Where `action` takes a release that is `status`, or why it cannot.
+fn next_status(
+    action: ReleaseAction,
+    status: ReleaseStatus,
+    kind: PackageKind,
+) -> Result<ReleaseStatus, DeliveryError> {
+    match (action, status) {
+        (ReleaseAction::Pause, ReleaseStatus::Active) => Ok(ReleaseStatus::Paused),
+        (ReleaseAction::Resume, ReleaseStatus::Paused) => Ok(ReleaseStatus::Active),
+        (ReleaseAction::End, ReleaseStatus::Active | ReleaseStatus::Paused) => Ok(ReleaseStatus::Ended),
+        (ReleaseAction::Rollback, status) if kind == PackageKind::Hotpatch && status != ReleaseStatus::RolledBack => {
+            Ok(ReleaseStatus::RolledBack)
+        }
+        (ReleaseAction::Rollback, _) if kind != PackageKind::Hotpatch => Err(DeliveryError::Conflict(
+            "only hotpatch releases roll back; end this release and release the earlier version".into(),
+        )),
+        (action, status) => {
+            Err(DeliveryError::Conflict(format!("cannot {} a release that is {}", action.as_str(), status.as_str())))
+        }
     }
 }

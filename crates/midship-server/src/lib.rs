@@ -17,6 +17,7 @@
 mod access;
 mod analytics;
 pub mod api;
+mod approvals;
 mod apps;
 mod builtins;
 pub mod connections;

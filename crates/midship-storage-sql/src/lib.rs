@@ -19,6 +19,7 @@ use sqlx::{Connection, Database, Pool, Transaction};
 pub mod db;
 
 mod analytics;
+mod approval;
 mod delivery;
 mod gateway;
 mod lease;

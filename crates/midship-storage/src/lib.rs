@@ -12,6 +12,7 @@ use midship_core::clock::UnixMillis;
 use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, PageRequest, Tenant, Workspace};
 
 mod analytics;
+mod approval;
 mod delivery;
 pub mod group_commit;
 mod lease;
@@ -23,6 +24,7 @@ mod sync;
 pub mod test_suite;
 
 pub use analytics::*;
+pub use approval::*;
 pub use delivery::*;
 pub use lease::*;
 pub use people::*;
@@ -320,6 +322,7 @@ pub trait Storage:
     + AnalyticsStore
     + LeaseStore
     + PersonStore
+    + ApprovalStore
     + std::fmt::Debug
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.

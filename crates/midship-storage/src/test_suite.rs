@@ -13,6 +13,7 @@ use midship_core::{App, AppKey, AuditFilter, NewAuditEntry, PageRequest, Platfor
 use serde_json::json;
 
 mod analytics;
+mod approval;
 mod delivery;
 mod lease;
 mod people;
@@ -21,6 +22,7 @@ mod secrets;
 mod sync;
 
 pub use analytics::*;
+pub use approval::*;
 pub use delivery::*;
 pub use lease::*;
 pub use people::*;
@@ -102,7 +104,8 @@ macro_rules! storage_test_suite {
             a_lease_has_one_holder_until_it_lapses_or_is_released,
             people_are_unique_by_login_and_updated_whole,
             sign_in_failures_lock_and_totp_steps_are_used_once,
-            console_sessions_are_touched_listed_and_ended_once
+            console_sessions_are_touched_listed_and_ended_once,
+            approvals_are_required_per_workspace_and_decided_once
         );
         #[tokio::test]
         async fn secrets_are_sealed_and_resealed_under_a_new_key() {

@@ -17,8 +17,8 @@ mod snapshot;
 pub use definition::{DefinitionError, SwitchDefinition, TargetedValue, ValueType};
 pub use document::{ConfigDocument, DOCUMENT_FORMAT};
 pub use service::{
-    ExportSource, ImportMode, PublishedVersion, PullOutcome, SwitchError, SwitchService, SwitchState, SwitchStatus,
-    VersionSummary,
+    ExportSource, ImportMode, PublicationReview, PublishedVersion, PullOutcome, SwitchError, SwitchService,
+    SwitchState, SwitchStatus, VersionSummary,
 };
 pub use snapshot::ConfigSnapshot;
 

@@ -31,6 +31,10 @@ pub enum SwitchError {
     ConcurrentPublish,
     #[error("nothing to publish: the draft is the same as version {0}")]
     NothingToPublish(i64),
+    /// An approved publication whose draft was edited after the request: what was reviewed is
+    /// no longer what would be published.
+    #[error("the draft changed after it was reviewed; ask for approval again")]
+    DraftChanged,
 }
 
 impl Classify for SwitchError {
@@ -39,7 +43,9 @@ impl Classify for SwitchError {
             SwitchError::Control(control) => control.kind(),
             SwitchError::Invalid(_) => ErrorKind::Invalid,
             SwitchError::UnknownSwitch(_) | SwitchError::UnknownVersion(_) => ErrorKind::NotFound,
-            SwitchError::ConcurrentPublish | SwitchError::NothingToPublish(_) => ErrorKind::Conflict,
+            SwitchError::ConcurrentPublish | SwitchError::NothingToPublish(_) | SwitchError::DraftChanged => {
+                ErrorKind::Conflict
+            }
         }
     }
 }
@@ -80,6 +86,21 @@ pub struct SwitchStatus {
     pub draft: Option<SwitchDefinition>,
     pub published: Option<SwitchDefinition>,
     pub state: SwitchState,
+}
+
+/// What a publication would change: each switch not yet as devices get it, and the draft's
+/// fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicationReview {
+    pub fingerprint: String,
+    pub changes: Vec<(String, SwitchState)>,
+}
+
+/// SHA-256 of the draft's definitions as JSON, in key order.
+fn draft_fingerprint(document: &ConfigDocument) -> String {
+    use sha2::{Digest, Sha256};
+    let json = serde_json::to_vec(&document.switches).expect("definitions serialize");
+    hex::encode(Sha256::digest(json))
 }
 
 #[derive(Debug, Clone)]
@@ -279,8 +300,58 @@ impl SwitchService {
         workspace_id: &str,
         note: &str,
     ) -> Result<PublishedVersion, SwitchError> {
+        self.publish_draft(who, workspace_id, note, None).await
+    }
+
+    /// What publishing now would change, checked as [`Self::publish`] checks it, with the
+    /// draft's fingerprint, so an approved request publishes exactly what was reviewed.
+    pub async fn review_publication(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+    ) -> Result<PublicationReview, SwitchError> {
+        self.workspace(who, workspace_id, Action::Operate).await?;
+        let document = ConfigDocument::new(self.draft(workspace_id).await?);
+        document.validate()?;
+        let latest = self.published(workspace_id, None).await?;
+        if let Some((record, published)) = &latest
+            && published.switches == document.switches
+        {
+            return Err(SwitchError::NothingToPublish(record.version));
+        }
+        let changes = self
+            .list_switches(who, workspace_id)
+            .await?
+            .into_iter()
+            .filter(|status| status.state != SwitchState::Published)
+            .map(|status| (status.key, status.state))
+            .collect();
+        Ok(PublicationReview { fingerprint: draft_fingerprint(&document), changes })
+    }
+
+    /// [`Self::publish`] of a reviewed draft: refused when the draft's fingerprint moved since.
+    pub async fn publish_reviewed(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        note: &str,
+        fingerprint: &str,
+    ) -> Result<PublishedVersion, SwitchError> {
+        self.publish_draft(who, workspace_id, note, Some(fingerprint)).await
+    }
+
+    async fn publish_draft(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        note: &str,
+        reviewed_fingerprint: Option<&str>,
+    ) -> Result<PublishedVersion, SwitchError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
         let document = ConfigDocument::new(self.draft(workspace_id).await?);
+        if reviewed_fingerprint.is_some_and(|reviewed| reviewed != draft_fingerprint(&document)) {
+            return Err(SwitchError::DraftChanged);
+        }
         document.validate()?;
         let latest = self.published(workspace_id, None).await?;
         if let Some((record, published)) = &latest
@@ -295,6 +366,15 @@ impl SwitchService {
         self.store_version(who, &workspace, version, &document, note, DraftAfterPublish::Keep, &audit).await
     }
 
+    /// Whether `version` was published in the workspace (a rollback's target).
+    pub async fn has_version(&self, who: &Principal, workspace_id: &str, version: i64) -> Result<(), SwitchError> {
+        self.workspace(who, workspace_id, Action::Read).await?;
+        match self.published(workspace_id, Some(version)).await? {
+            Some((record, _)) if record.version == version => Ok(()),
+            _ => Err(SwitchError::UnknownVersion(version)),
+        }
+    }
+
     /// Publishes an earlier version's content again as a new version and makes it the draft.
     /// Operators keep it on purpose: it is incident response, and it only restores what was
     /// published before.
@@ -305,8 +385,11 @@ impl SwitchService {
         to_version: i64,
     ) -> Result<PublishedVersion, SwitchError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
-        let (_, document) =
-            self.published(workspace_id, Some(to_version)).await?.ok_or(SwitchError::UnknownVersion(to_version))?;
+        let (_, document) = self
+            .published(workspace_id, Some(to_version))
+            .await?
+            .filter(|(record, _)| record.version == to_version)
+            .ok_or(SwitchError::UnknownVersion(to_version))?;
         let latest = self.published(workspace_id, None).await?.map_or(0, |(record, _)| record.version);
         let version = latest + 1;
         let now = self.control.now_ms();

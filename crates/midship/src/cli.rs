@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{access, analytics, apps, delivery, devices, gateway, people, push, switches, sync};
+use crate::commands::{access, analytics, approvals, apps, delivery, devices, gateway, people, push, switches, sync};
 
 #[derive(Debug, Parser)]
 #[command(name = "midship", version, about = "Self-hosted mobile app platform: server and command-line tool")]
@@ -146,6 +146,11 @@ pub enum AdminCommand {
     Token {
         #[command(subcommand)]
         command: access::TokenCommand,
+    },
+    /// Four eyes: the approval rule of a workspace and the requests waiting for a second person.
+    Approval {
+        #[command(subcommand)]
+        command: approvals::ApprovalCommand,
     },
     /// The audit log.
     Audit {

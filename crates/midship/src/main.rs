@@ -34,13 +34,30 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let json_output = cli.global.json;
     match runtime.block_on(dispatch(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("midship: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => match pending_approval(&error) {
+            Some(approval) => {
+                commands::approvals::print_pending(approval, json_output);
+                ExitCode::from(PENDING_APPROVAL_EXIT)
+            }
+            None => {
+                eprintln!("midship: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+/// The exit status of a command whose change waits for approval: not applied, not an error.
+const PENDING_APPROVAL_EXIT: u8 = 3;
+
+fn pending_approval(error: &anyhow::Error) -> Option<&midship_api::ApprovalView> {
+    error.chain().find_map(|cause| match cause.downcast_ref::<midship_admin_client::SdkError>() {
+        Some(midship_admin_client::SdkError::PendingApproval(approval)) => Some(approval.as_ref()),
+        _ => None,
+    })
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {

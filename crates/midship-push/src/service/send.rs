@@ -65,6 +65,19 @@ impl PushService {
         Ok(TaskSummary { task, totals })
     }
 
+    /// Checks a push as [`Self::send`] would, without storing or sending anything.
+    pub async fn check_send(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        kind: PushKind,
+        request: &PushRequest,
+    ) -> Result<(), PushError> {
+        self.workspace(who, workspace_id, Action::Operate).await?;
+        self.check_request(workspace_id, kind, request, self.now_ms()).await?;
+        Ok(())
+    }
+
     /// Checks everything that can be checked before a push is stored; answers the template's
     /// message for template kinds.
     async fn check_request(

@@ -146,7 +146,7 @@ pub async fn audit(
             label style="display:inline" { "Action " input name="action" placeholder="app.create" value=(filter.action.clone().unwrap_or_default()); }
             " " button type="submit" { "Filter" }
         }
-        table {
+        div.scroll { table {
             thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Target" } th { "Before" } th { "After" } } }
             tbody {
                 @for item in &entries.items {
@@ -160,7 +160,7 @@ pub async fn audit(
                     }
                 }
             }
-        }
+        } }
         @if let Some(cursor) = &entries.next_cursor {
             p { a href={ "/console/audit?cursor=" (cursor) "&app_id=" (filter.app_id.clone().unwrap_or_default()) "&action=" (filter.action.clone().unwrap_or_default()) } { "Older entries →" } }
         }

@@ -49,6 +49,13 @@ const MINIMUM_ROLES: &[(&str, &str, Role)] = &[
     ("POST", "/api/v1/workspaces/{workspace_id}/config/rollback", Role::Operator),
     ("GET", "/api/v1/workspaces/{workspace_id}/config/export", Role::Viewer),
     ("POST", "/api/v1/workspaces/{workspace_id}/config/import", Role::Developer),
+    // Approvals.
+    ("GET", "/api/v1/workspaces/{workspace_id}/approval-policy", Role::Viewer),
+    ("PUT", "/api/v1/workspaces/{workspace_id}/approval-policy", Role::Admin),
+    ("GET", "/api/v1/workspaces/{workspace_id}/approvals", Role::Viewer),
+    ("GET", "/api/v1/workspaces/{workspace_id}/approvals/{approval_id}", Role::Viewer),
+    ("POST", "/api/v1/workspaces/{workspace_id}/approvals/{approval_id}/approve", Role::Operator),
+    ("POST", "/api/v1/workspaces/{workspace_id}/approvals/{approval_id}/refuse", Role::Operator),
     // Gateway.
     ("GET", "/api/v1/workspaces/{workspace_id}/api-groups", Role::Viewer),
     ("POST", "/api/v1/workspaces/{workspace_id}/api-groups", Role::Developer),

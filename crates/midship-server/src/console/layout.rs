@@ -4,21 +4,24 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use midship_core::App;
+use midship_core::access::Action;
 
 use super::session::ConsoleSession;
 
-/// Navigation entries: (path, label). Later issues append their pages.
-pub const NAV: &[(&str, &str)] = &[
-    ("/console/apps", "Apps"),
-    ("/console/switches", "Switches"),
-    ("/console/gateway", "Gateway"),
-    ("/console/sync", "Data sync"),
-    ("/console/push", "Push"),
-    ("/console/delivery", "Delivery"),
-    ("/console/analytics", "Analytics"),
-    ("/console/people", "People"),
-    ("/console/tokens", "Tokens"),
-    ("/console/audit", "Audit log"),
+/// Navigation entries: (path, label, what the page needs). Pages a person's role cannot use
+/// (people and tokens are for admins) are left out, which also keeps the header on one line.
+pub const NAV: &[(&str, &str, Action)] = &[
+    ("/console/apps", "Apps", Action::Read),
+    ("/console/switches", "Switches", Action::Read),
+    ("/console/gateway", "Gateway", Action::Read),
+    ("/console/sync", "Sync", Action::Read),
+    ("/console/push", "Push", Action::Read),
+    ("/console/delivery", "Delivery", Action::Read),
+    ("/console/analytics", "Analytics", Action::Read),
+    ("/console/approvals", "Approvals", Action::Read),
+    ("/console/people", "People", Action::ManageAccess),
+    ("/console/tokens", "Tokens", Action::ManageAccess),
+    ("/console/audit", "Audit", Action::Read),
 ];
 
 const STYLE: &str = r#"
@@ -27,14 +30,15 @@ const STYLE: &str = r#"
 body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--ink); background:var(--bg); }
 header { display:flex; gap:1rem; align-items:center; padding:.5rem 1rem; background:#102a43; color:#fff; }
 header a { color:#fff; text-decoration:none; } header .brand { font-weight:700; letter-spacing:.02em; }
-header nav { display:flex; flex-wrap:wrap; gap:.2rem .8rem; flex:1 1 auto; min-width:0; font-size:.92rem; }
+header nav { display:flex; flex-wrap:wrap; gap:.2rem .7rem; flex:1 1 auto; min-width:0; font-size:.92rem; }
 header nav a { opacity:.85; white-space:nowrap; } header nav a.current { opacity:1; border-bottom:2px solid #fff; }
 header form { display:inline-flex; gap:.3rem; align-items:center; margin:0; }
 header select { max-width:9rem; }
 header .who { display:flex; gap:.5rem; align-items:center; font-size:.85rem; white-space:nowrap; }
+header .who a { display:inline-block; max-width:8rem; overflow:hidden; text-overflow:ellipsis; vertical-align:bottom; }
 main { max-width:1200px; margin:1.5rem auto; padding:0 1.5rem; }
 .scroll { display:block; overflow-x:auto; }
-td { overflow-wrap:break-word; } td.json { overflow-wrap:anywhere; font-size:.8em; max-width:28rem; }
+td { overflow-wrap:break-word; } td.mono { overflow-wrap:anywhere; } td.json { overflow-wrap:anywhere; font-size:.8em; max-width:28rem; }
 .card > h2:first-of-type { margin-top:.2rem; } form.card > button { display:block; margin-top:.8rem; }
 .narrow { max-width:26rem; } .narrow input { width:100%; }
 .notice { background:#e8f1fb; border:1px solid #b6d4f2; padding:.6rem 1rem; }
@@ -80,8 +84,10 @@ pub fn page(session: &ConsoleSession, current_path: &str, title: &str, body: Mar
         header {
             a.brand href="/console" { "Midship" }
             nav {
-                @for (path, label) in NAV {
-                    a.current[current_path.starts_with(path)] href=(path) { (label) }
+                @for (path, label, needs) in NAV {
+                    @if session.principal.role.allows(*needs) {
+                        a.current[current_path.starts_with(path)] href=(path) { (label) }
+                    }
                 }
             }
             form method="get" action="/console/switch" {
@@ -111,7 +117,7 @@ pub fn page(session: &ConsoleSession, current_path: &str, title: &str, body: Mar
 fn who(login: &str, role: &str, csrf: &str) -> Markup {
     html! {
         span.who {
-            a href="/console/account" title="Your account" { (login) } " · " (role)
+            a href="/console/account" title={ "Your account: " (login) } { (login) } " · " (role)
             form method="post" action="/console/logout" {
                 (super::session::csrf_input(csrf))
                 button type="submit" { "Sign out" }

@@ -33,6 +33,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/switch", get(session::switch_context))
         .merge(crate::apps::console::routes())
         .merge(crate::access::console::routes())
+        .merge(crate::approvals::console::routes())
         .merge(crate::switches::console::routes())
         .merge(crate::gateway::console::routes())
         .merge(crate::sync::console::routes())

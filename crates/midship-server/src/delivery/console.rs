@@ -15,6 +15,7 @@ use midship_targeting::rules::Whitelist;
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::approvals;
 use crate::console::layout;
 use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
@@ -186,10 +187,10 @@ pub async fn release(
     };
     let definition =
         ReleaseDefinition { stage, rules: Default::default(), mode, remind_interval_hours: None, note: String::new() };
-    match state.delivery.create_release(&session.principal, &workspace_id, &form.package_id, definition).await {
-        Ok(_) => Redirect::to(PAGE).into_response(),
-        Err(error) => failure(error),
-    }
+    approvals::console::after_gated(
+        approvals::create_release(&state, &session.principal, &workspace_id, &form.package_id, definition).await,
+        PAGE,
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,8 +206,8 @@ pub async fn change(State(state): State<AppState>, session: ConsoleSession, Form
     let Some(action) = ReleaseAction::parse(&form.action) else {
         return layout::error_page(axum::http::StatusCode::BAD_REQUEST, "unknown release action");
     };
-    match state.delivery.change_release(&session.principal, &workspace_id, &form.release_id, action).await {
-        Ok(_) => Redirect::to(PAGE).into_response(),
-        Err(error) => failure(error),
-    }
+    approvals::console::after_gated(
+        approvals::change_release(&state, &session.principal, &workspace_id, &form.release_id, action).await,
+        PAGE,
+    )
 }

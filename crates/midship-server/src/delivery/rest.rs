@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use midship_api::{ErrorBody, List, PackageView, PatchView, ReleaseView, SigningKeyView, codes};
+use midship_api::{ApprovalView, ErrorBody, List, PackageView, PatchView, ReleaseView, SigningKeyView, codes};
 use midship_core::clock::format_rfc3339;
 use midship_delivery::service::PackageSummary;
 use midship_delivery::signing_keys::{SigningKey, WorkspaceKeys};
@@ -24,6 +24,8 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::approvals::rest::APPROVAL_REQUESTED;
+use crate::approvals::{self, Gated};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller, refuse_announced_over};
 
@@ -226,18 +228,20 @@ struct ReleaseRequest {
 /// "remind_interval_hours", "note"}` (see docs/delivery.md). Earlier releases of the package end.
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/releases", tag = "delivery",
     params(("workspace_id" = String, Path)), request_body = ReleaseRequest,
-    responses((status = 201, body = ReleaseView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = ReleaseView), (status = 202, description = APPROVAL_REQUESTED, body = ApprovalView),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn create_release(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(workspace_id): Path<String>,
     ApiJson(request): ApiJson<ReleaseRequest>,
-) -> Result<(StatusCode, Json<ReleaseView>), ApiError> {
+) -> Result<Response, ApiError> {
     let ReleaseRequest { package_id, stage, rules, mode, remind_interval_hours, note } = request;
     let definition = ReleaseDefinition { stage, rules, mode, remind_interval_hours, note };
-    let summary = state.delivery.create_release(&who, &workspace_id, &package_id, definition).await?;
-    Ok((StatusCode::CREATED, Json(release_view(summary))))
+    match approvals::create_release(&state, &who, &workspace_id, &package_id, definition).await? {
+        Gated::Done(summary) => Ok((StatusCode::CREATED, Json(release_view(summary))).into_response()),
+        Gated::Requested(approval) => Ok(approvals::rest::requested(&state, &approval)),
+    }
 }
 
 /// Every release of the workspace, newest first, with devices per step.
@@ -270,16 +274,19 @@ async fn show_release(
 /// check).
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/delivery/releases/{release_id}/{action}", tag = "delivery",
     params(("workspace_id" = String, Path), ("release_id" = String, Path), ("action" = String, Path, pattern = "^(pause|resume|end|rollback)$")),
-    responses((status = 200, body = ReleaseView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = ReleaseView), (status = 202, description = APPROVAL_REQUESTED, body = ApprovalView),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn change_release(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((workspace_id, release_id, action)): Path<(String, String, String)>,
-) -> Result<Json<ReleaseView>, ApiError> {
+) -> Result<Response, ApiError> {
     let action = ReleaseAction::parse(&action)
         .ok_or_else(|| ApiError::invalid("invalid action: must be pause, resume, end or rollback"))?;
-    Ok(Json(release_view(state.delivery.change_release(&who, &workspace_id, &release_id, action).await?)))
+    match approvals::change_release(&state, &who, &workspace_id, &release_id, action).await? {
+        Gated::Done(summary) => Ok(Json(release_view(summary)).into_response()),
+        Gated::Requested(approval) => Ok(approvals::rest::requested(&state, &approval)),
+    }
 }
 
 /// A single `bytes=` range of a blob of `size` bytes: `Ok(None)` for no (or an ignored multi-)

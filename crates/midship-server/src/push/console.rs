@@ -6,7 +6,7 @@ use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::html;
-use midship_api::{PushMessageBody, PushRequest, PushRevokeRequest, PushTarget};
+use midship_api::{PushAudience, PushMessageBody, PushRequest, PushRevokeRequest, PushTarget};
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
 use midship_push::{PushError, PushKind};
@@ -14,6 +14,7 @@ use midship_storage::{PushStatsRow, PushStatsScope, PushTaskStatus};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::approvals;
 use crate::console::layout;
 use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
@@ -99,8 +100,11 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
             form.card method="post" action="/console/push/send" {
                 (session.csrf_field())
                 h2 { "Send a push" }
-                label { "To " select name="target_kind" { option value="user" { "user" } option value="device" { "device (utdid)" } } }
-                label { " " input name="target_id" required placeholder="userId or utdid"; }
+                label { "To " select name="target_kind" {
+                    option value="user" { "user" } option value="device" { "device (utdid)" }
+                    option value="broadcast" { "every device (broadcast)" }
+                } }
+                label { " " input name="target_id" placeholder="userId or utdid (not for a broadcast)"; }
                 label { "Message id " input name="msg_id" required; }
                 label { "Title " input name="title" size="40"; }
                 label { "Content " br; textarea name="content" rows="3" cols="90" {} }
@@ -110,7 +114,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         }
         p.muted {
             "Devices report tokens and bind users with " code { "midship.push.report" } " and "
-            code { "midship.push.bind" } "; templates, broadcasts and channel settings are in the API and CLI (docs/push.md)."
+            code { "midship.push.bind" } "; templates and channel settings are in the API and CLI (docs/push.md)."
         }
     };
     layout::page(&session, PAGE, "Push", body)
@@ -134,20 +138,23 @@ pub async fn send(State(state): State<AppState>, session: ConsoleSession, Form(f
         return Redirect::to(PAGE).into_response();
     };
     let uri = Some(form.uri.trim().to_owned()).filter(|uri| !uri.is_empty());
-    let request = PushRequest {
-        targets: vec![PushTarget {
+    let message = Some(PushMessageBody { title: form.title, content: form.content, uri, ..PushMessageBody::default() });
+    let (kind, request) = if form.target_kind == "broadcast" {
+        let audience = Some(PushAudience::default());
+        let request =
+            PushRequest { message, msg_id: Some(form.msg_id.trim().to_owned()), audience, ..PushRequest::default() };
+        (PushKind::Broadcast, request)
+    } else {
+        let target = PushTarget {
             kind: form.target_kind,
             id: form.target_id.trim().to_owned(),
             msg_id: form.msg_id.trim().to_owned(),
             ..PushTarget::default()
-        }],
-        message: Some(PushMessageBody { title: form.title, content: form.content, uri, ..PushMessageBody::default() }),
-        ..PushRequest::default()
+        };
+        (PushKind::Simple, PushRequest { targets: vec![target], message, ..PushRequest::default() })
     };
-    match state.push.send(&session.principal, &workspace_id, PushKind::Simple, request).await {
-        Ok(_) => Redirect::to(PAGE).into_response(),
-        Err(error) => failure(error),
-    }
+    let outcome = approvals::send_push(&state, &session.principal, &workspace_id, kind, request).await;
+    approvals::console::after_gated(outcome, PAGE)
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,8 +4,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use midship_api::{
-    ErrorBody, List, PushDeliveryView, PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView,
+    ApprovalView, ErrorBody, List, PushDeliveryView, PushMessageBody, PushRequest, PushRevokeRequest, PushRevokeView,
     PushStatsRowView, PushStatsView, PushTaskView, PushTemplateBody,
 };
 use midship_core::clock::format_rfc3339;
@@ -18,6 +19,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::approvals::rest::APPROVAL_REQUESTED;
+use crate::approvals::{self, Gated};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller, checked_limit};
 
@@ -59,18 +62,20 @@ pub(crate) fn task_view(summary: TaskSummary) -> PushTaskView {
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/push/send/{kind}", tag = "push",
     params(("workspace_id" = String, Path), ("kind" = String, Path, pattern = "^(simple|template|multiple|broadcast)$")),
     request_body = PushRequest,
-    responses((status = 201, body = PushTaskView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 413, body = ErrorBody)))]
+    responses((status = 201, body = PushTaskView), (status = 202, description = APPROVAL_REQUESTED, body = ApprovalView),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn send(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path((workspace_id, kind)): Path<(String, String)>,
     ApiJson(request): ApiJson<PushRequest>,
-) -> Result<(StatusCode, Json<PushTaskView>), ApiError> {
+) -> Result<Response, ApiError> {
     let kind = PushKind::parse(&kind)
         .ok_or_else(|| ApiError::invalid("invalid kind: must be simple, template, multiple or broadcast"))?;
-    let summary = state.push.send(&who, &workspace_id, kind, request).await?;
-    Ok((StatusCode::CREATED, Json(task_view(summary))))
+    match approvals::send_push(&state, &who, &workspace_id, kind, request).await? {
+        Gated::Done(summary) => Ok((StatusCode::CREATED, Json(task_view(summary))).into_response()),
+        Gated::Requested(approval) => Ok(approvals::rest::requested(&state, &approval)),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

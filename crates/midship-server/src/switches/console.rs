@@ -12,6 +12,7 @@ use midship_switches::{SwitchDefinition, SwitchError, ValueType};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::approvals;
 use crate::console::layout;
 use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
@@ -215,10 +216,10 @@ pub async fn publish(
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         return no_workspace(&session);
     };
-    match state.switches.publish(&session.principal, &workspace_id, form.note.trim()).await {
-        Ok(_) => Redirect::to("/console/switches").into_response(),
-        Err(error) => failure(error),
-    }
+    approvals::console::after_gated(
+        approvals::publish_config(&state, &session.principal, &workspace_id, form.note.trim()).await,
+        "/console/switches",
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -234,8 +235,8 @@ pub async fn rollback(
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         return no_workspace(&session);
     };
-    match state.switches.rollback(&session.principal, &workspace_id, form.version).await {
-        Ok(_) => Redirect::to("/console/switches").into_response(),
-        Err(error) => failure(error),
-    }
+    approvals::console::after_gated(
+        approvals::rollback_config(&state, &session.principal, &workspace_id, form.version).await,
+        "/console/switches",
+    )
 }

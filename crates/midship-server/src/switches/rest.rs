@@ -3,8 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use midship_api::{
-    ConfigVersionView, ErrorBody, ImportResult, List, PublishRequest, RollbackRequest, SwitchStatusView,
+    ApprovalView, ConfigVersionView, ErrorBody, ImportResult, List, PublishRequest, RollbackRequest, SwitchStatusView,
 };
 use midship_core::clock::format_rfc3339;
 use midship_switches::{ConfigDocument, ExportSource, ImportMode, PublishedVersion, SwitchDefinition, SwitchStatus};
@@ -13,6 +14,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::AppState;
+use crate::approvals::rest::APPROVAL_REQUESTED;
+use crate::approvals::{self, Gated};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonOrDefault, ApiQuery, Caller, NumberPageQuery};
 
@@ -107,15 +110,21 @@ async fn delete_switch(
 /// Publishes the draft as the next version.
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/config/publish", tag = "switches",
     params(("workspace_id" = String, Path)), request_body(content = Option<PublishRequest>),
-    responses((status = 201, body = ConfigVersionView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 201, body = ConfigVersionView), (status = 202, description = APPROVAL_REQUESTED, body = ApprovalView),
+        (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn publish(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(workspace_id): Path<String>,
     ApiJsonOrDefault(request): ApiJsonOrDefault<PublishRequest>,
-) -> Result<(StatusCode, Json<ConfigVersionView>), ApiError> {
-    let published = state.switches.publish(&who, &workspace_id, &request.note).await?;
-    Ok((StatusCode::CREATED, Json(version_view(published, who.actor_name(), &request.note))))
+) -> Result<Response, ApiError> {
+    match approvals::publish_config(&state, &who, &workspace_id, &request.note).await? {
+        Gated::Done(published) => {
+            let view = version_view(published, who.actor_name(), &request.note);
+            Ok((StatusCode::CREATED, Json(view)).into_response())
+        }
+        Gated::Requested(approval) => Ok(approvals::rest::requested(&state, &approval)),
+    }
 }
 
 /// Published versions, newest first.
@@ -146,16 +155,21 @@ async fn versions(
 /// Makes an earlier version current again, as a new version, and resets the draft to it.
 #[utoipa::path(post, path = "/api/v1/workspaces/{workspace_id}/config/rollback", tag = "switches",
     params(("workspace_id" = String, Path)), request_body = RollbackRequest,
-    responses((status = 201, body = ConfigVersionView), (status = 404, body = ErrorBody)))]
+    responses((status = 201, body = ConfigVersionView), (status = 202, description = APPROVAL_REQUESTED, body = ApprovalView),
+        (status = 404, body = ErrorBody)))]
 async fn rollback(
     State(state): State<AppState>,
     Caller(who): Caller,
     Path(workspace_id): Path<String>,
     ApiJson(request): ApiJson<RollbackRequest>,
-) -> Result<(StatusCode, Json<ConfigVersionView>), ApiError> {
-    let published = state.switches.rollback(&who, &workspace_id, request.version).await?;
-    let note = format!("rollback to version {}", request.version);
-    Ok((StatusCode::CREATED, Json(version_view(published, who.actor_name(), &note))))
+) -> Result<Response, ApiError> {
+    match approvals::rollback_config(&state, &who, &workspace_id, request.version).await? {
+        Gated::Done(published) => {
+            let note = format!("rollback to version {}", request.version);
+            Ok((StatusCode::CREATED, Json(version_view(published, who.actor_name(), &note))).into_response())
+        }
+        Gated::Requested(approval) => Ok(approvals::rest::requested(&state, &approval)),
+    }
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -174,6 +174,7 @@ fn concrete_path(path: &str, ids: &AppIds) -> String {
         ("{rule_id}", "0000000000000000"),
         ("{file_id}", "0000000000000000"),
         ("{generation}", "1"),
+        ("{approval_id}", "0000000000000000"),
     ]
     .into_iter()
     .fold(path.to_owned(), |path, (parameter, value)| path.replace(parameter, value));
@@ -239,6 +240,10 @@ fn sample(method: &Method, path: &str) -> Sample {
             ("", json_body(json!({ "package_id": "0000000000000000", "stage": { "kind": "official" } })))
         }
         ("PUT", "/analytics/policy") => ("", json_body(json!({}))),
+        ("PUT", "/approval-policy") => ("", json_body(json!({ "approvals_required": false }))),
+        ("POST", "/approvals/{approval_id}/approve" | "/approvals/{approval_id}/refuse") => {
+            ("", json_body(json!({ "comment": "ok" })))
+        }
         ("PUT", "/device-security") => ("", json_body(json!({ "revoke_connect_tokens": true }))),
         ("POST", "/analytics/alerts") | ("PUT", "/analytics/alerts/{rule_id}") => ("", json_body(alert)),
         ("POST", "/analytics/symbols") => ("app_version=1.0.0", Some(("text/plain", b"not a mapping".to_vec()))),

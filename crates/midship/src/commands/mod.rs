@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod analytics;
+pub mod approvals;
 pub mod apps;
 pub mod delivery;
 pub mod devices;
@@ -44,6 +45,7 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Release { command } => delivery::release(&client, &resolve, command, json).await,
         AdminCommand::Stats { command } => analytics::stats(&client, &resolve, command, json).await,
         AdminCommand::Sync { command } => sync::sync(&client, &resolve, command, json).await,
+        AdminCommand::Approval { command } => approvals::approval(&client, &resolve, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }
 }

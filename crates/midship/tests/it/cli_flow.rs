@@ -227,6 +227,25 @@ fn switches_through_the_cli() {
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("maybe"));
+
+    // With four eyes on, a publication is a request: exit status 3, the request on stdout.
+    let policy = server.cli_json(&admin, &["approval", "policy", "--workspace", workspace, "on"]);
+    assert_eq!(policy["approvals_required"], true);
+    server.cli_json(
+        &admin,
+        &["switch", "set", "--workspace", workspace, "wallet.limit", "--type", "number", "--default", "750"],
+    );
+    let asked = server.cli(&admin, &["switch", "publish", "--workspace", workspace, "--note", "raise"]);
+    assert_eq!(asked.status.code(), Some(3), "{}", String::from_utf8_lossy(&asked.stderr));
+    let stdout = String::from_utf8_lossy(&asked.stdout);
+    assert!(stdout.contains("waits for another person") && stdout.contains("midship approval approve"), "{stdout}");
+    let pending = server.cli_json(&admin, &["approval", "list", "--workspace", workspace, "--status", "pending"]);
+    let approval_id = pending["items"][0]["approval_id"].as_str().unwrap().to_owned();
+    let by_token = server.cli(&admin, &["approval", "approve", "--workspace", workspace, &approval_id]);
+    assert_eq!(by_token.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&by_token.stderr).contains("signed in, not by an API token"));
+    let withdrawn = server.cli_json(&admin, &["approval", "refuse", "--workspace", workspace, &approval_id]);
+    assert_eq!(withdrawn["status"], "cancelled");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! The web console: sign-in, the people and account pages, and every area's pages.
 
+mod approvals;
 mod browser;
 mod pages;
 mod people;

@@ -1,0 +1,31 @@
+-- Four eyes: workspaces whose gated changes need a second person, and the requests.
+CREATE TABLE approval_policies (
+    workspace_id  TEXT PRIMARY KEY REFERENCES workspaces (workspace_id),
+    required      BOOLEAN NOT NULL DEFAULT FALSE,
+    updated_at    BIGINT NOT NULL
+);
+
+CREATE TABLE approvals (
+    approval_id          TEXT COLLATE "C" PRIMARY KEY,
+    tenant_id            TEXT NOT NULL,
+    app_id               TEXT NOT NULL,
+    workspace_id         TEXT COLLATE "C" NOT NULL REFERENCES workspaces (workspace_id),
+    -- config.publish, config.rollback, release.start, release.rollback, push.broadcast
+    change               TEXT NOT NULL,
+    -- JSON: what applying needs, exactly as asked.
+    payload              TEXT NOT NULL,
+    summary              TEXT NOT NULL,
+    requested_by_token   TEXT,
+    requested_by_person  TEXT,
+    requested_by_name    TEXT NOT NULL,
+    requested_at         BIGINT NOT NULL,
+    -- pending, applied, failed, refused, cancelled
+    status               TEXT NOT NULL,
+    decided_by_token     TEXT,
+    decided_by_person    TEXT,
+    decided_by_name      TEXT,
+    decided_at           BIGINT,
+    comment              TEXT NOT NULL DEFAULT '',
+    outcome              TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX approvals_by_workspace ON approvals (workspace_id, approval_id);
