@@ -2,11 +2,13 @@
 // first sign-in with the temporary password first start wrote, a password of their own, an
 // authenticator app (the code computed here as any TOTP app does), then the main tasks: create an
 // app, set and publish a switch, add a person, require approvals and have that second person
-// approve a publication in their own browser, send a push, read a funnel of events a device
-// uploaded. Every page is checked for the layout (no horizontal scroll, one-line header at
+// approve a publication in their own browser, sign in a third person through single sign-on
+// (a real OpenID provider, tests/console/oidc-provider.mjs), send a push, read a funnel of events
+// a device uploaded. Every page is checked for the layout (no horizontal scroll, one-line header at
 // 1,280 px, usable on a tablet), and screenshots go to MIDSHIP_SCREENSHOTS.
 //
-// Usage: MIDSHIP_URL=… MIDSHIP_ADMIN_PASSWORD=… MIDSHIP_SCREENSHOTS=DIR [MIDSHIP_CHROMIUM=…] node run.mjs
+// Usage: MIDSHIP_URL=… MIDSHIP_ADMIN_PASSWORD=… MIDSHIP_SCREENSHOTS=DIR MIDSHIP_SSO_LOGIN=… [MIDSHIP_CHROMIUM=…] node run.mjs
+// (the server configured with the provider as `console.oidc`, whose accounts are named by login)
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
@@ -19,7 +21,9 @@ import { Midship, MemoryStore } from '../../clients/js/dist/index.js';
 const baseUrl = process.env.MIDSHIP_URL;
 const temporaryPassword = process.env.MIDSHIP_ADMIN_PASSWORD;
 const screenshots = process.env.MIDSHIP_SCREENSHOTS;
-assert.ok(baseUrl && temporaryPassword && screenshots, 'set MIDSHIP_URL, MIDSHIP_ADMIN_PASSWORD and MIDSHIP_SCREENSHOTS');
+const ssoLogin = process.env.MIDSHIP_SSO_LOGIN;
+assert.ok(baseUrl && temporaryPassword && screenshots && ssoLogin,
+  'set MIDSHIP_URL, MIDSHIP_ADMIN_PASSWORD, MIDSHIP_SCREENSHOTS and MIDSHIP_SSO_LOGIN');
 const chromiumPath = process.env.MIDSHIP_CHROMIUM ?? '/usr/bin/chromium';
 const password = 'ferries leave at seven';
 
@@ -201,6 +205,33 @@ try {
   await page.goto(`${baseUrl}/console/switches`);
   assert.match(await page.content(), /close for maintenance/, 'version 2 is in the history');
 
+  // Single sign-on: the admin adds Carol; she signs in at the organisation's OpenID provider
+  // (authorization code with PKCE), with no password or authenticator of Midship's.
+  await page.goto(`${baseUrl}/console/people`);
+  await page.fill('#login', ssoLogin);
+  await page.fill('#display_name', 'Carol Berg');
+  await page.selectOption('#role', 'viewer');
+  await page.click('form[action="/console/people"] button');
+  const carolContext = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const carol = await carolContext.newPage();
+  carol.on('pageerror', (error) => { throw error; });
+  await carol.goto(`${baseUrl}/console`);
+  await shot(carol, 'sign-in-sso');
+  await carol.click('a[href="/console/oidc/start"]');
+  await carol.waitForSelector('input[name=login]');
+  assert.ok(!carol.url().startsWith(baseUrl), `at the provider: ${carol.url()}`);
+  await carol.fill('input[name=login]', ssoLogin);
+  // The provider's development page takes any password: it stands for the bank's own sign-in.
+  await carol.fill('input[name=password]', 'checked by the provider');
+  await carol.click('button[type=submit]');
+  await carol.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' });
+  await carol.click('button[type=submit]');
+  await carol.waitForURL(`${baseUrl}/console/apps`);
+  assert.match(await carol.textContent('header .who'), new RegExp(`${ssoLogin}.*viewer`));
+  await carol.goto(`${baseUrl}/console/approvals`);
+  assert.match(await carol.content(), /Four eyes are on/, 'she reads what her role allows');
+  await carolContext.close();
+
   // A device uploads events; the funnel shows them.
   const device = new Midship({ baseUrl, appId, workspaceId, appSecret, platform: 'h5', appVersion: '1.0.0', store: new MemoryStore(), userId: 'rider-1' });
   await device.analytics.start();
@@ -232,7 +263,7 @@ try {
   await page.goto(`${baseUrl}/console/audit`);
   const audit = await page.content();
   for (const action of ['person.sign_in', 'person.totp_enable', 'app.create', 'switch.publish', 'person.create',
-    'workspace.approvals', 'approval.request', 'approval.approve']) {
+    'workspace.approvals', 'approval.request', 'approval.approve', 'person.sso_link']) {
     assert.ok(audit.includes(action), `${action} in the audit log`);
   }
   await shot(page, 'audit');

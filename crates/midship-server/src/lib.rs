@@ -68,6 +68,8 @@ pub struct ServerSettings {
     pub long_connection: longconn::LongConnectionSettings,
     pub delivery: DeliveryPlacement,
     pub analytics: midship_analytics::AnalyticsSettings,
+    /// Single sign-on to the console; `None`: passwords (and authenticator codes) only.
+    pub oidc: Option<console::oidc::OidcSettings>,
 }
 
 /// Where delivery keeps package blobs, and its limits (the `[delivery]` config section).
@@ -102,6 +104,7 @@ impl Default for ServerSettings {
             long_connection: longconn::LongConnectionSettings::default(),
             delivery: DeliveryPlacement::default(),
             analytics: midship_analytics::AnalyticsSettings::default(),
+            oidc: None,
         }
     }
 }
@@ -126,6 +129,8 @@ pub struct AppState {
     pub symbols_may_have_changed: Arc<std::sync::atomic::AtomicBool>,
     /// The cluster bus; `None` on a node that is alone.
     pub cluster: Option<Arc<midship_cluster::Cluster>>,
+    /// The console's OpenID provider, when single sign-on is configured.
+    pub oidc: Option<Arc<console::oidc::Provider>>,
 }
 
 /// What a node is built on beyond its database: the cluster bus (none for a node that is alone)
@@ -202,6 +207,7 @@ impl AppState {
         let builtins = builtins::registry(&control, &server_keys, &switches, &push, &delivery, &analytics);
         let guards = services.cluster.clone().map(|cluster| cluster as Arc<dyn midship_gateway::ClusterGuards>);
         let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins, server_keys.clone(), guards));
+        let oidc = settings.oidc.clone().map(|oidc| Arc::new(console::oidc::Provider::new(oidc)));
         Self {
             control,
             switches,
@@ -216,6 +222,7 @@ impl AppState {
             changes: Arc::new(tokio::sync::Notify::new()),
             symbols_may_have_changed: Arc::default(),
             cluster: services.cluster,
+            oidc,
         }
     }
 }

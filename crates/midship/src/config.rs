@@ -463,6 +463,19 @@ idle_timeout_minutes = 30
 session_hours = 12
 # Failed sign-ins in a row before an account locks for a minute (doubling, up to an hour).
 failures_before_lock = 5
+# Single sign-on with OpenID Connect (Keycloak, ADFS, Azure AD…): uncomment and fill in, and
+# register https://HOST/console/oidc/callback at the provider. A person's account is found by
+# the login claim (an admin adds the person first); the first sign-in links it to the provider.
+# [console.oidc]
+# issuer = "https://sso.bank.example/realms/staff"
+# client_id = "midship"
+# Better as the environment variable MIDSHIP_CONSOLE__OIDC__CLIENT_SECRET.
+# client_secret = ""
+# redirect_url = "https://midship.bank.example/console/oidc/callback"
+# scopes = ["profile", "email"]
+# The ID token claim holding the Midship login; "email" needs email_verified.
+# login_claim = "preferred_username"
+# label = "Sign in with single sign-on"
 
 [gateway]
 # How far a client's Ts header may be from the server's clock, in seconds.

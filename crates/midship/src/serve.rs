@@ -68,6 +68,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             ..config.delivery.placement(&data_dir)
         },
         analytics: config.analytics.settings(&data_dir),
+        oidc: config.console.oidc.as_ref().map(|oidc| oidc.settings()),
     };
     let tls = match (&config.server.tls_certificate, &config.server.tls_private_key) {
         (Some(certificate), Some(private_key)) => Some(load_tls_config(certificate, private_key)?),

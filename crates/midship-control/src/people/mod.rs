@@ -2,6 +2,7 @@
 //! same app scopes, same "only hand out what you hold" rule), and their own account settings.
 //! Signing in is in [`sign_in`].
 
+pub mod oidc;
 pub mod password;
 pub mod sign_in;
 pub mod totp;
@@ -159,7 +160,8 @@ impl ControlPlane {
     }
 
     /// Gives the person a new temporary password (to be changed at the next sign-in), removes
-    /// their authenticator app and ends their sessions: what helpdesk does for a lost phone.
+    /// their authenticator app and their single sign-on link, and ends their sessions: what
+    /// helpdesk does for a lost phone or a changed identity.
     pub async fn reset_person_credentials(
         &self,
         who: &Principal,
@@ -172,6 +174,7 @@ impl ControlPlane {
             password_hash: Some(password::hash(&temporary_password)),
             password_must_change: true,
             totp: None,
+            oidc_subject: None,
             sessions_valid_after: now,
             ..before.clone()
         };

@@ -232,7 +232,7 @@ impl ControlPlane {
         Ok(self.storage.get_session(&hash_api_token(secret)).await?)
     }
 
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         person: &PersonRecord,
         stage: SessionStage,
@@ -260,6 +260,7 @@ impl ControlPlane {
             NewAuditEntry::by(&person.principal(), now, "person.sign_in", "person", &person.person_id).after(json!({
                 "address": session.address,
                 "second_factor": person.has_second_factor(),
+                "single_sign_on": person.oidc_subject.is_some(),
             }))
         });
         self.storage.create_session(&session, audit.as_ref()).await?;

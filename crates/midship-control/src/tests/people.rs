@@ -190,3 +190,46 @@ async fn people_are_managed_like_tokens() {
     let operator_view = control.get_person(&operator, &dee.person.person_id).await;
     assert!(matches!(operator_view, Err(ControlError::Forbidden(_))), "only admins see others");
 }
+
+#[tokio::test]
+async fn single_sign_on_links_a_login_to_one_subject_and_removes_its_password() {
+    use crate::people::oidc::VerifiedIdentity;
+
+    let fixture = fixture().await;
+    let control = &fixture.control;
+    let created = control.create_person(&fixture.admin, new_person("carol", "operator")).await.unwrap();
+    let identity = |subject: &str, login: &str| VerifiedIdentity {
+        issuer: "https://sso.bank.example/realms/staff".into(),
+        subject: subject.into(),
+        login: login.into(),
+    };
+
+    let unknown = control.sign_in_with_identity(&identity("s-9", "mallory"), ADDRESS).await;
+    assert!(matches!(unknown, Err(ControlError::SignInRefused(message)) if message.contains("ask an admin")));
+
+    let started = control.sign_in_with_identity(&identity("s-1", "Carol"), ADDRESS).await.unwrap();
+    assert_eq!(started.stage, SessionStage::Full, "the provider did the second factor");
+    let signed_in = control.authenticate_session(&started.secret).await.unwrap();
+    assert_eq!(signed_in.owes(control), None, "no temporary password nor authenticator owed");
+    assert_eq!(signed_in.person.oidc_subject.as_deref(), Some("https://sso.bank.example/realms/staff s-1"));
+    let by_password = control.sign_in_with_password("carol", &created.temporary_password, ADDRESS).await;
+    assert!(matches!(by_password, Err(ControlError::SignInRefused(_))), "a linked account has no password");
+
+    fixture.clock.advance_ms(1);
+    control.sign_in_with_identity(&identity("s-1", "carol"), ADDRESS).await.unwrap();
+    let impostor = control.sign_in_with_identity(&identity("s-2", "carol"), ADDRESS).await;
+    assert!(
+        matches!(impostor, Err(ControlError::SignInRefused(message)) if message.contains("linked to another")),
+        "another subject with the same login is refused: {impostor:?}"
+    );
+
+    // An admin's reset unlinks the account: a temporary password again, and a new link.
+    let reset = control.reset_person_credentials(&fixture.admin, &created.person.person_id).await.unwrap();
+    assert_eq!(reset.person.oidc_subject, None);
+    fixture.clock.advance_ms(1);
+    control.sign_in_with_identity(&identity("s-2", "carol"), ADDRESS).await.unwrap();
+
+    let audit = control.list_audit(&fixture.admin, AuditQuery::default(), &PageRequest::first(50)).await.unwrap();
+    let links = audit.items.iter().filter(|entry| entry.entry.action == "person.sso_link").count();
+    assert_eq!(links, 2);
+}

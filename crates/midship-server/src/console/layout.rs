@@ -56,6 +56,7 @@ form.card, .card { background:#fff; border:1px solid var(--line); padding:1rem; 
 label { display:block; margin:.4rem 0; } input, select { font:inherit; padding:.3rem .4rem; }
 button { font:inherit; padding:.35rem .8rem; background:var(--accent); color:#fff; border:0; border-radius:3px; cursor:pointer; }
 button.danger { background:var(--bad); }
+a.button { display:inline-block; padding:.45rem .9rem; background:#fff; color:var(--accent); border:1px solid var(--accent); border-radius:3px; text-decoration:none; }
 .secret { background:#fff8e1; border:1px solid #f0c36d; padding:1rem; margin:1rem 0; }
 .error { color:var(--bad); } .muted { color:var(--muted); }
 "#;

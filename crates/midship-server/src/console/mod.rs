@@ -1,5 +1,5 @@
 //! The web console: server-rendered HTML (maud), no JavaScript build step. People sign in with
-//! their own account (password and authenticator app); the session lives in an HttpOnly,
+//! their own account (password and authenticator app, or single sign-on: `oidc`); the session lives in an HttpOnly,
 //! SameSite=Strict cookie and every form carries an anti-forgery field. Every page goes through
 //! the same control plane as the admin API, with the person's role and app scope.
 //!
@@ -11,6 +11,7 @@ pub(crate) mod account;
 pub(crate) mod csrf;
 pub(crate) mod form;
 pub(crate) mod layout;
+pub mod oidc;
 pub(crate) mod session;
 
 use axum::Router;
@@ -29,6 +30,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/login/code", get(session::code_page).post(session::submit_code))
         .route("/console/logout", post(session::logout))
         .merge(account::routes())
+        .merge(oidc::routes())
         .merge(crate::access::people_console::routes())
         .route("/console/switch", get(session::switch_context))
         .merge(crate::apps::console::routes())

@@ -202,6 +202,9 @@ fn sign_in_form(
                 @if let Some(error) = error { p.error role="alert" { (error) } }
                 button type="submit" { "Sign in" }
             }
+            @if let Some(provider) = state.oidc.as_deref() {
+                p { a.button href="/console/oidc/start" { (provider.settings.label) } }
+            }
             p.muted { "First start writes the " code { "admin" } " account's temporary password to "
                 code { "DATA_DIR/admin-password" } ". API tokens are for machines; they do not open the console." }
         },
@@ -237,12 +240,17 @@ pub async fn login(
 
 fn signed_in_response(state: &AppState, secret: &str, expires_at: i64) -> Response {
     let mut response = Redirect::to("/console").into_response();
+    for cookie in session_cookies(state, secret, expires_at) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The cookies of a session begun: its secret, and the half-done sign-in's cookie cleared.
+pub fn session_cookies(state: &AppState, secret: &str, expires_at: i64) -> [HeaderValue; 2] {
     let max_age = (expires_at - state.control.now_ms()) / 1000;
     let secure_cookies = state.settings.secure_cookies;
-    let headers = response.headers_mut();
-    headers.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, secret, max_age, secure_cookies));
-    headers.append(header::SET_COOKIE, set_cookie(PENDING_COOKIE, "", 0, secure_cookies));
-    response
+    [set_cookie(SESSION_COOKIE, secret, max_age, secure_cookies), set_cookie(PENDING_COOKIE, "", 0, secure_cookies)]
 }
 
 pub async fn code_page(headers: HeaderMap) -> Response {

@@ -4,3 +4,4 @@ mod approvals;
 mod browser;
 mod pages;
 mod people;
+mod sso;
