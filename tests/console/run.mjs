@@ -1,7 +1,7 @@
 // The console in a real browser (Debian's Chromium through Playwright), as a new operator uses it:
 // first sign-in with the temporary password first start wrote, a password of their own, an
 // authenticator app (the code computed here as any TOTP app does), then the main tasks: create an
-// app, set and publish a switch, add a person, require approvals and have that second person
+// app, set and publish a switch, add a person, upload a package and release it to a whitelist, require approvals and have that second person
 // approve a publication in their own browser, sign in a third person through single sign-on
 // (a real OpenID provider, tests/console/oidc-provider.mjs), send a push, read a funnel of events
 // a device uploaded. Every page is checked for the layout (no horizontal scroll, one-line header at
@@ -11,6 +11,7 @@
 // (the server configured with the provider as `console.oidc`, whose accounts are named by login)
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
+import { crc32 } from 'node:zlib';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -41,6 +42,33 @@ function totp(secretBase32, step) {
   const offset = digest[19] & 0x0f;
   const value = digest.readUInt32BE(offset) & 0x7fffffff;
   return String(value % 1_000_000).padStart(6, '0');
+}
+
+/** A zip of `files` (name → text), stored without compression, as any zip tool can write it. */
+function zip(files) {
+  const local = [];
+  const central = [];
+  let offset = 0;
+  for (const [name, text] of Object.entries(files)) {
+    const nameBytes = Buffer.from(name);
+    const data = Buffer.from(text);
+    const crc = crc32(data);
+    const header = Buffer.alloc(30);
+    header.writeUInt32LE(0x04034b50, 0); header.writeUInt16LE(20, 4); header.writeUInt32LE(crc, 14);
+    header.writeUInt32LE(data.length, 18); header.writeUInt32LE(data.length, 22); header.writeUInt16LE(nameBytes.length, 26);
+    const entry = Buffer.alloc(46);
+    entry.writeUInt32LE(0x02014b50, 0); entry.writeUInt16LE(20, 4); entry.writeUInt16LE(20, 6); entry.writeUInt32LE(crc, 16);
+    entry.writeUInt32LE(data.length, 20); entry.writeUInt32LE(data.length, 24); entry.writeUInt16LE(nameBytes.length, 28);
+    entry.writeUInt32LE(offset, 42);
+    local.push(header, nameBytes, data);
+    central.push(entry, nameBytes);
+    offset += header.length + nameBytes.length + data.length;
+  }
+  const directory = Buffer.concat(central);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0); end.writeUInt16LE(central.length / 2, 8); end.writeUInt16LE(central.length / 2, 10);
+  end.writeUInt32LE(directory.length, 12); end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...local, directory, end]);
 }
 
 const lastSteps = new Map();
@@ -173,6 +201,27 @@ try {
   await page.goto(`${baseUrl}/console/people`);
   await shot(page, 'people');
 
+  // An H5 offline package uploaded from the page (with its progress bar), then released to a
+  // whitelist.
+  await page.goto(`${baseUrl}/console/delivery`);
+  await page.selectOption('#upload select[name=kind]', 'h5');
+  const manifest = { app_id: '20000001', version: '1.0.0', vhost: 'https://20000001.h5app.example.com',
+    main_url: '/www/index.html', install_mode: 'wifi_only', fallback_url: 'https://m.metro.example/' };
+  await page.setInputFiles('#upload input[name=file]', { name: 'timetable-1.0.0.zip', mimeType: 'application/zip',
+    buffer: zip({ 'manifest.json': JSON.stringify(manifest), 'www/index.html': '<html><body>Timetable</body></html>' }) });
+  await page.click('#upload button');
+  await page.waitForURL(/\/console\/delivery\?uploaded=/);
+  assert.match(await page.textContent('p.notice'), /Uploaded h5 20000001 1\.0\.0/);
+  await page.selectOption('form[action="/console/delivery/release"] select[name=stage]', 'whitelist');
+  await page.fill('form[action="/console/delivery/release"] input[name=users]', 'rider-1, rider-2');
+  await page.click('form[action="/console/delivery/release"] button');
+  assert.match(await page.content(), /<td>whitelist<\/td>\s*<td>active<\/td>/, 'a whitelist release is live');
+  await shot(page, 'delivery');
+  await page.setInputFiles('#upload input[name=file]', { name: 'broken.zip', mimeType: 'application/zip', buffer: Buffer.from('not a zip') });
+  await page.click('#upload button');
+  await page.waitForSelector('#upload p.error');
+  assert.match(await page.textContent('#upload p.error'), /zip/i, 'a corrupt package is refused with the reason');
+
   // Four eyes: the admin requires approvals in this workspace; a publication waits for Bo.
   await page.goto(`${baseUrl}/console/approvals`);
   await page.click('form[action="/console/approvals/policy"] button');
@@ -263,14 +312,14 @@ try {
   await page.goto(`${baseUrl}/console/audit`);
   const audit = await page.content();
   for (const action of ['person.sign_in', 'person.totp_enable', 'app.create', 'switch.publish', 'person.create',
-    'workspace.approvals', 'approval.request', 'approval.approve', 'person.sso_link']) {
+    'workspace.approvals', 'approval.request', 'approval.approve', 'person.sso_link', 'delivery.release.create']) {
     assert.ok(audit.includes(action), `${action} in the audit log`);
   }
   await shot(page, 'audit');
 
   // A tablet, portrait.
   await page.setViewportSize({ width: 820, height: 1180 });
-  for (const path of ['/console/apps', '/console/switches', '/console/analytics', '/console/approvals', '/console/audit']) {
+  for (const path of ['/console/apps', '/console/switches', '/console/delivery', '/console/analytics', '/console/approvals', '/console/audit']) {
     await page.goto(`${baseUrl}${path}`);
     await checkLayout(page, path);
   }

@@ -40,7 +40,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(crate::gateway::console::routes())
         .merge(crate::sync::console::routes())
         .merge(crate::push::console::routes())
-        .merge(crate::delivery::console::routes())
+        .merge(crate::delivery::console::routes(state.settings.delivery.settings.max_package_bytes as usize))
         .merge(crate::analytics::console::routes())
         .route("/console/{*rest}", any(unknown_page))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::require_token))

@@ -2,32 +2,117 @@
 //! far devices got (the newest release as an SVG funnel), releasing a package, and pausing,
 //! resuming, ending and rolling back releases. Uploads go through the API and CLI.
 
+use axum::Json;
 use axum::Router;
-use axum::extract::{Form, State};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Form, Query, State};
+use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use maud::html;
+use maud::{Markup, PreEscaped, html};
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
-use midship_delivery::{DeliveryError, ReleaseAction, ReleaseDefinition, Stage};
+use midship_delivery::{DeliveryError, ReleaseAction, ReleaseDefinition, Stage, UploadRequest};
 use midship_storage::{PackageKind, ReleaseStatus};
 use midship_targeting::rules::Whitelist;
 use serde::Deserialize;
+use serde_json::json;
 
 use crate::AppState;
 use crate::approvals;
 use crate::console::layout;
 use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
+use crate::extract::refuse_announced_over;
 
-pub fn routes() -> Router<AppState> {
+/// `max_package_bytes`: the upload's body limit, as the admin API's.
+pub fn routes(max_package_bytes: usize) -> Router<AppState> {
     Router::new()
         .route("/console/delivery", get(page))
+        .route(
+            "/console/delivery/upload",
+            post(upload)
+                .layer(DefaultBodyLimit::max(max_package_bytes))
+                .layer(from_fn_with_state(max_package_bytes, refuse_announced_over)),
+        )
         .route("/console/delivery/release", post(release))
         .route("/console/delivery/change", post(change))
 }
 
 const PAGE: &str = "/console/delivery";
+
+/// Sends the chosen file as the request body with the anti-forgery header, showing the upload's
+/// progress; without JavaScript the page says to use the CLI.
+const UPLOAD_SCRIPT: &str = r#"
+document.getElementById('upload').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const form = event.target;
+  const file = form.elements.file.files[0];
+  const query = new URLSearchParams();
+  for (const name of ['kind', 'platform', 'version', 'app_version', 'notes']) {
+    const value = form.elements[name].value.trim();
+    if (value) query.set(name, value);
+  }
+  const progress = form.querySelector('progress');
+  const status = form.querySelector('[role=status]');
+  const request = new XMLHttpRequest();
+  request.open('POST', '/console/delivery/upload?' + query);
+  request.setRequestHeader('x-csrf-token', form.dataset.csrf);
+  request.setRequestHeader('content-type', 'application/octet-stream');
+  request.upload.onprogress = (progressEvent) => {
+    if (progressEvent.lengthComputable) progress.value = Math.round(progressEvent.loaded * 100 / progressEvent.total);
+  };
+  request.onload = () => {
+    let answer = {};
+    try { answer = JSON.parse(request.responseText); } catch (_) {}
+    if (request.status === 201) {
+      location.assign('/console/delivery?uploaded=' + encodeURIComponent(answer.package_id));
+    } else {
+      status.className = 'error';
+      status.textContent = answer.message || ('the upload failed: HTTP ' + request.status);
+      form.querySelector('button').disabled = false;
+    }
+  };
+  request.onerror = () => {
+    status.className = 'error';
+    status.textContent = 'the upload did not reach the server';
+    form.querySelector('button').disabled = false;
+  };
+  progress.hidden = false;
+  progress.value = 0;
+  status.className = '';
+  status.textContent = 'Uploading ' + file.name + '…';
+  form.querySelector('button').disabled = true;
+  request.send(file);
+});
+"#;
+
+fn upload_form(session: &ConsoleSession) -> Markup {
+    html! {
+        form.card #upload data-csrf=(session.csrf) {
+            h2 { "Upload a package" }
+            label.inline { "Kind " select name="kind" {
+                option value="h5" { "H5 offline package (zip)" } option value="mini_program" { "mini program (zip)" }
+                option value="hotpatch" { "hotpatch" } option value="upgrade" { "app upgrade (apk, ipa, hap)" }
+            } }
+            label.inline { "Platform " select name="platform" {
+                option value="" { "(zips: none)" } option value="android" { "android" } option value="ios" { "ios" }
+                option value="harmony" { "harmony" }
+            } }
+            label.inline { "Version " input name="version" size="10" placeholder="zips: from the manifest"; }
+            label.inline { "Patches app version " input name="app_version" size="10" placeholder="hotpatches"; }
+            label { "Notes " input name="notes" size="60"; }
+            label { "File " input type="file" name="file" required; }
+            button type="submit" { "Upload" }
+            progress max="100" value="0" hidden {}
+            p role="status" {}
+            noscript { p.muted { "Uploading from the console needs JavaScript; "
+                code { "midship package upload" } " does it without." } }
+        }
+        script { (PreEscaped(UPLOAD_SCRIPT)) }
+    }
+}
 const STEPS: [&str; 5] = ["checked", "offered", "downloaded", "installed", "failed"];
 
 fn failure(error: DeliveryError) -> Response {
@@ -39,7 +124,12 @@ fn kilobytes(bytes: i64) -> String {
     format!("{:.1} KB", bytes as f64 / 1000.0)
 }
 
-pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Response {
+#[derive(Debug, Default, Deserialize)]
+pub struct Notice {
+    uploaded: Option<String>,
+}
+
+pub async fn page(State(state): State<AppState>, session: ConsoleSession, Query(notice): Query<Notice>) -> Response {
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         let body = html! { h1 { "Delivery" } p.muted { "Create an app first, then pick it and a workspace above." } };
         return layout::page(&session, PAGE, "Delivery", body);
@@ -53,15 +143,22 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         Err(error) => return failure(error),
     };
     let may_operate = session.principal.role.allows(Action::Operate);
+    let uploaded =
+        notice.uploaded.as_ref().and_then(|id| packages.iter().find(|summary| &summary.package.package_id == id));
     let body = html! {
         h1 { "Delivery" }
+        @if let Some(summary) = uploaded {
+            p.notice role="status" { "Uploaded " (summary.package.kind.as_str()) " " (summary.package.app_id) " "
+                (summary.package.version) ", signed and diffed against " (summary.patches.len()) " earlier versions." }
+        }
+        @if may_operate { (upload_form(&session)) }
         @if let Some(newest) = releases.first() {
             h2 { "Newest release: " (newest.package.kind.as_str()) " " (newest.package.app_id) " " (newest.package.version) }
             @let steps: Vec<(&str, i64)> = STEPS.iter().map(|step| (*step, newest.stats.get(*step).copied().unwrap_or(0))).collect();
             (layout::funnel_chart("devices per step of the newest release", &steps))
         }
         h2 { "Releases" }
-        table {
+        div.scroll { table {
             thead { tr {
                 th { "Release" } th { "Package" } th { "Stage" } th { "Status" } th { "Updated" }
                 @for step in STEPS { th { (step) } }
@@ -99,9 +196,9 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                     }
                 }
             }
-        }
+        } }
         h2 { "Packages" }
-        table {
+        div.scroll { table {
             thead { tr { th { "Package" } th { "Kind" } th { "App id / platform" } th { "Version" } th { "Size" } th { "Diffs from" } th { "Uploaded" } } }
             tbody {
                 @for summary in &packages {
@@ -121,7 +218,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                     }
                 }
             }
-        }
+        } }
         @if may_operate && !packages.is_empty() {
             form.card method="post" action="/console/delivery/release" {
                 (session.csrf_field())
@@ -144,11 +241,56 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         }
         p.muted {
             "Devices check with " code { "midship.delivery.check" } " and report with " code { "midship.delivery.report" }
-            "; upload packages and set time windows, caps and rules with the API or " code { "midship package" } " / "
-            code { "midship release" } " (docs/delivery.md)."
+            "; time windows, caps and rules beyond a whitelist are set with the API or " code { "midship release" }
+            " (docs/delivery.md)."
         }
     };
     layout::page(&session, PAGE, "Delivery", body)
+}
+
+/// The upload's fields, in the query: the body is the file.
+#[derive(Debug, Deserialize)]
+pub struct UploadFields {
+    kind: String,
+    platform: Option<String>,
+    version: Option<String>,
+    app_version: Option<String>,
+    notes: Option<String>,
+}
+
+/// Answers JSON, as the page's script reads it: the package, or `{"message"}` with the status.
+pub async fn upload(
+    State(state): State<AppState>,
+    session: ConsoleSession,
+    Query(fields): Query<UploadFields>,
+    body: Bytes,
+) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        let error = ApiError::invalid("pick an app and a workspace first");
+        return (error.status, Json(json!({ "message": error.message }))).into_response();
+    };
+    let request = UploadRequest {
+        kind: fields.kind,
+        platform: fields.platform,
+        version: fields.version,
+        app_id: None,
+        build: None,
+        notes: fields.notes,
+        app_version: fields.app_version,
+        store_url: None,
+    };
+    match state.delivery.upload(&session.principal, &workspace_id, request, body).await {
+        Ok(summary) => {
+            let package = &summary.package;
+            let answer =
+                json!({ "package_id": package.package_id, "kind": package.kind.as_str(), "version": package.version });
+            (StatusCode::CREATED, Json(answer)).into_response()
+        }
+        Err(error) => {
+            let error = ApiError::from(error);
+            (error.status, Json(json!({ "message": error.message }))).into_response()
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -70,6 +70,7 @@ fn console_main_flows_in_headless_chromium() {
         "apps",
         "switches",
         "people",
+        "delivery",
         "approval-requested",
         "approval-applied",
         "sign-in-sso",
