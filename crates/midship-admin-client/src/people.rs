@@ -35,3 +35,23 @@ impl AdminClient {
         self.no_content(self.request(Method::POST, &path)?).await
     }
 }
+
+impl AdminClient {
+    /// Begins `midship login`: the codes to show and keep (needs no token).
+    pub async fn start_device_login(&self, client_name: &str) -> Result<midship_api::DeviceLoginStarted, SdkError> {
+        let request = midship_api::DeviceLoginRequest { client_name: client_name.to_owned() };
+        self.post("/api/login/device", &request).await
+    }
+
+    /// `pending`, `approved`, `denied` or `expired`.
+    pub async fn poll_device_login(&self, device_code: &str) -> Result<String, SdkError> {
+        let poll = midship_api::DeviceLoginPoll { device_code: device_code.to_owned() };
+        let state: midship_api::DeviceLoginState = self.post("/api/login/device/token", &poll).await?;
+        Ok(state.status)
+    }
+
+    /// Ends the person's session this client's token is (`midship logout`).
+    pub async fn sign_out_session(&self) -> Result<(), SdkError> {
+        self.no_content(self.request(reqwest::Method::POST, "/api/login/sign-out")?).await
+    }
+}

@@ -74,3 +74,36 @@ pub struct PersonWithPassword {
     pub person: PersonView,
     pub temporary_password: String,
 }
+
+/// `POST /api/login/device`: a command-line client asks to sign in as a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceLoginRequest {
+    /// What the person confirming is shown ("midship CLI on build-7").
+    pub client_name: String,
+}
+
+/// The answer: keep `device_code` secret (it becomes the bearer token once confirmed), show
+/// `user_code` and `verification_uri`, and poll every `interval` seconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceLoginStarted {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: String,
+    pub expires_in: i64,
+    pub interval: i64,
+}
+
+/// `POST /api/login/device/token` with the device code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceLoginPoll {
+    pub device_code: String,
+}
+
+/// `pending`, `approved` (the device code is now a bearer token), `denied` or `expired`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceLoginState {
+    pub status: String,
+}

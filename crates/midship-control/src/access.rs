@@ -40,7 +40,17 @@ fn token_summary(record: &TokenRecord) -> serde_json::Value {
 
 impl ControlPlane {
     /// Resolves a bearer token to its principal.
+    /// The caller of an admin API request: an API token, or a person's session that
+    /// `midship login` began (their console session's rules apply: timeouts, sign-out, and
+    /// nothing owed).
     pub async fn authenticate(&self, bearer: &str) -> Result<Principal, ControlError> {
+        if bearer.starts_with(midship_core::secrets::SESSION_PREFIX) {
+            let signed_in = self.authenticate_session(bearer).await?;
+            if signed_in.owes(self).is_some() {
+                return Err(ControlError::Unauthenticated);
+            }
+            return Ok(signed_in.principal);
+        }
         if !bearer.starts_with(TOKEN_PREFIX) || bearer.len() > 128 {
             return Err(ControlError::Unauthenticated);
         }

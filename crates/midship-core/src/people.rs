@@ -195,6 +195,47 @@ pub struct ConsoleSessionRecord {
     pub address: String,
 }
 
+/// A command-line sign-in waiting for its person (the device authorization flow of RFC 8628):
+/// the CLI holds a secret whose hash is `code_hash` and shows `user_code`; a person signed in to
+/// the console confirms that code, and a session whose hash is `code_hash` begins, so the CLI's
+/// secret becomes its bearer token without ever being stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceLoginRecord {
+    /// What the person types or confirms: eight letters, `BCDF-GHJK`.
+    pub user_code: String,
+    pub code_hash: String,
+    /// What the CLI says it is ("midship CLI on build-7"), shown to the person confirming.
+    pub client_name: String,
+    pub address: String,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+    pub status: DeviceLoginStatus,
+    pub person_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceLoginStatus {
+    Pending,
+    Approved,
+    Denied,
+}
+
+impl DeviceLoginStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceLoginStatus::Pending => "pending",
+            DeviceLoginStatus::Approved => "approved",
+            DeviceLoginStatus::Denied => "denied",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [DeviceLoginStatus::Pending, DeviceLoginStatus::Approved, DeviceLoginStatus::Denied]
+            .into_iter()
+            .find(|status| status.as_str() == text)
+    }
+}
+
 /// Why a session cookie no longer signs anyone in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionEnd {

@@ -241,6 +241,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(api::router(state.settings.delivery.settings.max_package_bytes as usize))
         .merge(console::router(&state))
+        .merge(console::device::api_routes())
         .merge(ops::router())
         .merge(mgw::router(&state.settings.cors_origins))
         .merge(longconn::router())

@@ -5,11 +5,15 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use midship_core::access::Role;
 use midship_core::clock::UnixMillis;
-use midship_core::people::{ConsoleSessionRecord, PersonRecord, SessionStage, SignInPolicy, TotpEnrollment};
+use midship_core::people::{
+    ConsoleSessionRecord, DeviceLoginRecord, DeviceLoginStatus, PersonRecord, SessionStage, SignInPolicy,
+    TotpEnrollment,
+};
 use midship_core::{NewAuditEntry, Page, PageRequest};
 use midship_storage::{PersonStore, StorageError, StorageResult};
+use sqlx::Transaction;
 
-use crate::db::{SqlRow, query, query_scalar};
+use crate::db::{SqlDatabase, SqlRow, query, query_scalar};
 use crate::secrets::PERSON_TOTP_SECRET;
 use crate::tenancy::{decode_app_ids, encode_app_ids};
 use crate::{Dialect, SqlStorage, corrupt, database_error, insert_audit, write_error};
@@ -17,6 +21,9 @@ use crate::{Dialect, SqlStorage, corrupt, database_error, insert_audit, write_er
 const PERSON_COLUMNS: &str = "person_id, tenant_id, login, display_name, role, app_ids, password_hash,
     password_must_change, totp_secret, totp_enabled_at, totp_last_step, oidc_subject, failed_sign_ins, locked_until,
     sessions_valid_after, created_at, created_by, disabled_at";
+
+const DEVICE_LOGIN_COLUMNS: &str =
+    "user_code, code_hash, client_name, address, created_at, expires_at, status, person_id";
 
 const SESSION_COLUMNS: &str =
     "session_hash, person_id, tenant_id, stage, created_at, last_seen_at, expires_at, revoked_at, address";
@@ -78,6 +85,50 @@ fn session_from_row(row: &impl SqlRow) -> StorageResult<ConsoleSessionRecord> {
         revoked_at: row.try_get("revoked_at").map_err(&read)?,
         address: row.try_get("address").map_err(&read)?,
     })
+}
+
+async fn insert_session<Db: SqlDatabase>(
+    transaction: &mut Transaction<'_, Db>,
+    session: &ConsoleSessionRecord,
+) -> StorageResult<()> {
+    query(&format!("INSERT INTO console_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
+        .bind(&session.session_hash)
+        .bind(&session.person_id)
+        .bind(&session.tenant_id)
+        .bind(session.stage.as_str())
+        .bind(session.created_at)
+        .bind(session.last_seen_at)
+        .bind(session.expires_at)
+        .bind(session.revoked_at)
+        .bind(&session.address)
+        .execute(&mut **transaction)
+        .await
+        .map_err(write_error("session"))?;
+    Ok(())
+}
+
+fn device_login_from_row(row: &impl SqlRow) -> StorageResult<DeviceLoginRecord> {
+    let read = corrupt("device_logins");
+    let status: String = row.try_get("status").map_err(&read)?;
+    Ok(DeviceLoginRecord {
+        user_code: row.try_get("user_code").map_err(&read)?,
+        code_hash: row.try_get("code_hash").map_err(&read)?,
+        client_name: row.try_get("client_name").map_err(&read)?,
+        address: row.try_get("address").map_err(&read)?,
+        created_at: row.try_get("created_at").map_err(&read)?,
+        expires_at: row.try_get("expires_at").map_err(&read)?,
+        status: DeviceLoginStatus::parse(&status)
+            .ok_or_else(|| StorageError::Corrupt { table: "device_logins", detail: format!("status {status}") })?,
+        person_id: row.try_get("person_id").map_err(&read)?,
+    })
+}
+
+impl<D: Dialect> SqlStorage<D> {
+    async fn device_login_where(&self, condition: &str, value: &str) -> StorageResult<Option<DeviceLoginRecord>> {
+        let sql = format!("SELECT {DEVICE_LOGIN_COLUMNS} FROM device_logins WHERE {condition}");
+        let row = query(&sql).bind(value).fetch_optional(&self.pool).await.map_err(database_error)?;
+        row.as_ref().map(device_login_from_row).transpose()
+    }
 }
 
 #[async_trait]
@@ -213,19 +264,7 @@ impl<D: Dialect> PersonStore for SqlStorage<D> {
 
     async fn create_session(&self, session: &ConsoleSessionRecord, audit: Option<&NewAuditEntry>) -> StorageResult<()> {
         let mut transaction = self.pool.begin().await.map_err(database_error)?;
-        query(&format!("INSERT INTO console_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"))
-            .bind(&session.session_hash)
-            .bind(&session.person_id)
-            .bind(&session.tenant_id)
-            .bind(session.stage.as_str())
-            .bind(session.created_at)
-            .bind(session.last_seen_at)
-            .bind(session.expires_at)
-            .bind(session.revoked_at)
-            .bind(&session.address)
-            .execute(&mut *transaction)
-            .await
-            .map_err(write_error("session"))?;
+        insert_session(&mut transaction, session).await?;
         if let Some(audit) = audit {
             insert_audit(&mut transaction, audit).await?;
         }
@@ -286,5 +325,72 @@ impl<D: Dialect> PersonStore for SqlStorage<D> {
         .await
         .map_err(database_error)?;
         rows.iter().map(session_from_row).collect()
+    }
+
+    async fn create_device_login(&self, login: &DeviceLoginRecord, now: UnixMillis) -> StorageResult<()> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        query("DELETE FROM device_logins WHERE expires_at < $1")
+            .bind(now)
+            .execute(&mut *transaction)
+            .await
+            .map_err(database_error)?;
+        query(&format!("INSERT INTO device_logins ({DEVICE_LOGIN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            .bind(&login.user_code)
+            .bind(&login.code_hash)
+            .bind(&login.client_name)
+            .bind(&login.address)
+            .bind(login.created_at)
+            .bind(login.expires_at)
+            .bind(login.status.as_str())
+            .bind(&login.person_id)
+            .execute(&mut *transaction)
+            .await
+            .map_err(write_error("device login"))?;
+        transaction.commit().await.map_err(database_error)
+    }
+
+    async fn get_device_login(&self, user_code: &str) -> StorageResult<Option<DeviceLoginRecord>> {
+        self.device_login_where("user_code = $1", user_code).await
+    }
+
+    async fn find_device_login_by_hash(&self, code_hash: &str) -> StorageResult<Option<DeviceLoginRecord>> {
+        self.device_login_where("code_hash = $1", code_hash).await
+    }
+
+    async fn approve_device_login(
+        &self,
+        user_code: &str,
+        session: &ConsoleSessionRecord,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<bool> {
+        let mut transaction = self.pool.begin().await.map_err(database_error)?;
+        let changed = query(
+            "UPDATE device_logins SET status = 'approved', person_id = $1
+             WHERE user_code = $2 AND code_hash = $3 AND status = 'pending'",
+        )
+        .bind(&session.person_id)
+        .bind(user_code)
+        .bind(&session.session_hash)
+        .execute(&mut *transaction)
+        .await
+        .map_err(database_error)?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        insert_session(&mut transaction, session).await?;
+        insert_audit(&mut transaction, audit).await?;
+        transaction.commit().await.map_err(database_error)?;
+        Ok(true)
+    }
+
+    async fn deny_device_login(&self, user_code: &str) -> StorageResult<bool> {
+        let changed = query("UPDATE device_logins SET status = 'denied' WHERE user_code = $1 AND status = 'pending'")
+            .bind(user_code)
+            .execute(&self.pool)
+            .await
+            .map_err(database_error)?
+            .rows_affected();
+        Ok(changed > 0)
     }
 }

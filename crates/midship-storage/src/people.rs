@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use midship_core::clock::UnixMillis;
-use midship_core::people::{ConsoleSessionRecord, PersonRecord, SignInPolicy};
+use midship_core::people::{ConsoleSessionRecord, DeviceLoginRecord, PersonRecord, SignInPolicy};
 use midship_core::{NewAuditEntry, Page, PageRequest};
 
 use crate::StorageResult;
@@ -48,4 +48,21 @@ pub trait PersonStore: Send + Sync {
     ) -> StorageResult<()>;
     /// The person's sessions still open at `now`, newest first.
     async fn list_open_sessions(&self, person_id: &str, now: UnixMillis) -> StorageResult<Vec<ConsoleSessionRecord>>;
+
+    /// Stores a command-line sign-in, removing those expired before `now`. `Conflict` when the
+    /// user code is taken (the caller draws another).
+    async fn create_device_login(&self, login: &DeviceLoginRecord, now: UnixMillis) -> StorageResult<()>;
+    async fn get_device_login(&self, user_code: &str) -> StorageResult<Option<DeviceLoginRecord>>;
+    async fn find_device_login_by_hash(&self, code_hash: &str) -> StorageResult<Option<DeviceLoginRecord>>;
+    /// Moves a pending sign-in to approved by `session`'s person and begins `session` (whose hash
+    /// is the sign-in's), with the audit entry, in one transaction; `false` when it was no longer
+    /// pending.
+    async fn approve_device_login(
+        &self,
+        user_code: &str,
+        session: &ConsoleSessionRecord,
+        audit: &NewAuditEntry,
+    ) -> StorageResult<bool>;
+    /// Moves a pending sign-in to denied; `false` when it was no longer pending.
+    async fn deny_device_login(&self, user_code: &str) -> StorageResult<bool>;
 }

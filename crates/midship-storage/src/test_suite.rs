@@ -105,6 +105,7 @@ macro_rules! storage_test_suite {
             people_are_unique_by_login_and_updated_whole,
             sign_in_failures_lock_and_totp_steps_are_used_once,
             console_sessions_are_touched_listed_and_ended_once,
+            device_logins_are_approved_once_into_a_session,
             approvals_are_required_per_workspace_and_decided_once
         );
         #[tokio::test]

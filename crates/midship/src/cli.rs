@@ -44,6 +44,15 @@ pub enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Sign the command line in as you: confirm the code it shows in the console; the session is
+    /// saved as a context (your role and apps; approvals are yours).
+    Login {
+        /// The context's name [default: the server's host].
+        #[arg(long)]
+        context: Option<String>,
+    },
+    /// End the current context's session and forget it.
+    Logout,
     /// Named servers and their tokens, so commands need no --server and --token.
     Context {
         #[command(subcommand)]

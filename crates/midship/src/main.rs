@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod contexts;
+mod login;
 mod output;
 mod secrets;
 mod serve;
@@ -74,6 +75,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             secrets::reseal(&config).await
         }
         Command::Context { command } => contexts::run(command, cli.global.token.as_deref()),
+        Command::Login { context } => login::login(cli.global.server.as_deref(), context.as_deref()).await,
+        Command::Logout => login::logout(cli.global.server.as_deref(), cli.global.token.as_deref()).await,
         Command::Completion { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut command, "midship", &mut std::io::stdout());

@@ -2,6 +2,7 @@
 //! same app scopes, same "only hand out what you hold" rule), and their own account settings.
 //! Signing in is in [`sign_in`].
 
+pub mod device;
 pub mod oidc;
 pub mod password;
 pub mod sign_in;

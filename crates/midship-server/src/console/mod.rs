@@ -9,6 +9,7 @@
 
 pub(crate) mod account;
 pub(crate) mod csrf;
+pub(crate) mod device;
 pub(crate) mod form;
 pub(crate) mod layout;
 pub mod oidc;
@@ -31,6 +32,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/console/logout", post(session::logout))
         .merge(account::routes())
         .merge(oidc::routes())
+        .merge(device::routes())
         .merge(crate::access::people_console::routes())
         .route("/console/switch", get(session::switch_context))
         .merge(crate::apps::console::routes())

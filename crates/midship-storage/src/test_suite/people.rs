@@ -139,3 +139,51 @@ pub async fn console_sessions_are_touched_listed_and_ended_once(storage: Arc<dyn
     assert!(storage.list_open_sessions("PERSON0000000001", T0 + 3_600_010).await.unwrap().is_empty(), "expired");
     assert_eq!(storage.get_session("unknown").await.unwrap(), None);
 }
+
+pub async fn device_logins_are_approved_once_into_a_session(storage: Arc<dyn Storage>) {
+    use midship_core::people::{DeviceLoginRecord, DeviceLoginStatus};
+
+    bootstrapped(&storage).await;
+    storage.create_person(&person("PERSON0000000001", "ana"), &audit("person.create", "P1", T0)).await.unwrap();
+    let login = |user_code: &str, hash: &str, expires_at: i64| DeviceLoginRecord {
+        user_code: user_code.into(),
+        code_hash: hash.into(),
+        client_name: "midship CLI on build-7".into(),
+        address: "192.0.2.7".into(),
+        created_at: T0,
+        expires_at,
+        status: DeviceLoginStatus::Pending,
+        person_id: None,
+    };
+    storage.create_device_login(&login("OLDC-ODES", "hash-old", T0 + 10), T0).await.unwrap();
+    storage.create_device_login(&login("BCDF-GHJK", "hash-1", T0 + 600_000), T0 + 20).await.unwrap();
+    assert_eq!(storage.get_device_login("OLDC-ODES").await.unwrap(), None, "expired ones are removed");
+    let taken = storage.create_device_login(&login("BCDF-GHJK", "hash-2", T0 + 600_000), T0 + 20).await;
+    assert!(matches!(taken, Err(StorageError::Conflict { .. })), "{taken:?}");
+    assert_eq!(
+        storage.find_device_login_by_hash("hash-1").await.unwrap(),
+        Some(login("BCDF-GHJK", "hash-1", T0 + 600_000))
+    );
+
+    let mut cli_session = session("hash-1", "PERSON0000000001", T0 + 30);
+    let approve = audit("person.cli_sign_in", "PERSON0000000001", T0 + 30);
+    assert!(storage.approve_device_login("BCDF-GHJK", &cli_session, &approve).await.unwrap());
+    assert!(!storage.approve_device_login("BCDF-GHJK", &cli_session, &approve).await.unwrap(), "once");
+    assert_eq!(
+        storage.get_session("hash-1").await.unwrap(),
+        Some(cli_session.clone()),
+        "the CLI's secret is the session's"
+    );
+    let approved = storage.get_device_login("BCDF-GHJK").await.unwrap().unwrap();
+    assert_eq!(
+        (approved.status, approved.person_id.as_deref()),
+        (DeviceLoginStatus::Approved, Some("PERSON0000000001"))
+    );
+    assert!(!storage.deny_device_login("BCDF-GHJK").await.unwrap(), "a decided sign-in stays decided");
+
+    storage.create_device_login(&login("LMNP-QRST", "hash-3", T0 + 600_000), T0 + 40).await.unwrap();
+    assert!(storage.deny_device_login("LMNP-QRST").await.unwrap());
+    cli_session.session_hash = "hash-3".into();
+    assert!(!storage.approve_device_login("LMNP-QRST", &cli_session, &approve).await.unwrap(), "denied stays denied");
+    assert_eq!(storage.get_session("hash-3").await.unwrap(), None);
+}

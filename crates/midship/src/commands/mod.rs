@@ -78,7 +78,7 @@ fn client(global: &GlobalArgs) -> anyhow::Result<AdminClient> {
     AdminClient::new(&server, token).context("invalid --server")
 }
 
-const LOCAL_SERVER: &str = "http://127.0.0.1:7070";
+pub const LOCAL_SERVER: &str = "http://127.0.0.1:7070";
 
 /// One page when `--limit` is given, otherwise every page, followed through the cursors.
 async fn list_pages<T, F, Fut>(page: PageArgs, mut fetch: F) -> anyhow::Result<List<T>>

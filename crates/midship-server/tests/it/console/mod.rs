@@ -2,6 +2,7 @@
 
 mod approvals;
 mod browser;
+mod device;
 mod pages;
 mod people;
 mod sso;

@@ -1,15 +1,15 @@
 -- Four eyes: workspaces whose gated changes need a second person, and the requests.
 CREATE TABLE approval_policies (
     workspace_id  TEXT PRIMARY KEY REFERENCES workspaces (workspace_id),
-    required      INTEGER NOT NULL DEFAULT 0,
-    updated_at    INTEGER NOT NULL
+    required      BOOLEAN NOT NULL DEFAULT FALSE,
+    updated_at    BIGINT NOT NULL
 );
 
 CREATE TABLE approvals (
-    approval_id          TEXT PRIMARY KEY,
+    approval_id          TEXT COLLATE "C" PRIMARY KEY,
     tenant_id            TEXT NOT NULL,
     app_id               TEXT NOT NULL,
-    workspace_id         TEXT NOT NULL REFERENCES workspaces (workspace_id),
+    workspace_id         TEXT COLLATE "C" NOT NULL REFERENCES workspaces (workspace_id),
     -- config.publish, config.rollback, release.start, release.rollback, push.broadcast
     change               TEXT NOT NULL,
     -- JSON: what applying needs, exactly as asked.
@@ -18,14 +18,28 @@ CREATE TABLE approvals (
     requested_by_token   TEXT,
     requested_by_person  TEXT,
     requested_by_name    TEXT NOT NULL,
-    requested_at         INTEGER NOT NULL,
+    requested_at         BIGINT NOT NULL,
     -- pending, applied, failed, refused, cancelled
     status               TEXT NOT NULL,
     decided_by_token     TEXT,
     decided_by_person    TEXT,
     decided_by_name      TEXT,
-    decided_at           INTEGER,
+    decided_at           BIGINT,
     comment              TEXT NOT NULL DEFAULT '',
     outcome              TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX approvals_by_workspace ON approvals (workspace_id, approval_id);
+
+-- Command-line sign-ins waiting for a person to confirm their code (RFC 8628's device flow).
+CREATE TABLE device_logins (
+    user_code    TEXT PRIMARY KEY,
+    -- SHA-256 of the CLI's secret, which becomes the session's once confirmed.
+    code_hash    TEXT NOT NULL UNIQUE,
+    client_name  TEXT NOT NULL,
+    address      TEXT NOT NULL,
+    created_at   BIGINT NOT NULL,
+    expires_at   BIGINT NOT NULL,
+    -- pending, approved, denied
+    status       TEXT NOT NULL,
+    person_id    TEXT
+);
