@@ -42,6 +42,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(crate::gateway::console::routes())
         .merge(crate::sync::console::routes())
         .merge(crate::push::console::routes())
+        .merge(crate::push::settings_console::routes())
         .merge(crate::delivery::console::routes(state.settings.delivery.settings.max_package_bytes as usize))
         .merge(crate::analytics::console::routes())
         .route("/console/{*rest}", any(unknown_page))

@@ -54,6 +54,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
     let may_send = session.principal.role.allows(Action::Operate);
     let body = html! {
         h1 { "Push" }
+        p { a href="/console/push/templates" { "Templates and channels →" } }
         h2 { "Last 7 days" }
         (layout::funnel_chart("push funnel, last 7 days", &[
             ("targets", week.targets), ("sent", week.sent), ("delivered", week.delivered),
@@ -114,7 +115,8 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         }
         p.muted {
             "Devices report tokens and bind users with " code { "midship.push.report" } " and "
-            code { "midship.push.bind" } "; templates and channel settings are in the API and CLI (docs/push.md)."
+            code { "midship.push.bind" } "; templates and channels (APNs, FCM) are on "
+            a href="/console/push/templates" { "their own page" } "."
         }
     };
     layout::page(&session, PAGE, "Push", body)

@@ -3,3 +3,4 @@
 pub(crate) mod console;
 pub(crate) mod rest;
 pub(crate) mod rpc;
+pub(crate) mod settings_console;

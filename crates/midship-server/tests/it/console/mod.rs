@@ -5,4 +5,5 @@ mod browser;
 mod device;
 mod pages;
 mod people;
+mod push;
 mod sso;
