@@ -131,8 +131,8 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
     layout::page(&session, "/console/push", "Push templates", body)
 }
 
-fn workspace_or_back(session: &ConsoleSession) -> Result<String, Response> {
-    session.context.workspace_id().map(str::to_owned).ok_or_else(|| Redirect::to(PAGE).into_response())
+fn workspace_of(session: &ConsoleSession) -> Option<String> {
+    session.context.workspace_id().map(str::to_owned)
 }
 
 fn done(result: Result<impl Sized, PushError>) -> Response {
@@ -158,10 +158,7 @@ pub async fn set_template(
     session: ConsoleSession,
     Form(form): Form<TemplateForm>,
 ) -> Response {
-    let workspace_id = match workspace_or_back(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(response) => return response,
-    };
+    let Some(workspace_id) = workspace_of(&session) else { return Redirect::to(PAGE).into_response() };
     let uri = Some(form.uri.trim().to_owned()).filter(|uri| !uri.is_empty());
     let message = PushMessageBody { title: form.title, content: form.content, uri, ..PushMessageBody::default() };
     done(state.push.put_template(&session.principal, &workspace_id, form.name.trim(), message).await)
@@ -177,10 +174,7 @@ pub async fn delete_template(
     session: ConsoleSession,
     Form(form): Form<NameForm>,
 ) -> Response {
-    let workspace_id = match workspace_or_back(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(response) => return response,
-    };
+    let Some(workspace_id) = workspace_of(&session) else { return Redirect::to(PAGE).into_response() };
     done(
         state.push.delete_definition(&session.principal, &workspace_id, PushDefinitionKind::Template, &form.name).await,
     )
@@ -213,10 +207,7 @@ pub async fn send_template(
     session: ConsoleSession,
     Form(form): Form<SendTemplateForm>,
 ) -> Response {
-    let workspace_id = match workspace_or_back(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(response) => return response,
-    };
+    let Some(workspace_id) = workspace_of(&session) else { return Redirect::to(PAGE).into_response() };
     let values = match parse_values(&form.values) {
         Ok(values) => values,
         Err(error) => return layout::error_page(error.status, &error.message),
@@ -244,10 +235,7 @@ pub async fn set_channel(
     session: ConsoleSession,
     Form(form): Form<ChannelForm>,
 ) -> Response {
-    let workspace_id = match workspace_or_back(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(response) => return response,
-    };
+    let Some(workspace_id) = workspace_of(&session) else { return Redirect::to(PAGE).into_response() };
     let definition: Value = match serde_json::from_str(&form.definition) {
         Ok(definition) => definition,
         Err(error) => {
@@ -262,10 +250,7 @@ pub async fn delete_channel(
     session: ConsoleSession,
     Form(form): Form<NameForm>,
 ) -> Response {
-    let workspace_id = match workspace_or_back(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(response) => return response,
-    };
+    let Some(workspace_id) = workspace_of(&session) else { return Redirect::to(PAGE).into_response() };
     done(state.push.delete_definition(&session.principal, &workspace_id, PushDefinitionKind::Channel, &form.name).await)
 }
 
