@@ -182,13 +182,15 @@ pub async fn page(
             }
         }
         h2 { "Crashes, ANRs and lags" }
+        p { a href="/console/analytics/logs" { "Diagnosis logs: ask devices for their log files, search them →" } }
         @if groups.is_empty() { p.muted { "None reported." } } @else {
             table {
                 thead { tr { th { "Kind" } th { "Group" } th { "Count" } th { "Devices" } th { "Users" } th { "First seen" } th { "Last seen" } th { "Fingerprint" } } }
                 tbody {
                     @for group in &groups {
                         tr {
-                            td { (group.kind) } td { (group.title) } td { (group.count) } td { (group.devices) } td { (group.users) }
+                            td { (group.kind) } td { a href={ "/console/analytics/crashes/" (group.fingerprint) } { (group.title) } }
+                            td { (group.count) } td { (group.devices) } td { (group.users) }
                             td { (format_rfc3339(group.first_seen)) } td { (format_rfc3339(group.last_seen)) } td.mono { (group.fingerprint) }
                         }
                     }

@@ -351,4 +351,32 @@ async fn analytics_page_charts_reports_funnels_and_crash_groups() {
     assert!(!cohort.contains("0.0%"), "no false 0 %: {cohort}");
     let bad = browser.get("/console/analytics?from=someday").await;
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    // A crash group's page: the stack, rates per version, the samples' device context.
+    let crash = serde_json::json!({ "batch_id": "b2", "events": [
+        { "kind": "crash", "time": now, "app_version": "2.1.0",
+          "exception": { "type": "java.lang.IllegalStateException", "message": "ticket already used" },
+          "frames": [{ "function": "validate", "module": "com.transit.Gate", "file": "Gate.kt", "line": 77 }],
+          "context": { "model": "Pixel 8", "os_version": "15" } },
+    ]});
+    assert_eq!(device.rpc("midship.analytics.upload", &crash).await.unwrap().result, 1000);
+    let page = browser.text("/console/analytics").await;
+    let link = page.split(r#"href="/console/analytics/crashes/"#).nth(1).expect("groups link to their page");
+    let fingerprint = link.split('"').next().unwrap().to_owned();
+    let detail = browser.text(&format!("/console/analytics/crashes/{fingerprint}")).await;
+    assert!(detail.contains("at com.transit.Gate.validate (Gate.kt:77)"), "{detail}");
+    assert!(detail.contains("Pixel 8") && detail.contains("RIDER-1"), "the device context: {detail}");
+    let unknown = browser.get("/console/analytics/crashes/0123456789abcdef").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+
+    // Diagnosis logs: a request is recorded and sent; a search with no files finds nothing.
+    browser.page("/console/analytics/logs").await;
+    let asked = browser.post("/console/analytics/logs/request", &[("device_id", "RIDER-1"), ("user_id", "")]).await;
+    assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+    let logs = browser.text(asked.headers()["location"].to_str().unwrap()).await;
+    assert!(logs.contains("Asked RIDER-1 for its log file"), "{logs}");
+    assert!(browser.text("/console/analytics/logs?q=timeout").await.contains("0 matching lines"));
+    browser.page("/console/analytics/logs").await;
+    let neither = browser.post("/console/analytics/logs/request", &[("device_id", ""), ("user_id", "")]).await;
+    assert_eq!(neither.status(), StatusCode::BAD_REQUEST);
 }
