@@ -170,7 +170,10 @@ pub fn funnel_chart(label: &str, stages: &[(&str, i64)]) -> Markup {
                 @let y = index as i64 * ROW + 4;
                 @let bar = (WIDTH - LABEL - 80) * count / largest;
                 text x="0" y=(y + 17) font-size="13" fill="#1d2733" { (label) }
-                rect x=(LABEL) y=(y) width=(bar.max(1)) height="20" rx="3" fill="#0b63c5" {}
+                @let first = stages.first().map_or(0, |(_, first)| *first).max(1);
+                rect x=(LABEL) y=(y) width=(bar.max(1)) height="20" rx="3" fill="#0b63c5" {
+                    title { (label) ": " (count) " (" (format!("{:.1}", *count as f64 * 100.0 / first as f64)) " % of the first step)" }
+                }
                 text x=(LABEL + bar + 8) y=(y + 16) font-size="13" fill="#5b6b7c" { (count) }
             }
         }

@@ -46,6 +46,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(crate::delivery::console::routes(state.settings.delivery.settings.max_package_bytes as usize))
         .merge(crate::analytics::console::routes())
         .merge(crate::analytics::detail_console::routes())
+        .merge(crate::analytics::alerts_console::routes())
         .route("/console/{*rest}", any(unknown_page))
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::require_token))
         .layer(axum::middleware::from_fn(refuse_cross_site_posts))

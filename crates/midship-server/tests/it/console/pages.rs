@@ -380,3 +380,42 @@ async fn analytics_page_charts_reports_funnels_and_crash_groups() {
     let neither = browser.post("/console/analytics/logs/request", &[("device_id", ""), ("user_id", "")]).await;
     assert_eq!(neither.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn alert_rules_are_added_listed_and_removed_in_the_console() {
+    let server = TestServer::start().await;
+    let mut ana = Browser::person(&server, "ana", "developer").await;
+    ana.post_vec("/console/apps", vec![("name", "Clinic"), ("workspaces", "prod")]).await;
+    let page = ana.page("/console/analytics/alerts").await;
+    assert!(page.contains("No rules yet") && page.contains("Add a rule"), "{page}");
+    let rule = [
+        ("name", "crashes"),
+        ("metric", "crash_rate"),
+        ("operation_type", ""),
+        ("threshold", "0.02"),
+        ("window_minutes", "10"),
+        ("webhook_url", "https://hooks.clinic.example/midship"),
+    ];
+    assert_eq!(ana.post("/console/analytics/alerts", &rule).await.status(), StatusCode::SEE_OTHER);
+    let page = ana.page("/console/analytics/alerts").await;
+    assert!(
+        page.contains("crash_rate") && page.contains("&gt; 0.02 over 10 min") && page.contains("unknown"),
+        "{page}"
+    );
+    let mut bad = rule;
+    bad[3] = ("threshold", "a lot");
+    assert_eq!(ana.post("/console/analytics/alerts", &bad).await.status(), StatusCode::BAD_REQUEST);
+    ana.page("/console/analytics/alerts").await;
+    let mut outside = rule;
+    outside[5] = ("webhook_url", "ftp://files.example");
+    assert_eq!(ana.post("/console/analytics/alerts", &outside).await.status(), StatusCode::BAD_REQUEST);
+
+    let page = ana.page("/console/analytics/alerts").await;
+    let rule_id = page.split(r#"name="rule_id" value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+    ana.post("/console/analytics/alerts/delete", &[("rule_id", rule_id.as_str())]).await;
+    assert!(ana.page("/console/analytics/alerts").await.contains("No rules yet"));
+
+    let mut ben = Browser::person(&server, "ben", "operator").await;
+    let page = ben.page("/console/analytics/alerts").await;
+    assert!(!page.contains("Add a rule"), "rules post to outside URLs: developers set them");
+}
