@@ -13,6 +13,7 @@ pub(crate) mod device;
 pub(crate) mod form;
 pub(crate) mod layout;
 pub mod oidc;
+pub(crate) mod rule_editor;
 pub(crate) mod session;
 
 use axum::Router;

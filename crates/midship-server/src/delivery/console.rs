@@ -22,6 +22,7 @@ use serde_json::json;
 use crate::AppState;
 use crate::approvals;
 use crate::console::layout;
+use crate::console::rule_editor::{self, EditorParts, RuleFields};
 use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
 use crate::extract::refuse_announced_over;
@@ -41,6 +42,8 @@ pub fn routes(max_package_bytes: usize) -> Router<AppState> {
 }
 
 const PAGE: &str = "/console/delivery";
+/// A release's whitelist and share of devices are its stage; its rules name the rest.
+const RELEASE_RULE: EditorParts = EditorParts { whitelist: false, percentage: false };
 
 /// Sends the chosen file as the request body with the anti-forgery header, showing the upload's
 /// progress; without JavaScript the page says to use the CLI.
@@ -130,9 +133,25 @@ pub struct Notice {
 }
 
 pub async fn page(State(state): State<AppState>, session: ConsoleSession, Query(notice): Query<Notice>) -> Response {
+    render(&state, &session, &notice, None).await
+}
+
+/// A release form refused: what was typed, the field at fault and why.
+struct RefusedRelease<'a> {
+    form: &'a ReleaseForm,
+    field: &'static str,
+    message: String,
+}
+
+async fn render(
+    state: &AppState,
+    session: &ConsoleSession,
+    notice: &Notice,
+    refused: Option<RefusedRelease<'_>>,
+) -> Response {
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         let body = html! { h1 { "Delivery" } p.muted { "Create an app first, then pick it and a workspace above." } };
-        return layout::page(&session, PAGE, "Delivery", body);
+        return layout::page(session, PAGE, "Delivery", body);
     };
     let packages = match state.delivery.packages(&session.principal, &workspace_id).await {
         Ok(packages) => packages,
@@ -143,6 +162,8 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession, Query(
         Err(error) => return failure(error),
     };
     let may_operate = session.principal.role.allows(Action::Operate);
+    let typed = refused.as_ref().map(|refused| refused.form);
+    let invalid = |field: &str| refused.as_ref().is_some_and(|refused| refused.field == field).then_some("true");
     let uploaded =
         notice.uploaded.as_ref().and_then(|id| packages.iter().find(|summary| &summary.package.package_id == id));
     let body = html! {
@@ -151,7 +172,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession, Query(
             p.notice role="status" { "Uploaded " (summary.package.kind.as_str()) " " (summary.package.app_id) " "
                 (summary.package.version) ", signed and diffed against " (summary.patches.len()) " earlier versions." }
         }
-        @if may_operate { (upload_form(&session)) }
+        @if may_operate { (upload_form(session)) }
         @if let Some(newest) = releases.first() {
             h2 { "Newest release: " (newest.package.kind.as_str()) " " (newest.package.app_id) " " (newest.package.version) }
             @let steps: Vec<(&str, i64)> = STEPS.iter().map(|step| (*step, newest.stats.get(*step).copied().unwrap_or(0))).collect();
@@ -220,22 +241,30 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession, Query(
             }
         } }
         @if may_operate && !packages.is_empty() {
-            form.card method="post" action="/console/delivery/release" {
+            form.card #release method="post" action="/console/delivery/release" {
                 (session.csrf_field())
                 h2 { "Release a package" }
+                @if let Some(refused) = &refused { p.error role="alert" { (refused.message) } }
                 label { "Package " select name="package_id" {
                     @for summary in packages.iter().rev() {
-                        option value=(summary.package.package_id) {
+                        option value=(summary.package.package_id) selected[typed.is_some_and(|form| form.package_id == summary.package.package_id)] {
                             (summary.package.kind.as_str()) " " (summary.package.app_id) " " (summary.package.version)
                         }
                     }
                 } }
-                label { " Stage " select name="stage" { option value="whitelist" { "whitelist" } option value="official" { "official" } } }
-                label { " Whitelist user ids " input name="users" size="40" placeholder="alice, bob"; }
-                label { " Upgrade mode " select name="mode" {
-                    option value="" { "(not an upgrade)" } option value="remind_once" { "remind once" }
-                    option value="remind_always" { "remind every time" } option value="force" { "force" }
+                label { " Stage " select name="stage" {
+                    option value="whitelist" { "whitelist" }
+                    option value="official" selected[typed.is_some_and(|form| form.stage == "official")] { "official" }
                 } }
+                label { " Whitelist user ids " input name="users" size="40" placeholder="alice, bob"
+                    value=[typed.map(|form| form.users.as_str())] aria-invalid=[invalid("users")]; }
+                label { " Upgrade mode " select name="mode" aria-invalid=[invalid("mode")] {
+                    option value="" { "(not an upgrade)" }
+                    @for (mode, words) in [("remind_once", "remind once"), ("remind_always", "remind every time"), ("force", "force")] {
+                        option value=(mode) selected[typed.is_some_and(|form| form.mode == mode)] { (words) }
+                    }
+                } }
+                (rule_editor::editor(typed.map(|form| &form.rule), refused.as_ref().map(|refused| refused.field), RELEASE_RULE))
                 button type="submit" { "Release" }
             }
         }
@@ -245,7 +274,10 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession, Query(
             " (docs/delivery.md)."
         }
     };
-    layout::page(&session, PAGE, "Delivery", body)
+    let status = if refused.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
+    let mut response = layout::page(session, PAGE, "Delivery", body);
+    *response.status_mut() = status;
+    response
 }
 
 /// The upload's fields, in the query: the body is the file.
@@ -301,6 +333,8 @@ pub struct ReleaseForm {
     users: String,
     #[serde(default)]
     mode: String,
+    #[serde(flatten)]
+    rule: RuleFields,
 }
 
 pub async fn release(
@@ -320,19 +354,32 @@ pub async fn release(
         },
         _ => Stage::Official,
     };
+    let refuse = |field: &'static str, message: String| RefusedRelease { form: &form, field, message };
     let mode = match form.mode.as_str() {
         "" => None,
         mode => match serde_json::from_value(serde_json::Value::String(mode.to_owned())) {
             Ok(mode) => Some(mode),
-            Err(_) => return layout::error_page(axum::http::StatusCode::BAD_REQUEST, "unknown upgrade mode"),
+            Err(_) => {
+                let refused = refuse("mode", "unknown upgrade mode".into());
+                return render(&state, &session, &Notice::default(), Some(refused)).await;
+            }
         },
     };
-    let definition =
-        ReleaseDefinition { stage, rules: Default::default(), mode, remind_interval_hours: None, note: String::new() };
-    approvals::console::after_gated(
-        approvals::create_release(&state, &session.principal, &workspace_id, &form.package_id, definition).await,
-        PAGE,
-    )
+    let rules = match form.rule.to_rule(RELEASE_RULE) {
+        Ok(rules) => rules,
+        Err(error) => {
+            return render(&state, &session, &Notice::default(), Some(refuse(error.field, error.message))).await;
+        }
+    };
+    let definition = ReleaseDefinition { stage, rules, mode, remind_interval_hours: None, note: String::new() };
+    match approvals::create_release(&state, &session.principal, &workspace_id, &form.package_id, definition).await {
+        Err(error) if error.status == StatusCode::BAD_REQUEST => {
+            // The message names the part at fault ("invalid stage…", "invalid mode…").
+            let field = if error.message.contains("mode") { "mode" } else { "users" };
+            render(&state, &session, &Notice::default(), Some(refuse(field, error.message))).await
+        }
+        outcome => approvals::console::after_gated(outcome, PAGE),
+    }
 }
 
 #[derive(Debug, Deserialize)]

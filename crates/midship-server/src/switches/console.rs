@@ -8,14 +8,18 @@ use axum::routing::{get, post};
 use maud::html;
 use midship_core::PageRequest;
 use midship_core::clock::format_rfc3339;
-use midship_switches::{SwitchDefinition, SwitchError, ValueType};
+use midship_switches::{SwitchDefinition, SwitchError, TargetedValue, ValueType};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::approvals;
 use crate::console::layout;
+use crate::console::rule_editor::{self, EditorParts, RuleFields};
 use crate::console::session::ConsoleSession;
 use crate::error::ApiError;
+
+/// A switch target may name its whitelist and share of devices.
+const SWITCH_RULE: EditorParts = EditorParts { whitelist: true, percentage: true };
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -106,9 +110,18 @@ async fn render(state: &AppState, session: &ConsoleSession, refused: Option<Refu
                     value=[typed.map(|form| form.default_value.as_str())] aria-invalid=[invalid("default_value")]; }
                 label { "Description " input name="description" size="60"
                     value=[typed.map(|form| form.description.as_str())] aria-invalid=[invalid("description")]; }
-                label { "Targets (JSON array of {\"value\": …, \"rule\": {…}}, first match wins) "
-                    br; textarea name="targets" rows="6" cols="90" aria-invalid=[invalid("targets")] {
-                        (typed.map_or("[]", |form| form.targets.as_str()))
+                fieldset {
+                    legend { "A value for some devices (added after the targets below)" }
+                    label { "Value " input name="target_value" size="30" placeholder="empty: no targeted value"
+                        value=[typed.map(|form| form.target_value.as_str())] aria-invalid=[invalid("target_value")]; }
+                    (rule_editor::editor(typed.map(|form| &form.rule), refused.as_ref().map(|refused| refused.field), SWITCH_RULE))
+                }
+                details open[typed.is_some_and(|form| form.targets.trim().len() > 2)] {
+                    summary { "Targets as JSON (several, first match wins)" }
+                    label { "A JSON array of {\"value\": …, \"rule\": {…}} "
+                        br; textarea name="targets" rows="6" cols="90" aria-invalid=[invalid("targets")] {
+                            (typed.map_or("[]", |form| form.targets.as_str()))
+                        }
                     }
                 }
                 button type="submit" { "Save to draft" }
@@ -156,6 +169,11 @@ pub struct SwitchForm {
     description: String,
     #[serde(default)]
     targets: String,
+    /// One more target, from the structured editor: this value for whom the rule names.
+    #[serde(default)]
+    target_value: String,
+    #[serde(flatten)]
+    rule: RuleFields,
 }
 
 pub async fn set(State(state): State<AppState>, session: ConsoleSession, Form(form): Form<SwitchForm>) -> Response {
@@ -174,12 +192,26 @@ pub async fn set(State(state): State<AppState>, session: ConsoleSession, Form(fo
         }
     };
     let targets_text = if form.targets.trim().is_empty() { "[]" } else { form.targets.trim() };
-    let targets = match serde_json::from_str(targets_text) {
+    let mut targets: Vec<TargetedValue> = match serde_json::from_str(targets_text) {
         Ok(targets) => targets,
         Err(error) => {
             return render(&state, &session, Some(refuse("targets", format!("targets: {error}")))).await;
         }
     };
+    if !form.target_value.trim().is_empty() {
+        let value = match value_type.parse_value(&form.target_value) {
+            Ok(value) => value,
+            Err(message) => {
+                return render(&state, &session, Some(refuse("target_value", format!("targeted value: {message}"))))
+                    .await;
+            }
+        };
+        let rule = match form.rule.to_rule(SWITCH_RULE) {
+            Ok(rule) => rule,
+            Err(error) => return render(&state, &session, Some(refuse(error.field, error.message))).await,
+        };
+        targets.push(TargetedValue { value, rule });
+    }
     let definition = SwitchDefinition {
         key: form.key.trim().to_owned(),
         value_type,

@@ -419,3 +419,85 @@ async fn alert_rules_are_added_listed_and_removed_in_the_console() {
     let page = ben.page("/console/analytics/alerts").await;
     assert!(!page.contains("Add a rule"), "rules post to outside URLs: developers set them");
 }
+
+#[tokio::test]
+async fn the_structured_rule_editor_targets_switches_and_releases_and_marks_a_wrong_field() {
+    let server = TestServer::start().await;
+    let mut browser = Browser::person(&server, "ana", "admin").await;
+    browser.post_vec("/console/apps", vec![("name", "Transit"), ("workspaces", "prod")]).await;
+    let admin = server.admin();
+    let app = admin.list_apps(&Default::default()).await.unwrap().items.remove(0);
+    let workspace = admin.list_workspaces(&app.app_id).await.unwrap().items.remove(0).workspace_id;
+
+    let page = browser.text("/console/switches").await;
+    assert!(page.contains(r#"name="rule_cities_mode""#) && page.contains(r#"name="rule_percentage""#), "{page}");
+    let switch = |cities: &'static str| {
+        vec![
+            ("key", "fares.new"),
+            ("value_type", "bool"),
+            ("default_value", "false"),
+            ("targets", "[]"),
+            ("target_value", "true"),
+            ("rule_user_ids", "tester-1"),
+            ("rule_platforms", "android, ios"),
+            ("rule_cities_mode", "include"),
+            ("rule_cities", cities),
+            ("rule_app_mode", "in_range"),
+            ("rule_app_min", "3.2.0"),
+            ("rule_percentage", "20"),
+        ]
+    };
+    let refused = browser.post_vec("/console/switches", switch("")).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let page = refused.text().await.unwrap();
+    assert!(
+        page.contains(r#"name="rule_cities" size="40" value="" placeholder="Hangzhou, Ningbo" aria-invalid="true""#),
+        "{page}"
+    );
+    assert!(page.contains(r#"value="3.2.0""#) && page.contains(r#"value="tester-1""#), "kept as typed: {page}");
+    browser.page("/console/switches").await;
+    let saved = browser.post_vec("/console/switches", switch("Hangzhou, Ningbo")).await;
+    assert_eq!(saved.status(), StatusCode::SEE_OTHER, "{}", saved.text().await.unwrap());
+    let stored = admin.get_switch(&workspace, "fares.new").await.unwrap().draft.unwrap();
+    assert_eq!(
+        stored["targets"][0]["rule"],
+        serde_json::json!({ "whitelist": { "user_ids": ["tester-1"] }, "platforms": ["android", "ios"],
+            "cities": { "include": ["Hangzhou", "Ningbo"] }, "app_version": { "in_range": { "min": "3.2.0", "max": null } },
+            "percentage": 20.0 })
+    );
+
+    let files = midship_package::Files::from([
+        (
+            "manifest.json".to_owned(),
+            serde_json::json!({ "app_id": "50000001", "version": "1.0.0", "vhost": "https://50000001.h5app.example.com", "main_url": "/index.html" })
+                .to_string()
+                .into_bytes(),
+        ),
+        ("index.html".to_owned(), b"<html>fares</html>".to_vec()),
+    ]);
+    let package =
+        admin.upload_package(&workspace, &[("kind", "h5")], midship_package::write_zip(&files)).await.unwrap();
+    let page = browser.text("/console/delivery").await;
+    assert!(!page.contains(r#"name="rule_percentage""#), "a release's share is its stage: {page}");
+    let release = |networks_mode: &'static str| {
+        vec![
+            ("package_id", package.package_id.clone()),
+            ("stage", "official".into()),
+            ("users", String::new()),
+            ("mode", String::new()),
+            ("rule_networks_mode", networks_mode.into()),
+            ("rule_networks", "wifi".into()),
+            ("rule_os_mode", "in_range".into()),
+            ("rule_os_min", "12".into()),
+        ]
+    };
+    let refused = browser.post_vec("/console/delivery/release", release("sometimes")).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    assert!(refused.text().await.unwrap().contains(r#"value="12""#), "kept as typed");
+    browser.page("/console/delivery").await;
+    let released = browser.post_vec("/console/delivery/release", release("include")).await;
+    assert_eq!(released.status(), StatusCode::SEE_OTHER, "{}", released.text().await.unwrap());
+    let stored = &admin.list_releases(&workspace).await.unwrap().items[0].definition;
+    assert_eq!(stored["rules"]["networks"], serde_json::json!({ "include": ["wifi"] }));
+    assert_eq!(stored["rules"]["os_version"], serde_json::json!({ "in_range": { "min": "12", "max": null } }));
+}
