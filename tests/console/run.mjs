@@ -222,6 +222,15 @@ try {
   await page.waitForSelector('#upload p.error');
   assert.match(await page.textContent('#upload p.error'), /zip/i, 'a corrupt package is refused with the reason');
 
+  // A ProGuard/R8 mapping, so crashes of that version read with their real names.
+  await page.goto(`${baseUrl}/console/analytics/symbols`);
+  await page.fill('form.upload input[name=app_version]', '1.0.0');
+  await page.setInputFiles('form.upload input[name=file]', { name: 'mapping.txt', mimeType: 'text/plain',
+    buffer: Buffer.from('com.metro.Timetable -> a.b:\n    void refresh() -> c\n') });
+  await page.click('form.upload button');
+  await page.waitForURL(/\/console\/analytics\/symbols\?uploaded=1\.0\.0/);
+  assert.match(await page.textContent('table'), /1\.0\.0\s*proguard\s*1/);
+
   // Four eyes: the admin requires approvals in this workspace; a publication waits for Bo.
   await page.goto(`${baseUrl}/console/approvals`);
   await page.click('form[action="/console/approvals/policy"] button');

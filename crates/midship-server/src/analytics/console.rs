@@ -183,7 +183,8 @@ pub async fn page(
         }
         h2 { "Crashes, ANRs and lags" }
         p { a href="/console/analytics/logs" { "Diagnosis logs: ask devices for their log files, search them →" } " · "
-            a href="/console/analytics/alerts" { "Alert rules and their history →" } }
+            a href="/console/analytics/alerts" { "Alert rules and their history →" } " · "
+            a href="/console/analytics/symbols" { "Symbol files (ProGuard/R8) →" } }
         @if groups.is_empty() { p.muted { "None reported." } } @else {
             table {
                 thead { tr { th { "Kind" } th { "Group" } th { "Count" } th { "Devices" } th { "Users" } th { "First seen" } th { "Last seen" } th { "Fingerprint" } } }

@@ -1,9 +1,10 @@
 //! The analytics pages below the overview: one crash group (its stack, rates per app version,
-//! the newest samples with their device context) and diagnosis logs (ask a device or a user's
-//! devices for their log file, read the files, search them).
+//! the newest samples with their device context), diagnosis logs (ask a device or a user's
+//! devices for their log file, read the files, search them) and symbol files (ProGuard/R8
+//! mappings that retrace crashes).
 
 use axum::Router;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
@@ -18,9 +19,13 @@ use serde_json::Value;
 use crate::AppState;
 use crate::console::layout;
 use crate::console::session::ConsoleSession;
+use crate::console::upload;
 use crate::error::ApiError;
 
 const LOGS: &str = "/console/analytics/logs";
+const SYMBOLS: &str = "/console/analytics/symbols";
+/// A ProGuard/R8 mapping of a large app runs to tens of megabytes.
+const MAX_MAPPING_BYTES: usize = 256 * 1024 * 1024;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -28,6 +33,11 @@ pub fn routes() -> Router<AppState> {
         .route(LOGS, get(logs))
         .route("/console/analytics/logs/request", post(request_logs))
         .route("/console/analytics/logs/files/{file_id}", get(log_file))
+        .route(SYMBOLS, get(symbols))
+        .route(
+            "/console/analytics/symbols/upload",
+            post(upload_symbols).layer(DefaultBodyLimit::max(MAX_MAPPING_BYTES)),
+        )
 }
 
 fn failure(error: AnalyticsError) -> Response {
@@ -248,6 +258,73 @@ pub async fn log_file(State(state): State<AppState>, session: ConsoleSession, Pa
             layout::page(&session, LOGS, "Log file", body)
         }
         Err(error) => failure(error),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct SymbolsNotice {
+    uploaded: Option<String>,
+}
+
+pub async fn symbols(
+    State(state): State<AppState>,
+    session: ConsoleSession,
+    Query(notice): Query<SymbolsNotice>,
+) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return no_workspace(&session, SYMBOLS, "Symbol files");
+    };
+    let files = match state.analytics.symbol_files(&session.principal, &workspace_id).await {
+        Ok(files) => files,
+        Err(error) => return failure(error),
+    };
+    let body = html! {
+        p { a href="/console/analytics" { "← Analytics" } }
+        h1 { "Symbol files" }
+        @if let Some(version) = &notice.uploaded {
+            p.notice role="status" { "The mapping of " (version) " is in place: crashes of that version, past and new, are retraced and grouped again." }
+        }
+        @if session.principal.role.allows(Action::Operate) {
+            form.card.upload data-csrf=(session.csrf) data-url="/console/analytics/symbols/upload" {
+                h2 { "Upload a ProGuard/R8 mapping" }
+                label { "App version " input name="app_version" required maxlength="64" placeholder="3.2.0"; }
+                (upload::file_field("Upload", "midship stats symbols --upload"))
+            }
+            (upload::script())
+        }
+        @if files.is_empty() { p.muted { "No symbol files yet." } }
+        @else { div.scroll { table {
+            thead { tr { th { "App version" } th { "Kind" } th { "Classes" } th { "Size" } th { "Uploaded" } } }
+            tbody { @for file in &files { tr {
+                td { (file.app_version) } td { (file.kind) } td { (file.classes) } td { (file.size) " bytes" } td { (file.uploaded_at) }
+            } } }
+        } } }
+    };
+    layout::page(&session, "/console/analytics", "Symbol files", body)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SymbolFields {
+    #[serde(default)]
+    app_version: String,
+}
+
+pub async fn upload_symbols(
+    State(state): State<AppState>,
+    session: ConsoleSession,
+    Query(fields): Query<SymbolFields>,
+    body: axum::body::Bytes,
+) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return upload::refused(ApiError::invalid("pick an app and a workspace first"));
+    };
+    let version = fields.app_version.trim();
+    match state.analytics.upload_mapping(&session.principal, &workspace_id, version, body.to_vec()).await {
+        Ok(view) => {
+            let version: String = url::form_urlencoded::byte_serialize(view.app_version.as_bytes()).collect();
+            upload::done(format!("{SYMBOLS}?uploaded={version}"))
+        }
+        Err(error) => upload::refused(error.into()),
     }
 }
 

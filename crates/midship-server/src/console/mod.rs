@@ -15,6 +15,7 @@ pub(crate) mod layout;
 pub mod oidc;
 pub(crate) mod rule_editor;
 pub(crate) mod session;
+pub(crate) mod upload;
 
 use axum::Router;
 use axum::extract::Request;

@@ -2,7 +2,6 @@
 //! far devices got (the newest release as an SVG funnel), releasing a package, and pausing,
 //! resuming, ending and rolling back releases. Uploads go through the API and CLI.
 
-use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Form, Query, State};
@@ -10,20 +9,20 @@ use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use maud::{Markup, PreEscaped, html};
+use maud::{Markup, html};
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
 use midship_delivery::{DeliveryError, ReleaseAction, ReleaseDefinition, Stage, UploadRequest};
 use midship_storage::{PackageKind, ReleaseStatus};
 use midship_targeting::rules::Whitelist;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::AppState;
 use crate::approvals;
 use crate::console::layout;
 use crate::console::rule_editor::{self, EditorParts, RuleFields};
 use crate::console::session::ConsoleSession;
+use crate::console::upload;
 use crate::error::ApiError;
 use crate::extract::refuse_announced_over;
 
@@ -45,55 +44,9 @@ const PAGE: &str = "/console/delivery";
 /// A release's whitelist and share of devices are its stage; its rules name the rest.
 const RELEASE_RULE: EditorParts = EditorParts { whitelist: false, percentage: false };
 
-/// Sends the chosen file as the request body with the anti-forgery header, showing the upload's
-/// progress; without JavaScript the page says to use the CLI.
-const UPLOAD_SCRIPT: &str = r#"
-document.getElementById('upload').addEventListener('submit', (event) => {
-  event.preventDefault();
-  const form = event.target;
-  const file = form.elements.file.files[0];
-  const query = new URLSearchParams();
-  for (const name of ['kind', 'platform', 'version', 'app_version', 'notes']) {
-    const value = form.elements[name].value.trim();
-    if (value) query.set(name, value);
-  }
-  const progress = form.querySelector('progress');
-  const status = form.querySelector('[role=status]');
-  const request = new XMLHttpRequest();
-  request.open('POST', '/console/delivery/upload?' + query);
-  request.setRequestHeader('x-csrf-token', form.dataset.csrf);
-  request.setRequestHeader('content-type', 'application/octet-stream');
-  request.upload.onprogress = (progressEvent) => {
-    if (progressEvent.lengthComputable) progress.value = Math.round(progressEvent.loaded * 100 / progressEvent.total);
-  };
-  request.onload = () => {
-    let answer = {};
-    try { answer = JSON.parse(request.responseText); } catch (_) {}
-    if (request.status === 201) {
-      location.assign('/console/delivery?uploaded=' + encodeURIComponent(answer.package_id));
-    } else {
-      status.className = 'error';
-      status.textContent = answer.message || ('the upload failed: HTTP ' + request.status);
-      form.querySelector('button').disabled = false;
-    }
-  };
-  request.onerror = () => {
-    status.className = 'error';
-    status.textContent = 'the upload did not reach the server';
-    form.querySelector('button').disabled = false;
-  };
-  progress.hidden = false;
-  progress.value = 0;
-  status.className = '';
-  status.textContent = 'Uploading ' + file.name + '…';
-  form.querySelector('button').disabled = true;
-  request.send(file);
-});
-"#;
-
 fn upload_form(session: &ConsoleSession) -> Markup {
     html! {
-        form.card #upload data-csrf=(session.csrf) {
+        form.card.upload #upload data-csrf=(session.csrf) data-url="/console/delivery/upload" {
             h2 { "Upload a package" }
             label.inline { "Kind " select name="kind" {
                 option value="h5" { "H5 offline package (zip)" } option value="mini_program" { "mini program (zip)" }
@@ -106,14 +59,9 @@ fn upload_form(session: &ConsoleSession) -> Markup {
             label.inline { "Version " input name="version" size="10" placeholder="zips: from the manifest"; }
             label.inline { "Patches app version " input name="app_version" size="10" placeholder="hotpatches"; }
             label { "Notes " input name="notes" size="60"; }
-            label { "File " input type="file" name="file" required; }
-            button type="submit" { "Upload" }
-            progress max="100" value="0" hidden {}
-            p role="status" {}
-            noscript { p.muted { "Uploading from the console needs JavaScript; "
-                code { "midship package upload" } " does it without." } }
+            (upload::file_field("Upload", "midship package upload"))
         }
-        script { (PreEscaped(UPLOAD_SCRIPT)) }
+        (upload::script())
     }
 }
 const STEPS: [&str; 5] = ["checked", "offered", "downloaded", "installed", "failed"];
@@ -290,7 +238,7 @@ pub struct UploadFields {
     notes: Option<String>,
 }
 
-/// Answers JSON, as the page's script reads it: the package, or `{"message"}` with the status.
+/// Answers as `console::upload`'s script reads it.
 pub async fn upload(
     State(state): State<AppState>,
     session: ConsoleSession,
@@ -298,8 +246,7 @@ pub async fn upload(
     body: Bytes,
 ) -> Response {
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
-        let error = ApiError::invalid("pick an app and a workspace first");
-        return (error.status, Json(json!({ "message": error.message }))).into_response();
+        return upload::refused(ApiError::invalid("pick an app and a workspace first"));
     };
     let request = UploadRequest {
         kind: fields.kind,
@@ -312,16 +259,8 @@ pub async fn upload(
         store_url: None,
     };
     match state.delivery.upload(&session.principal, &workspace_id, request, body).await {
-        Ok(summary) => {
-            let package = &summary.package;
-            let answer =
-                json!({ "package_id": package.package_id, "kind": package.kind.as_str(), "version": package.version });
-            (StatusCode::CREATED, Json(answer)).into_response()
-        }
-        Err(error) => {
-            let error = ApiError::from(error);
-            (error.status, Json(json!({ "message": error.message }))).into_response()
-        }
+        Ok(summary) => upload::done(format!("{PAGE}?uploaded={}", summary.package.package_id)),
+        Err(error) => upload::refused(error.into()),
     }
 }
 
