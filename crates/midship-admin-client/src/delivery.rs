@@ -16,12 +16,36 @@ impl AdminClient {
         query: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<PackageView, SdkError> {
+        self.upload_package_reporting(workspace_id, query, body, |_| ()).await
+    }
+
+    /// [`Self::upload_package`], calling `sent` with the bytes sent so far as the body goes out
+    /// (for a progress bar).
+    pub async fn upload_package_reporting(
+        &self,
+        workspace_id: &str,
+        query: &[(&str, &str)],
+        body: Vec<u8>,
+        sent: impl Fn(u64) + Send + Sync + 'static,
+    ) -> Result<PackageView, SdkError> {
+        const CHUNK: usize = 256 * 1024;
+        let total = body.len() as u64;
+        let body = bytes::Bytes::from(body);
+        let chunks: Vec<bytes::Bytes> =
+            (0..body.len()).step_by(CHUNK).map(|start| body.slice(start..(start + CHUNK).min(body.len()))).collect();
+        let mut so_far = 0u64;
+        let stream = futures_util::stream::iter(chunks.into_iter().map(move |chunk| {
+            so_far += chunk.len() as u64;
+            sent(so_far);
+            Ok::<_, std::io::Error>(chunk)
+        }));
         let request = self
             .request(Method::POST, &Self::workspace_path(workspace_id, "delivery/packages"))?
             .query(query)
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
+            .header(reqwest::header::CONTENT_LENGTH, total)
             .timeout(Duration::from_secs(600))
-            .body(body);
+            .body(reqwest::Body::wrap_stream(stream));
         self.send(request).await
     }
 

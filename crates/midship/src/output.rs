@@ -29,3 +29,24 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
 pub fn optional(value: Option<&str>) -> String {
     value.unwrap_or("-").to_owned()
 }
+
+/// A progress bar of bytes on standard error; drawn only on a terminal, so scripts and `--json`
+/// output stay clean.
+pub fn transfer_bar(total: u64, what: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(total);
+    let style =
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}, {eta} left")
+            .expect("a valid template")
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message(what.to_owned());
+    bar
+}
+
+/// A spinner on standard error for work whose length is unknown (a long export).
+pub fn spinner(what: &str) -> indicatif::ProgressBar {
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(what.to_owned());
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    spinner
+}

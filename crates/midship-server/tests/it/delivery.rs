@@ -452,3 +452,31 @@ async fn a_rotated_signing_key_keeps_old_and_new_apps_verifying_until_the_old_ke
     let actions: Vec<&str> = audit.iter().map(|entry| entry.action.as_str()).collect();
     assert!(actions.contains(&"delivery.signing_key.rotate") && actions.contains(&"delivery.signing_key.retire"));
 }
+
+#[tokio::test]
+async fn an_upload_reports_its_progress_up_to_the_whole_file() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let fixture = fixture().await;
+    let patch: Vec<u8> = (0..700_000u32).map(|value| (value.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let size = patch.len() as u64;
+    let reported = Arc::new(AtomicU64::new(0));
+    let seen = reported.clone();
+    let package = fixture
+        .server
+        .admin()
+        .upload_package_reporting(
+            &fixture.workspace,
+            &[("kind", "hotpatch"), ("platform", "android"), ("version", "1"), ("app_version", "2.0.0")],
+            patch,
+            move |sent| {
+                assert!(sent > seen.load(Ordering::SeqCst), "progress only moves forward");
+                seen.store(sent, Ordering::SeqCst);
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(reported.load(Ordering::SeqCst), size, "in several steps of 256 KiB, up to the whole file");
+    assert_eq!(package.size, size as i64);
+}

@@ -407,7 +407,10 @@ pub async fn stats(
             Ok(())
         }
         StatsCommand::Export => {
-            let export = client.analytics_export().await?;
+            let spinner = crate::output::spinner("writing Parquet files");
+            let export = client.analytics_export().await;
+            spinner.finish_and_clear();
+            let export = export?;
             if json {
                 return output::json(&export);
             }

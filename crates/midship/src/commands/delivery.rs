@@ -228,7 +228,13 @@ pub async fn package(
                     query.push((name, value.as_str()));
                 }
             }
-            let package = client.upload_package(&workspace_id, &query, body).await?;
+            let bar = crate::output::transfer_bar(body.len() as u64, "uploading");
+            let shown = bar.clone();
+            let package = client
+                .upload_package_reporting(&workspace_id, &query, body, move |sent| shown.set_position(sent))
+                .await;
+            bar.finish_and_clear();
+            let package = package?;
             if json {
                 output::json(&package)
             } else {
