@@ -89,9 +89,15 @@ export class ConfigClient {
     return this.pulling;
   }
 
-  /** Like `pull`, but failures go to `onError`: for background pulls nobody awaits. */
+  /**
+   * Like `pull`, but failures go to `onError`: for background pulls nobody awaits. A pull cut
+   * short because the connection closed (the app closing the client, or a drop) is not an error:
+   * the next connection announces the current version again and pulls then.
+   */
   pullInBackground(): void {
-    this.pull().catch((error) => safeReport(this.report, error as MidshipError));
+    this.pull().catch((error) => {
+      if ((error as MidshipError).kind !== 'closed') safeReport(this.report, error as MidshipError);
+    });
   }
 
   getBool(key: string, defaultValue: boolean): boolean {

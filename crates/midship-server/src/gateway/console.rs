@@ -48,6 +48,10 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
         Ok(apis) => apis,
         Err(error) => return failure(error),
     };
+    let stats = match state.gateway.api_stats(&session.principal, &workspace_id).await {
+        Ok(stats) => stats,
+        Err(error) => return failure(error),
+    };
     let may_build = session.principal.authorize(Action::ManageApps).is_ok();
     let may_operate = session.principal.role.allows(Action::Operate);
     let group_name = |group_id: &str| {
@@ -88,6 +92,16 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
                 }
             }
         }
+        h2 { "Calls since this node started" }
+        @if stats.is_empty() { p.muted { "No calls yet." } }
+        @else { div.scroll { table {
+            thead { tr { th { "Operation type" } th { "Calls" } th { "By result code" } th { "p50 ms" } th { "p95 ms" } th { "p99 ms" } } }
+            tbody { @for api in &stats { tr {
+                td.mono { (api.operation_type) } td { (api.calls) }
+                td { @for (code, calls) in &api.by_result { (code) ": " (calls) " " } }
+                td { (format!("{:.1}", api.p50_ms)) } td { (format!("{:.1}", api.p95_ms)) } td { (format!("{:.1}", api.p99_ms)) }
+            } } }
+        } } }
         h2 { "Backend groups" }
         table {
             thead { tr { th { "Name" } th { "Group id" } th { "Base URL" } th { "Timeout ms" } } }

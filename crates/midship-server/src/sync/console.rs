@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::html;
 use midship_core::access::Action;
+use midship_gateway::NewConnectToken;
 use midship_sync::{Delivery, Repush, Scope, SendRequest, SyncConfig, SyncError, TargetKindName};
 use serde::Deserialize;
 
@@ -22,6 +23,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console/sync/configs", post(set))
         .route("/console/sync/delete", post(delete))
         .route("/console/sync/send", post(send))
+        .route("/console/sync/token", post(issue_token))
 }
 
 const PAGE: &str = "/console/sync";
@@ -141,6 +143,18 @@ pub async fn page(
                 button type="submit" { "Send" }
             }
         }
+        @if session.principal.role.allows(Action::Integrate) {
+            form.card method="post" action="/console/sync/token" {
+                (session.csrf_field())
+                h2 { "A connection token" }
+                p.muted { "What an app's backend hands its app after its own sign-in: the long connection then speaks for this user "
+                    "(bizTypes for verified users only reach such connections). Shown once." }
+                label.inline { "User id " input name="user_id" required; }
+                label.inline { "Device (utdid, optional) " input name="device_id"; }
+                label.inline { "Valid for (seconds) " input name="ttl_seconds" type="number" min="60" max="86400" value=(super::rest::DEFAULT_TOKEN_TTL_SECONDS); }
+                button type="submit" { "Issue" }
+            }
+        }
         form.card method="get" action=(PAGE) {
             h2 { "Stream status" }
             label { "bizType " input name="biz_type" value=(query.biz_type) required; }
@@ -251,5 +265,48 @@ pub async fn send(State(state): State<AppState>, session: ConsoleSession, Form(f
             Redirect::to(&format!("{PAGE}?{query}")).into_response()
         }
         Err(error) => failure(error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    user_id: String,
+    #[serde(default)]
+    device_id: String,
+    #[serde(default)]
+    ttl_seconds: String,
+}
+
+/// Issues a connection token and shows it once.
+pub async fn issue_token(
+    State(state): State<AppState>,
+    session: ConsoleSession,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
+        return Redirect::to(PAGE).into_response();
+    };
+    let ttl_seconds = match form.ttl_seconds.trim() {
+        "" => super::rest::DEFAULT_TOKEN_TTL_SECONDS,
+        text => match text.parse() {
+            Ok(seconds) => seconds,
+            Err(_) => return layout::error_page(StatusCode::BAD_REQUEST, "the lifetime is whole seconds"),
+        },
+    };
+    let device_id = Some(form.device_id.trim().to_owned()).filter(|device| !device.is_empty());
+    let request = NewConnectToken { user_id: Some(form.user_id.trim().to_owned()), device_id, ttl_seconds };
+    match state.gateway.issue_connect_token(&session.principal, &workspace_id, request).await {
+        Ok(issued) => {
+            let body = html! {
+                h1 { "Connection token for " (form.user_id.trim()) }
+                (layout::secret_notice("Connection token", &issued.token))
+                p { "Valid until " (midship_core::clock::format_rfc3339(issued.expires_at)) ". " a href=(PAGE) { "Back to data sync" } }
+            };
+            layout::page(&session, PAGE, "Connection token", body)
+        }
+        Err(error) => {
+            let error = ApiError::from(error);
+            layout::error_page(error.status, &error.message)
+        }
     }
 }

@@ -21,7 +21,8 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, Caller};
 
 /// A token lives an hour unless the caller asks otherwise.
-const DEFAULT_TOKEN_TTL_SECONDS: u32 = 3600;
+/// How long a connection token lasts when the caller names no lifetime.
+pub(crate) const DEFAULT_TOKEN_TTL_SECONDS: u32 = 3600;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

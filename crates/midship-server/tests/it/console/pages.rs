@@ -501,3 +501,26 @@ async fn the_structured_rule_editor_targets_switches_and_releases_and_marks_a_wr
     assert_eq!(stored["rules"]["networks"], serde_json::json!({ "include": ["wifi"] }));
     assert_eq!(stored["rules"]["os_version"], serde_json::json!({ "in_range": { "min": "12", "max": null } }));
 }
+
+#[tokio::test]
+async fn developers_issue_connection_tokens_and_read_api_calls_in_the_console() {
+    let server = TestServer::start().await;
+    let mut dev = Browser::person(&server, "dev", "developer").await;
+    dev.post_vec("/console/apps", vec![("name", "Chat"), ("workspaces", "prod")]).await;
+    assert!(dev.text("/console/gateway").await.contains("Calls since this node started"));
+    let page = dev.page("/console/sync").await;
+    assert!(page.contains("A connection token"), "{page}");
+    let issued =
+        dev.post("/console/sync/token", &[("user_id", "alice"), ("device_id", ""), ("ttl_seconds", "600")]).await;
+    assert_eq!(issued.status(), StatusCode::OK);
+    let page = issued.text().await.unwrap();
+    assert!(page.contains("Connection token for alice") && page.contains("Copy it now"), "shown once: {page}");
+    dev.page("/console/sync").await;
+    let refused = dev.post("/console/sync/token", &[("user_id", "alice"), ("ttl_seconds", "ten")]).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+
+    let mut ops = Browser::person(&server, "ops", "operator").await;
+    assert!(!ops.page("/console/sync").await.contains("A connection token"), "vouching for users is a developer's");
+    let forged = ops.post("/console/sync/token", &[("user_id", "alice")]).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+}
