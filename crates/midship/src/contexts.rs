@@ -27,6 +27,12 @@ pub struct Contexts {
 pub struct SavedContext {
     pub server: String,
     pub token: String,
+    /// The app whose workspaces `--workspace NAME` names, when a command gives no `--app`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+    /// The workspace commands use when they give no `--workspace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -38,8 +44,15 @@ pub enum ContextCommand {
         #[arg(long = "url")]
         url: String,
     },
-    /// Use this context from now on.
-    Use { name: String },
+    /// Use this context from now on; `--app` and `--workspace` become what commands use when they
+    /// name none (`--workspace ""` forgets it).
+    Use {
+        name: String,
+        #[arg(long)]
+        app: Option<String>,
+        #[arg(long)]
+        workspace: Option<String>,
+    },
     /// The saved contexts; `*` marks the current one.
     List,
     /// Forget a context (the token stays valid: revoke it with `midship token revoke`).
@@ -103,23 +116,39 @@ pub fn run(command: ContextCommand, token: Option<&str>) -> anyhow::Result<()> {
                 bail!("give the token with --token or MIDSHIP_TOKEN (it is saved, not printed)");
             };
             url::Url::parse(&url).with_context(|| format!("{url} is not a URL"))?;
-            contexts.contexts.insert(name.clone(), SavedContext { server: url, token: token.to_owned() });
+            let context = SavedContext { server: url, token: token.to_owned(), app: None, workspace: None };
+            contexts.contexts.insert(name.clone(), context);
             contexts.current = Some(name.clone());
             contexts.save()?;
             println!("saved context {name} in {} and made it current", path()?.display());
         }
-        ContextCommand::Use { name } => {
-            if !contexts.contexts.contains_key(&name) {
+        ContextCommand::Use { name, app, workspace } => {
+            let Some(context) = contexts.contexts.get_mut(&name) else {
                 bail!("no context named {name} (midship context list shows them)");
+            };
+            let non_empty = |text: String| Some(text.trim().to_owned()).filter(|text| !text.is_empty());
+            if let Some(app) = app {
+                context.app = non_empty(app);
             }
+            if let Some(workspace) = workspace {
+                context.workspace = non_empty(workspace);
+            }
+            let scope = match (&context.app, &context.workspace) {
+                (Some(app), Some(workspace)) => format!(" (app {app}, workspace {workspace})"),
+                (None, Some(workspace)) => format!(" (workspace {workspace})"),
+                (Some(app), None) => format!(" (app {app})"),
+                (None, None) => String::new(),
+            };
             contexts.current = Some(name.clone());
             contexts.save()?;
-            println!("using context {name}");
+            println!("using context {name}{scope}");
         }
         ContextCommand::List => {
             for (name, context) in &contexts.contexts {
                 let marker = if contexts.current.as_deref() == Some(name) { "*" } else { " " };
-                println!("{marker} {name}\t{}", context.server);
+                let scope =
+                    [context.app.as_deref(), context.workspace.as_deref()].into_iter().flatten().collect::<Vec<_>>();
+                println!("{marker} {name}\t{}\t{}", context.server, scope.join("/"));
             }
         }
         ContextCommand::Remove { name } => {

@@ -44,7 +44,8 @@ pub async fn login(server: Option<&str>, name: Option<&str>) -> anyhow::Result<(
     let whoami = signed_in.whoami().await.context("signed in, but the server does not accept the session")?;
     let name = name.map(str::to_owned).unwrap_or_else(|| default_name(&server));
     let mut contexts = Contexts::load()?;
-    contexts.contexts.insert(name.clone(), SavedContext { server, token: started.device_code });
+    let context = SavedContext { server, token: started.device_code, app: None, workspace: None };
+    contexts.contexts.insert(name.clone(), context);
     contexts.current = Some(name.clone());
     contexts.save()?;
     println!("signed in as {} ({}); saved as context {name}, now current", whoami.actor_name, whoami.role);
@@ -56,7 +57,9 @@ pub async fn logout(server: Option<&str>, token: Option<&str>) -> anyhow::Result
     let mut contexts = Contexts::load()?;
     let current = contexts.current().map(|(name, context)| (name.to_owned(), context.clone()));
     let (name, context) = match (server, token, current) {
-        (Some(server), Some(token), _) => (None, SavedContext { server: server.into(), token: token.into() }),
+        (Some(server), Some(token), _) => {
+            (None, SavedContext { server: server.into(), token: token.into(), app: None, workspace: None })
+        }
         (_, _, Some((name, context))) => (Some(name), context),
         _ => bail!("no current context to sign out of"),
     };

@@ -7,14 +7,14 @@ use midship_admin_client::{LogSearchParams, ReportParams};
 use midship_api::AnalyticsPolicy;
 use serde::Serialize;
 
-use super::resolve::Resolver;
+use super::resolve::{Resolver, WorkspaceArg};
 use crate::output;
 
 /// The workspace and days (UTC, `YYYY-MM-DD`) a report covers.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReportRange {
-    #[arg(long = "workspace")]
-    pub workspace_id: String,
+    #[command(flatten)]
+    pub workspace_id: WorkspaceArg,
     /// First day; default 29 days before --to.
     #[arg(long)]
     pub from: Option<String>,
@@ -27,8 +27,8 @@ pub struct ReportRange {
 pub enum LogsCommand {
     /// Ask one device (--device) or every device of one user (--user) to upload its log file.
     Request {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long = "device", conflicts_with = "user_id", required_unless_present = "user_id")]
         device_id: Option<String>,
         #[arg(long = "user")]
@@ -51,8 +51,8 @@ pub enum LogsCommand {
     },
     /// Print one file.
     Get {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         file_id: String,
     },
 }
@@ -69,8 +69,8 @@ pub enum StatsCommand {
     },
     /// Events, launches and active devices per minute over the last hour.
     Realtime {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     /// Of the devices (or users) new in each period, how many are active N periods later.
     Retention {
@@ -123,15 +123,15 @@ pub enum StatsCommand {
     },
     /// Crash, ANR or lag groups, the most frequent first.
     Crashes {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long, default_value = "crash", value_parser = ["crash", "anr", "lag"])]
         kind: String,
     },
     /// One crash group: per-version rates and the newest events.
     Crash {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         fingerprint: String,
     },
     /// Write the events stored since the last export as Parquet now (installation admins).
@@ -143,8 +143,8 @@ pub enum StatsCommand {
     },
     /// List the symbol files, or upload a ProGuard/R8 mapping for an app version.
     Symbols {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         /// The mapping file (mapping.txt) to upload.
         #[arg(long, requires = "app_version")]
         upload: Option<std::path::PathBuf>,
@@ -153,8 +153,8 @@ pub enum StatsCommand {
     },
     /// Show the upload policy, or replace it with a JSON file (`--set FILE`).
     Policy {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long)]
         set: Option<std::path::PathBuf>,
     },
@@ -190,9 +190,13 @@ pub async fn stats(
 ) -> anyhow::Result<()> {
     match command {
         StatsCommand::Overview { range, version } => {
-            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
-            let report =
-                client.analytics_overview(&range.workspace_id, &ReportParams { version, ..params(&range) }).await?;
+            let range = ReportRange {
+                workspace_id: WorkspaceArg::named(resolve.workspace(&range.workspace_id).await?),
+                ..range
+            };
+            let report = client
+                .analytics_overview(&range.workspace_id.workspace, &ReportParams { version, ..params(&range) })
+                .await?;
             show(&report, json, &["day", "launches", "active devices", "active users", "new", "cumulative"], |report| {
                 report
                     .days
@@ -230,10 +234,13 @@ pub async fn stats(
             })
         }
         StatsCommand::Retention { range, subject, period, offsets } => {
-            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
+            let range = ReportRange {
+                workspace_id: WorkspaceArg::named(resolve.workspace(&range.workspace_id).await?),
+                ..range
+            };
             let request =
                 ReportParams { subject: Some(subject), period: Some(period), offsets: Some(offsets), ..params(&range) };
-            let report = client.analytics_retention(&range.workspace_id, &request).await?;
+            let report = client.analytics_retention(&range.workspace_id.workspace, &request).await?;
             let mut headers = vec!["cohort".to_owned(), "size".to_owned()];
             if let Some(cohort) = report.cohorts.first() {
                 headers.extend(cohort.retained.iter().map(|retained| format!("+{}", retained.offset)));
@@ -260,9 +267,12 @@ pub async fn stats(
             })
         }
         StatsCommand::Events { range, name, attribute } => {
-            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
+            let range = ReportRange {
+                workspace_id: WorkspaceArg::named(resolve.workspace(&range.workspace_id).await?),
+                ..range
+            };
             let report = client
-                .analytics_events(&range.workspace_id, &ReportParams { name, attribute, ..params(&range) })
+                .analytics_events(&range.workspace_id.workspace, &ReportParams { name, attribute, ..params(&range) })
                 .await?;
             if !json && !report.breakdown.is_empty() {
                 output::table(
@@ -284,9 +294,12 @@ pub async fn stats(
             })
         }
         StatsCommand::Funnel { range, steps, window_seconds } => {
-            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
+            let range = ReportRange {
+                workspace_id: WorkspaceArg::named(resolve.workspace(&range.workspace_id).await?),
+                ..range
+            };
             let request = ReportParams { steps: Some(steps), window_seconds: Some(window_seconds), ..params(&range) };
-            let report = client.analytics_funnel(&range.workspace_id, &request).await?;
+            let report = client.analytics_funnel(&range.workspace_id.workspace, &request).await?;
             show(&report, json, &["step", "devices", "of first"], |report| {
                 let first = report.steps.first().map_or(0, |step| step.devices);
                 report
@@ -300,8 +313,11 @@ pub async fn stats(
             })
         }
         StatsCommand::Pages { range } => {
-            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
-            let report = client.analytics_pages(&range.workspace_id, &params(&range)).await?;
+            let range = ReportRange {
+                workspace_id: WorkspaceArg::named(resolve.workspace(&range.workspace_id).await?),
+                ..range
+            };
+            let report = client.analytics_pages(&range.workspace_id.workspace, &params(&range)).await?;
             show(&report, json, &["page", "views", "visitors", "average ms"], |report| {
                 report
                     .pages
@@ -318,9 +334,12 @@ pub async fn stats(
             })
         }
         StatsCommand::Paths { range, limit } => {
-            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
+            let range = ReportRange {
+                workspace_id: WorkspaceArg::named(resolve.workspace(&range.workspace_id).await?),
+                ..range
+            };
             let report = client
-                .analytics_paths(&range.workspace_id, &ReportParams { limit: Some(limit), ..params(&range) })
+                .analytics_paths(&range.workspace_id.workspace, &ReportParams { limit: Some(limit), ..params(&range) })
                 .await?;
             show(&report, json, &["from", "to", "count"], |report| {
                 report
@@ -331,8 +350,11 @@ pub async fn stats(
             })
         }
         StatsCommand::Perf { range } => {
-            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
-            let report = client.analytics_perf(&range.workspace_id, &params(&range)).await?;
+            let range = ReportRange {
+                workspace_id: WorkspaceArg::named(resolve.workspace(&range.workspace_id).await?),
+                ..range
+            };
+            let report = client.analytics_perf(&range.workspace_id.workspace, &params(&range)).await?;
             show(&report, json, &["measure", "count", "p50", "p90", "p95", "p99"], |report| {
                 let row = |name: String, figures: &midship_api::Percentiles| {
                     vec![
@@ -477,8 +499,11 @@ async fn logs(client: &AdminClient, resolve: &Resolver<'_>, command: LogsCommand
             Ok(())
         }
         LogsCommand::List { range } => {
-            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
-            let files = client.log_files(&range.workspace_id, &params(&range)).await?;
+            let range = ReportRange {
+                workspace_id: WorkspaceArg::named(resolve.workspace(&range.workspace_id).await?),
+                ..range
+            };
+            let files = client.log_files(&range.workspace_id.workspace, &params(&range)).await?;
             show(&files, json, &["file", "device", "user", "name", "bytes", "uploaded"], |files| {
                 files
                     .iter()
@@ -496,10 +521,13 @@ async fn logs(client: &AdminClient, resolve: &Resolver<'_>, command: LogsCommand
             })
         }
         LogsCommand::Search { range, keyword, device_id, user_id } => {
-            let range = ReportRange { workspace_id: resolve.workspace(&range.workspace_id).await?, ..range };
+            let range = ReportRange {
+                workspace_id: WorkspaceArg::named(resolve.workspace(&range.workspace_id).await?),
+                ..range
+            };
             let search =
                 LogSearchParams { q: keyword, device_id, user_id, from: range.from.clone(), to: range.to.clone() };
-            let lines = client.search_logs(&range.workspace_id, &search).await?;
+            let lines = client.search_logs(&range.workspace_id.workspace, &search).await?;
             show(&lines, json, &["file", "device", "line", "text"], |lines| {
                 lines
                     .iter()

@@ -7,7 +7,7 @@ use midship_admin_client::AdminClient;
 use midship_api::ApprovalView;
 
 use super::list_pages;
-use super::resolve::Resolver;
+use super::resolve::{Resolver, WorkspaceArg};
 use crate::cli::PageArgs;
 use crate::output::{self, optional};
 
@@ -15,16 +15,16 @@ use crate::output::{self, optional};
 pub enum ApprovalCommand {
     /// Show or set whether gated changes wait for a second person (setting it: admins).
     Policy {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         /// `on` or `off`; without it, show the rule.
         #[arg(value_parser = ["on", "off"])]
         required: Option<String>,
     },
     /// Requests, newest first.
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         /// pending, approved, applied, failed, refused or cancelled.
         #[arg(long)]
         status: Option<String>,
@@ -33,22 +33,22 @@ pub enum ApprovalCommand {
     },
     /// One request, with what it will apply.
     Show {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         approval_id: String,
     },
     /// Approve a request and apply it (a person, not its requester).
     Approve {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         approval_id: String,
         #[arg(long, default_value = "")]
         comment: String,
     },
     /// Refuse a request; refusing your own withdraws it.
     Refuse {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         approval_id: String,
         #[arg(long, default_value = "")]
         comment: String,

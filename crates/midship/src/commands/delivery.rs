@@ -9,15 +9,15 @@ use midship_admin_client::AdminClient;
 use midship_api::{PackageView, ReleaseView};
 use serde_json::{Value, json};
 
-use super::resolve::Resolver;
+use super::resolve::{Resolver, WorkspaceArg};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
 pub enum PackageCommand {
     /// Upload a package file; H5 and mini program zips carry manifest.json at their root.
     Upload {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         /// upgrade, h5, mini_program or hotpatch.
         #[arg(long)]
         kind: String,
@@ -40,13 +40,14 @@ pub enum PackageCommand {
     },
     /// Packages of a workspace with their diffs.
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     /// The public key that signs new uploads (apps ship it to verify manifests); `list`, `rotate`
     /// and `retire` manage the key's generations.
     #[command(args_conflicts_with_subcommands = true)]
     Key {
+        /// The workspace (an id, NAME or APP/NAME) [default: the current context's].
         #[arg(long = "workspace")]
         workspace_id: Option<String>,
         #[command(subcommand)]
@@ -58,18 +59,18 @@ pub enum PackageCommand {
 pub enum KeyAction {
     /// Every generation of the key, oldest first.
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     /// A new generation signs uploads; older ones keep signing offers until retired.
     Rotate {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     /// Stop giving devices a generation's signatures (once no app ships only its public key).
     Retire {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         generation: i64,
     },
 }
@@ -78,8 +79,8 @@ pub enum KeyAction {
 pub enum ReleaseCommand {
     /// Release a package at a stage: whitelist, time-window, capped or official.
     Create {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long = "package")]
         package_id: String,
         #[arg(long, value_parser = ["whitelist", "time-window", "capped", "official"])]
@@ -112,34 +113,34 @@ pub enum ReleaseCommand {
     },
     /// Releases of a workspace, newest first, with devices per step.
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     /// One release with its definition and statistics.
     Show {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         release_id: String,
     },
     Pause {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         release_id: String,
     },
     Resume {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         release_id: String,
     },
     End {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         release_id: String,
     },
     /// Hotpatches: devices remove the patch at their next check.
     Rollback {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         release_id: String,
     },
 }
@@ -253,8 +254,7 @@ pub async fn package(
             }
         }
         PackageCommand::Key { workspace_id, action: None } => {
-            let workspace_id = workspace_id.context("--workspace is required")?;
-            let workspace_id = resolve.workspace(&workspace_id).await?;
+            let workspace_id = resolve.workspace(&WorkspaceArg::named(workspace_id.unwrap_or_default())).await?;
             let key = client.delivery_signing_key(&workspace_id).await?;
             if json {
                 output::json(&key)

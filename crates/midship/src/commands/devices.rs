@@ -4,15 +4,15 @@ use clap::Subcommand;
 use midship_admin_client::AdminClient;
 use midship_api::{DeviceSecurityRequest, DeviceSecurityView};
 
-use super::resolve::Resolver;
+use super::resolve::{Resolver, WorkspaceArg};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
 pub enum DeviceCommand {
     /// Show or change the workspace's device security policy; flags left out keep their value.
     Security {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         /// From this day (YYYY-MM-DD, 00:00 UTC) only device credentials are accepted; `never`
         /// accepts the app's secret again.
         #[arg(long)]
@@ -35,8 +35,8 @@ pub enum DeviceCommand {
     /// Revoke a lost or stolen device's credential: its calls are refused (7018), its long
     /// connection closed; the app registers again under a new id.
     Revoke {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         device_id: String,
     },
 }

@@ -7,7 +7,7 @@ use clap::Subcommand;
 use midship_admin_client::AdminClient;
 use midship_api::{ApiGroupView, ApiView, CreateApiGroupRequest, CreateApiRequest};
 
-use super::resolve::Resolver;
+use super::resolve::{Resolver, WorkspaceArg};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -19,8 +19,8 @@ pub enum ApiCommand {
     },
     /// Register an API: an operation type routed to a group's backend.
     Create {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         operation_type: String,
         /// Group name or id.
         #[arg(long)]
@@ -42,34 +42,34 @@ pub enum ApiCommand {
         description: String,
     },
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     Show {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         operation_type: String,
     },
     /// Stop routing an API: calls answer 3000.
     Close {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         operation_type: String,
     },
     Open {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         operation_type: String,
     },
     /// Calls by result code and p50/p95/p99 latency per API, on the node that answers.
     Stats {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     /// The workspace's public keys for body encryption, to ship with the app.
     Keys {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
 }
 
@@ -77,8 +77,8 @@ pub enum ApiCommand {
 pub enum ApiGroupCommand {
     /// Register a backend; prints its proxy-signature secret once.
     Create {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         name: String,
         #[arg(long)]
         base_url: String,
@@ -92,8 +92,8 @@ pub enum ApiGroupCommand {
         rsa_private_key_file: Option<PathBuf>,
     },
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
 }
 

@@ -27,7 +27,7 @@ use resolve::Resolver;
 
 pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<()> {
     let client = client(global)?;
-    let resolve = Resolver::new(&client);
+    let resolve = Resolver::new(&client, defaults(global)?);
     let json = global.json;
     match command {
         AdminCommand::App { command } => apps::app(&client, &resolve, command, json).await,
@@ -48,6 +48,19 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Approval { command } => approvals::approval(&client, &resolve, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }
+}
+
+/// The current context's app and workspace, when commands name none (and no --server points
+/// elsewhere).
+fn defaults(global: &GlobalArgs) -> anyhow::Result<resolve::Defaults> {
+    if global.server.is_some() {
+        return Ok(resolve::Defaults::default());
+    }
+    let contexts = crate::contexts::Contexts::load()?;
+    Ok(contexts
+        .current()
+        .map(|(_, context)| resolve::Defaults { app: context.app.clone(), workspace: context.workspace.clone() })
+        .unwrap_or_default())
 }
 
 /// The server and token: flags (or their environment variables) first, then the current

@@ -13,15 +13,15 @@ use midship_api::{
 };
 use serde_json::json;
 
-use super::resolve::Resolver;
+use super::resolve::{Resolver, WorkspaceArg};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
 pub enum PushCommand {
     /// Up to 10 targets, one message.
     Simple {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         /// `device:UTDID:MSG_ID` or `user:USER_ID:MSG_ID`, repeated.
         #[arg(long = "to", required = true)]
         targets: Vec<String>,
@@ -32,8 +32,8 @@ pub enum PushCommand {
     },
     /// A stored template with shared values, up to 10 targets.
     Template {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         template: String,
         #[arg(long = "to", required = true)]
         targets: Vec<String>,
@@ -46,8 +46,8 @@ pub enum PushCommand {
     /// A template with values per target, up to 100 targets, from a JSON file:
     /// `[{"kind": "user", "id": "...", "msg_id": "...", "values": {...}}, ...]`.
     Multiple {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         template: String,
         #[arg(long = "targets-file")]
         targets_file: PathBuf,
@@ -56,8 +56,8 @@ pub enum PushCommand {
     },
     /// Every device of a platform: all, bound or unbound ones.
     Broadcast {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long = "id")]
         msg_id: String,
         #[arg(long)]
@@ -75,8 +75,8 @@ pub enum PushCommand {
     },
     /// Take back a task's messages, or one target's, within 7 days; or by msg id and target.
     Revoke {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(required_unless_present = "msg_id")]
         task_id: Option<String>,
         /// The business message id, with --device or --user, instead of a task id.
@@ -89,8 +89,8 @@ pub enum PushCommand {
     },
     /// Targets, sent, delivered, opened and ignored, by channel and platform.
     Stats {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         /// One task; otherwise the tasks of the last `--days` days.
         #[arg(long = "task")]
         task_id: Option<String>,
@@ -99,21 +99,21 @@ pub enum PushCommand {
     },
     /// The newest tasks.
     Tasks {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long, default_value_t = 20)]
         limit: u32,
     },
     /// Stop a scheduled or repeating task.
     Cancel {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         task_id: String,
     },
     /// Bind a device to a user (as the backend), or unbind it.
     Bind {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         device_id: String,
         #[arg(long = "user", required_unless_present = "unbind")]
         user_id: Option<String>,
@@ -122,8 +122,8 @@ pub enum PushCommand {
     },
     /// Show the workspace's push settings, or change them.
     Settings {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         /// device (devices bind themselves) or backend (only the backend binds).
         #[arg(long)]
         device_binding: Option<String>,
@@ -181,19 +181,19 @@ pub struct PushScheduleArgs {
 pub enum PushTemplateCommand {
     /// Create or replace a template; `${name}` placeholders take values at send time.
     Set {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         name: String,
         #[command(flatten)]
         message: PushMessageArgs,
     },
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     Delete {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         name: String,
     },
 }
@@ -202,19 +202,19 @@ pub enum PushTemplateCommand {
 pub enum PushChannelCommand {
     /// Set a channel from a JSON file (docs/push.md), checked before it is stored.
     Set {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         name: String,
         #[arg(long = "file")]
         file: PathBuf,
     },
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     Delete {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         name: String,
     },
 }

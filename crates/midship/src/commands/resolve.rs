@@ -1,6 +1,7 @@
-//! Names wherever ids are: `--app "Mobile Bank"`, `--workspace prod` or
-//! `--workspace "Mobile Bank/prod"` are looked up once through the admin API; an id is used as it
-//! is, with no lookup.
+//! Names wherever ids are: `--app "Mobile Bank"`, `--workspace prod`, `--app "Mobile Bank"
+//! --workspace prod` or `--workspace "Mobile Bank/prod"` are looked up once through the admin API;
+//! an id is used as it is, with no lookup. Without `--workspace` (or `--app`), the current
+//! context's are used (`midship context use NAME --app … --workspace …`).
 
 use anyhow::{Context, bail};
 use midship_admin_client::{AdminClient, PageParams};
@@ -8,15 +9,41 @@ use midship_api::{AppView, WorkspaceView};
 use midship_core::ids::looks_like_id;
 use tokio::sync::OnceCell;
 
+/// The `--workspace` (and `--app`) of every command that works in a workspace.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WorkspaceArg {
+    /// The workspace: its id, its name (alone when one app has it, or with --app) or APP/NAME
+    /// [default: the current context's].
+    #[arg(long = "workspace", default_value = "", hide_default_value = true)]
+    pub workspace: String,
+    /// The app whose workspace --workspace names [default: the current context's].
+    #[arg(long = "app")]
+    pub app: Option<String>,
+}
+
+impl WorkspaceArg {
+    pub fn named(workspace: String) -> Self {
+        Self { workspace, app: None }
+    }
+}
+
+/// What the current context says when a command does not.
+#[derive(Debug, Clone, Default)]
+pub struct Defaults {
+    pub app: Option<String>,
+    pub workspace: Option<String>,
+}
+
 #[derive(Debug)]
 pub struct Resolver<'a> {
     client: &'a AdminClient,
     apps: OnceCell<Vec<AppView>>,
+    defaults: Defaults,
 }
 
 impl<'a> Resolver<'a> {
-    pub fn new(client: &'a AdminClient) -> Self {
-        Self { client, apps: OnceCell::new() }
+    pub fn new(client: &'a AdminClient, defaults: Defaults) -> Self {
+        Self { client, apps: OnceCell::new(), defaults }
     }
 
     /// Every app the token sees, read once.
@@ -66,15 +93,26 @@ impl<'a> Resolver<'a> {
         Ok(app_ids)
     }
 
-    /// A workspace's id from its id, `APP/WORKSPACE` (names or ids), or a workspace name that
-    /// only one app has.
-    pub async fn workspace(&self, reference: &str) -> anyhow::Result<String> {
+    /// A workspace's id from its id, `APP/WORKSPACE` (names or ids), a workspace name in `--app`
+    /// (or the context's app), or a workspace name that only one app has; with no `--workspace`,
+    /// the context's.
+    pub async fn workspace(&self, given: &WorkspaceArg) -> anyhow::Result<String> {
+        let typed = given.workspace.trim();
+        let (reference, app) = if typed.is_empty() {
+            let Some(workspace) = &self.defaults.workspace else {
+                bail!("give --workspace (or save one in the context: midship context use NAME --workspace WS)");
+            };
+            (workspace.as_str(), given.app.as_ref().or(self.defaults.app.as_ref()))
+        } else {
+            (typed, given.app.as_ref().or(self.defaults.app.as_ref()))
+        };
         if looks_like_id(reference) {
             return Ok(reference.to_owned());
         }
-        let (app_ids, name) = match reference.rsplit_once('/') {
-            Some((app, name)) => (vec![self.app(app).await?], name),
-            None => (self.apps().await?.iter().map(|app| app.app_id.clone()).collect(), reference),
+        let (app_ids, name) = match (reference.rsplit_once('/'), app) {
+            (Some((app, name)), _) => (vec![self.app(app).await?], name),
+            (None, Some(app)) => (vec![self.app(app).await?], reference),
+            (None, None) => (self.apps().await?.iter().map(|app| app.app_id.clone()).collect(), reference),
         };
         let mut found: Vec<(String, WorkspaceView)> = Vec::new();
         for app_id in app_ids {

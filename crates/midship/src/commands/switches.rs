@@ -9,7 +9,7 @@ use midship_api::{ConfigVersionView, SwitchStatusView};
 use serde_json::{Value, json};
 
 use super::list_pages;
-use super::resolve::Resolver;
+use super::resolve::{Resolver, WorkspaceArg};
 use crate::cli::PageArgs;
 use crate::output::{self};
 
@@ -17,8 +17,8 @@ use crate::output::{self};
 pub enum SwitchCommand {
     /// Create or replace a switch in the draft (devices get it after `switch publish`).
     Set {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         key: String,
         /// bool, number, string or json.
         #[arg(long = "type")]
@@ -40,45 +40,45 @@ pub enum SwitchCommand {
     },
     /// One switch: its draft, what devices get, and its state.
     Get {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         key: String,
     },
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     /// Remove a switch from the draft.
     Delete {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         key: String,
     },
     /// Publish the draft as the next version.
     Publish {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long, default_value = "")]
         note: String,
     },
     /// Published versions, newest first.
     History {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[command(flatten)]
         page: PageArgs,
     },
     /// Make an earlier version current again (published as a new version).
     Rollback {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long = "to")]
         version: i64,
     },
     /// Print the configuration as a JSON document (the latest published version by default).
     Export {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long, conflicts_with = "draft")]
         version: Option<i64>,
         #[arg(long)]
@@ -86,8 +86,8 @@ pub enum SwitchCommand {
     },
     /// Load a JSON document (from `switch export`) into the draft.
     Import {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         file: PathBuf,
         /// Keep draft switches the document does not name.
         #[arg(long)]

@@ -7,7 +7,7 @@ use midship_admin_client::AdminClient;
 use midship_api::{SyncSendRequest, SyncSendResponse, SyncTokenRequest};
 use serde_json::{Value, json};
 
-use super::resolve::Resolver;
+use super::resolve::{Resolver, WorkspaceArg};
 use crate::output;
 
 #[derive(Debug, Subcommand)]
@@ -19,8 +19,8 @@ pub enum SyncCommand {
     },
     /// Send one message to a user's or device's stream.
     Send {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         biz_type: String,
         /// The userId or utdid.
         #[arg(long = "to")]
@@ -30,16 +30,16 @@ pub enum SyncCommand {
     },
     /// Send one message to every device (a global bizType).
     Global {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         biz_type: String,
         #[command(flatten)]
         message: SyncMessageArgs,
     },
     /// A stream's last sequence, whether its target is online, and a device's acknowledged position.
     Status {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         biz_type: String,
         /// The userId or utdid; leave out for global bizTypes.
         #[arg(long = "to", default_value = "")]
@@ -49,8 +49,8 @@ pub enum SyncCommand {
     },
     /// A connection token that vouches for a user, for an app to open its long connection with.
     Token {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         #[arg(long = "user")]
         user_id: Option<String>,
         /// Only this device may use it.
@@ -93,8 +93,8 @@ pub struct SyncMessageArgs {
 pub enum SyncConfigCommand {
     /// Create or replace a bizType's configuration.
     Set {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         biz_type: String,
         /// targeted or global.
         #[arg(long, default_value = "targeted")]
@@ -118,13 +118,13 @@ pub enum SyncConfigCommand {
         verified_users_only: bool,
     },
     List {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
     },
     /// Remove a bizType; its stored messages stay until they expire.
     Delete {
-        #[arg(long = "workspace")]
-        workspace_id: String,
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
         biz_type: String,
     },
 }

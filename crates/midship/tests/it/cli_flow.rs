@@ -498,6 +498,26 @@ fn a_saved_context_stands_in_for_server_and_token() {
     assert!(String::from_utf8_lossy(&whoami.stdout).contains("bootstrap admin"));
     let unknown = midship(&["context", "use", "prod"], None);
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no context named prod"));
+
+    // Two apps with a `prod` workspace: `--app NAME --workspace prod` says which, and a context
+    // that remembers both lets commands name neither.
+    for name in ["Mobile Bank", "Branch Finder"] {
+        assert!(midship(&["app", "create", name, "--workspace", "prod"], None).status.success());
+    }
+    let ambiguous = midship(&["switch", "list", "--workspace", "prod"], None);
+    assert!(String::from_utf8_lossy(&ambiguous.stderr).contains("several apps have a workspace named"));
+    let named = midship(&["--json", "switch", "list", "--app", "Mobile Bank", "--workspace", "prod"], None);
+    assert!(named.status.success(), "{}", String::from_utf8_lossy(&named.stderr));
+    let none = midship(&["switch", "list"], None);
+    assert!(String::from_utf8_lossy(&none.stderr).contains("give --workspace"));
+    let used = midship(&["context", "use", "staging", "--app", "Mobile Bank", "--workspace", "prod"], None);
+    assert!(String::from_utf8_lossy(&used.stdout).contains("(app Mobile Bank, workspace prod)"));
+    let set = midship(&["--json", "switch", "set", "limit", "--type", "number", "--default", "5"], None);
+    assert!(set.status.success(), "the context's workspace: {}", String::from_utf8_lossy(&set.stderr));
+    let listed = midship(&["--json", "switch", "list", "--app", "Mobile Bank", "--workspace", "prod"], None);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("\"limit\""), "set in Mobile Bank/prod");
+    let other = midship(&["--json", "switch", "list", "--workspace", "Branch Finder/prod"], None);
+    assert!(!String::from_utf8_lossy(&other.stdout).contains("\"limit\""), "not in the other app's prod");
     assert!(midship(&["context", "remove", "staging"], None).status.success());
     let gone = midship(&["app", "list"], None);
     assert!(String::from_utf8_lossy(&gone.stderr).contains("no token"), "{}", String::from_utf8_lossy(&gone.stderr));
