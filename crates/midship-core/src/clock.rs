@@ -82,9 +82,49 @@ pub fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// A UTC time as people type it, and as an HTML `datetime-local` field sends it:
+/// `2026-12-04T09:30`, seconds and a trailing `Z` optional. `None` for anything else, or a day
+/// the calendar does not have.
+pub fn parse_utc_minute(text: &str) -> Option<UnixMillis> {
+    let text = text.trim().trim_end_matches('Z');
+    let (date, time) = text.split_once('T')?;
+    let numbers = |part: &str, separator: char| -> Option<Vec<i64>> {
+        part.split(separator).map(|number| number.parse::<i64>().ok().filter(|_| !number.is_empty())).collect()
+    };
+    let (date, time) = (numbers(date, '-')?, numbers(time, ':')?);
+    let [year, month, day] = date.as_slice() else { return None };
+    let (hour, minute, second) = match time.as_slice() {
+        [hour, minute] => (*hour, *minute, 0),
+        [hour, minute, second] => (*hour, *minute, *second),
+        _ => return None,
+    };
+    if !(0..24).contains(&hour) || !(0..60).contains(&minute) || !(0..60).contains(&second) {
+        return None;
+    }
+    let days = days_from_civil(*year, *month, *day);
+    if civil_from_days(days) != (*year, *month, *day) {
+        return None;
+    }
+    Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_utc_minute_reads_back_as_the_api_shows_it() {
+        let at = parse_utc_minute("2026-12-04T09:30").unwrap();
+        assert_eq!(format_rfc3339(at), "2026-12-04T09:30:00.000Z");
+        assert_eq!(
+            parse_utc_minute("2026-12-04T09:30:15Z").map(format_rfc3339).as_deref(),
+            Some("2026-12-04T09:30:15.000Z")
+        );
+        for wrong in ["2026-02-30T10:00", "2026-12-04", "2026-12-04T24:00", "2026-12-04T09:60", "soon", "2026-12-04T9"]
+        {
+            assert_eq!(parse_utc_minute(wrong), None, "{wrong}");
+        }
+    }
 
     #[test]
     fn formats_rfc3339() {

@@ -200,12 +200,19 @@ async fn render(
                         }
                     }
                 } }
-                label { " Stage " select name="stage" {
-                    option value="whitelist" { "whitelist" }
-                    option value="official" selected[typed.is_some_and(|form| form.stage == "official")] { "official" }
+                label { " Stage " select name="stage" aria-invalid=[invalid("stage")] {
+                    @for (stage, words) in [("whitelist", "whitelist"), ("time_window", "time window"), ("capped", "first devices (cap)"), ("official", "official")] {
+                        option value=(stage) selected[typed.is_some_and(|form| form.stage == stage)] { (words) }
+                    }
                 } }
                 label { " Whitelist user ids " input name="users" size="40" placeholder="alice, bob"
                     value=[typed.map(|form| form.users.as_str())] aria-invalid=[invalid("users")]; }
+                label.inline { " Time window (UTC) from " input type="datetime-local" name="window_start"
+                    value=[typed.map(|form| form.window_start.as_str())] aria-invalid=[invalid("window_start")]; }
+                label.inline { " until " input type="datetime-local" name="window_end"
+                    value=[typed.map(|form| form.window_end.as_str())] aria-invalid=[invalid("window_end")]; }
+                label { " Cap: the first " input name="max_devices" size="8" inputmode="numeric"
+                    value=[typed.map(|form| form.max_devices.as_str())] aria-invalid=[invalid("max_devices")]; " devices that check" }
                 label { " Upgrade mode " select name="mode" aria-invalid=[invalid("mode")] {
                     option value="" { "(not an upgrade)" }
                     @for (mode, words) in [("remind_once", "remind once"), ("remind_always", "remind every time"), ("force", "force")] {
@@ -272,6 +279,14 @@ pub struct ReleaseForm {
     users: String,
     #[serde(default)]
     mode: String,
+    /// Time window stage: UTC, as `datetime-local` sends it.
+    #[serde(default)]
+    window_start: String,
+    #[serde(default)]
+    window_end: String,
+    /// Capped stage.
+    #[serde(default)]
+    max_devices: String,
     #[serde(flatten)]
     rule: RuleFields,
 }
@@ -284,16 +299,13 @@ pub async fn release(
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {
         return Redirect::to(PAGE).into_response();
     };
-    let stage = match form.stage.as_str() {
-        "whitelist" => Stage::Whitelist {
-            whitelist: Whitelist {
-                user_ids: form.users.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect(),
-                ..Whitelist::default()
-            },
-        },
-        _ => Stage::Official,
-    };
     let refuse = |field: &'static str, message: String| RefusedRelease { form: &form, field, message };
+    let stage = match stage_of(&form) {
+        Ok(stage) => stage,
+        Err((field, message)) => {
+            return render(&state, &session, &Notice::default(), Some(refuse(field, message))).await;
+        }
+    };
     let mode = match form.mode.as_str() {
         "" => None,
         mode => match serde_json::from_value(serde_json::Value::String(mode.to_owned())) {
@@ -318,6 +330,35 @@ pub async fn release(
             render(&state, &session, &Notice::default(), Some(refuse(field, error.message))).await
         }
         outcome => approvals::console::after_gated(outcome, PAGE),
+    }
+}
+
+/// The release's stage from the form, or the field at fault and why.
+fn stage_of(form: &ReleaseForm) -> Result<Stage, (&'static str, String)> {
+    let time = |field: &'static str, text: &str| {
+        midship_core::clock::parse_utc_minute(text)
+            .ok_or((field, format!("`{text}` is not a UTC time such as 2026-12-04T09:30")))
+    };
+    match form.stage.as_str() {
+        "whitelist" => Ok(Stage::Whitelist {
+            whitelist: Whitelist {
+                user_ids: form.users.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect(),
+                ..Whitelist::default()
+            },
+        }),
+        "time_window" => {
+            let start_at = match form.window_start.trim() {
+                "" => None,
+                text => Some(time("window_start", text)?),
+            };
+            Ok(Stage::TimeWindow { start_at, end_at: time("window_end", form.window_end.trim())? })
+        }
+        "capped" => match form.max_devices.trim().parse::<u64>() {
+            Ok(max_devices) if max_devices > 0 => Ok(Stage::Capped { max_devices }),
+            _ => Err(("max_devices", "a cap is a whole number of devices from 1".to_owned())),
+        },
+        "official" => Ok(Stage::Official),
+        other => Err(("stage", format!("unknown stage `{other}`"))),
     }
 }
 

@@ -524,3 +524,58 @@ async fn developers_issue_connection_tokens_and_read_api_calls_in_the_console() 
     let forged = ops.post("/console/sync/token", &[("user_id", "alice")]).await;
     assert_eq!(forged.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn releases_take_a_time_window_or_a_cap_from_the_console() {
+    let server = TestServer::start().await;
+    let mut browser = Browser::person(&server, "ana", "admin").await;
+    browser.post_vec("/console/apps", vec![("name", "Clinic"), ("workspaces", "prod")]).await;
+    let admin = server.admin();
+    let app = admin.list_apps(&Default::default()).await.unwrap().items.remove(0);
+    let workspace = admin.list_workspaces(&app.app_id).await.unwrap().items.remove(0).workspace_id;
+    let files = midship_package::Files::from([
+        (
+            "manifest.json".to_owned(),
+            serde_json::json!({ "app_id": "60000001", "version": "1.0.0", "vhost": "https://60000001.h5app.example.com", "main_url": "/index.html" })
+                .to_string()
+                .into_bytes(),
+        ),
+        ("index.html".to_owned(), b"<html>wards</html>".to_vec()),
+    ]);
+    let package =
+        admin.upload_package(&workspace, &[("kind", "h5")], midship_package::write_zip(&files)).await.unwrap();
+    let release = |stage: &str, fields: Vec<(&'static str, &str)>| {
+        let mut form =
+            vec![("package_id", package.package_id.clone()), ("stage", stage.to_owned()), ("mode", String::new())];
+        form.extend(fields.into_iter().map(|(name, value)| (name, value.to_owned())));
+        form
+    };
+    browser.page("/console/delivery").await;
+    let refused =
+        browser.post_vec("/console/delivery/release", release("time_window", vec![("window_end", "next week")])).await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains(r#"name="window_end" value="next week" aria-invalid="true""#), "{page}");
+    browser.page("/console/delivery").await;
+    let now = midship_core::Clock::now_ms(&midship_core::SystemClock);
+    let in_three_days = midship_core::clock::format_rfc3339(now + 3 * 86_400_000)[..16].to_owned();
+    let end_at = midship_core::clock::parse_utc_minute(&in_three_days).unwrap();
+    let windowed = browser
+        .post_vec(
+            "/console/delivery/release",
+            release("time_window", vec![("window_start", ""), ("window_end", &in_three_days)]),
+        )
+        .await;
+    assert_eq!(windowed.status(), StatusCode::SEE_OTHER, "{}", windowed.text().await.unwrap());
+    let stored = &admin.list_releases(&workspace).await.unwrap().items[0].definition;
+    assert_eq!(stored["stage"], serde_json::json!({ "kind": "time_window", "start_at": null, "end_at": end_at }));
+
+    browser.page("/console/delivery").await;
+    let zero = browser.post_vec("/console/delivery/release", release("capped", vec![("max_devices", "0")])).await;
+    assert_eq!(zero.status(), StatusCode::BAD_REQUEST);
+    browser.page("/console/delivery").await;
+    let capped = browser.post_vec("/console/delivery/release", release("capped", vec![("max_devices", "500")])).await;
+    assert_eq!(capped.status(), StatusCode::SEE_OTHER);
+    let stored = &admin.list_releases(&workspace).await.unwrap().items[0].definition;
+    assert_eq!(stored["stage"], serde_json::json!({ "kind": "capped", "max_devices": 500 }));
+}
