@@ -29,6 +29,8 @@ pub struct AnalyticsQuery {
     to: Option<String>,
     /// Comma-separated custom event names.
     steps: Option<String>,
+    /// Limit the daily figures to one app version.
+    version: Option<String>,
 }
 
 fn failure(error: AnalyticsError) -> Response {
@@ -67,6 +69,7 @@ pub async fn page(
     let who = &session.principal;
     let blank = |text: &Option<String>| text.as_deref().filter(|text| !text.is_empty()).map(str::to_owned);
     let (from, to) = (blank(&query.from), blank(&query.to));
+    let version = blank(&query.version);
     let range = match analytics.range(from.as_deref(), to.as_deref()) {
         Ok(range) => range,
         Err(error) => return failure(error),
@@ -78,7 +81,7 @@ pub async fn page(
         .filter(|step| !step.is_empty())
         .collect();
     let reports = async {
-        let overview = analytics.overview(who, &workspace_id, range, None).await?;
+        let overview = analytics.overview(who, &workspace_id, range, version.as_deref()).await?;
         let retention = analytics.retention(who, &workspace_id, range, "device", "day", &[1, 7]).await?;
         let realtime = analytics.realtime(who, &workspace_id).await?;
         let perf = analytics.perf(who, &workspace_id, range).await?;
@@ -112,12 +115,18 @@ pub async fn page(
         form.card method="get" action=(PAGE) {
             label { "From " input type="date" name="from" value=(first_day); }
             label { "To " input type="date" name="to" value=(last_day); }
+            label { "App version " select name="version" {
+                option value="" { "every version" }
+                @for figures in &overview.versions {
+                    option value=(figures.version) selected[version.as_deref() == Some(figures.version.as_str())] { (figures.version) }
+                }
+            } }
             label { "Funnel steps (custom events, in order) " input name="steps" size="50" placeholder="view_item, add_to_cart, checkout" value=(steps.join(", ")); }
             button type="submit" { "Show" }
         }
-        h2 { "Active devices per day" }
+        h2 { "Active devices per day" @if let Some(version) = &version { " · version " (version) } }
         (layout::column_chart("active devices per day", &active))
-        h2 { "Launches per day" }
+        h2 { "Launches per day" @if let Some(version) = &version { " · version " (version) } }
         (layout::column_chart("launches per day", &launches))
         h2 { "Last hour: events per minute (" (realtime.active_devices) " active devices)" }
         (layout::column_chart("events per minute over the last hour", &minutes))

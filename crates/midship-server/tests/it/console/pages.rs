@@ -366,6 +366,9 @@ async fn analytics_page_charts_reports_funnels_and_crash_groups() {
     let detail = browser.text(&format!("/console/analytics/crashes/{fingerprint}")).await;
     assert!(detail.contains("at com.transit.Gate.validate (Gate.kt:77)"), "{detail}");
     assert!(detail.contains("Pixel 8") && detail.contains("RIDER-1"), "the device context: {detail}");
+    let filtered = browser.text("/console/analytics?version=2.1.0").await;
+    assert!(filtered.contains("Active devices per day · version 2.1.0"), "{filtered}");
+    assert!(filtered.contains(r#"<option value="2.1.0" selected>2.1.0</option>"#), "the version list: {filtered}");
     let unknown = browser.get("/console/analytics/crashes/0123456789abcdef").await;
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 
