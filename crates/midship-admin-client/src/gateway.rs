@@ -24,6 +24,17 @@ impl AdminClient {
         self.post(&Self::workspace_path(workspace_id, "apis"), request).await
     }
 
+    /// Replaces an API's definition and policies (`definition` in the body `create_api` sends).
+    pub async fn update_api(
+        &self,
+        workspace_id: &str,
+        operation_type: &str,
+        definition: &serde_json::Value,
+    ) -> Result<ApiView, SdkError> {
+        self.put(&Self::workspace_path(workspace_id, &format!("apis/{}", Self::segment(operation_type))), definition)
+            .await
+    }
+
     pub async fn list_apis(&self, workspace_id: &str) -> Result<List<ApiView>, SdkError> {
         self.get(&Self::workspace_path(workspace_id, "apis"), &()).await
     }

@@ -159,6 +159,37 @@ impl Gateway {
             .ok_or_else(|| GatewayError::UnknownApi(operation_type.to_owned()))
     }
 
+    /// Replaces an API's definition and group (its policies, parameters, limits…); whether it is
+    /// open stays as it was. Every node routes by the new definition at once after the change.
+    pub async fn update_api(&self, who: &Principal, workspace_id: &str, request: NewApi) -> Result<Api, GatewayError> {
+        let workspace = self.workspace(who, workspace_id, Action::ManageApps).await?;
+        request.definition.validate()?;
+        let mut api = self
+            .apis(workspace_id)
+            .await?
+            .into_iter()
+            .find(|api| api.operation_type == request.operation_type)
+            .ok_or_else(|| GatewayError::UnknownApi(request.operation_type.clone()))?;
+        let group = self
+            .groups(workspace_id)
+            .await?
+            .into_iter()
+            .find(|group| group.group_id == request.group || group.name == request.group)
+            .ok_or_else(|| GatewayError::UnknownGroup(request.group.clone()))?;
+        let before = serde_json::to_value(&api.definition).expect("definitions serialize");
+        let status = api.definition.status;
+        api.definition = ApiDefinition { status, ..request.definition };
+        api.group_id = group.group_id;
+        api.updated_at = self.control.now_ms();
+        let audit = self
+            .audit(who, &workspace, "api.update", "api", &api.operation_type)
+            .before(before)
+            .after(serde_json::to_value(&api.definition).expect("definitions serialize"));
+        self.control.storage().update_api(&api.to_record(), &audit).await?;
+        self.routes.invalidate(&workspace.workspace_id);
+        Ok(api)
+    }
+
     /// Opens or closes an API; closed APIs answer 3000 without reaching the backend.
     pub async fn set_api_status(
         &self,

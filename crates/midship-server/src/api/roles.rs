@@ -62,6 +62,7 @@ const MINIMUM_ROLES: &[(&str, &str, Role)] = &[
     ("GET", "/api/v1/workspaces/{workspace_id}/apis", Role::Viewer),
     ("POST", "/api/v1/workspaces/{workspace_id}/apis", Role::Developer),
     ("GET", "/api/v1/workspaces/{workspace_id}/apis/{operation_type}", Role::Viewer),
+    ("PUT", "/api/v1/workspaces/{workspace_id}/apis/{operation_type}", Role::Developer),
     ("POST", "/api/v1/workspaces/{workspace_id}/apis/{operation_type}/open", Role::Operator),
     ("POST", "/api/v1/workspaces/{workspace_id}/apis/{operation_type}/close", Role::Operator),
     ("GET", "/api/v1/workspaces/{workspace_id}/gateway-keys", Role::Viewer),

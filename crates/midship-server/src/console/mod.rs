@@ -42,6 +42,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(crate::approvals::console::routes())
         .merge(crate::switches::console::routes())
         .merge(crate::gateway::console::routes())
+        .merge(crate::gateway::api_console::routes())
         .merge(crate::sync::console::routes())
         .merge(crate::push::console::routes())
         .merge(crate::push::settings_console::routes())

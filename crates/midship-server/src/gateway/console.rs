@@ -66,7 +66,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
             tbody {
                 @for api in &apis {
                     tr {
-                        td.mono { (api.operation_type) }
+                        td.mono { a href={ "/console/gateway/apis/" (api.operation_type) } { (api.operation_type) } }
                         td { (group_name(&api.group_id)) }
                         td { (api.definition.method.as_str()) }
                         td.mono { (api.definition.path) }

@@ -23,7 +23,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_groups, create_group))
         .routes(routes!(list_apis, create_api))
-        .routes(routes!(show_api))
+        .routes(routes!(show_api, update_api))
         .routes(routes!(open_api))
         .routes(routes!(close_api))
         .routes(routes!(envelope_keys))
@@ -205,6 +205,26 @@ async fn show_api(
     Path((workspace_id, operation_type)): Path<(String, String)>,
 ) -> Result<Json<ApiView>, ApiError> {
     Ok(Json(api_view(state.gateway.get_api(&who, &workspace_id, &operation_type).await?)))
+}
+
+/// Replaces an API's definition: its group, method, path, parameters and policies, in the body
+/// `POST …/apis` takes (`operation_type` must be this one's). Whether it is open stays as it was.
+#[utoipa::path(put, path = "/api/v1/workspaces/{workspace_id}/apis/{operation_type}", tag = "gateway",
+    params(("workspace_id" = String, Path), ("operation_type" = String, Path)), request_body = CreateApiRequest,
+    responses((status = 200, body = ApiView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn update_api(
+    State(state): State<AppState>,
+    Caller(who): Caller,
+    Path((workspace_id, operation_type)): Path<(String, String)>,
+    ApiJson(request): ApiJson<CreateApiRequest>,
+) -> Result<Json<ApiView>, ApiError> {
+    if request.operation_type != operation_type {
+        return Err(ApiError::invalid("invalid operation_type: the body names another API than the path"));
+    }
+    let definition = api_definition(&request)?;
+    let update = NewApi { operation_type: request.operation_type, group: request.group, definition };
+    Ok(Json(api_view(state.gateway.update_api(&who, &workspace_id, update).await?)))
 }
 
 /// Opens a closed API.

@@ -212,7 +212,7 @@ fn sample(method: &Method, path: &str) -> Sample {
         ("POST", "/config/rollback") => ("", json_body(json!({ "version": 1 }))),
         ("POST", "/config/import") => ("mode=merge", json_body(json!({ "switches": [] }))),
         ("POST", "/api-groups") => ("", json_body(json!({ "name": "core", "base_url": "http://127.0.0.1:9" }))),
-        ("POST", "/apis") => (
+        ("POST", "/apis") | ("PUT", "/apis/{operation_type}") => (
             "",
             json_body(json!({ "operation_type": "com.bank.balance", "group": "core", "method": "POST", "path": "/b" })),
         ),

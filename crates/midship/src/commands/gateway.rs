@@ -50,6 +50,16 @@ pub enum ApiCommand {
         workspace_id: WorkspaceArg,
         operation_type: String,
     },
+    /// Replace an API's definition and policies with a JSON file in the body `api create` sends
+    /// (`api show --json` gives one to start from; docs/protocol.md, "API policies").
+    Update {
+        #[command(flatten)]
+        workspace_id: WorkspaceArg,
+        operation_type: String,
+        /// The definition: `{"group", "method", "path", "parameters", "mock", "cache", …}`.
+        #[arg(long)]
+        file: std::path::PathBuf,
+    },
     /// Stop routing an API: calls answer 3000.
     Close {
         #[command(flatten)]
@@ -245,6 +255,16 @@ pub async fn api(client: &AdminClient, resolve: &Resolver<'_>, command: ApiComma
         ApiCommand::Show { workspace_id, operation_type } => {
             let workspace_id = resolve.workspace(&workspace_id).await?;
             vec![client.show_api(&workspace_id, &operation_type).await?]
+        }
+        ApiCommand::Update { workspace_id, operation_type, file } => {
+            let workspace_id = resolve.workspace(&workspace_id).await?;
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let mut definition: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+            if let Some(fields) = definition.as_object_mut() {
+                fields.entry("operation_type").or_insert_with(|| operation_type.clone().into());
+            }
+            vec![client.update_api(&workspace_id, &operation_type, &definition).await?]
         }
         ApiCommand::Close { workspace_id, operation_type } => {
             let workspace_id = resolve.workspace(&workspace_id).await?;

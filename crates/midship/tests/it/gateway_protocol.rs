@@ -122,6 +122,24 @@ fn a_client_written_from_the_protocol_document_gets_every_documented_code() {
     let table = server.cli(&token, &["api", "stats", "--workspace", workspace]);
     assert!(String::from_utf8_lossy(&table.stdout).contains("com.demo.ok"));
 
+    // A policy set after registration, from a file: the limit reaches the route tables at once.
+    let file = std::env::temp_dir().join(format!("midship-api-{}.json", std::process::id()));
+    std::fs::write(
+        &file,
+        json!({ "group": "core", "method": "POST", "path": "/ok", "rate_limit_per_second": 7 }).to_string(),
+    )
+    .unwrap();
+    let updated = server.cli_json(
+        &token,
+        &["api", "update", "--workspace", workspace, "com.demo.broken", "--file", file.to_str().unwrap()],
+    );
+    assert_eq!(
+        (updated["path"].as_str(), updated["rate_limit_per_second"].as_u64()),
+        (Some("/ok"), Some(7)),
+        "{updated}"
+    );
+    std::fs::remove_file(&file).unwrap();
+
     let closed = server.cli_json(&token, &["api", "close", "--workspace", workspace, "com.demo.ok"]);
     assert_eq!(closed["status"], "closed");
     let audit = server.cli_json(&token, &["audit", "list", "--action", "api.close"]);

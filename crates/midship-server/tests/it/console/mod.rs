@@ -3,6 +3,7 @@
 mod approvals;
 mod browser;
 mod device;
+mod gateway;
 mod pages;
 mod people;
 mod push;
