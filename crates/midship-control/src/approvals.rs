@@ -137,9 +137,7 @@ impl ControlPlane {
         approval_id: &str,
         comment: &str,
     ) -> Result<ApprovalRecord, ControlError> {
-        self.authorized_workspace(who, workspace_id, Action::Operate).await?;
-        let approval = self.open_approval(who, workspace_id, approval_id).await?;
-        who.authorize_app(approval.change.action(), &approval.app_id)?;
+        let approval = self.decidable(who, workspace_id, approval_id).await?;
         if who.person_id().is_none() {
             return Err(ControlError::NotYours("an approval is given by a person signed in, not by an API token"));
         }
@@ -158,9 +156,7 @@ impl ControlPlane {
         approval_id: &str,
         comment: &str,
     ) -> Result<ApprovalRecord, ControlError> {
-        self.authorized_workspace(who, workspace_id, Action::Operate).await?;
-        let approval = self.open_approval(who, workspace_id, approval_id).await?;
-        who.authorize_app(approval.change.action(), &approval.app_id)?;
+        let approval = self.decidable(who, workspace_id, approval_id).await?;
         let (status, action) = if approval.requested_by.is(who) {
             (ApprovalStatus::Cancelled, "approval.cancel")
         } else {
@@ -201,13 +197,17 @@ impl ControlPlane {
         Ok(approval)
     }
 
-    async fn open_approval(
+    /// An open request the caller may decide: allowed to operate in the workspace (checked first,
+    /// so a viewer learns nothing of ids) and to make the requested change.
+    async fn decidable(
         &self,
         who: &Principal,
         workspace_id: &str,
         approval_id: &str,
     ) -> Result<ApprovalRecord, ControlError> {
+        self.authorized_workspace(who, workspace_id, Action::Operate).await?;
         let approval = self.get_approval(who, workspace_id, approval_id).await?;
+        who.authorize_app(approval.change.action(), &approval.app_id)?;
         let now = self.now_ms();
         if !approval.is_open_at(now) {
             let status = approval.status_at(now);

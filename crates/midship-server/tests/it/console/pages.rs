@@ -262,17 +262,7 @@ async fn delivery_page_lists_packages_releases_and_changes_them() {
     let admin = server.admin();
     let app = admin.list_apps(&Default::default()).await.unwrap().items.remove(0);
     let workspace = admin.list_workspaces(&app.app_id).await.unwrap().items.remove(0).workspace_id;
-    let files = midship_package::Files::from([
-        (
-            "manifest.json".to_owned(),
-            serde_json::json!({ "app_id": "40000001", "version": "2.0.0", "vhost": "https://40000001.h5app.example.com", "main_url": "/index.html" })
-                .to_string()
-                .into_bytes(),
-        ),
-        ("index.html".to_owned(), b"<html>appointments</html>".to_vec()),
-    ]);
-    let package =
-        admin.upload_package(&workspace, &[("kind", "h5")], midship_package::write_zip(&files)).await.unwrap();
+    let package = upload_h5(&admin, &workspace, "40000001", "appointments").await;
     let page = browser.text("/console/delivery").await;
     assert!(page.contains(&package.package_id) && page.contains("40000001"), "{page}");
 
@@ -469,17 +459,7 @@ async fn the_structured_rule_editor_targets_switches_and_releases_and_marks_a_wr
             "percentage": 20.0 })
     );
 
-    let files = midship_package::Files::from([
-        (
-            "manifest.json".to_owned(),
-            serde_json::json!({ "app_id": "50000001", "version": "1.0.0", "vhost": "https://50000001.h5app.example.com", "main_url": "/index.html" })
-                .to_string()
-                .into_bytes(),
-        ),
-        ("index.html".to_owned(), b"<html>fares</html>".to_vec()),
-    ]);
-    let package =
-        admin.upload_package(&workspace, &[("kind", "h5")], midship_package::write_zip(&files)).await.unwrap();
+    let package = upload_h5(&admin, &workspace, "50000001", "fares").await;
     let page = browser.text("/console/delivery").await;
     assert!(!page.contains(r#"name="rule_percentage""#), "a release's share is its stage: {page}");
     let release = |networks_mode: &'static str| {
@@ -536,17 +516,7 @@ async fn releases_take_a_time_window_or_a_cap_from_the_console() {
     let admin = server.admin();
     let app = admin.list_apps(&Default::default()).await.unwrap().items.remove(0);
     let workspace = admin.list_workspaces(&app.app_id).await.unwrap().items.remove(0).workspace_id;
-    let files = midship_package::Files::from([
-        (
-            "manifest.json".to_owned(),
-            serde_json::json!({ "app_id": "60000001", "version": "1.0.0", "vhost": "https://60000001.h5app.example.com", "main_url": "/index.html" })
-                .to_string()
-                .into_bytes(),
-        ),
-        ("index.html".to_owned(), b"<html>wards</html>".to_vec()),
-    ]);
-    let package =
-        admin.upload_package(&workspace, &[("kind", "h5")], midship_package::write_zip(&files)).await.unwrap();
+    let package = upload_h5(&admin, &workspace, "60000001", "wards").await;
     let release = |stage: &str, fields: Vec<(&'static str, &str)>| {
         let mut form =
             vec![("package_id", package.package_id.clone()), ("stage", stage.to_owned()), ("mode", String::new())];
@@ -581,4 +551,21 @@ async fn releases_take_a_time_window_or_a_cap_from_the_console() {
     assert_eq!(capped.status(), StatusCode::SEE_OTHER);
     let stored = &admin.list_releases(&workspace).await.unwrap().items[0].definition;
     assert_eq!(stored["stage"], serde_json::json!({ "kind": "capped", "max_devices": 500 }));
+}
+
+/// An H5 package (version 2.0.0) of `h5_app_id` whose page says `page`, uploaded through the
+/// admin API.
+async fn upload_h5(
+    admin: &midship_admin_client::AdminClient,
+    workspace: &str,
+    h5_app_id: &str,
+    page: &str,
+) -> midship_api::PackageView {
+    let manifest = serde_json::json!({ "app_id": h5_app_id, "version": "2.0.0",
+        "vhost": format!("https://{h5_app_id}.h5app.example.com"), "main_url": "/index.html" });
+    let files = midship_package::Files::from([
+        ("manifest.json".to_owned(), manifest.to_string().into_bytes()),
+        ("index.html".to_owned(), format!("<html>{page}</html>").into_bytes()),
+    ]);
+    admin.upload_package(workspace, &[("kind", "h5")], midship_package::write_zip(&files)).await.unwrap()
 }
