@@ -7,15 +7,13 @@ use axum::extract::{Form, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::html;
-use midship_analytics::AnalyticsError;
 use midship_api::AlertRuleDefinition;
 use midship_core::access::Action;
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::console::layout;
-use crate::console::session::ConsoleSession;
-use crate::error::ApiError;
+use crate::console::session::{ConsoleSession, failure};
 
 const PAGE: &str = "/console/analytics/alerts";
 const METRICS: [(&str, &str); 5] = [
@@ -28,11 +26,6 @@ const METRICS: [(&str, &str); 5] = [
 
 pub fn routes() -> Router<AppState> {
     Router::new().route(PAGE, get(page).post(save)).route("/console/analytics/alerts/delete", post(delete))
-}
-
-fn failure(error: AnalyticsError) -> Response {
-    let api_error = ApiError::from(error);
-    layout::error_page(api_error.status, &api_error.message)
 }
 
 pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Response {

@@ -14,8 +14,7 @@ use serde::Deserialize;
 
 use crate::AppState;
 use crate::console::layout;
-use crate::console::session::ConsoleSession;
-use crate::error::ApiError;
+use crate::console::session::{ConsoleSession, failure};
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/console/analytics", get(page))
@@ -31,11 +30,6 @@ pub struct AnalyticsQuery {
     steps: Option<String>,
     /// Limit the daily figures to one app version.
     version: Option<String>,
-}
-
-fn failure(error: AnalyticsError) -> Response {
-    let api_error = ApiError::from(error);
-    layout::error_page(api_error.status, &api_error.message)
 }
 
 fn percent(part: u64, whole: u64) -> String {

@@ -8,7 +8,6 @@ use axum::extract::{DefaultBodyLimit, Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
-use midship_analytics::AnalyticsError;
 use midship_analytics::service::LogSearch;
 use midship_api::LogRequest;
 use midship_core::access::Action;
@@ -18,7 +17,7 @@ use serde_json::Value;
 
 use crate::AppState;
 use crate::console::layout;
-use crate::console::session::ConsoleSession;
+use crate::console::session::{ConsoleSession, failure};
 use crate::console::upload;
 use crate::error::ApiError;
 
@@ -38,11 +37,6 @@ pub fn routes() -> Router<AppState> {
             "/console/analytics/symbols/upload",
             post(upload_symbols).layer(DefaultBodyLimit::max(MAX_MAPPING_BYTES)),
         )
-}
-
-fn failure(error: AnalyticsError) -> Response {
-    let api_error = ApiError::from(error);
-    layout::error_page(api_error.status, &api_error.message)
 }
 
 fn no_workspace(session: &ConsoleSession, path: &str, title: &str) -> Response {

@@ -86,9 +86,9 @@ pub(crate) fn set_cookie(name: &str, value: &str, max_age_seconds: i64, secure: 
     HeaderValue::from_str(&text).expect("cookie values are ASCII")
 }
 
-/// Renders a control-plane failure as a console error page, with the admin API's status.
-pub fn failure(error: ControlError) -> Response {
-    let api_error = ApiError::from(error);
+/// Renders any failure as a console error page, with the admin API's status and message.
+pub fn failure(error: impl Into<ApiError>) -> Response {
+    let api_error = error.into();
     layout::error_page(api_error.status, &api_error.message)
 }
 

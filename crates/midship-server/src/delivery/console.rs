@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use maud::{Markup, html};
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
-use midship_delivery::{DeliveryError, ReleaseAction, ReleaseDefinition, Stage, UploadRequest};
+use midship_delivery::{ReleaseAction, ReleaseDefinition, Stage, UploadRequest};
 use midship_storage::{PackageKind, ReleaseStatus};
 use midship_targeting::rules::Whitelist;
 use serde::Deserialize;
@@ -21,7 +21,7 @@ use crate::AppState;
 use crate::approvals;
 use crate::console::layout;
 use crate::console::rule_editor::{self, EditorParts, RuleFields};
-use crate::console::session::ConsoleSession;
+use crate::console::session::{ConsoleSession, failure};
 use crate::console::upload;
 use crate::error::ApiError;
 use crate::extract::refuse_announced_over;
@@ -65,11 +65,6 @@ fn upload_form(session: &ConsoleSession) -> Markup {
     }
 }
 const STEPS: [&str; 5] = ["checked", "offered", "downloaded", "installed", "failed"];
-
-fn failure(error: DeliveryError) -> Response {
-    let api_error = ApiError::from(error);
-    layout::error_page(api_error.status, &api_error.message)
-}
 
 fn kilobytes(bytes: i64) -> String {
     format!("{:.1} KB", bytes as f64 / 1000.0)

@@ -17,16 +17,11 @@ use serde_json::{Map, Value};
 use super::rest::{api_definition, api_view};
 use crate::AppState;
 use crate::console::layout;
-use crate::console::session::ConsoleSession;
+use crate::console::session::{ConsoleSession, failure};
 use crate::error::ApiError;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/console/gateway/apis/{operation_type}", get(page).post(save))
-}
-
-fn failure(error: impl Into<ApiError>) -> Response {
-    let api_error = error.into();
-    layout::error_page(api_error.status, &api_error.message)
 }
 
 /// The API as the body `PUT …/apis/{operation_type}` takes: its view without ids, status and

@@ -15,8 +15,7 @@ use super::rest::api_definition;
 use crate::AppState;
 use crate::console::layout;
 use crate::console::layout::secret_notice;
-use crate::console::session::ConsoleSession;
-use crate::error::ApiError;
+use crate::console::session::{ConsoleSession, failure};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -24,11 +23,6 @@ pub fn routes() -> Router<AppState> {
         .route("/console/gateway/groups", post(create_group))
         .route("/console/gateway/apis", post(create_api))
         .route("/console/gateway/status", post(set_status))
-}
-
-fn failure(error: impl Into<ApiError>) -> Response {
-    let api_error = error.into();
-    layout::error_page(api_error.status, &api_error.message)
 }
 
 fn redirect() -> Response {

@@ -9,15 +9,14 @@ use maud::html;
 use midship_api::{PushAudience, PushMessageBody, PushRequest, PushRevokeRequest, PushTarget};
 use midship_core::access::Action;
 use midship_core::clock::format_rfc3339;
-use midship_push::{PushError, PushKind};
+use midship_push::PushKind;
 use midship_storage::{PushStatsRow, PushStatsScope, PushTaskStatus};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::approvals;
 use crate::console::layout;
-use crate::console::session::ConsoleSession;
-use crate::error::ApiError;
+use crate::console::session::{ConsoleSession, failure};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -30,11 +29,6 @@ pub fn routes() -> Router<AppState> {
 const PAGE: &str = "/console/push";
 const WEEK_MS: i64 = 7 * 86_400_000;
 const TASKS_SHOWN: u32 = 50;
-
-fn failure(error: PushError) -> Response {
-    let api_error = ApiError::from(error);
-    layout::error_page(api_error.status, &api_error.message)
-}
 
 pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Response {
     let Some(workspace_id) = session.context.workspace_id().map(str::to_owned) else {

@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::AppState;
 use crate::approvals;
 use crate::console::layout;
-use crate::console::session::ConsoleSession;
+use crate::console::session::{ConsoleSession, failure};
 use crate::error::ApiError;
 
 const PAGE: &str = "/console/push/templates";
@@ -30,11 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/console/push/templates/send", post(send_template))
         .route("/console/push/channels", post(set_channel))
         .route("/console/push/channels/delete", post(delete_channel))
-}
-
-fn failure(error: PushError) -> Response {
-    let api_error = ApiError::from(error);
-    layout::error_page(api_error.status, &api_error.message)
 }
 
 pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Response {

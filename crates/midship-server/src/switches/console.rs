@@ -15,8 +15,7 @@ use crate::AppState;
 use crate::approvals;
 use crate::console::layout;
 use crate::console::rule_editor::{self, EditorParts, RuleFields};
-use crate::console::session::ConsoleSession;
-use crate::error::ApiError;
+use crate::console::session::{ConsoleSession, failure};
 
 /// A switch target may name its whitelist and share of devices.
 const SWITCH_RULE: EditorParts = EditorParts { whitelist: true, percentage: true };
@@ -26,11 +25,6 @@ pub fn routes() -> Router<AppState> {
         .route("/console/switches", get(page).post(set))
         .route("/console/switches/publish", post(publish))
         .route("/console/switches/rollback", post(rollback))
-}
-
-fn failure(error: SwitchError) -> Response {
-    let api_error = ApiError::from(error);
-    layout::error_page(api_error.status, &api_error.message)
 }
 
 fn no_workspace(session: &ConsoleSession) -> Response {

@@ -9,12 +9,12 @@ use axum::routing::{get, post};
 use maud::html;
 use midship_core::access::Action;
 use midship_gateway::NewConnectToken;
-use midship_sync::{Delivery, Repush, Scope, SendRequest, SyncConfig, SyncError, TargetKindName};
+use midship_sync::{Delivery, Repush, Scope, SendRequest, SyncConfig, TargetKindName};
 use serde::Deserialize;
 
 use crate::AppState;
 use crate::console::layout;
-use crate::console::session::ConsoleSession;
+use crate::console::session::{ConsoleSession, failure};
 use crate::error::ApiError;
 
 pub fn routes() -> Router<AppState> {
@@ -27,11 +27,6 @@ pub fn routes() -> Router<AppState> {
 }
 
 const PAGE: &str = "/console/sync";
-
-fn failure(error: SyncError) -> Response {
-    let api_error = ApiError::from(error);
-    layout::error_page(api_error.status, &api_error.message)
-}
 
 fn no_workspace(session: &ConsoleSession) -> Response {
     let body = html! { h1 { "Data sync" } p.muted { "Create an app first, then pick it and a workspace above." } };
