@@ -36,16 +36,15 @@ fn erf_series(x: f64) -> f64 {
 
 fn erfc_continued_fraction(x: f64) -> f64 {
     // erfc(x) = exp(-x^2)/sqrt(pi) * 1/(x + 1/2/(x + 1/(x + 3/2/(x + ...)))) by Lentz's method.
-    let tiny = 1e-300;
     let mut f = x;
     let mut c = x;
     let mut d = 0.0;
     for k in 1..500 {
         let a = k as f64 / 2.0;
         d = x + a * d;
-        d = if d.abs() < tiny { tiny } else { d };
+        d = away_from_zero(d);
         c = x + a / c;
-        c = if c.abs() < tiny { tiny } else { c };
+        c = away_from_zero(c);
         d = 1.0 / d;
         let delta = c * d;
         f *= delta;
@@ -54,6 +53,13 @@ fn erfc_continued_fraction(x: f64) -> f64 {
         }
     }
     (-x * x).exp() / PI.sqrt() / f
+}
+
+/// Lentz's method keeps its running terms off zero by this much.
+const TINY: f64 = 1e-300;
+
+fn away_from_zero(value: f64) -> f64 {
+    if value.abs() < TINY { TINY } else { value }
 }
 
 pub fn normal_cdf(x: f64) -> f64 {
@@ -158,11 +164,10 @@ pub fn incomplete_beta(a: f64, b: f64, x: f64) -> f64 {
 }
 
 fn beta_continued_fraction(a: f64, b: f64, x: f64) -> f64 {
-    let tiny = 1e-300;
     let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
     let mut c = 1.0;
     let mut d = 1.0 - qab * x / qap;
-    d = if d.abs() < tiny { tiny } else { d };
+    d = away_from_zero(d);
     d = 1.0 / d;
     let mut h = d;
     for m in 1..10_000 {
@@ -170,16 +175,16 @@ fn beta_continued_fraction(a: f64, b: f64, x: f64) -> f64 {
         let m2 = 2.0 * m;
         let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
         d = 1.0 + aa * d;
-        d = if d.abs() < tiny { tiny } else { d };
+        d = away_from_zero(d);
         c = 1.0 + aa / c;
-        c = if c.abs() < tiny { tiny } else { c };
+        c = away_from_zero(c);
         d = 1.0 / d;
         h *= d * c;
         let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
         d = 1.0 + aa * d;
-        d = if d.abs() < tiny { tiny } else { d };
+        d = away_from_zero(d);
         c = 1.0 + aa / c;
-        c = if c.abs() < tiny { tiny } else { c };
+        c = away_from_zero(c);
         d = 1.0 / d;
         let delta = d * c;
         h *= delta;
@@ -269,9 +274,8 @@ pub fn upper_incomplete_gamma(a: f64, x: f64) -> f64 {
         }
         1.0 - sum * (-x + a * x.ln() - ln_gamma(a)).exp()
     } else {
-        let tiny = 1e-300;
         let mut b = x + 1.0 - a;
-        let mut c = 1.0 / tiny;
+        let mut c = 1.0 / TINY;
         let mut d = 1.0 / b;
         let mut h = d;
         for i in 1..10_000 {
@@ -279,9 +283,9 @@ pub fn upper_incomplete_gamma(a: f64, x: f64) -> f64 {
             let an = -i * (i - a);
             b += 2.0;
             d = an * d + b;
-            d = if d.abs() < tiny { tiny } else { d };
+            d = away_from_zero(d);
             c = b + an / c;
-            c = if c.abs() < tiny { tiny } else { c };
+            c = away_from_zero(c);
             d = 1.0 / d;
             let delta = d * c;
             h *= delta;
