@@ -7,6 +7,7 @@ mod analytics;
 mod approvals;
 mod apps;
 mod delivery;
+mod experiments;
 mod gateway;
 mod people;
 mod push;

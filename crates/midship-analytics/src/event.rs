@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
 
+use midship_protocol::calls::AssignmentUnit;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -95,6 +96,16 @@ pub enum Payload {
         message: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         tag: Option<String>,
+    },
+    /// The first time the app read a variable of an experiment it is in (the SDK reports it once
+    /// per experiment, unit and variation).
+    Experiment {
+        experiment: String,
+        variation: String,
+        /// The device or user id the experiment assigns by.
+        unit: String,
+        #[serde(default)]
+        unit_kind: AssignmentUnit,
     },
     H5Error {
         message: String,
@@ -220,6 +231,11 @@ impl Payload {
                 } else {
                     Err(format!("level must be one of {}", LOG_LEVELS.join(", ")))
                 }
+            }
+            Payload::Experiment { experiment, variation, unit, .. } => {
+                text("experiment", experiment)?;
+                text("variation", variation)?;
+                text("unit", unit)
             }
             Payload::Launch { .. } | Payload::SessionEnd { .. } | Payload::Startup { .. } => Ok(()),
         }

@@ -75,6 +75,7 @@ impl Row<'_> {
                 (Some(failure.exception.exception_type.clone()).filter(|name| !name.is_empty()), failure.duration_ms)
             }
             Payload::Log { level, .. } => (Some(level.clone()), None),
+            Payload::Experiment { experiment, .. } => (Some(experiment.clone()), None),
             Payload::Launch { .. } | Payload::H5Error { .. } => (None, None),
         };
         (kind, name, duration, fields.to_string())

@@ -16,6 +16,7 @@
 
 pub mod alert;
 pub mod event;
+pub mod experiment_log;
 pub mod export;
 pub mod fingerprint;
 mod histogram;

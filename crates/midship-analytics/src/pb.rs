@@ -61,6 +61,14 @@ pub struct Event {
     pub context_json: Option<String>,
     #[prost(string, optional, tag = "23")]
     pub threads_json: Option<String>,
+    #[prost(string, optional, tag = "24")]
+    pub experiment: Option<String>,
+    #[prost(string, optional, tag = "25")]
+    pub variation: Option<String>,
+    #[prost(string, optional, tag = "26")]
+    pub unit: Option<String>,
+    #[prost(string, optional, tag = "27")]
+    pub unit_kind: Option<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -112,6 +120,10 @@ impl Event {
         put("stack", self.stack.clone().map(Value::from));
         put("level", self.level.clone().map(Value::from));
         put("tag", self.tag.clone().map(Value::from));
+        put("experiment", self.experiment.clone().map(Value::from));
+        put("variation", self.variation.clone().map(Value::from));
+        put("unit", self.unit.clone().map(Value::from));
+        put("unit_kind", self.unit_kind.clone().map(Value::from));
         // JSON text that does not parse is kept as a string.
         let parsed = |text: &Option<String>| {
             text.as_ref().map(|text| serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.as_str())))

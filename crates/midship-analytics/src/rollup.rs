@@ -9,6 +9,7 @@ use roaring::RoaringBitmap;
 use serde_json::Value;
 
 use crate::event::{Event, FailureKind, Payload};
+use crate::experiment_log::ExperimentLog;
 use crate::fingerprint::{fingerprint, title};
 use crate::histogram::Histogram;
 
@@ -209,6 +210,8 @@ pub struct WorkspaceRollup {
     pub minutes: BTreeMap<i64, MinuteRollup>,
     pub custom_events: Vec<CustomEvent>,
     pub failures: HashMap<String, FailureGroup>,
+    /// Exposures and the units' actions, for experiment results.
+    pub experiments: ExperimentLog,
     /// Each device's last page view (time, page), for transitions.
     last_page: HashMap<u32, (i64, String)>,
 }
@@ -247,6 +250,8 @@ impl WorkspaceRollup {
             self.move_newcomer(day, user, moved, true);
             user
         });
+
+        self.experiments.observe(device, user, event, &mut self.event_names);
 
         let minute = event.time.div_euclid(MINUTE_MS);
         let in_realtime = self.minutes.last_key_value().is_none_or(|(&last, _)| minute > last - MINUTES_KEPT);
@@ -333,7 +338,7 @@ impl WorkspaceRollup {
                 network.durations.record(*duration_ms);
             }
             Payload::H5Error { .. } => rollup.h5_errors += 1,
-            Payload::Log { .. } => {}
+            Payload::Log { .. } | Payload::Experiment { .. } => {}
             Payload::Crash(_) | Payload::Anr(_) | Payload::Lag(_) => {
                 let (kind, failure) = event.payload.failure().expect("a failure kind");
                 rollup.failures[kind as usize] += 1;

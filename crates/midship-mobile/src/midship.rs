@@ -146,6 +146,12 @@ impl Midship {
         };
         let delivery = Arc::new(DeliveryClient::new(rpc.clone(), delivery_settings)?);
         let analytics = AnalyticsLogger::open(rpc.clone(), LoggerSettings::new(state_dir.join("analytics")))?;
+        let exposures = analytics.clone();
+        config.on_exposure(move |assignment| {
+            if let Err(error) = exposures.exposure(assignment) {
+                tracing::warn!(%error, experiment = %assignment.experiment, "cannot queue an exposure");
+            }
+        });
         let shared = Shared {
             handle: runtime.handle().clone(),
             runtime: Mutex::new(Some(runtime)),

@@ -167,6 +167,17 @@ impl AnalyticsLogger {
         self.record(json!({ "kind": "event", "name": name, "attributes": attributes }))
     }
 
+    /// The first read of an experiment's switch (the config client reports it once).
+    pub fn exposure(&self, assignment: &midship_protocol::calls::Assignment) -> Result<bool, AnalyticsClientError> {
+        self.record(json!({
+            "kind": "experiment",
+            "experiment": assignment.experiment,
+            "variation": assignment.variation,
+            "unit": assignment.unit,
+            "unit_kind": assignment.unit_kind,
+        }))
+    }
+
     /// A page the user left after `duration_ms`.
     pub fn page(&self, page: &str, duration_ms: u64) -> Result<bool, AnalyticsClientError> {
         self.record(json!({ "kind": "page", "page": page, "duration_ms": duration_ms }))

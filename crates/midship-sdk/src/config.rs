@@ -1,14 +1,16 @@
 //! Device-side remote configuration: typed getters over local defaults and the last pulled values,
 //! a disk cache that survives restarts, pulls at cold start and after 30 minutes in the
-//! background, and change listeners. Pulls are the signed RPC `midship.config.pull`, so they go
+//! background, and change listeners. Experiments ride on the same pull: the device keeps its
+//! assignments (and sends them back, so they stick), and the first read of an experiment's
+//! switch reports one exposure per experiment, unit and variation, ever. Pulls are the signed RPC `midship.config.pull`, so they go
 //! through the gateway with the device's identity and credential like every other call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use midship_protocol::builtins::operation;
-use midship_protocol::calls::{ConfigPullCall, ConfigPullResponse};
+use midship_protocol::calls::{Assignment, ConfigPullCall, ConfigPullResponse, StickyAssignment};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -54,9 +56,15 @@ struct CachedConfig {
     version: i64,
     etag: Option<String>,
     values: BTreeMap<String, Value>,
+    #[serde(default)]
+    experiments: Vec<Assignment>,
+    /// `experiment/unit/variation` of every exposure already reported.
+    #[serde(default)]
+    exposed: BTreeSet<String>,
 }
 
 type Listener = Box<dyn Fn(&ConfigChange) + Send + Sync>;
+type ExposureListener = Box<dyn Fn(&Assignment) + Send + Sync>;
 
 /// The remote configuration of one app workspace on one device.
 pub struct ConfigClient {
@@ -64,6 +72,7 @@ pub struct ConfigClient {
     profile: RwLock<DeviceProfile>,
     cache: RwLock<CachedConfig>,
     listeners: Mutex<Vec<Listener>>,
+    exposure_listener: Mutex<Option<ExposureListener>>,
     background_since: Mutex<Option<i64>>,
     rpc: Arc<RpcClient>,
 }
@@ -82,6 +91,7 @@ impl ConfigClient {
             settings,
             profile: RwLock::new(profile),
             listeners: Mutex::new(Vec::new()),
+            exposure_listener: Mutex::new(None),
             background_since: Mutex::new(None),
             rpc,
         };
@@ -108,10 +118,57 @@ impl ConfigClient {
         std::fs::rename(&temporary, &path).map_err(ConfigError::Cache)
     }
 
-    /// The server's value, else the local default.
+    /// The server's value, else the local default. Reading a switch of an experiment the
+    /// device is in reports the exposure, the first time.
     pub fn get(&self, key: &str) -> Option<Value> {
-        let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache.values.get(key).or_else(|| self.settings.defaults.get(key)).cloned()
+        let value = {
+            let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            cache.values.get(key).or_else(|| self.settings.defaults.get(key)).cloned()
+        };
+        self.note_exposure(key);
+        value
+    }
+
+    /// Who is told of exposures: the app's analytics (`Midship` wires its logger here).
+    pub fn on_exposure(&self, listener: impl Fn(&Assignment) + Send + Sync + 'static) {
+        *self.exposure_listener.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Box::new(listener));
+    }
+
+    /// The experiments this device is in, from the last pull.
+    pub fn experiments(&self) -> Vec<Assignment> {
+        self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).experiments.clone()
+    }
+
+    fn note_exposure(&self, key: &str) {
+        let first_reads: Vec<Assignment> = {
+            let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let reads: Vec<Assignment> = cache
+                .experiments
+                .iter()
+                .filter(|assignment| !assignment.debug && assignment.switches.iter().any(|switch| switch == key))
+                .cloned()
+                .collect();
+            reads
+                .into_iter()
+                .filter(|assignment| {
+                    cache
+                        .exposed
+                        .insert(format!("{}/{}/{}", assignment.experiment, assignment.unit, assignment.variation))
+                })
+                .collect()
+        };
+        if first_reads.is_empty() {
+            return;
+        }
+        let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        if let Err(error) = self.write_cache(&cache) {
+            tracing::warn!(%error, "cannot keep the reported exposures; they may be reported again");
+        }
+        if let Some(listener) = &*self.exposure_listener.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) {
+            for assignment in &first_reads {
+                listener(assignment);
+            }
+        }
     }
 
     pub fn get_bool(&self, key: &str, fallback: bool) -> bool {
@@ -166,8 +223,22 @@ impl ConfigClient {
     /// Asks the server for this device's values; returns what changed (`None`: nothing did).
     pub async fn pull(&self) -> Result<Option<ConfigChange>, ConfigError> {
         let profile = self.profile.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
-        let known_etag = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner()).etag.clone();
-        let request = serde_json::to_value(ConfigPullCall::new(profile, known_etag)).expect("pull bodies serialize");
+        let (known_etag, held) = {
+            let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let held: Vec<StickyAssignment> = cache
+                .experiments
+                .iter()
+                .filter(|assignment| !assignment.debug)
+                .map(|assignment| StickyAssignment {
+                    experiment: assignment.experiment.clone(),
+                    variation: assignment.variation.clone(),
+                    unit: assignment.unit.clone(),
+                })
+                .collect();
+            (cache.etag.clone(), held)
+        };
+        let request =
+            serde_json::to_value(ConfigPullCall::new(profile, known_etag, held)).expect("pull bodies serialize");
         let reply = self.rpc.rpc(operation::CONFIG_PULL, &request).await?;
         if !reply.is_success() {
             return Err(ConfigError::Refused { result: reply.result, memo: reply.memo });
@@ -176,15 +247,20 @@ impl ConfigClient {
         let Some(values) = pulled.values.filter(|_| !pulled.not_modified) else {
             return Ok(None);
         };
-        let fresh =
-            CachedConfig { version: pulled.version, etag: Some(pulled.etag), values: values.into_iter().collect() };
-        let changed_keys = {
+        let (fresh, changed_keys) = {
             let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let fresh = CachedConfig {
+                version: pulled.version,
+                etag: Some(pulled.etag),
+                values: values.into_iter().collect(),
+                experiments: pulled.experiments,
+                exposed: cache.exposed.clone(),
+            };
             let keys: std::collections::BTreeSet<&String> = cache.values.keys().chain(fresh.values.keys()).collect();
             let changed: Vec<String> =
                 keys.into_iter().filter(|key| cache.values.get(*key) != fresh.values.get(*key)).cloned().collect();
             *cache = fresh.clone();
-            changed
+            (fresh, changed)
         };
         self.write_cache(&fresh)?;
         if changed_keys.is_empty() {

@@ -223,7 +223,13 @@ pub struct RpcClient {
 impl RpcClient {
     pub fn new(settings: RpcSettings, identity: DeviceIdentity) -> Result<Arc<Self>, RpcError> {
         let http = reqwest::Client::builder().timeout(settings.timeout).build()?;
-        Ok(Arc::new(Self { settings, identity: Mutex::new(identity), http }))
+        Ok(Self::with_http(settings, identity, http))
+    }
+
+    /// A client on an HTTP client made elsewhere, so several clients (workspaces of one app, or
+    /// simulated devices) share its connection pool. Its timeout, not `settings.timeout`, applies.
+    pub fn with_http(settings: RpcSettings, identity: DeviceIdentity, http: reqwest::Client) -> Arc<Self> {
+        Arc::new(Self { settings, identity: Mutex::new(identity), http })
     }
 
     /// The device id in use: the one given, or the one the gateway issued at first contact.

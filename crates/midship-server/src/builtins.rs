@@ -7,10 +7,10 @@ use std::sync::Arc;
 use midship_analytics::AnalyticsService;
 use midship_control::ControlPlane;
 use midship_delivery::DeliveryService;
+use midship_experiments::ExperimentService;
 use midship_gateway::{BuiltinError, BuiltinRegistry, CallContext, ServerKeys};
 use midship_protocol::calls::DeviceFacts;
 use midship_push::PushService;
-use midship_switches::SwitchService;
 use midship_targeting::DeviceContext;
 use serde::de::DeserializeOwned;
 
@@ -57,14 +57,14 @@ pub(crate) fn device_context(context: &CallContext, facts: DeviceFacts) -> Devic
 pub fn registry(
     control: &ControlPlane,
     server_keys: &Arc<ServerKeys>,
-    switches: &SwitchService,
+    experiments: &ExperimentService,
     push: &PushService,
     delivery: &DeliveryService,
     analytics: &AnalyticsService,
 ) -> BuiltinRegistry {
     let mut registry = BuiltinRegistry::default();
     crate::gateway::rpc::register(&mut registry, control);
-    crate::switches::rpc::register(&mut registry, switches);
+    crate::switches::rpc::register(&mut registry, experiments);
     crate::sync::rpc::register(&mut registry, control, server_keys);
     crate::push::rpc::register(&mut registry, push);
     crate::delivery::rpc::register(&mut registry, delivery);

@@ -24,6 +24,7 @@ pub mod connections;
 pub mod console;
 mod delivery;
 pub mod error;
+mod experiments;
 pub mod extract;
 mod gateway;
 pub mod longconn;
@@ -44,6 +45,7 @@ use axum::extract::DefaultBodyLimit;
 use midship_analytics::AnalyticsService;
 use midship_control::ControlPlane;
 use midship_delivery::{DeliveryService, LocalBlobStore};
+use midship_experiments::ExperimentService;
 use midship_gateway::{Gateway, GatewaySettings, ServerKeys};
 use midship_push::PushService;
 use midship_switches::SwitchService;
@@ -114,6 +116,7 @@ impl Default for ServerSettings {
 pub struct AppState {
     pub control: ControlPlane,
     pub switches: SwitchService,
+    pub experiments: ExperimentService,
     pub gateway: Arc<Gateway>,
     pub sync: SyncService,
     pub push: PushService,
@@ -198,19 +201,21 @@ impl AppState {
         let sync =
             SyncService::with_bus(control.clone(), settings.long_connection.sync.clone(), services.hub, services.bus);
         let switches = SwitchService::announcing(control.clone(), sync.clone());
+        let experiments = ExperimentService::new(control.clone(), switches.clone());
         let observer: Arc<dyn midship_push::DispatchObserver> = metrics.clone();
         let push = PushService::observed(control.clone(), sync.clone(), Some(observer));
         let blobs = services.blobs.unwrap_or_else(|| Arc::new(LocalBlobStore::new(&settings.delivery.package_dir)));
         let delivery = DeliveryService::new(control.clone(), sync.clone(), blobs, settings.delivery.settings);
         let analytics = AnalyticsService::new(control.clone(), sync.clone(), settings.analytics.clone());
         let server_keys = Arc::new(ServerKeys::new(control.clone()));
-        let builtins = builtins::registry(&control, &server_keys, &switches, &push, &delivery, &analytics);
+        let builtins = builtins::registry(&control, &server_keys, &experiments, &push, &delivery, &analytics);
         let guards = services.cluster.clone().map(|cluster| cluster as Arc<dyn midship_gateway::ClusterGuards>);
         let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins, server_keys.clone(), guards));
         let oidc = settings.oidc.clone().map(|oidc| Arc::new(console::oidc::Provider::new(oidc)));
         Self {
             control,
             switches,
+            experiments,
             gateway,
             sync,
             push,

@@ -196,6 +196,10 @@ impl BackgroundJob for RefreshJob {
         if switches > 0 {
             tracing::info!(refreshed = switches, "reloaded configuration published by another node");
         }
+        let experiments = state.experiments.refresh_changed().await?;
+        if experiments > 0 {
+            tracing::info!(refreshed = experiments, "reloading experiments changed by another node");
+        }
         if state.gateway.refresh_changed().await? {
             tracing::info!("reloading gateway routes changed by another node");
         }

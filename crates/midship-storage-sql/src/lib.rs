@@ -21,6 +21,7 @@ pub mod db;
 mod analytics;
 mod approval;
 mod delivery;
+mod experiment;
 mod gateway;
 mod lease;
 mod people;

@@ -14,6 +14,7 @@ use midship_core::{App, AppKey, AuditEntry, AuditFilter, NewAuditEntry, Page, Pa
 mod analytics;
 mod approval;
 mod delivery;
+mod experiment;
 pub mod group_commit;
 mod lease;
 mod people;
@@ -26,6 +27,7 @@ pub mod test_suite;
 pub use analytics::*;
 pub use approval::*;
 pub use delivery::*;
+pub use experiment::*;
 pub use lease::*;
 pub use people::*;
 pub use push::*;
@@ -323,6 +325,7 @@ pub trait Storage:
     + LeaseStore
     + PersonStore
     + ApprovalStore
+    + ExperimentStore
     + std::fmt::Debug
 {
     /// `sqlite` or `postgres`, for logs and `/readyz`.

@@ -15,6 +15,7 @@ use serde_json::json;
 mod analytics;
 mod approval;
 mod delivery;
+mod experiment;
 mod lease;
 mod people;
 mod push;
@@ -24,6 +25,7 @@ mod sync;
 pub use analytics::*;
 pub use approval::*;
 pub use delivery::*;
+pub use experiment::*;
 pub use lease::*;
 pub use people::*;
 pub use push::*;
@@ -106,7 +108,8 @@ macro_rules! storage_test_suite {
             sign_in_failures_lock_and_totp_steps_are_used_once,
             console_sessions_are_touched_listed_and_ended_once,
             device_logins_are_approved_once_into_a_session,
-            approvals_are_required_per_workspace_and_decided_once
+            approvals_are_required_per_workspace_and_decided_once,
+            experiments_are_unique_per_workspace_and_updated_conditionally
         );
         #[tokio::test]
         async fn secrets_are_sealed_and_resealed_under_a_new_key() {

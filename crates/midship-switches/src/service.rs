@@ -586,6 +586,21 @@ impl SwitchService {
         Ok(refreshed)
     }
 
+    /// Every switch's value for the device, and the snapshot they come from.
+    pub async fn evaluate(
+        &self,
+        app_id: &str,
+        workspace_id: &str,
+        context: &DeviceContext,
+    ) -> Result<(Arc<ConfigSnapshot>, BTreeMap<String, Value>), SwitchError> {
+        let snapshot = self.snapshot(workspace_id).await?;
+        if snapshot.app_id != app_id {
+            return Err(ControlError::not_found("workspace", workspace_id).into());
+        }
+        let values = snapshot.evaluate(context);
+        Ok((snapshot, values))
+    }
+
     /// A device's configuration. `known_etag` is what it got last time.
     pub async fn pull(
         &self,
@@ -594,11 +609,7 @@ impl SwitchService {
         context: &DeviceContext,
         known_etag: Option<&str>,
     ) -> Result<PullOutcome, SwitchError> {
-        let snapshot = self.snapshot(workspace_id).await?;
-        if snapshot.app_id != app_id {
-            return Err(ControlError::not_found("workspace", workspace_id).into());
-        }
-        let values = snapshot.evaluate(context);
+        let (snapshot, values) = self.evaluate(app_id, workspace_id, context).await?;
         let etag = snapshot.etag(&values);
         if known_etag == Some(etag.as_str()) {
             return Ok(PullOutcome::NotModified { version: snapshot.version, etag });

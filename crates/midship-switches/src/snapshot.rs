@@ -108,9 +108,10 @@ impl ConfigSnapshot {
             .collect()
     }
 
-    /// Names the values a device got: equal ETags mean nothing changed for it.
-    pub fn etag(&self, values: &BTreeMap<String, Value>) -> String {
-        let canonical = serde_json::to_vec(values).expect("values serialize");
+    /// Names what a device got (its values, and whatever else the answer carries): equal ETags
+    /// mean nothing changed for it.
+    pub fn etag(&self, content: &impl serde::Serialize) -> String {
+        let canonical = serde_json::to_vec(content).expect("answers serialize");
         let digest = hex::encode(&Sha256::digest(&canonical)[..8]);
         format!("{}-{digest}", self.version)
     }

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::commands::{access, analytics, approvals, apps, delivery, devices, gateway, people, push, switches, sync};
+use crate::commands::{
+    access, analytics, approvals, apps, delivery, devices, experiments, gateway, people, push, switches, sync,
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "midship", version, about = "Self-hosted mobile app platform: server and command-line tool")]
@@ -155,6 +157,11 @@ pub enum AdminCommand {
     Token {
         #[command(subcommand)]
         command: access::TokenCommand,
+    },
+    /// A/B experiments: laboratories, experiments, their phases, results and promotion.
+    Experiment {
+        #[command(subcommand)]
+        command: experiments::ExperimentCommand,
     },
     /// Four eyes: the approval rule of a workspace and the requests waiting for a second person.
     Approval {

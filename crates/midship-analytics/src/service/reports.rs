@@ -158,4 +158,21 @@ impl AnalyticsService {
             .await?
             .ok_or_else(|| AnalyticsError::UnknownGroup(fingerprint.to_owned()))
     }
+
+    /// An experiment's exposed units and metric statistics per variation (`variation_keys`,
+    /// control first), summed from this node's rollup.
+    pub async fn experiment_summary(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        experiment: &str,
+        unit_kind: midship_experiments::AssignmentUnit,
+        variation_keys: &[String],
+        plan: &midship_experiments::metric::MetricPlan,
+    ) -> Result<crate::experiment_log::ExperimentSummary, AnalyticsError> {
+        self.read(who, workspace_id, |rollup| {
+            rollup.experiments.summarize(experiment, unit_kind, variation_keys, plan, &rollup.event_names, &rollup.days)
+        })
+        .await
+    }
 }

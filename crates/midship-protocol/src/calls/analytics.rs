@@ -28,7 +28,7 @@ pub struct RejectedEvent {
 }
 
 /// Every event kind an upload may carry, as a policy names them.
-pub const EVENT_KINDS: [&str; 12] = [
+pub const EVENT_KINDS: [&str; 13] = [
     "launch",
     "session_end",
     "event",
@@ -41,6 +41,7 @@ pub const EVENT_KINDS: [&str; 12] = [
     "network",
     "h5_error",
     "log",
+    "experiment",
 ];
 
 /// `*` in a policy stands for every kind not named.

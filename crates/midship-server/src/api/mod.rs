@@ -30,7 +30,7 @@ use crate::AppState;
     security(("bearer" = [])),
     components(schemas(midship_api::KindPolicy)),
     tags(
-        (name = "tenants"), (name = "apps"), (name = "people"), (name = "tokens"), (name = "audit"), (name = "approvals"), (name = "switches"), (name = "gateway"), (name = "sync"), (name = "push"), (name = "delivery"), (name = "analytics")
+        (name = "tenants"), (name = "apps"), (name = "people"), (name = "tokens"), (name = "audit"), (name = "approvals"), (name = "switches"), (name = "experiments"), (name = "gateway"), (name = "sync"), (name = "push"), (name = "delivery"), (name = "analytics")
     )
 )]
 struct ApiDoc;
@@ -48,6 +48,7 @@ pub fn routes_with(max_package_bytes: usize) -> (Router<AppState>, OpenApi) {
         .merge(crate::access::people_rest::routes())
         .merge(crate::approvals::rest::routes())
         .merge(crate::switches::rest::routes())
+        .merge(crate::experiments::rest::routes())
         .merge(crate::gateway::rest::routes())
         .merge(crate::sync::rest::routes())
         .merge(crate::push::rest::routes())

@@ -1,5 +1,6 @@
-//! Endpoints devices and outside SDKs call: config pull (until the gateway serves it as
-//! `midship.config.pull`) and the GrowthBook-compatible features payload.
+//! Endpoints devices and outside SDKs call: the unsigned config pull (the signed one is
+//! `midship.config.pull`) and the GrowthBook-compatible features payload, both with the
+//! workspace's live experiments.
 
 use axum::Json;
 use axum::Router;
@@ -7,8 +8,9 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use midship_core::Platform;
 use midship_core::clock::format_rfc3339;
+use midship_experiments::ConfigPull;
 use midship_protocol::calls::{ConfigPullRequest, ConfigPullResponse};
-use midship_switches::{PullOutcome, secure_attributes};
+use midship_switches::secure_attributes;
 use midship_targeting::DeviceContext;
 use serde_json::{Value, json};
 
@@ -50,16 +52,27 @@ async fn config_pull(
         network: request.network,
         attributes: request.attributes,
     };
-    let outcome =
-        state.switches.pull(&request.app_id, &request.workspace_id, &context, request.etag.as_deref()).await?;
-    Ok(Json(match outcome {
-        PullOutcome::NotModified { version, etag } => {
-            ConfigPullResponse { version, etag, not_modified: true, values: None }
+    let outcome = state
+        .experiments
+        .pull(&request.app_id, &request.workspace_id, &context, &request.experiments, request.etag.as_deref())
+        .await?;
+    Ok(Json(pull_response(outcome)))
+}
+
+/// The answer to a config pull, signed or not.
+pub(crate) fn pull_response(outcome: ConfigPull) -> ConfigPullResponse {
+    match outcome {
+        ConfigPull::NotModified { version, etag } => {
+            ConfigPullResponse { version, etag, not_modified: true, values: None, experiments: Vec::new() }
         }
-        PullOutcome::Values { version, etag, values } => {
-            ConfigPullResponse { version, etag, not_modified: false, values: Some(values.into_iter().collect()) }
-        }
-    }))
+        ConfigPull::Values { version, etag, values, experiments } => ConfigPullResponse {
+            version,
+            etag,
+            not_modified: false,
+            values: Some(values.into_iter().collect()),
+            experiments,
+        },
+    }
 }
 
 /// GrowthBook's SDK payload (`GET /api/features/{client_key}`), so GrowthBook's own SDKs evaluate
@@ -85,10 +98,11 @@ async fn growthbook_features(
         return Err(unknown());
     }
     let snapshot = state.switches.snapshot(workspace_id).await?;
-    let features = match platform {
+    let mut features = match platform {
         Some(platform) => snapshot.features_for_platform(platform.as_str()),
         None => snapshot.features.clone(),
     };
+    state.experiments.snapshot(workspace_id).await?.prepend_rules(&mut features);
     let features = secure_attributes::hide_identifiers(&features, workspace_id);
     let date_updated = snapshot.published_at.map(format_rfc3339);
     if state.gateway.features_payload_encrypted(workspace_id).await? {

@@ -1,41 +1,35 @@
-//! `midship.config.pull`, the device's face of remote configuration.
+//! `midship.config.pull`, the device's face of remote configuration (with its experiments).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use midship_experiments::ExperimentService;
 use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
-use midship_protocol::calls::{ConfigPullCall, ConfigPullResponse};
-use midship_switches::{PullOutcome, SwitchService};
+use midship_protocol::calls::ConfigPullCall;
 
 use crate::builtins::{device_context, parse_body};
+use crate::switches::client::pull_response;
 use midship_protocol::builtins::operation;
 
-pub fn register(registry: &mut BuiltinRegistry, switches: &SwitchService) {
-    registry.register(operation::CONFIG_PULL, Arc::new(ConfigPull { switches: switches.clone() }));
+pub fn register(registry: &mut BuiltinRegistry, experiments: &ExperimentService) {
+    registry.register(operation::CONFIG_PULL, Arc::new(ConfigPull { experiments: experiments.clone() }));
 }
 
-/// `midship.config.pull`: the device's switch values. Device, user, platform and app version come
-/// from the signed headers; the body adds the rest.
+/// `midship.config.pull`: the device's switch values and experiments. Device, user, platform and
+/// app version come from the signed headers; the body adds the rest.
 #[derive(Debug)]
 pub struct ConfigPull {
-    pub switches: SwitchService,
+    pub experiments: ExperimentService,
 }
 
 #[async_trait]
 impl BuiltinService for ConfigPull {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
         let request: ConfigPullCall = parse_body(body)?;
-        let (facts, etag) = request.into_parts();
+        let (facts, etag, sticky) = request.into_parts();
         let device = device_context(context, facts);
-        let outcome = self.switches.pull(&context.app_id, &context.workspace_id, &device, etag.as_deref()).await?;
-        let response = match outcome {
-            PullOutcome::NotModified { version, etag } => {
-                ConfigPullResponse { version, etag, not_modified: true, values: None }
-            }
-            PullOutcome::Values { version, etag, values } => {
-                ConfigPullResponse { version, etag, not_modified: false, values: Some(values.into_iter().collect()) }
-            }
-        };
-        Ok(serde_json::to_vec(&response).expect("responses serialize"))
+        let outcome =
+            self.experiments.pull(&context.app_id, &context.workspace_id, &device, &sticky, etag.as_deref()).await?;
+        Ok(serde_json::to_vec(&pull_response(outcome)).expect("responses serialize"))
     }
 }

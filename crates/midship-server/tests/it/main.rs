@@ -6,6 +6,7 @@ mod analytics;
 mod attestation;
 mod console;
 mod delivery;
+mod experiments;
 mod gateway;
 mod gateway_policies;
 mod ops;

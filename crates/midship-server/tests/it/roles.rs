@@ -196,6 +196,9 @@ fn sample(method: &Method, path: &str) -> Sample {
         |third_msg_id: &str| json!({ "biz_type": "CHAT", "payload": "hi", "third_msg_id": third_msg_id });
     let alert =
         json!({ "name": "crashes", "metric": "crash_rate", "threshold": 0.1, "webhook_url": "https://hooks.example" });
+    let experiment = json!({ "variations": [
+        { "key": "control", "values": { "limit": 1 } }, { "key": "more", "values": { "limit": 2 } }
+    ] });
     let route = path.strip_prefix(WORKSPACE_PREFIX).unwrap_or(path);
     let (query, body) = match (method.as_str(), route) {
         ("POST", "/api/v1/tenants") => ("", json_body(json!({ "name": "Second bank" }))),
@@ -239,6 +242,13 @@ fn sample(method: &Method, path: &str) -> Sample {
         ("POST", "/delivery/releases") => {
             ("", json_body(json!({ "package_id": "0000000000000000", "stage": { "kind": "official" } })))
         }
+        ("POST", "/laboratories") => ("", json_body(json!({ "key": "checkout" }))),
+        ("POST", "/experiments") => {
+            ("", json_body(json!({ "key": "limit", "laboratory": "checkout", "definition": experiment.clone() })))
+        }
+        ("PUT", "/experiments/{key}") => ("", json_body(experiment)),
+        ("POST", "/experiments/{key}/phase") => ("", json_body(json!({ "phase": "running" }))),
+        ("POST", "/experiments/{key}/promote") => ("", json_body(json!({ "variation": "control" }))),
         ("PUT", "/analytics/policy") => ("", json_body(json!({}))),
         ("PUT", "/approval-policy") => ("", json_body(json!({ "approvals_required": false }))),
         ("POST", "/approvals/{approval_id}/approve" | "/approvals/{approval_id}/refuse") => {

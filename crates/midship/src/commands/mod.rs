@@ -7,6 +7,7 @@ pub mod approvals;
 pub mod apps;
 pub mod delivery;
 pub mod devices;
+pub mod experiments;
 pub mod gateway;
 pub mod people;
 pub mod push;
@@ -46,6 +47,7 @@ pub async fn run(global: &GlobalArgs, command: AdminCommand) -> anyhow::Result<(
         AdminCommand::Stats { command } => analytics::stats(&client, &resolve, command, json).await,
         AdminCommand::Sync { command } => sync::sync(&client, &resolve, command, json).await,
         AdminCommand::Approval { command } => approvals::approval(&client, &resolve, command, json).await,
+        AdminCommand::Experiment { command } => experiments::experiment(&client, &resolve, command, json).await,
         AdminCommand::Whoami => access::whoami(&client, json).await,
     }
 }
@@ -89,6 +91,12 @@ fn client(global: &GlobalArgs) -> anyhow::Result<AdminClient> {
         }
     };
     AdminClient::new(&server, token).context("invalid --server")
+}
+
+/// A JSON document from a file the user names.
+fn read_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
 }
 
 pub const LOCAL_SERVER: &str = "http://127.0.0.1:7070";

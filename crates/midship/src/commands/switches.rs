@@ -95,11 +95,6 @@ pub enum SwitchCommand {
     },
 }
 
-fn read_json(path: &std::path::Path) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
-}
-
 /// Reads a value typed on the command line as the switch's type says.
 fn typed_value(value_type: &str, text: &str) -> anyhow::Result<Value> {
     Ok(match value_type {
@@ -158,7 +153,7 @@ pub async fn switch(
             let workspace_id = resolve.workspace(&workspace_id).await?;
             let definition = match file {
                 Some(path) => {
-                    let definition = read_json(&path)?;
+                    let definition = super::read_json(&path)?;
                     if definition.get("key").and_then(Value::as_str) != Some(key.as_str()) {
                         bail!("{} defines a different key than `{key}`", path.display());
                     }
@@ -249,7 +244,7 @@ pub async fn switch(
         }
         SwitchCommand::Import { workspace_id, file, merge } => {
             let workspace_id = resolve.workspace(&workspace_id).await?;
-            let document = read_json(&file)?;
+            let document = super::read_json(&file)?;
             let result = client.import_config(&workspace_id, &document, merge).await?;
             if json_output {
                 return output::json(&result);

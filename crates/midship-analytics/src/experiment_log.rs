@@ -1,0 +1,236 @@
+//! What experiments read of a workspace's analytics: each experiment's first exposure per unit
+//! (device or user) with its variation, and a compact log of what units did — launches, page
+//! views, crashes and custom events with their numeric attributes — from which an experiment's
+//! metrics are summed per variation (`midship_experiments::metric::MetricPlan`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use midship_experiments::AssignmentUnit;
+use midship_experiments::metric::{Activity, Exposure, Measure, MetricPlan, Observation};
+use midship_stats::Statistic;
+use serde_json::Value;
+
+use crate::event::{Event, Payload};
+use crate::rollup::{DayNumber, DayRollup, Interner};
+
+const LAUNCH: u32 = 0;
+const PAGE_VIEW: u32 = 1;
+const CRASH: u32 = 2;
+/// Custom events are `CUSTOM + the event name's id`.
+const CUSTOM: u32 = 3;
+const NO_USER: u32 = u32::MAX;
+
+/// One thing a device did (24 bytes).
+#[derive(Debug, Clone, Copy)]
+struct Action {
+    time: i64,
+    device: u32,
+    user: u32,
+    what: u32,
+}
+
+/// A numeric attribute of the custom event at `action` (an index into the log).
+#[derive(Debug, Clone, Copy)]
+struct ActionValue {
+    action: u32,
+    attribute: u32,
+    value: f64,
+}
+
+/// The units of one experiment: the variation (interned) and time of each one's first exposure.
+#[derive(Debug, Default)]
+struct ExposureSet {
+    variations: Interner,
+    devices: HashMap<u32, (u32, i64), foldhash::fast::RandomState>,
+    users: HashMap<u32, (u32, i64), foldhash::fast::RandomState>,
+}
+
+#[derive(Debug, Default)]
+pub struct ExperimentLog {
+    exposures: HashMap<Box<str>, ExposureSet, foldhash::fast::RandomState>,
+    actions: Vec<Action>,
+    values: Vec<ActionValue>,
+    attributes: Interner,
+}
+
+/// What an experiment's results are computed from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentSummary {
+    /// Exposed units per variation.
+    pub units: Vec<u64>,
+    /// `statistics[metric][variation]`.
+    pub statistics: Vec<Vec<Statistic>>,
+}
+
+impl ExperimentLog {
+    /// Notes one event of `device` (and `user`, if signed in); `event_names` interns custom
+    /// event names as the rollup does.
+    pub(crate) fn observe(&mut self, device: u32, user: Option<u32>, event: &Event, event_names: &mut Interner) {
+        let user = user.unwrap_or(NO_USER);
+        let what = match &event.payload {
+            Payload::Launch { .. } => LAUNCH,
+            Payload::Page { .. } => PAGE_VIEW,
+            Payload::Crash(_) => CRASH,
+            Payload::Event { name, attributes } => {
+                let action = u32::try_from(self.actions.len()).expect("fewer than 2^32 actions per workspace");
+                for (key, value) in attributes {
+                    let number = match value {
+                        Value::Number(number) => number.as_f64(),
+                        // The protobuf upload carries attributes as text.
+                        Value::String(text) => text.trim().parse::<f64>().ok(),
+                        _ => None,
+                    };
+                    if let Some(value) = number.filter(|value| value.is_finite()) {
+                        let (attribute, _) = self.attributes.intern(key);
+                        self.values.push(ActionValue { action, attribute, value });
+                    }
+                }
+                CUSTOM + event_names.intern(name).0
+            }
+            Payload::Experiment { experiment, variation, unit, unit_kind } => {
+                // The unit is the sender's own device or signed-in user; the id the event names
+                // is kept in the batch, but an exposure cannot be reported for someone else.
+                let _ = unit;
+                self.expose(experiment, variation, *unit_kind, device, user, event.time);
+                return;
+            }
+            _ => return,
+        };
+        self.actions.push(Action { time: event.time, device, user, what });
+    }
+
+    /// Keeps the unit's earliest exposure (batches may arrive out of order).
+    fn expose(
+        &mut self,
+        experiment: &str,
+        variation: &str,
+        unit_kind: AssignmentUnit,
+        device: u32,
+        user: u32,
+        time: i64,
+    ) {
+        let set = match self.exposures.get_mut(experiment) {
+            Some(set) => set,
+            None => self.exposures.entry(experiment.into()).or_default(),
+        };
+        let (variation, _) = set.variations.intern(variation);
+        let (units, id) = match unit_kind {
+            AssignmentUnit::Device => (&mut set.devices, device),
+            AssignmentUnit::User if user != NO_USER => (&mut set.users, user),
+            AssignmentUnit::User => return,
+        };
+        units
+            .entry(id)
+            .and_modify(|first| {
+                if time < first.1 {
+                    *first = (variation, time);
+                }
+            })
+            .or_insert((variation, time));
+    }
+
+    /// Sums `plan`'s metrics per variation (`variation_keys`, control first) over the units
+    /// exposed to `experiment`.
+    pub fn summarize(
+        &self,
+        experiment: &str,
+        unit_kind: AssignmentUnit,
+        variation_keys: &[String],
+        plan: &MetricPlan,
+        event_names: &Interner,
+        days: &BTreeMap<DayNumber, DayRollup>,
+    ) -> ExperimentSummary {
+        let mut units = vec![0_u64; variation_keys.len()];
+        let mut exposures = Vec::new();
+        if let Some(set) = self.exposures.get(experiment) {
+            let index_of: Vec<Option<u16>> = (0..set.variations.len())
+                .map(|id| {
+                    let name = set.variations.name(id as u32);
+                    variation_keys.iter().position(|key| key == name).and_then(|index| u16::try_from(index).ok())
+                })
+                .collect();
+            let chosen = match unit_kind {
+                AssignmentUnit::Device => &set.devices,
+                AssignmentUnit::User => &set.users,
+            };
+            for (&unit, &(variation, time)) in chosen {
+                if let Some(variation) = index_of[variation as usize] {
+                    units[usize::from(variation)] += 1;
+                    exposures.push(Exposure { unit, variation, time });
+                }
+            }
+        }
+        let matchers: Vec<(u32, Option<u32>)> = plan
+            .measures
+            .iter()
+            .map(|measure| match measure {
+                Measure::Launches => (LAUNCH, None),
+                Measure::PageViews => (PAGE_VIEW, None),
+                Measure::Crashes => (CRASH, None),
+                // An event never seen matches nothing (`u32::MAX`).
+                Measure::Events { event } => (event_names.get(event).map_or(u32::MAX, |id| CUSTOM + id), None),
+                Measure::Attribute { event, attribute } => (
+                    event_names.get(event).map_or(u32::MAX, |id| CUSTOM + id),
+                    Some(self.attributes.get(attribute).unwrap_or(u32::MAX)),
+                ),
+            })
+            .collect();
+        let observations = self.observations(unit_kind, &matchers);
+        let activity = DaysActive { days, unit_kind };
+        let statistics = plan.summarize(variation_keys.len(), &exposures, observations, &activity);
+        ExperimentSummary { units, statistics }
+    }
+
+    /// Every action matching a measure, as an observation of its unit.
+    fn observations<'a>(
+        &'a self,
+        unit_kind: AssignmentUnit,
+        matchers: &'a [(u32, Option<u32>)],
+    ) -> impl Iterator<Item = Observation> + 'a {
+        let mut next_value = 0_usize;
+        self.actions.iter().enumerate().flat_map(move |(index, action)| {
+            let unit = match unit_kind {
+                AssignmentUnit::Device => action.device,
+                AssignmentUnit::User => action.user,
+            };
+            // The numeric attributes of this action (the list is in action order).
+            let index = index as u32;
+            while self.values.get(next_value).is_some_and(|value| value.action < index) {
+                next_value += 1;
+            }
+            let mut end = next_value;
+            while self.values.get(end).is_some_and(|value| value.action == index) {
+                end += 1;
+            }
+            let values = &self.values[next_value..end];
+            matchers.iter().enumerate().filter(move |_| unit != NO_USER).filter_map(
+                move |(measure, (what, attribute))| {
+                    if action.what != *what {
+                        return None;
+                    }
+                    let value = match attribute {
+                        None => 1.0,
+                        Some(attribute) => values.iter().find(|value| value.attribute == *attribute)?.value,
+                    };
+                    Some(Observation { unit, time: action.time, measure: measure as u16, value })
+                },
+            )
+        })
+    }
+}
+
+/// Retention reads the days' active sets.
+struct DaysActive<'a> {
+    days: &'a BTreeMap<DayNumber, DayRollup>,
+    unit_kind: AssignmentUnit,
+}
+
+impl Activity for DaysActive<'_> {
+    fn active_on(&self, unit: u32, day: i64) -> bool {
+        let Ok(day) = DayNumber::try_from(day) else { return false };
+        self.days.get(&day).is_some_and(|rollup| match self.unit_kind {
+            AssignmentUnit::Device => rollup.active_devices.contains(unit),
+            AssignmentUnit::User => rollup.active_users.contains(unit),
+        })
+    }
+}

@@ -1,0 +1,268 @@
+//! A/B experiments end to end: 20,000 simulated devices pull their configuration through the SDK,
+//! read the experiment's switch (which reports the exposure) and upload conversions and revenue
+//! with a known true uplift; the results must match what gbstats computes from the summary
+//! statistics this test adds up itself from what it sent. A second experiment whose exposures are
+//! skewed on purpose must be flagged for sample ratio mismatch; promoting publishes the winner.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use midship_api::{CreateAppRequest, CreateExperiment, CreateLaboratory, PhaseName};
+use midship_sdk::analytics::{AnalyticsLogger, LoggerSettings, Network};
+use midship_sdk::config::{ConfigClient, ConfigSettings, DeviceProfile};
+use midship_sdk::rpc::{DeviceIdentity, RpcClient, RpcSettings};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Map, Value, json};
+
+use crate::TestServer;
+
+const DEVICES: usize = 20_000;
+
+struct Fixture {
+    server: TestServer,
+    app_id: String,
+    workspace: String,
+    secret: String,
+    http: reqwest::Client,
+    state_dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn start() -> Self {
+        let server = TestServer::start().await;
+        let request = CreateAppRequest { name: "shop".into(), platforms: vec!["android".into()], workspaces: None };
+        let created = server.admin().create_app(&request).await.unwrap();
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        Self {
+            app_id: created.app.app_id,
+            workspace: created.workspaces[0].workspace_id.clone(),
+            secret: created.secret,
+            server,
+            http,
+            state_dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// One device's SDK: its signed RPC client, config client and analytics logger.
+    fn device(&self, device_id: &str) -> (Arc<ConfigClient>, Arc<AnalyticsLogger>) {
+        let settings = RpcSettings::new(&self.server.base_url, &self.app_id, &self.workspace, &self.secret);
+        let identity = DeviceIdentity {
+            device_id: Some(device_id.to_owned()),
+            platform: Some("android".into()),
+            app_version: Some("3.1.0".into()),
+            ..DeviceIdentity::default()
+        };
+        let rpc = RpcClient::with_http(settings, identity, self.http.clone());
+        let home = self.state_dir.path().join(device_id);
+        let config = ConfigClient::new(
+            ConfigSettings { cache_dir: home.join("config"), defaults: Map::new() },
+            rpc.clone(),
+            DeviceProfile::default(),
+        );
+        let logger = AnalyticsLogger::open(rpc, LoggerSettings::new(home.join("analytics"))).unwrap();
+        let exposures = logger.clone();
+        config.on_exposure(move |assignment| {
+            exposures.exposure(assignment).unwrap();
+        });
+        (config, logger)
+    }
+
+    async fn experiment(&self, laboratory: &str, key: &str, definition: Value) {
+        let admin = self.server.admin();
+        let request = CreateExperiment { key: key.into(), laboratory: laboratory.into(), definition };
+        admin.create_experiment(&self.workspace, &request).await.unwrap();
+        admin.set_experiment_phase(&self.workspace, key, PhaseName::Running).await.unwrap();
+    }
+}
+
+/// What one simulated device did.
+struct Outcome {
+    button: String,
+    bought: bool,
+    amount: f64,
+    banner: Option<String>,
+}
+
+/// A device reads the button (exposure), buys with 10 % chance on grey and 12 % on blue, spending
+/// 20 to 60 (blue: 22 to 62); in the banner experiment, devices shown `on` report their exposure
+/// only 80 % of the time: a broken split on purpose.
+async fn simulate(fixture: &Fixture, index: usize) -> Outcome {
+    let (config, logger) = fixture.device(&format!("device-{index:05}"));
+    config.pull().await.unwrap();
+    let mut rng = StdRng::seed_from_u64(index as u64);
+    let button = config.get_str("pay.button", "missing");
+    let blue = button == "blue";
+    let bought = rng.random::<f64>() < if blue { 0.12 } else { 0.10 };
+    // Two decimals, as money is sent.
+    let amount = if bought {
+        ((rng.random_range(20.0..60.0) + if blue { 2.0 } else { 0.0 }) * 100.0_f64).round() / 100.0
+    } else {
+        0.0
+    };
+    if bought {
+        logger.event("buy", json!({ "amount": amount })).unwrap();
+    }
+    let banner_assignment = config.experiments().into_iter().find(|assignment| assignment.experiment == "banner");
+    let banner = match banner_assignment {
+        Some(assignment) if assignment.variation == "on" && rng.random::<f64>() < 0.2 => None,
+        Some(assignment) => {
+            config.get_bool("pay.banner", false);
+            Some(assignment.variation)
+        }
+        None => None,
+    };
+    let summary = logger.upload(Network::Wifi).await.unwrap();
+    assert_eq!(summary.batches, 1);
+    Outcome { button, bought, amount, banner }
+}
+
+fn proportion(n: f64, sum: f64) -> Value {
+    json!({ "kind": "proportion", "n": n, "sum": sum })
+}
+
+fn sample_mean(n: f64, sum: f64, sum_squares: f64) -> Value {
+    json!({ "kind": "sample_mean", "n": n, "sum": sum, "sum_squares": sum_squares })
+}
+
+fn gbstats(request: &Value) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/experiments_gbstats.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), request.to_string().as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "gbstats: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+fn assert_close(ours: &Value, theirs: &Value, what: &str) {
+    let (ours, theirs) = (ours.as_f64().unwrap(), theirs.as_f64().unwrap());
+    let scale = theirs.abs().max(1e-12);
+    assert!((ours - theirs).abs() / scale <= 1e-6, "{what}: ours {ours}, gbstats {theirs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_thousand_devices_give_the_results_gbstats_gives_and_the_winner_is_promoted() {
+    let fixture = Fixture::start().await;
+    let admin = fixture.server.admin();
+    let workspace = fixture.workspace.as_str();
+    let switch = |key: &str, value_type: &str, default: Value| json!({ "key": key, "type": value_type, "default_value": default });
+    admin.set_switch(workspace, &switch("pay.button", "string", json!("grey"))).await.unwrap();
+    admin.set_switch(workspace, &switch("pay.banner", "bool", json!(false))).await.unwrap();
+    admin.publish_config(workspace, "before the experiments").await.unwrap();
+    for laboratory in ["checkout", "home"] {
+        let request = CreateLaboratory { key: laboratory.into(), name: String::new(), description: String::new() };
+        admin.create_laboratory(workspace, &request).await.unwrap();
+    }
+    fixture
+        .experiment(
+            "checkout",
+            "button-color",
+            json!({
+                "hypothesis": "a blue pay button sells more",
+                "variations": [
+                    { "key": "control", "values": { "pay.button": "grey" } },
+                    { "key": "blue", "values": { "pay.button": "blue" } }
+                ],
+                "metrics": [
+                    { "key": "bought", "kind": { "type": "conversion", "event": "buy", "within_hours": 24 } },
+                    { "key": "revenue", "kind": { "type": "mean",
+                        "measure": { "type": "attribute", "event": "buy", "attribute": "amount" } } }
+                ]
+            }),
+        )
+        .await;
+    fixture
+        .experiment(
+            "home",
+            "banner",
+            json!({
+                "variations": [
+                    { "key": "off", "values": { "pay.banner": false } },
+                    { "key": "on", "values": { "pay.banner": true } }
+                ],
+                "metrics": [{ "key": "bought", "kind": { "type": "conversion", "event": "buy" } }]
+            }),
+        )
+        .await;
+
+    let outcomes: Vec<Outcome> = futures_util::stream::iter(0..DEVICES)
+        .map(|index| simulate(&fixture, index))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+
+    // The summary statistics, from what the devices sent.
+    let mut sums: BTreeMap<&str, [f64; 4]> = BTreeMap::new();
+    for outcome in &outcomes {
+        let variation = if outcome.button == "blue" { "blue" } else { "control" };
+        let entry = sums.entry(variation).or_default();
+        entry[0] += 1.0;
+        entry[1] += f64::from(u8::from(outcome.bought));
+        entry[2] += outcome.amount;
+        entry[3] += outcome.amount * outcome.amount;
+    }
+    let (control, blue) = (sums["control"], sums["blue"]);
+    assert!(outcomes.iter().all(|outcome| outcome.button == "grey" || outcome.button == "blue"));
+    assert!((control[0] - 10_000.0).abs() < 400.0, "about half each: {control:?}");
+    let request = json!({
+        "metrics": {
+            "bought": [proportion(control[0], control[1]), proportion(blue[0], blue[1])],
+            "revenue": [sample_mean(control[0], control[2], control[3]), sample_mean(blue[0], blue[2], blue[3])]
+        },
+        "units": [control[0], blue[0]],
+        "weights": [0.5, 0.5]
+    });
+    let expected = gbstats(&request);
+
+    let results = admin.experiment_results(workspace, "button-color").await.unwrap();
+    assert_eq!(results.variations, ["control", "blue"]);
+    let body = &results.results;
+    assert_eq!(body["units"], json!([control[0] as u64, blue[0] as u64]), "every device exposed once");
+    assert!(!body["srm"]["mismatch"].as_bool().unwrap(), "a fair split: {}", body["srm"]);
+    assert_close(&body["srm"]["p_value"], &expected["srm_p_value"], "srm p-value");
+    for (index, key) in ["bought", "revenue"].into_iter().enumerate() {
+        let metric = &body["metrics"][index];
+        assert_eq!(metric["key"], json!(key));
+        let ours = &metric["variations"][1]["comparison"];
+        assert_eq!(ours["status"], json!("compared"), "{metric}");
+        let theirs = &expected["metrics"][key][0];
+        for field in ["uplift", "p_value", "chance_to_win"] {
+            assert_close(&ours[field], &theirs[field], &format!("{key} {field}"));
+        }
+        for (field, bound) in
+            [("ci", 0), ("ci", 1), ("credible_interval", 0), ("credible_interval", 1), ("risk", 0), ("risk", 1)]
+        {
+            assert_close(&ours[field][bound], &theirs[field][bound], &format!("{key} {field}[{bound}]"));
+        }
+    }
+    let bought = &body["metrics"][0]["variations"][1]["comparison"];
+    assert!(bought["uplift"].as_f64().unwrap() > 0.0, "the true uplift is +20 %: {bought}");
+
+    // The banner's `on` devices hid a fifth of their exposures.
+    let banner = admin.experiment_results(workspace, "banner").await.unwrap();
+    let reported = outcomes.iter().filter(|outcome| outcome.banner.as_deref() == Some("on")).count();
+    assert_eq!(banner.results["units"][1], json!(reported));
+    assert!(banner.results["srm"]["mismatch"].as_bool().unwrap(), "skewed on purpose: {}", banner.results["srm"]);
+
+    // Promoting blue publishes it as the switch's value for everyone and stops the experiment.
+    let promotion = admin.promote_variation(workspace, "button-color", "blue", "blue sells more").await.unwrap();
+    assert_eq!(promotion.experiment.phase, "stopped");
+    assert_eq!(promotion.experiment.decision.as_ref().unwrap()["promoted"], json!("blue"));
+    assert!(promotion.published_version.is_some(), "{promotion:?}");
+    let (config, _) = fixture.device("newcomer");
+    config.pull().await.unwrap();
+    assert_eq!(config.get_str("pay.button", "missing"), "blue");
+    assert!(config.experiments().iter().all(|assignment| assignment.experiment != "button-color"));
+    let again = admin.promote_variation(workspace, "button-color", "control", "").await.unwrap_err();
+    assert!(again.to_string().contains("only a running experiment"), "{again}");
+}
