@@ -181,6 +181,12 @@ impl ExperimentLog {
         ExperimentSummary { units, statistics }
     }
 
+    /// One plain pass over the log, summing a field of every action: the floor any computation
+    /// over it costs, the baseline of the results benchmark.
+    pub fn scan_baseline(&self) -> i64 {
+        self.actions.iter().fold(0_i64, |sum, action| sum.wrapping_add(action.time) ^ i64::from(action.what))
+    }
+
     /// Every action matching a measure, as an observation of its unit.
     fn observations<'a>(
         &'a self,
