@@ -31,13 +31,23 @@ fn event(time: i64, payload: Payload) -> Event {
 
 fn metrics() -> Vec<MetricDefinition> {
     let amount = Measure::Attribute { event: "buy".into(), attribute: "amount".into() };
-    let metric = |key: &str, kind| MetricDefinition { key: key.into(), name: String::new(), kind, inverse: false, guardrail: false };
+    let metric = |key: &str, kind| MetricDefinition {
+        key: key.into(),
+        name: String::new(),
+        kind,
+        inverse: false,
+        guardrail: false,
+    };
     let mut metrics = vec![
         metric("bought", MetricKind::Conversion { event: "buy".into(), within_hours: Some(24) }),
         metric("revenue", MetricKind::Mean { measure: amount.clone(), within_hours: None, cuped_days: None }),
         metric(
             "per_order",
-            MetricKind::Ratio { numerator: amount, denominator: Measure::Events { event: "buy".into() }, within_hours: None },
+            MetricKind::Ratio {
+                numerator: amount,
+                denominator: Measure::Events { event: "buy".into() },
+                within_hours: None,
+            },
         ),
     ];
     metrics.extend(default_metrics());
@@ -66,10 +76,13 @@ fn main() {
             let payload = match rng.random_range(0..10) {
                 0..=2 => Payload::Launch { session_id: None, cold: Some(true) },
                 3..=6 => Payload::Page { page: "home".into(), duration_ms: Some(3_000), referrer: None },
-                7 if rng.random_bool(0.02) => Payload::Crash(serde_json::from_value(json!({
-                    "exception": { "type": "java.lang.IllegalStateException", "message": "boom" },
-                    "frames": [{ "function": "com.bank.Pay.run" }]
-                })).unwrap()),
+                7 if rng.random_bool(0.02) => Payload::Crash(
+                    serde_json::from_value(json!({
+                        "exception": { "type": "java.lang.IllegalStateException", "message": "boom" },
+                        "frames": [{ "function": "com.bank.Pay.run" }]
+                    }))
+                    .unwrap(),
+                ),
                 _ => Payload::Event {
                     name: "buy".into(),
                     attributes: BTreeMap::from([("amount".to_owned(), json!(rng.random_range(5.0..80.0_f64)))]),
@@ -101,7 +114,15 @@ fn main() {
             &rollup.event_names,
             &rollup.days,
         );
-        let results = analyze(&variations, &[0.5, 0.5], &metrics, &summary.statistics, &summary.units, 0.05, AnalysisSettings::default());
+        let results = analyze(
+            &variations,
+            &[0.5, 0.5],
+            &metrics,
+            &summary.statistics,
+            &summary.units,
+            0.05,
+            AnalysisSettings::default(),
+        );
         best_results = best_results.min(started.elapsed().as_secs_f64());
         assert_eq!(results.units.iter().sum::<u64>(), u64::from(DEVICES));
         black_box(results);

@@ -67,6 +67,11 @@ impl LiveExperiment {
         let values: Vec<Value> =
             self.definition.variations.iter().map(|variation| variation.values[switch].clone()).collect();
         let unit_attribute = self.definition.unit.hash_attribute();
+        // Whitelists name `deviceId` (the same id as `id`) so the payload sends them hashed.
+        let listed_attribute = match self.definition.unit {
+            AssignmentUnit::Device => "deviceId",
+            AssignmentUnit::User => "userId",
+        };
         match self.phase {
             Phase::Debug => self
                 .definition
@@ -83,7 +88,7 @@ impl LiveExperiment {
                         .collect();
                     (!units.is_empty()).then(|| {
                         json!({ "id": format!("experiment:{}:debug", self.key),
-                                "condition": { unit_attribute: { "$in": units } },
+                                "condition": { listed_attribute: { "$in": units } },
                                 "force": values[index] })
                     })
                 })
@@ -301,6 +306,6 @@ mod tests {
         let mut features = Map::new();
         features.insert("pay.button".into(), json!({ "defaultValue": "grey" }));
         snapshot.prepend_rules(&mut features);
-        assert_eq!(features["pay.button"]["rules"][0]["condition"], json!({ "id": { "$in": ["tester"] } }));
+        assert_eq!(features["pay.button"]["rules"][0]["condition"], json!({ "deviceId": { "$in": ["tester"] } }));
     }
 }

@@ -266,3 +266,137 @@ async fn twenty_thousand_devices_give_the_results_gbstats_gives_and_the_winner_i
     let again = admin.promote_variation(workspace, "button-color", "control", "").await.unwrap_err();
     assert!(again.to_string().contains("only a running experiment"), "{again}");
 }
+
+/// The status and code of a refused call.
+fn refused<T: std::fmt::Debug>(result: Result<T, midship_admin_client::SdkError>) -> (u16, String, String) {
+    match result.unwrap_err() {
+        midship_admin_client::SdkError::Api { status, code, message } => (status.as_u16(), code, message),
+        other => panic!("not an API error: {other}"),
+    }
+}
+
+fn two_arms(switch: &str, control: Value, treatment: Value) -> Value {
+    json!({ "variations": [
+        { "key": "control", "values": { switch: control } },
+        { "key": "treatment", "values": { switch: treatment } }
+    ] })
+}
+
+#[tokio::test]
+async fn bad_experiments_are_refused_with_clear_errors_and_empty_results_say_not_enough_data() {
+    let fixture = Fixture::start().await;
+    let admin = fixture.server.admin();
+    let workspace = fixture.workspace.as_str();
+    for (key, default) in [("pay.button", json!("grey")), ("pay.limit", json!(100)), ("pay.unpublished", json!(1))] {
+        let value_type = if default.is_string() { "string" } else { "number" };
+        admin
+            .set_switch(workspace, &json!({ "key": key, "type": value_type, "default_value": default }))
+            .await
+            .unwrap();
+        if key != "pay.unpublished" {
+            admin.publish_config(workspace, "").await.unwrap();
+        }
+    }
+    let laboratory = |key: &str| CreateLaboratory { key: key.into(), name: String::new(), description: String::new() };
+    admin.create_laboratory(workspace, &laboratory("checkout")).await.unwrap();
+    admin.create_laboratory(workspace, &laboratory("other")).await.unwrap();
+    let (status, code, _) = refused(admin.create_laboratory(workspace, &laboratory("checkout")).await);
+    assert_eq!((status, code.as_str()), (409, "conflict"));
+    let create = |key: &str, laboratory: &str, definition: Value| CreateExperiment {
+        key: key.into(),
+        laboratory: laboratory.into(),
+        definition,
+    };
+
+    let mut bad_weights = two_arms("pay.button", json!("grey"), json!("blue"));
+    bad_weights["weights"] = json!([0.5, 0.6]);
+    let (status, code, message) =
+        refused(admin.create_experiment(workspace, &create("weights", "checkout", bad_weights)).await);
+    assert_eq!((status, code.as_str()), (400, "invalid_request"));
+    assert!(message.contains("$.weights") && message.contains("sum to 1"), "{message}");
+    let (status, _, message) = refused(
+        admin
+            .create_experiment(workspace, &create("nowhere", "kitchen", two_arms("pay.button", json!(1), json!(2))))
+            .await,
+    );
+    assert_eq!(status, 404, "{message}");
+
+    // Live experiments may not overlap in a layer, nor share a switch, nor use an unpublished one.
+    let mut left = two_arms("pay.button", json!("grey"), json!("blue"));
+    left["layer_range"] = json!([0.0, 0.6]);
+    admin.create_experiment(workspace, &create("left", "checkout", left)).await.unwrap();
+    admin.set_experiment_phase(workspace, "left", PhaseName::Running).await.unwrap();
+    let mut right = two_arms("pay.limit", json!(100), json!(200));
+    right["layer_range"] = json!([0.5, 1.0]);
+    admin.create_experiment(workspace, &create("right", "checkout", right.clone())).await.unwrap();
+    let (status, _, message) = refused(admin.set_experiment_phase(workspace, "right", PhaseName::Running).await);
+    assert_eq!(status, 409);
+    assert!(message.contains("overlapping"), "{message}");
+    right["layer_range"] = json!([0.6, 1.0]);
+    admin.update_experiment(workspace, "right", &right).await.unwrap();
+    admin.set_experiment_phase(workspace, "right", PhaseName::Running).await.unwrap();
+    admin
+        .create_experiment(workspace, &create("again", "other", two_arms("pay.button", json!("grey"), json!("red"))))
+        .await
+        .unwrap();
+    let (status, _, message) = refused(admin.set_experiment_phase(workspace, "again", PhaseName::Debug).await);
+    assert_eq!(status, 409);
+    assert!(message.contains("already in live experiment `left`"), "{message}");
+    admin
+        .create_experiment(workspace, &create("unpublished", "other", two_arms("pay.unpublished", json!(1), json!(2))))
+        .await
+        .unwrap();
+    let (status, _, message) = refused(admin.set_experiment_phase(workspace, "unpublished", PhaseName::Running).await);
+    assert_eq!(status, 409);
+    assert!(message.contains("not published"), "{message}");
+
+    // While running, weights may change and variations may not.
+    let mut reweighted = two_arms("pay.button", json!("grey"), json!("blue"));
+    reweighted["layer_range"] = json!([0.0, 0.6]);
+    reweighted["weights"] = json!([0.8, 0.2]);
+    admin.update_experiment(workspace, "left", &reweighted).await.unwrap();
+    reweighted["variations"][1]["values"]["pay.button"] = json!("green");
+    let (status, _, _) = refused(admin.update_experiment(workspace, "left", &reweighted).await);
+    assert_eq!(status, 409);
+
+    // No exposures at all: every comparison and the power estimate say why there is no number.
+    let results = admin.experiment_results(workspace, "left").await.unwrap();
+    let text = results.results.to_string();
+    assert!(!text.contains("NaN") && !text.contains("null"), "{text}");
+    assert_eq!(results.results["units"], json!([0, 0]));
+    assert_eq!(results.results["power"]["status"], "not_enough_data");
+    for metric in results.results["metrics"].as_array().unwrap() {
+        assert_eq!(metric["variations"][1]["comparison"]["status"], "not_enough_data", "{metric}");
+    }
+    assert_eq!(results.results["metrics"].as_array().unwrap().len(), 3, "the default metrics");
+
+    // Debug serves the whitelist only, and says so.
+    let mut debugged = two_arms("pay.limit", json!(100), json!(300));
+    debugged["debug_whitelist"] = json!({ "qa-phone": "treatment" });
+    admin.set_experiment_phase(workspace, "right", PhaseName::Stopped).await.unwrap();
+    admin.create_experiment(workspace, &create("debugged", "other", debugged)).await.unwrap();
+    admin.set_experiment_phase(workspace, "debugged", PhaseName::Debug).await.unwrap();
+    let (config, _) = fixture.device("qa-phone");
+    config.pull().await.unwrap();
+    assert_eq!(config.get_f64("pay.limit", 0.0), 300.0);
+    let debug = config.experiments().into_iter().find(|assignment| assignment.experiment == "debugged").unwrap();
+    assert!(debug.debug);
+    let (someone, _) = fixture.device("someone");
+    someone.pull().await.unwrap();
+    assert_eq!(someone.get_f64("pay.limit", 0.0), 100.0);
+
+    // Promotion: only of a running experiment, of a variation it has; with approvals required it
+    // waits for a second person and the experiment is stopped with its decision.
+    let (status, _, _) = refused(admin.promote_variation(workspace, "right", "treatment", "").await);
+    assert_eq!(status, 409, "stopped");
+    let (status, _, _) = refused(admin.promote_variation(workspace, "left", "purple", "").await);
+    assert_eq!(status, 404);
+    admin.set_approval_policy(workspace, true).await.unwrap();
+    let promotion = admin.promote_variation(workspace, "left", "treatment", "blue wins").await.unwrap();
+    let approval = promotion.approval.expect("waits for approval");
+    assert_eq!(approval.change, "config.publish");
+    assert_eq!(promotion.experiment.phase, "stopped");
+    let draft = admin.get_switch(workspace, "pay.button").await.unwrap();
+    assert_eq!(draft.draft.unwrap()["default_value"], json!("blue"), "staged in the draft");
+    assert_eq!(draft.published.unwrap()["default_value"], json!("grey"), "not published before approval");
+}

@@ -74,22 +74,93 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
     assert!(!payload.contains("user-42"), "whitelisted ids go out hashed: {payload}");
 
     let users: Vec<Value> = (0..USERS).map(synthetic_user).collect();
-    let users_file = data_dir.path().join("users.json");
-    std::fs::write(&users_file, serde_json::to_vec(&users).unwrap()).unwrap();
+    let pulls = agree_on_every_user(&server, &http, &app_id, &workspace, &client_key, &users, data_dir.path());
+    let whitelisted = pulls.iter().filter(|pulled| pulled["values"]["pay.new_checkout"] == true).count();
+    // The percentage rule really splits users (about 30% plus the whitelist), not all or nothing.
+    assert!((200..450).contains(&whitelisted), "{whitelisted} users got the new checkout");
+
+    // A running experiment on `home.banner`, made with the CLI: GrowthBook's SDK assigns every user
+    // as Midship does, from the experiment rule in the payload.
+    server.cli_json(&token, &["experiment", "lab", "create", "home", "--workspace", &workspace]);
+    let definition = json!({
+        "variations": [
+            { "key": "control", "values": { "home.banner": "Welcome" } },
+            { "key": "short", "values": { "home.banner": "Hi" } },
+            { "key": "long", "values": { "home.banner": "Welcome back to your bank" } }
+        ],
+        "weights": [0.2, 0.3, 0.5],
+        "coverage": 0.9,
+        "layer_range": [0.1, 0.85],
+        "audience": { "platforms": ["android", "ios"] }
+    });
+    let definition_file = data_dir.path().join("banner.json");
+    std::fs::write(&definition_file, definition.to_string()).unwrap();
+    let definition_path = definition_file.to_str().unwrap();
+    let create = ["experiment", "create", "banner", "--laboratory", "home", "--file", definition_path];
+    server.cli_json(&token, &[&create[..], &["--workspace", &workspace]].concat());
+    let started = server.cli_json(&token, &["experiment", "start", "banner", "--workspace", &workspace]);
+    assert_eq!(started["phase"], "running");
+    let pulls = agree_on_every_user(&server, &http, &app_id, &workspace, &client_key, &users, data_dir.path());
+    let assigned: Vec<&Value> = pulls.iter().filter_map(|pulled| pulled["experiments"].get(0)).collect();
+    // Android and iOS (half the users) × 75 % of the layer × 90 % coverage: about 34 %.
+    assert!((250..430).contains(&assigned.len()), "{} of {USERS} users in the experiment", assigned.len());
+    assert!(
+        assigned
+            .iter()
+            .all(|assignment| assignment["experiment"] == "banner" && assignment["switches"] == json!(["home.banner"]))
+    );
+    let long = assigned.iter().filter(|assignment| assignment["variation"] == "long").count();
+    assert!((long as f64 / assigned.len() as f64 - 0.5).abs() < 0.1, "{long} of {} long", assigned.len());
+    server.cli_json(&token, &["experiment", "stop", "banner", "--workspace", &workspace]);
+
+    // Encrypted: the payload holds no features in plain, and GrowthBook's SDK opens it with the
+    // decryption key to the same features.
+    let load = |decryption_key: &str| -> Value {
+        let loaded = Command::new("python3")
+            .args(["-c", OPEN_WITH_GROWTHBOOK, &server.base_url, &client_key, decryption_key])
+            .output()
+            .unwrap();
+        assert!(loaded.status.success(), "GrowthBook SDK failed: {}", String::from_utf8_lossy(&loaded.stderr));
+        serde_json::from_slice(&loaded.stdout).unwrap()
+    };
+    let plain = load("");
+    let policy =
+        server.cli_json(&token, &["device", "security", "--workspace", &workspace, "--encrypt-features", "true"]);
+    let decryption_key = policy["sdk_decryption_key"].as_str().expect("a decryption key once encrypted").to_owned();
+    let sealed: Value =
+        http.get(format!("{}/api/features/{client_key}", server.base_url)).send().unwrap().json().unwrap();
+    assert!(sealed.get("features").is_none() && sealed["encryptedFeatures"].is_string(), "{sealed}");
+    assert!(!sealed.to_string().contains("pay.new_checkout"), "{sealed}");
+    assert_eq!(load(&decryption_key), plain);
+}
+
+/// Evaluates every user with GrowthBook's Python SDK from the features payload and with Midship's
+/// config pull, requires the same values, and returns the pulls.
+fn agree_on_every_user(
+    server: &ServerProcess,
+    http: &reqwest::blocking::Client,
+    app_id: &str,
+    workspace: &str,
+    client_key: &str,
+    users: &[Value],
+    scratch: &std::path::Path,
+) -> Vec<Value> {
+    let users_file = scratch.join("users.json");
+    std::fs::write(&users_file, serde_json::to_vec(users).unwrap()).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/growthbook_eval.py");
     let output = Command::new("python3")
         .arg(script)
         .arg(&server.base_url)
-        .arg(&client_key)
+        .arg(client_key)
         .arg(&users_file)
         .output()
         .expect("python3 runs (CI installs it with the growthbook package: pip install growthbook)");
     assert!(output.status.success(), "GrowthBook SDK failed: {}", String::from_utf8_lossy(&output.stderr));
     let sdk_values: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(sdk_values.len(), USERS);
+    assert_eq!(sdk_values.len(), users.len());
 
     let mut disagreements = Vec::new();
-    let mut whitelisted = 0;
+    let mut pulls = Vec::new();
     for (user, sdk) in users.iter().zip(&sdk_values) {
         let request = json!({
             "app_id": app_id,
@@ -113,38 +184,16 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
         if pulled["values"] != *sdk {
             disagreements.push(format!("{user}: midship {} vs growthbook {sdk}", pulled["values"]));
         }
-        if pulled["values"]["pay.new_checkout"] == true {
-            whitelisted += 1;
-        }
+        pulls.push(pulled);
     }
     assert!(
         disagreements.is_empty(),
-        "{} of {USERS} users differ, first: {:?}",
+        "{} of {} users differ, first: {:?}",
         disagreements.len(),
+        users.len(),
         disagreements.first()
     );
-    // The percentage rule really splits users (about 30% plus the whitelist), not all or nothing.
-    assert!((200..450).contains(&whitelisted), "{whitelisted} users got the new checkout");
-
-    // Encrypted: the payload holds no features in plain, and GrowthBook's SDK opens it with the
-    // decryption key to the same features.
-    let load = |decryption_key: &str| -> Value {
-        let loaded = Command::new("python3")
-            .args(["-c", OPEN_WITH_GROWTHBOOK, &server.base_url, &client_key, decryption_key])
-            .output()
-            .unwrap();
-        assert!(loaded.status.success(), "GrowthBook SDK failed: {}", String::from_utf8_lossy(&loaded.stderr));
-        serde_json::from_slice(&loaded.stdout).unwrap()
-    };
-    let plain = load("");
-    let policy =
-        server.cli_json(&token, &["device", "security", "--workspace", &workspace, "--encrypt-features", "true"]);
-    let decryption_key = policy["sdk_decryption_key"].as_str().expect("a decryption key once encrypted").to_owned();
-    let sealed: Value =
-        http.get(format!("{}/api/features/{client_key}", server.base_url)).send().unwrap().json().unwrap();
-    assert!(sealed.get("features").is_none() && sealed["encryptedFeatures"].is_string(), "{sealed}");
-    assert!(!sealed.to_string().contains("pay.new_checkout"), "{sealed}");
-    assert_eq!(load(&decryption_key), plain);
+    pulls
 }
 
 /// Loads the features with GrowthBook's Python SDK and its `decryption_key`, and prints them.
