@@ -129,6 +129,14 @@ impl ExperimentLog {
             .or_insert((variation, time));
     }
 
+    /// Whether the unit (an interned device or user id) has an exposure to `experiment`.
+    pub fn is_exposed(&self, experiment: &str, unit_kind: AssignmentUnit, unit: u32) -> bool {
+        self.exposures.get(experiment).is_some_and(|set| match unit_kind {
+            AssignmentUnit::Device => set.devices.contains_key(&unit),
+            AssignmentUnit::User => set.users.contains_key(&unit),
+        })
+    }
+
     /// Sums `plan`'s metrics per variation (`variation_keys`, control first) over the units
     /// exposed to `experiment`.
     pub fn summarize(

@@ -31,7 +31,7 @@ use midship_control::ControlError;
 use midship_core::{Classify, ErrorKind};
 use midship_storage::StorageError;
 
-pub use service::{AnalyticsService, AnalyticsSettings};
+pub use service::{AnalyticsService, AnalyticsSettings, ServerExposure};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AnalyticsError {

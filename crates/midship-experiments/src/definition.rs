@@ -34,7 +34,8 @@ impl DefinitionError {
     }
 }
 
-/// One arm of the experiment: the switch values a unit in it reads.
+/// One arm of the experiment: the switch values a unit in it reads, or, in a gateway experiment,
+/// the backend group its calls go to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -44,8 +45,13 @@ pub struct Variation {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Switch key → the value units in this variation read. Every variation sets the same keys.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub values: BTreeMap<String, Value>,
+    /// Gateway experiments: the API group (by name) this variation's calls go to; none: the
+    /// API's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// An experiment as its author writes it.
@@ -59,6 +65,10 @@ pub struct ExperimentDefinition {
     pub hypothesis: String,
     #[serde(default)]
     pub unit: AssignmentUnit,
+    /// A gateway experiment splits this API's calls (variations name backend `group`s and set
+    /// no `values`); without it the experiment sets switches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_type: Option<String>,
     /// The first is the control every other is compared with.
     pub variations: Vec<Variation>,
     /// One per variation, summing to 1; equal when left out.
@@ -133,7 +143,13 @@ impl ExperimentDefinition {
             return Err(DefinitionError::new("$.variations", format!("needs 2 to {MAX_VARIATIONS} variations")));
         }
         let keys = self.switch_keys();
-        if keys.is_empty() {
+        let gateway = self.operation_type.is_some();
+        if let Some(operation_type) = &self.operation_type
+            && (operation_type.is_empty() || operation_type.len() > 128 || operation_type.chars().any(char::is_control))
+        {
+            return Err(DefinitionError::new("$.operation_type", "must be 1 to 128 printable characters"));
+        }
+        if keys.is_empty() && !gateway {
             return Err(DefinitionError::new("$.variations[0].values", "sets no switch"));
         }
         for (index, variation) in self.variations.iter().enumerate() {
@@ -142,6 +158,18 @@ impl ExperimentDefinition {
                 .map_err(|error| DefinitionError::new(format!("{path}.key"), error.message))?;
             if self.variations[..index].iter().any(|earlier| earlier.key == variation.key) {
                 return Err(DefinitionError::new(format!("{path}.key"), format!("`{}` is used twice", variation.key)));
+            }
+            if gateway && !variation.values.is_empty() {
+                return Err(DefinitionError::new(
+                    format!("{path}.values"),
+                    "a gateway experiment routes calls (`group`) and sets no switches",
+                ));
+            }
+            if !gateway && variation.group.is_some() {
+                return Err(DefinitionError::new(
+                    format!("{path}.group"),
+                    "only a gateway experiment (`operation_type`) routes calls to a group",
+                ));
             }
             let same_keys = variation.values.keys().map(String::as_str).eq(keys.iter().copied());
             if !same_keys {

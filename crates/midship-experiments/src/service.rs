@@ -307,6 +307,7 @@ impl ExperimentService {
         }
         if phase.is_live() {
             self.check_clashes(workspace_id, key, &current.laboratory, &current.definition).await?;
+            self.check_backends(workspace_id, &current.definition).await?;
             let published = self.switches.snapshot(workspace_id).await?;
             if let Some(missing) =
                 current.definition.switch_keys().into_iter().find(|switch| !published.features.contains_key(*switch))
@@ -409,12 +410,40 @@ impl ExperimentService {
                     other.key, other.definition.layer_range
                 )));
             }
+            if let Some(operation_type) = &definition.operation_type
+                && other.definition.operation_type.as_ref() == Some(operation_type)
+            {
+                return Err(ExperimentError::Conflict(format!(
+                    "API `{operation_type}` is already split by live experiment `{}`",
+                    other.key
+                )));
+            }
             let theirs = other.definition.switch_keys();
             if let Some(shared) = definition.switch_keys().into_iter().find(|switch| theirs.contains(switch)) {
                 return Err(ExperimentError::Conflict(format!(
                     "switch `{shared}` is already in live experiment `{}`",
                     other.key
                 )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A gateway experiment's API and the groups its variations name must exist.
+    async fn check_backends(
+        &self,
+        workspace_id: &str,
+        definition: &ExperimentDefinition,
+    ) -> Result<(), ExperimentError> {
+        let Some(operation_type) = &definition.operation_type else { return Ok(()) };
+        let storage = self.control.storage();
+        if !storage.list_apis(workspace_id).await?.iter().any(|api| &api.operation_type == operation_type) {
+            return Err(ExperimentError::Conflict(format!("there is no API `{operation_type}` in this workspace")));
+        }
+        let groups = storage.list_api_groups(workspace_id).await?;
+        for group in definition.variations.iter().filter_map(|variation| variation.group.as_ref()) {
+            if !groups.iter().any(|candidate| &candidate.name == group) {
+                return Err(ExperimentError::Conflict(format!("there is no API group `{group}` in this workspace")));
             }
         }
         Ok(())

@@ -145,7 +145,7 @@ impl ExperimentSnapshot {
         }
         let attributes = context.attributes();
         let mut assignments = Vec::new();
-        for experiment in &self.live {
+        for experiment in self.live.iter().filter(|experiment| experiment.definition.operation_type.is_none()) {
             let Some(unit) = experiment.unit_of(context) else { continue };
             let definition = &experiment.definition;
             let (index, debug) = match experiment.phase {
@@ -184,6 +184,22 @@ impl ExperimentSnapshot {
             });
         }
         assignments
+    }
+
+    /// The live gateway experiment on `operation_type` and the variation this caller takes (the
+    /// debug whitelist while in debug), if the caller is in it.
+    pub fn assign_call(&self, operation_type: &str, context: &DeviceContext) -> Option<(&LiveExperiment, usize)> {
+        let experiment = self
+            .live
+            .iter()
+            .find(|experiment| experiment.definition.operation_type.as_deref() == Some(operation_type))?;
+        let unit = experiment.unit_of(context)?;
+        let definition = &experiment.definition;
+        let index = match experiment.phase {
+            Phase::Debug => definition.variation_index(definition.debug_whitelist.get(unit)?)?,
+            _ => experiment.hashed_variation(unit, &context.attributes())?,
+        };
+        Some((experiment, index))
     }
 
     /// Puts the experiments' rules in front of the switches' own in a GrowthBook features map,

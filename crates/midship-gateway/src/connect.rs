@@ -213,7 +213,13 @@ mod tests {
         let created = control.create_app(&admin, NewApp { name: "bank".into(), ..NewApp::default() }).await.unwrap();
         let workspace_id = &created.workspaces[0].workspace_id;
         let server_keys = Arc::new(crate::ServerKeys::new(control.clone()));
-        let gateway = Gateway::new(control, GatewaySettings::default(), BuiltinRegistry::default(), server_keys, None);
+        let gateway = Gateway::new(
+            control,
+            GatewaySettings::default(),
+            BuiltinRegistry::default(),
+            server_keys,
+            crate::GatewayHooks::default(),
+        );
         let request = || NewConnectToken { user_id: Some("alice".into()), device_id: None, ttl_seconds: 60 };
 
         let operator = Principal { role: Role::Operator, ..admin.clone() };

@@ -13,6 +13,7 @@ pub mod builtin;
 pub mod connect;
 mod credentials;
 pub mod definition;
+pub mod experiments;
 mod limits;
 mod model;
 mod pipeline;
@@ -40,6 +41,7 @@ pub use definition::{
     HeaderAction, HeaderRule, HeaderStage, HttpMethod, Mock, Parameter, ParameterKind, ProxySignature, ResponseCache,
     TrafficMigration,
 };
+pub use experiments::{GatewayHooks, TrafficAssignment, TrafficExperiments};
 pub use limits::ClusterGuards;
 pub use midship_core::api_calls::ApiTotals;
 pub use model::{Api, ApiGroup};
@@ -121,6 +123,8 @@ pub struct Gateway {
     nonces: limits::NonceCache,
     /// The cluster's nonce record; `None` on a node that is alone.
     cluster: Option<Arc<dyn ClusterGuards>>,
+    /// Experiments splitting APIs' traffic; `None`: none are.
+    experiments: Option<Arc<dyn TrafficExperiments>>,
     limiter: limits::RateLimiter,
     envelope_keys: RwLock<HashMap<(String, Suite), Arc<GatewayKey>>>,
     server_keys: Arc<credentials::ServerKeys>,
@@ -138,8 +142,9 @@ impl Gateway {
         settings: GatewaySettings,
         builtins: BuiltinRegistry,
         server_keys: Arc<ServerKeys>,
-        cluster: Option<Arc<dyn ClusterGuards>>,
+        hooks: GatewayHooks,
     ) -> Self {
+        let GatewayHooks { cluster, experiments } = hooks;
         let http = reqwest::Client::builder()
             .pool_idle_timeout(std::time::Duration::from_secs(90))
             .pool_max_idle_per_host(256)
@@ -150,6 +155,7 @@ impl Gateway {
             keys: routes::KeyCache::new(settings.key_cache_ttl_ms),
             nonces: limits::NonceCache::new(settings.nonce_capacity),
             cluster,
+            experiments,
             control,
             settings,
             builtins,

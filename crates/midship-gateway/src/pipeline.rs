@@ -251,6 +251,12 @@ impl Gateway {
             }
         }
         let context = &context;
+        // A live experiment on this API: its variation may send the call to another group, and
+        // the backend is told which variation it serves.
+        let assignment = match &self.experiments {
+            Some(experiments) => experiments.assign(context).await,
+            None => None,
+        };
         let canned = |canned: &CannedResponse, memo: &str| {
             let mut response =
                 success(trace_id, canned.status, Some(canned.content_type.clone()), Bytes::from(canned.body.clone()));
@@ -262,8 +268,14 @@ impl Gateway {
         {
             return canned(&mock.response, "mock response");
         }
-        let cache_key =
-            definition.cache.as_ref().map(|cache| response_cache_key(&policy_key, cache, fields, request_headers));
+        let cache_key = definition.cache.as_ref().map(|cache| {
+            let key = response_cache_key(&policy_key, cache, fields, request_headers);
+            match &assignment {
+                // Variations never share cached answers.
+                Some(assignment) => format!("{key}|{}={}", assignment.experiment, assignment.variation),
+                None => key,
+            }
+        });
         let started_ms = self.control.now_ms();
         if let Some(key) = &cache_key
             && let Some(cached) = self.answers.get(key, started_ms)
@@ -280,14 +292,29 @@ impl Gateway {
                 None => RpcResponse::failure(ResultCode::BackendError, trace_id, Some("circuit open".to_owned())),
             };
         }
-        let group = match (&route.migration_group, &definition.migration) {
-            (Some(new_group), Some(migration)) if in_share(migration.percentage) => new_group,
+        let experiment_group = assignment.as_ref().and_then(|assignment| assignment.group.as_ref());
+        let group = match (experiment_group, &route.migration_group, &definition.migration) {
+            // An experiment's variation decides the backend; migration applies to the others.
+            (Some(name), _, _) => table.groups.get(name).unwrap_or(&route.group),
+            (None, Some(new_group), Some(migration)) if assignment.is_none() && in_share(migration.percentage) => {
+                new_group
+            }
             _ => &route.group,
         };
         let clock = std::time::Instant::now();
         let signer = table.rsa_signers.get(&group.group_id).map(Arc::as_ref);
-        let call =
-            UpstreamCall { api: &route.api, group, signer, context, path_and_query: path, body, now_ms: started_ms };
+        let experiment_header =
+            assignment.as_ref().map(|assignment| format!("{}={}", assignment.experiment, assignment.variation));
+        let call = UpstreamCall {
+            api: &route.api,
+            group,
+            signer,
+            context,
+            path_and_query: path,
+            body,
+            now_ms: started_ms,
+            experiment: experiment_header.as_deref(),
+        };
         let outcome = call_upstream(&self.http, call).await;
         let elapsed_ms = clock.elapsed().as_millis() as u64;
         if let Some(breaker) = &definition.circuit_breaker {
@@ -380,6 +407,7 @@ impl Gateway {
             path_and_query: &path,
             body,
             now_ms: now,
+            experiment: None,
         };
         match call_upstream(&self.http, call).await {
             UpstreamOutcome::Answered { status, body, .. } if (200..300).contains(&status) => {
@@ -594,7 +622,8 @@ impl Gateway {
             })
             .collect();
         let security = storage.workspace_security(workspace_id).await?;
-        let table = Arc::new(RouteTable { app_id: workspace.app_id, security, routes, rsa_signers });
+        let groups = groups.into_iter().map(|group| (group.name.clone(), group)).collect();
+        let table = Arc::new(RouteTable { app_id: workspace.app_id, security, routes, rsa_signers, groups });
         self.routes.insert(workspace_id, table.clone());
         Ok(Some(table))
     }

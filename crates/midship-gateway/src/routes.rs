@@ -28,6 +28,8 @@ pub struct RouteTable {
     pub routes: HashMap<String, Route>,
     /// RSA proxy signers of the groups that sign with RSA, parsed once.
     pub rsa_signers: HashMap<String, Arc<midship_signing::proxy::RsaSigner>>,
+    /// Every group by name, for experiments that send a variation's calls to another backend.
+    pub groups: HashMap<String, ApiGroup>,
 }
 
 #[derive(Debug, Default)]

@@ -76,6 +76,9 @@ fn base_path(base_url: &str) -> String {
 }
 
 /// Response headers the gateway sets itself or that describe one hop only.
+/// Tells the backend which experiment variation a call serves: `key=variation`.
+pub const EXPERIMENT_HEADER: &str = "X-Midship-Experiment";
+
 const NOT_FORWARDED: [&str; 8] =
     ["connection", "content-length", "content-type", "date", "keep-alive", "server", "transfer-encoding", "upgrade"];
 
@@ -91,10 +94,12 @@ pub struct UpstreamCall<'a> {
     pub path_and_query: &'a str,
     pub body: Bytes,
     pub now_ms: i64,
+    /// `key=variation` of the experiment the call is part of, sent as `X-Midship-Experiment`.
+    pub experiment: Option<&'a str>,
 }
 
 pub async fn call_upstream(http: &reqwest::Client, call: UpstreamCall<'_>) -> UpstreamOutcome {
-    let UpstreamCall { api, group, signer, context, path_and_query, body, now_ms } = call;
+    let UpstreamCall { api, group, signer, context, path_and_query, body, now_ms, experiment } = call;
     let definition = &api.definition;
     let group = &group.definition;
     let url = format!("{}{path_and_query}", group.base_url);
@@ -122,6 +127,9 @@ pub async fn call_upstream(http: &reqwest::Client, call: UpstreamCall<'_>) -> Up
         .header("X-Midship-Workspace-Id", &context.workspace_id);
     if let Some((header, principal)) = &context.principal {
         request = request.header(header.as_str(), principal);
+    }
+    if let Some(experiment) = experiment {
+        request = request.header(EXPERIMENT_HEADER, experiment);
     }
     for (name, value) in [
         ("X-Midship-Device-Id", &context.device_id),

@@ -209,8 +209,13 @@ impl AppState {
         let analytics = AnalyticsService::new(control.clone(), sync.clone(), settings.analytics.clone());
         let server_keys = Arc::new(ServerKeys::new(control.clone()));
         let builtins = builtins::registry(&control, &server_keys, &experiments, &push, &delivery, &analytics);
-        let guards = services.cluster.clone().map(|cluster| cluster as Arc<dyn midship_gateway::ClusterGuards>);
-        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins, server_keys.clone(), guards));
+        let traffic =
+            experiments::traffic::GatewayExperiments { experiments: experiments.clone(), analytics: analytics.clone() };
+        let hooks = midship_gateway::GatewayHooks {
+            cluster: services.cluster.clone().map(|cluster| cluster as Arc<dyn midship_gateway::ClusterGuards>),
+            experiments: Some(Arc::new(traffic)),
+        };
+        let gateway = Arc::new(Gateway::new(control.clone(), gateway_settings, builtins, server_keys.clone(), hooks));
         let oidc = settings.oidc.clone().map(|oidc| Arc::new(console::oidc::Provider::new(oidc)));
         Self {
             control,

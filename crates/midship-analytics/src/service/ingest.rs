@@ -7,18 +7,31 @@ use midship_api::AnalyticsPolicy;
 use midship_control::ControlError;
 use midship_core::access::Action;
 use midship_core::{NewAuditEntry, Principal};
+use midship_experiments::AssignmentUnit;
 use midship_protocol::calls::{DevicePolicy, RejectedEvent, UploadResponse};
 use midship_storage::group_commit::GroupCommit;
 use midship_storage::{AnalyticsBatchRecord, AnalyticsPolicyRecord, StorageError};
 use serde_json::json;
 
 use super::{AnalyticsService, GROUP_LIMIT, Shared};
-use crate::event::{Event, Uploader, decode_batch, decode_stored, encode_stored, same_events};
+use crate::event::{Event, Payload, Uploader, decode_batch, decode_stored, encode_stored, same_events};
 use crate::rollup::MINUTE_MS;
 use crate::{AnalyticsError, policy};
 
 /// Batches read per query when catching up.
 const CATCH_UP_PAGE: u32 = 1000;
+
+/// An exposure the server saw itself: the device (and user) that called, and what it was
+/// assigned.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerExposure<'a> {
+    pub device_id: &'a str,
+    pub user_id: Option<&'a str>,
+    pub app_version: Option<&'a str>,
+    pub experiment: &'a str,
+    pub variation: &'a str,
+    pub unit_kind: AssignmentUnit,
+}
 
 /// A batch on its way to storage: the row, and its decoded events to count once stored.
 pub(super) type PendingBatch = (AnalyticsBatchRecord, Vec<Event>);
@@ -82,6 +95,66 @@ impl AnalyticsService {
             content_differs,
             rejected,
         })
+    }
+
+    /// Records an exposure the server saw itself (a call a gateway experiment routed), once per
+    /// unit: stored as the device's batch `exposure:{experiment}` (so a repeat is a duplicate
+    /// batch) and counted like an uploaded one. Units already exposed on this node's rollup are
+    /// answered from memory.
+    pub async fn record_exposure(
+        &self,
+        workspace_id: &str,
+        exposure: ServerExposure<'_>,
+    ) -> Result<(), AnalyticsError> {
+        let unit_id = match exposure.unit_kind {
+            AssignmentUnit::Device => Some(exposure.device_id),
+            AssignmentUnit::User => exposure.user_id,
+        };
+        let Some(unit_id) = unit_id else { return Ok(()) };
+        {
+            let rollups = self.inner.shared.rollups.read().expect("rollup lock");
+            if let Some(rollup) = rollups.workspaces.get(workspace_id) {
+                let population = match exposure.unit_kind {
+                    AssignmentUnit::Device => &rollup.devices,
+                    AssignmentUnit::User => &rollup.users,
+                };
+                if population
+                    .ids
+                    .get(unit_id)
+                    .is_some_and(|unit| rollup.experiments.is_exposed(exposure.experiment, exposure.unit_kind, unit))
+                {
+                    return Ok(());
+                }
+            }
+        }
+        let now = self.control().now_ms();
+        let event = Event {
+            time: now,
+            client_time: None,
+            user_id: exposure.user_id.map(str::to_owned),
+            app_version: exposure.app_version.map(str::to_owned),
+            payload: Payload::Experiment {
+                experiment: exposure.experiment.to_owned(),
+                variation: exposure.variation.to_owned(),
+                unit: unit_id.to_owned(),
+                unit_kind: exposure.unit_kind,
+            },
+        };
+        let events = vec![event];
+        let record = AnalyticsBatchRecord {
+            workspace_id: workspace_id.to_owned(),
+            device_id: exposure.device_id.to_owned(),
+            batch_id: format!("exposure:{}", exposure.experiment),
+            received_at: now,
+            event_count: 1,
+            payload: encode_stored(&events),
+        };
+        self.inner
+            .writer
+            .write(vec![(record, events)])
+            .await
+            .map_err(|error| AnalyticsError::Control(ControlError::Storage(error)))?;
+        Ok(())
     }
 
     /// Whether the batch the device stored under `batch_id` holds other events than `payload` (this

@@ -13,6 +13,7 @@ mod logs;
 mod reports;
 mod symbols;
 
+pub use ingest::ServerExposure;
 pub use logs::LogSearch;
 
 use std::borrow::Cow;

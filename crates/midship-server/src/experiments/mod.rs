@@ -2,6 +2,7 @@
 //! analytics, and promotion, which publishes the winner's values through the approval rule.
 
 pub(crate) mod rest;
+pub(crate) mod traffic;
 
 use midship_api::{ExperimentResultsView, ExperimentView};
 use midship_core::Principal;

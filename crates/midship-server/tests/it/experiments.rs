@@ -400,3 +400,74 @@ async fn bad_experiments_are_refused_with_clear_errors_and_empty_results_say_not
     assert_eq!(draft.draft.unwrap()["default_value"], json!("blue"), "staged in the draft");
     assert_eq!(draft.published.unwrap()["default_value"], json!("grey"), "not published before approval");
 }
+
+/// A gateway experiment on `com.bank.balance`: control stays on the API's group, `v2` goes to
+/// another backend; 30 / 70.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_experiment_splits_calls_between_backends_and_a_device_keeps_its_backend() {
+    use crate::gateway::{Call, Seen, fixture, upstream};
+    use midship_api::CreateApiGroupRequest;
+
+    let fixture = fixture().await;
+    let admin = fixture.server.admin();
+    let workspace = fixture.workspace.as_str();
+    let seen_v2: Arc<std::sync::Mutex<Vec<Seen>>> = Arc::default();
+    let base_url = upstream(seen_v2.clone()).await;
+    let group = CreateApiGroupRequest { name: "core-v2".into(), base_url, ..CreateApiGroupRequest::default() };
+    admin.create_api_group(workspace, &group).await.unwrap();
+    admin
+        .create_laboratory(
+            workspace,
+            &CreateLaboratory { key: "backend".into(), name: String::new(), description: String::new() },
+        )
+        .await
+        .unwrap();
+    let definition = json!({
+        "operation_type": "com.bank.balance",
+        "variations": [{ "key": "control" }, { "key": "v2", "group": "core-v2" }],
+        "weights": [0.3, 0.7],
+        "metrics": [{ "key": "calls", "kind": { "type": "mean", "measure": { "type": "launches" } } }]
+    });
+    let request = CreateExperiment { key: "balance-v2".into(), laboratory: "backend".into(), definition };
+    admin.create_experiment(workspace, &request).await.unwrap();
+    admin.set_experiment_phase(workspace, "balance-v2", PhaseName::Running).await.unwrap();
+
+    let devices: Vec<String> = (0..10_000).map(|index| format!("DEVICE{index:010}")).collect();
+    let call = |device: &str| {
+        let device = device.to_owned();
+        let fixture = &fixture;
+        async move {
+            let mut call = Call::new("com.bank.balance", r#"{"accountId":"A1"}"#);
+            call.device_id = Some(&device);
+            let (status, headers, _) = fixture.call(call).await;
+            assert_eq!((status.as_u16(), crate::gateway::result(&headers)), (200, 1000));
+        }
+    };
+    futures_util::stream::iter(&devices).for_each_concurrent(16, |device| call(device)).await;
+    let on_v2 = seen_v2.lock().unwrap().len();
+    let on_core = fixture.seen.lock().unwrap().len();
+    assert_eq!(on_v2 + on_core, 10_000);
+    let share = on_v2 as f64 / 10_000.0;
+    assert!((share - 0.7).abs() <= 0.01, "{on_v2} of 10,000 calls on v2");
+    let experiment_header = |seen: &Seen| seen.headers["x-midship-experiment"].to_str().unwrap().to_owned();
+    assert!(seen_v2.lock().unwrap().iter().all(|seen| experiment_header(seen) == "balance-v2=v2"));
+    assert!(fixture.seen.lock().unwrap().iter().all(|seen| experiment_header(seen) == "balance-v2=control"));
+
+    // Each device keeps its backend, call after call.
+    let backend_of = |device: &str| {
+        let on = |seen: &Arc<std::sync::Mutex<Vec<Seen>>>| {
+            seen.lock().unwrap().iter().filter(|seen| seen.headers["x-midship-device-id"] == device).count()
+        };
+        (on(&fixture.seen), on(&seen_v2))
+    };
+    for device in &devices[..200] {
+        call(device).await;
+        call(device).await;
+        let (core, v2) = backend_of(device);
+        assert!((core, v2) == (3, 0) || (core, v2) == (0, 3), "{device}: {core} on core, {v2} on v2");
+    }
+
+    // The routed calls are the exposures, one per device.
+    let results = admin.experiment_results(workspace, "balance-v2").await.unwrap();
+    assert_eq!(results.results["units"], json!([on_core, on_v2]), "{}", results.results["units"]);
+}

@@ -173,7 +173,7 @@ pub(crate) struct Call<'a> {
     body: &'a str,
     timestamp: i64,
     nonce: Option<String>,
-    device_id: Option<&'a str>,
+    pub(crate) device_id: Option<&'a str>,
 }
 
 impl<'a> Call<'a> {
