@@ -190,6 +190,30 @@ try {
   assert.match(await page.content(), /open bookings/);
   await shot(page, 'switches');
 
+  // An experiment on that switch: a laboratory, the definition, started; its results page.
+  await page.goto(`${baseUrl}/console/experiments`);
+  await page.fill('form[action="/console/experiments/laboratories"] input[name=key]', 'booking');
+  await page.click('form[action="/console/experiments/laboratories"] button');
+  await page.fill('form[action="/console/experiments"] input[name=key]', 'booking-closed');
+  await page.fill('form[action="/console/experiments"] textarea[name=definition]', '{"variations": [{"key": "control"}]}');
+  await page.click('form[action="/console/experiments"] button');
+  assert.match(await page.textContent('p.error'), /2 to 20 variations/, 'a refused definition says why');
+  const definition = {
+    hypothesis: 'closing bookings for a day hurts no one',
+    variations: [
+      { key: 'control', values: { 'booking.open': true } },
+      { key: 'closed', values: { 'booking.open': false } },
+    ],
+    metrics: [{ key: 'booked', kind: { type: 'conversion', event: 'buy_ticket' } }],
+  };
+  await page.fill('form[action="/console/experiments"] textarea[name=definition]', JSON.stringify(definition, null, 2));
+  await page.click('form[action="/console/experiments"] button');
+  await page.waitForURL(/\/console\/experiments\/booking-closed$/);
+  await page.click('button[name=phase][value=running]');
+  assert.match(await page.textContent('main'), /phase running/);
+  assert.match(await page.textContent('main'), /not enough data/);
+  await shot(page, 'experiment');
+
   // A person, with a temporary password to hand over.
   await page.goto(`${baseUrl}/console/people`);
   await page.fill('#login', 'bo@metro.example');
@@ -320,7 +344,7 @@ try {
   // The audit log names the person behind each change.
   await page.goto(`${baseUrl}/console/audit`);
   const audit = await page.content();
-  for (const action of ['person.sign_in', 'person.totp_enable', 'app.create', 'switch.publish', 'person.create',
+  for (const action of ['person.sign_in', 'person.totp_enable', 'app.create', 'switch.publish', 'experiment.create', 'experiment.running', 'person.create',
     'workspace.approvals', 'approval.request', 'approval.approve', 'person.sso_link', 'delivery.release.create']) {
     assert.ok(audit.includes(action), `${action} in the audit log`);
   }

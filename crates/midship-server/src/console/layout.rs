@@ -13,6 +13,7 @@ use super::session::ConsoleSession;
 pub const NAV: &[(&str, &str, Action)] = &[
     ("/console/apps", "Apps", Action::Read),
     ("/console/switches", "Switches", Action::Read),
+    ("/console/experiments", "A/B", Action::Read),
     ("/console/gateway", "Gateway", Action::Read),
     ("/console/sync", "Sync", Action::Read),
     ("/console/push", "Push", Action::Read),
@@ -30,7 +31,7 @@ const STYLE: &str = r#"
 body { margin:0; font:15px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color:var(--ink); background:var(--bg); }
 header { display:flex; gap:1rem; align-items:center; padding:.5rem 1rem; background:#102a43; color:#fff; }
 header a { color:#fff; text-decoration:none; } header .brand { font-weight:700; letter-spacing:.02em; }
-header nav { display:flex; flex-wrap:wrap; gap:.2rem .7rem; flex:1 1 auto; min-width:0; font-size:.92rem; }
+header nav { display:flex; flex-wrap:wrap; gap:.2rem .6rem; flex:1 1 auto; min-width:0; font-size:.9rem; }
 header nav a { opacity:.85; white-space:nowrap; } header nav a.current { opacity:1; border-bottom:2px solid #fff; }
 header form { display:inline-flex; gap:.3rem; align-items:center; margin:0; }
 header select { max-width:9rem; }

@@ -41,6 +41,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(crate::access::console::routes())
         .merge(crate::approvals::console::routes())
         .merge(crate::switches::console::routes())
+        .merge(crate::experiments::console::routes())
         .merge(crate::gateway::console::routes())
         .merge(crate::gateway::api_console::routes())
         .merge(crate::sync::console::routes())

@@ -1,6 +1,7 @@
 //! A/B experiments: laboratories and experiments (REST), their results computed from this node's
 //! analytics, and promotion, which publishes the winner's values through the approval rule.
 
+pub(crate) mod console;
 pub(crate) mod rest;
 pub(crate) mod traffic;
 
