@@ -6,6 +6,10 @@
  * It pulls at start, when the page comes back after 30 minutes or more in the background (as the
  * SDKs do), and when the server announces a change over the long connection; listeners hear which
  * keys changed.
+ *
+ * Experiments (docs/experiments.md) ride on the pull: the assignments it answers are kept and sent
+ * back with the next pull, so they stick, and the first read of an experiment's switch tells the
+ * exposure listener (`Midship` logs it to analytics) once per experiment, unit and variation.
  */
 
 import { MidshipError, safeReport, type ErrorReporter } from './errors.js';
@@ -23,10 +27,25 @@ export interface ConfigChange {
   values: ConfigValues;
 }
 
+/** An experiment the device is in, as the pull answers it. */
+export interface ExperimentAssignment {
+  experiment: string;
+  variation: string;
+  unit: string;
+  unit_kind: 'device' | 'user';
+  /** The switches whose values come from the experiment. */
+  switches: string[];
+  /** Forced by the debug whitelist: no exposure is reported. */
+  debug?: boolean;
+}
+
 interface CachedConfig {
   version: number;
   etag: string;
   values: ConfigValues;
+  experiments: ExperimentAssignment[];
+  /** `experiment/unit/variation` of the exposures already reported. */
+  exposed: string[];
 }
 
 /** What a device may add to its pull, so switch rules can target it. */
@@ -45,7 +64,8 @@ function sameJson(a: unknown, b: unknown): boolean {
 }
 
 export class ConfigClient {
-  private cached: CachedConfig = { version: 0, etag: '', values: {} };
+  private cached: CachedConfig = { version: 0, etag: '', values: {}, experiments: [], exposed: [] };
+  private exposureListener: ((assignment: ExperimentAssignment) => void) | undefined;
   private loaded: Promise<void> | undefined;
   private pulling: Promise<ConfigChange | null> | undefined;
   private readonly listeners = new Set<(change: ConfigChange) => void>();
@@ -100,23 +120,37 @@ export class ConfigClient {
     });
   }
 
+  /** The experiments this device is in, from the last pull. */
+  get experiments(): ExperimentAssignment[] {
+    return this.cached.experiments.map((assignment) => ({ ...assignment, switches: [...assignment.switches] }));
+  }
+
+  /** Who hears an exposure: the first read of an experiment's switch, once per experiment, unit and variation. */
+  onExposure(listener: (assignment: ExperimentAssignment) => void): void {
+    this.exposureListener = listener;
+  }
+
   getBool(key: string, defaultValue: boolean): boolean {
+    this.noteExposure(key);
     const value = this.cached.values[key];
     return typeof value === 'boolean' ? value : defaultValue;
   }
 
   getNumber(key: string, defaultValue: number): number {
+    this.noteExposure(key);
     const value = this.cached.values[key];
     return typeof value === 'number' && Number.isFinite(value) ? value : defaultValue;
   }
 
   getString(key: string, defaultValue: string): string {
+    this.noteExposure(key);
     const value = this.cached.values[key];
     return typeof value === 'string' ? value : defaultValue;
   }
 
   /** A `json` switch's value (any JSON), or the default when the key is absent. */
   getJson<T = unknown>(key: string, defaultValue: T): T {
+    this.noteExposure(key);
     return key in this.cached.values ? (this.cached.values[key] as T) : defaultValue;
   }
 
@@ -137,6 +171,26 @@ export class ConfigClient {
     if (away >= BACKGROUND_PULL_MS) this.pullInBackground();
   }
 
+  /** Tells the exposure listener of experiments whose switch `key` is read for the first time. */
+  private noteExposure(key: string): void {
+    const first = this.cached.experiments.filter((assignment) => {
+      if (assignment.debug || !assignment.switches.includes(key)) return false;
+      const id = `${assignment.experiment}/${assignment.unit}/${assignment.variation}`;
+      if (this.cached.exposed.includes(id)) return false;
+      this.cached.exposed.push(id);
+      return true;
+    });
+    if (first.length === 0) return;
+    void this.writeCache();
+    for (const assignment of first) {
+      try {
+        this.exposureListener?.(assignment);
+      } catch (error) {
+        safeReport(this.report, new MidshipError({ kind: 'handler', memo: 'the exposure listener threw', cause: error }));
+      }
+    }
+  }
+
   private async doPull(context: ConfigPullContext): Promise<ConfigChange | null> {
     await this.load();
     const options = this.options;
@@ -152,6 +206,10 @@ export class ConfigClient {
     if (network) body.network = network;
     if (attributes) body.attributes = attributes;
     if (this.cached.etag) body.etag = this.cached.etag;
+    const held = this.cached.experiments
+      .filter((assignment) => !assignment.debug)
+      .map(({ experiment, variation, unit }) => ({ experiment, variation, unit }));
+    if (held.length > 0) body.experiments = held;
     const answer = await this.rpc.call<Record<string, unknown> | null>('midship.config.pull', body);
     if (!answer || typeof answer !== 'object') {
       throw new MidshipError({ kind: 'protocol', memo: 'midship.config.pull answered no object', operationType: 'midship.config.pull' });
@@ -174,7 +232,8 @@ export class ConfigClient {
     const changed = [...new Set([...Object.keys(previous), ...Object.keys(next)])]
       .filter((key) => !sameJson(previous[key], next[key]))
       .sort();
-    this.cached = { version, etag, values: next };
+    const experiments = Array.isArray(answer.experiments) ? (answer.experiments as ExperimentAssignment[]) : [];
+    this.cached = { version, etag, values: next, experiments, exposed: this.cached.exposed };
     await this.writeCache();
     if (changed.length === 0) return null;
     const change: ConfigChange = { keys: changed, version, previous: { ...previous }, values: { ...next } };
@@ -195,7 +254,13 @@ export class ConfigClient {
       record && typeof record === 'object' && typeof record.version === 'number' && typeof record.etag === 'string' &&
       record.values && typeof record.values === 'object' && !Array.isArray(record.values);
     if (usable) {
-      this.cached = { version: record.version as number, etag: record.etag as string, values: record.values as ConfigValues };
+      this.cached = {
+        version: record.version as number,
+        etag: record.etag as string,
+        values: record.values as ConfigValues,
+        experiments: Array.isArray(record.experiments) ? record.experiments : [],
+        exposed: Array.isArray(record.exposed) ? record.exposed : [],
+      };
     } else if (error !== undefined || value !== undefined) {
       safeReport(this.report, new MidshipError({ kind: 'storage', memo: 'the cached configuration is unreadable; pulling it afresh', cause: error }));
     }

@@ -11,7 +11,13 @@ export type { MidshipOptions, Platform, FetchFunction, WebSocketConstructor } fr
 export { MemoryStore, WebStorageStore, defaultStore, type KeyValueStore } from './store.js';
 export { RpcClient, type CallOptions, type RpcAnswer } from './rpc.js';
 export { SyncClient, SyncDispatcher, type SyncHandler, type SyncMessage, type ConnectionState } from './sync.js';
-export { ConfigClient, type ConfigChange, type ConfigValues, type ConfigPullContext } from './config.js';
+export {
+  ConfigClient,
+  type ConfigChange,
+  type ConfigValues,
+  type ConfigPullContext,
+  type ExperimentAssignment,
+} from './config.js';
 export { AnalyticsLogger, type AnalyticsEvent, type AnalyticsPolicy, type UploadResult, type LogLevel } from './analytics.js';
 export { PushClient, PUSH_BIZ_TYPE, type PushNotification, type PushEvent } from './push.js';
 export { sign, signingString, sha256Hex, parseSignType, EMPTY_BODY_SHA256, type SignType, type SigningInput } from './signing.js';

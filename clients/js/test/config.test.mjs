@@ -99,3 +99,42 @@ test('a published switch change reaches an online client without polling', needs
     await midship.close();
   }
 });
+
+test('an experiment is assigned in the pull, sticks, and the first read reports one exposure', needsServer, async () => {
+  const key = unique('js.button');
+  await publishSwitches([{ key, type: 'string', default_value: 'grey' }]);
+  const laboratory = unique('lab').toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 30);
+  await admin('POST', '/laboratories', { key: laboratory });
+  const experiment = unique('exp').toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 30);
+  const variations = [{ key: 'control', values: { [key]: 'grey' } }, { key: 'blue', values: { [key]: 'blue' } }];
+  await admin('POST', '/experiments', { key: experiment, laboratory, definition: { variations } });
+  await admin('POST', `/experiments/${experiment}/phase`, { phase: 'running' });
+
+  const store = new MemoryStore();
+  const recorder = recordingFetch();
+  const device = client({ store, fetch: recorder.fetch });
+  await device.midship.config.pull();
+  const [assignment] = device.midship.config.experiments.filter((held) => held.experiment === experiment);
+  assert.ok(assignment, JSON.stringify(device.midship.config.experiments));
+  assert.deepEqual(assignment.switches, [key]);
+  const shown = device.midship.config.getString(key, 'none');
+  assert.equal(shown, assignment.variation === 'blue' ? 'blue' : 'grey');
+  device.midship.config.getString(key, 'none');
+  await device.midship.analytics.flush();
+  const uploads = recorder.of('midship.analytics.upload').map((call) => JSON.parse(call.body));
+  const exposures = uploads.flatMap((upload) => upload.events).filter((event) => event.kind === 'experiment');
+  assert.equal(exposures.length, 1, 'one exposure for two reads');
+  assert.deepEqual(
+    [exposures[0].experiment, exposures[0].variation, exposures[0].unit_kind],
+    [experiment, assignment.variation, 'device'],
+  );
+
+  // The next pull sends the assignment back, so it sticks.
+  await device.midship.config.pull();
+  const pulls = recorder.of('midship.config.pull');
+  const held = JSON.parse(pulls[pulls.length - 1].body).experiments;
+  assert.deepEqual(held, [{ experiment, variation: assignment.variation, unit: assignment.unit }]);
+  await eventually('the exposure counted', () => admin('GET', `/experiments/${experiment}/results`),
+    (results) => results.results.units.reduce((sum, units) => sum + units, 0) === 1);
+  assert.deepEqual(device.errors, []);
+});

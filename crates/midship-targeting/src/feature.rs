@@ -1,6 +1,7 @@
 //! Features and experiments: GrowthBook's feature definition JSON (a default value and ordered
 //! rules: forced values, percentage rollouts, experiments, prerequisites), the user being
-//! evaluated, and the results, all with GrowthBook's camelCase wire names.
+//! evaluated, the saved groups conditions read, and the results, all with GrowthBook's camelCase
+//! wire names.
 //!
 //! [`CompiledFeatures`] is the fast path: built once from the definitions, it compiles every
 //! rule's condition, so evaluating many features for one user re-parses nothing.
@@ -16,6 +17,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 pub use engine::{CompiledFeatures, FeatureDiagnostic};
+
+use crate::condition::SavedGroups;
 
 /// A `[start, end)` range of the hash space.
 pub type BucketRange = (f64, f64);
@@ -212,7 +215,8 @@ impl Default for UserContext {
     }
 }
 
-/// GrowthBook's context: a user plus the feature definitions (the shape of the spec's cases).
+/// GrowthBook's context: a user plus the feature definitions and the saved groups their
+/// conditions read (the shape of the spec's cases).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Context {
@@ -220,6 +224,9 @@ pub struct Context {
     pub user: UserContext,
     #[serde(default)]
     pub features: HashMap<String, FeatureDefinition>,
+    /// `savedGroups`: the lists `$inGroup` and `$notInGroup` test.
+    #[serde(default, skip_serializing_if = "SavedGroups::is_empty")]
+    pub saved_groups: SavedGroups,
 }
 
 /// Why a feature has the value it has.
@@ -291,13 +298,14 @@ pub struct ExperimentResult {
 /// GrowthBook's `evalFeature`: the value of feature `key` for `ctx.user`. Compiles the feature
 /// (and its prerequisites) on every call: hold a [`CompiledFeatures`] to evaluate many.
 pub fn evaluate_feature(ctx: &Context, key: &str) -> FeatureResult {
-    CompiledFeatures::reachable_from(&ctx.features, [key]).evaluate(&ctx.user, key)
+    CompiledFeatures::reachable_from(&ctx.features, [key], ctx.saved_groups.clone()).evaluate(&ctx.user, key)
 }
 
 /// GrowthBook's `run`: the variation of `experiment` for `ctx.user`.
 pub fn run_experiment(ctx: &Context, experiment: &Experiment) -> ExperimentResult {
     let parents = experiment.parent_conditions.iter().flatten().map(|parent| parent.id.as_str());
-    CompiledFeatures::reachable_from(&ctx.features, parents).run_experiment(&ctx.user, experiment)
+    CompiledFeatures::reachable_from(&ctx.features, parents, ctx.saved_groups.clone())
+        .run_experiment(&ctx.user, experiment)
 }
 
 /// Deserializes a present key, `null` included, as `Some`.
@@ -340,5 +348,31 @@ mod tests {
         assert!(ctx.user.qa_mode);
         assert_eq!(ctx.user.forced_variations.get("exp"), Some(&1));
         assert_eq!(evaluate_feature(&ctx, "f").value, json!(2));
+    }
+
+    #[test]
+    fn contexts_carry_saved_groups() {
+        let wire = json!({
+            "attributes": {"id": "u2"},
+            "features": {"f": {"defaultValue": 0, "rules": [{"force": 1, "condition": {"id": {"$inGroup": "ids"}}}]}},
+            "savedGroups": {"ids": ["u1", "u2"]},
+        });
+        let parsed: Result<Context, _> = serde_json::from_value(wire.clone());
+        let Ok(ctx) = parsed else {
+            panic!("{parsed:?}");
+        };
+        assert_eq!(ctx.saved_groups.get("ids").map(<[Value]>::len), Some(2));
+        assert_eq!(evaluate_feature(&ctx, "f").value, json!(1));
+        let experiment = Experiment {
+            key: "e".into(),
+            variations: vec![json!(0), json!(1)],
+            condition: Some(json!({"id": {"$notInGroup": "ids"}})),
+            ..Experiment::default()
+        };
+        assert!(!run_experiment(&ctx, &experiment).in_experiment);
+        let written = serde_json::to_value(&ctx).ok();
+        assert_eq!(written.as_ref().map(|written| &written["savedGroups"]), Some(&wire["savedGroups"]));
+        let without = serde_json::to_value(Context::default()).ok();
+        assert!(without.is_some_and(|without| without.get("savedGroups").is_none()));
     }
 }

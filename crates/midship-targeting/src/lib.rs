@@ -7,7 +7,8 @@
 //! cases), so definitions and results are GrowthBook's JSON and the device SDKs bucket users
 //! exactly as the server does:
 //!
-//! - [`condition`]: compiled attribute conditions (`$in`, `$regex`, `$vgte`, …);
+//! - [`condition`]: compiled attribute conditions (`$in`, `$regex`, `$vgte`, …) and the saved
+//!   groups `$inGroup` reads ([`SavedGroups`]);
 //! - [`hash`]: the hashing and bucket ranges behind rollouts and experiments;
 //! - [`feature`]: feature definitions, their rules, experiments and evaluation;
 //! - [`query_string`]: forcing an experiment variation from a URL;
@@ -25,7 +26,7 @@ mod js;
 pub mod query_string;
 pub mod rules;
 
-pub use condition::{Condition, ConditionError, eval_condition};
+pub use condition::{Condition, ConditionError, SavedGroups, eval_condition, eval_condition_with};
 pub use device::DeviceContext;
 pub use feature::{
     CompiledFeatures, Context, Experiment, ExperimentResult, FeatureDefinition, FeatureResult, FeatureRule,

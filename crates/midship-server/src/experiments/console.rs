@@ -43,12 +43,13 @@ fn example_definition() -> String {
     .expect("JSON serializes")
 }
 
-fn workspace(session: &ConsoleSession) -> Result<String, Response> {
-    session.context.workspace_id().map(str::to_owned).ok_or_else(|| {
-        let body =
-            html! { h1 { "Experiments" } p.muted { "Create an app first, then pick it and a workspace above." } };
-        layout::page(session, PAGE, "Experiments", body)
-    })
+fn workspace(session: &ConsoleSession) -> Option<String> {
+    session.context.workspace_id().map(str::to_owned)
+}
+
+fn no_workspace(session: &ConsoleSession) -> Response {
+    let body = html! { h1 { "Experiments" } p.muted { "Create an app first, then pick it and a workspace above." } };
+    layout::page(session, PAGE, "Experiments", body)
 }
 
 /// A create form refused, with what was typed.
@@ -62,10 +63,7 @@ pub async fn page(State(state): State<AppState>, session: ConsoleSession) -> Res
 }
 
 async fn render_list(state: &AppState, session: &ConsoleSession, refused: Option<Refused<'_>>) -> Response {
-    let workspace_id = match workspace(session) {
-        Ok(workspace_id) => workspace_id,
-        Err(page) => return page,
-    };
+    let Some(workspace_id) = workspace(session) else { return no_workspace(session) };
     let who = &session.principal;
     let (laboratories, experiments) = match tokio::try_join!(
         state.experiments.list_laboratories(who, &workspace_id),
@@ -137,10 +135,7 @@ pub async fn create_laboratory(
     session: ConsoleSession,
     Form(form): Form<LaboratoryForm>,
 ) -> Response {
-    let workspace_id = match workspace(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(page) => return page,
-    };
+    let Some(workspace_id) = workspace(&session) else { return no_workspace(&session) };
     match state.experiments.create_laboratory(&session.principal, &workspace_id, &form.key, &form.name, "").await {
         Ok(_) => Redirect::to(PAGE).into_response(),
         Err(error) => failure(error),
@@ -161,10 +156,7 @@ fn parse_definition(text: &str) -> Result<ExperimentDefinition, ApiError> {
 }
 
 pub async fn create(State(state): State<AppState>, session: ConsoleSession, Form(form): Form<CreateForm>) -> Response {
-    let workspace_id = match workspace(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(page) => return page,
-    };
+    let Some(workspace_id) = workspace(&session) else { return no_workspace(&session) };
     let created = match parse_definition(&form.definition) {
         Ok(definition) => state
             .experiments
@@ -192,10 +184,7 @@ async fn render_detail(
     key: &str,
     refused: Option<(&str, String)>,
 ) -> Response {
-    let workspace_id = match workspace(session) {
-        Ok(workspace_id) => workspace_id,
-        Err(page) => return page,
-    };
+    let Some(workspace_id) = workspace(session) else { return no_workspace(session) };
     let who = &session.principal;
     let experiment = match state.experiments.get(who, &workspace_id, key).await {
         Ok(experiment) => experiment,
@@ -387,10 +376,7 @@ pub async fn update(
     Path(key): Path<String>,
     Form(form): Form<DefinitionForm>,
 ) -> Response {
-    let workspace_id = match workspace(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(page) => return page,
-    };
+    let Some(workspace_id) = workspace(&session) else { return no_workspace(&session) };
     let updated = match parse_definition(&form.definition) {
         Ok(definition) => {
             state.experiments.update(&session.principal, &workspace_id, &key, definition).await.map_err(ApiError::from)
@@ -419,10 +405,7 @@ pub async fn change_phase(
     Path(key): Path<String>,
     Form(form): Form<PhaseForm>,
 ) -> Response {
-    let workspace_id = match workspace(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(page) => return page,
-    };
+    let Some(workspace_id) = workspace(&session) else { return no_workspace(&session) };
     let Some(phase) = Phase::parse(&form.phase) else {
         return layout::error_page(axum::http::StatusCode::BAD_REQUEST, "unknown phase");
     };
@@ -445,10 +428,7 @@ pub async fn promote(
     Path(key): Path<String>,
     Form(form): Form<PromoteForm>,
 ) -> Response {
-    let workspace_id = match workspace(&session) {
-        Ok(workspace_id) => workspace_id,
-        Err(page) => return page,
-    };
+    let Some(workspace_id) = workspace(&session) else { return no_workspace(&session) };
     let done = format!("{PAGE}/{key}");
     match super::promote(&state, &session.principal, &workspace_id, &key, &form.variation, &form.note).await {
         Ok(promotion) => match promotion.publication {

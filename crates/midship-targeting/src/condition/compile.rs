@@ -3,12 +3,14 @@
 //! operator, an operand of the wrong type) still compiles to what GrowthBook does with it, and is
 //! also recorded as a problem: strict compilation refuses the condition on the first one.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value};
 
-use super::ConditionError;
 use super::pattern;
 use super::tree::{AttributePath, Clause, Comparison, ElemMatch, Junction, MemberSet, Node, Operator, ValueTest};
 use super::version::padded_version;
+use super::{ConditionError, SavedGroups};
 use crate::js::{self, Primitive};
 
 /// Nesting deeper than this is refused (and, leniently, evaluates as not matching): real
@@ -17,12 +19,34 @@ pub(crate) const MAX_DEPTH: usize = 64;
 
 const TYPE_NAMES: [&str; 6] = ["string", "number", "boolean", "object", "array", "null"];
 
-#[derive(Debug, Default)]
-pub(crate) struct Compiler {
+/// The properties every JavaScript object inherits from `Object.prototype`: GrowthBook's
+/// `savedGroups[id]` finds them when no group has that id.
+const INHERITED_PROPERTIES: [&str; 12] = [
+    "constructor",
+    "__defineGetter__",
+    "__defineSetter__",
+    "hasOwnProperty",
+    "__lookupGetter__",
+    "__lookupSetter__",
+    "isPrototypeOf",
+    "propertyIsEnumerable",
+    "toString",
+    "valueOf",
+    "__proto__",
+    "toLocaleString",
+];
+
+#[derive(Debug)]
+pub(crate) struct Compiler<'g> {
     pub(crate) problems: Vec<ConditionError>,
+    saved_groups: &'g SavedGroups,
 }
 
-impl Compiler {
+impl<'g> Compiler<'g> {
+    pub(crate) fn new(saved_groups: &'g SavedGroups) -> Self {
+        Self { problems: Vec::new(), saved_groups }
+    }
+
     fn problem(&mut self, path: &str, message: impl Into<String>) {
         self.problems.push(ConditionError { path: path.to_owned(), message: message.into() });
     }
@@ -222,11 +246,8 @@ impl Compiler {
             "$ini" => self.members(operand, path, true).map_or(Operator::Constant(false), Operator::In),
             "$nin" => self.members(operand, path, false).map_or(Operator::Constant(false), Operator::NotIn),
             "$nini" => self.members(operand, path, true).map_or(Operator::Constant(false), Operator::NotIn),
-            "$inGroup" | "$notInGroup" => {
-                // No saved groups are known here, so GrowthBook looks the value up in `[]`.
-                self.problem(path, "saved groups are not supported");
-                Operator::Constant(operator == "$notInGroup")
-            }
+            "$inGroup" => self.group(operand, path, false),
+            "$notInGroup" => self.group(operand, path, true),
             "$not" => Operator::Not(Box::new(self.value(operand, path, depth + 1, false))),
             "$size" => {
                 if !operand.is_number() && !is_operator_object(operand) {
@@ -297,7 +318,7 @@ impl Compiler {
         Operator::Relation { comparison, expected: Primitive::of(operand).into_owned() }
     }
 
-    fn members(&mut self, operand: &Value, path: &str, ignore_case: bool) -> Option<MemberSet> {
+    fn members(&mut self, operand: &Value, path: &str, ignore_case: bool) -> Option<Arc<MemberSet>> {
         let Value::Array(items) = operand else {
             self.problem(path, "expected an array");
             return None;
@@ -308,7 +329,26 @@ impl Compiler {
                 "expected a string, number, boolean or null (arrays and objects never match)",
             );
         }
-        Some(MemberSet::new(items, ignore_case))
+        Some(Arc::new(MemberSet::new(items, ignore_case)))
+    }
+
+    /// `isIn(value, savedGroups[id] || [])`, negated for `$notInGroup`. The id is the operand as a
+    /// JavaScript property key (its string form).
+    fn group(&mut self, operand: &Value, path: &str, negated: bool) -> Operator {
+        if !operand.is_string() {
+            self.problem(path, "expected a saved group id");
+        }
+        let id = js::to_js_string(operand);
+        if let Some(members) = self.saved_groups.members(&id) {
+            let members = Arc::clone(members);
+            return if negated { Operator::NotIn(members) } else { Operator::In(members) };
+        }
+        self.problem(path, format!("unknown saved group `{}`", midship_core::ids::echo(&id)));
+        if INHERITED_PROPERTIES.contains(&&*id) {
+            Operator::InheritedGroup { negated }
+        } else {
+            Operator::Constant(negated)
+        }
     }
 
     fn elem_match(&mut self, operand: &Value, path: &str, depth: usize) -> ElemMatch {

@@ -128,6 +128,14 @@ mod tests {
     }
 
     #[test]
+    fn ignoring_case_folds_by_unicode() {
+        let regex = compile("(mobile|tablet)", true);
+        assert!(regex.as_ref().is_ok_and(|regex| regex.is_match("Android MOBILE")));
+        // fixme: JavaScript's `/k/i` does not fold the Kelvin sign (U+212A) into ASCII; `regex` does.
+        assert!(compile("^k$", true).is_ok_and(|regex| regex.is_match("\u{212A}")));
+    }
+
+    #[test]
     fn invalid_patterns_explain_themselves() {
         let error = compile("/???***[)", false).err().unwrap_or_default();
         assert!(!error.is_empty());

@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::fmt;
+use std::sync::Arc;
 
 use regex::Regex;
 use serde_json::Value;
@@ -103,8 +104,9 @@ pub(crate) enum Operator {
         expected: Primitive<'static>,
     },
     Exists(bool),
-    In(MemberSet),
-    NotIn(MemberSet),
+    /// `$in` and `$ini` with their own list, `$inGroup` with a saved group's (shared).
+    In(Arc<MemberSet>),
+    NotIn(Arc<MemberSet>),
     Not(Box<ValueTest>),
     Size(Box<ValueTest>),
     ElemMatch(ElemMatch),
@@ -112,8 +114,14 @@ pub(crate) enum Operator {
     Regex(Regex),
     Type(Box<str>),
     /// Operators GrowthBook answers with a constant: unknown ones, invalid regexes, `$in` with a
-    /// non-array operand, saved groups (none are known here).
+    /// non-array operand, `$inGroup` of an unknown group (an empty one).
     Constant(bool),
+    /// `$inGroup` (`$notInGroup` when `negated`) of an unknown id that names a property every
+    /// JavaScript object inherits (`toString`, `constructor`, …): GrowthBook calls `includes` on
+    /// that property and throws, unless the value is an empty array, which it never searches.
+    InheritedGroup {
+        negated: bool,
+    },
     /// Nesting too deep to evaluate.
     Throws,
 }
@@ -249,6 +257,10 @@ impl Operator {
             Operator::Regex(regex) => regex.is_match(&js::to_js_string(value)),
             Operator::Type(expected) => js::type_name(value) == &**expected,
             Operator::Constant(answer) => *answer,
+            Operator::InheritedGroup { negated } => match value {
+                Value::Array(items) if items.is_empty() => *negated,
+                _ => return Err(Thrown),
+            },
             Operator::Throws => return Err(Thrown),
         })
     }
@@ -332,9 +344,10 @@ fn canonical_index(key: &str) -> Option<usize> {
     if canonical { key.parse().ok() } else { None }
 }
 
-/// The operand of `$in` and `$nin`, hashed so that whitelists of hundreds of thousands of ids
-/// cost one lookup per attribute value. Holds exactly what JavaScript's `includes` can find:
-/// strings, numbers, booleans and `null` (arrays and objects compare by identity, so never).
+/// The operand of `$in` and `$nin`, or a saved group's list, hashed so that whitelists of
+/// hundreds of thousands of ids cost one lookup per attribute value. Holds exactly what
+/// JavaScript's `includes` can find: strings, numbers, booleans and `null` (arrays and objects
+/// compare by identity, so never).
 #[derive(Clone, Default)]
 pub(crate) struct MemberSet {
     strings: HashSet<Box<str>>,
@@ -383,7 +396,7 @@ impl MemberSet {
     }
 
     /// GrowthBook's `isIn`: an array attribute matches when any of its elements is a member.
-    fn intersects(&self, value: &Value) -> bool {
+    pub(crate) fn intersects(&self, value: &Value) -> bool {
         match value {
             Value::Array(items) => items.iter().any(|item| self.contains(item)),
             other => self.contains(other),

@@ -13,7 +13,7 @@ use super::{
     BucketRange, Experiment, ExperimentResult, ExperimentStatus, FeatureDefinition, FeatureResult, FeatureRule,
     FeatureSource, Filter, ParentCondition, UserContext,
 };
-use crate::condition::{AttributePath, Condition, ConditionError};
+use crate::condition::{AttributePath, Condition, ConditionError, SavedGroups};
 use crate::hash::{choose_variation, get_bucket_ranges, hash, in_namespace, in_range};
 use crate::js;
 use crate::query_string::get_query_string_override;
@@ -24,11 +24,13 @@ const MAX_PREREQUISITE_DEPTH: usize = 64;
 
 /// Feature definitions compiled for evaluation: every condition parsed, every regex built, every
 /// `$in` list hashed and every experiment's bucket ranges computed once. Share it (it is `Send`
-/// and `Sync`) and rebuild it when the definitions change.
+/// and `Sync`) and rebuild it when the definitions or the saved groups change.
 #[derive(Debug, Clone, Default)]
 pub struct CompiledFeatures {
     features: HashMap<String, CompiledFeature>,
     diagnostics: Vec<FeatureDiagnostic>,
+    /// Kept for experiments run later ([`CompiledFeatures::run_experiment`]).
+    saved_groups: SavedGroups,
 }
 
 /// A condition in a feature definition that [`Condition::compile`] would refuse. The feature
@@ -128,21 +130,32 @@ enum Prerequisites {
 }
 
 impl CompiledFeatures {
-    /// Compiles `features` (a `&HashMap<String, FeatureDefinition>` or any such pairs). Never
-    /// fails: see [`CompiledFeatures::diagnostics`] for conditions that need fixing.
+    /// Compiles `features` (a `&HashMap<String, FeatureDefinition>` or any such pairs), with no
+    /// saved groups. Never fails: see [`CompiledFeatures::diagnostics`] for conditions that need
+    /// fixing.
     pub fn new<'a>(features: impl IntoIterator<Item = (&'a String, &'a FeatureDefinition)>) -> Self {
-        let mut compiled = Self::default();
-        for (key, definition) in features {
-            let feature = compile_feature(key, definition, &mut compiled.diagnostics);
-            compiled.features.insert(key.clone(), feature);
-        }
-        compiled
+        Self::with_saved_groups(features, SavedGroups::default())
+    }
+
+    /// [`CompiledFeatures::new`] with the saved groups that `$inGroup` and `$notInGroup` read
+    /// (GrowthBook's `savedGroups`). Every condition naming a group shares its hashed set.
+    pub fn with_saved_groups<'a>(
+        features: impl IntoIterator<Item = (&'a String, &'a FeatureDefinition)>,
+        saved_groups: SavedGroups,
+    ) -> Self {
+        let mut diagnostics = Vec::new();
+        let features = features
+            .into_iter()
+            .map(|(key, definition)| (key.clone(), compile_feature(key, definition, &saved_groups, &mut diagnostics)))
+            .collect();
+        Self { features, diagnostics, saved_groups }
     }
 
     /// Compiles only `roots` and the features their prerequisites reach.
     pub(crate) fn reachable_from<'k>(
         features: &HashMap<String, FeatureDefinition>,
         roots: impl IntoIterator<Item = &'k str>,
+        saved_groups: SavedGroups,
     ) -> Self {
         let mut reached: HashSet<&str> = HashSet::new();
         let mut pending: Vec<&str> = roots.into_iter().collect();
@@ -155,12 +168,17 @@ impl CompiledFeatures {
                 pending.extend(parents.map(|parent| parent.id.as_str()));
             }
         }
-        Self::new(features.iter().filter(|(key, _)| reached.contains(key.as_str())))
+        Self::with_saved_groups(features.iter().filter(|(key, _)| reached.contains(key.as_str())), saved_groups)
     }
 
     /// Conditions that [`Condition::compile`] would refuse, by feature and rule.
     pub fn diagnostics(&self) -> &[FeatureDiagnostic] {
         &self.diagnostics
+    }
+
+    /// The saved groups the conditions were compiled against.
+    pub fn saved_groups(&self) -> &SavedGroups {
+        &self.saved_groups
     }
 
     pub fn len(&self) -> usize {
@@ -188,7 +206,7 @@ impl CompiledFeatures {
     /// Runs `experiment` for `user` (GrowthBook's `run`); prerequisites are read from these
     /// features. Compiles the experiment's condition on every call.
     pub fn run_experiment(&self, user: &UserContext, experiment: &Experiment) -> ExperimentResult {
-        let compiled = compile_experiment(experiment.clone(), &mut Diagnostics::discard());
+        let compiled = compile_experiment(experiment.clone(), &mut Diagnostics::discard(&self.saved_groups));
         self.run(user, &compiled, None, &mut Vec::new())
     }
 
@@ -422,19 +440,30 @@ impl HashAttribute {
     }
 }
 
-/// Collects [`FeatureDiagnostic`]s while compiling one feature.
+/// Compiles one feature's conditions against the saved groups, collecting
+/// [`FeatureDiagnostic`]s.
 struct Diagnostics<'a> {
     feature: &'a str,
+    saved_groups: &'a SavedGroups,
     found: Option<&'a mut Vec<FeatureDiagnostic>>,
 }
 
 impl<'a> Diagnostics<'a> {
-    fn discard() -> Self {
-        Self { feature: "", found: None }
+    fn discard(saved_groups: &'a SavedGroups) -> Self {
+        Self { feature: "", saved_groups, found: None }
     }
 
     fn compile(&mut self, condition: &Value, location: impl FnOnce() -> String) -> Condition {
-        let (compiled, problems) = Condition::compile_lenient(condition);
+        self.compile_against(condition, self.saved_groups, location)
+    }
+
+    fn compile_against(
+        &mut self,
+        condition: &Value,
+        saved_groups: &SavedGroups,
+        location: impl FnOnce() -> String,
+    ) -> Condition {
+        let (compiled, problems) = Condition::compile_lenient_with(condition, saved_groups);
         if let Some(found) = self.found.as_deref_mut()
             && !problems.is_empty()
         {
@@ -448,7 +477,10 @@ impl<'a> Diagnostics<'a> {
         compiled
     }
 
+    /// GrowthBook evaluates prerequisite conditions (on the parent's `value`) without the saved
+    /// groups, so they are compiled without them.
     fn parents(&mut self, parents: Option<&[ParentCondition]>, location: &str) -> Vec<CompiledParent> {
+        let no_groups = SavedGroups::default();
         parents
             .unwrap_or_default()
             .iter()
@@ -456,9 +488,9 @@ impl<'a> Diagnostics<'a> {
             .map(|(index, parent)| CompiledParent {
                 id: parent.id.clone(),
                 condition: match &parent.condition {
-                    Some(condition) => {
-                        self.compile(condition, || format!("{location}parentConditions[{index}].condition"))
-                    }
+                    Some(condition) => self.compile_against(condition, &no_groups, || {
+                        format!("{location}parentConditions[{index}].condition")
+                    }),
                     None => Condition::compile_lenient(&Value::Object(Map::new())).0,
                 },
                 gate: parent.gate,
@@ -470,9 +502,10 @@ impl<'a> Diagnostics<'a> {
 fn compile_feature(
     key: &str,
     definition: &FeatureDefinition,
+    saved_groups: &SavedGroups,
     diagnostics: &mut Vec<FeatureDiagnostic>,
 ) -> CompiledFeature {
-    let mut diagnostics = Diagnostics { feature: key, found: Some(diagnostics) };
+    let mut diagnostics = Diagnostics { feature: key, saved_groups, found: Some(diagnostics) };
     let rules = definition
         .rules
         .iter()
@@ -677,6 +710,49 @@ mod tests {
         let result = compiled.evaluate(&user(json!({})), "f0");
         assert_eq!(result.source, FeatureSource::CyclicPrerequisite);
         assert_eq!(compiled.evaluate(&user(json!({})), "f90").source, FeatureSource::DefaultValue);
+    }
+
+    #[test]
+    fn saved_groups_reach_rules_and_experiments() {
+        let groups = SavedGroups::new([("staff".to_owned(), vec![json!("ann"), json!("bob")])]);
+        let in_staff = json!({"id": {"$inGroup": "staff"}});
+        let compiled = CompiledFeatures::with_saved_groups(
+            &features(json!({
+                "f": {"defaultValue": 0, "rules": [
+                    {"force": 1, "condition": in_staff},
+                    {"force": 2, "condition": {"id": {"$inGroup": "nobody"}}},
+                ]},
+                // GrowthBook tests prerequisites without the saved groups: "ann" is in no group.
+                "g": {"defaultValue": 0, "rules": [{
+                    "force": 1,
+                    "parentConditions": [{"id": "name", "condition": {"value": {"$notInGroup": "staff"}}}],
+                }]},
+                "name": {"defaultValue": "ann"},
+            })),
+            groups.clone(),
+        );
+        assert_eq!(compiled.saved_groups(), &groups);
+        assert_eq!(compiled.evaluate(&user(json!({"id": "bob"})), "f").value, json!(1));
+        assert_eq!(compiled.evaluate(&user(json!({"id": "eve"})), "f").value, json!(0));
+        assert_eq!(compiled.evaluate(&user(json!({})), "g").value, json!(1));
+        let mut problems: Vec<String> = compiled.diagnostics().iter().map(ToString::to_string).collect();
+        problems.sort();
+        assert_eq!(
+            problems,
+            [
+                "feature f rules[1].condition: $.id.$inGroup: unknown saved group `nobody`",
+                "feature g rules[0].parentConditions[0].condition: $.value.$notInGroup: unknown saved group `staff`",
+            ]
+        );
+
+        let experiment = Experiment {
+            key: "e".into(),
+            variations: vec![json!("a"), json!("b")],
+            condition: Some(in_staff),
+            ..Experiment::default()
+        };
+        assert!(compiled.run_experiment(&user(json!({"id": "ann"})), &experiment).in_experiment);
+        assert!(!compiled.run_experiment(&user(json!({"id": "eve"})), &experiment).in_experiment);
     }
 
     #[test]
