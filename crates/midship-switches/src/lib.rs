@@ -10,6 +10,7 @@ pub mod compile;
 pub mod definition;
 mod document;
 pub mod encrypted_payload;
+pub mod saved_groups;
 pub mod secure_attributes;
 mod service;
 mod snapshot;

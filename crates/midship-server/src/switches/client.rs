@@ -76,7 +76,8 @@ pub(crate) fn pull_response(outcome: ConfigPull) -> ConfigPullResponse {
 }
 
 /// GrowthBook's SDK payload (`GET /api/features/{client_key}`), so GrowthBook's own SDKs evaluate
-/// Midship switches. The client key is the workspace's SDK key (`{workspace_id}.{tag}`, shown by
+/// Midship switches. Whitelists go out once each as saved groups (`savedGroups`, GrowthBook SDK
+/// spec 0.7: SDKs from 2024 on read them). The client key is the workspace's SDK key (`{workspace_id}.{tag}`, shown by
 /// `GET …/device-security`), with `-PLATFORM` after the workspace id for an app of one platform
 /// (switches limited to other platforms are left out). Whitelisted ids go out hashed, and the
 /// features encrypted where the workspace asks (docs/switches.md).
@@ -104,14 +105,22 @@ async fn growthbook_features(
     };
     state.experiments.snapshot(workspace_id).await?.prepend_rules(&mut features);
     let features = secure_attributes::hide_identifiers(&features, workspace_id);
+    let (features, saved_groups) = midship_switches::saved_groups::extract_saved_groups(&features);
     let date_updated = snapshot.published_at.map(format_rfc3339);
     if state.gateway.features_payload_encrypted(workspace_id).await? {
         let key = state.server_keys.sdk_decryption_key(workspace_id).await?;
-        let sealed = midship_switches::encrypted_payload::encrypt(
-            &key,
-            &serde_json::to_vec(&features).expect("JSON values serialize"),
-        );
-        return Ok(Json(json!({ "status": 200, "encryptedFeatures": sealed, "dateUpdated": date_updated })));
+        let seal = |value: &serde_json::Map<String, Value>| {
+            midship_switches::encrypted_payload::encrypt(
+                &key,
+                &serde_json::to_vec(value).expect("JSON values serialize"),
+            )
+        };
+        return Ok(Json(json!({
+            "status": 200,
+            "encryptedFeatures": seal(&features),
+            "encryptedSavedGroups": seal(&saved_groups),
+            "dateUpdated": date_updated,
+        })));
     }
-    Ok(Json(json!({ "status": 200, "features": features, "dateUpdated": date_updated })))
+    Ok(Json(json!({ "status": 200, "features": features, "savedGroups": saved_groups, "dateUpdated": date_updated })))
 }

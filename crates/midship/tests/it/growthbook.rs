@@ -72,6 +72,12 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
     let client_key = policy["sdk_client_key"].as_str().unwrap().to_owned();
     let payload = http.get(format!("{}/api/features/{client_key}", server.base_url)).send().unwrap().text().unwrap();
     assert!(!payload.contains("user-42"), "whitelisted ids go out hashed: {payload}");
+    // The whitelist goes out once, as a saved group the condition names.
+    let parsed: Value = serde_json::from_str(&payload).unwrap();
+    let groups = parsed["savedGroups"].as_object().expect("savedGroups in the payload");
+    assert_eq!(groups.len(), 1, "{payload}");
+    assert_eq!(groups.values().next().unwrap().as_array().unwrap().len(), 3, "three whitelisted users");
+    assert!(payload.contains("$inGroup"), "{payload}");
 
     let users: Vec<Value> = (0..USERS).map(synthetic_user).collect();
     let pulls = agree_on_every_user(&server, &http, &app_id, &workspace, &client_key, &users, data_dir.path());

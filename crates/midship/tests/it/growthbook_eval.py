@@ -12,6 +12,7 @@ secure attributes userIdSha256 and deviceIdSha256: SHA-256 of the workspace id f
 import hashlib
 import json
 import sys
+import urllib.request
 
 from growthbook import GrowthBook
 
@@ -22,12 +23,18 @@ def main() -> None:
     with open(users_path, encoding="utf-8") as users_file:
         users = json.load(users_file)
     features_by_platform = {}
+    groups_by_platform = {}
     for platform in sorted({user["platform"] for user in users}):
-        loader = GrowthBook(api_host=api_host, client_key=f"{workspace_id}-{platform}.{tag}", cache_ttl=0)
+        client_key_of_platform = f"{workspace_id}-{platform}.{tag}"
+        loader = GrowthBook(api_host=api_host, client_key=client_key_of_platform, cache_ttl=0)
         loader.load_features()
         features_by_platform[platform] = loader.get_features()
         if not features_by_platform[platform]:
             raise SystemExit(f"the SDK loaded no features for {platform} from {api_host}")
+        # The payload's saved groups (whitelists), given to each evaluating instance as an app's
+        # SDK instance keeps them from its own load.
+        with urllib.request.urlopen(f"{api_host}/api/features/{client_key_of_platform}") as response:
+            groups_by_platform[platform] = json.load(response).get("savedGroups", {})
     results = []
     for attributes in users:
         attributes = dict(attributes)
@@ -35,7 +42,7 @@ def main() -> None:
             value = (workspace_id + attributes[plain]).encode()
             attributes[hashed] = hashlib.sha256(value).hexdigest()
         features = features_by_platform[attributes["platform"]]
-        gb = GrowthBook(attributes=attributes, features=features)
+        gb = GrowthBook(attributes=attributes, features=features, saved_groups=groups_by_platform[attributes["platform"]])
         values = {}
         for key in features:
             value = gb.get_feature_value(key, None)
