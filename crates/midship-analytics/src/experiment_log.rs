@@ -16,9 +16,14 @@ use crate::rollup::{DayNumber, DayRollup, Interner};
 const LAUNCH: u32 = 0;
 const PAGE_VIEW: u32 = 1;
 const CRASH: u32 = 2;
+/// A startup; its duration is the action's value.
+const STARTUP: u32 = 3;
 /// Custom events are `CUSTOM + the event name's id`.
-const CUSTOM: u32 = 3;
+const CUSTOM: u32 = 4;
 const NO_USER: u32 = u32::MAX;
+/// The value name a startup's duration is kept under; it is read on startups only, so a custom
+/// attribute of the same name changes nothing.
+const DURATION: &str = "\u{0}duration_ms";
 
 /// One thing a device did (24 bytes).
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +76,12 @@ impl ExperimentLog {
             Payload::Launch { .. } => LAUNCH,
             Payload::Page { .. } => PAGE_VIEW,
             Payload::Crash(_) => CRASH,
+            Payload::Startup { duration_ms, .. } => {
+                let action = u32::try_from(self.actions.len()).expect("fewer than 2^32 actions per workspace");
+                let (attribute, _) = self.attributes.intern(DURATION);
+                self.values.push(ActionValue { action, attribute, value: *duration_ms as f64 });
+                STARTUP
+            }
             Payload::Event { name, attributes } => {
                 let action = u32::try_from(self.actions.len()).expect("fewer than 2^32 actions per workspace");
                 for (key, value) in attributes {
@@ -175,6 +186,8 @@ impl ExperimentLog {
                 Measure::Launches => (LAUNCH, None),
                 Measure::PageViews => (PAGE_VIEW, None),
                 Measure::Crashes => (CRASH, None),
+                Measure::Startups => (STARTUP, None),
+                Measure::StartupMs => (STARTUP, Some(self.attributes.get(DURATION).unwrap_or(u32::MAX))),
                 // An event never seen matches nothing (`u32::MAX`).
                 Measure::Events { event } => (event_names.get(event).map_or(u32::MAX, |id| CUSTOM + id), None),
                 Measure::Attribute { event, attribute } => (
@@ -246,5 +259,58 @@ impl Activity for DaysActive<'_> {
             AssignmentUnit::Device => rollup.active_devices.contains(unit),
             AssignmentUnit::User => rollup.active_users.contains(unit),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use midship_experiments::metric::{MetricDefinition, MetricKind};
+    use serde_json::json;
+
+    use super::*;
+    use crate::rollup::WorkspaceRollup;
+
+    fn event(time: i64, user: &str, payload: Payload) -> Event {
+        Event { time, client_time: None, user_id: Some(user.into()), app_version: None, payload }
+    }
+
+    fn exposure(variation: &str, unit: &str) -> Payload {
+        Payload::Experiment {
+            experiment: "checkout".into(),
+            variation: variation.into(),
+            unit: unit.into(),
+            unit_kind: AssignmentUnit::User,
+        }
+    }
+
+    #[test]
+    fn user_units_gather_their_devices_and_startups_count_their_durations() {
+        let mut rollup = WorkspaceRollup::default();
+        let buy = |amount: f64| Payload::Event {
+            name: "buy".into(),
+            attributes: std::collections::BTreeMap::from([("amount".to_owned(), json!(amount))]),
+        };
+        let startup = |duration_ms: u64| Payload::Startup { duration_ms, cold: Some(true) };
+        // Alice is exposed on her phone and buys on her tablet; the tablet's later exposure
+        // does not move her first one; Bob is in the other variation; a device without a user
+        // is not a unit.
+        rollup.apply("PHONE", &[event(100, "alice", exposure("control", "alice")), event(150, "alice", startup(800))], 1_000);
+        rollup.apply("TABLET", &[event(200, "alice", exposure("blue", "alice")), event(300, "alice", buy(12.5))], 1_000);
+        rollup.apply("BOBS", &[event(100, "bob", exposure("blue", "bob")), event(400, "bob", buy(7.0))], 1_000);
+        let anonymous = Event { user_id: None, ..event(100, "-", exposure("blue", "nobody")) };
+        rollup.apply("ANON", &[anonymous], 1_000);
+        let metric = |key: &str, kind| MetricDefinition { key: key.into(), name: String::new(), kind, inverse: false, guardrail: false };
+        let plan = MetricPlan::new(&[
+            metric("bought", MetricKind::Conversion { event: "buy".into(), within_hours: None }),
+            metric("startup", MetricKind::Mean { measure: Measure::StartupMs, within_hours: None, cuped_days: None }),
+        ]);
+        let variations = vec!["control".to_owned(), "blue".to_owned()];
+        let summary =
+            rollup.experiments.summarize("checkout", AssignmentUnit::User, &variations, &plan, &rollup.event_names, &rollup.days);
+        assert_eq!(summary.units, [1, 1], "alice in control (her first exposure), bob in blue");
+        assert_eq!(summary.statistics[0][0], Statistic::Proportion { n: 1.0, sum: 1.0 }, "alice bought on her tablet");
+        assert_eq!(summary.statistics[1][0], Statistic::SampleMean { n: 1.0, sum: 800.0, sum_squares: 640_000.0 });
+        let devices = rollup.experiments.summarize("checkout", AssignmentUnit::Device, &variations, &plan, &rollup.event_names, &rollup.days);
+        assert_eq!(devices.units, [0, 0], "a user experiment has no device units");
     }
 }

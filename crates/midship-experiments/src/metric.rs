@@ -13,7 +13,7 @@ const HOUR_MS: i64 = 3_600_000;
 pub const DAY_MS: i64 = 86_400_000;
 
 /// What is counted per unit: its custom events of a name, the sum of one numeric attribute of
-/// them, its page views, launches or crashes.
+/// them, its page views, launches, crashes, startups or the sum of its startup times (ms).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
@@ -23,6 +23,8 @@ pub enum Measure {
     PageViews,
     Launches,
     Crashes,
+    Startups,
+    StartupMs,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,7 +130,8 @@ impl MetricDefinition {
 }
 
 /// The defaults mPaaS shows: page views per unit and 7-day retention (unique visitors are the
-/// exposed units themselves, shown with every result).
+/// exposed units themselves, shown with every result), with crashes per launch and the mean
+/// startup time as guardrails.
 pub fn default_metrics() -> Vec<MetricDefinition> {
     vec![
         MetricDefinition {
@@ -149,6 +152,13 @@ pub fn default_metrics() -> Vec<MetricDefinition> {
             key: "crash_rate".into(),
             name: "Crashes per launch".into(),
             kind: MetricKind::Ratio { numerator: Measure::Crashes, denominator: Measure::Launches, within_hours: None },
+            inverse: true,
+            guardrail: true,
+        },
+        MetricDefinition {
+            key: "startup_ms".into(),
+            name: "Startup time (ms)".into(),
+            kind: MetricKind::Ratio { numerator: Measure::StartupMs, denominator: Measure::Startups, within_hours: None },
             inverse: true,
             guardrail: true,
         },

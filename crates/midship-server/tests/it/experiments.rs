@@ -350,11 +350,24 @@ async fn bad_experiments_are_refused_with_clear_errors_and_empty_results_say_not
     assert_eq!(status, 409);
     assert!(message.contains("not published"), "{message}");
 
-    // While running, weights may change and variations may not.
+    // While running, weights may change and variations may not; devices keep their variation.
+    let mut before = Vec::new();
+    for index in 0..60 {
+        let (config, _) = fixture.device(&format!("sticky-{index}"));
+        config.pull().await.unwrap();
+        let held = config.experiments().into_iter().find(|assignment| assignment.experiment == "left");
+        before.push((config, held.map(|assignment| assignment.variation)));
+    }
+    assert!(before.iter().filter(|(_, held)| held.as_deref() == Some("treatment")).count() > 10, "both variations");
     let mut reweighted = two_arms("pay.button", json!("grey"), json!("blue"));
     reweighted["layer_range"] = json!([0.0, 0.6]);
     reweighted["weights"] = json!([0.8, 0.2]);
     admin.update_experiment(workspace, "left", &reweighted).await.unwrap();
+    for (config, held) in &before {
+        config.pull().await.unwrap();
+        let now = config.experiments().into_iter().find(|assignment| assignment.experiment == "left");
+        assert_eq!(&now.map(|assignment| assignment.variation), held, "sticky across the weight change");
+    }
     reweighted["variations"][1]["values"]["pay.button"] = json!("green");
     let (status, _, _) = refused(admin.update_experiment(workspace, "left", &reweighted).await);
     assert_eq!(status, 409);
@@ -368,7 +381,7 @@ async fn bad_experiments_are_refused_with_clear_errors_and_empty_results_say_not
     for metric in results.results["metrics"].as_array().unwrap() {
         assert_eq!(metric["variations"][1]["comparison"]["status"], "not_enough_data", "{metric}");
     }
-    assert_eq!(results.results["metrics"].as_array().unwrap().len(), 3, "the default metrics");
+    assert_eq!(results.results["metrics"].as_array().unwrap().len(), 4, "the default metrics");
 
     // Debug serves the whitelist only, and says so.
     let mut debugged = two_arms("pay.limit", json!(100), json!(300));
