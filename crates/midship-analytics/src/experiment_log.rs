@@ -294,23 +294,50 @@ mod tests {
         // Alice is exposed on her phone and buys on her tablet; the tablet's later exposure
         // does not move her first one; Bob is in the other variation; a device without a user
         // is not a unit.
-        rollup.apply("PHONE", &[event(100, "alice", exposure("control", "alice")), event(150, "alice", startup(800))], 1_000);
-        rollup.apply("TABLET", &[event(200, "alice", exposure("blue", "alice")), event(300, "alice", buy(12.5))], 1_000);
+        rollup.apply(
+            "PHONE",
+            &[event(100, "alice", exposure("control", "alice")), event(150, "alice", startup(800))],
+            1_000,
+        );
+        rollup.apply(
+            "TABLET",
+            &[event(200, "alice", exposure("blue", "alice")), event(300, "alice", buy(12.5))],
+            1_000,
+        );
         rollup.apply("BOBS", &[event(100, "bob", exposure("blue", "bob")), event(400, "bob", buy(7.0))], 1_000);
         let anonymous = Event { user_id: None, ..event(100, "-", exposure("blue", "nobody")) };
         rollup.apply("ANON", &[anonymous], 1_000);
-        let metric = |key: &str, kind| MetricDefinition { key: key.into(), name: String::new(), kind, inverse: false, guardrail: false };
+        let metric = |key: &str, kind| MetricDefinition {
+            key: key.into(),
+            name: String::new(),
+            kind,
+            inverse: false,
+            guardrail: false,
+        };
         let plan = MetricPlan::new(&[
             metric("bought", MetricKind::Conversion { event: "buy".into(), within_hours: None }),
             metric("startup", MetricKind::Mean { measure: Measure::StartupMs, within_hours: None, cuped_days: None }),
         ]);
         let variations = vec!["control".to_owned(), "blue".to_owned()];
-        let summary =
-            rollup.experiments.summarize("checkout", AssignmentUnit::User, &variations, &plan, &rollup.event_names, &rollup.days);
+        let summary = rollup.experiments.summarize(
+            "checkout",
+            AssignmentUnit::User,
+            &variations,
+            &plan,
+            &rollup.event_names,
+            &rollup.days,
+        );
         assert_eq!(summary.units, [1, 1], "alice in control (her first exposure), bob in blue");
         assert_eq!(summary.statistics[0][0], Statistic::Proportion { n: 1.0, sum: 1.0 }, "alice bought on her tablet");
         assert_eq!(summary.statistics[1][0], Statistic::SampleMean { n: 1.0, sum: 800.0, sum_squares: 640_000.0 });
-        let devices = rollup.experiments.summarize("checkout", AssignmentUnit::Device, &variations, &plan, &rollup.event_names, &rollup.days);
+        let devices = rollup.experiments.summarize(
+            "checkout",
+            AssignmentUnit::Device,
+            &variations,
+            &plan,
+            &rollup.event_names,
+            &rollup.days,
+        );
         assert_eq!(devices.units, [0, 0], "a user experiment has no device units");
     }
 }

@@ -158,7 +158,11 @@ pub fn default_metrics() -> Vec<MetricDefinition> {
         MetricDefinition {
             key: "startup_ms".into(),
             name: "Startup time (ms)".into(),
-            kind: MetricKind::Ratio { numerator: Measure::StartupMs, denominator: Measure::Startups, within_hours: None },
+            kind: MetricKind::Ratio {
+                numerator: Measure::StartupMs,
+                denominator: Measure::Startups,
+                within_hours: None,
+            },
             inverse: true,
             guardrail: true,
         },

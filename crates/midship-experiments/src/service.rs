@@ -316,6 +316,7 @@ impl ExperimentService {
                     "switch `{missing}` is not published; publish it before the experiment goes live"
                 )));
             }
+            self.check_value_types(who, workspace_id, &current.definition).await?;
         }
         let now = self.control.now_ms();
         let mut next = record.clone();
@@ -424,6 +425,30 @@ impl ExperimentService {
                     "switch `{shared}` is already in live experiment `{}`",
                     other.key
                 )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every variation's values must have their switch's published type.
+    async fn check_value_types(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        definition: &ExperimentDefinition,
+    ) -> Result<(), ExperimentError> {
+        for switch in definition.switch_keys() {
+            let status = self.switches.get_switch(who, workspace_id, switch).await?;
+            let Some(published) = status.published else { continue };
+            for (index, variation) in definition.variations.iter().enumerate() {
+                let value = &variation.values[switch];
+                if !published.value_type.accepts(value) {
+                    return Err(DefinitionError::new(
+                        format!("$.variations[{index}].values[\"{switch}\"]"),
+                        format!("switch `{switch}` takes {} values, not {value}", published.value_type.as_str()),
+                    )
+                    .into());
+                }
             }
         }
         Ok(())

@@ -58,7 +58,8 @@ impl ValueType {
             .find(|kind| kind.as_str() == text)
     }
 
-    fn accepts(self, value: &Value) -> bool {
+    /// Whether `value` is of this type.
+    pub fn accepts(self, value: &Value) -> bool {
         match self {
             ValueType::Bool => value.is_boolean(),
             ValueType::Number => value.is_number(),

@@ -387,6 +387,14 @@ async fn bad_experiments_are_refused_with_clear_errors_and_empty_results_say_not
     let mut debugged = two_arms("pay.limit", json!(100), json!(300));
     debugged["debug_whitelist"] = json!({ "qa-phone": "treatment" });
     admin.set_experiment_phase(workspace, "right", PhaseName::Stopped).await.unwrap();
+    // A value of the wrong type for its switch is refused when the experiment would go live.
+    admin
+        .create_experiment(workspace, &create("typed", "other", two_arms("pay.limit", json!(100), json!("lots"))))
+        .await
+        .unwrap();
+    let (status, code, message) = refused(admin.set_experiment_phase(workspace, "typed", PhaseName::Running).await);
+    assert_eq!((status, code.as_str()), (400, "invalid_request"));
+    assert!(message.contains("$.variations[1].values[\"pay.limit\"]") && message.contains("number"), "{message}");
     admin.create_experiment(workspace, &create("debugged", "other", debugged)).await.unwrap();
     admin.set_experiment_phase(workspace, "debugged", PhaseName::Debug).await.unwrap();
     let (config, _) = fixture.device("qa-phone");

@@ -117,6 +117,12 @@ fn growthbook_python_sdk_agrees_with_midship_on_1000_users() {
     );
     let long = assigned.iter().filter(|assignment| assignment["variation"] == "long").count();
     assert!((long as f64 / assigned.len() as f64 - 0.5).abs() < 0.1, "{long} of {} long", assigned.len());
+    // No device reported an exposure (config pulls alone are not exposures): the results say so.
+    let results = server.cli_json(&token, &["experiment", "results", "banner", "--workspace", &workspace]);
+    assert_eq!(results["variations"], json!(["control", "short", "long"]));
+    assert_eq!(results["results"]["units"], json!([0, 0, 0]));
+    let table = server.cli(&token, &["experiment", "results", "banner", "--workspace", &workspace]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("not enough data"), "{table:?}");
     server.cli_json(&token, &["experiment", "stop", "banner", "--workspace", &workspace]);
 
     // Encrypted: the payload holds no features in plain, and GrowthBook's SDK opens it with the
