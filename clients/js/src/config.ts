@@ -37,6 +37,8 @@ export interface ExperimentAssignment {
   switches: string[];
   /** Forced by the debug whitelist: no exposure is reported. */
   debug?: boolean;
+  /** The server's proof of the assignment, sent back with it (it counts only with it). */
+  proof?: string;
 }
 
 interface CachedConfig {
@@ -208,7 +210,7 @@ export class ConfigClient {
     if (this.cached.etag) body.etag = this.cached.etag;
     const held = this.cached.experiments
       .filter((assignment) => !assignment.debug)
-      .map(({ experiment, variation, unit }) => ({ experiment, variation, unit }));
+      .map(({ experiment, variation, unit, proof }) => ({ experiment, variation, unit, proof: proof ?? '' }));
     if (held.length > 0) body.experiments = held;
     const answer = await this.rpc.call<Record<string, unknown> | null>('midship.config.pull', body);
     if (!answer || typeof answer !== 'object') {

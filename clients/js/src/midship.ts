@@ -71,8 +71,8 @@ export class Midship {
     this.config = new ConfigClient(this.options, this.rpcClient, this.store, keys, this.report);
     this.push = new PushClient(this.rpcClient, this.sync, this.report);
     this.analytics = new AnalyticsLogger(this.rpcClient, this.clock, this.store, keys, this.report);
-    this.config.onExposure(({ experiment, variation, unit, unit_kind }) =>
-      this.analytics.record({ kind: 'experiment', experiment, variation, unit, unit_kind }),
+    this.config.onExposure(({ experiment, variation, unit, unit_kind, proof }) =>
+      this.analytics.record({ kind: 'experiment', experiment, variation, unit, unit_kind, proof: proof ?? '' }),
     );
     this.sync.register(ANNOUNCEMENT_BIZ_TYPE, (message) => this.announced(message));
   }

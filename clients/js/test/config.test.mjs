@@ -133,7 +133,8 @@ test('an experiment is assigned in the pull, sticks, and the first read reports 
   await device.midship.config.pull();
   const pulls = recorder.of('midship.config.pull');
   const held = JSON.parse(pulls[pulls.length - 1].body).experiments;
-  assert.deepEqual(held, [{ experiment, variation: assignment.variation, unit: assignment.unit }]);
+  assert.deepEqual(held, [{ experiment, variation: assignment.variation, unit: assignment.unit, proof: assignment.proof }]);
+  assert.match(assignment.proof, /^[0-9a-f]{32}$/);
   await eventually('the exposure counted', () => admin('GET', `/experiments/${experiment}/results`),
     (results) => results.results.units.reduce((sum, units) => sum + units, 0) === 1);
   assert.deepEqual(device.errors, []);

@@ -69,6 +69,7 @@ fn main() {
                 variation: variation.into(),
                 unit: format!("DEVICE{device:010}"),
                 unit_kind: AssignmentUnit::Device,
+                proof: String::new(),
             },
         )];
         for index in 0..EVENTS_PER_DEVICE {

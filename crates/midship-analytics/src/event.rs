@@ -106,6 +106,9 @@ pub enum Payload {
         unit: String,
         #[serde(default)]
         unit_kind: AssignmentUnit,
+        /// The proof the config pull gave the assignment; an upload checks it (docs/security.md).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        proof: String,
     },
     H5Error {
         message: String,
@@ -281,11 +284,31 @@ pub struct DecodedBatch {
 }
 
 /// What the call's signed headers say, the defaults for every event.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Uploader<'call> {
+    pub device_id: &'call str,
     pub user_id: Option<&'call str>,
     pub app_version: Option<&'call str>,
+    /// Checks an exposure's proof (experiment, unit, variation, proof); `None` takes exposures
+    /// unchecked (tests of decoding alone).
+    pub exposure_proof: Option<&'call ExposureProofCheck>,
 }
+
+impl std::fmt::Debug for Uploader<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Uploader")
+            .field("device_id", &self.device_id)
+            .field("user_id", &self.user_id)
+            .field("app_version", &self.app_version)
+            .field("exposure_proof", &self.exposure_proof.is_some())
+            .finish()
+    }
+}
+
+/// Whether the server gave `unit` that variation of that experiment: (experiment, unit, variation,
+/// proof) → true when the proof is the server's.
+pub type ExposureProofCheck = dyn Fn(&str, &str, &str, &str) -> bool + Send + Sync;
 
 /// Decodes an upload body, JSON or protobuf. A batch that cannot be read is an error; a bad event
 /// is rejected alone.
@@ -323,6 +346,21 @@ pub fn decode_batch(body: &[u8], uploader: &Uploader<'_>, received_at: i64) -> R
 fn decode_event(raw: &str, uploader: &Uploader<'_>, received_at: i64) -> Result<Event, String> {
     let event: ClientEvent = serde_json::from_str(raw).map_err(|error| error.to_string())?;
     event.payload.check()?;
+    if let Payload::Experiment { experiment, variation, unit, unit_kind, proof } = &event.payload {
+        // An exposure speaks for the sender's own device or user, with the proof of its assignment.
+        let own_unit = match unit_kind {
+            AssignmentUnit::Device => Some(uploader.device_id),
+            AssignmentUnit::User => event.user_id.as_deref().or(uploader.user_id),
+        };
+        if own_unit != Some(unit.as_str()) {
+            return Err("an exposure's unit must be the sending device (or its user)".into());
+        }
+        if let Some(check) = uploader.exposure_proof
+            && !check(experiment, unit, variation, proof)
+        {
+            return Err("the exposure's proof is not the one its config pull gave".into());
+        }
+    }
     let skewed = event.time > received_at + MAX_FUTURE_SKEW_MS || event.time < received_at - MAX_EVENT_AGE_MS;
     let pick =
         |own: Option<String>, header: Option<&str>| own.filter(|value| !value.is_empty()).or(header.map(str::to_owned));
@@ -410,8 +448,37 @@ mod tests {
 
     const NOW: i64 = 1_795_313_234_000;
 
+    #[test]
+    fn exposures_speak_for_the_sender_with_their_proof() {
+        let check = |experiment: &str, unit: &str, variation: &str, proof: &str| {
+            proof == format!("{experiment}/{unit}/{variation}")
+        };
+        let sender = Uploader { exposure_proof: Some(&check), ..uploader() };
+        let exposure = |unit: &str, kind: &str, proof: &str| {
+            format!(
+                r#"{{"kind":"experiment","time":{NOW},"experiment":"e","variation":"b","unit":"{unit}","unit_kind":"{kind}","proof":"{proof}"}}"#
+            )
+        };
+        let body = format!(
+            r#"{{"batch_id":"B","events":[{},{},{},{},{}]}}"#,
+            exposure("D1", "device", "e/D1/b"),
+            exposure("D2", "device", "e/D2/b"),
+            exposure("D1", "device", "e/D1/a"),
+            exposure("alice", "user", "e/alice/b"),
+            exposure("bob", "user", "e/bob/b"),
+        );
+        let batch = decode_batch(body.as_bytes(), &sender, NOW).unwrap();
+        assert_eq!(batch.events.len(), 2, "its own device and its own user: {:?}", batch.rejected);
+        let reasons: Vec<(usize, &str)> =
+            batch.rejected.iter().map(|rejected| (rejected.index, rejected.reason.as_str())).collect();
+        assert_eq!(reasons[0].0, 1);
+        assert!(reasons[0].1.contains("sending device"), "{reasons:?}");
+        assert!(reasons[1].1.contains("proof"), "another variation's claim: {reasons:?}");
+        assert_eq!(reasons[2].0, 4, "another user");
+    }
+
     fn uploader() -> Uploader<'static> {
-        Uploader { user_id: Some("alice"), app_version: Some("1.0.0") }
+        Uploader { device_id: "D1", user_id: Some("alice"), app_version: Some("1.0.0"), exposure_proof: None }
     }
 
     #[test]

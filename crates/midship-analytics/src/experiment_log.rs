@@ -98,7 +98,7 @@ impl ExperimentLog {
                 }
                 CUSTOM + event_names.intern(name).0
             }
-            Payload::Experiment { experiment, variation, unit, unit_kind } => {
+            Payload::Experiment { experiment, variation, unit, unit_kind, .. } => {
                 // The unit is the sender's own device or signed-in user; the id the event names
                 // is kept in the batch, but an exposure cannot be reported for someone else.
                 let _ = unit;
@@ -280,6 +280,7 @@ mod tests {
             variation: variation.into(),
             unit: unit.into(),
             unit_kind: AssignmentUnit::User,
+            proof: String::new(),
         }
     }
 

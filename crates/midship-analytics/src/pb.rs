@@ -69,6 +69,8 @@ pub struct Event {
     pub unit: Option<String>,
     #[prost(string, optional, tag = "27")]
     pub unit_kind: Option<String>,
+    #[prost(string, optional, tag = "28")]
+    pub proof: Option<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -124,6 +126,7 @@ impl Event {
         put("variation", self.variation.clone().map(Value::from));
         put("unit", self.unit.clone().map(Value::from));
         put("unit_kind", self.unit_kind.clone().map(Value::from));
+        put("proof", self.proof.clone().map(Value::from));
         // JSON text that does not parse is kept as a string.
         let parsed = |text: &Option<String>| {
             text.as_ref().map(|text| serde_json::from_str(text).unwrap_or_else(|_| Value::from(text.as_str())))

@@ -181,6 +181,8 @@ impl ExperimentSnapshot {
                 unit_kind: definition.unit,
                 switches: variation.values.keys().cloned().collect(),
                 debug,
+                // The server signs it where it holds the keys.
+                proof: String::new(),
             });
         }
         assignments
@@ -295,6 +297,7 @@ mod tests {
                 experiment: first.experiment.clone(),
                 variation: first.variation.clone(),
                 unit: first.unit.clone(),
+                proof: String::new(),
             }];
             let again = after.assign(&context, &held, &mut values);
             assert_eq!(again[0].variation, first.variation, "sticky");

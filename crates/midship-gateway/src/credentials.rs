@@ -36,6 +36,7 @@ pub(crate) enum ServerKeyPurpose {
     ConnectToken,
     SdkClientKey,
     AttestationChallenge,
+    ExperimentAssignment,
 }
 
 impl ServerKeyPurpose {
@@ -46,6 +47,7 @@ impl ServerKeyPurpose {
             ServerKeyPurpose::ConnectToken => "server:connect-token",
             ServerKeyPurpose::SdkClientKey => "server:sdk-client-key",
             ServerKeyPurpose::AttestationChallenge => "server:attestation-challenge",
+            ServerKeyPurpose::ExperimentAssignment => "server:experiment-assignment",
         }
     }
 }
@@ -57,6 +59,26 @@ impl ServerKeyPurpose {
 pub(crate) const CREDENTIAL_LOOKUP_TTL_MS: i64 = 30_000;
 /// Devices whose state is kept (about 100 bytes each).
 pub(crate) const CREDENTIAL_LOOKUP_CAPACITY: usize = 200_000;
+
+/// Proves and checks a workspace's experiment assignments without waiting (its key is loaded).
+#[derive(Debug, Clone)]
+pub struct AssignmentProver {
+    key: Arc<String>,
+    workspace_id: String,
+}
+
+impl AssignmentProver {
+    /// 32 hex digits binding the unit, the experiment and the variation.
+    pub fn proof(&self, experiment: &str, unit: &str, variation: &str) -> String {
+        let message = format!("experiment-assignment\u{0}{experiment}\u{0}{unit}\u{0}{variation}");
+        device_credential::derive(self.key.as_bytes(), &self.workspace_id, &message)[..32].to_owned()
+    }
+
+    /// Whether `proof` is this assignment's (constant time).
+    pub fn matches(&self, experiment: &str, unit: &str, variation: &str, proof: &str) -> bool {
+        tags_match(&self.proof(experiment, unit, variation), proof)
+    }
+}
 
 /// The answer to `midship.device.register`.
 #[derive(Debug, Clone, Serialize)]
@@ -142,6 +164,14 @@ impl ServerKeys {
         let derived = device_credential::derive(key.as_bytes(), workspace_id, "growthbook-decryption-key");
         let bytes = hex::decode(&derived[..32]).expect("a derived credential is hex");
         Ok(bytes.try_into().expect("32 hex digits are 16 bytes"))
+    }
+
+    /// The proof that the server gave `unit` the `variation` of `experiment` (32 hex digits). A
+    /// device sends it back with the assignment, which counts only with it, so a device holding
+    /// the app's secret still cannot pick its own variation.
+    pub async fn assignment_prover(&self, workspace_id: &str) -> Result<AssignmentProver, GatewayError> {
+        let key = self.key(workspace_id, ServerKeyPurpose::ExperimentAssignment).await?;
+        Ok(AssignmentProver { key, workspace_id: workspace_id.to_owned() })
     }
 
     /// The tag proving the server made an attestation challenge (`crate::attestation`).

@@ -35,7 +35,9 @@ use midship_storage::StorageError;
 pub use admin::{NewApi, NewApiGroup};
 pub use builtin::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
 pub use connect::{ConnectRequest, ConnectedDevice, IssuedConnectToken, NewConnectToken};
-pub use credentials::{DeviceRegistration, DeviceSecurityChange, REGISTER_OPERATION_TYPE, ServerKeys};
+pub use credentials::{
+    AssignmentProver, DeviceRegistration, DeviceSecurityChange, REGISTER_OPERATION_TYPE, ServerKeys,
+};
 pub use definition::{
     ApiDefinition, ApiGroupDefinition, ApiStatus, Authorizer, CannedResponse, CircuitBreaker, DefinitionError,
     HeaderAction, HeaderRule, HeaderStage, HttpMethod, Mock, Parameter, ParameterKind, ProxySignature, ResponseCache,

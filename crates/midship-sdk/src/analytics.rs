@@ -175,6 +175,7 @@ impl AnalyticsLogger {
             "variation": assignment.variation,
             "unit": assignment.unit,
             "unit_kind": assignment.unit_kind,
+            "proof": assignment.proof,
         }))
     }
 

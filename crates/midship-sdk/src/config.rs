@@ -233,6 +233,7 @@ impl ConfigClient {
                     experiment: assignment.experiment.clone(),
                     variation: assignment.variation.clone(),
                     unit: assignment.unit.clone(),
+                    proof: assignment.proof.clone(),
                 })
                 .collect();
             (cache.etag.clone(), held)

@@ -64,10 +64,10 @@ pub fn registry(
 ) -> BuiltinRegistry {
     let mut registry = BuiltinRegistry::default();
     crate::gateway::rpc::register(&mut registry, control);
-    crate::switches::rpc::register(&mut registry, experiments);
+    crate::switches::rpc::register(&mut registry, experiments, server_keys);
     crate::sync::rpc::register(&mut registry, control, server_keys);
     crate::push::rpc::register(&mut registry, push);
     crate::delivery::rpc::register(&mut registry, delivery);
-    crate::analytics::rpc::register(&mut registry, analytics);
+    crate::analytics::rpc::register(&mut registry, analytics, server_keys);
     registry
 }

@@ -98,7 +98,7 @@ impl AnalyticsService {
     }
 
     /// Records an exposure the server saw itself (a call a gateway experiment routed), once per
-    /// unit: stored as the device's batch `exposure:{experiment}` (so a repeat is a duplicate
+    /// unit: stored as the device's batch `exposure.{experiment}` (so a repeat is a duplicate
     /// batch) and counted like an uploaded one. Units already exposed on this node's rollup are
     /// answered from memory.
     pub async fn record_exposure(
@@ -138,13 +138,15 @@ impl AnalyticsService {
                 variation: exposure.variation.to_owned(),
                 unit: unit_id.to_owned(),
                 unit_kind: exposure.unit_kind,
+                // The server saw the assignment itself.
+                proof: String::new(),
             },
         };
         let events = vec![event];
         let record = AnalyticsBatchRecord {
             workspace_id: workspace_id.to_owned(),
             device_id: exposure.device_id.to_owned(),
-            batch_id: format!("exposure:{}", exposure.experiment),
+            batch_id: format!("exposure.{}", exposure.experiment),
             received_at: now,
             event_count: 1,
             payload: encode_stored(&events),

@@ -136,6 +136,10 @@ pub struct Assignment {
     /// Forced by the debug whitelist: the SDK reports no exposure for it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub debug: bool,
+    /// The server's proof that it gave this unit this variation; sent back with the assignment,
+    /// which counts only with it (none for debug assignments).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub proof: String,
 }
 
 /// An assignment a device holds from an earlier pull.
@@ -145,4 +149,7 @@ pub struct StickyAssignment {
     pub experiment: String,
     pub variation: String,
     pub unit: String,
+    /// The `proof` the assignment came with; without the right one it is ignored.
+    #[serde(default)]
+    pub proof: String,
 }

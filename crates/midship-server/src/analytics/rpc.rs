@@ -5,14 +5,15 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use midship_analytics::AnalyticsService;
 use midship_analytics::event::Uploader;
-use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext};
+use midship_gateway::{BuiltinError, BuiltinRegistry, BuiltinService, CallContext, ServerKeys};
 use serde::Deserialize;
 
 use crate::builtins::{calling_device, parse_body, parse_body_or_default};
 use midship_protocol::builtins::operation;
 
-pub fn register(registry: &mut BuiltinRegistry, analytics: &AnalyticsService) {
-    registry.register(operation::ANALYTICS_UPLOAD, Arc::new(AnalyticsUpload { analytics: analytics.clone() }));
+pub fn register(registry: &mut BuiltinRegistry, analytics: &AnalyticsService, server_keys: &Arc<ServerKeys>) {
+    let upload = AnalyticsUpload { analytics: analytics.clone(), server_keys: server_keys.clone() };
+    registry.register(operation::ANALYTICS_UPLOAD, Arc::new(upload));
     registry.register(operation::ANALYTICS_LOG_UPLOAD, Arc::new(AnalyticsLogUpload { analytics: analytics.clone() }));
     registry.register(operation::ANALYTICS_POLICY, Arc::new(AnalyticsPolicyPull { analytics: analytics.clone() }));
 }
@@ -22,13 +23,24 @@ pub fn register(registry: &mut BuiltinRegistry, analytics: &AnalyticsService) {
 #[derive(Debug)]
 pub struct AnalyticsUpload {
     pub analytics: AnalyticsService,
+    /// Checks the proof of each exposure against the assignments config pulls gave.
+    pub server_keys: Arc<ServerKeys>,
 }
 
 #[async_trait]
 impl BuiltinService for AnalyticsUpload {
     async fn call(&self, context: &CallContext, body: &[u8]) -> Result<Vec<u8>, BuiltinError> {
         let device_id = calling_device(context)?;
-        let uploader = Uploader { user_id: context.user_id.as_deref(), app_version: context.app_version.as_deref() };
+        let prover = self.server_keys.assignment_prover(&context.workspace_id).await?;
+        let check = move |experiment: &str, unit: &str, variation: &str, proof: &str| {
+            prover.matches(experiment, unit, variation, proof)
+        };
+        let uploader = Uploader {
+            device_id,
+            user_id: context.user_id.as_deref(),
+            app_version: context.app_version.as_deref(),
+            exposure_proof: Some(&check),
+        };
         let answer = self.analytics.upload(&context.workspace_id, device_id, &uploader, body).await?;
         Ok(serde_json::to_vec(&answer).expect("responses serialize"))
     }

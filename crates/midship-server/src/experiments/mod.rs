@@ -10,7 +10,8 @@ use midship_core::Principal;
 use midship_core::clock::format_rfc3339;
 use midship_experiments::metric::{MetricPlan, default_metrics};
 use midship_experiments::results::analyze;
-use midship_experiments::{Experiment, Phase};
+use midship_experiments::{ConfigPull, Experiment, Phase, StickyAssignment};
+use midship_gateway::{GatewayError, ServerKeys};
 use midship_switches::SwitchError;
 
 use crate::AppState;
@@ -71,6 +72,40 @@ pub async fn results(
         days_running,
         results: serde_json::to_value(&results).expect("results serialize"),
     })
+}
+
+/// A device holds at most this many assignments worth checking in one pull.
+const MAX_HELD: usize = 100;
+
+/// The held assignments that carry the proof the server gave them; the others are dropped, so a
+/// device cannot pick its own variation by claiming to hold it.
+pub async fn proven_holdings(
+    keys: &ServerKeys,
+    workspace_id: &str,
+    held: Vec<StickyAssignment>,
+) -> Result<Vec<StickyAssignment>, GatewayError> {
+    if held.is_empty() {
+        return Ok(held);
+    }
+    let prover = keys.assignment_prover(workspace_id).await?;
+    Ok(held
+        .into_iter()
+        .take(MAX_HELD)
+        .filter(|holding| prover.matches(&holding.experiment, &holding.unit, &holding.variation, &holding.proof))
+        .collect())
+}
+
+/// A pull's assignments with their proofs (debug assignments stick to nothing and get none).
+pub async fn with_proofs(keys: &ServerKeys, workspace_id: &str, pull: ConfigPull) -> Result<ConfigPull, GatewayError> {
+    let ConfigPull::Values { version, etag, values, mut experiments } = pull else { return Ok(pull) };
+    if experiments.is_empty() {
+        return Ok(ConfigPull::Values { version, etag, values, experiments });
+    }
+    let prover = keys.assignment_prover(workspace_id).await?;
+    for assignment in experiments.iter_mut().filter(|assignment| !assignment.debug) {
+        assignment.proof = prover.proof(&assignment.experiment, &assignment.unit, &assignment.variation);
+    }
+    Ok(ConfigPull::Values { version, etag, values, experiments })
 }
 
 /// What promoting gave: the stopped experiment and the publication of its winner.

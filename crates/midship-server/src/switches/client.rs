@@ -52,10 +52,11 @@ async fn config_pull(
         network: request.network,
         attributes: request.attributes,
     };
-    let outcome = state
-        .experiments
-        .pull(&request.app_id, &request.workspace_id, &context, &request.experiments, request.etag.as_deref())
-        .await?;
+    let workspace_id = &request.workspace_id;
+    let held = crate::experiments::proven_holdings(&state.server_keys, workspace_id, request.experiments).await?;
+    let outcome =
+        state.experiments.pull(&request.app_id, workspace_id, &context, &held, request.etag.as_deref()).await?;
+    let outcome = crate::experiments::with_proofs(&state.server_keys, workspace_id, outcome).await?;
     Ok(Json(pull_response(outcome)))
 }
 

@@ -368,6 +368,35 @@ async fn bad_experiments_are_refused_with_clear_errors_and_empty_results_say_not
         let now = config.experiments().into_iter().find(|assignment| assignment.experiment == "left");
         assert_eq!(&now.map(|assignment| assignment.variation), held, "sticky across the weight change");
     }
+    // A device cannot pick its own variation: a held assignment counts only with the server's proof.
+    let opt_in = midship_api::DeviceSecurityRequest { unsigned_config_pull: true, ..Default::default() };
+    admin.set_device_security(workspace, &opt_in).await.unwrap();
+    let pull = |device: String, held: Value| {
+        let body = json!({ "app_id": fixture.app_id, "workspace_id": workspace, "device_id": device,
+                           "platform": "android", "experiments": held });
+        let request = fixture.server.http.post(fixture.server.url("/api/client/v1/config/pull")).json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let mut chooser = None;
+    for index in 0..50 {
+        let device = format!("chooser-{index}");
+        let answer = pull(device.clone(), json!([])).await;
+        if answer["experiments"][0]["experiment"] == "left" {
+            chooser = Some((device, answer["experiments"][0].clone()));
+            break;
+        }
+    }
+    let (device, given) = chooser.expect("a device in the experiment");
+    let other = if given["variation"] == "control" { "treatment" } else { "control" };
+    let forged = json!([{ "experiment": "left", "variation": other, "unit": device, "proof": "0".repeat(32) }]);
+    let answer = pull(device.clone(), forged).await;
+    assert_eq!(answer["experiments"][0]["variation"], given["variation"], "a forged holding is ignored");
+    let borrowed = json!([{ "experiment": "left", "variation": other, "unit": device, "proof": given["proof"] }]);
+    let answer = pull(device.clone(), borrowed).await;
+    assert_eq!(answer["experiments"][0]["variation"], given["variation"], "a proof fits one variation");
+    let kept =
+        json!([{ "experiment": "left", "variation": given["variation"], "unit": device, "proof": given["proof"] }]);
+    assert_eq!(pull(device, kept).await["experiments"][0]["variation"], given["variation"]);
     reweighted["variations"][1]["values"]["pay.button"] = json!("green");
     let (status, _, _) = refused(admin.update_experiment(workspace, "left", &reweighted).await);
     assert_eq!(status, 409);
