@@ -30,8 +30,18 @@ pub fn archive_limits() -> ArchiveLimits {
 pub const PATCH_BUDGET: u64 = 16 * 1024 * 1024;
 
 /// The headers' defaults for analytics events.
+/// The fuzzers' exposure check: the proof `ok` passes, anything else is refused.
+fn proof_is_ok(_experiment: &str, _unit: &str, _variation: &str, proof: &str) -> bool {
+    proof == "ok"
+}
+
 pub fn uploader() -> Uploader<'static> {
-    Uploader { user_id: Some("alice"), app_version: Some("1.2.0") }
+    Uploader {
+        device_id: "DEVICE-1",
+        user_id: Some("alice"),
+        app_version: Some("1.2.0"),
+        exposure_proof: Some(&proof_is_ok),
+    }
 }
 
 /// The version a content patch is applied to.

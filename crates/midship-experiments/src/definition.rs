@@ -96,6 +96,10 @@ pub struct ExperimentDefinition {
     /// How results are read: significance level, sequential intervals, correction.
     #[serde(default)]
     pub analysis: AnalysisSettings,
+    /// When devices stop being served the experiment (UTC, `2026-12-31T00:00`); it then waits,
+    /// results kept, for someone to promote a variation or stop it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<String>,
 }
 
 fn full() -> f64 {
@@ -118,6 +122,11 @@ impl ExperimentDefinition {
         } else {
             self.weights.clone()
         }
+    }
+
+    /// `ends_at` in Unix milliseconds (validated definitions always parse).
+    pub fn end_ms(&self) -> Option<i64> {
+        self.ends_at.as_deref().and_then(midship_core::clock::parse_utc_minute)
     }
 
     /// The switch keys the experiment sets (every variation sets the same ones).
@@ -229,6 +238,9 @@ impl ExperimentDefinition {
         if !(self.minimum_detectable_effect > 0.0 && self.minimum_detectable_effect.is_finite()) {
             return Err(DefinitionError::new("$.minimum_detectable_effect", "must be above 0"));
         }
+        if self.ends_at.is_some() && self.end_ms().is_none() {
+            return Err(DefinitionError::new("$.ends_at", "must be a UTC time such as 2026-12-31T00:00"));
+        }
         if !(self.analysis.alpha > 0.0 && self.analysis.alpha <= 0.5) {
             return Err(DefinitionError::new("$.analysis.alpha", "must be above 0 and at most 0.5"));
         }
@@ -326,6 +338,7 @@ mod tests {
                 "$.variations[1].values",
             ),
             (Box::new(|d| d.audience.percentage = Some(10.0)), "$.audience.percentage"),
+            (Box::new(|d| d.ends_at = Some("next tuesday".into())), "$.ends_at"),
             (Box::new(|d| drop(d.debug_whitelist.insert("d1".into(), "green".into()))), "$.debug_whitelist[\"d1\"]"),
         ];
         for (change, path) in cases {

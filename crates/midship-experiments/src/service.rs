@@ -118,6 +118,11 @@ impl ExperimentService {
         Self { control, switches, snapshots: Arc::default() }
     }
 
+    /// The injected clock's time, which decides whether an experiment's `ends_at` has come.
+    pub fn now_ms(&self) -> i64 {
+        self.control.now_ms()
+    }
+
     async fn workspace(
         &self,
         who: &Principal,
@@ -528,7 +533,8 @@ impl ExperimentService {
         known_etag: Option<&str>,
     ) -> Result<ConfigPull, ExperimentError> {
         let (config, mut values) = self.switches.evaluate(app_id, workspace_id, context).await?;
-        let experiments = self.snapshot(workspace_id).await?.assign(context, sticky, &mut values);
+        let now = self.control.now_ms();
+        let experiments = self.snapshot(workspace_id).await?.assign(context, sticky, &mut values, now);
         // Without experiments the etag is the plain switches' one.
         let etag = if experiments.is_empty() { config.etag(&values) } else { config.etag(&(&values, &experiments)) };
         if known_etag == Some(etag.as_str()) {

@@ -25,6 +25,7 @@ pub struct LiveExperiment {
     pub definition: ExperimentDefinition,
     condition: Option<Condition>,
     ranges: Vec<(f64, f64)>,
+    end_ms: Option<i64>,
 }
 
 impl LiveExperiment {
@@ -36,7 +37,13 @@ impl LiveExperiment {
         });
         let ranges =
             get_bucket_ranges(definition.variations.len(), definition.coverage, Some(&definition.effective_weights()));
-        Self { key: key.to_owned(), laboratory: laboratory.to_owned(), phase, definition, condition, ranges }
+        let end_ms = definition.end_ms();
+        Self { key: key.to_owned(), laboratory: laboratory.to_owned(), phase, definition, condition, ranges, end_ms }
+    }
+
+    /// Whether devices are served it at `now_ms` (its `ends_at` not reached).
+    fn serves_at(&self, now_ms: i64) -> bool {
+        self.end_ms.is_none_or(|end| now_ms < end)
     }
 
     fn unit_of<'c>(&self, context: &'c DeviceContext) -> Option<&'c str> {
@@ -139,13 +146,18 @@ impl ExperimentSnapshot {
         context: &DeviceContext,
         sticky: &[StickyAssignment],
         values: &mut BTreeMap<String, Value>,
+        now_ms: i64,
     ) -> Vec<Assignment> {
         if self.live.is_empty() {
             return Vec::new();
         }
         let attributes = context.attributes();
         let mut assignments = Vec::new();
-        for experiment in self.live.iter().filter(|experiment| experiment.definition.operation_type.is_none()) {
+        let served = self
+            .live
+            .iter()
+            .filter(|experiment| experiment.definition.operation_type.is_none() && experiment.serves_at(now_ms));
+        for experiment in served {
             let Some(unit) = experiment.unit_of(context) else { continue };
             let definition = &experiment.definition;
             let (index, debug) = match experiment.phase {
@@ -190,11 +202,15 @@ impl ExperimentSnapshot {
 
     /// The live gateway experiment on `operation_type` and the variation this caller takes (the
     /// debug whitelist while in debug), if the caller is in it.
-    pub fn assign_call(&self, operation_type: &str, context: &DeviceContext) -> Option<(&LiveExperiment, usize)> {
-        let experiment = self
-            .live
-            .iter()
-            .find(|experiment| experiment.definition.operation_type.as_deref() == Some(operation_type))?;
+    pub fn assign_call(
+        &self,
+        operation_type: &str,
+        context: &DeviceContext,
+        now_ms: i64,
+    ) -> Option<(&LiveExperiment, usize)> {
+        let experiment = self.live.iter().find(|experiment| {
+            experiment.definition.operation_type.as_deref() == Some(operation_type) && experiment.serves_at(now_ms)
+        })?;
         let unit = experiment.unit_of(context)?;
         let definition = &experiment.definition;
         let index = match experiment.phase {
@@ -208,8 +224,8 @@ impl ExperimentSnapshot {
     /// so GrowthBook's SDKs run the experiments too: after leading rules that force `null` (a
     /// switch hidden from some platforms), before the rest. A switch missing from the map (not for
     /// this platform) stays missing.
-    pub fn prepend_rules(&self, features: &mut Map<String, Value>) {
-        for experiment in &self.live {
+    pub fn prepend_rules(&self, features: &mut Map<String, Value>, now_ms: i64) {
+        for experiment in self.live.iter().filter(|experiment| experiment.serves_at(now_ms)) {
             for switch in experiment.definition.switch_keys() {
                 let Some(Value::Object(feature)) = features.get_mut(switch) else { continue };
                 let rules = feature.entry("rules").or_insert_with(|| Value::Array(Vec::new()));
@@ -259,7 +275,7 @@ mod tests {
         let snapshot = ExperimentSnapshot { revision: 1, live: vec![running(vec![0.5, 0.25, 0.25], 0.8)] };
         let mut features = Map::new();
         features.insert("pay.button".into(), json!({ "defaultValue": "grey" }));
-        snapshot.prepend_rules(&mut features);
+        snapshot.prepend_rules(&mut features, 0);
         let definitions: HashMap<String, FeatureDefinition> =
             features.iter().map(|(key, value)| (key.clone(), serde_json::from_value(value.clone()).unwrap())).collect();
         let compiled = CompiledFeatures::new(&definitions);
@@ -267,7 +283,7 @@ mod tests {
         for index in 0..10_000 {
             let context = device(format!("device-{index}"));
             let mut values = BTreeMap::from([("pay.button".to_owned(), json!("grey"))]);
-            let assignments = snapshot.assign(&context, &[], &mut values);
+            let assignments = snapshot.assign(&context, &[], &mut values, 0);
             let user = UserContext { attributes: context.attributes(), ..UserContext::default() };
             let growthbook = compiled.evaluate(&user, "pay.button");
             assert_eq!(values["pay.button"], growthbook.value, "{index}");
@@ -291,7 +307,7 @@ mod tests {
         for index in 0..2_000 {
             let context = device(format!("device-{index}"));
             let mut values = BTreeMap::from([("pay.button".to_owned(), json!("grey"))]);
-            let first = before.assign(&context, &[], &mut values);
+            let first = before.assign(&context, &[], &mut values, 0);
             let Some(first) = first.into_iter().next() else { continue };
             let held = [StickyAssignment {
                 experiment: first.experiment.clone(),
@@ -299,15 +315,37 @@ mod tests {
                 unit: first.unit.clone(),
                 proof: String::new(),
             }];
-            let again = after.assign(&context, &held, &mut values);
+            let again = after.assign(&context, &held, &mut values, 0);
             assert_eq!(again[0].variation, first.variation, "sticky");
-            let fresh = after.assign(&context, &[], &mut values);
+            let fresh = after.assign(&context, &[], &mut values, 0);
             moved += usize::from(fresh[0].variation != first.variation);
         }
         assert!(moved > 100, "without the held assignment many would move ({moved})");
         let ios = DeviceContext { platform: Some("ios".into()), ..device("device-1".into()) };
         let mut values = BTreeMap::from([("pay.button".to_owned(), json!("grey"))]);
-        assert!(before.assign(&ios, &[], &mut values).is_empty(), "outside the audience");
+        assert!(before.assign(&ios, &[], &mut values, 0).is_empty(), "outside the audience");
+    }
+
+    #[test]
+    fn an_ended_experiment_is_served_to_nobody() {
+        let mut experiment = running(vec![0.5, 0.25, 0.25], 1.0);
+        experiment.definition.ends_at = Some("2026-12-31T00:00".into());
+        let experiment = LiveExperiment::new("button-color", "checkout", Phase::Running, experiment.definition);
+        let end = midship_core::clock::parse_utc_minute("2026-12-31T00:00").unwrap();
+        let snapshot = ExperimentSnapshot { revision: 1, live: vec![experiment] };
+        let served = (0..200)
+            .filter(|index| {
+                let mut values = BTreeMap::from([("pay.button".to_owned(), json!("grey"))]);
+                !snapshot.assign(&device(format!("device-{index}")), &[], &mut values, end - 1).is_empty()
+            })
+            .count();
+        assert!(served > 50, "before the end: {served}");
+        let mut values = BTreeMap::from([("pay.button".to_owned(), json!("grey"))]);
+        assert!(snapshot.assign(&device("device-1".into()), &[], &mut values, end).is_empty());
+        let mut features = Map::new();
+        features.insert("pay.button".into(), json!({ "defaultValue": "grey" }));
+        snapshot.prepend_rules(&mut features, end);
+        assert!(features["pay.button"].get("rules").is_none(), "out of the GrowthBook payload too");
     }
 
     #[test]
@@ -317,14 +355,14 @@ mod tests {
         experiment.definition.debug_whitelist.insert("tester".into(), "green".into());
         let snapshot = ExperimentSnapshot { revision: 1, live: vec![experiment] };
         let mut values = BTreeMap::from([("pay.button".to_owned(), json!("grey"))]);
-        let assignments = snapshot.assign(&device("tester".into()), &[], &mut values);
+        let assignments = snapshot.assign(&device("tester".into()), &[], &mut values, 0);
         assert_eq!(values["pay.button"], json!("green"));
         assert!(assignments[0].debug);
         let mut values = BTreeMap::from([("pay.button".to_owned(), json!("grey"))]);
-        assert!(snapshot.assign(&device("someone".into()), &[], &mut values).is_empty());
+        assert!(snapshot.assign(&device("someone".into()), &[], &mut values, 0).is_empty());
         let mut features = Map::new();
         features.insert("pay.button".into(), json!({ "defaultValue": "grey" }));
-        snapshot.prepend_rules(&mut features);
+        snapshot.prepend_rules(&mut features, 0);
         assert_eq!(features["pay.button"]["rules"][0]["condition"], json!({ "deviceId": { "$in": ["tester"] } }));
     }
 }

@@ -60,7 +60,10 @@ pub async fn results(
     );
     let days_running = match experiment.started_at {
         Some(started) => {
-            let until = experiment.stopped_at.unwrap_or_else(|| state.control.now_ms());
+            let until = experiment
+                .stopped_at
+                .unwrap_or_else(|| state.control.now_ms())
+                .min(definition.end_ms().unwrap_or(i64::MAX));
             ((until - started).max(0) as f64 / DAY_MS * 100.0).round() / 100.0
         }
         None => 0.0,

@@ -30,7 +30,8 @@ impl TrafficExperiments for GatewayExperiments {
             app_version: context.app_version.clone(),
             ..DeviceContext::default()
         };
-        let (experiment, index) = snapshot.assign_call(&context.operation_type, &device)?;
+        let now = self.experiments.now_ms();
+        let (experiment, index) = snapshot.assign_call(&context.operation_type, &device, now)?;
         let variation = &experiment.definition.variations[index];
         if experiment.phase == midship_experiments::Phase::Running
             && let Some(device_id) = &context.device_id

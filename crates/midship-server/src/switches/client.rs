@@ -104,7 +104,7 @@ async fn growthbook_features(
         Some(platform) => snapshot.features_for_platform(platform.as_str()),
         None => snapshot.features.clone(),
     };
-    state.experiments.snapshot(workspace_id).await?.prepend_rules(&mut features);
+    state.experiments.snapshot(workspace_id).await?.prepend_rules(&mut features, state.control.now_ms());
     let features = secure_attributes::hide_identifiers(&features, workspace_id);
     let (features, saved_groups) = midship_switches::saved_groups::extract_saved_groups(&features);
     let date_updated = snapshot.published_at.map(format_rfc3339);
