@@ -14,7 +14,7 @@ use midship_switches::{SwitchError, SwitchService};
 use midship_targeting::DeviceContext;
 use serde_json::{Value, json};
 
-use crate::definition::{DefinitionError, ExperimentDefinition, Phase};
+use crate::definition::{DefinitionError, ExperimentDefinition, Phase, Variation};
 use crate::snapshot::{Assignment, ExperimentSnapshot, LiveExperiment, StickyAssignment};
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +111,23 @@ fn parse(record: &ExperimentRecord, laboratories: &[LaboratoryRecord]) -> Result
         stopped_at: record.stopped_at,
         decision: record.decision.clone(),
     })
+}
+
+/// Only a running experiment is promoted, and only to one of its variations.
+fn promotable<'e>(experiment: &'e Experiment, variation: &str) -> Result<&'e Variation, ExperimentError> {
+    if experiment.phase != Phase::Running {
+        return Err(ExperimentError::Conflict(format!(
+            "only a running experiment can be promoted; `{}` is {}",
+            experiment.key,
+            experiment.phase.as_str()
+        )));
+    }
+    experiment
+        .definition
+        .variations
+        .iter()
+        .find(|candidate| candidate.key == variation)
+        .ok_or_else(|| ExperimentError::UnknownVariation(midship_core::ids::echo(variation)))
 }
 
 impl ExperimentService {
@@ -348,18 +365,7 @@ impl ExperimentService {
     ) -> Result<Experiment, ExperimentError> {
         let workspace = self.workspace(who, workspace_id, Action::Operate).await?;
         let (record, current) = self.record(workspace_id, key).await?;
-        if current.phase != Phase::Running {
-            return Err(ExperimentError::Conflict(format!(
-                "only a running experiment can be promoted; `{key}` is {}",
-                current.phase.as_str()
-            )));
-        }
-        let chosen = current
-            .definition
-            .variations
-            .iter()
-            .find(|candidate| candidate.key == variation)
-            .ok_or_else(|| ExperimentError::UnknownVariation(midship_core::ids::echo(variation)))?;
+        let chosen = promotable(&current, variation)?;
         let now = self.control.now_ms();
         let decision = json!({
             "promoted": chosen.key,
@@ -374,6 +380,20 @@ impl ExperimentService {
         next.decision = Some(decision.clone());
         let audit = self.audit(who, &workspace, "experiment.promote", key).after(decision);
         self.write(next, record.revision, &audit).await
+    }
+
+    /// The variation a promotion of `key` would publish, checked as [`Self::promote`] checks it,
+    /// so a caller can stage its values before the experiment stops.
+    pub async fn variation_to_promote(
+        &self,
+        who: &Principal,
+        workspace_id: &str,
+        key: &str,
+        variation: &str,
+    ) -> Result<Variation, ExperimentError> {
+        self.workspace(who, workspace_id, Action::Operate).await?;
+        let (_, current) = self.record(workspace_id, key).await?;
+        promotable(&current, variation).cloned()
     }
 
     async fn write(

@@ -10,7 +10,7 @@ use midship_core::Principal;
 use midship_core::clock::format_rfc3339;
 use midship_experiments::metric::{MetricPlan, default_metrics};
 use midship_experiments::results::analyze;
-use midship_experiments::{ConfigPull, Experiment, Phase, StickyAssignment};
+use midship_experiments::{ConfigPull, Experiment, StickyAssignment};
 use midship_gateway::{GatewayError, ServerKeys};
 use midship_switches::SwitchError;
 
@@ -128,15 +128,7 @@ pub async fn promote(
     variation: &str,
     note: &str,
 ) -> Result<Promotion, ApiError> {
-    let current = state.experiments.get(who, workspace_id, key).await?;
-    if current.phase != Phase::Running {
-        // The service says why, with the same rule.
-        state.experiments.promote(who, workspace_id, key, variation, note).await?;
-    }
-    let chosen =
-        current.definition.variations.iter().find(|candidate| candidate.key == variation).ok_or_else(|| {
-            midship_experiments::ExperimentError::UnknownVariation(midship_core::ids::echo(variation))
-        })?;
+    let chosen = state.experiments.variation_to_promote(who, workspace_id, key, variation).await?;
     for (switch, value) in &chosen.values {
         let status = state.switches.get_switch(who, workspace_id, switch).await?;
         let Some(mut definition) = status.draft.or(status.published) else {
