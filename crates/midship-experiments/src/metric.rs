@@ -1,9 +1,11 @@
 //! Metrics defined on analytics data, and their summary per variation: each exposed unit is
 //! counted from its first exposure, its events gathered in the metric's window, and the units'
 //! values summed into the statistics `midship-stats` compares (a proportion, a mean with its sum
-//! of squares, a ratio with its sum of products, or a CUPED-adjusted mean).
+//! of squares, a ratio with its sum of products, a CUPED-adjusted mean, or a quantile with its
+//! bounds).
 
 use midship_stats::Statistic;
+use midship_stats::quantile::{QuantileClusters, QuantileSummary};
 use midship_stats::statistic::Moments;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +57,26 @@ pub enum MetricKind {
     },
     /// The share of units active on day `day` after the day of their exposure.
     Retention { day: u32 },
+    /// The `quantile` (0.95 for p95) of `measure`: over every event with a value (each startup's
+    /// time, each purchase's amount) when `over` is `events`, else over the units' totals,
+    /// units without any counting as zero.
+    Quantile {
+        measure: Measure,
+        quantile: f64,
+        #[serde(default)]
+        over: QuantileOver,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        within_hours: Option<u32>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum QuantileOver {
+    #[default]
+    Events,
+    Units,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -91,6 +113,22 @@ impl MetricDefinition {
                 event_named(numerator) && event_named(denominator) && within_hours != &Some(0)
             }
             MetricKind::Retention { day } => (1..=90).contains(day),
+            MetricKind::Quantile { measure, quantile, over, within_hours } => {
+                if !(quantile.is_finite() && *quantile > 0.0 && *quantile < 1.0) {
+                    return Err(DefinitionError::new(
+                        format!("{path}.kind.quantile"),
+                        "must be between 0 and 1, as 0.95",
+                    ));
+                }
+                let valued = matches!(measure, Measure::StartupMs | Measure::Attribute { .. });
+                if *over == QuantileOver::Events && !valued {
+                    return Err(DefinitionError::new(
+                        format!("{path}.kind.measure"),
+                        "a quantile over events needs events with a value: startup_ms or an attribute",
+                    ));
+                }
+                event_named(measure) && within_hours != &Some(0)
+            }
         };
         if valid {
             Ok(())
@@ -100,6 +138,10 @@ impl MetricDefinition {
                 "names an empty event, a window of 0 hours or 0 days, or a retention day outside 1 to 90",
             ))
         }
+    }
+
+    fn quantile_over_events(&self) -> bool {
+        matches!(self.kind, MetricKind::Quantile { over: QuantileOver::Events, .. })
     }
 
     /// The measures the metric reads, with the window in which each counts.
@@ -125,13 +167,16 @@ impl MetricDefinition {
                 Slot::after(denominator.clone(), window(within_hours)),
             ],
             MetricKind::Retention { .. } => Vec::new(),
+            MetricKind::Quantile { measure, within_hours, .. } => {
+                vec![Slot::after(measure.clone(), window(within_hours))]
+            }
         }
     }
 }
 
 /// The defaults mPaaS shows: page views per unit and 7-day retention (unique visitors are the
-/// exposed units themselves, shown with every result), with crashes per launch and the mean
-/// startup time as guardrails.
+/// exposed units themselves, shown with every result), with crashes per launch and the 95th
+/// percentile of startup times as guardrails.
 pub fn default_metrics() -> Vec<MetricDefinition> {
     vec![
         MetricDefinition {
@@ -156,11 +201,12 @@ pub fn default_metrics() -> Vec<MetricDefinition> {
             guardrail: true,
         },
         MetricDefinition {
-            key: "startup_ms".into(),
-            name: "Startup time (ms)".into(),
-            kind: MetricKind::Ratio {
-                numerator: Measure::StartupMs,
-                denominator: Measure::Startups,
+            key: "startup_p95".into(),
+            name: "Startup time p95 (ms)".into(),
+            kind: MetricKind::Quantile {
+                measure: Measure::StartupMs,
+                quantile: 0.95,
+                over: QuantileOver::Events,
                 within_hours: None,
             },
             inverse: true,
@@ -259,6 +305,14 @@ impl MetricPlan {
         }
         // slot_values[slot][exposure index]: the unit's total of that slot.
         let mut slot_values = vec![vec![0.0_f64; exposures.len()]; self.slots.len()];
+        // event_values[slot]: each event's (exposure index, value), for quantiles over events.
+        let slot_index = |slot: &Slot| self.slots.iter().position(|candidate| candidate == slot).expect("planned");
+        let mut event_values: Vec<Option<Vec<(u32, f64)>>> = vec![None; self.slots.len()];
+        for metric in self.metrics.iter().filter(|metric| metric.quantile_over_events()) {
+            for slot in metric.slots() {
+                event_values[slot_index(&slot)].get_or_insert_with(Vec::new);
+            }
+        }
         let slots_of_measure: Vec<Vec<usize>> = (0..self.measures.len())
             .map(|measure| {
                 (0..self.slots.len()).filter(|slot| self.slots[*slot].measure == self.measures[measure]).collect()
@@ -273,14 +327,25 @@ impl MetricPlan {
             for &slot in &slots_of_measure[usize::from(observation.measure)] {
                 if self.slots[slot].counts(exposed_at, observation.time) {
                     slot_values[slot][index as usize] += observation.value;
+                    if let Some(values) = &mut event_values[slot] {
+                        values.push((index, observation.value));
+                    }
                 }
             }
         }
-        let slot_index = |slot: &Slot| self.slots.iter().position(|candidate| candidate == slot).expect("planned");
         self.metrics
             .iter()
             .map(|metric| {
                 let slots: Vec<usize> = metric.slots().iter().map(slot_index).collect();
+                if let MetricKind::Quantile { quantile, over, .. } = metric.kind {
+                    return match over {
+                        QuantileOver::Events => {
+                            let values = event_values[slots[0]].as_deref().unwrap_or_default();
+                            event_quantiles(variations, exposures, values, quantile)
+                        }
+                        QuantileOver::Units => unit_quantiles(variations, exposures, &slot_values[slots[0]], quantile),
+                    };
+                }
                 let mut sums = vec![Sums::default(); variations];
                 for (index, exposure) in exposures.iter().enumerate() {
                     let Some(sums) = sums.get_mut(usize::from(exposure.variation)) else { continue };
@@ -293,7 +358,7 @@ impl MetricPlan {
                                 activity.active_on(exposure.unit, exposure.time.div_euclid(DAY_MS) + i64::from(*day));
                             (if active { 1.0 } else { 0.0 }, 0.0)
                         }
-                        MetricKind::Mean { .. } | MetricKind::Ratio { .. } => {
+                        MetricKind::Mean { .. } | MetricKind::Ratio { .. } | MetricKind::Quantile { .. } => {
                             (slot_values[slots[0]][index], slots.get(1).map_or(0.0, |slot| slot_values[*slot][index]))
                         }
                     };
@@ -303,6 +368,60 @@ impl MetricPlan {
             })
             .collect()
     }
+}
+
+/// Per variation, the quantile of the units' totals (`totals[exposure index]`).
+fn unit_quantiles(variations: usize, exposures: &[Exposure], totals: &[f64], nu: f64) -> Vec<Statistic> {
+    let mut per_variation = vec![Vec::new(); variations];
+    for (exposure, total) in exposures.iter().zip(totals) {
+        if let Some(values) = per_variation.get_mut(usize::from(exposure.variation)) {
+            values.push(*total);
+        }
+    }
+    per_variation
+        .into_iter()
+        .map(|mut values| Statistic::Quantile(QuantileSummary::of_values(&mut values, nu, None)))
+        .collect()
+}
+
+/// Per variation, the quantile of every event's value (`events`: exposure index and value), with
+/// each unit's events at or below it for the clustered variance. Every exposed unit is a
+/// cluster, those without events too, as gbstats counts them.
+fn event_quantiles(variations: usize, exposures: &[Exposure], events: &[(u32, f64)], nu: f64) -> Vec<Statistic> {
+    let variation_of = |index: u32| usize::from(exposures[index as usize].variation);
+    let mut per_variation = vec![Vec::new(); variations];
+    for &(index, value) in events {
+        if let Some(values) = per_variation.get_mut(variation_of(index)) {
+            values.push(value);
+        }
+    }
+    let quantiles: Vec<QuantileSummary> =
+        per_variation.into_iter().map(|mut values| QuantileSummary::of_values(&mut values, nu, None)).collect();
+    let mut below = vec![0.0_f64; exposures.len()];
+    let mut count = vec![0.0_f64; exposures.len()];
+    for &(index, value) in events {
+        if let Some(summary) = quantiles.get(variation_of(index)) {
+            count[index as usize] += 1.0;
+            if value <= summary.quantile {
+                below[index as usize] += 1.0;
+            }
+        }
+    }
+    let mut sums = vec![Sums::default(); variations];
+    for (index, exposure) in exposures.iter().enumerate() {
+        if let Some(sums) = sums.get_mut(usize::from(exposure.variation)) {
+            sums.add(below[index], count[index]);
+        }
+    }
+    quantiles
+        .into_iter()
+        .zip(sums)
+        .map(|(summary, sums)| {
+            let (below, events) = sums.moments();
+            let clusters = QuantileClusters { below, events, sum_of_products: sums.products };
+            Statistic::Quantile(QuantileSummary { clusters: Some(clusters), ..summary })
+        })
+        .collect()
 }
 
 /// Running sums of a unit value and, for ratios and CUPED, a second one.
@@ -326,9 +445,15 @@ impl Sums {
         self.products += first * second;
     }
 
+    fn moments(&self) -> (Moments, Moments) {
+        (
+            Moments::SampleMean { n: self.n, sum: self.sum, sum_squares: self.sum_squares },
+            Moments::SampleMean { n: self.n, sum: self.second_sum, sum_squares: self.second_squares },
+        )
+    }
+
     fn statistic(&self, kind: &MetricKind) -> Statistic {
-        let first = Moments::SampleMean { n: self.n, sum: self.sum, sum_squares: self.sum_squares };
-        let second = Moments::SampleMean { n: self.n, sum: self.second_sum, sum_squares: self.second_squares };
+        let (first, second) = self.moments();
         match kind {
             MetricKind::Conversion { .. } | MetricKind::Retention { .. } => {
                 Statistic::Proportion { n: self.n, sum: self.sum }
@@ -346,6 +471,7 @@ impl Sums {
             MetricKind::Ratio { .. } => {
                 Statistic::Ratio { n: self.n, numerator: first, denominator: second, sum_of_products: self.products }
             }
+            MetricKind::Quantile { .. } => unreachable!("quantiles are summarised from their values"),
         }
     }
 }
@@ -401,6 +527,47 @@ mod tests {
         let Statistic::Ratio { numerator, denominator, sum_of_products, .. } = results[2][0] else { panic!() };
         assert_eq!((numerator.sum(), denominator.sum(), sum_of_products), (12.0, 2.0, 24.0));
         assert_eq!(results[3][0], Statistic::Proportion { n: 1.0, sum: 1.0 }, "active on day 7");
+    }
+
+    #[test]
+    fn quantiles_are_taken_over_events_or_unit_totals_with_each_unit_as_a_cluster() {
+        let over = |over| MetricKind::Quantile { measure: Measure::StartupMs, quantile: 0.5, over, within_hours: None };
+        let plan = MetricPlan::new(&[
+            metric("p50", over(QuantileOver::Events)),
+            metric("unit_p50", over(QuantileOver::Units)),
+        ]);
+        let exposures = [
+            Exposure { unit: 0, variation: 0, time: 0 },
+            Exposure { unit: 1, variation: 0, time: 0 },
+            Exposure { unit: 2, variation: 0, time: 0 },
+            Exposure { unit: 3, variation: 1, time: 0 },
+        ];
+        let startup = |unit, value| Observation { unit, time: 5, measure: 0, value };
+        // Unit 2 never started up; unit 3's only startup came before its exposure.
+        let observations =
+            [startup(0, 100.0), startup(0, 200.0), startup(1, 300.0), Observation { time: -1, ..startup(3, 50.0) }];
+        let results = plan.summarize(2, &exposures, observations, &Nobody);
+        let Statistic::Quantile(events) = results[0][0] else { panic!("{results:?}") };
+        assert_eq!((events.n, events.quantile), (3.0, 200.0));
+        let clusters = events.clusters.expect("clustered by unit");
+        assert_eq!(clusters.below, Moments::SampleMean { n: 3.0, sum: 2.0, sum_squares: 4.0 }, "unit 0's two startups");
+        assert_eq!(clusters.events, Moments::SampleMean { n: 3.0, sum: 3.0, sum_squares: 5.0 });
+        assert_eq!(clusters.sum_of_products, 4.0);
+        let Statistic::Quantile(nobody) = results[0][1] else { panic!() };
+        assert_eq!(nobody.n, 0.0);
+        let Statistic::Quantile(units) = results[1][0] else { panic!() };
+        assert_eq!((units.n, units.quantile, units.clusters), (3.0, 300.0, None), "totals 300, 300 and 0");
+    }
+
+    #[test]
+    fn a_quantile_over_events_needs_valued_events() {
+        let quantile = |measure, quantile, over| {
+            metric("q", MetricKind::Quantile { measure, quantile, over, within_hours: None }).validate("$")
+        };
+        let counted = quantile(Measure::Launches, 0.95, QuantileOver::Events);
+        assert_eq!(counted.unwrap_err().path, "$.kind.measure");
+        quantile(Measure::Launches, 0.95, QuantileOver::Units).unwrap();
+        assert_eq!(quantile(Measure::StartupMs, 1.0, QuantileOver::Events).unwrap_err().path, "$.kind.quantile");
     }
 
     #[test]

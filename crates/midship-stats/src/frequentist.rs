@@ -55,7 +55,7 @@ pub fn not_enough_data(a: &Statistic, b: &Statistic, relative: bool) -> Option<N
     if relative && (a.mean() == 0.0 || a.unadjusted_mean() == 0.0) {
         return Some(NotEnoughData::BaselineZero);
     }
-    if a.variance() <= 0.0 || b.variance() <= 0.0 {
+    if a.has_zero_variance() || b.has_zero_variance() {
         return Some(NotEnoughData::ZeroVariance);
     }
     None

@@ -1,9 +1,11 @@
 //! A variation's summary of one metric, as gbstats models it: a proportion (conversions), a
 //! sample mean with its sum of squares (revenue per unit), a ratio of two per-unit sums with their
-//! sum of products (the delta method), or a post-exposure mean adjusted by its pre-exposure
-//! value (CUPED).
+//! sum of products (the delta method), a post-exposure mean adjusted by its pre-exposure value
+//! (CUPED), or a quantile with its bounds (see `quantile`).
 
 use serde::{Deserialize, Serialize};
+
+use crate::quantile::QuantileSummary;
 
 /// One side of a ratio or of a CUPED adjustment.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -64,7 +66,7 @@ impl Moments {
         }
     }
 
-    fn sum_squares(&self) -> f64 {
+    pub fn sum_squares(&self) -> f64 {
         match *self {
             Moments::Proportion { sum, .. } => sum,
             Moments::SampleMean { sum_squares, .. } => sum_squares,
@@ -100,6 +102,8 @@ pub enum Statistic {
         sum_of_products: f64,
         theta: f64,
     },
+    /// A quantile of events or of units (p95 startup time); its "mean" is the quantile.
+    Quantile(QuantileSummary),
 }
 
 fn covariance(n: f64, sum_of_products: f64, a: &Moments, b: &Moments) -> f64 {
@@ -113,6 +117,16 @@ impl Statistic {
             | Statistic::SampleMean { n, .. }
             | Statistic::Ratio { n, .. }
             | Statistic::RegressionAdjusted { n, .. } => n,
+            Statistic::Quantile(summary) => summary.n,
+        }
+    }
+
+    /// No comparison can be made on it: gbstats' zero-variance check, which for quantiles also
+    /// refuses samples too small for the quantile's interval.
+    pub fn has_zero_variance(&self) -> bool {
+        match self {
+            Statistic::Quantile(summary) => summary.has_zero_variance(),
+            other => other.variance() <= 0.0,
         }
     }
 
@@ -130,6 +144,7 @@ impl Statistic {
                 }
             }
             Statistic::RegressionAdjusted { post, pre, theta, .. } => post.mean() - theta * pre.mean(),
+            Statistic::Quantile(summary) => summary.quantile,
         }
     }
 
@@ -163,6 +178,7 @@ impl Statistic {
                 let cov = covariance(*n, *sum_of_products, post, pre);
                 post.variance() + theta.powi(2) * pre.variance() - 2.0 * theta * cov
             }
+            Statistic::Quantile(summary) => summary.variance(),
         }
     }
 }

@@ -1,7 +1,8 @@
 //! A/B experiments end to end: 20,000 simulated devices pull their configuration through the SDK,
-//! read the experiment's switch (which reports the exposure) and upload conversions and revenue
-//! with a known true uplift; the results must match what gbstats computes from the summary
-//! statistics this test adds up itself from what it sent. A second experiment whose exposures are
+//! read the experiment's switch (which reports the exposure) and upload conversions, revenue and
+//! startup times with known true effects; the results must match what gbstats computes from the
+//! summary statistics this test adds up itself from what it sent (startup p95 summarised in
+//! Python). A second experiment whose exposures are
 //! skewed on purpose must be flagged for sample ratio mismatch; promoting publishes the winner.
 
 use std::collections::BTreeMap;
@@ -85,6 +86,8 @@ struct Outcome {
     button: String,
     bought: bool,
     amount: f64,
+    /// Startup times (ms) reported after the exposure.
+    startups: Vec<u64>,
     banner: Option<String>,
 }
 
@@ -107,6 +110,11 @@ async fn simulate(fixture: &Fixture, index: usize) -> Outcome {
     if bought {
         logger.event("buy", json!({ "amount": amount })).unwrap();
     }
+    let startups: Vec<u64> =
+        (0..rng.random_range(1..=3)).map(|_| rng.random_range(300..2_000) * if blue { 11 } else { 10 } / 10).collect();
+    for duration_ms in &startups {
+        logger.record(json!({ "kind": "startup", "duration_ms": duration_ms, "cold": true })).unwrap();
+    }
     let banner_assignment = config.experiments().into_iter().find(|assignment| assignment.experiment == "banner");
     let banner = match banner_assignment {
         Some(assignment) if assignment.variation == "on" && rng.random::<f64>() < 0.2 => None,
@@ -118,7 +126,7 @@ async fn simulate(fixture: &Fixture, index: usize) -> Outcome {
     };
     let summary = logger.upload(Network::Wifi).await.unwrap();
     assert_eq!(summary.batches, 1);
-    Outcome { button, bought, amount, banner }
+    Outcome { button, bought, amount, startups, banner }
 }
 
 fn proportion(n: f64, sum: f64) -> Value {
@@ -176,7 +184,9 @@ async fn twenty_thousand_devices_give_the_results_gbstats_gives_and_the_winner_i
                 "metrics": [
                     { "key": "bought", "kind": { "type": "conversion", "event": "buy", "within_hours": 24 } },
                     { "key": "revenue", "kind": { "type": "mean",
-                        "measure": { "type": "attribute", "event": "buy", "attribute": "amount" } } }
+                        "measure": { "type": "attribute", "event": "buy", "attribute": "amount" } } },
+                    { "key": "startup_p95", "inverse": true, "kind": { "type": "quantile",
+                        "measure": { "type": "startup_ms" }, "quantile": 0.95 } }
                 ]
             }),
         )
@@ -212,13 +222,24 @@ async fn twenty_thousand_devices_give_the_results_gbstats_gives_and_the_winner_i
         entry[3] += outcome.amount * outcome.amount;
     }
     let (control, blue) = (sums["control"], sums["blue"]);
+    // Startup times as each unit reported them, for gbstats' event quantile (computed in Python).
+    let startups = |variation: &str| -> Vec<&Vec<u64>> {
+        outcomes
+            .iter()
+            .filter(|outcome| (outcome.button == "blue") == (variation == "blue"))
+            .map(|outcome| &outcome.startups)
+            .collect()
+    };
+    let event_values = |variation| json!({ "kind": "event_values", "nu": 0.95, "units": startups(variation) });
     assert!(outcomes.iter().all(|outcome| outcome.button == "grey" || outcome.button == "blue"));
     assert!((control[0] - 10_000.0).abs() < 400.0, "about half each: {control:?}");
     let request = json!({
         "metrics": {
             "bought": [proportion(control[0], control[1]), proportion(blue[0], blue[1])],
-            "revenue": [sample_mean(control[0], control[2], control[3]), sample_mean(blue[0], blue[2], blue[3])]
+            "revenue": [sample_mean(control[0], control[2], control[3]), sample_mean(blue[0], blue[2], blue[3])],
+            "startup_p95": [event_values("control"), event_values("blue")]
         },
+        "inverse": ["startup_p95"],
         "units": [control[0], blue[0]],
         "weights": [0.5, 0.5]
     });
@@ -230,7 +251,7 @@ async fn twenty_thousand_devices_give_the_results_gbstats_gives_and_the_winner_i
     assert_eq!(body["units"], json!([control[0] as u64, blue[0] as u64]), "every device exposed once");
     assert!(!body["srm"]["mismatch"].as_bool().unwrap(), "a fair split: {}", body["srm"]);
     assert_close(&body["srm"]["p_value"], &expected["srm_p_value"], "srm p-value");
-    for (index, key) in ["bought", "revenue"].into_iter().enumerate() {
+    for (index, key) in ["bought", "revenue", "startup_p95"].into_iter().enumerate() {
         let metric = &body["metrics"][index];
         assert_eq!(metric["key"], json!(key));
         let ours = &metric["variations"][1]["comparison"];
@@ -247,6 +268,8 @@ async fn twenty_thousand_devices_give_the_results_gbstats_gives_and_the_winner_i
     }
     let bought = &body["metrics"][0]["variations"][1]["comparison"];
     assert!(bought["uplift"].as_f64().unwrap() > 0.0, "the true uplift is +20 %: {bought}");
+    let slower = &body["metrics"][2]["variations"][1]["comparison"];
+    assert!(slower["chance_to_win"].as_f64().unwrap() < 0.05, "blue starts 10 % slower: {slower}");
 
     // The banner's `on` devices hid a fifth of their exposures.
     let banner = admin.experiment_results(workspace, "banner").await.unwrap();

@@ -1,5 +1,6 @@
-"""Cases for the statistics engine's parity test: random summary statistics (seeded), and what
-GrowthBook's gbstats 0.8.0 computes for them. Prints one JSON document on stdout.
+"""Cases for the statistics engine's parity test: random summary statistics (seeded; quantiles
+summarised from generated values), and what GrowthBook's gbstats 0.8.0 computes for them. Prints
+one JSON document on stdout.
 
 Usage: python3 gbstats_cases.py SEED COUNT
 """
@@ -11,8 +12,9 @@ import sys
 from gbstats.bayesian.tests import EffectBayesianABTest, EffectBayesianConfig
 from gbstats.frequentist.tests import (FrequentistConfig, SequentialConfig, SequentialTwoSidedTTest,
                                        TwoSidedTTest)
-from gbstats.models.statistics import (ProportionStatistic, RatioStatistic, RegressionAdjustedStatistic,
-                                       SampleMeanStatistic, compute_theta)
+from gbstats.models.statistics import (ProportionStatistic, QuantileClusteredStatistic, QuantileStatistic,
+                                       RatioStatistic, RegressionAdjustedStatistic, SampleMeanStatistic,
+                                       compute_theta)
 from gbstats.utils import check_srm
 
 
@@ -38,7 +40,45 @@ def gb(moments):
     return SampleMeanStatistic(n=int(moments["n"]), sum=moments["sum"], sum_squares=moments["sum_squares"])
 
 
-def statistic(rng, shape, n):
+def sample_quantile(values, level):
+    """Linear interpolation between order statistics (PERCENTILE_CONT, numpy's default)."""
+    position = min(max(level, 0.0), 1.0) * (len(values) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(values) - 1)
+    return values[below] + (values[above] - values[below]) * (position - below)
+
+
+def moments(values):
+    return {"kind": "sample_mean", "n": len(values), "sum": float(sum(values)),
+            "sum_squares": float(sum(v * v for v in values))}
+
+
+def quantile(rng, n, clustered, nu):
+    """The nu quantile over real values: n units, each with one value, or with 1 to 6 events
+    (startups)."""
+    # One case in eight has every value alike; values are log-normal like startup times otherwise.
+    alike = rng.random() < 0.125
+    per_unit = [[400.0 if alike else round(rng.lognormvariate(6, 0.5), 1)
+                 for _ in range(rng.randint(1, 6) if clustered else 1)] for _ in range(n)]
+    values = sorted(v for unit in per_unit for v in unit)
+    if not values:
+        return {"kind": "quantile", "n": 0, "n_star": 0, "nu": nu, "quantile": 0.0, "lower": 0.0, "upper": 0.0}
+    spread = 1.959963984540054 * math.sqrt(nu * (1 - nu) / len(values))
+    lower, upper = max(nu - spread, 1e-8), min(nu + spread, 1 - 1e-8)
+    summary = {"kind": "quantile", "n": len(values), "n_star": len(values), "nu": nu,
+               "quantile": sample_quantile(values, nu), "lower": sample_quantile(values, lower),
+               "upper": sample_quantile(values, upper)}
+    if clustered:
+        below = [float(sum(1 for v in unit if v <= summary["quantile"])) for unit in per_unit]
+        events = [float(len(unit)) for unit in per_unit]
+        summary["clusters"] = {"below": moments(below), "events": moments(events),
+                               "sum_of_products": float(sum(b * e for b, e in zip(below, events)))}
+    return summary
+
+
+def statistic(rng, shape, n, nu):
+    if shape in ("quantile", "quantile_event"):
+        return quantile(rng, n, shape == "quantile_event", nu)
     if shape in ("proportion", "sample_mean"):
         return proportion(rng, n) if shape == "proportion" else sample_mean(rng, n)
     if shape == "ratio":
@@ -51,6 +91,16 @@ def statistic(rng, shape, n):
 
 
 def gb_statistic(value):
+    if value["kind"] == "quantile":
+        common = dict(n=int(value["n"]), n_star=int(value["n_star"]), nu=value["nu"], quantile_hat=value["quantile"],
+                      quantile_lower=value["lower"], quantile_upper=value["upper"])
+        clusters = value.get("clusters")
+        if clusters is None:
+            return QuantileStatistic(**common)
+        return QuantileClusteredStatistic(
+            **common, main_sum=clusters["below"]["sum"], main_sum_squares=clusters["below"]["sum_squares"],
+            denominator_sum=clusters["events"]["sum"], denominator_sum_squares=clusters["events"]["sum_squares"],
+            main_denominator_sum_product=clusters["sum_of_products"], n_clusters=int(clusters["below"]["n"]))
     if value["kind"] in ("proportion", "sample_mean"):
         return gb(value)
     if value["kind"] == "ratio":
@@ -69,12 +119,16 @@ def main():
     rng = random.Random(seed)
     cases = []
     while len(cases) < count:
-        shape = rng.choice(["proportion", "sample_mean", "ratio", "regression_adjusted"])
-        # Tiny samples (none, one, two, five units) in one case of four, else 30 to 100,000 units.
+        shape = rng.choice(["proportion", "sample_mean", "ratio", "regression_adjusted", "quantile", "quantile_event"])
+        # Tiny samples (none, one, two, five units) in one case of four, else 30 to 100,000 units
+        # (quantiles, whose values are generated one by one: 100 to 5,000).
         tiny = lambda: rng.random() < 0.25
-        n_a = rng.choice([0, 1, 2, 5]) if tiny() else rng.choice([30, rng.randint(100, 100000)])
-        n_b = rng.choice([1, 2, 5]) if tiny() else rng.choice([30, rng.randint(100, 100000)])
-        a, b = statistic(rng, shape, n_a), statistic(rng, shape, n_b)
+        sizes = (lambda: rng.choice([100, rng.randint(400, 5000)])) if shape.startswith("quantile") else (
+            lambda: rng.choice([30, rng.randint(100, 100000)]))
+        n_a = rng.choice([0, 1, 2, 5]) if tiny() else sizes()
+        n_b = rng.choice([1, 2, 5]) if tiny() else sizes()
+        nu = rng.choice([0.5, 0.9, 0.95, 0.99])
+        a, b = statistic(rng, shape, n_a, nu), statistic(rng, shape, n_b, nu)
         if shape == "regression_adjusted":
             theta = compute_theta(gb_statistic(a), gb_statistic(b))
             a["theta"] = b["theta"] = theta

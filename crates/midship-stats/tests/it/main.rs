@@ -1,6 +1,7 @@
 //! The statistics engine against GrowthBook's gbstats 0.8.0 (PyPI; with numpy < 2 and pandas < 2):
-//! several hundred generated cases — proportions, means with sums of squares, ratios and CUPED,
-//! tiny samples and zero variance included — computed by both, compared to 1e-6 relative.
+//! several hundred generated cases — proportions, means with sums of squares, ratios, CUPED, and
+//! unit and event quantiles, tiny samples and zero variance included — computed by both, compared
+//! to 1e-6 relative.
 
 use std::process::Command;
 
@@ -28,11 +29,11 @@ fn numbers(value: &Value) -> Vec<f64> {
 #[test]
 fn results_agree_with_gbstats_on_generated_cases() {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/gbstats_cases.py");
-    let output = Command::new("python3").args([script, "20261204", "600"]).output().expect("python3 runs");
+    let output = Command::new("python3").args([script, "20261204", "900"]).output().expect("python3 runs");
     assert!(output.status.success(), "gbstats: {}", String::from_utf8_lossy(&output.stderr));
     let document: Value = serde_json::from_slice(&output.stdout).unwrap();
     let cases = document["cases"].as_array().unwrap();
-    assert!(cases.len() >= 500, "{} cases", cases.len());
+    assert!(cases.len() >= 800, "{} cases", cases.len());
     let mut compared = 0;
     let mut not_enough = 0;
     let mut wrong = Vec::new();
@@ -83,4 +84,10 @@ fn results_agree_with_gbstats_on_generated_cases() {
         compared > 1000 && not_enough > 10,
         "both kinds of case occur: {compared} compared, {not_enough} not enough data"
     );
+    let quantiles_compared = cases
+        .iter()
+        .filter(|case| case["a"]["kind"] == "quantile" && case["outputs"]["frequentist"]["error"].is_null())
+        .map(|case| case["a"].get("clusters").is_some())
+        .fold([0, 0], |[units, events], clustered| if clustered { [units, events + 1] } else { [units + 1, events] });
+    assert!(quantiles_compared.iter().all(|count| *count > 30), "unit and event quantiles: {quantiles_compared:?}");
 }
