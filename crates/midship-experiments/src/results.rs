@@ -7,6 +7,7 @@ use midship_stats::bayesian::{self, BayesianSettings};
 use midship_stats::correction::{benjamini_hochberg, holm};
 use midship_stats::dist::normal_ppf;
 use midship_stats::frequentist::{self, FrequentistSettings};
+use midship_stats::quantile::QuantileSummary;
 use midship_stats::srm::{SRM_THRESHOLD, srm_p_value};
 use midship_stats::statistic::cuped_theta;
 use midship_stats::{NotEnoughData, Statistic};
@@ -242,14 +243,15 @@ fn correct(metrics: &mut [MetricResult], correction: Correction) {
 
 /// Units per variation for a two-sided test at `alpha` with 80 % power to detect a relative
 /// change of `effect` on control's mean, with control's variance:
-/// n = 2 (z₁₋α/₂ + z₀.₈)² σ² / (effect · μ)².
+/// n = 2 (z₁₋α/₂ + z₀.₈)² σ² / (effect · μ)². A quantile over events counts events, so its n is
+/// turned into units at control's events per unit.
 fn power(control: &Statistic, effect: f64, alpha: f64) -> Power {
     let (mean, variance) = (control.unadjusted_mean(), control.variance());
     let reason = if control.n() < 2.0 {
         Some(NotEnoughData::NoUnits)
     } else if mean == 0.0 {
         Some(NotEnoughData::BaselineZero)
-    } else if variance <= 0.0 {
+    } else if control.has_zero_variance() {
         Some(NotEnoughData::ZeroVariance)
     } else {
         None
@@ -257,13 +259,20 @@ fn power(control: &Statistic, effect: f64, alpha: f64) -> Power {
     if let Some(reason) = reason {
         return Power::NotEnoughData { reason };
     }
+    let values_per_unit = match control {
+        Statistic::Quantile(QuantileSummary { n, clusters: Some(clusters), .. }) => n / clusters.below.n(),
+        _ => 1.0,
+    };
     let z = normal_ppf(1.0 - alpha / 2.0) + normal_ppf(POWER);
-    let units = 2.0 * z * z * variance / (effect * mean).powi(2);
+    let units = 2.0 * z * z * variance / (effect * mean).powi(2) / values_per_unit;
     Power::Estimated { metric_index: 0, minimum_detectable_effect: effect, units_per_variation: units.ceil() as u64 }
 }
 
 #[cfg(test)]
 mod tests {
+    use midship_stats::quantile::QuantileClusters;
+    use midship_stats::statistic::Moments;
+
     use super::*;
     use crate::metric::MetricKind;
 
@@ -305,6 +314,29 @@ mod tests {
         assert!((uplift - 0.2).abs() < 1e-12);
         assert!(p_value < 0.01 && chance_to_win > 0.99, "{p_value} {chance_to_win}");
         assert!(matches!(results.power, Power::Estimated { units_per_variation, .. } if units_per_variation > 10_000));
+    }
+
+    #[test]
+    fn the_power_of_a_quantile_over_events_is_counted_in_units() {
+        // 10,000 startup times from 2,500 units, four each; 2,000 units have all four at or below
+        // the p95, 500 have three.
+        let mut values: Vec<f64> = (0..10_000).map(|index| f64::from(300 + index % 1_700)).collect();
+        let counts = |sum: f64, sum_squares: f64| Moments::SampleMean { n: 2_500.0, sum, sum_squares };
+        let clusters = QuantileClusters {
+            below: counts(9_500.0, 2_000.0 * 16.0 + 500.0 * 9.0),
+            events: counts(10_000.0, 40_000.0),
+            sum_of_products: 38_000.0,
+        };
+        let summary = QuantileSummary::of_values(&mut values, 0.95, Some(clusters));
+        let clustered = Statistic::Quantile(summary);
+        let independent = Statistic::Quantile(QuantileSummary { clusters: None, ..summary });
+        let units = |statistic: &Statistic| match power(statistic, 0.05, 0.05) {
+            Power::Estimated { units_per_variation, .. } => units_per_variation as f64,
+            other => panic!("{other:?}"),
+        };
+        let events_needed = units(&independent) * clustered.variance() / independent.variance();
+        assert!((units(&clustered) - events_needed / 4.0).abs() <= 2.0, "{} {events_needed}", units(&clustered));
+        assert!(units(&clustered) < units(&independent) / 3.0, "four values per unit");
     }
 
     #[test]
